@@ -1,0 +1,3 @@
+//! Server functions: thin wrappers that authenticate, call [`crate::server`] and map errors.
+
+pub mod status;

@@ -1,0 +1,3 @@
+//! Plain data types shared by the server and the browser.
+
+pub mod status;

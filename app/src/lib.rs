@@ -1,0 +1,84 @@
+//! DreamOps' user interface and everything its server functions call.
+//!
+//! Compiled twice: with `ssr` into the server (pages render to HTML, server functions run
+//! here, and [`server`] holds their back end), and with `hydrate` into the browser bundle
+//! (the same components take over the server-rendered page).
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::components::layout::AppLayout;
+use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
+
+/// The product's name as users see it.
+pub const PRODUCT_NAME: &str = "DreamOps";
+
+/// The HTML document around the app: rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: metadata, the layout and the routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/dreamops.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { PRODUCT_NAME.to_string() } else { format!("{page} · {PRODUCT_NAME}") }
+        } />
+        <Meta
+            name="description"
+            content="DreamOps turns every alert into an incident, diagnoses it against your Kubernetes clusters and proposes the fix."
+        />
+        <Router>
+            <AppLayout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=LandingPage />
+                    <Route path=StaticSegment("status") view=StatusPage />
+                </Routes>
+            </AppLayout>
+        </Router>
+    }
+}
+
+/// Marks the document once the browser has taken it over, so that people (and
+/// end-to-end tests) can tell a live page from server-rendered HTML. Effects run
+/// only in the browser, so the attribute never appears in server-rendered HTML.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

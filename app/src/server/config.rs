@@ -1,0 +1,186 @@
+//! Settings: every environment variable DreamOps reads, parsed once at start-up into
+//! [`Settings`]. `.env.example` documents each one; defaults are safe for local use.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// The DreamOps version, from the workspace's Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything configurable about one server instance.
+#[derive(Debug)]
+pub struct Settings {
+    /// How to reach PostgreSQL.
+    pub database: DatabaseSettings,
+    /// Where local state lives: the embedded PostgreSQL cluster (when `DATABASE_URL` is
+    /// unset) and, later, generated development keys. `DREAMOPS_DATA_DIR`, default `.data`.
+    pub data_dir: PathBuf,
+    /// How logs are written.
+    pub log: LogSettings,
+    /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+    /// `SHUTDOWN_TIMEOUT_SECS`, default 20.
+    pub shutdown_timeout: Duration,
+}
+
+/// How to reach PostgreSQL.
+#[derive(Debug)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`; when unset the server runs its own PostgreSQL in the data directory.
+    pub url: Option<SecretString>,
+    /// `DATABASE_MAX_CONNECTIONS`, default 10.
+    pub max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECS`: how long a request waits for a free connection
+    /// before failing, default 5.
+    pub acquire_timeout_secs: u64,
+}
+
+/// How logs are written.
+#[derive(Debug)]
+pub struct LogSettings {
+    /// `LOG_FORMAT`: `pretty` (default, for people) or `json` (for log collectors).
+    pub format: LogFormat,
+    /// `RUST_LOG`: which events are recorded, default `info`.
+    pub filter: String,
+}
+
+/// The shape of log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}={value:?} is not valid: {expected}")]
+pub struct ConfigError {
+    variable: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which returns a variable's value if set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        Ok(Settings {
+            database: DatabaseSettings {
+                url: read("DATABASE_URL").map(SecretString::from),
+                max_connections: parse(&read, "DATABASE_MAX_CONNECTIONS", 10, "a whole number from 1 to 1000", |n| {
+                    (1..=1000).contains(n)
+                })?,
+                acquire_timeout_secs: parse(
+                    &read,
+                    "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                    5,
+                    "a whole number of seconds from 1 to 600",
+                    |n| (1..=600).contains(n),
+                )?,
+            },
+            data_dir: read("DREAMOPS_DATA_DIR").map_or_else(|| PathBuf::from(".data"), PathBuf::from),
+            log: LogSettings {
+                format: match read("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("pretty") => LogFormat::Pretty,
+                    Some("json") => LogFormat::Json,
+                    Some(_) => {
+                        return Err(ConfigError {
+                            variable: "LOG_FORMAT",
+                            value: read("LOG_FORMAT").unwrap_or_default(),
+                            expected: "`pretty` or `json`",
+                        });
+                    }
+                },
+                filter: read("RUST_LOG").unwrap_or_else(|| "info".to_string()),
+            },
+            shutdown_timeout: Duration::from_secs(parse(
+                &read,
+                "SHUTDOWN_TIMEOUT_SECS",
+                20,
+                "a whole number of seconds from 0 to 3600",
+                |n| *n <= 3600,
+            )?),
+        })
+    }
+}
+
+/// Parses an optional variable, falling back to `default` when it is unset.
+fn parse<T: FromStr>(
+    read: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    expected: &'static str,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
+    let Some(value) = read(variable) else { return Ok(default) };
+    match value.trim().parse::<T>() {
+        Ok(parsed) if valid(&parsed) => Ok(parsed),
+        _ => Err(ConfigError { variable, value, expected }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_local_and_safe() {
+        let s = settings(&[]).unwrap();
+        assert!(s.database.url.is_none());
+        assert_eq!(s.database.max_connections, 10);
+        assert_eq!(s.data_dir, PathBuf::from(".data"));
+        assert_eq!(s.log.format, LogFormat::Pretty);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn reads_each_variable() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u:p@db/dreamops"),
+            ("DATABASE_MAX_CONNECTIONS", "25"),
+            ("DREAMOPS_DATA_DIR", "/var/lib/dreamops"),
+            ("LOG_FORMAT", "JSON"),
+            ("SHUTDOWN_TIMEOUT_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.database.url.unwrap().expose_secret(), "postgres://u:p@db/dreamops");
+        assert_eq!(s.database.max_connections, 25);
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/dreamops"));
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.shutdown_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        assert!(settings(&[("DATABASE_URL", "  ")]).unwrap().database.url.is_none());
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let error = settings(&[("DATABASE_MAX_CONNECTIONS", "lots")]).unwrap_err();
+        assert!(error.to_string().starts_with("DATABASE_MAX_CONNECTIONS=\"lots\" is not valid"), "{error}");
+        assert!(settings(&[("DATABASE_MAX_CONNECTIONS", "0")]).is_err());
+        assert!(settings(&[("LOG_FORMAT", "xml")]).unwrap_err().to_string().contains("LOG_FORMAT"));
+    }
+
+    #[test]
+    fn the_database_url_never_prints() {
+        let s = settings(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

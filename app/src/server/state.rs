@@ -1,0 +1,26 @@
+//! What every request handler and server function can reach.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+
+use crate::server::config::Settings;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Where the site's files are and how the page shell is built.
+    pub leptos_options: LeptosOptions,
+    /// The pool of connections to the database.
+    pub db: PgPool,
+    /// The settings this instance started with.
+    pub settings: Arc<Settings>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

@@ -1,0 +1,43 @@
+//! The HTTP edge outside Leptos: probes, metrics, and the middleware every request
+//! passes through (request id, tracing span, request metrics).
+
+pub mod metrics;
+pub mod probes;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// The header carrying each request's id, taken from the client if it sent one.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps `router` in the middleware every request passes through, outermost first:
+/// assign a request id, open a span carrying it, record metrics, echo the id back.
+pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    // Requests are counted from the first one on, not from the first scrape.
+    metrics::recorder();
+    router.layer(axum::middleware::from_fn(metrics::track_request)).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+    )
+}
+
+/// One span per request. The query string is left out: it may carry tokens.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request.headers().get(&REQUEST_ID).and_then(|value| value.to_str().ok()).unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}

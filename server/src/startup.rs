@@ -1,0 +1,170 @@
+//! Building and running one server instance: the database (given or embedded), the
+//! router, the listener, and the orderly stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes as _, generate_route_list};
+use tokio::net::TcpListener;
+
+use app::server::config::Settings;
+use app::server::db;
+use app::server::state::AppState;
+use app::{App, shell};
+
+use crate::embedded_postgres::EmbeddedPostgres;
+use crate::http;
+
+/// The name of the site's files (`/pkg/dreamops.js`, `.wasm`, `.css`), as in Cargo.toml.
+const OUTPUT_NAME: &str = "dreamops";
+
+/// A server instance that is bound to its address and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Application {
+    /// Connects to the database (starting the embedded one when `DATABASE_URL` is not
+    /// set), applies pending migrations and binds the listener. Binding port 0 picks a
+    /// free port, which tests use to run several instances.
+    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        let (url, embedded) = match &settings.database.url {
+            Some(url) => (url.clone(), None),
+            None => {
+                tracing::info!(data_dir = %settings.data_dir.display(), "DATABASE_URL is not set: using the embedded PostgreSQL");
+                let embedded =
+                    EmbeddedPostgres::start(&settings.data_dir).await.context("starting the embedded PostgreSQL")?;
+                (embedded.url(), Some(embedded))
+            }
+        };
+        match Self::connect(settings, leptos_options, &url).await {
+            Ok((state, listener)) => Ok(Application { router: router(state.clone()), listener, state, embedded }),
+            Err(error) => {
+                if let Some(embedded) = embedded {
+                    embedded.stop().await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn connect(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        url: &secrecy::SecretString,
+    ) -> anyhow::Result<(AppState, TcpListener)> {
+        let pool = db::connect_lazy(&settings.database, url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        db::migrate(&pool).await.context("applying database migrations")?;
+        let listener = TcpListener::bind(leptos_options.site_addr)
+            .await
+            .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
+        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings) };
+        Ok((state, listener))
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The state handlers share (its database pool, for tests that seed data).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops taking connections, lets requests
+    /// in flight finish (up to `SHUTDOWN_TIMEOUT_SECS`), closes the database pool and
+    /// stops the embedded database if this instance started one.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, router, state, embedded } = self;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopping_rx.await;
+            });
+        let mut serving = tokio::spawn(async move { serve.await });
+
+        let result = tokio::select! {
+            finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
+            () = shutdown => {
+                tracing::info!(grace = ?state.settings.shutdown_timeout, "shutting down: finishing requests in flight");
+                let _ = stopping_tx.send(());
+                match tokio::time::timeout(state.settings.shutdown_timeout, &mut serving).await {
+                    Ok(finished) => finished.context("the server task failed")?.context("serving HTTP"),
+                    Err(_) => {
+                        tracing::warn!("requests still in flight after the grace period were cut off");
+                        serving.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+
+        state.db.close().await;
+        if let Some(embedded) = embedded {
+            embedded.stop().await;
+        }
+        tracing::info!("DreamOps stopped");
+        result
+    }
+}
+
+/// The whole HTTP surface: probes and metrics, the server functions and pages, and the
+/// site's static files (falling back to the 404 page).
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .route("/health", get(http::probes::health))
+        .route("/ready", get(http::probes::ready))
+        .route("/metrics", get(http::metrics::render))
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state);
+    http::with_middleware(pages)
+}
+
+/// The Leptos settings from the environment (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`,
+/// ...), with the site's file names fixed to DreamOps'.
+pub fn leptos_options_from_env() -> anyhow::Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = Arc::from(OUTPUT_NAME);
+    }
+    Ok(options)
+}
+
+/// Completes on the first SIGTERM (what orchestrators send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,161 @@
+//! The test harness: a fresh, migrated database per test (dropped afterwards) and a
+//! real server on a free port.
+//!
+//! Which PostgreSQL server holds the test databases: `DATABASE_URL` when set (it must
+//! allow `create database`), else the one on 127.0.0.1:5432 when it answers, else an
+//! embedded cluster in the target directory, started once per test process.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use app::server::config::Settings;
+use leptos::prelude::LeptosOptions;
+use secrecy::ExposeSecret as _;
+use server::embedded_postgres::EmbeddedPostgres;
+use server::startup::Application;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
+
+/// The address of the local PostgreSQL these machines usually run.
+const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The URL of a PostgreSQL server where tests may create databases.
+pub fn test_server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        // Resolved on a thread of its own: the embedded cluster must outlive every
+        // test's runtime, so that thread keeps it (and its runtime) until the process ends.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                if let Ok(url) = std::env::var("DATABASE_URL")
+                    && !url.trim().is_empty()
+                {
+                    tx.send(url).unwrap();
+                    return;
+                }
+                if answers(LOCAL_SERVER).await {
+                    tx.send(LOCAL_SERVER.to_string()).unwrap();
+                    return;
+                }
+                let data_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-postgres");
+                let embedded = EmbeddedPostgres::start(&data_dir).await.expect("start the embedded test PostgreSQL");
+                tx.send(with_database(embedded.url().expose_secret(), "postgres")).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("a test PostgreSQL server")
+    })
+}
+
+async fn answers(url: &str) -> bool {
+    let Ok(options) = url.parse::<PgConnectOptions>() else { return false };
+    matches!(tokio::time::timeout(Duration::from_secs(2), options.connect()).await, Ok(Ok(_)))
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A new empty database (not migrated).
+    pub async fn empty() -> Self {
+        let name = format!("dreamops_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(test_server_url()).await.expect("connect to the test PostgreSQL");
+        sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
+        admin.close().await.ok();
+        let url = with_database(test_server_url(), &name);
+        TestDatabase { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
+        // a runtime of its own can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let mut admin = PgConnection::connect(test_server_url()).await?;
+                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a valid PostgreSQL URL");
+    parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+/// Leptos settings for a test server: a free port, no site files needed.
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("dreamops").site_addr(([127, 0, 0, 1], 0)).site_root("target/site").build()
+}
+
+/// Settings for a test server using `database_url`.
+pub fn settings(database_url: &str) -> Settings {
+    let database_url = database_url.to_string();
+    Settings::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "SHUTDOWN_TIMEOUT_SECS" => Some("5".to_string()),
+        _ => None,
+    })
+    .expect("valid test settings")
+}
+
+/// A DreamOps server running in this process on a free port, with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Held so that the database is dropped only after the server stopped.
+    _database: TestDatabase,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database (migrated by the server's own start-up).
+    pub async fn spawn() -> Self {
+        Self::spawn_on(TestDatabase::empty().await).await
+    }
+
+    /// Starts a server on `database`.
+    pub async fn spawn_on(database: TestDatabase) -> Self {
+        let application =
+            Application::build(settings(&database.url), leptos_options()).await.expect("the test server starts");
+        let address = format!("http://{}", application.local_addr());
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let stopped = tokio::spawn(application.run_until_stopped(async move {
+            let _ = stopping.await;
+        }));
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { address, client, _database: database, stop: Some(stop), stopped: Some(stopped) }
+    }
+
+    /// `GET path` on this server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("the request reaches the server")
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            stopped.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+    }
+}
