@@ -1,0 +1,113 @@
+# Shared by .ci/serve, .ci/test and .ci/run: installs what is missing (idempotently,
+# quickly when everything is there) and times each stage. Sourced, not run.
+#
+# Versions come from the workspace: cargo-leptos is pinned here, the wasm-bindgen CLI
+# must match the wasm-bindgen crate in Cargo.lock exactly, and the npm packages come
+# from end2end/package-lock.json.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CARGO_LEPTOS_VERSION="0.3.10"
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+
+STAGE_REPORT=()
+
+# stage NAME COMMAND...: runs COMMAND, printing how long it took.
+stage() {
+  local name="$1"
+  shift
+  local started=$SECONDS
+  printf '\n==> %s\n' "$name"
+  "$@"
+  local took=$((SECONDS - started))
+  printf '<== %s: %ds\n' "$name" "$took"
+  STAGE_REPORT+=("$(printf '%-28s %5ds' "$name" "$took")")
+}
+
+print_stage_report() {
+  printf '\nStage durations:\n'
+  local line
+  for line in "${STAGE_REPORT[@]}"; do printf '  %s\n' "$line"; done
+}
+
+# as_root COMMAND...: runs COMMAND as root (directly, or through sudo).
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then return; fi
+  # 0.3.11 needs a newer rustc; a debug build installs in a third of the time and is
+  # only a build driver.
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --debug
+}
+
+ensure_wasm_bindgen_cli() {
+  local wanted
+  wanted="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+  if wasm-bindgen --version 2>/dev/null | grep -q " $wanted\$"; then return; fi
+  # Not --locked: the CLI's own lockfile names a crate version the registry lacks.
+  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install wasm-bindgen-cli --version "$wanted" --force
+}
+
+ensure_node() {
+  if command -v npm >/dev/null 2>&1; then return; fi
+  apt_install nodejs npm
+}
+
+# The end2end/ npm packages: Playwright, and binaryen's wasm-opt for release builds.
+ensure_npm_packages() {
+  ensure_node
+  if [ -f end2end/node_modules/.package-lock.json ] \
+    && [ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ]; then
+    return
+  fi
+  (cd end2end && npm ci --no-audit --no-fund)
+}
+
+ensure_chromium() {
+  if command -v "${CHROMIUM_PATH:-chromium}" >/dev/null 2>&1; then return; fi
+  apt_install chromium
+}
+
+# PostgreSQL's server binaries, for the embedded database.
+ensure_postgres_binaries() {
+  if command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then return; fi
+  apt_install postgresql
+}
+
+ensure_build_tools() {
+  ensure_wasm_target
+  ensure_cargo_leptos
+  ensure_wasm_bindgen_cli
+  ensure_npm_packages
+  ensure_postgres_binaries
+}
+
+# Loads .env (if present) into the environment, as the README describes.
+load_dotenv() {
+  if [ -f .env ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . ./.env
+    set +a
+  fi
+}
