@@ -94,12 +94,12 @@ ensure_postgres_binaries() {
   apt_install postgresql
 }
 
+# What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_leptos
   ensure_wasm_bindgen_cli
   ensure_npm_packages
-  ensure_postgres_binaries
 }
 
 # Loads .env (if present) into the environment, as the README describes.

@@ -1,0 +1,44 @@
+# DreamOps image: built with the same script and pinned tools as a local release build
+# (.ci/build), run as a non-root user on port 8080. Migrations apply at start-up.
+#
+#   docker build -t dreamops .
+#   docker run -p 8080:8080 -e DATABASE_URL=postgres://... dreamops
+
+# --- build -------------------------------------------------------------------------
+FROM rust:1.95-bookworm AS builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+
+# Tools first (cargo-leptos, wasm-bindgen CLI, wasm-opt from npm): this layer is
+# reused until the tool versions or the lockfiles change.
+COPY .ci/lib.sh .ci/build .ci/
+COPY Cargo.lock ./
+COPY end2end/package.json end2end/package-lock.json end2end/
+RUN bash .ci/build --tools-only
+
+COPY . .
+RUN bash .ci/build
+
+# --- run ---------------------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin dreamops
+WORKDIR /app
+COPY --from=builder /src/target/release/dreamops /app/dreamops
+COPY --from=builder /src/target/site /app/site
+
+ENV LEPTOS_OUTPUT_NAME=dreamops \
+    LEPTOS_SITE_ROOT=/app/site \
+    LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_SITE_ADDR=0.0.0.0:8080 \
+    LEPTOS_ENV=PROD \
+    LOG_FORMAT=json \
+    DREAMOPS_DATA_DIR=/app/data
+
+USER dreamops
+EXPOSE 8080
+CMD ["/app/dreamops"]
