@@ -112,7 +112,7 @@ impl EmbeddedPostgres {
 
         let port = free_port()?;
         let server = spawn_server(&binaries, &files, &run_as, port)?;
-        write_file(&files.owner, std::process::id().to_string().as_bytes(), 0o644)?;
+        write_file(&files.owner, owner_record().as_bytes(), 0o644)?;
         let mut embedded = EmbeddedPostgres { server, data_dir, port, password };
         if let Err(error) = embedded.prepare().await {
             embedded.stop().await;
@@ -351,15 +351,21 @@ fn spawn_server(
 
 /// A cluster still running from a DreamOps server that is gone (it crashed or was
 /// killed) is stopped, so that this start can use it; one whose server is alive is
-/// left alone and reported.
+/// left alone and reported. A `postmaster.pid` naming a process that is not this
+/// cluster's postmaster (the pid was reused after a reboot) is stale and removed.
 async fn stop_orphan(files: &ClusterFiles) -> Result<(), EmbeddedPostgresError> {
-    let Some(postmaster) = read_pid(&files.cluster.join("postmaster.pid")) else { return Ok(()) };
+    let pid_file = files.cluster.join("postmaster.pid");
+    let Some(postmaster) = read_pid(&pid_file) else { return Ok(()) };
     if !is_alive(postmaster) {
         return Ok(());
     }
-    if let Some(owner) = read_pid(&files.owner)
+    if !runs_cluster(postmaster, &files.cluster) {
+        tracing::warn!(pid = postmaster.as_raw(), "removing a stale postmaster.pid (that process is not this cluster)");
+        return fs::remove_file(&pid_file).map_err(io_error("could not remove", &pid_file));
+    }
+    if let Some((owner, started)) = read_owner(&files.owner)
         && owner.as_raw() != i32::try_from(std::process::id()).unwrap_or_default()
-        && is_alive(owner)
+        && process_start_time(owner) == Some(started)
     {
         return Err(EmbeddedPostgresError::InUse {
             data_dir: files.cluster.display().to_string(),
@@ -382,6 +388,36 @@ async fn stop_orphan(files: &ClusterFiles) -> Result<(), EmbeddedPostgresError> 
 fn read_pid(path: &Path) -> Option<Pid> {
     let text = fs::read_to_string(path).ok()?;
     text.lines().next()?.trim().parse::<i32>().ok().filter(|pid| *pid > 0).map(Pid::from_raw)
+}
+
+/// The content of `postgres.owner` for this process: its pid and start time, which
+/// together name it even after its pid is reused.
+fn owner_record() -> String {
+    let pid = Pid::this();
+    format!("{pid} {}", process_start_time(pid).unwrap_or_default())
+}
+
+fn read_owner(path: &Path) -> Option<(Pid, u64)> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut fields = text.split_whitespace();
+    let pid = fields.next()?.parse::<i32>().ok().filter(|pid| *pid > 0)?;
+    Some((Pid::from_raw(pid), fields.next()?.parse().ok()?))
+}
+
+/// When the process started, in clock ticks since boot (`/proc/<pid>/stat`, field 22).
+fn process_start_time(pid: Pid) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let after_name = stat.rsplit_once(')')?.1;
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether `pid` is a postgres process serving `cluster`.
+fn runs_cluster(pid: Pid, cluster: &Path) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        let cluster = cluster.as_os_str().as_encoded_bytes();
+        cmdline.split(|byte| *byte == 0).any(|argument| argument == cluster)
+    })
 }
 
 fn is_alive(pid: Pid) -> bool {

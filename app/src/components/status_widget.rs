@@ -15,6 +15,7 @@ const REFRESH_EVERY: Duration = Duration::from_secs(30);
 #[component]
 pub fn StatusWidget() -> impl IntoView {
     let refreshes = RwSignal::new(0_u32);
+    let checking = RwSignal::new(false);
     let status = Resource::new(move || refreshes.get(), |_| get_system_status());
 
     // Effects run only in the browser: the server renders one reading and stops there.
@@ -31,15 +32,17 @@ pub fn StatusWidget() -> impl IntoView {
                 <button
                     type="button"
                     class="button secondary"
+                    disabled=move || checking.get()
                     on:click=move |_| refreshes.update(|n| *n += 1)
                 >
-                    "Check again"
+                    {move || if checking.get() { "Checking…" } else { "Check again" }}
                 </button>
             </div>
             <div aria-live="polite">
-                <Transition fallback=|| {
-                    view! { <p class="muted">"Checking…"</p> }
-                }>
+                <Transition
+                    fallback=|| view! { <p class="muted">"Checking…"</p> }
+                    set_pending=checking.write_only()
+                >
                     {move || {
                         status
                             .get()

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use secrecy::ExposeSecret as _;
+use server::embedded_postgres::{EmbeddedPostgres, EmbeddedPostgresError};
 use sqlx::{Connection as _, PgConnection};
 
 /// One run of the server binary on a data directory.
@@ -100,6 +102,12 @@ async fn the_server_runs_its_own_database_and_reuses_it() {
     first.wait_until_ready().await;
     assert!(data_dir.join("postgres/PG_VERSION").is_file(), "the cluster lives in the data directory");
     let (postgres, _) = postmaster(&data_dir).unwrap();
+
+    // A second server on the same data directory is refused, and the first unharmed.
+    let refused = EmbeddedPostgres::start(&data_dir).await.expect_err("the cluster is in use");
+    assert!(matches!(refused, EmbeddedPostgresError::InUse { .. }), "{refused}");
+    assert!(is_running(postgres));
+
     let mut db = connect(&data_dir).await;
     sqlx::query("create table kept (note text)").execute(&mut db).await.unwrap();
     sqlx::query("insert into kept values ('written by the first run')").execute(&mut db).await.unwrap();
@@ -134,5 +142,27 @@ async fn the_server_runs_its_own_database_and_reuses_it() {
     assert!(third.stop_with(Signal::SIGINT).await.success(), "Ctrl-C stops the server cleanly too");
     assert!(!is_running(postgres));
 
+    std::fs::remove_dir_all(&data_dir).ok();
+}
+
+#[tokio::test]
+async fn a_stale_postmaster_pid_is_ignored_and_its_process_left_alone() {
+    let data_dir = fresh_data_dir();
+    EmbeddedPostgres::start(&data_dir).await.unwrap().stop().await;
+
+    // After a reboot, postmaster.pid may name a process that has nothing to do with us.
+    let mut bystander = Command::new("sleep").arg("120").spawn().unwrap();
+    std::fs::write(data_dir.join("postgres/postmaster.pid"), format!("{}\n", bystander.id())).unwrap();
+
+    let embedded = EmbeddedPostgres::start(&data_dir).await.expect("starts despite the stale pid file");
+    assert!(bystander.try_wait().unwrap().is_none(), "the unrelated process was not signalled");
+    let mut db = PgConnection::connect(embedded.url().expose_secret()).await.unwrap();
+    let one: i32 = sqlx::query_scalar("select 1").fetch_one(&mut db).await.unwrap();
+    assert_eq!(one, 1);
+    db.close().await.unwrap();
+
+    embedded.stop().await;
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
     std::fs::remove_dir_all(&data_dir).ok();
 }

@@ -113,3 +113,16 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(given.headers()["x-request-id"], "trace-me-42");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn responses_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/health", "/no/such/page"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+    }
+    app.stop().await;
+}
