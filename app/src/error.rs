@@ -19,19 +19,102 @@ pub enum AppError {
     /// The thing does not exist (or belongs to another team).
     #[error("not found")]
     NotFound,
+    /// Some of the input is not acceptable; each entry names the field and says why.
+    #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
+    Validation(Vec<FieldError>),
+    /// The request conflicts with the current state (e.g. the last owner leaving).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts; try again in {} minutes", retry_after_secs.div_ceil(60))]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
+    },
     /// Something on our side failed; the details are in the server's log.
     #[error("something went wrong on our side; please try again")]
     Internal,
+    /// The request could not be read (missing or malformed arguments).
+    #[error("the request was malformed: {0}")]
+    BadRequest(String),
     /// The call itself failed: network, encoding, or a server-function protocol problem.
     #[error("could not reach DreamOps: {0}")]
     Transport(String),
+}
+
+/// Why one field of a form was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name, as in the form.
+    pub field: String,
+    /// What is wrong, in words for the person filling the form.
+    pub message: String,
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError { field: field.to_string(), message: message.into() }])
+    }
+
+    /// The message for `field`, if the error names it.
+    pub fn message_for(&self, field: &str) -> Option<&str> {
+        match self {
+            AppError::Validation(errors) => errors.iter().find(|e| e.field == field).map(|e| e.message.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::Validation(_) => 422,
+            AppError::BadRequest(_) => 400,
+            AppError::Conflict(_) => 409,
+            AppError::TooManyRequests { .. } => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
+/// Collects field errors so that a form reports every problem at once.
+#[derive(Debug, Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Keeps `result`'s value, or records its message against `field`.
+    pub fn field<T>(&mut self, field: &str, result: Result<T, &'static str>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError { field: field.to_string(), message: message.to_string() });
+                None
+            }
+        }
+    }
+
+    /// Records a problem with `field`.
+    pub fn fail(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError { field: field.to_string(), message: message.to_string() });
+    }
+
+    /// `Ok` when nothing was recorded, else every recorded problem.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() { Ok(()) } else { Err(AppError::Validation(self.0)) }
+    }
 }
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => AppError::BadRequest(value.to_string()),
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }
 
@@ -48,5 +131,19 @@ impl AppError {
         }
         tracing::error!(error = %chain, "{context}");
         AppError::Internal
+    }
+}
+
+/// Plain axum routes answer errors as JSON `{"error": "..."}` with the error's status.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status =
+            axum::http::StatusCode::from_u16(self.status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+        }
+        response
     }
 }

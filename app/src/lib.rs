@@ -15,11 +15,18 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::components::layout::AppLayout;
+use crate::components::viewer::provide_viewer;
+use crate::routes::auth::{LoginPage, SignUpPage};
+use crate::routes::dashboard::DashboardPage;
+use crate::routes::invitation::InvitationPage;
+use crate::routes::settings::{
+    account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, members::MembersPage,
+};
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
 /// The product's name as users see it.
@@ -62,14 +69,31 @@ pub fn App() -> impl IntoView {
             content="DreamOps turns every alert into an incident, diagnoses it against your Kubernetes clusters and proposes the fix."
         />
         <Router>
-            <AppLayout>
-                <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=LandingPage />
-                    <Route path=StaticSegment("status") view=StatusPage />
-                </Routes>
-            </AppLayout>
+            <WithViewer>
+                <AppLayout>
+                    <Routes fallback=NotFound>
+                        <Route path=StaticSegment("") view=LandingPage />
+                        <Route path=StaticSegment("status") view=StatusPage />
+                        <Route path=StaticSegment("signup") view=SignUpPage />
+                        <Route path=StaticSegment("login") view=LoginPage />
+                        <Route path=StaticSegment("dashboard") view=DashboardPage />
+                        <Route path=(StaticSegment("invitations"), ParamSegment("token")) view=InvitationPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("members")) view=MembersPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view=ApiKeysPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view=AuditLogPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountPage />
+                    </Routes>
+                </AppLayout>
+            </WithViewer>
         </Router>
     }
+}
+
+/// Provides the signed-in user to everything inside the router.
+#[component]
+fn WithViewer(children: Children) -> impl IntoView {
+    provide_viewer();
+    children()
 }
 
 /// Marks the document once the browser has taken it over, so that people (and

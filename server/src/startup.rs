@@ -11,6 +11,10 @@ use axum::routing::get;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tokio::net::TcpListener;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion as _;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
 use app::server::config::Settings;
 use app::server::db;
@@ -22,6 +26,9 @@ use crate::http;
 
 /// The name of the site's files (`/pkg/dreamops.js`, `.wasm`, `.css`), as in Cargo.toml.
 const OUTPUT_NAME: &str = "dreamops";
+
+/// How often expired sessions are deleted from the store.
+const SESSION_CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A server instance that is bound to its address and ready to run.
 pub struct Application {
@@ -91,6 +98,8 @@ impl Application {
                 let _ = stopping_rx.await;
             });
         let mut serving = tokio::spawn(async move { serve.await });
+        let session_cleanup =
+            tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
@@ -108,6 +117,7 @@ impl Application {
             }
         };
 
+        session_cleanup.abort();
         state.db.close().await;
         if let Some(embedded) = embedded {
             embedded.stop().await;
@@ -125,13 +135,31 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(http::probes::health))
         .route("/ready", get(http::probes::ready))
         .route("/metrics", get(http::metrics::render))
+        .route("/settings/audit-log.csv", get(http::audit_export::export))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(session_layer(&state))
         .with_state(state);
     http::with_middleware(pages)
+}
+
+/// Sign-in sessions, kept in PostgreSQL (so any instance serves any user), with a
+/// cookie that is HttpOnly, SameSite=Lax and, over HTTPS, Secure and `__Host-` named.
+/// Every request that reads the session renews its idle timeout.
+fn session_layer(state: &AppState) -> SessionManagerLayer<PostgresStore> {
+    let sessions = &state.settings.sessions;
+    let idle = time::Duration::seconds(i64::try_from(sessions.idle_timeout.as_secs()).unwrap_or(i64::MAX));
+    SessionManagerLayer::new(PostgresStore::new(state.db.clone()))
+        .with_name(sessions.cookie_name())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(sessions.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+        .with_always_save(true)
 }
 
 /// The Leptos settings from the environment (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`,

@@ -1,3 +1,9 @@
-//! Server functions: thin wrappers that authenticate, call [`crate::server`] and map errors.
+//! Server functions: thin wrappers that authenticate, authorise, call
+//! [`crate::server`] and return its result. Each has a fixed endpoint under `/api`.
 
+pub mod accounts;
+pub mod api_keys;
+pub mod audit;
+pub mod invitations;
+pub mod members;
 pub mod status;

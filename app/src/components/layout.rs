@@ -4,20 +4,57 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::PRODUCT_NAME;
+use crate::api::accounts::{LogOut, SwitchTeam};
+use crate::components::viewer::{ViewerResource, use_viewer};
+use crate::domain::account::{Permission, Viewer};
 
-/// One entry of the main navigation. Only pages that exist are listed here; each later
-/// feature adds its own entry when its page lands.
+/// One entry of the main navigation.
 struct NavEntry {
     href: &'static str,
     label: &'static str,
+    /// Shown only to members whose role allows this; `None`: to everyone it is listed for.
+    permission: Option<Permission>,
 }
 
-const NAVIGATION: &[NavEntry] = &[NavEntry { href: "/", label: "Home" }, NavEntry { href: "/status", label: "Status" }];
+/// For visitors who are not signed in.
+const PUBLIC_NAVIGATION: &[NavEntry] = &[
+    NavEntry { href: "/", label: "Home", permission: None },
+    NavEntry { href: "/status", label: "Status", permission: None },
+];
+
+/// For signed-in members. Each feature adds its page here when it lands.
+const TEAM_NAVIGATION: &[NavEntry] = &[
+    NavEntry { href: "/dashboard", label: "Dashboard", permission: None },
+    NavEntry { href: "/settings/members", label: "Members", permission: None },
+    NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
+    NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },
+    NavEntry { href: "/settings/account", label: "Account", permission: None },
+];
+
+fn nav_links(entries: &'static [NavEntry], viewer: Option<&Viewer>) -> impl IntoView + use<> {
+    let visible: Vec<&NavEntry> = entries
+        .iter()
+        .filter(|entry| entry.permission.is_none_or(|permission| viewer.is_some_and(|v| v.can(permission))))
+        .collect();
+    visible
+        .into_iter()
+        .map(|entry| {
+            view! {
+                <li>
+                    <A href=entry.href exact=true>
+                        {entry.label}
+                    </A>
+                </li>
+            }
+        })
+        .collect_view()
+}
 
 /// Header, navigation and footer around the current page; errors inside a page are
 /// caught here and shown in place of the page, with the frame still usable.
 #[component]
 pub fn AppLayout(children: Children) -> impl IntoView {
+    let ViewerResource(viewer) = use_viewer();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
@@ -26,22 +63,47 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                     <img src="/favicon.svg" alt="" width="28" height="28" />
                     <span>{PRODUCT_NAME}</span>
                 </A>
-                <nav aria-label="Main">
-                    <ul class="nav-list">
-                        {NAVIGATION
-                            .iter()
-                            .map(|entry| {
+                <Transition fallback=|| {
+                    view! {
+                        <nav aria-label="Main">
+                            <ul class="nav-list">{nav_links(PUBLIC_NAVIGATION, None)}</ul>
+                        </nav>
+                    }
+                }>
+                    {move || {
+                        let viewer = viewer.get().and_then(Result::ok).flatten();
+                        match viewer {
+                            Some(viewer) => {
                                 view! {
-                                    <li>
-                                        <A href=entry.href exact=true>
-                                            {entry.label}
-                                        </A>
-                                    </li>
+                                    <nav aria-label="Main">
+                                        <ul class="nav-list">{nav_links(TEAM_NAVIGATION, Some(&viewer))}</ul>
+                                    </nav>
+                                    <div class="account-menu">
+                                        <TeamSwitcher viewer=viewer.clone() />
+                                        <LogOutButton />
+                                    </div>
                                 }
-                            })
-                            .collect_view()}
-                    </ul>
-                </nav>
+                                    .into_any()
+                            }
+                            None => {
+                                view! {
+                                    <nav aria-label="Main">
+                                        <ul class="nav-list">{nav_links(PUBLIC_NAVIGATION, None)}</ul>
+                                    </nav>
+                                    <div class="account-menu">
+                                        <A href="/login" attr:class="button secondary">
+                                            "Log in"
+                                        </A>
+                                        <A href="/signup" attr:class="button">
+                                            "Sign up"
+                                        </A>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    }}
+                </Transition>
             </div>
         </header>
         <main id="main" class="container content" tabindex="-1">
@@ -55,6 +117,52 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                 <span class="muted">"AI-assisted on-call for Kubernetes teams"</span>
             </div>
         </footer>
+    }
+}
+
+/// Chooses the team to work in, among the signed-in user's teams.
+#[component]
+fn TeamSwitcher(viewer: Viewer) -> impl IntoView {
+    let switch = ServerAction::<SwitchTeam>::new();
+    let active = viewer.team.team_id;
+    view! {
+        <label class="team-switcher">
+            <span class="visually-hidden">"Team"</span>
+            <select
+                aria-label="Team"
+                data-testid="team-switcher"
+                on:change=move |event| {
+                    if let Ok(team_id) = event_target_value(&event).parse::<uuid::Uuid>() {
+                        switch.dispatch(SwitchTeam { team_id });
+                    }
+                }
+            >
+                {viewer
+                    .teams
+                    .into_iter()
+                    .map(|team| {
+                        view! {
+                            <option value=team.team_id.to_string() selected=team.team_id == active>
+                                {team.team_name}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Signs out.
+#[component]
+fn LogOutButton() -> impl IntoView {
+    let log_out = ServerAction::<LogOut>::new();
+    view! {
+        <ActionForm action=log_out attr:class="inline-form">
+            <button type="submit" class="button secondary">
+                "Log out"
+            </button>
+        </ActionForm>
     }
 }
 

@@ -1,4 +1,6 @@
 //! Reusable pieces of the interface, used by more than one page.
 
+pub mod forms;
 pub mod layout;
 pub mod status_widget;
+pub mod viewer;

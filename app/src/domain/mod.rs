@@ -1,3 +1,5 @@
 //! Plain data types shared by the server and the browser.
 
+pub mod account;
+pub mod audit;
 pub mod status;

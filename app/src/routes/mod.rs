@@ -1,5 +1,9 @@
 //! Pages, one module each. `crate::App` maps paths to them.
 
+pub mod auth;
+pub mod dashboard;
+pub mod invitation;
 pub mod landing;
 pub mod not_found;
+pub mod settings;
 pub mod status;

@@ -23,6 +23,31 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     /// `SHUTDOWN_TIMEOUT_SECS`, default 20.
     pub shutdown_timeout: Duration,
+    /// Sign-in sessions.
+    pub sessions: SessionSettings,
+}
+
+/// Sign-in sessions and their cookie.
+#[derive(Debug)]
+pub struct SessionSettings {
+    /// `SESSION_IDLE_TIMEOUT_MINS`: a session unused this long ends, default 720 (12 h).
+    pub idle_timeout: Duration,
+    /// `SESSION_MAX_AGE_HOURS`: a session ends this long after sign-in however busy,
+    /// default 168 (7 days).
+    pub max_age: Duration,
+    /// `SECURE_COOKIES`: `true` when served over HTTPS. The cookie is then `Secure` and
+    /// named with the `__Host-` prefix (bound to this host, path `/`). Default `false`.
+    pub secure_cookies: bool,
+    /// `CLIENT_IP_HEADER`: the header a trusted proxy puts the client's address in
+    /// (e.g. `Fly-Client-IP`); unset, the connection's peer address is used.
+    pub client_ip_header: Option<String>,
+}
+
+impl SessionSettings {
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies { "__Host-dreamops_session" } else { "dreamops_session" }
+    }
 }
 
 /// How to reach PostgreSQL.
@@ -109,6 +134,24 @@ impl Settings {
                 "a whole number of seconds from 0 to 3600",
                 |n| *n <= 3600,
             )?),
+            sessions: SessionSettings {
+                idle_timeout: Duration::from_secs(
+                    60 * parse(
+                        &read,
+                        "SESSION_IDLE_TIMEOUT_MINS",
+                        720,
+                        "a whole number of minutes from 1 to 43200",
+                        |n| (1..=43_200).contains(n),
+                    )?,
+                ),
+                max_age: Duration::from_secs(
+                    3600 * parse(&read, "SESSION_MAX_AGE_HOURS", 168, "a whole number of hours from 1 to 8760", |n| {
+                        (1..=8760).contains(n)
+                    })?,
+                ),
+                secure_cookies: parse(&read, "SECURE_COOKIES", false, "`true` or `false`", |_| true)?,
+                client_ip_header: read("CLIENT_IP_HEADER").map(|name| name.trim().to_ascii_lowercase()),
+            },
         })
     }
 }
@@ -146,6 +189,17 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from(".data"));
         assert_eq!(s.log.format, LogFormat::Pretty);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(s.sessions.idle_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(s.sessions.max_age, Duration::from_secs(7 * 24 * 3600));
+        assert!(!s.sessions.secure_cookies);
+        assert_eq!(s.sessions.cookie_name(), "dreamops_session");
+    }
+
+    #[test]
+    fn secure_cookies_take_the_host_prefix() {
+        let s = settings(&[("SECURE_COOKIES", "true")]).unwrap();
+        assert_eq!(s.sessions.cookie_name(), "__Host-dreamops_session");
+        assert!(settings(&[("SECURE_COOKIES", "yes")]).is_err());
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! The back end behind the server functions: configuration, shared state and the database.
 //! Compiled into the server only.
 
+pub mod accounts;
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
+pub mod invitations;
+pub mod members;
 pub mod state;
 pub mod status;

@@ -1,8 +1,11 @@
 //! The HTTP edge outside Leptos: probes, metrics, and the middleware every request
 //! passes through (request id, tracing span, request metrics).
 
+pub mod audit_export;
+pub mod csrf;
 pub mod metrics;
 pub mod probes;
+pub mod server_fn_errors;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
@@ -25,11 +28,15 @@ const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
 
 /// Wraps `router` in the middleware every request passes through, outermost first:
 /// assign a request id, open a span carrying it, record metrics, echo the id back,
-/// add the security headers.
+/// add the security headers, refuse cross-origin writes, give server-function errors
+/// their status.
 pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     // Requests are counted from the first one on, not from the first scrape.
     metrics::recorder();
-    let mut router = router.layer(axum::middleware::from_fn(metrics::track_request));
+    let mut router = router
+        .layer(axum::middleware::from_fn(server_fn_errors::set_status))
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
+        .layer(axum::middleware::from_fn(metrics::track_request));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }

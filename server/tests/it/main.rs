@@ -1,6 +1,7 @@
 //! Integration tests: the real router and server against real PostgreSQL. One test
 //! binary (not one per file) so the app is linked once.
 
+mod accounts;
 mod embedded;
 mod pages;
 mod probes;

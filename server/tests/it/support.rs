@@ -144,6 +144,18 @@ impl TestApp {
         TestApp { address, client, _database: database, stop: Some(stop), stopped: Some(stopped) }
     }
 
+    /// The database pool, for seeding and checking rows.
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self._database.url).await.expect("connect to the test database")
+    }
+
+    /// A new browser-like client with its own cookie jar (its own session).
+    pub fn user(&self) -> User {
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        User { client, address: self.address.clone() }
+    }
+
     /// `GET path` on this server.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("the request reaches the server")
@@ -159,3 +171,60 @@ impl TestApp {
         }
     }
 }
+
+/// One person's client, with its own session cookie.
+pub struct User {
+    pub client: reqwest::Client,
+    pub address: String,
+}
+
+impl User {
+    /// Calls a POST server function with form fields.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .form(form)
+            .send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// Calls a GET server function.
+    pub async fn query(&self, endpoint: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/api/{endpoint}", self.address))
+            .send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// Signs up with a new team; panics unless it worked.
+    pub async fn sign_up(&self, email: &str, team: &str) {
+        let response = self.call("sign_up", &[("email", email), ("password", PASSWORD), ("team_name", team)]).await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "sign-up failed: {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// Signs in; panics unless it worked.
+    pub async fn log_in(&self, email: &str, password: &str) {
+        let response = self.call("log_in", &[("email", email), ("password", password)]).await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "login failed: {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// The signed-in user as the app sees them (`null` when signed out).
+    pub async fn viewer(&self) -> serde_json::Value {
+        let response = self.query("current_viewer").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+/// A password good enough for every test account.
+pub const PASSWORD: &str = "correct horse battery staple";

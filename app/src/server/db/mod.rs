@@ -10,6 +10,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::server::config::DatabaseSettings;
 
+pub mod api_keys;
+pub mod audit;
+pub mod invitations;
+pub mod login_attempts;
+pub mod teams;
+pub mod users;
+
 /// The migrations in `migrations/`, embedded into the binary at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 

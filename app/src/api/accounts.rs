@@ -1,0 +1,101 @@
+//! Signing up, in and out; the signed-in user; changing password; teams.
+
+use leptos::prelude::*;
+use server_fn::codec::GetUrl;
+use uuid::Uuid;
+
+use crate::domain::account::Viewer;
+use crate::error::AppError;
+
+/// Creates an account (and a team, or joins the invited one) and signs it in.
+#[server(prefix = "/api", endpoint = "sign_up")]
+pub async fn sign_up(
+    email: String,
+    password: String,
+    #[server(default)] team_name: String,
+    #[server(default)] invitation: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    let request = RequestContext::current()?;
+    accounts::sign_up(&request, accounts::SignUp { email, password, team_name, invitation }).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Signs in; `next` is where to go afterwards (a path on this site).
+#[server(prefix = "/api", endpoint = "log_in")]
+pub async fn log_in(email: String, password: String, #[server(default)] next: Option<String>) -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    let request = RequestContext::current()?;
+    accounts::log_in(&request, &email, password).await?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Where to send a user after signing in: a local path only (never another site).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        _ => "/dashboard".to_string(),
+    }
+}
+
+/// Signs out: the session is deleted on the server.
+#[server(prefix = "/api", endpoint = "log_out")]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    accounts::log_out(&RequestContext::current()?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user and their teams, or `None` when nobody is signed in.
+#[server(prefix = "/api", endpoint = "current_viewer", input = GetUrl)]
+pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
+    use crate::server::auth::context::{RequestContext, authenticate};
+    match authenticate(RequestContext::current()?).await {
+        Ok(auth) => Ok(Some(auth.viewer().await?)),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Changes the signed-in user's password; their other sessions end.
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::change_password(&auth, current_password, new_password).await
+}
+
+/// Creates a team owned by the signed-in user and switches to it.
+#[server(prefix = "/api", endpoint = "create_team")]
+pub async fn create_team(team_name: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::create_team(&auth, &team_name).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Makes another of the signed-in user's teams the active one.
+#[server(prefix = "/api", endpoint = "switch_team")]
+pub async fn switch_team(team_id: Uuid) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::switch_team(&auth, team_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/settings/members")), "/settings/members");
+        assert_eq!(safe_next(Some("//evil.example")), "/dashboard");
+        assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/dashboard");
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+}

@@ -1,0 +1,32 @@
+//! The team's API keys.
+
+use leptos::prelude::*;
+use server_fn::codec::GetUrl;
+use uuid::Uuid;
+
+use crate::domain::account::{ApiKeySummary, CreatedApiKey};
+use crate::error::AppError;
+
+/// Creates a key; its secret is in the answer and never again.
+#[server(prefix = "/api", endpoint = "create_api_key")]
+pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
+    crate::server::api_keys::create(&auth, &name).await
+}
+
+/// The active team's keys, without secrets.
+#[server(prefix = "/api", endpoint = "list_api_keys", input = GetUrl)]
+pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
+    crate::server::api_keys::list(&auth).await
+}
+
+/// Revokes a key: requests with it are refused from now on.
+#[server(prefix = "/api", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(key_id: Uuid) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
+    crate::server::api_keys::revoke(&auth, key_id).await
+}

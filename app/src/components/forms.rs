@@ -1,0 +1,75 @@
+//! Pieces every form uses: field errors next to their field, the form-level error,
+//! and the submit button's busy state.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// The outcome of a form's last submission, as its server action keeps it.
+pub type Outcome<T> = Signal<Option<Result<T, AppError>>>;
+
+/// The message for `field` from the last submission, shown under the field.
+#[component]
+pub fn FieldError<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] outcome: Outcome<T>,
+    field: &'static str,
+) -> impl IntoView {
+    let message = move || {
+        outcome.with(|outcome| match outcome {
+            Some(Err(error)) => error.message_for(field).map(str::to_string),
+            _ => None,
+        })
+    };
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="field-error" id=format!("{field}-error") role="alert">
+                {message}
+            </p>
+        </Show>
+    }
+}
+
+/// Errors of the last submission that belong to no field (e.g. "try again in 15 minutes").
+#[component]
+pub fn FormError<T: Clone + Send + Sync + 'static>(#[prop(into)] outcome: Outcome<T>) -> impl IntoView {
+    let message = move || {
+        outcome.with(|outcome| match outcome {
+            Some(Err(AppError::Validation(_))) | None | Some(Ok(_)) => None,
+            Some(Err(error)) => Some(error.to_string()),
+        })
+    };
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="form-error" role="alert">
+                {message}
+            </p>
+        </Show>
+    }
+}
+
+/// A submit button that says it is working while the action runs.
+#[component]
+pub fn SubmitButton(
+    pending: Memo<bool>,
+    label: &'static str,
+    busy_label: &'static str,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button type="submit" class=format!("button {class}") disabled=move || pending.get()>
+            {move || if pending.get() { busy_label } else { label }}
+        </button>
+    }
+}
+
+/// `aria-invalid` for a field, from the last submission.
+pub fn invalid<T: Clone + Send + Sync + 'static>(
+    outcome: Outcome<T>,
+    field: &'static str,
+) -> impl Fn() -> Option<&'static str> {
+    move || {
+        outcome
+            .with(|outcome| matches!(outcome, Some(Err(error)) if error.message_for(field).is_some()))
+            .then_some("true")
+    }
+}

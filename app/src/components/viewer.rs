@@ -1,0 +1,63 @@
+//! The signed-in user, known to every page: loaded with each navigation, so that the
+//! header and pages follow sign-in, sign-out and team switches.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
+
+use crate::api::accounts::current_viewer;
+use crate::domain::account::Viewer;
+use crate::error::AppError;
+
+/// The signed-in user (`None` when signed out), as a resource in context.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, AppError>>);
+
+/// Loads the viewer whenever the path changes, and provides it to every page.
+pub fn provide_viewer() {
+    let location = use_location();
+    let resource = Resource::new(move || location.pathname.get(), |_| current_viewer());
+    provide_context(ViewerResource(resource));
+}
+
+/// The viewer resource provided by [`provide_viewer`].
+pub fn use_viewer() -> ViewerResource {
+    expect_context::<ViewerResource>()
+}
+
+/// Renders `children` with the signed-in user; sends anyone else to the login page
+/// (and back here afterwards).
+#[component]
+pub fn SignedIn<F, IV>(children: F) -> impl IntoView
+where
+    F: Fn(Viewer) -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    let ViewerResource(viewer) = use_viewer();
+    let location = use_location();
+    let children = std::sync::Arc::new(children);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                viewer
+                    .get()
+                    .map(move |result| match result {
+                        Ok(Some(viewer)) => children(viewer).into_any(),
+                        Ok(None) => {
+                            let next = location.pathname.get_untracked();
+                            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
+                        }
+                        Err(error) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {format!("Could not load your account: {error}")}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}

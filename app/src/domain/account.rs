@@ -1,0 +1,356 @@
+//! Accounts, teams and roles: validated inputs, the roles and the one permission matrix
+//! every server function consults, and what the browser is told about the signed-in user.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The shortest and longest passwords accepted.
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
+/// The longest team name.
+pub const TEAM_NAME_MAX: usize = 80;
+/// The longest email address (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+
+/// An email address as people type it: trimmed, checked for one `@` with something on
+/// both sides and a dot in the domain. Compared case-insensitively by the database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses `input`, or says what is wrong with it.
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let email = input.trim();
+        if email.is_empty() {
+            return Err("Enter your email address.");
+        }
+        if email.chars().count() > EMAIL_MAX {
+            return Err("That email address is too long (254 characters at most).");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err("An email address needs an @, like ana@example.com.");
+        };
+        let valid = !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            return Err("That does not look like an email address, like ana@example.com.");
+        }
+        Ok(Email(email.to_string()))
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A team's name: trimmed, 1 to 80 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamName(String);
+
+impl TeamName {
+    /// Parses `input`, or says what is wrong with it.
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err("Give your team a name.");
+        }
+        if name.chars().count() > TEAM_NAME_MAX {
+            return Err("Team names are 80 characters at most.");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("Team names cannot contain control characters.");
+        }
+        Ok(TeamName(name.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a new password's length. The server also refuses common passwords.
+pub fn check_password_length(password: &str) -> Result<(), &'static str> {
+    let length = password.chars().count();
+    if length < *PASSWORD_LENGTH.start() {
+        Err("Use at least 8 characters.")
+    } else if length > *PASSWORD_LENGTH.end() {
+        Err("Use at most 128 characters.")
+    } else {
+        Ok(())
+    }
+}
+
+/// What a member may do in a team, from most to least powerful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including billing, admins and deleting the team.
+    Owner,
+    /// Integrations, clusters, members and API keys.
+    Admin,
+    /// Acknowledges and resolves incidents, approves remediations.
+    Operator,
+    /// Reads.
+    Viewer,
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Operator, Role::Viewer];
+
+    /// The name stored in the database and used in URLs and forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The name shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Operator => "Operator",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    /// Whether this role allows `permission`. This is the permission matrix: every
+    /// server function asks it, and the interface hides what it refuses.
+    pub fn can(self, permission: Permission) -> bool {
+        use Permission::*;
+        match permission {
+            ReadTeam => true,
+            RespondToIncidents | ApproveRemediations => self <= Role::Operator,
+            ManageIntegrations | ManageClusters | ManageMembers | ManageApiKeys | ReadAuditLog => self <= Role::Admin,
+            ManageOwners | ManageBilling | DeleteTeam => self == Role::Owner,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|role| role.as_str() == s).ok_or("Choose owner, admin, operator or viewer.")
+    }
+}
+
+/// Something a member may be allowed to do. See [`Role::can`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    /// See the team's incidents, dashboard, members and settings.
+    ReadTeam,
+    /// Acknowledge, resolve and annotate incidents.
+    RespondToIncidents,
+    /// Approve a proposed remediation.
+    ApproveRemediations,
+    /// Connect and configure alert sources.
+    ManageIntegrations,
+    /// Add, change and remove Kubernetes clusters.
+    ManageClusters,
+    /// Invite, re-role and remove members (up to admin).
+    ManageMembers,
+    /// Create and revoke API keys.
+    ManageApiKeys,
+    /// Read and export the audit log.
+    ReadAuditLog,
+    /// Make or unmake owners and admins.
+    ManageOwners,
+    /// Change the plan and payment details.
+    ManageBilling,
+    /// Delete the team.
+    DeleteTeam,
+}
+
+/// A team as its members see it in lists and the team switcher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMembership {
+    /// The team.
+    pub team_id: Uuid,
+    /// Its name.
+    pub team_name: String,
+    /// The signed-in user's role in it.
+    pub role: Role,
+}
+
+/// The signed-in user, the team they are working in, and the other teams they can
+/// switch to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their email address.
+    pub email: String,
+    /// The active team and the role in it.
+    pub team: TeamMembership,
+    /// Every team the user belongs to, the active one included, by name.
+    pub teams: Vec<TeamMembership>,
+}
+
+impl Viewer {
+    /// Whether the user's role in the active team allows `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.team.role.can(permission)
+    }
+}
+
+/// A member of a team, as the members page lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their email address.
+    pub email: String,
+    /// Their role in this team.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// An invitation that has not been accepted, revoked or let expire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInvitation {
+    /// The invitation.
+    pub id: Uuid,
+    /// Who it is for.
+    pub email: String,
+    /// The role it grants.
+    pub role: Role,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A newly created invitation: the link is shown to the admin once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    /// The invitation.
+    pub invitation: PendingInvitation,
+    /// The path of the single-use link (`/invitations/<token>`).
+    pub link: String,
+}
+
+/// What the invitation page shows before the invitee accepts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    /// The team to join.
+    pub team_name: String,
+    /// Who it is for.
+    pub email: String,
+    /// The role it grants.
+    pub role: Role,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An API key as listed: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    /// The key.
+    pub id: Uuid,
+    /// The name given when it was created.
+    pub name: String,
+    /// The visible start of the key, to recognise it by.
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A newly created API key: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    /// The key as listed from now on.
+    pub key: ApiKeySummary,
+    /// The whole key, to copy now.
+    pub secret: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_checked() {
+        assert_eq!(Email::parse("  Ana@Example.com ").unwrap().as_str(), "Ana@Example.com");
+        for bad in ["", "   ", "ana", "ana@", "@example.com", "ana@example", "ana@@example.com", "a na@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn team_names_are_trimmed_and_bounded() {
+        assert_eq!(TeamName::parse("  Payments  ").unwrap().as_str(), "Payments");
+        assert!(TeamName::parse(" ").is_err());
+        assert!(TeamName::parse(&"x".repeat(81)).is_err());
+        assert!(TeamName::parse(&"x".repeat(80)).is_ok());
+    }
+
+    #[test]
+    fn password_length_is_8_to_128_characters() {
+        assert!(check_password_length("1234567").is_err());
+        assert!(check_password_length("12345678").is_ok());
+        assert!(check_password_length(&"é".repeat(128)).is_ok());
+        assert!(check_password_length(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn the_permission_matrix() {
+        use Permission::*;
+        let expected: [(Permission, [bool; 4]); 11] = [
+            // owner, admin, operator, viewer
+            (ReadTeam, [true, true, true, true]),
+            (RespondToIncidents, [true, true, true, false]),
+            (ApproveRemediations, [true, true, true, false]),
+            (ManageIntegrations, [true, true, false, false]),
+            (ManageClusters, [true, true, false, false]),
+            (ManageMembers, [true, true, false, false]),
+            (ManageApiKeys, [true, true, false, false]),
+            (ReadAuditLog, [true, true, false, false]),
+            (ManageOwners, [true, false, false, false]),
+            (ManageBilling, [true, false, false, false]),
+            (DeleteTeam, [true, false, false, false]),
+        ];
+        for (permission, allowed) in expected {
+            for (role, allowed) in Role::ALL.into_iter().zip(allowed) {
+                assert_eq!(role.can(permission), allowed, "{role} / {permission:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("superuser".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! `/settings/api-keys`: keys for the REST API; the secret is shown once.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::api_keys::{CreateApiKey, RevokeApiKey, list_api_keys};
+use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::viewer::SignedIn;
+use crate::domain::account::Permission;
+
+/// `/settings/api-keys`.
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    view! {
+        <Title text="API keys" />
+        <SignedIn children=|viewer| {
+            if viewer.can(Permission::ManageApiKeys) {
+                view! { <ApiKeys /> }.into_any()
+            } else {
+                view! { <p class="form-error">"Only admins and owners manage API keys."</p> }.into_any()
+            }
+        } />
+    }
+}
+
+#[component]
+fn ApiKeys() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
+    let outcome = Signal::from(create.value());
+    view! {
+        <h1>"API keys"</h1>
+        <p class="lead">"Keys let your tools send alerts to DreamOps' REST API as this team."</p>
+        <section class="panel" aria-labelledby="new-key-title">
+            <h2 id="new-key-title">"New key"</h2>
+            <ActionForm action=create attr:novalidate=true attr:class="inline-fields">
+                <div>
+                    <label for="key-name">"Name"</label>
+                    <input id="key-name" name="name" type="text" maxlength="80" required placeholder="Alertmanager prod" aria-invalid=invalid(outcome, "name") />
+                    <FieldError outcome field="name" />
+                </div>
+                <SubmitButton pending=create.pending() label="Create key" busy_label="Creating…" />
+            </ActionForm>
+            <FormError outcome />
+            {move || {
+                outcome
+                    .with(|outcome| match outcome {
+                        Some(Ok(created)) => Some(created.secret.clone()),
+                        _ => None,
+                    })
+                    .map(|secret| {
+                        view! {
+                            <div class="notice" role="status">
+                                <p>"Copy this key now: it will not be shown again."</p>
+                                <input class="copy-field" type="text" readonly data-testid="api-key-secret" value=secret aria-label="New API key" />
+                            </div>
+                        }
+                    })
+            }}
+        </section>
+        <FormError outcome=revoke.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+            {move || {
+                keys.get()
+                    .map(|result| match result {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="muted">"No keys yet."</p> }.into_any()
+                        }
+                        Ok(list) => {
+                            view! {
+                                <table class="data-table" data-testid="api-keys">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Key"</th>
+                                            <th scope="col">"Created"</th>
+                                            <th scope="col">"Last used"</th>
+                                            <th scope="col">"Status"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list
+                                            .into_iter()
+                                            .map(|key| {
+                                                let id = key.id;
+                                                let active = key.revoked_at.is_none();
+                                                let confirm_text = format!("Revoke the key \"{}\"? Tools using it will be refused.", key.name);
+                                                view! {
+                                                    <tr>
+                                                        <td>{key.name.clone()}</td>
+                                                        <td><code>{format!("{}_…", key.prefix)}</code></td>
+                                                        <td>{key.created_at.format("%-d %b %Y").to_string()}</td>
+                                                        <td>
+                                                            {key.last_used_at.map_or_else(|| "never".to_string(), |at| at.format("%-d %b %Y %H:%M UTC").to_string())}
+                                                        </td>
+                                                        <td>
+                                                            {if active {
+                                                                view! {
+                                                                    <button
+                                                                        type="button"
+                                                                        class="button secondary small danger"
+                                                                        on:click=move |_| {
+                                                                            if window().confirm_with_message(&confirm_text).unwrap_or(false) {
+                                                                                revoke.dispatch(RevokeApiKey { key_id: id });
+                                                                            }
+                                                                        }
+                                                                    >
+                                                                        "Revoke"
+                                                                    </button>
+                                                                }
+                                                                    .into_any()
+                                                            } else {
+                                                                view! { <span class="muted">"Revoked"</span> }.into_any()
+                                                            }}
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}

@@ -1,0 +1,276 @@
+//! `/settings/members`: who is in the team, with what role; invitations.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::invitations::{CreateInvitation, RevokeInvitation, list_invitations};
+use crate::api::members::{ChangeMemberRole, RemoveMember, list_members};
+use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::viewer::SignedIn;
+use crate::domain::account::{Member, Permission, Role, Viewer};
+
+/// `/settings/members`.
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    view! {
+        <Title text="Members" />
+        <SignedIn children=|viewer| view! { <Members viewer /> } />
+    }
+}
+
+#[component]
+fn Members(viewer: Viewer) -> impl IntoView {
+    let manage = viewer.can(Permission::ManageMembers);
+    let manage_owners = viewer.can(Permission::ManageOwners);
+    let change_role = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let invite = ServerAction::<CreateInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let members = Resource::new(
+        move || (change_role.version().get(), remove.version().get(), invite.version().get()),
+        |_| list_members(),
+    );
+    let invitations = Resource::new(
+        move || (invite.version().get(), revoke.version().get()),
+        move |_| async move { if manage { list_invitations().await.map(Some) } else { Ok(None) } },
+    );
+    let me = viewer.user_id;
+    // Roles the viewer may hand out: admins up to operator, owners any.
+    let grantable: Vec<Role> = Role::ALL.into_iter().filter(|role| manage_owners || *role >= Role::Operator).collect();
+    let grantable_for_invite = grantable.clone();
+
+    view! {
+        <h1>"Members"</h1>
+        <p class="lead">{format!("Everyone in {}.", viewer.team.team_name)}</p>
+        <FormError outcome=change_role.value() />
+        <FormError outcome=remove.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
+            {move || {
+                let grantable = grantable.clone();
+                members
+                    .get()
+                    .map(move |result| match result {
+                        Ok(list) => {
+                            view! {
+                                <table class="data-table" data-testid="members">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Email"</th>
+                                            <th scope="col">"Role"</th>
+                                            <th scope="col">"Joined"</th>
+                                            <th scope="col">
+                                                <span class="visually-hidden">"Actions"</span>
+                                            </th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list
+                                            .into_iter()
+                                            .map(|member| {
+                                                let editable = manage && member.user_id != me
+                                                    && grantable.contains(&member.role);
+                                                view! {
+                                                    <MemberRow
+                                                        member
+                                                        editable
+                                                        grantable=grantable.clone()
+                                                        change_role
+                                                        remove
+                                                    />
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+        <Show when=move || manage>
+            <InviteForm invite grantable=grantable_for_invite.clone() />
+            <section class="panel" aria-labelledby="pending-title">
+                <h2 id="pending-title">"Pending invitations"</h2>
+                <FormError outcome=revoke.value() />
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || {
+                        invitations
+                            .get()
+                            .map(|result| match result {
+                                Ok(Some(list)) if list.is_empty() => {
+                                    view! { <p class="muted">"No pending invitations."</p> }.into_any()
+                                }
+                                Ok(Some(list)) => {
+                                    view! {
+                                        <ul class="plain-list" data-testid="pending-invitations">
+                                            {list
+                                                .into_iter()
+                                                .map(|invitation| {
+                                                    view! {
+                                                        <li>
+                                                            <span>
+                                                                {invitation.email} " · " {invitation.role.label()}
+                                                                " · expires "
+                                                                {invitation.expires_at.format("%-d %b %Y").to_string()}
+                                                            </span>
+                                                            <ActionForm action=revoke attr:class="inline-form">
+                                                                <input
+                                                                    type="hidden"
+                                                                    name="invitation_id"
+                                                                    value=invitation.id.to_string()
+                                                                />
+                                                                <button type="submit" class="button secondary small">
+                                                                    "Revoke"
+                                                                </button>
+                                                            </ActionForm>
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                        .into_any()
+                                }
+                                Ok(None) => ().into_any(),
+                                Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                            })
+                    }}
+                </Transition>
+            </section>
+        </Show>
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: Member,
+    editable: bool,
+    grantable: Vec<Role>,
+    change_role: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    let user_id = member.user_id;
+    let email = member.email.clone();
+    let role_cell = if editable {
+        view! {
+            <select
+                aria-label=format!("Role of {email}")
+                on:change=move |event| {
+                    if let Ok(role) = event_target_value(&event).parse::<Role>() {
+                        change_role.dispatch(ChangeMemberRole { user_id, role });
+                    }
+                }
+            >
+                {grantable
+                    .into_iter()
+                    .map(|role| {
+                        view! {
+                            <option value=role.as_str() selected=role == member.role>
+                                {role.label()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        }
+        .into_any()
+    } else {
+        view! { <span>{member.role.label()}</span> }.into_any()
+    };
+    let confirm_text = format!("Remove {} from the team?", member.email);
+    view! {
+        <tr>
+            <td>{member.email.clone()}</td>
+            <td>{role_cell}</td>
+            <td>{member.joined_at.format("%-d %b %Y").to_string()}</td>
+            <td>
+                <Show when=move || editable>
+                    <button
+                        type="button"
+                        class="button secondary small danger"
+                        on:click={
+                            let confirm_text = confirm_text.clone();
+                            move |_| {
+                                if window().confirm_with_message(&confirm_text).unwrap_or(false) {
+                                    remove.dispatch(RemoveMember { user_id });
+                                }
+                            }
+                        }
+                    >
+                        "Remove"
+                    </button>
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn InviteForm(invite: ServerAction<CreateInvitation>, grantable: Vec<Role>) -> impl IntoView {
+    let outcome = Signal::from(invite.value());
+    let link = move || {
+        outcome.with(|outcome| match outcome {
+            Some(Ok(created)) => Some((created.invitation.email.clone(), created.link.clone())),
+            _ => None,
+        })
+    };
+    view! {
+        <section class="panel" aria-labelledby="invite-title">
+            <h2 id="invite-title">"Invite someone"</h2>
+            <ActionForm action=invite attr:novalidate=true attr:class="inline-fields">
+                <div>
+                    <label for="invite-email">"Email"</label>
+                    <input id="invite-email" name="email" type="email" required aria-invalid=invalid(outcome, "email") />
+                    <FieldError outcome field="email" />
+                </div>
+                <div>
+                    <label for="invite-role">"Role"</label>
+                    <select id="invite-role" name="role">
+                        {grantable
+                            .into_iter()
+                            .map(|role| {
+                                view! {
+                                    <option value=role.as_str() selected=role == Role::Viewer>
+                                        {role.label()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <SubmitButton pending=invite.pending() label="Create invitation" busy_label="Creating…" />
+            </ActionForm>
+            <FormError outcome />
+            {move || {
+                link()
+                    .map(|(email, link)| {
+                        view! {
+                            <div class="notice" role="status">
+                                <p>
+                                    "Send this single-use link to " <strong>{email}</strong>
+                                    ". It works for 7 days and is shown only now."
+                                </p>
+                                <InvitationLink link />
+                            </div>
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+/// The full invitation URL, readable and selectable.
+#[component]
+fn InvitationLink(link: String) -> impl IntoView {
+    let full = RwSignal::new(link.clone());
+    Effect::new(move |_| {
+        if let Ok(origin) = window().location().origin() {
+            full.set(format!("{origin}{link}"));
+        }
+    });
+    view! {
+        <input class="copy-field" type="text" readonly data-testid="invitation-link" prop:value=move || full.get() aria-label="Invitation link" />
+    }
+}

@@ -1,0 +1,236 @@
+//! Accounts: signing up (with a new team or through an invitation), signing in and
+//! out, changing the password, creating and switching teams.
+
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::domain::account::{Email, Role, TeamName, check_password_length};
+use crate::error::{AppError, Checks};
+use crate::server::audit::{self, Actor, Event};
+use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::session::{self, SignIn};
+use crate::server::auth::{password, throttle};
+use crate::server::{db, invitations};
+
+fn database(error: sqlx::Error) -> AppError {
+    AppError::internal("an account query failed", &error)
+}
+
+/// Checks a new password: length, and not a common one.
+fn check_new_password(checks: &mut Checks, field: &str, password: &str) {
+    if let Some(()) = checks.field(field, check_password_length(password))
+        && password::is_common(password)
+    {
+        checks.fail(field, "This password is too common and easy to guess; choose another.");
+    }
+}
+
+/// What the sign-up form sends.
+pub struct SignUp {
+    /// The email address.
+    pub email: String,
+    /// The chosen password.
+    pub password: String,
+    /// The new team's name (ignored when joining through an invitation).
+    pub team_name: String,
+    /// The token of the invitation being accepted, if any.
+    pub invitation: Option<String>,
+}
+
+/// Creates the account and either a new team it owns or its membership of the team it
+/// was invited to, all in one transaction, then signs it in.
+pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppError> {
+    let mut checks = Checks::default();
+    let email = checks.field("email", Email::parse(&form.email));
+    check_new_password(&mut checks, "password", &form.password);
+    let invitation = match form.invitation.as_deref().filter(|token| !token.is_empty()) {
+        Some(token) => Some(invitations::find_acceptable(&request.state.db, token).await?),
+        None => None,
+    };
+    let team_name = match invitation {
+        Some(_) => None,
+        None => checks.field("team_name", TeamName::parse(&form.team_name)),
+    };
+    if let (Some(email), Some(invitation)) = (&email, &invitation)
+        && !invitation.email.eq_ignore_ascii_case(email.as_str())
+    {
+        checks.fail("email", &format!("This invitation is for {}; sign up with that address.", invitation.email));
+    }
+    checks.finish()?;
+    let email = email.ok_or(AppError::Internal)?;
+
+    let hash = password::hash(SecretString::from(form.password)).await?;
+    let pool = &request.state.db;
+    let mut tx = pool.begin().await.map_err(database)?;
+    let user_id = Uuid::new_v4();
+    if !db::users::insert(&mut *tx, user_id, email.as_str(), &hash).await.map_err(database)? {
+        return Err(AppError::field("email", "An account with this email already exists. Log in instead."));
+    }
+    let actor = Actor::User { id: user_id, email: email.to_string() };
+    let team_id = match (invitation, team_name) {
+        (Some(invitation), _) => invitations::accept_in(&mut tx, &invitation.token, user_id, &actor, request).await?,
+        (None, Some(team_name)) => {
+            let team_id = Uuid::new_v4();
+            db::teams::insert(&mut *tx, team_id, team_name.as_str()).await.map_err(database)?;
+            db::teams::add_member(&mut *tx, team_id, user_id, Role::Owner).await.map_err(database)?;
+            team_id
+        }
+        (None, None) => return Err(AppError::Internal),
+    };
+    audit::record(
+        &mut *tx,
+        Event {
+            team_id,
+            actor: &actor,
+            action: "account.signed_up",
+            target: Some(email.as_str()),
+            client_addr: Some(&request.client_addr),
+            details: serde_json::json!({}),
+        },
+    )
+    .await
+    .map_err(database)?;
+    tx.commit().await.map_err(database)?;
+
+    let sign_in = SignIn { user_id, team_id, session_version: 1, signed_in_at: chrono::Utc::now().timestamp() };
+    session::start(&request.session, &sign_in).await
+}
+
+/// The message for any failed sign-in: it never says whether the account exists.
+const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
+
+/// Signs in with email and password, subject to throttling.
+pub async fn log_in(request: &RequestContext, email: &str, password: String) -> Result<(), AppError> {
+    let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
+    if password.is_empty() {
+        return Err(AppError::field("password", "Enter your password."));
+    }
+    let pool = &request.state.db;
+    throttle::check(pool, email.as_str(), &request.client_addr).await?;
+
+    let user = db::users::find_by_email(pool, email.as_str()).await.map_err(database)?;
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    let matches = password::verify(SecretString::from(password), stored).await?;
+    let burst = throttle::record(pool, email.as_str(), &request.client_addr, matches).await?;
+    let (Some(user), true) = (user, matches) else {
+        if burst && let Some(user) = db::users::find_by_email(pool, email.as_str()).await.map_err(database)? {
+            record_for_every_team(request, user.id, &user.email, "auth.login_throttled").await?;
+        }
+        return Err(AppError::field("password", WRONG_CREDENTIALS));
+    };
+
+    let Some(team) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next() else {
+        return Err(AppError::field(
+            "email",
+            "This account no longer belongs to any team. Ask a team admin for a new invitation.",
+        ));
+    };
+    let sign_in = SignIn {
+        user_id: user.id,
+        team_id: team.team_id,
+        session_version: user.session_version,
+        signed_in_at: chrono::Utc::now().timestamp(),
+    };
+    session::start(&request.session, &sign_in).await?;
+    audit::record(
+        pool,
+        Event {
+            team_id: team.team_id,
+            actor: &Actor::User { id: user.id, email: user.email.clone() },
+            action: "auth.logged_in",
+            target: None,
+            client_addr: Some(&request.client_addr),
+            details: serde_json::json!({}),
+        },
+    )
+    .await
+    .map_err(database)
+}
+
+/// Writes `action` to the audit log of every team the user belongs to.
+async fn record_for_every_team(
+    request: &RequestContext,
+    user_id: Uuid,
+    email: &str,
+    action: &str,
+) -> Result<(), AppError> {
+    let pool = &request.state.db;
+    let actor = Actor::User { id: user_id, email: email.to_string() };
+    for team in db::teams::memberships_of(pool, user_id).await.map_err(database)? {
+        audit::record(
+            pool,
+            Event {
+                team_id: team.team_id,
+                actor: &actor,
+                action,
+                target: Some(email),
+                client_addr: Some(&request.client_addr),
+                details: serde_json::json!({}),
+            },
+        )
+        .await
+        .map_err(database)?;
+    }
+    Ok(())
+}
+
+/// Ends the session (its server-side data is deleted).
+pub async fn log_out(request: &RequestContext) -> Result<(), AppError> {
+    session::end(&request.session).await
+}
+
+/// Changes the password after checking the current one. Every other session of the
+/// user ends (their session version is now stale); this one carries on, under a new id.
+pub async fn change_password(auth: &Authenticated, current: String, new: String) -> Result<(), AppError> {
+    let mut checks = Checks::default();
+    check_new_password(&mut checks, "new_password", &new);
+    if new == current {
+        checks.fail("new_password", "Choose a password different from the current one.");
+    }
+    let pool = &auth.request.state.db;
+    let user = db::users::find(pool, auth.user_id).await.map_err(database)?.ok_or(AppError::Unauthorized)?;
+    if !password::verify(SecretString::from(current), Some(user.password_hash)).await? {
+        checks.fail("current_password", "That is not your current password.");
+    }
+    checks.finish()?;
+
+    let hash = password::hash(SecretString::from(new)).await?;
+    let session_version = db::users::set_password(pool, auth.user_id, &hash).await.map_err(database)?;
+    let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
+    session::start(&auth.request.session, &sign_in).await?;
+    record_for_every_team(&auth.request, auth.user_id, &auth.email, "auth.password_changed").await
+}
+
+/// Creates a team owned by the caller and makes it their active team.
+pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppError> {
+    let name = TeamName::parse(name).map_err(|message| AppError::field("team_name", message))?;
+    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let team_id = Uuid::new_v4();
+    db::teams::insert(&mut *tx, team_id, name.as_str()).await.map_err(database)?;
+    db::teams::add_member(&mut *tx, team_id, auth.user_id, Role::Owner).await.map_err(database)?;
+    audit::record(
+        &mut *tx,
+        Event {
+            team_id,
+            actor: &auth.actor(),
+            action: "team.created",
+            target: Some(name.as_str()),
+            client_addr: Some(&auth.request.client_addr),
+            details: serde_json::json!({}),
+        },
+    )
+    .await
+    .map_err(database)?;
+    tx.commit().await.map_err(database)?;
+    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await?;
+    Ok(team_id)
+}
+
+/// Makes another of the caller's teams the active one; 404 for a team they are not in.
+pub async fn switch_team(auth: &Authenticated, team_id: Uuid) -> Result<(), AppError> {
+    db::teams::membership(&auth.request.state.db, team_id, auth.user_id)
+        .await
+        .map_err(database)?
+        .ok_or(AppError::NotFound)?;
+    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
+}

@@ -1,0 +1,146 @@
+//! Team API keys: creating (the secret is shown once), listing, revoking, and
+//! authenticating requests that carry `Authorization: Bearer <key>`.
+//!
+//! A key looks like `dok_<8 hex prefix>_<64 hex secret>`. The prefix is stored in
+//! clear (to recognise and look up the key); only a SHA-256 of the whole key is kept.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use subtle::ConstantTimeEq as _;
+use uuid::Uuid;
+
+use crate::domain::account::{ApiKeySummary, CreatedApiKey};
+use crate::error::AppError;
+use crate::server::audit::{self, Actor, Event};
+use crate::server::auth::context::Authenticated;
+use crate::server::auth::token;
+use crate::server::db;
+use crate::server::state::AppState;
+
+const KEY_PREFIX: &str = "dok_";
+
+fn database(error: sqlx::Error) -> AppError {
+    AppError::internal("an API key query failed", &error)
+}
+
+/// Creates a key named `name` for the caller's team.
+pub async fn create(auth: &Authenticated, name: &str) -> Result<CreatedApiKey, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::field("name", "Give the key a name of 1 to 80 characters, e.g. \"Alertmanager prod\"."));
+    }
+    let pool = &auth.request.state.db;
+    let mut tx = pool.begin().await.map_err(database)?;
+    // A clash of 32-bit prefixes is rare; a few tries make it vanishingly so.
+    for _ in 0..5 {
+        let prefix = format!("{KEY_PREFIX}{}", token::random_hex(4));
+        let secret = format!("{prefix}_{}", token::random_hex(32));
+        let summary = ApiKeySummary {
+            id: Uuid::new_v4(),
+            name: name.to_string(),
+            prefix,
+            created_at: chrono::Utc::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        if db::api_keys::insert(&mut *tx, &summary, auth.team_id(), &token::digest(&secret), auth.user_id)
+            .await
+            .map_err(database)?
+        {
+            audit::record(
+                &mut *tx,
+                Event {
+                    team_id: auth.team_id(),
+                    actor: &auth.actor(),
+                    action: "api_key.created",
+                    target: Some(&summary.prefix),
+                    client_addr: Some(&auth.request.client_addr),
+                    details: serde_json::json!({ "name": summary.name }),
+                },
+            )
+            .await
+            .map_err(database)?;
+            tx.commit().await.map_err(database)?;
+            return Ok(CreatedApiKey { key: summary, secret });
+        }
+    }
+    tracing::error!("could not find a free API key prefix in 5 tries");
+    Err(AppError::Internal)
+}
+
+/// The caller's team's keys.
+pub async fn list(auth: &Authenticated) -> Result<Vec<ApiKeySummary>, AppError> {
+    db::api_keys::list(&auth.request.state.db, auth.team_id()).await.map_err(database)
+}
+
+/// Revokes one of the caller's team's keys; 404 for any other key.
+pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
+    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let revoked =
+        db::api_keys::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut *tx,
+        Event {
+            team_id: auth.team_id(),
+            actor: &auth.actor(),
+            action: "api_key.revoked",
+            target: Some(&revoked.prefix),
+            client_addr: Some(&auth.request.client_addr),
+            details: serde_json::json!({ "name": revoked.name }),
+        },
+    )
+    .await
+    .map_err(database)?;
+    tx.commit().await.map_err(database)
+}
+
+/// A request authenticated by a team API key: the team it may act for.
+#[derive(Clone, Debug)]
+pub struct ApiKeyTeam {
+    /// The team the key belongs to.
+    pub team_id: Uuid,
+    /// The key.
+    pub key_id: Uuid,
+    /// The key's name, for the audit trail.
+    pub key_name: String,
+}
+
+impl ApiKeyTeam {
+    /// The actor for the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey { id: self.key_id, name: self.key_name.clone() }
+    }
+}
+
+/// Finds the active key `presented` and returns its team, or `None`.
+pub async fn authenticate(pool: &sqlx::PgPool, presented: &str) -> Result<Option<ApiKeyTeam>, AppError> {
+    let Some(prefix) = presented.get(..KEY_PREFIX.len() + 8).filter(|p| p.starts_with(KEY_PREFIX)) else {
+        return Ok(None);
+    };
+    let Some((key_id, team_id, key_name, stored)) =
+        db::api_keys::find_active_by_prefix(pool, prefix).await.map_err(database)?
+    else {
+        return Ok(None);
+    };
+    if !bool::from(token::digest(presented).ct_eq(&stored)) {
+        return Ok(None);
+    }
+    db::api_keys::touch(pool, key_id).await.map_err(database)?;
+    Ok(Some(ApiKeyTeam { team_id, key_id, key_name }))
+}
+
+impl FromRequestParts<AppState> for ApiKeyTeam {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AppError::Unauthorized)?;
+        authenticate(&state.db, presented).await?.ok_or(AppError::Unauthorized)
+    }
+}

@@ -1,0 +1,141 @@
+//! The check every server function starts with: who is asking (from the session), in
+//! which team, and whether their role there allows what they ask.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
+use crate::error::AppError;
+use crate::server::audit::Actor;
+use crate::server::auth::session::{self, SignIn};
+use crate::server::db;
+use crate::server::state::AppState;
+
+/// The request as server functions need it: shared state, the session, and the
+/// client's address.
+#[derive(Clone)]
+pub struct RequestContext {
+    /// Shared state.
+    pub state: AppState,
+    /// The request's session.
+    pub session: Session,
+    /// The client's address (from the trusted proxy header when configured).
+    pub client_addr: String,
+}
+
+impl RequestContext {
+    /// Builds the context from a request's parts.
+    pub fn from_parts(state: AppState, parts: &Parts) -> Result<Self, AppError> {
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            tracing::error!("no session layer in front of this route");
+            AppError::Internal
+        })?;
+        let from_header = state.settings.sessions.client_ip_header.as_deref().and_then(|name| {
+            parts.headers.get(name).and_then(|value| value.to_str().ok()).map(|value| value.trim().to_string())
+        });
+        let client_addr = from_header
+            .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
+            .unwrap_or_else(|| "unknown".to_string());
+        Ok(RequestContext { state, session, client_addr })
+    }
+
+    /// The context of the server function or page being handled.
+    pub fn current() -> Result<Self, AppError> {
+        let state = leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState is not provided to server functions");
+            AppError::Internal
+        })?;
+        let parts = leptos::prelude::use_context::<Parts>().ok_or_else(|| {
+            tracing::error!("request parts are not provided to server functions");
+            AppError::Internal
+        })?;
+        Self::from_parts(state, &parts)
+    }
+}
+
+/// A signed-in user acting in their active team.
+#[derive(Clone)]
+pub struct Authenticated {
+    /// The request.
+    pub request: RequestContext,
+    /// Who.
+    pub user_id: Uuid,
+    /// Their email.
+    pub email: String,
+    /// The active team and their role in it.
+    pub team: TeamMembership,
+    /// The sign-in stored in the session.
+    pub sign_in: SignIn,
+}
+
+impl Authenticated {
+    /// The active team's id: the only team whose data this request may touch.
+    pub fn team_id(&self) -> Uuid {
+        self.team.team_id
+    }
+
+    /// Their role in the active team.
+    pub fn role(&self) -> Role {
+        self.team.role
+    }
+
+    /// The actor for the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor::User { id: self.user_id, email: self.email.clone() }
+    }
+
+    /// Refuses with 403 unless their role allows `permission`.
+    pub fn require(self, permission: Permission) -> Result<Self, AppError> {
+        if self.role().can(permission) { Ok(self) } else { Err(AppError::Forbidden) }
+    }
+
+    /// What the browser is told about the signed-in user.
+    pub async fn viewer(&self) -> Result<Viewer, AppError> {
+        let teams = db::teams::memberships_of(&self.request.state.db, self.user_id)
+            .await
+            .map_err(|error| AppError::internal("listing a user's teams failed", &error))?;
+        Ok(Viewer { user_id: self.user_id, email: self.email.clone(), team: self.team.clone(), teams })
+    }
+}
+
+/// The signed-in user of `request`, or [`AppError::Unauthorized`]. A session past its
+/// absolute lifetime, or from before a password change, is ended here. If the user
+/// was removed from their active team, they continue in another of their teams.
+pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppError> {
+    let Some(mut sign_in) = session::read(&request.session).await? else {
+        return Err(AppError::Unauthorized);
+    };
+    let max_age = i64::try_from(request.state.settings.sessions.max_age.as_secs()).unwrap_or(i64::MAX);
+    let expired = chrono::Utc::now().timestamp().saturating_sub(sign_in.signed_in_at) > max_age;
+    let pool = &request.state.db;
+    let database = |error: sqlx::Error| AppError::internal("loading the signed-in user failed", &error);
+    let user = db::users::find(pool, sign_in.user_id).await.map_err(database)?;
+    let Some(user) = user.filter(|user| !expired && user.session_version == sign_in.session_version) else {
+        session::end(&request.session).await?;
+        return Err(AppError::Unauthorized);
+    };
+    let team = match db::teams::membership(pool, sign_in.team_id, user.id).await.map_err(database)? {
+        Some(team) => team,
+        None => {
+            let Some(other) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next()
+            else {
+                session::end(&request.session).await?;
+                return Err(AppError::Unauthorized);
+            };
+            sign_in.team_id = other.team_id;
+            session::update(&request.session, &sign_in).await?;
+            other
+        }
+    };
+    Ok(Authenticated { request, user_id: user.id, email: user.email, team, sign_in })
+}
+
+/// The signed-in user of the current server function, allowed `permission` in their
+/// active team; 401 or 403 otherwise.
+pub async fn require(permission: Permission) -> Result<Authenticated, AppError> {
+    authenticate(RequestContext::current()?).await?.require(permission)
+}

@@ -1,0 +1,50 @@
+//! What a sign-in session holds, and starting, reading and ending one.
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// The key under which the sign-in is stored in the session.
+const KEY: &str = "auth";
+
+/// The sign-in stored in a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    /// Who signed in.
+    pub user_id: Uuid,
+    /// The team they are working in.
+    pub team_id: Uuid,
+    /// The user's session version at sign-in; a password change bumps it, which ends
+    /// every session that carries an older one.
+    pub session_version: i32,
+    /// When they signed in (Unix seconds), for the absolute lifetime.
+    pub signed_in_at: i64,
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    AppError::internal("session store failed", &error)
+}
+
+/// Starts a signed-in session. The session id changes first, so an id planted before
+/// sign-in (session fixation) is worthless afterwards.
+pub async fn start(session: &Session, sign_in: &SignIn) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(KEY, sign_in).await.map_err(session_error)
+}
+
+/// The sign-in in this session, if any.
+pub async fn read(session: &Session) -> Result<Option<SignIn>, AppError> {
+    session.get::<SignIn>(KEY).await.map_err(session_error)
+}
+
+/// Replaces the sign-in (e.g. after switching teams or changing the password).
+pub async fn update(session: &Session, sign_in: &SignIn) -> Result<(), AppError> {
+    session.insert(KEY, sign_in).await.map_err(session_error)
+}
+
+/// Ends the session: its data is deleted from the store and the cookie cleared.
+pub async fn end(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}

@@ -1,0 +1,48 @@
+//! The `login_attempts` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+/// Records a sign-in attempt.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    client_addr: &str,
+    succeeded: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into login_attempts (email, client_addr, succeeded) values ($1, $2, $3)")
+        .bind(email)
+        .bind(client_addr)
+        .bind(succeeded)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Failures since `since`: for the account (count, oldest) and for the address
+/// (count, oldest).
+pub async fn recent_failures(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    client_addr: &str,
+    since: DateTime<Utc>,
+) -> Result<((i64, Option<DateTime<Utc>>), (i64, Option<DateTime<Utc>>)), sqlx::Error> {
+    let row: (i64, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select count(*) filter (where email = $1), min(attempted_at) filter (where email = $1),
+                count(*) filter (where client_addr = $2), min(attempted_at) filter (where client_addr = $2)
+         from login_attempts
+         where not succeeded and attempted_at > $3 and (email = $1 or client_addr = $2)",
+    )
+    .bind(email)
+    .bind(client_addr)
+    .bind(since)
+    .fetch_one(db)
+    .await?;
+    Ok(((row.0, row.1), (row.2, row.3)))
+}
+
+/// Deletes attempts older than `before`.
+pub async fn delete_older_than(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from login_attempts where attempted_at < $1").bind(before).execute(db).await?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Invitations: an admin invites an email address with a role; the single-use link
+//! expires after 7 days; the invitee signs up or signs in through it and joins.
+
+use chrono::Utc;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::account::{CreatedInvitation, Email, InvitationPreview, PendingInvitation, Permission, Role};
+use crate::error::AppError;
+use crate::server::audit::{self, Actor, Event};
+use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::session::{self, SignIn};
+use crate::server::auth::token;
+use crate::server::db;
+
+/// How long an invitation link works.
+pub const VALID_FOR: chrono::Duration = chrono::Duration::days(7);
+
+fn database(error: sqlx::Error) -> AppError {
+    AppError::internal("an invitation query failed", &error)
+}
+
+/// Who may grant `role`: admins invite operators and viewers; only owners invite
+/// admins and owners.
+fn may_grant(inviter: Role, role: Role) -> bool {
+    match role {
+        Role::Owner | Role::Admin => inviter.can(Permission::ManageOwners),
+        Role::Operator | Role::Viewer => inviter.can(Permission::ManageMembers),
+    }
+}
+
+/// Invites `email` to the caller's team as `role`; the returned link is shown once.
+pub async fn create(auth: &Authenticated, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
+    let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
+    if !may_grant(auth.role(), role) {
+        return Err(AppError::Forbidden);
+    }
+    let pool = &auth.request.state.db;
+    let already_member = db::teams::members(pool, auth.team_id())
+        .await
+        .map_err(database)?
+        .iter()
+        .any(|member| member.email.eq_ignore_ascii_case(email.as_str()));
+    if already_member {
+        return Err(AppError::field("email", format!("{email} is already a member of this team.")));
+    }
+    let token = token::random_hex(32);
+    let invitation =
+        PendingInvitation { id: Uuid::new_v4(), email: email.to_string(), role, expires_at: Utc::now() + VALID_FOR };
+    let mut tx = pool.begin().await.map_err(database)?;
+    db::invitations::insert(
+        &mut *tx,
+        &db::invitations::NewInvitation {
+            id: invitation.id,
+            team_id: auth.team_id(),
+            email: email.as_str(),
+            role,
+            token_hash: &token::digest(&token),
+            invited_by: auth.user_id,
+            expires_at: invitation.expires_at,
+        },
+    )
+    .await
+    .map_err(database)?;
+    audit::record(
+        &mut *tx,
+        Event {
+            team_id: auth.team_id(),
+            actor: &auth.actor(),
+            action: "invitation.created",
+            target: Some(email.as_str()),
+            client_addr: Some(&auth.request.client_addr),
+            details: serde_json::json!({ "role": role }),
+        },
+    )
+    .await
+    .map_err(database)?;
+    tx.commit().await.map_err(database)?;
+    Ok(CreatedInvitation { invitation, link: format!("/invitations/{token}") })
+}
+
+/// The caller's team's invitations that can still be accepted.
+pub async fn pending(auth: &Authenticated) -> Result<Vec<PendingInvitation>, AppError> {
+    db::invitations::pending(&auth.request.state.db, auth.team_id()).await.map_err(database)
+}
+
+/// Revokes one of the caller's team's pending invitations; 404 for any other.
+pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
+    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let email =
+        db::invitations::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut *tx,
+        Event {
+            team_id: auth.team_id(),
+            actor: &auth.actor(),
+            action: "invitation.revoked",
+            target: Some(&email),
+            client_addr: Some(&auth.request.client_addr),
+            details: serde_json::json!({}),
+        },
+    )
+    .await
+    .map_err(database)?;
+    tx.commit().await.map_err(database)
+}
+
+/// An invitation that may still be accepted.
+pub struct Acceptable {
+    /// The link's token.
+    pub token: String,
+    /// Who it is for.
+    pub email: String,
+    /// What the invitation page shows.
+    pub preview: InvitationPreview,
+}
+
+/// Checks an invitation row: 404 when used or revoked, a clear conflict when expired.
+fn acceptable(row: Option<db::invitations::InvitationRow>) -> Result<db::invitations::InvitationRow, AppError> {
+    let row = row.ok_or(AppError::NotFound)?;
+    if row.accepted_at.is_some() || row.revoked_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    if row.expires_at <= Utc::now() {
+        return Err(AppError::Conflict(format!(
+            "This invitation expired on {}. Ask a team admin for a new one.",
+            row.expires_at.format("%-d %B %Y")
+        )));
+    }
+    Ok(row)
+}
+
+/// The invitation behind `token`, if it can still be accepted.
+pub async fn find_acceptable(pool: &PgPool, token: &str) -> Result<Acceptable, AppError> {
+    let row = acceptable(db::invitations::find_by_token(pool, &token::digest(token), false).await.map_err(database)?)?;
+    Ok(Acceptable {
+        token: token.to_string(),
+        email: row.email.clone(),
+        preview: InvitationPreview {
+            team_name: row.team_name,
+            email: row.email,
+            role: row.role.parse().unwrap_or(Role::Viewer),
+            expires_at: row.expires_at,
+        },
+    })
+}
+
+/// Accepts the invitation inside `tx` (locking it, so it is used at most once) and
+/// makes `user_id` a member; returns the team.
+pub async fn accept_in(
+    tx: &mut Transaction<'_, Postgres>,
+    token: &str,
+    user_id: Uuid,
+    actor: &Actor,
+    request: &RequestContext,
+) -> Result<Uuid, AppError> {
+    let row =
+        acceptable(db::invitations::find_by_token(&mut **tx, &token::digest(token), true).await.map_err(database)?)?;
+    let role: Role = row.role.parse().unwrap_or(Role::Viewer);
+    db::teams::add_member(&mut **tx, row.team_id, user_id, role).await.map_err(database)?;
+    db::invitations::mark_accepted(&mut **tx, row.id, user_id).await.map_err(database)?;
+    audit::record(
+        &mut **tx,
+        Event {
+            team_id: row.team_id,
+            actor,
+            action: "invitation.accepted",
+            target: Some(&row.email),
+            client_addr: Some(&request.client_addr),
+            details: serde_json::json!({ "role": role }),
+        },
+    )
+    .await
+    .map_err(database)?;
+    Ok(row.team_id)
+}
+
+/// A signed-in user accepts an invitation addressed to their email, joins the team and
+/// switches to it.
+pub async fn accept(auth: &Authenticated, token: &str) -> Result<(), AppError> {
+    let invitation = find_acceptable(&auth.request.state.db, token).await?;
+    if !invitation.email.eq_ignore_ascii_case(&auth.email) {
+        return Err(AppError::Conflict(format!(
+            "This invitation is for {}, but you are signed in as {}. Sign out and use the link again.",
+            invitation.email, auth.email
+        )));
+    }
+    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let team_id = accept_in(&mut tx, token, auth.user_id, &auth.actor(), &auth.request).await?;
+    tx.commit().await.map_err(database)?;
+    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
+}

@@ -1,0 +1,253 @@
+//! Sign-up, sign-in, sessions, passwords, throttling and CSRF, against real PostgreSQL.
+
+use crate::support::{PASSWORD, TestApp};
+use axum::http::StatusCode;
+
+#[tokio::test]
+async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
+    let app = TestApp::spawn().await;
+    let ana = app.user();
+    ana.sign_up("Ana@Example.com", "Payments").await;
+
+    let viewer = ana.viewer().await;
+    assert_eq!(viewer["email"], "Ana@Example.com");
+    assert_eq!(viewer["team"]["team_name"], "Payments");
+    assert_eq!(viewer["team"]["role"], "owner");
+
+    let db = app.db().await;
+    let plan: String = sqlx::query_scalar("select plan from teams").fetch_one(&db).await.unwrap();
+    assert_eq!(plan, "free");
+    let actions: Vec<String> = sqlx::query_scalar("select action from audit_log").fetch_all(&db).await.unwrap();
+    assert_eq!(actions, ["account.signed_up"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn passwords_are_hashed_with_argon2id_at_owasp_strength() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    let hash: String = sqlx::query_scalar("select password_hash from users").fetch_one(&app.db().await).await.unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(!hash.contains(PASSWORD));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn emails_are_unique_whatever_their_case_and_nothing_is_half_created() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    let again = app
+        .user()
+        .call("sign_up", &[("email", "ANA@example.com"), ("password", PASSWORD), ("team_name", "Other")])
+        .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["Validation"][0]["field"], "email");
+    assert!(body["Validation"][0]["message"].as_str().unwrap().contains("already exists"));
+    let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db().await).await.unwrap();
+    assert_eq!(teams, 1, "the refused sign-up left no team behind");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_sign_up_input_names_every_field_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let long_password = "x".repeat(129);
+    let long_team = "t".repeat(81);
+    let cases: [(&str, &str, &str, &[&str]); 6] = [
+        ("", "", "", &["email", "password", "team_name"]),
+        ("not-an-email", PASSWORD, "Team", &["email"]),
+        (&long_email, PASSWORD, "Team", &["email"]),
+        ("ana@example.com", "short", "Team", &["password"]),
+        ("ana@example.com", &long_password, "Team", &["password"]),
+        ("ana@example.com", "Password123", &long_team, &["password", "team_name"]),
+    ];
+    for (email, password, team, fields) in cases {
+        let response =
+            app.user().call("sign_up", &[("email", email), ("password", password), ("team_name", team)]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email:?} {password:?} {team:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let named: Vec<&str> =
+            body["Validation"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(named, fields, "{email:?} {password:?} {team:?}");
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db().await).await.unwrap();
+    assert_eq!(users, 0);
+    app.stop().await;
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("dreamops_session="))
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_the_cookie_is_locked_down() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+
+    // A visitor gets a session before signing in (here: a failed attempt stores nothing,
+    // so plant one the way an attacker would, by sending a cookie).
+    let planted = "dreamops_session=planted-session-id";
+    let response = app
+        .client
+        .post(format!("{}/api/log_in", app.address))
+        .header("cookie", planted)
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success() || response.status().is_redirection());
+    let cookie = session_cookie(&response).expect("login sets the session cookie");
+    assert!(!cookie.contains("planted-session-id"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+
+    // Logging in twice gives two different sessions.
+    let first = app.user();
+    first.log_in("ana@example.com", PASSWORD).await;
+    let response = app
+        .client
+        .post(format!("{}/api/log_in", app.address))
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let second_cookie = session_cookie(&response).unwrap();
+    assert_ne!(second_cookie.split(';').next(), cookie.split(';').next());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_deletes_the_server_side_session() {
+    let app = TestApp::spawn().await;
+    let ana = app.user();
+    ana.sign_up("ana@example.com", "Payments").await;
+    let db = app.db().await;
+    let before: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
+    assert_eq!(before, 1);
+    let response = ana.call("log_out", &[]).await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+    let after: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
+    assert_eq!(after, 0);
+    assert!(ana.viewer().await.is_null());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session() {
+    let app = TestApp::spawn().await;
+    let laptop = app.user();
+    laptop.sign_up("ana@example.com", "Payments").await;
+    let phone = app.user();
+    phone.log_in("ana@example.com", PASSWORD).await;
+    assert!(!phone.viewer().await.is_null());
+
+    let wrong = laptop
+        .call("change_password", &[("current_password", "nope nope"), ("new_password", "a new long passphrase")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let changed = laptop
+        .call("change_password", &[("current_password", PASSWORD), ("new_password", "a new long passphrase")])
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK, "{}", changed.text().await.unwrap());
+
+    assert!(phone.viewer().await.is_null(), "the other session ended");
+    assert!(!laptop.viewer().await.is_null(), "this session carries on");
+    let stale = app.user();
+    let response = stale.call("log_in", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "the old password no longer works");
+    stale.log_in("ana@example.com", "a new long passphrase").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_one_message_whether_or_not_the_account_exists() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    let mut messages = Vec::new();
+    for email in ["ana@example.com", "nobody@example.com"] {
+        let response = app.user().call("log_in", &[("email", email), ("password", "wrong password")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = response.json().await.unwrap();
+        messages.push(body["Validation"][0]["message"].clone());
+    }
+    assert_eq!(messages[0], messages[1]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_and_the_throttle_expires() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    let attacker = app.user();
+    for attempt in 1..=10 {
+        let response = attacker.call("log_in", &[("email", "ana@example.com"), ("password", "guess")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "attempt {attempt}");
+    }
+    let blocked = attacker.call("log_in", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = blocked.json().await.unwrap();
+    assert!(body["TooManyRequests"]["retry_after_secs"].as_u64().is_some());
+
+    let db = app.db().await;
+    let throttled: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'auth.login_throttled'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(throttled, 1, "the burst is in the audit trail once");
+
+    // Fifteen minutes later the failures have aged out of the window.
+    sqlx::query("update login_attempts set attempted_at = attempted_at - interval '16 minutes'")
+        .execute(&db)
+        .await
+        .unwrap();
+    attacker.log_in("ana@example.com", PASSWORD).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cross_origin_state_changes_are_refused() {
+    let app = TestApp::spawn().await;
+    let forged = app
+        .client
+        .post(format!("{}/api/sign_up", app.address))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD), ("team_name", "Payments")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let fetched = app
+        .client
+        .post(format!("{}/api/sign_up", app.address))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD), ("team_name", "Payments")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::FORBIDDEN);
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db().await).await.unwrap();
+    assert_eq!(users, 0, "nothing was created");
+
+    let host = app.address.trim_start_matches("http://").to_string();
+    let same = app
+        .client
+        .post(format!("{}/api/sign_up", app.address))
+        .header("origin", format!("http://{host}"))
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD), ("team_name", "Payments")])
+        .send()
+        .await
+        .unwrap();
+    assert!(same.status().is_success() || same.status().is_redirection(), "{}", same.status());
+    app.stop().await;
+}
