@@ -6,3 +6,5 @@ mod embedded;
 mod pages;
 mod probes;
 mod support;
+mod teams;
+mod tenancy;

@@ -119,8 +119,9 @@ pub fn settings(database_url: &str) -> Settings {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Held so that the database is dropped only after the server stopped.
-    _database: TestDatabase,
+    /// Dropped only after the server stopped (fields drop after `stop` consumed self).
+    database: TestDatabase,
+    state: app::server::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -136,17 +137,23 @@ impl TestApp {
         let application =
             Application::build(settings(&database.url), leptos_options()).await.expect("the test server starts");
         let address = format!("http://{}", application.local_addr());
+        let state = application.state().clone();
         let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
         let stopped = tokio::spawn(application.run_until_stopped(async move {
             let _ = stopping.await;
         }));
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { address, client, _database: database, stop: Some(stop), stopped: Some(stopped) }
+        TestApp { address, client, database, state, stop: Some(stop), stopped: Some(stopped) }
     }
 
     /// The database pool, for seeding and checking rows.
     pub async fn db(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self._database.url).await.expect("connect to the test database")
+        sqlx::PgPool::connect(&self.database.url).await.expect("connect to the test database")
+    }
+
+    /// The server's shared state (for mounting extractors on test routes).
+    pub fn state(&self) -> app::server::state::AppState {
+        self.state.clone()
     }
 
     /// A new browser-like client with its own cookie jar (its own session).
