@@ -50,7 +50,10 @@ impl Team {
 /// One server function call: endpoint, the permission it needs, and its arguments.
 /// Arguments name objects that do not exist (random ids) wherever possible, so that
 /// an allowed call has no side effect (it answers 404) and a refused one answers 403.
-fn calls() -> Vec<(&'static str, Permission, Vec<(&'static str, String)>)> {
+/// A server function's form arguments.
+type Args = Vec<(&'static str, String)>;
+
+fn calls() -> Vec<(&'static str, Permission, Args)> {
     let nobody = Uuid::new_v4().to_string();
     vec![
         ("list_members", Permission::ReadTeam, vec![]),
@@ -147,7 +150,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
 
     // Every call names B's objects; A's owner may do anything in A, nothing in B.
     let attacker = a.member(Role::Owner);
-    let attempts: Vec<(&str, Vec<(&str, String)>)> = vec![
+    let attempts: Vec<(&str, Args)> = vec![
         ("change_member_role", vec![("user_id", b.id_of(Role::Viewer).to_string()), ("role", "admin".into())]),
         ("remove_member", vec![("user_id", b.id_of(Role::Viewer).to_string())]),
         ("remove_member", vec![("user_id", b.id_of(Role::Owner).to_string())]),
