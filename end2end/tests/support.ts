@@ -15,3 +15,23 @@ export function collectErrors(page: Page): string[] {
   page.on("pageerror", (error) => errors.push(error.message));
   return errors;
 }
+
+/** An email address no other test (or earlier run) has used. */
+export function uniqueEmail(name: string): string {
+  return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** A password that passes every rule. */
+export const PASSWORD = "correct horse battery staple";
+
+/** Signs up through the form and waits for the dashboard. */
+export async function signUp(page: Page, email: string, team: string): Promise<void> {
+  await page.goto("/signup");
+  await waitForHydration(page);
+  await page.getByLabel("Work email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Team name").fill(team);
+  await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("team-name")).toHaveText(team);
+}

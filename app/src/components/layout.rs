@@ -120,11 +120,17 @@ pub fn AppLayout(children: Children) -> impl IntoView {
     }
 }
 
-/// Chooses the team to work in, among the signed-in user's teams.
+/// Chooses the team to work in, among the signed-in user's teams. Everything on the
+/// page belongs to the previous team, so the page is loaded afresh once switched.
 #[component]
 fn TeamSwitcher(viewer: Viewer) -> impl IntoView {
     let switch = ServerAction::<SwitchTeam>::new();
     let active = viewer.team.team_id;
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            let _ = window().location().reload();
+        }
+    });
     view! {
         <label class="team-switcher">
             <span class="visually-hidden">"Team"</span>

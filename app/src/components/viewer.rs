@@ -26,18 +26,19 @@ pub fn use_viewer() -> ViewerResource {
 }
 
 /// Renders `children` with the signed-in user; sends anyone else to the login page
-/// (and back here afterwards).
+/// (and back here afterwards). It asks the server itself when the page opens, rather
+/// than reading the header's copy, which may still describe the previous page.
 #[component]
 pub fn SignedIn<F, IV>(children: F) -> impl IntoView
 where
     F: Fn(Viewer) -> IV + Send + Sync + 'static,
     IV: IntoView + 'static,
 {
-    let ViewerResource(viewer) = use_viewer();
+    let viewer = Resource::new(|| (), |_| current_viewer());
     let location = use_location();
     let children = std::sync::Arc::new(children);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let children = children.clone();
                 viewer
@@ -58,6 +59,6 @@ where
                         }
                     })
             }}
-        </Transition>
+        </Suspense>
     }
 }
