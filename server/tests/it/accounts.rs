@@ -251,3 +251,51 @@ async fn cross_origin_state_changes_are_refused() {
     assert!(same.status().is_success() || same.status().is_redirection(), "{}", same.status());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.max_age = std::time::Duration::from_secs(2)).await;
+    let ana = app.user();
+    ana.sign_up("ana@example.com", "Payments").await;
+    assert!(!ana.viewer().await.is_null());
+
+    // Idle: the store no longer returns a session past its expiry.
+    let bob = app.user();
+    bob.sign_up("bob@example.com", "Search").await;
+    sqlx::query("update tower_sessions.session set expiry_date = now() - interval '1 second'")
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    assert!(bob.viewer().await.is_null(), "an idle session has ended");
+
+    // Absolute: however busy, a session ends its lifetime after sign-in.
+    let carol = app.user();
+    carol.sign_up("carol@example.com", "Billing").await;
+    assert!(!carol.viewer().await.is_null());
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert!(carol.viewer().await.is_null(), "the session outlived its absolute lifetime");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_and_host_bound() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.secure_cookies = true).await;
+    let response = app
+        .client
+        .post(format!("{}/api/sign_up", app.address))
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD), ("team_name", "Payments")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__Host-dreamops_session="))
+        .expect("the __Host- cookie")
+        .to_string();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain="), "{cookie}");
+    app.stop().await;
+}

@@ -132,10 +132,22 @@ impl TestApp {
         Self::spawn_on(TestDatabase::empty().await).await
     }
 
+    /// Starts a server on a fresh database with settings changed by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::empty().await;
+        let mut settings = settings(&database.url);
+        adjust(&mut settings);
+        Self::start(database, settings).await
+    }
+
     /// Starts a server on `database`.
     pub async fn spawn_on(database: TestDatabase) -> Self {
-        let application =
-            Application::build(settings(&database.url), leptos_options()).await.expect("the test server starts");
+        let settings = settings(&database.url);
+        Self::start(database, settings).await
+    }
+
+    async fn start(database: TestDatabase, settings: Settings) -> Self {
+        let application = Application::build(settings, leptos_options()).await.expect("the test server starts");
         let address = format!("http://{}", application.local_addr());
         let state = application.state().clone();
         let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
