@@ -47,6 +47,72 @@ pub fn FormError<T: Clone + Send + Sync + 'static>(#[prop(into)] outcome: Outcom
     }
 }
 
+/// A labelled input, its hint, and its error from the last submission, which also
+/// marks the input invalid for assistive technology.
+#[component]
+pub fn Field<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] outcome: Outcome<T>,
+    /// The form field's name, as the server function's argument.
+    name: &'static str,
+    label: &'static str,
+    /// The element id; the name when not given.
+    #[prop(optional)]
+    id: Option<&'static str>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] maxlength: Option<u32>,
+    #[prop(optional)] placeholder: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] readonly: bool,
+) -> impl IntoView {
+    let id = id.unwrap_or(name);
+    let hint_id = hint.map(|_| format!("{id}-hint"));
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                maxlength=maxlength
+                placeholder=placeholder
+                value=value
+                readonly=readonly
+                aria-describedby=hint_id.clone()
+                aria-invalid=invalid(outcome, name)
+            />
+            {hint.map(|hint| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            <FieldError outcome field=name />
+        </div>
+    }
+}
+
+/// A button that asks before it does something that cannot be undone.
+#[component]
+pub fn ConfirmButton(
+    label: &'static str,
+    /// The question the person confirms, e.g. "Remove ana@example.com from the team?".
+    question: String,
+    on_confirm: impl Fn() + Send + Sync + 'static,
+    #[prop(default = "button secondary small danger")] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class=class
+            on:click=move |_| {
+                if window().confirm_with_message(&question).unwrap_or(false) {
+                    on_confirm();
+                }
+            }
+        >
+            {label}
+        </button>
+    }
+}
+
 /// A submit button that says it is working while the action runs.
 #[component]
 pub fn SubmitButton(

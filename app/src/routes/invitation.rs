@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::accounts::SignUp;
 use crate::api::invitations::{AcceptInvitation, get_invitation};
-use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::forms::{Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::use_viewer;
 use crate::domain::account::InvitationPreview;
 use crate::error::AppError;
@@ -52,7 +52,7 @@ fn Offer(preview: InvitationPreview, token: String) -> impl IntoView {
     let viewer = use_viewer().0;
     let accept = ServerAction::<AcceptInvitation>::new();
     let sign_up = ServerAction::<SignUp>::new();
-    let outcome = Signal::from(sign_up.value());
+    let outcome = Outcome::from(sign_up.value());
     let email = preview.email.clone();
     let next = format!("/invitations/{token}");
     view! {
@@ -84,12 +84,15 @@ fn Offer(preview: InvitationPreview, token: String) -> impl IntoView {
                                 <h2>"Create your account"</h2>
                                 <ActionForm action=sign_up attr:novalidate=true attr:class="stacked-form">
                                     <input type="hidden" name="invitation" value=token />
-                                    <label for="email">"Email"</label>
-                                    <input id="email" name="email" type="email" value=email readonly aria-invalid=invalid(outcome, "email") />
-                                    <FieldError outcome field="email" />
-                                    <label for="password">"Password"</label>
-                                    <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="128" required aria-invalid=invalid(outcome, "password") />
-                                    <FieldError outcome field="password" />
+                                    <Field outcome name="email" label="Email" kind="email" value=email readonly=true />
+                                    <Field
+                                        outcome
+                                        name="password"
+                                        label="Password"
+                                        kind="password"
+                                        autocomplete="new-password"
+                                        maxlength=128
+                                    />
                                     <FormError outcome />
                                     <SubmitButton pending=sign_up.pending() label="Create account and join" busy_label="Joining…" />
                                 </ActionForm>

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::account::{ApiKeySummary, CreatedApiKey};
 use crate::error::AppError;
-use crate::server::audit::{self, Actor, Event};
+use crate::server::audit::Actor;
 use crate::server::auth::context::Authenticated;
 use crate::server::auth::token;
 use crate::server::db;
@@ -48,19 +48,8 @@ pub async fn create(auth: &Authenticated, name: &str) -> Result<CreatedApiKey, A
             .await
             .map_err(database)?
         {
-            audit::record(
-                &mut *tx,
-                Event {
-                    team_id: auth.team_id(),
-                    actor: &auth.actor(),
-                    action: "api_key.created",
-                    target: Some(&summary.prefix),
-                    client_addr: Some(&auth.request.client_addr),
-                    details: serde_json::json!({ "name": summary.name }),
-                },
-            )
-            .await
-            .map_err(database)?;
+            auth.audit(&mut *tx, "api_key.created", Some(&summary.prefix), serde_json::json!({ "name": summary.name }))
+                .await?;
             tx.commit().await.map_err(database)?;
             return Ok(CreatedApiKey { key: summary, secret });
         }
@@ -79,19 +68,7 @@ pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
     let mut tx = auth.request.state.db.begin().await.map_err(database)?;
     let revoked =
         db::api_keys::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut *tx,
-        Event {
-            team_id: auth.team_id(),
-            actor: &auth.actor(),
-            action: "api_key.revoked",
-            target: Some(&revoked.prefix),
-            client_addr: Some(&auth.request.client_addr),
-            details: serde_json::json!({ "name": revoked.name }),
-        },
-    )
-    .await
-    .map_err(database)?;
+    auth.audit(&mut *tx, "api_key.revoked", Some(&revoked.prefix), serde_json::json!({ "name": revoked.name })).await?;
     tx.commit().await.map_err(database)
 }
 

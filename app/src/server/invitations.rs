@@ -62,19 +62,7 @@ pub async fn create(auth: &Authenticated, email: &str, role: Role) -> Result<Cre
     )
     .await
     .map_err(database)?;
-    audit::record(
-        &mut *tx,
-        Event {
-            team_id: auth.team_id(),
-            actor: &auth.actor(),
-            action: "invitation.created",
-            target: Some(email.as_str()),
-            client_addr: Some(&auth.request.client_addr),
-            details: serde_json::json!({ "role": role }),
-        },
-    )
-    .await
-    .map_err(database)?;
+    auth.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
     tx.commit().await.map_err(database)?;
     Ok(CreatedInvitation { invitation, link: format!("/invitations/{token}") })
 }
@@ -89,19 +77,7 @@ pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
     let mut tx = auth.request.state.db.begin().await.map_err(database)?;
     let email =
         db::invitations::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut *tx,
-        Event {
-            team_id: auth.team_id(),
-            actor: &auth.actor(),
-            action: "invitation.revoked",
-            target: Some(&email),
-            client_addr: Some(&auth.request.client_addr),
-            details: serde_json::json!({}),
-        },
-    )
-    .await
-    .map_err(database)?;
+    auth.audit(&mut *tx, "invitation.revoked", Some(&email), serde_json::json!({})).await?;
     tx.commit().await.map_err(database)
 }
 

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use crate::domain::account::{Member, Permission, Role};
 use crate::error::AppError;
-use crate::server::audit::{self, Event};
 use crate::server::auth::context::Authenticated;
 use crate::server::db;
 
@@ -45,19 +44,13 @@ pub async fn change_role(auth: &Authenticated, user_id: Uuid, new_role: Role) ->
     }
     db::teams::set_role(&mut *tx, auth.team_id(), user_id, new_role).await.map_err(database)?;
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
-    audit::record(
+    auth.audit(
         &mut *tx,
-        Event {
-            team_id: auth.team_id(),
-            actor: &auth.actor(),
-            action: "member.role_changed",
-            target: email.as_deref(),
-            client_addr: Some(&auth.request.client_addr),
-            details: serde_json::json!({ "from": current, "to": new_role }),
-        },
+        "member.role_changed",
+        email.as_deref(),
+        serde_json::json!({ "from": current, "to": new_role }),
     )
-    .await
-    .map_err(database)?;
+    .await?;
     tx.commit().await.map_err(database)
 }
 
@@ -84,18 +77,6 @@ async fn remove_member(auth: &Authenticated, user_id: Uuid, action: &str, check_
     }
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
     db::teams::remove_member(&mut *tx, auth.team_id(), user_id).await.map_err(database)?;
-    audit::record(
-        &mut *tx,
-        Event {
-            team_id: auth.team_id(),
-            actor: &auth.actor(),
-            action,
-            target: email.as_deref(),
-            client_addr: Some(&auth.request.client_addr),
-            details: serde_json::json!({ "role": current }),
-        },
-    )
-    .await
-    .map_err(database)?;
+    auth.audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current })).await?;
     tx.commit().await.map_err(database)
 }

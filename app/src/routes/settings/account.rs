@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::accounts::{ChangePassword, CreateTeam};
 use crate::api::members::LeaveTeam;
-use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
 
 /// `/settings/account`.
@@ -17,8 +17,8 @@ pub fn AccountPage() -> impl IntoView {
             let change = ServerAction::<ChangePassword>::new();
             let create_team = ServerAction::<CreateTeam>::new();
             let leave = ServerAction::<LeaveTeam>::new();
-            let changed = Signal::from(change.value());
-            let created = Signal::from(create_team.value());
+            let changed = Outcome::from(change.value());
+            let created = Outcome::from(create_team.value());
             let team_name = viewer.team.team_name.clone();
             view! {
                 <h1>"Account"</h1>
@@ -26,12 +26,8 @@ pub fn AccountPage() -> impl IntoView {
                 <section class="panel" aria-labelledby="password-title">
                     <h2 id="password-title">"Change password"</h2>
                     <ActionForm action=change attr:novalidate=true attr:class="stacked-form">
-                        <label for="current_password">"Current password"</label>
-                        <input id="current_password" name="current_password" type="password" autocomplete="current-password" required aria-invalid=invalid(changed, "current_password") />
-                        <FieldError outcome=changed field="current_password" />
-                        <label for="new_password">"New password"</label>
-                        <input id="new_password" name="new_password" type="password" autocomplete="new-password" minlength="8" maxlength="128" required aria-invalid=invalid(changed, "new_password") />
-                        <FieldError outcome=changed field="new_password" />
+                        <Field outcome=changed name="current_password" label="Current password" kind="password" autocomplete="current-password" />
+                        <Field outcome=changed name="new_password" label="New password" kind="password" autocomplete="new-password" maxlength=128 />
                         <FormError outcome=changed />
                         <Show when=move || matches!(changed.get(), Some(Ok(())))>
                             <p class="notice" role="status">"Password changed. Your other sessions have been signed out."</p>
@@ -42,11 +38,7 @@ pub fn AccountPage() -> impl IntoView {
                 <section class="panel" aria-labelledby="new-team-title">
                     <h2 id="new-team-title">"New team"</h2>
                     <ActionForm action=create_team attr:novalidate=true attr:class="inline-fields">
-                        <div>
-                            <label for="new-team-name">"Team name"</label>
-                            <input id="new-team-name" name="team_name" type="text" maxlength="80" required aria-invalid=invalid(created, "team_name") />
-                            <FieldError outcome=created field="team_name" />
-                        </div>
+                        <Field outcome=created name="team_name" id="new-team-name" label="Team name" maxlength=80 />
                         <SubmitButton pending=create_team.pending() label="Create team" busy_label="Creating…" />
                     </ActionForm>
                     <FormError outcome=created />
@@ -54,18 +46,14 @@ pub fn AccountPage() -> impl IntoView {
                 <section class="panel danger-zone" aria-labelledby="leave-title">
                     <h2 id="leave-title">"Leave " {team_name.clone()}</h2>
                     <p class="muted">"You will lose access to this team until someone invites you again."</p>
-                    <button
-                        type="button"
-                        class="button secondary danger"
-                        on:click=move |_| {
-                            let question = format!("Leave {team_name}?");
-                            if window().confirm_with_message(&question).unwrap_or(false) {
-                                leave.dispatch(LeaveTeam {});
-                            }
+                    <ConfirmButton
+                        label="Leave team"
+                        question=format!("Leave {team_name}?")
+                        on_confirm=move || {
+                            leave.dispatch(LeaveTeam {});
                         }
-                    >
-                        "Leave team"
-                    </button>
+                        class="button secondary danger"
+                    />
                     <FormError outcome=leave.value() />
                 </section>
             }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::api_keys::{CreateApiKey, RevokeApiKey, list_api_keys};
-use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
 
@@ -28,18 +28,14 @@ fn ApiKeys() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
-    let outcome = Signal::from(create.value());
+    let outcome = Outcome::from(create.value());
     view! {
         <h1>"API keys"</h1>
         <p class="lead">"Keys let your tools send alerts to DreamOps' REST API as this team."</p>
         <section class="panel" aria-labelledby="new-key-title">
             <h2 id="new-key-title">"New key"</h2>
             <ActionForm action=create attr:novalidate=true attr:class="inline-fields">
-                <div>
-                    <label for="key-name">"Name"</label>
-                    <input id="key-name" name="name" type="text" maxlength="80" required placeholder="Alertmanager prod" aria-invalid=invalid(outcome, "name") />
-                    <FieldError outcome field="name" />
-                </div>
+                <Field outcome name="name" id="key-name" label="Name" maxlength=80 placeholder="Alertmanager prod" />
                 <SubmitButton pending=create.pending() label="Create key" busy_label="Creating…" />
             </ActionForm>
             <FormError outcome />
@@ -97,17 +93,13 @@ fn ApiKeys() -> impl IntoView {
                                                         <td>
                                                             {if active {
                                                                 view! {
-                                                                    <button
-                                                                        type="button"
-                                                                        class="button secondary small danger"
-                                                                        on:click=move |_| {
-                                                                            if window().confirm_with_message(&confirm_text).unwrap_or(false) {
-                                                                                revoke.dispatch(RevokeApiKey { key_id: id });
-                                                                            }
+                                                                    <ConfirmButton
+                                                                        label="Revoke"
+                                                                        question=confirm_text.clone()
+                                                                        on_confirm=move || {
+                                                                            revoke.dispatch(RevokeApiKey { key_id: id });
                                                                         }
-                                                                    >
-                                                                        "Revoke"
-                                                                    </button>
+                                                                    />
                                                                 }
                                                                     .into_any()
                                                             } else {

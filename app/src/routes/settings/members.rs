@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::invitations::{CreateInvitation, RevokeInvitation, list_invitations};
 use crate::api::members::{ChangeMemberRole, RemoveMember, list_members};
-use crate::components::forms::{FieldError, FormError, SubmitButton, invalid};
+use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::{Member, Permission, Role, Viewer};
 
@@ -187,20 +187,13 @@ fn MemberRow(
             <td>{member.joined_at.format("%-d %b %Y").to_string()}</td>
             <td>
                 <Show when=move || editable>
-                    <button
-                        type="button"
-                        class="button secondary small danger"
-                        on:click={
-                            let confirm_text = confirm_text.clone();
-                            move |_| {
-                                if window().confirm_with_message(&confirm_text).unwrap_or(false) {
-                                    remove.dispatch(RemoveMember { user_id });
-                                }
-                            }
+                    <ConfirmButton
+                        label="Remove"
+                        question=confirm_text.clone()
+                        on_confirm=move || {
+                            remove.dispatch(RemoveMember { user_id });
                         }
-                    >
-                        "Remove"
-                    </button>
+                    />
                 </Show>
             </td>
         </tr>
@@ -209,7 +202,7 @@ fn MemberRow(
 
 #[component]
 fn InviteForm(invite: ServerAction<CreateInvitation>, grantable: Vec<Role>) -> impl IntoView {
-    let outcome = Signal::from(invite.value());
+    let outcome = Outcome::from(invite.value());
     let link = move || {
         outcome.with(|outcome| match outcome {
             Some(Ok(created)) => Some((created.invitation.email.clone(), created.link.clone())),
@@ -220,11 +213,7 @@ fn InviteForm(invite: ServerAction<CreateInvitation>, grantable: Vec<Role>) -> i
         <section class="panel" aria-labelledby="invite-title">
             <h2 id="invite-title">"Invite someone"</h2>
             <ActionForm action=invite attr:novalidate=true attr:class="inline-fields">
-                <div>
-                    <label for="invite-email">"Email"</label>
-                    <input id="invite-email" name="email" type="email" required aria-invalid=invalid(outcome, "email") />
-                    <FieldError outcome field="email" />
-                </div>
+                <Field outcome name="email" id="invite-email" label="Email" kind="email" />
                 <div>
                     <label for="invite-role">"Role"</label>
                     <select id="invite-role" name="role">

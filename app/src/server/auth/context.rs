@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
 use crate::error::AppError;
-use crate::server::audit::Actor;
+use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
 use crate::server::state::AppState;
@@ -86,6 +86,26 @@ impl Authenticated {
     /// The actor for the audit trail.
     pub fn actor(&self) -> Actor {
         Actor::User { id: self.user_id, email: self.email.clone() }
+    }
+
+    /// Records `action` by this user in the active team's audit trail; pass the
+    /// transaction of the action itself.
+    pub async fn audit(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let event = Event {
+            team_id: self.team_id(),
+            actor: &self.actor(),
+            action,
+            target,
+            client_addr: Some(&self.request.client_addr),
+            details,
+        };
+        audit::record(db, event).await.map_err(|error| AppError::internal("writing the audit trail failed", &error))
     }
 
     /// Refuses with 403 unless their role allows `permission`.
