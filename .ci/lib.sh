@@ -95,6 +95,12 @@ ensure_postgres_binaries() {
 }
 
 # What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
+# A real Prometheus Alertmanager, which the integration tests run against.
+ensure_alertmanager() {
+  if command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; then return; fi
+  apt_install prometheus-alertmanager
+}
+
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_leptos

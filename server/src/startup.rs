@@ -18,6 +18,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use app::server::config::Settings;
 use app::server::db;
+use app::server::secrets::Cipher;
 use app::server::state::AppState;
 use app::{App, shell};
 
@@ -73,7 +74,9 @@ impl Application {
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
             .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
-        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings) };
+        let cipher =
+            Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
+        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher };
         Ok((state, listener))
     }
 
@@ -136,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(http::probes::ready))
         .route("/metrics", get(http::metrics::render))
         .route("/settings/audit-log.csv", get(http::audit_export::export))
+        .merge(http::ingest::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -25,6 +25,11 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Sign-in sessions.
     pub sessions: SessionSettings,
+    /// `DREAMOPS_SECRET_KEY`: 64 hex characters, the key that encrypts stored
+    /// credentials (integration secrets, later kubeconfigs). Unset: a key is generated
+    /// into `<data dir>/secret.key` on first start, with a warning (fine locally; in
+    /// production set it, and keep it: without it stored secrets cannot be read).
+    pub secret_key: Option<SecretString>,
 }
 
 /// Sign-in sessions and their cookie.
@@ -151,6 +156,19 @@ impl Settings {
                 ),
                 secure_cookies: parse(&read, "SECURE_COOKIES", false, "`true` or `false`", |_| true)?,
                 client_ip_header: read("CLIENT_IP_HEADER").map(|name| name.trim().to_ascii_lowercase()),
+            },
+            secret_key: match read("DREAMOPS_SECRET_KEY") {
+                Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Some(SecretString::from(key.trim().to_string()))
+                }
+                Some(_) => {
+                    return Err(ConfigError {
+                        variable: "DREAMOPS_SECRET_KEY",
+                        value: "(hidden)".to_string(),
+                        expected: "64 hexadecimal characters (32 random bytes)",
+                    });
+                }
+                None => None,
             },
         })
     }

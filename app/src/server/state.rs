@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::server::config::Settings;
+use crate::server::secrets::Cipher;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub db: PgPool,
     /// The settings this instance started with.
     pub settings: Arc<Settings>,
+    /// Seals and opens stored credentials.
+    pub cipher: Cipher,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -3,6 +3,7 @@
 
 pub mod audit_export;
 pub mod csrf;
+pub mod ingest;
 pub mod metrics;
 pub mod probes;
 pub mod server_fn_errors;

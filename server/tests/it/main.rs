@@ -3,6 +3,7 @@
 
 mod accounts;
 mod embedded;
+mod ingest;
 mod pages;
 mod probes;
 mod support;

@@ -40,7 +40,8 @@ async fn ready_answers_200_once_migrated() {
 fn state_on(url: &str) -> AppState {
     let settings = settings(url);
     let pool = db::connect_lazy(&settings.database, settings.database.url.as_ref().unwrap()).unwrap();
-    AppState { leptos_options: leptos_options(), db: pool, settings: Arc::new(settings) }
+    let cipher = app::server::secrets::Cipher::from_hex(settings.secret_key.as_ref().unwrap()).unwrap();
+    AppState { leptos_options: leptos_options(), db: pool, settings: Arc::new(settings), cipher }
 }
 
 async fn ready_status(state: AppState) -> (StatusCode, serde_json::Value) {

@@ -110,6 +110,7 @@ pub fn settings(database_url: &str) -> Settings {
     Settings::from_lookup(move |name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
         "SHUTDOWN_TIMEOUT_SECS" => Some("5".to_string()),
+        "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
         _ => None,
     })
     .expect("valid test settings")

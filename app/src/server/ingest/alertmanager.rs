@@ -1,0 +1,123 @@
+//! Prometheus Alertmanager's webhook (version 4) and Grafana's, which shares its shape:
+//! one delivery carries a group of alerts, each with a fingerprint that is its dedup key.
+//! <https://prometheus.io/docs/alerting/latest/configuration/#webhook_config>
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{Action, NormalizedAlert, truncate};
+use crate::domain::incident::Severity;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Webhook {
+    alerts: Vec<Alert>,
+    group_key: Option<String>,
+    external_url: Option<String>,
+    receiver: Option<String>,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Alert {
+    status: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    generator_url: Option<String>,
+    fingerprint: Option<String>,
+    #[serde(flatten)]
+    extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Parses a delivery of `source` (`alertmanager` or `grafana`) into its alerts.
+pub fn parse(source: &str, raw: &[u8]) -> Result<Vec<NormalizedAlert>, String> {
+    let webhook: Webhook =
+        serde_json::from_slice(raw).map_err(|error| format!("not an Alertmanager/Grafana webhook: {error}"))?;
+    if webhook.alerts.is_empty() {
+        return Err("the delivery has no alerts".to_string());
+    }
+    webhook
+        .alerts
+        .into_iter()
+        .map(|alert| {
+            let action = match alert.status.as_str() {
+                "firing" => Action::Trigger,
+                "resolved" => Action::Resolve,
+                other => return Err(format!("unknown alert status {other:?}")),
+            };
+            // The fingerprint identifies the alert's label set; without one (old
+            // Grafana), the sorted labels do.
+            let identity = alert
+                .fingerprint
+                .clone()
+                .unwrap_or_else(|| alert.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
+            let title = alert
+                .annotations
+                .get("summary")
+                .or_else(|| alert.labels.get("alertname"))
+                .cloned()
+                .unwrap_or_else(|| "Alert without a name".to_string());
+            let severity =
+                alert.labels.get("severity").and_then(|s| Severity::from_label(s)).unwrap_or(Severity::Warning);
+            let service =
+                ["service", "deployment", "job", "namespace"].iter().find_map(|key| alert.labels.get(*key)).cloned();
+            let description =
+                alert.annotations.get("description").or_else(|| alert.annotations.get("message")).cloned();
+            let raw = serde_json::to_vec(&alert).unwrap_or_default();
+            Ok(NormalizedAlert {
+                action,
+                dedup_key: Some(format!("{source}:{identity}")),
+                title: truncate(&title, 1024),
+                description,
+                severity,
+                service,
+                external_url: alert.generator_url.clone(),
+                details: serde_json::json!({
+                    "labels": alert.labels,
+                    "annotations": alert.annotations,
+                    "starts_at": alert.starts_at,
+                    "ends_at": alert.ends_at,
+                    "group_key": webhook.group_key,
+                    "external_url": webhook.external_url,
+                    "receiver": webhook.receiver,
+                }),
+                actor: None,
+                raw,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIRING: &str = r#"{"receiver":"us","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"HighErrorRate","service":"api","severity":"critical"},"annotations":{"summary":"5xx \u003e 5%"},"startsAt":"2026-11-22T02:04:26Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom.local/graph","fingerprint":"0df005333d9e37c9"}],"groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://vm:9093","version":"4","groupKey":"{}:{alertname=\"HighErrorRate\"}","truncatedAlerts":0}"#;
+
+    #[test]
+    fn an_alertmanager_alert_becomes_a_trigger_keyed_by_fingerprint() {
+        let alerts = parse("alertmanager", FIRING.as_bytes()).unwrap();
+        assert_eq!(alerts.len(), 1);
+        let alert = &alerts[0];
+        assert_eq!(alert.action, Action::Trigger);
+        assert_eq!(alert.dedup_key.as_deref(), Some("alertmanager:0df005333d9e37c9"));
+        assert_eq!(alert.title, "5xx > 5%");
+        assert_eq!(alert.severity, Severity::Critical);
+        assert_eq!(alert.service.as_deref(), Some("api"));
+        let resolved = FIRING.replace("\"status\":\"firing\",\"labels\"", "\"status\":\"resolved\",\"labels\"");
+        assert_eq!(parse("alertmanager", resolved.as_bytes()).unwrap()[0].action, Action::Resolve);
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_a_reason() {
+        assert!(parse("alertmanager", b"{}").is_err());
+        assert!(parse("alertmanager", br#"{"alerts":[]}"#).is_err());
+        assert!(parse("grafana", b"not json").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! A team's alert sources: one integration per kind, found by the token in its URL
+//! (or, for the Events API, the routing key), with its secrets sealed at rest.
+//!
+//! - `pagerduty`: `POST /webhooks/pagerduty/<token>`, signed with the secrets PagerDuty
+//!   gave the team (up to two active while rotating).
+//! - `events_api`: `POST /v2/enqueue` with `routing_key` = the token.
+//! - `alertmanager`, `grafana`: `POST /webhooks/<kind>/<token>` with
+//!   `Authorization: Bearer <bearer>`; Grafana may also sign with an HMAC secret.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::server::auth::token;
+use crate::server::secrets::Cipher;
+
+/// The kinds of integration, as stored.
+pub const KINDS: [&str; 4] = ["pagerduty", "events_api", "alertmanager", "grafana"];
+
+/// An integration's secrets (sealed together in the database).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Secrets {
+    /// The URL token or routing key.
+    pub token: String,
+    /// The bearer token senders must present (Alertmanager, Grafana).
+    pub bearer: Option<String>,
+    /// Grafana's optional HMAC signing secret.
+    pub hmac: Option<String>,
+    /// PagerDuty's signing secrets, newest first (two while rotating).
+    pub signing_secrets: Vec<String>,
+}
+
+/// One of a team's integrations.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    /// Its id.
+    pub id: Uuid,
+    /// The team it belongs to.
+    pub team_id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// Its secrets, opened.
+    pub secrets: Secrets,
+}
+
+fn database(error: sqlx::Error) -> AppError {
+    AppError::internal("an integration query failed", &error)
+}
+
+fn open(cipher: &Cipher, sealed: &[u8]) -> Result<Secrets, AppError> {
+    let bytes =
+        cipher.open(sealed).map_err(|error| AppError::internal("opening integration secrets failed", &error))?;
+    serde_json::from_slice(&bytes).map_err(|error| AppError::internal("integration secrets are malformed", &error))
+}
+
+fn seal(cipher: &Cipher, secrets: &Secrets) -> Vec<u8> {
+    cipher.seal(&serde_json::to_vec(secrets).expect("secrets serialise"))
+}
+
+/// The team's integrations, creating any that do not exist yet.
+pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integration>, AppError> {
+    for kind in KINDS {
+        let token = token::random_hex(24);
+        let secrets = Secrets {
+            token: token.clone(),
+            bearer: matches!(kind, "alertmanager" | "grafana").then(|| token::random_hex(24)),
+            ..Secrets::default()
+        };
+        sqlx::query(
+            "insert into integrations (id, team_id, kind, token_hash, secrets_ciphertext) values ($1, $2, $3, $4, $5)
+             on conflict (team_id, kind) do nothing",
+        )
+        .bind(Uuid::new_v4())
+        .bind(team)
+        .bind(kind)
+        .bind(token::digest(&token))
+        .bind(seal(cipher, &secrets))
+        .execute(pool)
+        .await
+        .map_err(database)?;
+    }
+    let rows: Vec<(Uuid, String, Vec<u8>)> = sqlx::query_as(
+        "select id, kind, secrets_ciphertext from integrations where team_id = $1
+         order by array_position(array['pagerduty', 'events_api', 'alertmanager', 'grafana'], kind)",
+    )
+    .bind(team)
+    .fetch_all(pool)
+    .await
+    .map_err(database)?;
+    rows.into_iter()
+        .map(|(id, kind, sealed)| Ok(Integration { id, team_id: team, kind, secrets: open(cipher, &sealed)? }))
+        .collect()
+}
+
+/// The integration of `kind` whose token is `token`.
+pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Result<Option<Integration>, AppError> {
+    let row: Option<(Uuid, Uuid, Vec<u8>)> =
+        sqlx::query_as("select id, team_id, secrets_ciphertext from integrations where token_hash = $1 and kind = $2")
+            .bind(token::digest(token))
+            .bind(kind)
+            .fetch_optional(pool)
+            .await
+            .map_err(database)?;
+    row.map(|(id, team_id, sealed)| {
+        Ok(Integration { id, team_id, kind: kind.to_string(), secrets: open(cipher, &sealed)? })
+    })
+    .transpose()
+}
+
+/// Adds a PagerDuty signing secret; the previous newest stays active beside it (so
+/// deliveries signed with either verify during the switch), any older one is dropped.
+pub async fn add_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uuid, secret: &str) -> Result<(), AppError> {
+    let secret = secret.trim();
+    if secret.is_empty() || secret.len() > 256 {
+        return Err(AppError::field("secret", "Paste the signing secret PagerDuty showed for the subscription."));
+    }
+    update_secrets(pool, cipher, team, "pagerduty", |secrets| {
+        secrets.signing_secrets.insert(0, secret.to_string());
+        secrets.signing_secrets.truncate(2);
+    })
+    .await
+}
+
+/// Keeps only the newest PagerDuty signing secret (after the switch is complete).
+pub async fn revoke_old_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<(), AppError> {
+    update_secrets(pool, cipher, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
+}
+
+async fn update_secrets(
+    pool: &PgPool,
+    cipher: &Cipher,
+    team: Uuid,
+    kind: &str,
+    change: impl FnOnce(&mut Secrets),
+) -> Result<(), AppError> {
+    ensure(pool, cipher, team).await?;
+    let mut tx = pool.begin().await.map_err(database)?;
+    let (id, sealed): (Uuid, Vec<u8>) =
+        sqlx::query_as("select id, secrets_ciphertext from integrations where team_id = $1 and kind = $2 for update")
+            .bind(team)
+            .bind(kind)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(database)?;
+    let mut secrets = open(cipher, &sealed)?;
+    change(&mut secrets);
+    sqlx::query("update integrations set secrets_ciphertext = $2 where id = $1")
+        .bind(id)
+        .bind(seal(cipher, &secrets))
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    tx.commit().await.map_err(database)
+}
+
+/// Records the time and result of a delivery.
+pub async fn record_delivery(db: impl PgExecutor<'_>, id: Uuid, result: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update integrations set last_delivery_at = now(), last_delivery_result = $2 where id = $1")
+        .bind(id)
+        .bind(result)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! Alerts in, through every endpoint, with the senders' real payloads; dedup,
+//! lifecycle, the quota, bad input, and a real Alertmanager.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use app::server::ingest::integrations::{self, Integration};
+
+use crate::support::{TestApp, User};
+
+/// A signed-up team, its integrations and a pool on its database.
+struct Team {
+    owner: User,
+    id: Uuid,
+    integrations: Vec<Integration>,
+    db: PgPool,
+}
+
+impl Team {
+    async fn create(app: &TestApp, name: &str) -> Team {
+        let owner = app.user();
+        owner.sign_up(&format!("owner@{name}.example"), name).await;
+        let id: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+        let state = app.state();
+        let integrations = integrations::ensure(&state.db, &state.cipher, id).await.unwrap();
+        Team { owner, id, integrations, db: app.db().await }
+    }
+
+    fn integration(&self, kind: &str) -> &Integration {
+        self.integrations.iter().find(|i| i.kind == kind).unwrap()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(self.id).fetch_one(&self.db).await.unwrap()
+    }
+
+    async fn incident(&self, dedup_key: &str) -> (String, i32, String, Option<Uuid>) {
+        sqlx::query_as(
+            "select status, occurrences, analysis, previous_incident_id from incidents
+             where team_id = $1 and dedup_key = $2 order by first_seen_at desc limit 1",
+        )
+        .bind(self.id)
+        .bind(dedup_key)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, String)],
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut request = app.client.post(format!("{}{path}", app.address)).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.body(body).send().await.unwrap()
+}
+
+fn pagerduty_event(id: &str, kind: &str, incident: &str) -> String {
+    serde_json::json!({"event": {"id": id, "event_type": kind, "resource_type": "incident",
+        "occurred_at": "2026-11-22T02:00:00Z", "agent": {"summary": "Ana"},
+        "data": {"id": incident, "type": "incident", "title": "Checkout is down", "urgency": "high",
+                 "status": "triggered", "service": {"summary": "checkout"},
+                 "html_url": "https://acme.pagerduty.com/incidents/PX1"}}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn pagerduty_webhooks_verify_the_published_vector_and_refuse_a_changed_byte() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "pd").await;
+    let vector: serde_json::Value = serde_json::from_str(&fixture("pagerduty_v3_signature_vector.json")).unwrap();
+    let state = app.state();
+    integrations::add_signing_secret(&state.db, &state.cipher, team.id, vector["secret"].as_str().unwrap())
+        .await
+        .unwrap();
+    let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
+    let body = vector["body"].as_str().unwrap().to_string();
+
+    let mut changed = body.clone().into_bytes();
+    changed[20] ^= 1;
+    let refused =
+        post(&app, &path, &[("x-pagerduty-signature", vector["valid_header"].as_str().unwrap().into())], changed).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let mismatched = post(
+        &app,
+        &path,
+        &[("x-pagerduty-signature", vector["mismatched_header"].as_str().unwrap().into())],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(mismatched.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 0, "nothing stored");
+
+    let accepted =
+        post(&app, &path, &[("x-pagerduty-signature", vector["valid_header"].as_str().unwrap().into())], body).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1 and parse_status = 'parsed'").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pagerduty_lifecycle_rotation_and_redelivery() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "pd2").await;
+    let state = app.state();
+    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "old-secret").await.unwrap();
+    let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
+    let send = |id: &str, kind: &str, secret: &str| {
+        let body = pagerduty_event(id, kind, "PX1");
+        let signature = sign(secret, body.as_bytes());
+        let (app, path, id) = (&app, path.clone(), id.to_string());
+        async move { post(app, &path, &[("x-pagerduty-signature", signature), ("x-webhook-id", id)], body).await.status() }
+    };
+
+    assert_eq!(send("E1", "incident.triggered", "old-secret").await, StatusCode::ACCEPTED);
+    assert_eq!(team.incident("pagerduty:PX1").await.0, "triggered");
+    // Redelivery of the same webhook: one effect.
+    assert_eq!(send("E1", "incident.triggered", "old-secret").await, StatusCode::ACCEPTED);
+    assert_eq!(team.incident("pagerduty:PX1").await.1, 1, "no second occurrence");
+
+    // Rotation: both secrets verify while switching; then the old one is refused.
+    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "new-secret").await.unwrap();
+    assert_eq!(send("E2", "incident.acknowledged", "old-secret").await, StatusCode::ACCEPTED);
+    assert_eq!(team.incident("pagerduty:PX1").await.0, "acknowledged");
+    integrations::revoke_old_signing_secret(&state.db, &state.cipher, team.id).await.unwrap();
+    assert_eq!(send("E3", "incident.resolved", "old-secret").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send("E4", "incident.resolved", "new-secret").await, StatusCode::ACCEPTED);
+    assert_eq!(team.incident("pagerduty:PX1").await.0, "resolved");
+
+    // Reopened: a new incident linked to the resolved one.
+    assert_eq!(send("E5", "incident.reopened", "new-secret").await, StatusCode::ACCEPTED);
+    let (status, _, _, previous) = team.incident("pagerduty:PX1").await;
+    assert_eq!(status, "triggered");
+    assert!(previous.is_some());
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from timeline_entries where team_id = $1 order by id")
+        .bind(team.id)
+        .fetch_all(&team.db)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["alert.received", "status.acknowledged", "status.resolved", "alert.received"]);
+
+    // Authentic but not understood: stored as unparsed, answered 2xx.
+    let odd = r#"{"something":"else"}"#;
+    let status =
+        post(&app, &path, &[("x-pagerduty-signature", sign("new-secret", odd.as_bytes()))], odd).await.status();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1 and parse_status = 'unparsed'").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_events_api_speaks_pagerdutys_protocol() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "ev").await;
+    let key = team.integration("events_api").secrets.token.clone();
+    let trigger = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": "disk-1",
+        "payload": {"summary": "Disk 95% full on db-1", "source": "db-1", "severity": "error"}})
+    .to_string();
+
+    let response = post(&app, "/v2/enqueue", &[], trigger.clone()).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "success", "message": "Event processed", "dedup_key": "disk-1"}));
+    post(&app, "/v2/enqueue", &[], trigger.clone()).await;
+    assert_eq!(team.incident("disk-1").await.1, 2, "the same dedup key counts an occurrence");
+
+    let ack = serde_json::json!({"routing_key": key, "event_action": "acknowledge", "dedup_key": "disk-1"}).to_string();
+    assert_eq!(post(&app, "/v2/enqueue", &[], ack).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(team.incident("disk-1").await.0, "acknowledged");
+    let resolve = serde_json::json!({"routing_key": key, "event_action": "resolve", "dedup_key": "disk-1"}).to_string();
+    assert_eq!(post(&app, "/v2/enqueue", &[], resolve).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(team.incident("disk-1").await.0, "resolved");
+    post(&app, "/v2/enqueue", &[], trigger).await;
+    let (status, occurrences, _, previous) = team.incident("disk-1").await;
+    assert_eq!((status.as_str(), occurrences), ("triggered", 1), "a trigger after resolution opens a new incident");
+    assert!(previous.is_some(), "linked to the previous one");
+
+    // A generated dedup key when none is given.
+    let anonymous = serde_json::json!({"routing_key": key, "event_action": "trigger",
+        "payload": {"summary": "x", "source": "y", "severity": "info"}})
+    .to_string();
+    let body: serde_json::Value = post(&app, "/v2/enqueue", &[], anonymous).await.json().await.unwrap();
+    assert!(!body["dedup_key"].as_str().unwrap().is_empty());
+
+    // Invalid events: PagerDuty's shape, the field named, and the event kept as unparsed.
+    let invalid = serde_json::json!({"routing_key": key, "event_action": "trigger", "payload": {"source": "db-1", "severity": "error"}}).to_string();
+    let response = post(&app, "/v2/enqueue", &[], invalid).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "invalid event");
+    assert_eq!(body["errors"][0], "'payload.summary' is missing or blank");
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1 and parse_status = 'unparsed'").await, 1);
+
+    let before = team.count("select count(*) from alerts where team_id = $1").await;
+    let unknown = serde_json::json!({"routing_key": "nope", "event_action": "resolve", "dedup_key": "x"}).to_string();
+    let response = post(&app, "/v2/enqueue", &[], unknown).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["errors"][0], "Invalid routing key");
+    assert_eq!(post(&app, "/v2/enqueue", &[], "{oops").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        team.count("select count(*) from alerts where team_id = $1").await,
+        before,
+        "nothing stored for strangers"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn alertmanager_deliveries_open_and_resolve_by_fingerprint() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "am").await;
+    let alertmanager = team.integration("alertmanager");
+    let path = format!("/webhooks/alertmanager/{}", alertmanager.secrets.token);
+    let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
+    let deliveries = fixture("alertmanager_0.25_v4_firing_then_resolved.jsonl");
+    let mut lines = deliveries.lines();
+
+    let wrong =
+        post(&app, &path, &[("authorization", "Bearer nope".into())], lines.clone().next().unwrap().to_string()).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 0);
+
+    let firing = post(&app, &path, &[("authorization", bearer.clone())], lines.next().unwrap().to_string()).await;
+    assert_eq!(firing.status(), StatusCode::OK);
+    assert_eq!(team.incident("alertmanager:0df005333d9e37c9").await.0, "triggered");
+    let resolved = post(&app, &path, &[("authorization", bearer.clone())], lines.next().unwrap().to_string()).await;
+    assert_eq!(resolved.status(), StatusCode::OK);
+    assert_eq!(team.incident("alertmanager:0df005333d9e37c9").await.0, "resolved");
+
+    let odd = post(&app, &path, &[("authorization", bearer)], r#"{"version":"4","alerts":"many"}"#).await;
+    assert_eq!(odd.status(), StatusCode::OK, "authentic but not understood: kept, answered 2xx");
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1 and parse_status = 'unparsed'").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_rest_api_takes_team_keys_and_reports_the_quota() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "rest").await;
+    let key: serde_json::Value = team.owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let auth = format!("Bearer {}", key["secret"].as_str().unwrap());
+
+    for n in 0..4 {
+        let body = serde_json::json!({"title": format!("Job {n} failed"), "severity": "error", "service": "batch"})
+            .to_string();
+        let response = post(&app, "/api/v1/alerts", &[("authorization", auth.clone())], body).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["quota_exceeded"], n >= 3, "alert {n}: {body}");
+        assert!(body["incident_id"].is_string());
+    }
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'").await, 1);
+    let note: i64 =
+        team.count("select count(*) from timeline_entries where team_id = $1 and kind = 'quota.exceeded'").await;
+    assert_eq!(note, 1, "the held incident says why");
+
+    let missing = post(&app, "/api/v1/alerts", &[("authorization", auth.clone())], r#"{"severity":"error"}"#).await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(missing.json::<serde_json::Value>().await.unwrap()["field"], "title");
+    assert_eq!(post(&app, "/api/v1/alerts", &[], r#"{"title":"x"}"#).await.status(), StatusCode::UNAUTHORIZED);
+
+    let huge = format!(r#"{{"title":"{}"}}"#, "x".repeat(600 * 1024));
+    assert_eq!(
+        post(&app, "/api/v1/alerts", &[("authorization", auth)], huge).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn under_any_concurrency_exactly_the_remaining_quota_is_granted() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "race").await;
+    let key = team.integration("events_api").secrets.token.clone();
+    let sends = (0..200).map(|n| {
+        let body = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("race-{n}"),
+            "payload": {"summary": format!("alert {n}"), "source": "load", "severity": "warning"}})
+        .to_string();
+        let request = app.client.post(format!("{}/v2/enqueue", app.address)).body(body).send();
+        async move { request.await.map(|response| response.status()) }
+    });
+    let statuses = futures_join_all(sends).await;
+    assert!(statuses.iter().all(|status| matches!(status, Ok(s) if *s == StatusCode::ACCEPTED)), "{statuses:?}");
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 200, "none lost");
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'eligible'").await, 3);
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'").await, 197);
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 200);
+    app.stop().await;
+}
+
+/// Runs the futures concurrently and collects their results in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    results
+}
+
+/// The Alertmanager binary: on PATH, or where Debian's package puts it.
+fn alertmanager_binary() -> Option<std::path::PathBuf> {
+    ["prometheus-alertmanager", "alertmanager"]
+        .iter()
+        .flat_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(move |dir| dir.join(name))
+                .collect::<Vec<_>>()
+        })
+        .find(|path| path.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_real_alertmanager_delivers_firing_then_resolved() {
+    let binary =
+        alertmanager_binary().expect("Alertmanager is installed (the test command installs prometheus-alertmanager)");
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "realam").await;
+    let integration = team.integration("alertmanager");
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("alertmanager-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "route:\n  receiver: dreamops\n  group_by: ['alertname']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+         receivers:\n  - name: dreamops\n    webhook_configs:\n      - url: '{}/webhooks/alertmanager/{}'\n        send_resolved: true\n\
+         \x20       http_config:\n          authorization:\n            type: Bearer\n            credentials: '{}'\n",
+        app.address,
+        integration.secrets.token,
+        integration.secrets.bearer.clone().unwrap()
+    );
+    std::fs::write(dir.join("alertmanager.yml"), config).unwrap();
+    let port = free_port();
+    let mut child = std::process::Command::new(binary)
+        .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
+        .arg(format!("--storage.path={}", dir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("Alertmanager starts");
+    let api = format!("http://127.0.0.1:{port}/api/v2/alerts");
+    let alert = |ends_at: Option<String>| {
+        let mut alert = serde_json::json!({"labels": {"alertname": "PodCrashLooping", "severity": "critical", "namespace": "shop"},
+            "annotations": {"summary": "payment-service is crash-looping"}});
+        if let Some(ends_at) = ends_at {
+            alert["endsAt"] = serde_json::Value::String(ends_at);
+        }
+        serde_json::json!([alert])
+    };
+    let wait_for = |status: &'static str| {
+        let team = &team;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let found: Option<String> = sqlx::query_scalar(
+                    "select status from incidents where team_id = $1 and title = 'payment-service is crash-looping'",
+                )
+                .bind(team.id)
+                .fetch_optional(&team.db)
+                .await
+                .unwrap();
+                if found.as_deref() == Some(status) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "no {status} incident within 30 s (have {found:?})");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.post(&api).json(&alert(None)).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "Alertmanager's API did not come up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for("triggered").await;
+    let ended = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    client.post(&api).json(&alert(Some(ended))).send().await.unwrap();
+    wait_for("resolved").await;
+
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+    app.stop().await;
+}
