@@ -25,7 +25,8 @@ use crate::routes::auth::{LoginPage, SignUpPage};
 use crate::routes::dashboard::DashboardPage;
 use crate::routes::invitation::InvitationPage;
 use crate::routes::settings::{
-    account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, members::MembersPage,
+    account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, integrations::IntegrationsPage,
+    members::MembersPage,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view=ApiKeysPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view=AuditLogPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view=IntegrationsPage />
                     </Routes>
                 </AppLayout>
             </WithViewer>

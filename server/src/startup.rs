@@ -76,7 +76,9 @@ impl Application {
             .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
         let cipher =
             Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
-        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher };
+        let bound = listener.local_addr().context("reading the bound address")?;
+        let self_url = format!("http://127.0.0.1:{}", bound.port());
+        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, self_url };
         Ok((state, listener))
     }
 

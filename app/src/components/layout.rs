@@ -25,6 +25,11 @@ const PUBLIC_NAVIGATION: &[NavEntry] = &[
 /// For signed-in members. Each feature adds its page here when it lands.
 const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/dashboard", label: "Dashboard", permission: None },
+    NavEntry {
+        href: "/settings/integrations",
+        label: "Integrations",
+        permission: Some(Permission::ManageIntegrations),
+    },
     NavEntry { href: "/settings/members", label: "Members", permission: None },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },

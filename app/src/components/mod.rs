@@ -3,4 +3,5 @@
 pub mod forms;
 pub mod layout;
 pub mod status_widget;
+pub mod usage_card;
 pub mod viewer;

@@ -3,4 +3,5 @@
 pub mod account;
 pub mod audit;
 pub mod incident;
+pub mod integration;
 pub mod status;

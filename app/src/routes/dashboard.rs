@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::components::usage_card::UsageCard;
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
 
@@ -21,12 +22,13 @@ pub fn DashboardPage() -> impl IntoView {
                     "You are signed in as " <strong>{viewer.email.clone()}</strong> ", "
                     <span data-testid="team-role">{viewer.team.role.label()}</span> " of this team."
                 </p>
+                <UsageCard />
                 <section class="panel" aria-labelledby="start-title">
                     <h2 id="start-title">"Getting started"</h2>
                     <ol class="checklist">
                         <li>"Invite the people who share your on-call rota."</li>
-                        <li>"Create an API key for the tools that will send alerts."</li>
-                        <li>"Connect alert sources and clusters as they become available."</li>
+                        <li>"Connect an alert source under Integrations, and send a test alert."</li>
+                        <li>"Create an API key for scripts that post alerts to the REST API."</li>
                     </ol>
                     <Show when=move || can_manage>
                         <A href="/settings/members" attr:class="button">

@@ -20,6 +20,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Seals and opens stored credentials.
     pub cipher: Cipher,
+    /// How this instance reaches itself (`http://127.0.0.1:<port>`), e.g. to send a
+    /// test alert through its own public endpoint.
+    pub self_url: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -411,3 +411,46 @@ async fn a_real_alertmanager_delivers_firing_then_resolved() {
     std::fs::remove_dir_all(&dir).ok();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn test_alerts_go_through_the_real_endpoints_and_rotation_retires_old_tokens() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "admin").await;
+
+    let refused = team.owner.call("send_test_alert", &[("kind", "pagerduty")]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "PagerDuty needs its signing secret first");
+    assert_eq!(team.owner.call("add_pagerduty_secret", &[("secret", "from-pagerduty")]).await.status(), StatusCode::OK);
+    for kind in ["pagerduty", "events_api", "alertmanager", "grafana"] {
+        let response = team.owner.call("send_test_alert", &[("kind", kind)]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{kind}: {}", response.text().await.unwrap());
+    }
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 4);
+    let views: serde_json::Value = team.owner.query("list_integrations").await.json().await.unwrap();
+    for view in views.as_array().unwrap() {
+        assert_eq!(view["last_delivery_result"], "accepted", "{view}");
+        assert_eq!(view["recent"].as_array().unwrap().len(), 1);
+        assert!(view["path"].as_str().unwrap().contains("••") || view["kind"] == "events_api");
+    }
+
+    let old = team.integration("alertmanager").secrets.clone();
+    let revealed: serde_json::Value =
+        team.owner.call("reveal_integration", &[("kind", "alertmanager")]).await.json().await.unwrap();
+    assert_eq!(revealed["bearer"], old.bearer.clone().unwrap());
+    assert_eq!(team.owner.call("rotate_integration", &[("kind", "alertmanager")]).await.status(), StatusCode::OK);
+    let path = format!("/webhooks/alertmanager/{}", old.token);
+    let body = fixture("alertmanager_0.25_v4_firing_then_resolved.jsonl").lines().next().unwrap().to_string();
+    let response = post(&app, &path, &[("authorization", format!("Bearer {}", old.bearer.unwrap()))], body).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the old URL stopped working");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from audit_log where team_id = $1 and action like 'integration.%' order by id",
+    )
+    .bind(team.id)
+    .fetch_all(&team.db)
+    .await
+    .unwrap();
+    assert!(
+        actions.contains(&"integration.secret_revealed".to_string())
+            && actions.contains(&"integration.token_rotated".to_string())
+    );
+    app.stop().await;
+}

@@ -41,7 +41,13 @@ fn state_on(url: &str) -> AppState {
     let settings = settings(url);
     let pool = db::connect_lazy(&settings.database, settings.database.url.as_ref().unwrap()).unwrap();
     let cipher = app::server::secrets::Cipher::from_hex(settings.secret_key.as_ref().unwrap()).unwrap();
-    AppState { leptos_options: leptos_options(), db: pool, settings: Arc::new(settings), cipher }
+    AppState {
+        leptos_options: leptos_options(),
+        db: pool,
+        settings: Arc::new(settings),
+        cipher,
+        self_url: String::new(),
+    }
 }
 
 async fn ready_status(state: AppState) -> (StatusCode, serde_json::Value) {

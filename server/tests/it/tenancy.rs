@@ -78,10 +78,18 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("create_team", Permission::ReadTeam, vec![("team_name", String::new())]),
         ("switch_team", Permission::ReadTeam, vec![("team_id", nobody.clone())]),
         ("accept_invitation", Permission::ReadTeam, vec![("token", "no-such-token".into())]),
+        ("list_integrations", Permission::ManageIntegrations, vec![]),
+        ("reveal_integration", Permission::ManageIntegrations, vec![("kind", "no-such-kind".into())]),
+        ("rotate_integration", Permission::ManageIntegrations, vec![("kind", "no-such-kind".into())]),
+        ("add_pagerduty_secret", Permission::ManageIntegrations, vec![("secret", String::new())]),
+        ("revoke_old_pagerduty_secret", Permission::ManageIntegrations, vec![]),
+        ("send_test_alert", Permission::ManageIntegrations, vec![("kind", "no-such-kind".into())]),
+        ("get_usage", Permission::ReadTeam, vec![]),
     ]
 }
 
-const QUERIES: &[&str] = &["list_members", "list_invitations", "list_api_keys", "list_audit_log"];
+const QUERIES: &[&str] =
+    &["list_members", "list_invitations", "list_api_keys", "list_audit_log", "list_integrations", "get_usage"];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
     if QUERIES.contains(&endpoint) {
@@ -182,6 +190,63 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     );
     for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap()] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_teams_alert_credentials_never_write_into_another_team() {
+    let app = TestApp::spawn().await;
+    let a = Team::create(&app, "alpha").await;
+    let b = Team::create(&app, "bravo").await;
+    let state = app.state();
+    let a_id: Uuid = a.member(Role::Owner).viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let b_id: Uuid = b.member(Role::Owner).viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let a_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, a_id).await.unwrap();
+    let b_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, b_id).await.unwrap();
+    let source = |list: &[app::server::ingest::integrations::Integration], kind: &str| {
+        list.iter().find(|i| i.kind == kind).unwrap().secrets.clone()
+    };
+
+    // B has an open incident with a well-known dedup key.
+    let trigger = |key: &str| {
+        serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": "shared-key",
+            "payload": {"summary": "disk full", "source": "db", "severity": "error"}})
+        .to_string()
+    };
+    let send = |body: String| app.client.post(format!("{}/v2/enqueue", app.address)).body(body).send();
+    assert_eq!(send(trigger(&source(&b_sources, "events_api").token)).await.unwrap().status(), StatusCode::ACCEPTED);
+    // A's routing key with the same dedup key, and a resolve: both stay in A.
+    assert_eq!(send(trigger(&source(&a_sources, "events_api").token)).await.unwrap().status(), StatusCode::ACCEPTED);
+    let resolve = serde_json::json!({"routing_key": source(&a_sources, "events_api").token, "event_action": "resolve", "dedup_key": "shared-key"}).to_string();
+    send(resolve).await.unwrap();
+    let db = app.db().await;
+    let b_state: (String, i32) = sqlx::query_as("select status, occurrences from incidents where team_id = $1")
+        .bind(b_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(b_state, ("triggered".to_string(), 1), "B's incident untouched");
+
+    // A's Alertmanager bearer on B's URL is refused, and nothing is stored for B.
+    let b_url = format!("{}/webhooks/alertmanager/{}", app.address, source(&b_sources, "alertmanager").token);
+    let response = app
+        .client
+        .post(b_url)
+        .header("authorization", format!("Bearer {}", source(&a_sources, "alertmanager").bearer.unwrap()))
+        .body(r#"{"version":"4","alerts":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let b_alerts: i64 =
+        sqlx::query_scalar("select count(*) from alerts where team_id = $1").bind(b_id).fetch_one(&db).await.unwrap();
+    assert_eq!(b_alerts, 1);
+
+    // A's views never show B's tokens.
+    let seen = a.member(Role::Owner).query("list_integrations").await.text().await.unwrap();
+    for secret in [source(&b_sources, "alertmanager").token, source(&b_sources, "events_api").token] {
+        assert!(!seen.contains(&secret));
     }
     app.stop().await;
 }

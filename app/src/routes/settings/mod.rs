@@ -3,4 +3,5 @@
 pub mod account;
 pub mod api_keys;
 pub mod audit_log;
+pub mod integrations;
 pub mod members;

@@ -7,9 +7,12 @@
 //! - `alertmanager`, `grafana`: `POST /webhooks/<kind>/<token>` with
 //!   `Authorization: Bearer <bearer>`; Grafana may also sign with an HMAC secret.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
+
+use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets};
 
 use crate::error::AppError;
 use crate::server::auth::token;
@@ -162,4 +165,157 @@ pub async fn record_delivery(db: impl PgExecutor<'_>, id: Uuid, result: &str) ->
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// The path senders post to; `token` may be a mask.
+pub fn path(kind: &str, token: &str) -> String {
+    match kind {
+        "events_api" => "/v2/enqueue".to_string(),
+        kind => format!("/webhooks/{kind}/{token}"),
+    }
+}
+
+/// How a token is shown until revealed.
+const MASK: &str = "••••••••";
+
+/// The team's integrations as the page shows them, tokens masked.
+pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<IntegrationView>, AppError> {
+    let integrations = ensure(pool, cipher, team).await?;
+    let mut views = Vec::with_capacity(integrations.len());
+    for integration in integrations {
+        let (last_delivery_at, last_delivery_result): (Option<DateTime<Utc>>, Option<String>) =
+            sqlx::query_as("select last_delivery_at, last_delivery_result from integrations where id = $1")
+                .bind(integration.id)
+                .fetch_one(pool)
+                .await
+                .map_err(database)?;
+        let recent: Vec<DeliveryView> = sqlx::query_as(
+            "select received_at, parse_status, parse_error, event_action as action, incident_id from alerts
+             where team_id = $1 and source = $2 order by received_at desc limit 10",
+        )
+        .bind(team)
+        .bind(&integration.kind)
+        .fetch_all(pool)
+        .await
+        .map_err(database)?;
+        views.push(IntegrationView {
+            path: path(&integration.kind, MASK),
+            signing_secrets: integration.secrets.signing_secrets.len(),
+            kind: integration.kind,
+            last_delivery_at,
+            last_delivery_result,
+            recent,
+        });
+    }
+    Ok(views)
+}
+
+fn check_kind(kind: &str) -> Result<(), AppError> {
+    if KINDS.contains(&kind) { Ok(()) } else { Err(AppError::NotFound) }
+}
+
+/// The secrets of one of the team's integrations.
+pub async fn reveal(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<RevealedSecrets, AppError> {
+    check_kind(kind)?;
+    let integration =
+        ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
+    let secrets = integration.secrets;
+    Ok(RevealedSecrets {
+        path: path(kind, &secrets.token),
+        routing_key: (kind == "events_api").then(|| secrets.token.clone()),
+        bearer: secrets.bearer,
+    })
+}
+
+/// Replaces the integration's token (and bearer token): the old URL, routing key and
+/// bearer stop working at once.
+pub async fn rotate(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<(), AppError> {
+    check_kind(kind)?;
+    ensure(pool, cipher, team).await?;
+    let mut tx = pool.begin().await.map_err(database)?;
+    let (id, sealed): (Uuid, Vec<u8>) =
+        sqlx::query_as("select id, secrets_ciphertext from integrations where team_id = $1 and kind = $2 for update")
+            .bind(team)
+            .bind(kind)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(database)?;
+    let mut secrets = open(cipher, &sealed)?;
+    secrets.token = token::random_hex(24);
+    if secrets.bearer.is_some() {
+        secrets.bearer = Some(token::random_hex(24));
+    }
+    sqlx::query("update integrations set token_hash = $2, secrets_ciphertext = $3 where id = $1")
+        .bind(id)
+        .bind(token::digest(&secrets.token))
+        .bind(seal(cipher, &secrets))
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    tx.commit().await.map_err(database)
+}
+
+/// Sends a sample alert of `kind` through this instance's own public endpoint, exactly
+/// as the real sender would (signed or with the bearer token), and reports the answer.
+pub async fn send_test_alert(
+    pool: &PgPool,
+    cipher: &Cipher,
+    self_url: &str,
+    team: Uuid,
+    kind: &str,
+) -> Result<String, AppError> {
+    check_kind(kind)?;
+    let integration =
+        ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
+    let secrets = &integration.secrets;
+    let id = Uuid::new_v4().simple().to_string();
+    let title = "Test alert from DreamOps";
+    let (body, headers): (String, Vec<(&str, String)>) = match kind {
+        "pagerduty" => {
+            let Some(secret) = secrets.signing_secrets.first() else {
+                return Err(AppError::Conflict("Add the signing secret PagerDuty gave you first.".into()));
+            };
+            let body = serde_json::json!({"event": {"id": id, "event_type": "incident.triggered", "resource_type": "incident",
+                "occurred_at": Utc::now().to_rfc3339(), "agent": {"summary": "DreamOps test"},
+                "data": {"id": format!("TEST{id}"), "type": "incident", "title": title, "urgency": "low", "status": "triggered"}}})
+            .to_string();
+            let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
+                .expect("HMAC takes keys of any length");
+            hmac::Mac::update(&mut mac, body.as_bytes());
+            let signature = hex::encode(hmac::Mac::finalize(mac).into_bytes());
+            (body, vec![("x-pagerduty-signature", format!("v1={signature}")), ("x-webhook-id", id.clone())])
+        }
+        "events_api" => (
+            serde_json::json!({"routing_key": secrets.token, "event_action": "trigger", "dedup_key": format!("dreamops-test-{id}"),
+                "payload": {"summary": title, "source": "dreamops", "severity": "info"}})
+            .to_string(),
+            vec![],
+        ),
+        _ => (
+            serde_json::json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:{alertname=\"DreamOpsTest\"}",
+                "alerts": [{"status": "firing", "labels": {"alertname": "DreamOpsTest", "severity": "info"},
+                            "annotations": {"summary": title}, "startsAt": Utc::now().to_rfc3339(),
+                            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": id}]})
+            .to_string(),
+            vec![("authorization", format!("Bearer {}", secrets.bearer.clone().unwrap_or_default()))],
+        ),
+    };
+    let mut request = reqwest::Client::new()
+        .post(format!("{self_url}{}", path(kind, &secrets.token)))
+        .header("content-type", "application/json")
+        .timeout(std::time::Duration::from_secs(10))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|error| AppError::internal("sending a test alert failed", &error))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(format!("Delivered: the endpoint answered {status}."))
+    } else {
+        Err(AppError::Conflict(format!(
+            "The endpoint answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        )))
+    }
 }

@@ -1,0 +1,80 @@
+//! The team's alert sources, and its alert usage.
+
+use leptos::prelude::*;
+use server_fn::codec::GetUrl;
+
+use crate::domain::incident::Usage;
+use crate::domain::integration::{IntegrationView, RevealedSecrets};
+use crate::error::AppError;
+
+/// The team's alert sources, tokens masked, with their recent deliveries.
+#[server(prefix = "/api", endpoint = "list_integrations", input = GetUrl)]
+pub async fn list_integrations() -> Result<Vec<IntegrationView>, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    crate::server::ingest::integrations::views(&state.db, &state.cipher, auth.team_id()).await
+}
+
+/// One source's URL token, routing key or bearer token, in clear (audited).
+#[server(prefix = "/api", endpoint = "reveal_integration")]
+pub async fn reveal_integration(kind: String) -> Result<RevealedSecrets, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    let revealed = crate::server::ingest::integrations::reveal(&state.db, &state.cipher, auth.team_id(), &kind).await?;
+    auth.audit(&state.db, "integration.secret_revealed", Some(&kind), serde_json::json!({})).await?;
+    Ok(revealed)
+}
+
+/// Replaces a source's token: the old URL (or routing key, or bearer) stops working.
+#[server(prefix = "/api", endpoint = "rotate_integration")]
+pub async fn rotate_integration(kind: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    crate::server::ingest::integrations::rotate(&state.db, &state.cipher, auth.team_id(), &kind).await?;
+    auth.audit(&state.db, "integration.token_rotated", Some(&kind), serde_json::json!({})).await
+}
+
+/// Adds the signing secret PagerDuty showed for the webhook subscription; the previous
+/// one stays valid beside it until revoked.
+#[server(prefix = "/api", endpoint = "add_pagerduty_secret")]
+pub async fn add_pagerduty_secret(secret: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    crate::server::ingest::integrations::add_signing_secret(&state.db, &state.cipher, auth.team_id(), &secret).await?;
+    auth.audit(&state.db, "integration.signing_secret_added", Some("pagerduty"), serde_json::json!({})).await
+}
+
+/// Keeps only the newest PagerDuty signing secret.
+#[server(prefix = "/api", endpoint = "revoke_old_pagerduty_secret")]
+pub async fn revoke_old_pagerduty_secret() -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    crate::server::ingest::integrations::revoke_old_signing_secret(&state.db, &state.cipher, auth.team_id()).await?;
+    auth.audit(&state.db, "integration.signing_secret_revoked", Some("pagerduty"), serde_json::json!({})).await
+}
+
+/// Sends a sample alert through the source's real endpoint.
+#[server(prefix = "/api", endpoint = "send_test_alert")]
+pub async fn send_test_alert(kind: String) -> Result<String, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    let team = auth.team_id();
+    auth.audit(&state.db, "integration.test_sent", Some(&kind), serde_json::json!({})).await?;
+    crate::server::ingest::integrations::send_test_alert(&state.db, &state.cipher, &state.self_url, team, &kind).await
+}
+
+/// How much of its alert quota the team has used this period.
+#[server(prefix = "/api", endpoint = "get_usage", input = GetUrl)]
+pub async fn get_usage() -> Result<Usage, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::quota::usage(&auth.request.state.db, auth.team_id())
+        .await
+        .map_err(|error| AppError::internal("reading alert usage failed", &error))
+}

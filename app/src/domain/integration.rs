@@ -1,0 +1,67 @@
+//! Alert sources as the integrations page shows them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One alert source of the team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    /// `pagerduty`, `events_api`, `alertmanager` or `grafana`.
+    pub kind: String,
+    /// The path senders post to (the token in it is masked until revealed).
+    pub path: String,
+    /// PagerDuty: how many signing secrets are active (0, 1, or 2 while rotating).
+    pub signing_secrets: usize,
+    /// When the last delivery arrived.
+    pub last_delivery_at: Option<DateTime<Utc>>,
+    /// `accepted`, `unparsed` or `duplicate`.
+    pub last_delivery_result: Option<String>,
+    /// The latest deliveries, newest first.
+    pub recent: Vec<DeliveryView>,
+}
+
+impl IntegrationView {
+    /// The name people know the source by.
+    pub fn label(&self) -> &'static str {
+        label(&self.kind)
+    }
+}
+
+/// The name people know a source by.
+pub fn label(kind: &str) -> &'static str {
+    match kind {
+        "pagerduty" => "PagerDuty webhooks",
+        "events_api" => "Events API v2",
+        "alertmanager" => "Prometheus Alertmanager",
+        "grafana" => "Grafana alerting",
+        _ => "Alert source",
+    }
+}
+
+/// A recent delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct DeliveryView {
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// `parsed` or `unparsed`.
+    pub parse_status: String,
+    /// Why it could not be understood.
+    pub parse_error: Option<String>,
+    /// trigger, acknowledge, resolve or annotate.
+    pub action: Option<String>,
+    /// The incident it joined.
+    pub incident_id: Option<Uuid>,
+}
+
+/// An integration's secrets, revealed to an admin on request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealedSecrets {
+    /// The full path, token included.
+    pub path: String,
+    /// The Events API routing key.
+    pub routing_key: Option<String>,
+    /// The bearer token (Alertmanager, Grafana).
+    pub bearer: Option<String>,
+}

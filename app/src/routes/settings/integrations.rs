@@ -1,0 +1,285 @@
+//! `/settings/integrations`: where each alert source sends, its secrets, recent
+//! deliveries, and a test alert through the real endpoint. Admins and owners.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::integrations::{
+    AddPagerdutySecret, RevokeOldPagerdutySecret, RotateIntegration, list_integrations, reveal_integration,
+    send_test_alert,
+};
+use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
+use crate::components::viewer::SignedIn;
+use crate::domain::account::Permission;
+use crate::domain::integration::{IntegrationView, RevealedSecrets};
+use crate::error::AppError;
+
+/// `/settings/integrations`.
+#[component]
+pub fn IntegrationsPage() -> impl IntoView {
+    view! {
+        <Title text="Integrations" />
+        <SignedIn children=|viewer| {
+            if viewer.can(Permission::ManageIntegrations) {
+                view! { <Integrations /> }.into_any()
+            } else {
+                view! { <p class="form-error">"Only admins and owners manage integrations."</p> }.into_any()
+            }
+        } />
+    }
+}
+
+#[component]
+fn Integrations() -> impl IntoView {
+    let rotate = ServerAction::<RotateIntegration>::new();
+    let add_secret = ServerAction::<AddPagerdutySecret>::new();
+    let revoke_old = ServerAction::<RevokeOldPagerdutySecret>::new();
+    // Kept per source at page level, so that they survive the list being reloaded.
+    let revealed = RwSignal::new(HashMap::<String, RevealedSecrets>::new());
+    let test_results = RwSignal::new(HashMap::<String, Result<String, AppError>>::new());
+    let reveal = Action::new(move |kind: &String| {
+        let kind = kind.clone();
+        async move {
+            if let Ok(secrets) = reveal_integration(kind.clone()).await {
+                revealed.update(|map| {
+                    map.insert(kind, secrets);
+                });
+            }
+        }
+    });
+    let test = Action::new(move |kind: &String| {
+        let kind = kind.clone();
+        async move {
+            let result = send_test_alert(kind.clone()).await;
+            test_results.update(|map| {
+                map.insert(kind, result);
+            });
+        }
+    });
+    let integrations = Resource::new(
+        move || (rotate.version().get(), add_secret.version().get(), revoke_old.version().get(), test.version().get()),
+        |_| list_integrations(),
+    );
+    let actions = IntegrationActions { rotate, add_secret, revoke_old, reveal, test, revealed, test_results };
+    view! {
+        <h1>"Integrations"</h1>
+        <p class="lead">
+            "Point the tools you already run at DreamOps. Every delivery is stored as it arrives; duplicates fold into one incident."
+        </p>
+        <FormError outcome=rotate.value() />
+        <FormError outcome=revoke_old.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading integrations…"</p> }>
+            {move || {
+                integrations
+                    .get()
+                    .map(|result| match result {
+                        Ok(list) => {
+                            list.into_iter()
+                                .map(|integration| view! { <IntegrationCard integration actions /> })
+                                .collect_view()
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// The page's actions and per-source state, shared by every card.
+#[derive(Clone, Copy)]
+struct IntegrationActions {
+    rotate: ServerAction<RotateIntegration>,
+    add_secret: ServerAction<AddPagerdutySecret>,
+    revoke_old: ServerAction<RevokeOldPagerdutySecret>,
+    reveal: Action<String, ()>,
+    test: Action<String, ()>,
+    revealed: RwSignal<HashMap<String, RevealedSecrets>>,
+    test_results: RwSignal<HashMap<String, Result<String, AppError>>>,
+}
+
+#[component]
+fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) -> impl IntoView {
+    let kind = integration.kind.clone();
+    let revealed = {
+        let kind = kind.clone();
+        Signal::derive(move || actions.revealed.with(|map| map.get(&kind).cloned()))
+    };
+    let test_outcome: Outcome<String> = {
+        let kind = kind.clone();
+        Signal::derive(move || actions.test_results.with(|map| map.get(&kind).cloned()))
+    };
+    let origin = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Ok(value) = window().location().origin() {
+            origin.set(value);
+        }
+    });
+    let masked_path = integration.path.clone();
+    let url = Signal::derive(move || {
+        let path = revealed.with(|r| r.as_ref().map(|r| r.path.clone())).unwrap_or_else(|| masked_path.clone());
+        format!("{}{path}", origin.get())
+    });
+    let last = match (&integration.last_delivery_at, &integration.last_delivery_result) {
+        (Some(at), Some(result)) => format!("Last delivery {} UTC: {result}", at.format("%-d %b %H:%M")),
+        _ => "No deliveries yet".to_string(),
+    };
+    let secret_outcome = Outcome::from(actions.add_secret.value());
+    let label = integration.label();
+    let is_pagerduty = kind == "pagerduty";
+    let has_bearer = matches!(kind.as_str(), "alertmanager" | "grafana");
+    let kind_for_reveal = kind.clone();
+    let kind_for_rotate = kind.clone();
+    let kind_for_test = kind.clone();
+    let kind_for_snippet = kind.clone();
+    view! {
+        <section class="panel integration" data-testid=format!("integration-{kind}")>
+            <div class="panel-header">
+                <h2>{label}</h2>
+                <span class="muted">{last}</span>
+            </div>
+            <label>"Endpoint"</label>
+            <input class="copy-field" type="text" readonly prop:value=url aria-label=format!("{label} endpoint") />
+            {move || {
+                revealed
+                    .get()
+                    .map(|secrets| {
+                        view! {
+                            {secrets.routing_key.map(|key| view! {
+                                <label>"Routing key"</label>
+                                <input class="copy-field" type="text" readonly value=key aria-label="Routing key" data-testid="routing-key" />
+                            })}
+                            {secrets.bearer.map(|bearer| view! {
+                                <label>"Bearer token"</label>
+                                <input class="copy-field" type="text" readonly value=bearer aria-label="Bearer token" />
+                            })}
+                        }
+                    })
+            }}
+            <div class="button-row">
+                <button
+                    type="button"
+                    class="button secondary small"
+                    on:click=move |_| {
+                        actions.reveal.dispatch(kind_for_reveal.clone());
+                    }
+                >
+                    "Reveal"
+                </button>
+                <ConfirmButton
+                    label="Rotate"
+                    question=format!("Rotate the {label} token? The current URL or key stops working at once.")
+                    on_confirm=move || {
+                        let kind = kind_for_rotate.clone();
+                        actions.revealed.update(|map| {
+                            map.remove(&kind);
+                        });
+                        actions.rotate.dispatch(RotateIntegration { kind });
+                    }
+                />
+                <button
+                    type="button"
+                    class="button small"
+                    disabled=move || actions.test.pending().get()
+                    on:click=move |_| {
+                        actions.test.dispatch(kind_for_test.clone());
+                    }
+                >
+                    "Send test alert"
+                </button>
+            </div>
+            <p class="hint">"A test alert opens an incident like any other, and counts toward the plan's alerts."</p>
+            <FormError outcome=test_outcome />
+            {move || {
+                test_outcome.with(|outcome| match outcome {
+                    Some(Ok(message)) => Some(view! { <p class="notice" role="status">{message.clone()}</p> }),
+                    _ => None,
+                })
+            }}
+            <Show when=move || is_pagerduty>
+                <p>{format!("{} signing secret(s) active.", integration.signing_secrets)}</p>
+                <ActionForm action=actions.add_secret attr:novalidate=true attr:class="inline-fields">
+                    <Field outcome=secret_outcome name="secret" id="pagerduty-secret" label="New signing secret (from PagerDuty)" />
+                    <SubmitButton pending=actions.add_secret.pending() label="Add secret" busy_label="Adding…" />
+                </ActionForm>
+                <Show when=move || { integration.signing_secrets > 1 }>
+                    <button
+                        type="button"
+                        class="button secondary small"
+                        on:click=move |_| {
+                            actions.revoke_old.dispatch(RevokeOldPagerdutySecret {});
+                        }
+                    >
+                        "Revoke the older secret"
+                    </button>
+                </Show>
+            </Show>
+            <Show when=move || has_bearer>
+                {
+                    let kind = kind_for_snippet.clone();
+                    move || {
+                        let bearer = revealed.with(|r| r.as_ref().and_then(|r| r.bearer.clone())).unwrap_or_else(|| "<reveal to fill in>".into());
+                        let snippet = if kind == "alertmanager" {
+                            format!(
+                                "receivers:\n  - name: dreamops\n    webhook_configs:\n      - url: {}\n        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n            credentials: {bearer}\n",
+                                url.get()
+                            )
+                        } else {
+                            format!(
+                                "Contact point type: Webhook\nURL: {}\nHTTP method: POST\nAuthorization header: Bearer {bearer}\n",
+                                url.get()
+                            )
+                        };
+                        view! {
+                            <details>
+                                <summary>{if kind == "alertmanager" { "Alertmanager receiver" } else { "Grafana contact point" }}</summary>
+                                <pre class="snippet"><code>{snippet}</code></pre>
+                            </details>
+                        }
+                    }
+                }
+            </Show>
+            <details>
+                <summary>{format!("Recent deliveries ({})", integration.recent.len())}</summary>
+                {if integration.recent.is_empty() {
+                    view! { <p class="muted">"None yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="data-table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Received (UTC)"</th>
+                                    <th scope="col">"Action"</th>
+                                    <th scope="col">"Result"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {integration
+                                    .recent
+                                    .into_iter()
+                                    .map(|delivery| {
+                                        view! {
+                                            <tr>
+                                                <td>{delivery.received_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                                <td>{delivery.action.unwrap_or_else(|| "—".into())}</td>
+                                                <td>
+                                                    {match delivery.parse_error {
+                                                        Some(error) => format!("unparsed: {error}"),
+                                                        None => delivery.parse_status,
+                                                    }}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                        .into_any()
+                }}
+            </details>
+        </section>
+    }
+}
