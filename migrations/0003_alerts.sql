@@ -22,9 +22,10 @@ alter table teams add constraint teams_plan_fkey foreign key (plan) references p
 alter table teams add column period_start timestamptz;
 alter table teams add column period_end timestamptz;
 
--- Alerts granted analysis per team and quota period. The grant is one
--- "insert ... on conflict do update ... where used < limit", atomic under any
--- concurrency: exactly the remaining quota is granted.
+-- Alerts granted analysis per team and quota period, for plans with a limit. The grant
+-- is one "insert ... on conflict do update ... where used < limit", atomic under any
+-- concurrency: exactly the remaining quota is granted. Unlimited plans keep no row here
+-- (a row every alert updates would serialise all ingestion of the team).
 create table alert_usage (
     team_id uuid not null references teams (id) on delete cascade,
     period_start timestamptz not null,
@@ -35,7 +36,9 @@ create table alert_usage (
 -- A team's alert sources, one per kind. token_hash finds the integration from the
 -- token in its URL (or the Events API routing key) without storing the token in clear;
 -- secrets_ciphertext holds the integration's secrets, encrypted (AES-256-GCM) under
--- the server's key, so that the integrations page can reveal them to admins.
+-- the server's key, so that the integrations page can reveal them to admins. The last
+-- delivery is read from alerts, not kept here: a column every delivery updated would
+-- serialise the team's ingestion on this row.
 create table integrations (
     id uuid primary key,
     team_id uuid not null references teams (id) on delete cascade,
@@ -43,8 +46,6 @@ create table integrations (
     token_hash bytea not null unique,
     secrets_ciphertext bytea not null,
     created_at timestamptz not null default now(),
-    last_delivery_at timestamptz,
-    last_delivery_result text,
     unique (team_id, kind)
 );
 
@@ -77,6 +78,7 @@ create table incidents (
 create unique index incidents_open_by_dedup_key on incidents (team_id, dedup_key) where status <> 'resolved';
 create index incidents_by_team_status on incidents (team_id, status, last_seen_at desc);
 create index incidents_by_team_activity on incidents (team_id, last_seen_at desc, id);
+create index incidents_by_team_opened on incidents (team_id, first_seen_at);
 
 -- Every delivery received, exactly as it arrived, stored in the same transaction as
 -- its effect. delivery_id is the sender's id for the delivery (PagerDuty's webhook or
@@ -95,6 +97,7 @@ create table alerts (
 );
 create unique index alerts_by_delivery on alerts (team_id, source, delivery_id) where delivery_id is not null;
 create index alerts_by_team_time on alerts (team_id, received_at desc);
+create index alerts_by_source_time on alerts (team_id, source, received_at desc);
 create index alerts_by_incident on alerts (incident_id);
 
 -- What happened to an incident, in order.

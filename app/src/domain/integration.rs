@@ -15,7 +15,7 @@ pub struct IntegrationView {
     pub signing_secrets: usize,
     /// When the last delivery arrived.
     pub last_delivery_at: Option<DateTime<Utc>>,
-    /// `accepted`, `unparsed` or `duplicate`.
+    /// `parsed` or `unparsed`.
     pub last_delivery_result: Option<String>,
     /// The latest deliveries, newest first.
     pub recent: Vec<DeliveryView>,

@@ -43,33 +43,58 @@ pub async fn period(db: impl PgExecutor<'_>, team: Uuid) -> Result<Period, sqlx:
 }
 
 /// Grants one alert of the current period if any remain, counting it. Call it inside
-/// the transaction that opens the incident, so that a rolled-back incident gives its
-/// grant back. Concurrent grants queue on the usage row: exactly the remaining quota
-/// is granted.
+/// the transaction that opens the incident, as late as possible: a rolled-back incident
+/// gives its grant back, and concurrent grants queue on the usage row until commit, so
+/// exactly the remaining quota is granted. Unlimited plans always grant and take no
+/// lock; an exhausted quota is refused without one (a committed count never shrinks).
 pub async fn grant(db: &mut sqlx::PgConnection, team: Uuid) -> Result<bool, sqlx::Error> {
     let period = period(&mut *db, team).await?;
+    let Some(limit) = period.limit else { return Ok(true) };
+    let used: Option<i32> = sqlx::query_scalar("select used from alert_usage where team_id = $1 and period_start = $2")
+        .bind(team)
+        .bind(period.start)
+        .fetch_optional(&mut *db)
+        .await?;
+    if used.is_some_and(|used| used >= limit) {
+        return Ok(false);
+    }
     let granted: Option<i32> = sqlx::query_scalar(
         "insert into alert_usage (team_id, period_start, used) values ($1, $2, 1)
          on conflict (team_id, period_start) do update set used = alert_usage.used + 1
-             where $3::integer is null or alert_usage.used < $3
+             where alert_usage.used < $3
          returning used",
     )
     .bind(team)
     .bind(period.start)
-    .bind(period.limit)
+    .bind(limit)
     .fetch_optional(&mut *db)
     .await?;
     Ok(granted.is_some())
 }
 
-/// How much of the current period's quota the team has used.
+/// How much of the current period's quota the team has used (on unlimited plans: how
+/// many incidents opened for analysis this period).
 pub async fn usage(db: &sqlx::PgPool, team: Uuid) -> Result<Usage, sqlx::Error> {
     let period = period(db, team).await?;
-    let used: Option<i32> = sqlx::query_scalar("select used from alert_usage where team_id = $1 and period_start = $2")
-        .bind(team)
-        .bind(period.start)
-        .fetch_optional(db)
-        .await?;
+    let used: Option<i32> = match period.limit {
+        Some(_) => {
+            sqlx::query_scalar("select used from alert_usage where team_id = $1 and period_start = $2")
+                .bind(team)
+                .bind(period.start)
+                .fetch_optional(db)
+                .await?
+        }
+        None => {
+            sqlx::query_scalar(
+                "select count(*)::integer from incidents
+                 where team_id = $1 and first_seen_at >= $2 and analysis = 'eligible'",
+            )
+            .bind(team)
+            .bind(period.start)
+            .fetch_optional(db)
+            .await?
+        }
+    };
     Ok(Usage {
         plan: period.plan,
         used: u32::try_from(used.unwrap_or(0)).unwrap_or(0),

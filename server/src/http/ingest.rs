@@ -64,13 +64,7 @@ async fn pagerduty_webhook(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| pagerduty::event_id(&body));
-    let delivery = Delivery {
-        team_id: integration.team_id,
-        source: "pagerduty",
-        delivery_id,
-        raw: &body,
-        integration_id: Some(integration.id),
-    };
+    let delivery = Delivery { team_id: integration.team_id, source: "pagerduty", delivery_id, raw: &body };
     match ingest::record(&state.db, &delivery, pagerduty::parse(&body).map(|alert| vec![alert])).await {
         Ok(_) => accepted(),
         Err(error) => error.into_response(),
@@ -97,13 +91,7 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
         Ok(None) => return invalid_event(vec!["Invalid routing key".to_string()]),
         Err(error) => return error.into_response(),
     };
-    let delivery = Delivery {
-        team_id: integration.team_id,
-        source: "events_api",
-        delivery_id: None,
-        raw: &body,
-        integration_id: Some(integration.id),
-    };
+    let delivery = Delivery { team_id: integration.team_id, source: "events_api", delivery_id: None, raw: &body };
     match events_api::parse(&body) {
         Err(errors) => {
             // Refused as PagerDuty would, and kept: nothing authentic is lost.
@@ -158,13 +146,7 @@ async fn alertmanager_like(
     {
         return unauthorized("invalid X-Grafana-Alerting-Signature");
     }
-    let delivery = Delivery {
-        team_id: integration.team_id,
-        source: kind,
-        delivery_id: None,
-        raw: &body,
-        integration_id: Some(integration.id),
-    };
+    let delivery = Delivery { team_id: integration.team_id, source: kind, delivery_id: None, raw: &body };
     match ingest::record(&state.db, &delivery, alertmanager::parse(kind, &body)).await {
         Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "accepted" }))).into_response(),
         Err(error) => error.into_response(),
@@ -213,8 +195,7 @@ async fn rest_alert(State(state): State<AppState>, team: Result<ApiKeyTeam, AppE
         Ok(team) => team,
         Err(error) => return error.into_response(),
     };
-    let delivery =
-        Delivery { team_id: team.team_id, source: "rest", delivery_id: None, raw: &body, integration_id: None };
+    let delivery = Delivery { team_id: team.team_id, source: "rest", delivery_id: None, raw: &body };
     match rest::parse(&body) {
         Err(invalid) => {
             if let Err(error) =

@@ -427,7 +427,7 @@ async fn test_alerts_go_through_the_real_endpoints_and_rotation_retires_old_toke
     assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 4);
     let views: serde_json::Value = team.owner.query("list_integrations").await.json().await.unwrap();
     for view in views.as_array().unwrap() {
-        assert_eq!(view["last_delivery_result"], "accepted", "{view}");
+        assert_eq!(view["last_delivery_result"], "parsed", "{view}");
         assert_eq!(view["recent"].as_array().unwrap().len(), 1);
         assert!(view["path"].as_str().unwrap().contains("••") || view["kind"] == "events_api");
     }
@@ -452,5 +452,25 @@ async fn test_alerts_go_through_the_real_endpoints_and_rotation_retires_old_toke
         actions.contains(&"integration.secret_revealed".to_string())
             && actions.contains(&"integration.token_rotated".to_string())
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unlimited_plans_analyse_everything_and_count_it() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "big").await;
+    sqlx::query("update teams set plan = 'enterprise' where id = $1").bind(team.id).execute(&team.db).await.unwrap();
+    let key = team.integration("events_api").secrets.token.clone();
+    for n in 0..5 {
+        let body = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("u-{n}"),
+            "payload": {"summary": "s", "source": "s", "severity": "info"}})
+        .to_string();
+        assert_eq!(post(&app, "/v2/enqueue", &[], body).await.status(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'eligible'").await, 5);
+    let usage: serde_json::Value = team.owner.query("get_usage").await.json().await.unwrap();
+    assert_eq!(usage["used"], 5);
+    assert!(usage["limit"].is_null());
+    assert_eq!(usage["plan"], "Enterprise");
     app.stop().await;
 }

@@ -7,9 +7,9 @@
 //! - `alertmanager`, `grafana`: `POST /webhooks/<kind>/<token>` with
 //!   `Authorization: Bearer <bearer>`; Grafana may also sign with an HMAC secret.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets};
@@ -157,16 +157,6 @@ async fn update_secrets(
     tx.commit().await.map_err(database)
 }
 
-/// Records the time and result of a delivery.
-pub async fn record_delivery(db: impl PgExecutor<'_>, id: Uuid, result: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update integrations set last_delivery_at = now(), last_delivery_result = $2 where id = $1")
-        .bind(id)
-        .bind(result)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// The path senders post to; `token` may be a mask.
 pub fn path(kind: &str, token: &str) -> String {
     match kind {
@@ -183,12 +173,6 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
     let integrations = ensure(pool, cipher, team).await?;
     let mut views = Vec::with_capacity(integrations.len());
     for integration in integrations {
-        let (last_delivery_at, last_delivery_result): (Option<DateTime<Utc>>, Option<String>) =
-            sqlx::query_as("select last_delivery_at, last_delivery_result from integrations where id = $1")
-                .bind(integration.id)
-                .fetch_one(pool)
-                .await
-                .map_err(database)?;
         let recent: Vec<DeliveryView> = sqlx::query_as(
             "select received_at, parse_status, parse_error, event_action as action, incident_id from alerts
              where team_id = $1 and source = $2 order by received_at desc limit 10",
@@ -202,8 +186,8 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
             path: path(&integration.kind, MASK),
             signing_secrets: integration.secrets.signing_secrets.len(),
             kind: integration.kind,
-            last_delivery_at,
-            last_delivery_result,
+            last_delivery_at: recent.first().map(|delivery| delivery.received_at),
+            last_delivery_result: recent.first().map(|delivery| delivery.parse_status.clone()),
             recent,
         });
     }

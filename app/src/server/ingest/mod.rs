@@ -82,8 +82,6 @@ pub struct Delivery<'a> {
     pub delivery_id: Option<String>,
     /// The body as received.
     pub raw: &'a [u8],
-    /// The integration it came through, for its last-delivery status.
-    pub integration_id: Option<Uuid>,
 }
 
 /// What one alert did.
@@ -172,14 +170,6 @@ pub async fn record(
             if duplicate { Outcome::Duplicate } else { Outcome::Applied(applied) }
         }
     };
-    if let Some(integration) = delivery.integration_id {
-        let result = match &outcome {
-            Outcome::Duplicate => "duplicate",
-            Outcome::Unparsed => "unparsed",
-            Outcome::Applied(_) => "accepted",
-        };
-        integrations::record_delivery(&mut *tx, integration, result).await.map_err(database)?;
-    }
     tx.commit().await.map_err(database)?;
     Ok(outcome)
 }

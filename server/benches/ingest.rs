@@ -1,0 +1,216 @@
+//! Alert ingestion under load, against a bare axum handler doing one insert, in one run.
+//!
+//! `cargo bench -p server --bench ingest` (by hand, not in CI). Uses DATABASE_URL, or the
+//! PostgreSQL on 127.0.0.1:5432, creating and dropping a database of its own. For each
+//! target, a load generator on loopback keeps CONNECTIONS requests in flight for
+//! SECONDS and prints accepted requests per second, p50/p99 latency and errors.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio::sync::Mutex;
+
+use app::server::config::Settings;
+use server::startup::Application;
+
+const SECONDS: u64 = 10;
+const CONNECTIONS: usize = 32;
+
+struct Result {
+    name: &'static str,
+    accepted: usize,
+    errors: usize,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Result {
+    fn per_second(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted
+            .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Sends requests made by `make(n)` from CONNECTIONS tasks for SECONDS.
+async fn load(name: &'static str, make: Arc<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>) -> Result {
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let results = Arc::new(Mutex::new((0_usize, 0_usize, Vec::new())));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (make, counter, results) = (make.clone(), counter.clone(), results.clone());
+            tokio::spawn(async move {
+                let (mut accepted, mut errors, mut latencies) = (0, 0, Vec::new());
+                while Instant::now() < deadline {
+                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let sent = Instant::now();
+                    match make(n).send().await {
+                        Ok(response) if response.status().is_success() => {
+                            accepted += 1;
+                            latencies.push(sent.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                let mut results = results.lock().await;
+                results.0 += accepted;
+                results.1 += errors;
+                results.2.extend(latencies);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let (accepted, errors, latencies) = std::mem::take(&mut *results.lock().await);
+    Result { name, accepted, errors, latencies, elapsed }
+}
+
+/// The baseline: a bare axum handler doing one insert into the same database.
+async fn baseline(pool: PgPool) -> String {
+    sqlx::query("create table bench_baseline (id bigint generated always as identity primary key, body bytea not null, at timestamptz not null default now())")
+        .execute(&pool)
+        .await
+        .unwrap();
+    async fn insert(State(pool): State<PgPool>, body: Bytes) -> StatusCode {
+        match sqlx::query("insert into bench_baseline (body) values ($1)").bind(body.to_vec()).execute(&pool).await {
+            Ok(_) => StatusCode::ACCEPTED,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    let router = Router::new().route("/baseline", post(insert)).with_state(pool);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/baseline", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
+
+#[tokio::main]
+async fn main() {
+    let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("dreamops_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = PgConnection::connect(&admin).await.expect("a PostgreSQL server (set DATABASE_URL)");
+    sqlx::query(&format!("create database {name}")).execute(&mut connection).await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let url = url.to_string();
+
+    let settings = {
+        let url = url.clone();
+        Settings::from_lookup(move |variable| match variable {
+            "DATABASE_URL" => Some(url.clone()),
+            "DATABASE_MAX_CONNECTIONS" => Some("20".into()),
+            "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
+            "RUST_LOG" => Some("error".into()),
+            _ => None,
+        })
+        .unwrap()
+    };
+    let options =
+        leptos::prelude::LeptosOptions::builder().output_name("dreamops").site_addr(([127, 0, 0, 1], 0)).build();
+    let application = Application::build(settings, options).await.unwrap();
+    let address = format!("http://{}", application.local_addr());
+    let state = application.state().clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+
+    // A team on the unlimited plan, with its integrations and a PagerDuty secret.
+    let client = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+    client
+        .post(format!("{address}/api/sign_up"))
+        .form(&[("email", "bench@example.com"), ("password", "correct horse battery staple"), ("team_name", "Bench")])
+        .send()
+        .await
+        .unwrap();
+    let team: uuid::Uuid = sqlx::query_scalar("select id from teams").fetch_one(&state.db).await.unwrap();
+    sqlx::query("update teams set plan = 'enterprise'").execute(&state.db).await.unwrap();
+    let integrations = app::server::ingest::integrations::ensure(&state.db, &state.cipher, team).await.unwrap();
+    app::server::ingest::integrations::add_signing_secret(&state.db, &state.cipher, team, "bench-secret")
+        .await
+        .unwrap();
+    let token = |kind: &str| integrations.iter().find(|i| i.kind == kind).unwrap().secrets.token.clone();
+    let (pagerduty_url, routing_key) =
+        (format!("{address}/webhooks/pagerduty/{}", token("pagerduty")), token("events_api"));
+    let baseline_url = baseline(state.db.clone()).await;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+
+    let mut results = Vec::new();
+    let body = serde_json::json!({"event": {"id": "x", "event_type": "incident.triggered"}}).to_string();
+    results.push(
+        load(
+            "bare axum + one insert",
+            Arc::new({
+                let (http, url) = (http.clone(), baseline_url.clone());
+                move |_| http.post(&url).body(body.clone())
+            }),
+        )
+        .await,
+    );
+    results.push(
+        load(
+            "PagerDuty webhook (signed)",
+            Arc::new({
+                let (http, url) = (http.clone(), pagerduty_url.clone());
+                move |n| {
+                    let body =
+                        serde_json::json!({"event": {"id": format!("bench-{n}"), "event_type": "incident.triggered",
+                "data": {"id": format!("P{n}"), "type": "incident", "title": "bench", "urgency": "high"}}})
+                        .to_string();
+                    let mut mac = Hmac::<Sha256>::new_from_slice(b"bench-secret").unwrap();
+                    mac.update(body.as_bytes());
+                    let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+                    http.post(&url)
+                        .header("x-pagerduty-signature", signature)
+                        .header("x-webhook-id", format!("bench-{n}"))
+                        .body(body)
+                }
+            }),
+        )
+        .await,
+    );
+    results.push(load("Events API v2 trigger", Arc::new({
+        let (http, url) = (http.clone(), format!("{address}/v2/enqueue"));
+        move |n| {
+            http.post(&url).body(
+                serde_json::json!({"routing_key": routing_key, "event_action": "trigger", "dedup_key": format!("ev-{n}"),
+                    "payload": {"summary": "bench", "source": "bench", "severity": "warning"}})
+                .to_string(),
+            )
+        }
+    })).await);
+
+    let baseline_rate = results[0].per_second();
+    println!("\n{CONNECTIONS} connections, {SECONDS} s each, on loopback\n");
+    println!("{:<30} {:>12} {:>10} {:>10} {:>8} {:>12}", "target", "accepted/s", "p50", "p99", "errors", "vs baseline");
+    for result in &results {
+        println!(
+            "{:<30} {:>12.0} {:>8.2}ms {:>8.2}ms {:>8} {:>12.2}",
+            result.name,
+            result.per_second(),
+            result.percentile(0.50).as_secs_f64() * 1000.0,
+            result.percentile(0.99).as_secs_f64() * 1000.0,
+            result.errors,
+            result.per_second() / baseline_rate
+        );
+    }
+
+    state.db.close().await;
+    sqlx::query(&format!("drop database {name} with (force)")).execute(&mut connection).await.unwrap();
+}
