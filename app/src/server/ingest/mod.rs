@@ -15,12 +15,11 @@ pub mod pagerduty;
 pub mod rest;
 
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::incident::Severity;
 use crate::error::AppError;
-use crate::server::quota;
 
 /// What an alert asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,74 +130,53 @@ fn database(error: sqlx::Error) -> AppError {
     AppError::internal("recording an alert failed", &error)
 }
 
-/// Stores the delivery and applies its alerts, in one transaction. `parsed` is the
-/// source parser's result: on `Err`, the raw body is stored as unparsed with the reason.
+/// Stores the delivery and applies its alerts, in one transaction (PostgreSQL's
+/// `ingest_alert` does each alert's work in one round trip). `parsed` is the source
+/// parser's result: on `Err`, the raw body is stored as unparsed with the reason.
 pub async fn record(
     pool: &PgPool,
     delivery: &Delivery<'_>,
     parsed: Result<Vec<NormalizedAlert>, String>,
 ) -> Result<Outcome, AppError> {
-    let mut tx = pool.begin().await.map_err(database)?;
-    let outcome = match parsed {
+    let alerts = match parsed {
+        Ok(alerts) => alerts,
         Err(reason) => {
-            let stored = insert_alert(&mut tx, delivery, delivery.raw, "unparsed", Some(&reason), None)
-                .await
-                .map_err(database)?;
-            if stored.is_some() { Outcome::Unparsed } else { Outcome::Duplicate }
-        }
-        Ok(alerts) => {
-            let mut applied = Vec::with_capacity(alerts.len());
-            let mut duplicate = false;
-            for alert in alerts {
-                let Some(alert_id) =
-                    insert_alert(&mut tx, delivery, &alert.raw, "parsed", None, Some(alert.action.as_str()))
-                        .await
-                        .map_err(database)?
-                else {
-                    duplicate = true;
-                    break;
-                };
-                let result = apply(&mut tx, delivery, &alert).await.map_err(database)?;
-                sqlx::query("update alerts set incident_id = $2 where id = $1")
-                    .bind(alert_id)
-                    .bind(result.incident_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(database)?;
-                applied.push(result);
-            }
-            if duplicate { Outcome::Duplicate } else { Outcome::Applied(applied) }
+            let stored: Option<Uuid> = sqlx::query_scalar(
+                "insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, parse_error)
+                 values ($1, $2, $3, $4, $5, 'unparsed', $6)
+                 on conflict (team_id, source, delivery_id) where delivery_id is not null do nothing
+                 returning id",
+            )
+            .bind(Uuid::new_v4())
+            .bind(delivery.team_id)
+            .bind(delivery.source)
+            .bind(delivery.delivery_id.as_deref())
+            .bind(delivery.raw)
+            .bind(&reason)
+            .fetch_optional(pool)
+            .await
+            .map_err(database)?;
+            return Ok(if stored.is_some() { Outcome::Unparsed } else { Outcome::Duplicate });
         }
     };
-    tx.commit().await.map_err(database)?;
-    Ok(outcome)
-}
-
-/// Inserts an alert row; `None` when its delivery id was seen before.
-async fn insert_alert(
-    tx: &mut PgConnection,
-    delivery: &Delivery<'_>,
-    raw: &[u8],
-    parse_status: &str,
-    parse_error: Option<&str>,
-    action: Option<&str>,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, parse_error, event_action)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (team_id, source, delivery_id) where delivery_id is not null do nothing
-         returning id",
-    )
-    .bind(Uuid::new_v4())
-    .bind(delivery.team_id)
-    .bind(delivery.source)
-    .bind(delivery.delivery_id.as_deref())
-    .bind(raw)
-    .bind(parse_status)
-    .bind(parse_error)
-    .bind(action)
-    .fetch_optional(&mut *tx)
-    .await
+    // One alert needs no transaction of its own: the function call is atomic.
+    let mut tx = if alerts.len() > 1 { Some(pool.begin().await.map_err(database)?) } else { None };
+    let mut applied = Vec::with_capacity(alerts.len());
+    for alert in &alerts {
+        let result = match tx.as_mut() {
+            Some(tx) => apply(&mut **tx, delivery, alert).await,
+            None => apply(pool, delivery, alert).await,
+        }
+        .map_err(database)?;
+        match result {
+            Some(result) => applied.push(result),
+            None => return Ok(Outcome::Duplicate),
+        }
+    }
+    if let Some(tx) = tx {
+        tx.commit().await.map_err(database)?;
+    }
+    Ok(Outcome::Applied(applied))
 }
 
 /// The name people know a source by, for the timeline.
@@ -213,153 +191,53 @@ fn source_label(source: &str) -> &'static str {
     }
 }
 
+/// Applies one alert; `None` when its delivery was seen before.
 async fn apply(
-    tx: &mut PgConnection,
+    db: impl sqlx::PgExecutor<'_>,
     delivery: &Delivery<'_>,
     alert: &NormalizedAlert,
-) -> Result<Applied, sqlx::Error> {
-    let team = delivery.team_id;
+) -> Result<Option<Applied>, sqlx::Error> {
     let label = source_label(delivery.source);
-    let actor = alert.actor.clone().unwrap_or_else(|| label.to_string());
-    match &alert.action {
-        Action::Trigger => {
-            let dedup_key = alert.dedup_key.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-            let (incident_id, inserted, occurrences): (Uuid, bool, i32) = sqlx::query_as(
-                "insert into incidents (id, team_id, title, description, severity, status, service, source,
-                                        dedup_key, analysis, previous_incident_id, external_url, details)
-                 values ($1, $2, $3, $4, $5, 'triggered', $6, $7, $8, 'eligible',
-                         (select id from incidents where team_id = $2 and dedup_key = $8 and status = 'resolved'
-                          order by resolved_at desc limit 1),
-                         $9, $10)
-                 on conflict (team_id, dedup_key) where status <> 'resolved'
-                 do update set occurrences = incidents.occurrences + 1, last_seen_at = now()
-                 returning id, (xmax = 0), occurrences",
-            )
-            .bind(Uuid::new_v4())
-            .bind(team)
-            .bind(&alert.title)
-            .bind(alert.description.as_deref())
-            .bind(alert.severity.as_str())
-            .bind(alert.service.as_deref())
-            .bind(delivery.source)
-            .bind(&dedup_key)
-            .bind(alert.external_url.as_deref())
-            .bind(&alert.details)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !inserted {
-                timeline(
-                    tx,
-                    team,
-                    incident_id,
-                    "alert.repeated",
-                    &actor,
-                    &format!("Alert received again from {label} (occurrence {occurrences})"),
-                )
-                .await?;
-                return Ok(Applied { incident_id: Some(incident_id), dedup_key, effect: Effect::Repeated });
-            }
-            timeline(
-                tx,
-                team,
-                incident_id,
-                "alert.received",
-                &actor,
-                &format!("Alert received from {label}: {}", alert.title),
-            )
-            .await?;
-            let granted = quota::grant(tx, team).await?;
-            if !granted {
-                sqlx::query("update incidents set analysis = 'over_quota' where id = $1")
-                    .bind(incident_id)
-                    .execute(&mut *tx)
-                    .await?;
-                timeline(
-                    tx,
-                    team,
-                    incident_id,
-                    "quota.exceeded",
-                    "DreamOps",
-                    "Over quota — not analysed. Upgrade the plan, or wait for the next period.",
-                )
-                .await?;
-            }
-            Ok(Applied { incident_id: Some(incident_id), dedup_key, effect: Effect::Opened { over_quota: !granted } })
-        }
-        Action::Acknowledge | Action::Resolve | Action::Annotate(_) => {
-            let dedup_key = alert.dedup_key.clone().unwrap_or_default();
-            let incident: Option<Uuid> = match &alert.action {
-                Action::Acknowledge => {
-                    sqlx::query_scalar(
-                        "update incidents set status = 'acknowledged', acknowledged_at = coalesce(acknowledged_at, now()),
-                                acknowledged_by = coalesce(acknowledged_by, $3), last_seen_at = now()
-                         where team_id = $1 and dedup_key = $2 and status <> 'resolved' returning id",
-                    )
-                    .bind(team)
-                    .bind(&dedup_key)
-                    .bind(&actor)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-                Action::Resolve => {
-                    sqlx::query_scalar(
-                        "update incidents set status = 'resolved', resolved_at = now(), resolved_by = $3, last_seen_at = now()
-                         where team_id = $1 and dedup_key = $2 and status <> 'resolved' returning id",
-                    )
-                    .bind(team)
-                    .bind(&dedup_key)
-                    .bind(&actor)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-                _ => {
-                    sqlx::query_scalar(
-                        "select id from incidents where team_id = $1 and dedup_key = $2
-                         order by (status <> 'resolved') desc, last_seen_at desc limit 1",
-                    )
-                    .bind(team)
-                    .bind(&dedup_key)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-            };
-            let Some(incident_id) = incident else {
-                return Ok(Applied { incident_id: None, dedup_key, effect: Effect::NoOpenIncident });
-            };
-            let (kind, message, effect) = match &alert.action {
-                Action::Acknowledge => {
-                    ("status.acknowledged", format!("Acknowledged by {actor}"), Effect::Acknowledged)
-                }
-                Action::Resolve => ("status.resolved", format!("Resolved by {actor}"), Effect::Resolved),
-                Action::Annotate(note) => ("note", note.clone(), Effect::Annotated),
-                Action::Trigger => unreachable!("handled above"),
-            };
-            timeline(tx, team, incident_id, kind, &actor, &message).await?;
-            Ok(Applied { incident_id: Some(incident_id), dedup_key, effect })
-        }
-    }
-}
-
-/// Appends to an incident's timeline.
-pub async fn timeline(
-    tx: &mut PgConnection,
-    team: Uuid,
-    incident: Uuid,
-    kind: &str,
-    actor: &str,
-    message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)",
+    let dedup_key = match (&alert.action, &alert.dedup_key) {
+        (_, Some(key)) => key.clone(),
+        (Action::Trigger, None) => Uuid::new_v4().to_string(),
+        (_, None) => String::new(),
+    };
+    let note = match &alert.action {
+        Action::Annotate(note) => Some(note.as_str()),
+        _ => None,
+    };
+    let (outcome, incident_id, over_quota): (String, Option<Uuid>, bool) = sqlx::query_as(
+        "select outcome, incident_id, over_quota
+         from ingest_alert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
-    .bind(team)
-    .bind(incident)
-    .bind(kind)
-    .bind(actor)
-    .bind(message)
-    .execute(&mut *tx)
+    .bind(delivery.team_id)
+    .bind(delivery.source)
+    .bind(label)
+    .bind(delivery.delivery_id.as_deref())
+    .bind(&alert.raw)
+    .bind(alert.action.as_str())
+    .bind(&dedup_key)
+    .bind(&alert.title)
+    .bind(alert.description.as_deref())
+    .bind(alert.severity.as_str())
+    .bind(alert.service.as_deref())
+    .bind(alert.external_url.as_deref())
+    .bind(&alert.details)
+    .bind(alert.actor.as_deref().unwrap_or(label))
+    .bind(note)
+    .fetch_one(db)
     .await?;
-    Ok(())
+    let effect = match outcome.as_str() {
+        "duplicate" => return Ok(None),
+        "opened" => Effect::Opened { over_quota },
+        "repeated" => Effect::Repeated,
+        "acknowledged" => Effect::Acknowledged,
+        "resolved" => Effect::Resolved,
+        "annotated" => Effect::Annotated,
+        _ => Effect::NoOpenIncident,
+    };
+    Ok(Some(Applied { incident_id, dedup_key, effect }))
 }
 
 /// The first `max` characters of `text`, for fields with a length limit.
