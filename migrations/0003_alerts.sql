@@ -79,6 +79,8 @@ create unique index incidents_open_by_dedup_key on incidents (team_id, dedup_key
 create index incidents_by_team_status on incidents (team_id, status, last_seen_at desc);
 create index incidents_by_team_activity on incidents (team_id, last_seen_at desc, id);
 create index incidents_by_team_opened on incidents (team_id, first_seen_at);
+-- The last resolved incident with a dedup key, which a new one with that key links to.
+create index incidents_by_dedup_key on incidents (team_id, dedup_key, resolved_at desc);
 
 -- Every delivery received, exactly as it arrived, stored in the same transaction as
 -- its effect. delivery_id is the sender's id for the delivery (PagerDuty's webhook or

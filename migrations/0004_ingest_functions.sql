@@ -136,3 +136,32 @@ begin
     return query select v_outcome, v_incident, not v_granted;
 end
 $$;
+
+-- Makes a team's held (over-quota) incidents eligible for analysis, oldest first, as far
+-- as its current quota allows: after an upgrade, or once a new period has begun. Safe
+-- to run from several instances at once: each incident is taken under a row lock
+-- (others skip it) and each grant is atomic. Returns how many were released.
+create function release_held_incidents(p_team uuid)
+returns integer
+language plpgsql as $$
+declare
+    v_incident uuid;
+    v_released integer := 0;
+begin
+    loop
+        select id into v_incident from incidents
+        where team_id = p_team and analysis = 'over_quota' and status <> 'resolved'
+        order by first_seen_at
+        limit 1
+        for update skip locked;
+        exit when v_incident is null or not grant_alert(p_team);
+        update incidents set analysis = 'eligible' where id = v_incident;
+        insert into timeline_entries (team_id, incident_id, kind, actor, message)
+        values (p_team, v_incident, 'quota.released', 'DreamOps', 'Alert quota available again: eligible for analysis.');
+        v_released := v_released + 1;
+    end loop;
+    return v_released;
+end
+$$;
+
+create index incidents_held on incidents (team_id, first_seen_at) where analysis = 'over_quota';

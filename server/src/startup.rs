@@ -31,6 +31,9 @@ const OUTPUT_NAME: &str = "dreamops";
 /// How often expired sessions are deleted from the store.
 const SESSION_CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// How often held incidents are checked against a new period's quota.
+const QUOTA_RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// A server instance that is bound to its address and ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -105,6 +108,7 @@ impl Application {
         let mut serving = tokio::spawn(async move { serve.await });
         let session_cleanup =
             tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
+        let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
@@ -123,12 +127,27 @@ impl Application {
         };
 
         session_cleanup.abort();
+        quota_release.abort();
         state.db.close().await;
         if let Some(embedded) = embedded {
             embedded.stop().await;
         }
         tracing::info!("DreamOps stopped");
         result
+    }
+}
+
+/// Every few minutes, frees incidents held over quota where a new period (or a larger
+/// plan) allows it.
+async fn release_held_incidents(pool: sqlx::PgPool) {
+    let mut every = tokio::time::interval(QUOTA_RELEASE_EVERY);
+    loop {
+        every.tick().await;
+        match app::server::quota::release_all_held(&pool).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "held incidents are eligible for analysis again"),
+            Err(error) => tracing::warn!(%error, "releasing held incidents failed; retrying later"),
+        }
     }
 }
 

@@ -63,3 +63,24 @@ pub async fn usage(db: &sqlx::PgPool, team: Uuid) -> Result<Usage, sqlx::Error> 
         resets_on: period.end.date_naive(),
     })
 }
+
+/// Makes the team's held incidents eligible, oldest first, as far as its current quota
+/// allows (PostgreSQL's `release_held_incidents`); returns how many.
+pub async fn release_held(db: impl PgExecutor<'_>, team: Uuid) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("select release_held_incidents($1)").bind(team).fetch_one(db).await
+}
+
+/// Releases held incidents of every team that has some: run periodically, so that a
+/// new quota period frees what the last one held.
+pub async fn release_all_held(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    let teams: Vec<Uuid> = sqlx::query_scalar(
+        "select distinct team_id from incidents where analysis = 'over_quota' and status <> 'resolved'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut released = 0_i64;
+    for team in teams {
+        released += i64::from(release_held(pool, team).await?);
+    }
+    Ok(released)
+}

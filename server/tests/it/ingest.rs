@@ -474,3 +474,46 @@ async fn unlimited_plans_analyse_everything_and_count_it() {
     assert_eq!(usage["plan"], "Enterprise");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn held_incidents_become_eligible_when_a_new_period_or_a_bigger_plan_allows() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "held").await;
+    let key = team.integration("events_api").secrets.token.clone();
+    for n in 0..8 {
+        let body = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("h-{n}"),
+            "payload": {"summary": format!("alert {n}"), "source": "s", "severity": "info"}})
+        .to_string();
+        post(&app, "/v2/enqueue", &[], body).await;
+    }
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'").await, 5);
+
+    // Nothing to release within the same period.
+    assert_eq!(app::server::quota::release_all_held(&team.db).await.unwrap(), 0);
+
+    // A new period: its 3 alerts go to the oldest held incidents.
+    sqlx::query("update alert_usage set period_start = period_start - interval '1 month' where team_id = $1")
+        .bind(team.id)
+        .execute(&team.db)
+        .await
+        .unwrap();
+    assert_eq!(app::server::quota::release_all_held(&team.db).await.unwrap(), 3);
+    let released: Vec<String> = sqlx::query_scalar(
+        "select title from incidents where team_id = $1 and analysis = 'eligible' order by first_seen_at",
+    )
+    .bind(team.id)
+    .fetch_all(&team.db)
+    .await
+    .unwrap();
+    assert_eq!(released, ["alert 0", "alert 1", "alert 2", "alert 3", "alert 4", "alert 5"]);
+
+    // An upgrade to an unlimited plan frees the rest.
+    sqlx::query("update teams set plan = 'enterprise' where id = $1").bind(team.id).execute(&team.db).await.unwrap();
+    assert_eq!(app::server::quota::release_held(&team.db, team.id).await.unwrap(), 2);
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'").await, 0);
+    assert_eq!(
+        team.count("select count(*) from timeline_entries where team_id = $1 and kind = 'quota.released'").await,
+        5
+    );
+    app.stop().await;
+}
