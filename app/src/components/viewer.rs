@@ -6,7 +6,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 
 use crate::api::accounts::current_viewer;
-use crate::domain::account::Viewer;
+use crate::domain::account::{Permission, Viewer};
 use crate::error::AppError;
 
 /// The signed-in user (`None` when signed out), as a resource in context.
@@ -60,5 +60,29 @@ where
                     })
             }}
         </Suspense>
+    }
+}
+
+/// Like [`SignedIn`], for pages only some roles may use: others are told who may.
+#[component]
+pub fn Permitted<F, IV>(
+    permission: Permission,
+    /// Who may, e.g. "Only admins and owners manage API keys."
+    refusal: &'static str,
+    children: F,
+) -> impl IntoView
+where
+    F: Fn() -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    let children = std::sync::Arc::new(children);
+    view! {
+        <SignedIn children=move |viewer| {
+            if viewer.can(permission) {
+                children().into_any()
+            } else {
+                view! { <p class="form-error" role="alert">{refusal}</p> }.into_any()
+            }
+        } />
     }
 }

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::api_keys::{CreateApiKey, RevokeApiKey, list_api_keys};
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
-use crate::components::viewer::SignedIn;
+use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
 
 /// `/settings/api-keys`.
@@ -13,13 +13,7 @@ use crate::domain::account::Permission;
 pub fn ApiKeysPage() -> impl IntoView {
     view! {
         <Title text="API keys" />
-        <SignedIn children=|viewer| {
-            if viewer.can(Permission::ManageApiKeys) {
-                view! { <ApiKeys /> }.into_any()
-            } else {
-                view! { <p class="form-error">"Only admins and owners manage API keys."</p> }.into_any()
-            }
-        } />
+        <Permitted permission=Permission::ManageApiKeys refusal="Only admins and owners manage API keys." children=|| view! { <ApiKeys /> } />
     }
 }
 

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::audit::list_audit_log;
-use crate::components::viewer::SignedIn;
+use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
 use crate::domain::audit::{AuditEntry, AuditFilter};
 
@@ -13,13 +13,7 @@ use crate::domain::audit::{AuditEntry, AuditFilter};
 pub fn AuditLogPage() -> impl IntoView {
     view! {
         <Title text="Audit log" />
-        <SignedIn children=|viewer| {
-            if viewer.can(Permission::ReadAuditLog) {
-                view! { <AuditLog /> }.into_any()
-            } else {
-                view! { <p class="form-error">"Only admins and owners read the audit log."</p> }.into_any()
-            }
-        } />
+        <Permitted permission=Permission::ReadAuditLog refusal="Only admins and owners read the audit log." children=|| view! { <AuditLog /> } />
     }
 }
 

@@ -11,7 +11,7 @@ use crate::api::integrations::{
     send_test_alert,
 };
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
-use crate::components::viewer::SignedIn;
+use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
 use crate::domain::integration::{IntegrationView, RevealedSecrets};
 use crate::error::AppError;
@@ -21,13 +21,7 @@ use crate::error::AppError;
 pub fn IntegrationsPage() -> impl IntoView {
     view! {
         <Title text="Integrations" />
-        <SignedIn children=|viewer| {
-            if viewer.can(Permission::ManageIntegrations) {
-                view! { <Integrations /> }.into_any()
-            } else {
-                view! { <p class="form-error">"Only admins and owners manage integrations."</p> }.into_any()
-            }
-        } />
+        <Permitted permission=Permission::ManageIntegrations refusal="Only admins and owners manage integrations." children=|| view! { <Integrations /> } />
     }
 }
 

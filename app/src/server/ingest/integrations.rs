@@ -130,6 +130,7 @@ pub async fn revoke_old_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uui
     update_secrets(pool, cipher, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
 }
 
+/// Changes an integration's secrets under a row lock (its token hash follows the token).
 async fn update_secrets(
     pool: &PgPool,
     cipher: &Cipher,
@@ -148,8 +149,9 @@ async fn update_secrets(
             .map_err(database)?;
     let mut secrets = open(cipher, &sealed)?;
     change(&mut secrets);
-    sqlx::query("update integrations set secrets_ciphertext = $2 where id = $1")
+    sqlx::query("update integrations set token_hash = $2, secrets_ciphertext = $3 where id = $1")
         .bind(id)
+        .bind(token::digest(&secrets.token))
         .bind(seal(cipher, &secrets))
         .execute(&mut *tx)
         .await
@@ -215,28 +217,13 @@ pub async fn reveal(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> R
 /// bearer stop working at once.
 pub async fn rotate(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<(), AppError> {
     check_kind(kind)?;
-    ensure(pool, cipher, team).await?;
-    let mut tx = pool.begin().await.map_err(database)?;
-    let (id, sealed): (Uuid, Vec<u8>) =
-        sqlx::query_as("select id, secrets_ciphertext from integrations where team_id = $1 and kind = $2 for update")
-            .bind(team)
-            .bind(kind)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(database)?;
-    let mut secrets = open(cipher, &sealed)?;
-    secrets.token = token::random_hex(24);
-    if secrets.bearer.is_some() {
-        secrets.bearer = Some(token::random_hex(24));
-    }
-    sqlx::query("update integrations set token_hash = $2, secrets_ciphertext = $3 where id = $1")
-        .bind(id)
-        .bind(token::digest(&secrets.token))
-        .bind(seal(cipher, &secrets))
-        .execute(&mut *tx)
-        .await
-        .map_err(database)?;
-    tx.commit().await.map_err(database)
+    update_secrets(pool, cipher, team, kind, |secrets| {
+        secrets.token = token::random_hex(24);
+        if secrets.bearer.is_some() {
+            secrets.bearer = Some(token::random_hex(24));
+        }
+    })
+    .await
 }
 
 /// Sends a sample alert of `kind` through this instance's own public endpoint, exactly
