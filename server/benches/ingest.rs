@@ -2,8 +2,8 @@
 //!
 //! `cargo bench -p server --bench ingest` (by hand, not in CI). Uses DATABASE_URL, or the
 //! PostgreSQL on 127.0.0.1:5432, creating and dropping a database of its own. For each
-//! target, a load generator on loopback keeps CONNECTIONS requests in flight for
-//! SECONDS and prints accepted requests per second, p50/p99 latency and errors.
+//! target, a load generator on loopback keeps BENCH_CONNECTIONS (default 32) requests in
+//! flight for SECONDS and prints accepted requests per second, p50/p99 latency and errors.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,11 @@ use app::server::config::Settings;
 use server::startup::Application;
 
 const SECONDS: u64 = 10;
-const CONNECTIONS: usize = 32;
+
+/// Requests kept in flight: `BENCH_CONNECTIONS`, default 32.
+fn connections() -> usize {
+    std::env::var("BENCH_CONNECTIONS").ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(32)
+}
 
 struct Result {
     name: &'static str,
@@ -47,13 +51,13 @@ impl Result {
     }
 }
 
-/// Sends requests made by `make(n)` from CONNECTIONS tasks for SECONDS.
+/// Sends requests made by `make(n)` from `connections()` tasks for SECONDS.
 async fn load(name: &'static str, make: Arc<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>) -> Result {
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results = Arc::new(Mutex::new((0_usize, 0_usize, Vec::new())));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
-    let tasks: Vec<_> = (0..CONNECTIONS)
+    let tasks: Vec<_> = (0..connections())
         .map(|_| {
             let (make, counter, results) = (make.clone(), counter.clone(), results.clone());
             tokio::spawn(async move {
@@ -132,7 +136,7 @@ async fn main() {
     tokio::spawn(application.run_until_stopped(std::future::pending()));
 
     // A team on the unlimited plan, with its integrations and a PagerDuty secret.
-    let client = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(connections()).build().unwrap();
     client
         .post(format!("{address}/api/sign_up"))
         .form(&[("email", "bench@example.com"), ("password", "correct horse battery staple"), ("team_name", "Bench")])
@@ -149,7 +153,7 @@ async fn main() {
     let (pagerduty_url, routing_key) =
         (format!("{address}/webhooks/pagerduty/{}", token("pagerduty")), token("events_api"));
     let baseline_url = baseline(state.db.clone()).await;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(connections()).build().unwrap();
 
     let mut results = Vec::new();
     let body = serde_json::json!({"event": {"id": "x", "event_type": "incident.triggered"}}).to_string();
@@ -197,7 +201,7 @@ async fn main() {
     })).await);
 
     let baseline_rate = results[0].per_second();
-    println!("\n{CONNECTIONS} connections, {SECONDS} s each, on loopback\n");
+    println!("\n{} connections, {SECONDS} s each, on loopback\n", connections());
     println!("{:<30} {:>12} {:>10} {:>10} {:>8} {:>12}", "target", "accepted/s", "p50", "p99", "errors", "vs baseline");
     for result in &results {
         println!(
