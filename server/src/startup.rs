@@ -167,6 +167,12 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(session_layer(&state))
+        // The browser bundle needs no session: served outside the session layer, so that
+        // loading a page's assets neither reads nor renews a session in the database.
+        .route_service(
+            &leptos_axum::site_pkg_dir_service_route_path(&state.leptos_options),
+            leptos_axum::site_pkg_dir_service(&state.leptos_options),
+        )
         .with_state(state);
     http::with_middleware(pages)
 }

@@ -299,3 +299,24 @@ async fn over_https_the_cookie_is_secure_and_host_bound() {
     assert!(!cookie.contains("Domain="), "{cookie}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_browser_bundle_is_served_without_touching_the_session() {
+    let app = TestApp::spawn().await;
+    let ana = app.user();
+    ana.sign_up("ana@example.com", "Payments").await;
+    let db = app.db().await;
+    let expiry = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select expiry_date from tower_sessions.session")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let before = expiry().await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    ana.client.get(format!("{}/pkg/dreamops.css", ana.address)).send().await.unwrap();
+    assert_eq!(expiry().await, before, "an asset request left the session alone");
+    ana.viewer().await;
+    assert!(expiry().await > before, "a page's request renews it (the check above can fail)");
+    app.stop().await;
+}

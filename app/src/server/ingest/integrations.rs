@@ -63,7 +63,11 @@ fn seal(cipher: &Cipher, secrets: &Secrets) -> Vec<u8> {
 
 /// The team's integrations, creating any that do not exist yet.
 pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integration>, AppError> {
-    for kind in KINDS {
+    let existing = load(pool, cipher, team).await?;
+    if existing.len() == KINDS.len() {
+        return Ok(existing);
+    }
+    for kind in KINDS.into_iter().filter(|kind| !existing.iter().any(|i| i.kind == *kind)) {
         let token = token::random_hex(24);
         let secrets = Secrets {
             token: token.clone(),
@@ -83,6 +87,11 @@ pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<In
         .await
         .map_err(database)?;
     }
+    load(pool, cipher, team).await
+}
+
+/// The team's integrations as stored.
+async fn load(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integration>, AppError> {
     let rows: Vec<(Uuid, String, Vec<u8>)> = sqlx::query_as(
         "select id, kind, secrets_ciphertext from integrations where team_id = $1
          order by array_position(array['pagerduty', 'events_api', 'alertmanager', 'grafana'], kind)",
