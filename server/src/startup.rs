@@ -18,6 +18,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use app::server::config::Settings;
 use app::server::db;
+use app::server::ingest::Recorder;
 use app::server::secrets::Cipher;
 use app::server::state::AppState;
 use app::{App, shell};
@@ -81,7 +82,8 @@ impl Application {
             Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let self_url = format!("http://127.0.0.1:{}", bound.port());
-        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, self_url };
+        let recorder = Recorder::start(pool.clone());
+        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, recorder, self_url };
         Ok((state, listener))
     }
 

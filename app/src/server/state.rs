@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::server::config::Settings;
+use crate::server::ingest::Recorder;
 use crate::server::secrets::Cipher;
 
 /// Shared by all handlers; cheap to clone.
@@ -20,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Seals and opens stored credentials.
     pub cipher: Cipher,
+    /// Stores and applies alert deliveries, many per transaction.
+    pub recorder: Recorder,
     /// How this instance reaches itself (`http://127.0.0.1:<port>`), e.g. to send a
     /// test alert through its own public endpoint.
     pub self_url: String,

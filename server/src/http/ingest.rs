@@ -1,6 +1,6 @@
 //! The alert endpoints: PagerDuty webhooks, the Events API v2, Alertmanager, Grafana and
 //! the REST API. Each authenticates its sender, stores the delivery in the same
-//! transaction as its effect (`app::server::ingest::record`), and only then answers —
+//! transaction as its effect (`app::server::ingest::Recorder`), and only then answers —
 //! in the shape its sender expects. An authentic delivery that cannot be understood
 //! is stored as unparsed and answered 2xx (a 4xx would make the sender drop or disable
 //! us), except where the sender's protocol defines validation errors (Events API, REST).
@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq as _;
 
 use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
-use app::server::ingest::{self, Delivery, Effect, Outcome, alertmanager, events_api, integrations, pagerduty, rest};
+use app::server::ingest::{Delivery, Effect, Outcome, alertmanager, events_api, integrations, pagerduty, rest};
 use app::server::state::AppState;
 
 /// The largest body accepted (413 above it).
@@ -65,7 +65,7 @@ async fn pagerduty_webhook(
         .map(str::to_string)
         .or_else(|| pagerduty::event_id(&body));
     let delivery = Delivery { team_id: integration.team_id, source: "pagerduty", delivery_id, raw: &body };
-    match ingest::record(&state.db, &delivery, pagerduty::parse(&body).map(|alert| vec![alert])).await {
+    match state.recorder.record(&delivery, pagerduty::parse(&body).map(|alert| vec![alert])).await {
         Ok(_) => accepted(),
         Err(error) => error.into_response(),
     }
@@ -95,12 +95,12 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
     match events_api::parse(&body) {
         Err(errors) => {
             // Refused as PagerDuty would, and kept: nothing authentic is lost.
-            if let Err(error) = ingest::record(&state.db, &delivery, Err(errors.join("; "))).await {
+            if let Err(error) = state.recorder.record(&delivery, Err(errors.join("; "))).await {
                 return error.into_response();
             }
             invalid_event(errors)
         }
-        Ok(alert) => match ingest::record(&state.db, &delivery, Ok(vec![alert])).await {
+        Ok(alert) => match state.recorder.record(&delivery, Ok(vec![alert])).await {
             Ok(Outcome::Applied(applied)) => {
                 let dedup_key = applied.first().map(|a| a.dedup_key.clone()).unwrap_or_default();
                 (
@@ -147,7 +147,7 @@ async fn alertmanager_like(
         return unauthorized("invalid X-Grafana-Alerting-Signature");
     }
     let delivery = Delivery { team_id: integration.team_id, source: kind, delivery_id: None, raw: &body };
-    match ingest::record(&state.db, &delivery, alertmanager::parse(kind, &body)).await {
+    match state.recorder.record(&delivery, alertmanager::parse(kind, &body)).await {
         Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "accepted" }))).into_response(),
         Err(error) => error.into_response(),
     }
@@ -199,14 +199,14 @@ async fn rest_alert(State(state): State<AppState>, team: Result<ApiKeyTeam, AppE
     match rest::parse(&body) {
         Err(invalid) => {
             if let Err(error) =
-                ingest::record(&state.db, &delivery, Err(format!("{}: {}", invalid.field, invalid.message))).await
+                state.recorder.record(&delivery, Err(format!("{}: {}", invalid.field, invalid.message))).await
             {
                 return error.into_response();
             }
             let message = format!("{} {}", invalid.field, invalid.message);
             (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message, "field": invalid.field }))).into_response()
         }
-        Ok(alert) => match ingest::record(&state.db, &delivery, Ok(vec![alert])).await {
+        Ok(alert) => match state.recorder.record(&delivery, Ok(vec![alert])).await {
             Ok(Outcome::Applied(applied)) => {
                 let Some(applied) = applied.into_iter().next() else { return accepted() };
                 let quota_exceeded = matches!(applied.effect, Effect::Opened { over_quota: true });

@@ -289,14 +289,18 @@ async fn the_rest_api_takes_team_keys_and_reports_the_quota() {
 
 #[tokio::test]
 async fn under_any_concurrency_exactly_the_remaining_quota_is_granted() {
+    // Three instances on one database, as when scaled out: each applies its share in
+    // its own transactions, concurrently with the others'.
     let app = TestApp::spawn().await;
+    let (second, third) = (app.another_instance().await, app.another_instance().await);
+    let addresses = [app.address.clone(), second.address.clone(), third.address.clone()];
     let team = Team::create(&app, "race").await;
     let key = team.integration("events_api").secrets.token.clone();
     let sends = (0..200).map(|n| {
         let body = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("race-{n}"),
             "payload": {"summary": format!("alert {n}"), "source": "load", "severity": "warning"}})
         .to_string();
-        let request = app.client.post(format!("{}/v2/enqueue", app.address)).body(body).send();
+        let request = app.client.post(format!("{}/v2/enqueue", addresses[n % 3])).body(body).send();
         async move { request.await.map(|response| response.status()) }
     });
     let statuses = futures_join_all(sends).await;
@@ -305,6 +309,39 @@ async fn under_any_concurrency_exactly_the_remaining_quota_is_granted() {
     assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'eligible'").await, 3);
     assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'").await, 197);
     assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 200);
+    second.stop().await;
+    third.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn copies_of_one_delivery_arriving_at_once_have_one_effect() {
+    let app = TestApp::spawn().await;
+    let second = app.another_instance().await;
+    let team = Team::create(&app, "copies").await;
+    let state = app.state();
+    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "secret").await.unwrap();
+    let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
+    let body = pagerduty_event("E-copies", "incident.triggered", "PX9");
+    let signature = sign("secret", body.as_bytes());
+    let sends = (0..20).map(|n| {
+        let address = if n % 2 == 0 { &app.address } else { &second.address };
+        let request = app
+            .client
+            .post(format!("{address}{path}"))
+            .header("x-pagerduty-signature", &signature)
+            .header("x-webhook-id", "W-copies")
+            .body(body.clone())
+            .send();
+        async move { request.await.map(|response| response.status()) }
+    });
+    let statuses = futures_join_all(sends).await;
+    assert!(statuses.iter().all(|status| matches!(status, Ok(s) if *s == StatusCode::ACCEPTED)), "{statuses:?}");
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 1);
+    assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 1);
+    assert_eq!(team.incident("pagerduty:PX9").await.1, 1, "no second occurrence");
+    assert_eq!(team.count("select count(*) from timeline_entries where team_id = $1").await, 1);
+    second.stop().await;
     app.stop().await;
 }
 

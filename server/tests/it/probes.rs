@@ -43,6 +43,7 @@ fn state_on(url: &str) -> AppState {
     let cipher = app::server::secrets::Cipher::from_hex(settings.secret_key.as_ref().unwrap()).unwrap();
     AppState {
         leptos_options: leptos_options(),
+        recorder: app::server::ingest::Recorder::start(pool.clone()),
         db: pool,
         settings: Arc::new(settings),
         cipher,

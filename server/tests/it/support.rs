@@ -120,8 +120,10 @@ pub fn settings(database_url: &str) -> Settings {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Dropped only after the server stopped (fields drop after `stop` consumed self).
-    database: TestDatabase,
+    /// Dropped only after the server stopped (fields drop after `stop` consumed self);
+    /// `None` on another instance, which shares the first one's.
+    _database: Option<TestDatabase>,
+    database_url: String,
     state: app::server::state::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -147,7 +149,15 @@ impl TestApp {
         Self::start(database, settings).await
     }
 
-    async fn start(database: TestDatabase, settings: Settings) -> Self {
+    /// Starts another instance on this one's database, as when scaled out.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(None, settings(&self.database_url)).await
+    }
+
+    async fn start(database: impl Into<Option<TestDatabase>>, settings: Settings) -> Self {
+        let database = database.into();
+        let database_url =
+            settings.database.url.as_ref().map(|url| url.expose_secret().to_string()).unwrap_or_default();
         let application = Application::build(settings, leptos_options()).await.expect("the test server starts");
         let address = format!("http://{}", application.local_addr());
         let state = application.state().clone();
@@ -156,12 +166,12 @@ impl TestApp {
             let _ = stopping.await;
         }));
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { address, client, database, state, stop: Some(stop), stopped: Some(stopped) }
+        TestApp { address, client, _database: database, database_url, state, stop: Some(stop), stopped: Some(stopped) }
     }
 
     /// The database pool, for seeding and checking rows.
     pub async fn db(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.database.url).await.expect("connect to the test database")
+        sqlx::PgPool::connect(&self.database_url).await.expect("connect to the test database")
     }
 
     /// The server's shared state (for mounting extractors on test routes).

@@ -1,7 +1,7 @@
 //! Alerts in: every source's payload is parsed (in a submodule per source) into
-//! [`NormalizedAlert`]s, then [`record`] stores each alert with its raw payload and
-//! applies it to the team's incidents in one transaction — store first, answer after,
-//! never wait for analysis.
+//! [`NormalizedAlert`]s, then [`Recorder::record`] stores each alert with its raw
+//! payload and applies it to the team's incidents in one transaction — store first,
+//! answer after, never wait for analysis.
 //!
 //! Dedup and lifecycle: a trigger whose dedup key matches an open incident of the team
 //! counts another occurrence of it; otherwise it opens a new incident (linked to the
@@ -12,7 +12,10 @@ pub mod alertmanager;
 pub mod events_api;
 pub mod integrations;
 pub mod pagerduty;
+mod recorder;
 pub mod rest;
+
+pub use recorder::Recorder;
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -126,57 +129,23 @@ pub enum Outcome {
     Applied(Vec<Applied>),
 }
 
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("recording an alert failed", &error)
-}
-
-/// Stores the delivery and applies its alerts, in one transaction (PostgreSQL's
-/// `ingest_alert` does each alert's work in one round trip). `parsed` is the source
-/// parser's result: on `Err`, the raw body is stored as unparsed with the reason.
-pub async fn record(
-    pool: &PgPool,
-    delivery: &Delivery<'_>,
-    parsed: Result<Vec<NormalizedAlert>, String>,
-) -> Result<Outcome, AppError> {
-    let alerts = match parsed {
-        Ok(alerts) => alerts,
-        Err(reason) => {
-            let stored: Option<Uuid> = sqlx::query_scalar(
-                "insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, parse_error)
-                 values ($1, $2, $3, $4, $5, 'unparsed', $6)
-                 on conflict (team_id, source, delivery_id) where delivery_id is not null do nothing
-                 returning id",
-            )
-            .bind(Uuid::new_v4())
-            .bind(delivery.team_id)
-            .bind(delivery.source)
-            .bind(delivery.delivery_id.as_deref())
-            .bind(delivery.raw)
-            .bind(&reason)
-            .fetch_optional(pool)
-            .await
-            .map_err(database)?;
-            return Ok(if stored.is_some() { Outcome::Unparsed } else { Outcome::Duplicate });
-        }
-    };
-    // One alert needs no transaction of its own: the function call is atomic.
-    let mut tx = if alerts.len() > 1 { Some(pool.begin().await.map_err(database)?) } else { None };
-    let mut applied = Vec::with_capacity(alerts.len());
-    for alert in &alerts {
-        let result = match tx.as_mut() {
-            Some(tx) => apply(&mut **tx, delivery, alert).await,
-            None => apply(pool, delivery, alert).await,
-        }
-        .map_err(database)?;
-        match result {
-            Some(result) => applied.push(result),
-            None => return Ok(Outcome::Duplicate),
-        }
-    }
-    if let Some(tx) = tx {
-        tx.commit().await.map_err(database)?;
-    }
-    Ok(Outcome::Applied(applied))
+/// Stores an authentic delivery that could not be understood, raw, with the reason.
+async fn store_unparsed(pool: &PgPool, delivery: &Delivery<'_>, reason: &str) -> Result<Outcome, AppError> {
+    let stored: Option<Uuid> = sqlx::query_scalar(
+        "insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, parse_error)
+         values (coalesce(delivery_alert_id($1, $2, $3), gen_random_uuid()), $1, $2, $3, $4, 'unparsed', $5)
+         on conflict (id) do nothing
+         returning id",
+    )
+    .bind(delivery.team_id)
+    .bind(delivery.source)
+    .bind(delivery.delivery_id.as_deref())
+    .bind(delivery.raw)
+    .bind(reason)
+    .fetch_optional(pool)
+    .await
+    .map_err(|error| AppError::internal("recording an alert failed", &error))?;
+    Ok(if stored.is_some() { Outcome::Unparsed } else { Outcome::Duplicate })
 }
 
 /// The name people know a source by, for the timeline.
@@ -189,55 +158,6 @@ fn source_label(source: &str) -> &'static str {
         "rest" => "REST API",
         _ => "an alert source",
     }
-}
-
-/// Applies one alert; `None` when its delivery was seen before.
-async fn apply(
-    db: impl sqlx::PgExecutor<'_>,
-    delivery: &Delivery<'_>,
-    alert: &NormalizedAlert,
-) -> Result<Option<Applied>, sqlx::Error> {
-    let label = source_label(delivery.source);
-    let dedup_key = match (&alert.action, &alert.dedup_key) {
-        (_, Some(key)) => key.clone(),
-        (Action::Trigger, None) => Uuid::new_v4().to_string(),
-        (_, None) => String::new(),
-    };
-    let note = match &alert.action {
-        Action::Annotate(note) => Some(note.as_str()),
-        _ => None,
-    };
-    let (outcome, incident_id, over_quota): (String, Option<Uuid>, bool) = sqlx::query_as(
-        "select outcome, incident_id, over_quota
-         from ingest_alert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(delivery.team_id)
-    .bind(delivery.source)
-    .bind(label)
-    .bind(delivery.delivery_id.as_deref())
-    .bind(&alert.raw)
-    .bind(alert.action.as_str())
-    .bind(&dedup_key)
-    .bind(&alert.title)
-    .bind(alert.description.as_deref())
-    .bind(alert.severity.as_str())
-    .bind(alert.service.as_deref())
-    .bind(alert.external_url.as_deref())
-    .bind(&alert.details)
-    .bind(alert.actor.as_deref().unwrap_or(label))
-    .bind(note)
-    .fetch_one(db)
-    .await?;
-    let effect = match outcome.as_str() {
-        "duplicate" => return Ok(None),
-        "opened" => Effect::Opened { over_quota },
-        "repeated" => Effect::Repeated,
-        "acknowledged" => Effect::Acknowledged,
-        "resolved" => Effect::Resolved,
-        "annotated" => Effect::Annotated,
-        _ => Effect::NoOpenIncident,
-    };
-    Ok(Some(Applied { incident_id, dedup_key, effect }))
 }
 
 /// The first `max` characters of `text`, for fields with a length limit.
