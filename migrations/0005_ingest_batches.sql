@@ -8,6 +8,8 @@
 --   duplicate — no effect twice.
 -- - Indexes that no query uses are gone, and the index that finds the last resolved
 --   incident with a dedup key only holds resolved incidents.
+-- - An annotation finds its incident by index (it used to sort all of the team's
+--   incidents).
 -- - ingest_alerts applies a batch, in order, in the caller's transaction: the server
 --   commits alerts from concurrent deliveries together (group commit).
 
@@ -99,9 +101,16 @@ begin
             returning id into v_incident;
             v_outcome := 'resolved';
         else
+            -- The open incident with the key, else the last resolved one: two index
+            -- lookups (one query ordering all of the team's incidents by "is open"
+            -- would read every incident of the team).
             select id into v_incident from incidents
-            where team_id = p_team and dedup_key = p_dedup_key
-            order by (status <> 'resolved') desc, last_seen_at desc limit 1;
+            where team_id = p_team and dedup_key = p_dedup_key and status <> 'resolved';
+            if v_incident is null then
+                select id into v_incident from incidents
+                where team_id = p_team and dedup_key = p_dedup_key and status = 'resolved'
+                order by resolved_at desc limit 1;
+            end if;
             v_outcome := 'annotated';
         end if;
         if v_incident is null then

@@ -3,11 +3,16 @@
 //!
 //! A delivery waits for no timer: each lane takes whatever has queued up while its
 //! previous batch was being written (one delivery when traffic is light, dozens under
-//! load), so one commit and one round trip serve many alerts. A team's deliveries
-//! always go through the same lane, in arrival order; two transactions of one instance
-//! never contend for one team's incidents or quota. If a batch fails, each of its
-//! deliveries is retried in a transaction of its own, so that one bad delivery fails
-//! alone.
+//! load), so one commit and one round trip serve many alerts.
+//!
+//! Lanes run concurrently. Deliveries about one incident (same team and dedup key) go
+//! through the same lane, in arrival order, so that a trigger, its acknowledgement and
+//! its resolution are applied in the order sent and two lanes never contend for one
+//! incident's row. What lanes do share is a team's quota row; a batch takes quota rows
+//! in team order, so two batches cannot each hold the row the other waits for. Should
+//! a transaction still fail (another instance's batch in a deadlock, an invalid value),
+//! each of its deliveries is retried in a transaction of its own, so that one bad
+//! delivery fails alone.
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
@@ -65,8 +70,14 @@ impl Recorder {
             Ok(alerts) => alerts,
             Err(reason) => return store_unparsed(&self.pool, delivery, &reason).await,
         };
+        let mut alerts = alerts;
+        for alert in &mut alerts {
+            if alert.dedup_key.is_none() && alert.action == Action::Trigger {
+                alert.dedup_key = Some(Uuid::new_v4().to_string());
+            }
+        }
         let (reply, answer) = oneshot::channel();
-        let lane = &self.lanes[(delivery.team_id.as_u128() % LANES as u128) as usize];
+        let lane = &self.lanes[lane(delivery.team_id, alerts.first().and_then(|alert| alert.dedup_key.as_deref()))];
         let job = Job {
             team_id: delivery.team_id,
             source: delivery.source,
@@ -83,9 +94,21 @@ impl Recorder {
     }
 }
 
+/// The lane for an incident: by team and dedup key.
+fn lane(team: Uuid, dedup_key: Option<&str>) -> usize {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    team.hash(&mut hasher);
+    dedup_key.hash(&mut hasher);
+    (hasher.finish() % LANES as u64) as usize
+}
+
 async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Quota rows in team order (see the module's documentation); the sort is
+        // stable, so each team's deliveries keep their order.
+        batch.sort_by_key(|job| job.team_id);
         // recv_many counts deliveries; a delivery of many alerts makes a bigger batch,
         // which is fine: it is applied whole either way.
         match apply_in_transaction(&pool, &batch).await {
@@ -123,18 +146,10 @@ fn alert_delivery_id(delivery_id: Option<&str>, index: usize) -> Option<String> 
 /// Applies the jobs' alerts, in order, in one transaction (PostgreSQL's
 /// `ingest_alerts`); one outcome per job.
 async fn apply_in_transaction(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
-    let count: usize = jobs.iter().map(|job| job.alerts.len()).sum();
     let mut columns = Columns::default();
-    let mut dedup_keys = Vec::with_capacity(count);
     for job in jobs {
         for (index, alert) in job.alerts.iter().enumerate() {
-            let dedup_key = match (&alert.action, &alert.dedup_key) {
-                (_, Some(key)) => key.clone(),
-                (Action::Trigger, None) => Uuid::new_v4().to_string(),
-                (_, None) => String::new(),
-            };
             columns.push(job, alert_delivery_id(job.delivery_id.as_deref(), index), alert);
-            dedup_keys.push(dedup_key);
         }
     }
     let mut tx = pool.begin().await?;
@@ -148,7 +163,7 @@ async fn apply_in_transaction(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome
     .bind(&columns.delivery_id)
     .bind(&columns.raw)
     .bind(&columns.action)
-    .bind(&dedup_keys)
+    .bind(&columns.dedup_key)
     .bind(&columns.title)
     .bind(&columns.description)
     .bind(&columns.severity)
@@ -161,12 +176,13 @@ async fn apply_in_transaction(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome
     .await?;
     tx.commit().await?;
 
-    let mut rows = rows.into_iter().zip(dedup_keys);
+    let mut rows = rows.into_iter().zip(columns.dedup_key);
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let mut applied = Vec::with_capacity(job.alerts.len());
         let mut duplicate = false;
         for ((_, outcome, incident_id, over_quota), dedup_key) in rows.by_ref().take(job.alerts.len()) {
+            let dedup_key = dedup_key.to_string();
             let effect = match outcome.as_str() {
                 "duplicate" => {
                     duplicate = true;
@@ -195,6 +211,7 @@ struct Columns<'a> {
     delivery_id: Vec<Option<String>>,
     raw: Vec<&'a [u8]>,
     action: Vec<&'static str>,
+    dedup_key: Vec<&'a str>,
     title: Vec<&'a str>,
     description: Vec<Option<&'a str>>,
     severity: Vec<&'static str>,
@@ -214,6 +231,8 @@ impl<'a> Columns<'a> {
         self.delivery_id.push(delivery_id);
         self.raw.push(&alert.raw);
         self.action.push(alert.action.as_str());
+        // Triggers without a key were given one on arrival.
+        self.dedup_key.push(alert.dedup_key.as_deref().unwrap_or_default());
         self.title.push(&alert.title);
         self.description.push(alert.description.as_deref());
         self.severity.push(alert.severity.as_str());
