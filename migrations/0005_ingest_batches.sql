@@ -151,3 +151,4 @@ begin
     end loop;
 end
 $$;
+

@@ -159,6 +159,16 @@ async fn pagerduty_lifecycle_rotation_and_redelivery() {
         .unwrap();
     assert_eq!(kinds, ["alert.received", "status.acknowledged", "status.resolved", "alert.received"]);
 
+    // Other events are notes, on the open incident with the key (not the resolved one).
+    assert_eq!(send("E6", "incident.priority_updated", "new-secret").await, StatusCode::ACCEPTED);
+    let noted = team
+        .count(
+            "select count(*) from timeline_entries t join incidents i on i.id = t.incident_id
+             where t.team_id = $1 and t.kind = 'note' and i.status <> 'resolved'",
+        )
+        .await;
+    assert_eq!(noted, 1);
+
     // Authentic but not understood: stored as unparsed, answered 2xx.
     let odd = r#"{"something":"else"}"#;
     let status =

@@ -3,16 +3,15 @@
 //!
 //! A delivery waits for no timer: each lane takes whatever has queued up while its
 //! previous batch was being written (one delivery when traffic is light, dozens under
-//! load), so one commit and one round trip serve many alerts.
+//! load), so one statement — one round trip and one commit — serves many alerts.
 //!
-//! Lanes run concurrently. Deliveries about one incident (same team and dedup key) go
-//! through the same lane, in arrival order, so that a trigger, its acknowledgement and
-//! its resolution are applied in the order sent and two lanes never contend for one
-//! incident's row. What lanes do share is a team's quota row; a batch takes quota rows
-//! in team order, so two batches cannot each hold the row the other waits for. Should
-//! a transaction still fail (another instance's batch in a deadlock, an invalid value),
-//! each of its deliveries is retried in a transaction of its own, so that one bad
-//! delivery fails alone.
+//! A team's deliveries all go through one lane, in arrival order: a trigger, its
+//! acknowledgement and its resolution are applied in the order sent, and two batches
+//! of one instance never contend for one team's incidents. Lanes (each shared by the
+//! teams that hash to it) run concurrently; a batch takes quota rows in team order, so
+//! two batches cannot each hold the row the other waits for. Should a batch still fail
+//! (another instance's batch in a deadlock, an invalid value), each of its deliveries
+//! is retried on its own, so that one bad delivery fails alone.
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
@@ -77,7 +76,7 @@ impl Recorder {
             }
         }
         let (reply, answer) = oneshot::channel();
-        let lane = &self.lanes[lane(delivery.team_id, alerts.first().and_then(|alert| alert.dedup_key.as_deref()))];
+        let lane = &self.lanes[(delivery.team_id.as_u128() % LANES as u128) as usize];
         let job = Job {
             team_id: delivery.team_id,
             source: delivery.source,
@@ -94,15 +93,6 @@ impl Recorder {
     }
 }
 
-/// The lane for an incident: by team and dedup key.
-fn lane(team: Uuid, dedup_key: Option<&str>) -> usize {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    team.hash(&mut hasher);
-    dedup_key.hash(&mut hasher);
-    (hasher.finish() % LANES as u64) as usize
-}
-
 async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -111,7 +101,7 @@ async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
         batch.sort_by_key(|job| job.team_id);
         // recv_many counts deliveries; a delivery of many alerts makes a bigger batch,
         // which is fine: it is applied whole either way.
-        match apply_in_transaction(&pool, &batch).await {
+        match apply_batch(&pool, &batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -119,7 +109,7 @@ async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
             }
             Err(_) => {
                 for job in batch.drain(..) {
-                    let outcome = match apply_in_transaction(&pool, std::slice::from_ref(&job)).await {
+                    let outcome = match apply_batch(&pool, std::slice::from_ref(&job)).await {
                         Ok(mut outcomes) => Ok(outcomes.remove(0)),
                         Err(error) if is_concurrent_redelivery(&error) => Ok(Outcome::Duplicate),
                         Err(error) => Err(AppError::internal("recording an alert failed", &error)),
@@ -145,14 +135,14 @@ fn alert_delivery_id(delivery_id: Option<&str>, index: usize) -> Option<String> 
 
 /// Applies the jobs' alerts, in order, in one transaction (PostgreSQL's
 /// `ingest_alerts`); one outcome per job.
-async fn apply_in_transaction(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+async fn apply_batch(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut columns = Columns::default();
     for job in jobs {
         for (index, alert) in job.alerts.iter().enumerate() {
             columns.push(job, alert_delivery_id(job.delivery_id.as_deref(), index), alert);
         }
     }
-    let mut tx = pool.begin().await?;
+    // One statement, so one transaction without BEGIN and COMMIT round trips.
     let rows: Vec<(i32, String, Option<Uuid>, bool)> = sqlx::query_as(
         "select seq, outcome, incident_id, over_quota
          from ingest_alerts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -172,9 +162,8 @@ async fn apply_in_transaction(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome
     .bind(&columns.details)
     .bind(&columns.actor)
     .bind(&columns.note)
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
-    tx.commit().await?;
 
     let mut rows = rows.into_iter().zip(columns.dedup_key);
     let mut outcomes = Vec::with_capacity(jobs.len());
