@@ -65,11 +65,11 @@ impl Recorder {
         delivery: &Delivery<'_>,
         parsed: Result<Vec<NormalizedAlert>, String>,
     ) -> Result<Outcome, AppError> {
-        let alerts = match parsed {
+        let mut alerts = match parsed {
             Ok(alerts) => alerts,
             Err(reason) => return store_unparsed(&self.pool, delivery, &reason).await,
         };
-        let mut alerts = alerts;
+        // A trigger without a key always opens an incident: give it a fresh key.
         for alert in &mut alerts {
             if alert.dedup_key.is_none() && alert.action == Action::Trigger {
                 alert.dedup_key = Some(Uuid::new_v4().to_string());
