@@ -18,7 +18,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use app::server::config::Settings;
 use app::server::db;
-use app::server::ingest::Recorder;
+use app::server::ingest::{Recorder, SenderDirectory};
 use app::server::secrets::Cipher;
 use app::server::state::AppState;
 use app::{App, shell};
@@ -83,7 +83,9 @@ impl Application {
         let bound = listener.local_addr().context("reading the bound address")?;
         let self_url = format!("http://127.0.0.1:{}", bound.port());
         let recorder = Recorder::start(pool.clone());
-        let state = AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, recorder, self_url };
+        let senders = SenderDirectory::start(pool.clone(), cipher.clone());
+        let state =
+            AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, recorder, senders, self_url };
         Ok((state, listener))
     }
 

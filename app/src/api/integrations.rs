@@ -33,7 +33,7 @@ pub async fn rotate_integration(kind: String) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
-    crate::server::ingest::integrations::rotate(&state.db, &state.cipher, auth.team_id(), &kind).await?;
+    crate::server::ingest::integrations::rotate(state, auth.team_id(), &kind).await?;
     auth.audit(&state.db, "integration.token_rotated", Some(&kind), serde_json::json!({})).await
 }
 
@@ -44,7 +44,7 @@ pub async fn add_pagerduty_secret(secret: String) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
-    crate::server::ingest::integrations::add_signing_secret(&state.db, &state.cipher, auth.team_id(), &secret).await?;
+    crate::server::ingest::integrations::add_signing_secret(state, auth.team_id(), &secret).await?;
     auth.audit(&state.db, "integration.signing_secret_added", Some("pagerduty"), serde_json::json!({})).await
 }
 
@@ -54,7 +54,7 @@ pub async fn revoke_old_pagerduty_secret() -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
-    crate::server::ingest::integrations::revoke_old_signing_secret(&state.db, &state.cipher, auth.team_id()).await?;
+    crate::server::ingest::integrations::revoke_old_signing_secret(state, auth.team_id()).await?;
     auth.audit(&state.db, "integration.signing_secret_revoked", Some("pagerduty"), serde_json::json!({})).await
 }
 

@@ -4,7 +4,7 @@
 //! Periods are calendar months (UTC) on Free, and the paid subscription's period
 //! otherwise (billing sets `teams.period_start`/`period_end`; an expired period falls
 //! back to the calendar month). The period and the grant itself are defined once, in
-//! PostgreSQL (`quota_period`, `grant_alert`, migration 0004), where ingestion uses them.
+//! PostgreSQL (`quota_period`, migration 0004; `grant_alerts`, migration 0006), where ingestion uses them.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;

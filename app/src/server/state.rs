@@ -7,7 +7,7 @@ use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::server::config::Settings;
-use crate::server::ingest::Recorder;
+use crate::server::ingest::{Recorder, SenderDirectory};
 use crate::server::secrets::Cipher;
 
 /// Shared by all handlers; cheap to clone.
@@ -23,6 +23,8 @@ pub struct AppState {
     pub cipher: Cipher,
     /// Stores and applies alert deliveries, many per transaction.
     pub recorder: Recorder,
+    /// Finds the integration an alert sender presents a token of.
+    pub senders: SenderDirectory,
     /// How this instance reaches itself (`http://127.0.0.1:<port>`), e.g. to send a
     /// test alert through its own public endpoint.
     pub self_url: String,

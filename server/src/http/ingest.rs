@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq as _;
 
 use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
-use app::server::ingest::{Delivery, Effect, Outcome, alertmanager, events_api, integrations, pagerduty, rest};
+use app::server::ingest::{Delivery, Effect, Outcome, alertmanager, events_api, pagerduty, rest};
 use app::server::state::AppState;
 
 /// The largest body accepted (413 above it).
@@ -50,7 +50,7 @@ async fn pagerduty_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let integration = match integrations::find(&state.db, &state.cipher, "pagerduty", &token).await {
+    let integration = match state.senders.find("pagerduty", &token).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return unauthorized("unknown webhook URL"),
         Err(error) => return error.into_response(),
@@ -86,7 +86,7 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
         Ok(key) => key,
         Err(errors) => return invalid_event(errors),
     };
-    let integration = match integrations::find(&state.db, &state.cipher, "events_api", &routing_key).await {
+    let integration = match state.senders.find("events_api", &routing_key).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return invalid_event(vec!["Invalid routing key".to_string()]),
         Err(error) => return error.into_response(),
@@ -133,7 +133,7 @@ async fn alertmanager_like(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let integration = match integrations::find(&state.db, &state.cipher, kind, &token).await {
+    let integration = match state.senders.find(kind, &token).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return unauthorized("unknown webhook URL"),
         Err(error) => return error.into_response(),

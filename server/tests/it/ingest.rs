@@ -90,9 +90,7 @@ async fn pagerduty_webhooks_verify_the_published_vector_and_refuse_a_changed_byt
     let team = Team::create(&app, "pd").await;
     let vector: serde_json::Value = serde_json::from_str(&fixture("pagerduty_v3_signature_vector.json")).unwrap();
     let state = app.state();
-    integrations::add_signing_secret(&state.db, &state.cipher, team.id, vector["secret"].as_str().unwrap())
-        .await
-        .unwrap();
+    integrations::add_signing_secret(&state, team.id, vector["secret"].as_str().unwrap()).await.unwrap();
     let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
     let body = vector["body"].as_str().unwrap().to_string();
 
@@ -123,7 +121,7 @@ async fn pagerduty_lifecycle_rotation_and_redelivery() {
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "pd2").await;
     let state = app.state();
-    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "old-secret").await.unwrap();
+    integrations::add_signing_secret(&state, team.id, "old-secret").await.unwrap();
     let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
     let send = |id: &str, kind: &str, secret: &str| {
         let body = pagerduty_event(id, kind, "PX1");
@@ -139,10 +137,10 @@ async fn pagerduty_lifecycle_rotation_and_redelivery() {
     assert_eq!(team.incident("pagerduty:PX1").await.1, 1, "no second occurrence");
 
     // Rotation: both secrets verify while switching; then the old one is refused.
-    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "new-secret").await.unwrap();
+    integrations::add_signing_secret(&state, team.id, "new-secret").await.unwrap();
     assert_eq!(send("E2", "incident.acknowledged", "old-secret").await, StatusCode::ACCEPTED);
     assert_eq!(team.incident("pagerduty:PX1").await.0, "acknowledged");
-    integrations::revoke_old_signing_secret(&state.db, &state.cipher, team.id).await.unwrap();
+    integrations::revoke_old_signing_secret(&state, team.id).await.unwrap();
     assert_eq!(send("E3", "incident.resolved", "old-secret").await, StatusCode::UNAUTHORIZED);
     assert_eq!(send("E4", "incident.resolved", "new-secret").await, StatusCode::ACCEPTED);
     assert_eq!(team.incident("pagerduty:PX1").await.0, "resolved");
@@ -330,7 +328,7 @@ async fn copies_of_one_delivery_arriving_at_once_have_one_effect() {
     let second = app.another_instance().await;
     let team = Team::create(&app, "copies").await;
     let state = app.state();
-    integrations::add_signing_secret(&state.db, &state.cipher, team.id, "secret").await.unwrap();
+    integrations::add_signing_secret(&state, team.id, "secret").await.unwrap();
     let path = format!("/webhooks/pagerduty/{}", team.integration("pagerduty").secrets.token);
     let body = pagerduty_event("E-copies", "incident.triggered", "PX9");
     let signature = sign("secret", body.as_bytes());
@@ -562,5 +560,120 @@ async fn held_incidents_become_eligible_when_a_new_period_or_a_bigger_plan_allow
         team.count("select count(*) from timeline_entries where team_id = $1 and kind = 'quota.released'").await,
         5
     );
+    app.stop().await;
+}
+
+/// An Alertmanager delivery whose alerts have these (fingerprint, status)s, in order.
+fn alertmanager_group(alerts: &[(&str, &str)]) -> String {
+    let alerts: Vec<_> = alerts
+        .iter()
+        .map(|(fingerprint, status)| {
+            serde_json::json!({"status": status, "labels": {"alertname": format!("Alert{fingerprint}")},
+                "annotations": {"summary": format!("alert {fingerprint}")}, "startsAt": "2026-11-22T02:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint})
+        })
+        .collect();
+    serde_json::json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:{}",
+        "alerts": alerts})
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_alerts_of_one_delivery_apply_in_order_and_take_the_quota_in_order() {
+    // One delivery is applied in one transaction: several alerts for one key and more
+    // new incidents than the quota allows, all at once.
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "group").await;
+    let alertmanager = team.integration("alertmanager");
+    let path = format!("/webhooks/alertmanager/{}", alertmanager.secrets.token);
+    let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
+    let body = alertmanager_group(&[
+        ("a", "firing"),
+        ("b", "firing"),
+        ("a", "resolved"),
+        ("a", "firing"),
+        ("c", "firing"),
+        ("d", "firing"),
+        ("b", "firing"),
+    ]);
+    assert_eq!(post(&app, &path, &[("authorization", bearer)], body).await.status(), StatusCode::OK);
+
+    let incidents: Vec<(String, String, i32, String, bool)> = sqlx::query_as(
+        "select dedup_key, status, occurrences, analysis, previous_incident_id is not null from incidents
+         where team_id = $1 order by first_seen_at, dedup_key, status desc",
+    )
+    .bind(team.id)
+    .fetch_all(&team.db)
+    .await
+    .unwrap();
+    let incidents: Vec<_> = incidents
+        .iter()
+        .map(|(key, status, n, analysis, linked)| {
+            (key.trim_start_matches("alertmanager:"), status.as_str(), *n, analysis.as_str(), *linked)
+        })
+        .collect();
+    assert_eq!(
+        incidents,
+        [
+            ("a", "triggered", 1, "eligible", true),
+            ("a", "resolved", 1, "eligible", false),
+            ("b", "triggered", 2, "eligible", false),
+            ("c", "triggered", 1, "over_quota", false),
+            ("d", "triggered", 1, "over_quota", false),
+        ],
+        "the free plan's 3 alerts go to the first three new incidents, in the order sent"
+    );
+    let timeline: Vec<String> = sqlx::query_scalar(
+        "select t.kind from timeline_entries t join incidents i on i.id = t.incident_id
+         where t.team_id = $1 and i.dedup_key = 'alertmanager:a' order by t.id",
+    )
+    .bind(team.id)
+    .fetch_all(&team.db)
+    .await
+    .unwrap();
+    assert_eq!(timeline, ["alert.received", "status.resolved", "alert.received"]);
+    assert_eq!(
+        team.count("select count(*) from timeline_entries where team_id = $1 and kind = 'quota.exceeded'").await,
+        2
+    );
+    assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 7, "every alert stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rotated_token_stops_working_at_every_instance() {
+    // Instances remember the integrations they have looked up; a change made at one
+    // reaches the others through the database's notifications.
+    let app = TestApp::spawn().await;
+    let second = app.another_instance().await;
+    let team = Team::create(&app, "rotate").await;
+    let old = team.integration("events_api").secrets.token.clone();
+    let event = |key: &str, n: usize| {
+        serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("r-{n}"),
+            "payload": {"summary": "s", "source": "s", "severity": "info"}})
+        .to_string()
+    };
+    let send = |address: String, body: String| {
+        let request = app.client.post(format!("{address}/v2/enqueue")).body(body).send();
+        async move { request.await.unwrap().status() }
+    };
+    // Both instances now know the routing key.
+    assert_eq!(send(app.address.clone(), event(&old, 0)).await, StatusCode::ACCEPTED);
+    assert_eq!(send(second.address.clone(), event(&old, 1)).await, StatusCode::ACCEPTED);
+
+    assert_eq!(team.owner.call("rotate_integration", &[("kind", "events_api")]).await.status(), StatusCode::OK);
+    assert_eq!(send(app.address.clone(), event(&old, 2)).await, StatusCode::BAD_REQUEST, "refused at once here");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut n = 3;
+    while send(second.address.clone(), event(&old, n)).await != StatusCode::BAD_REQUEST {
+        assert!(Instant::now() < deadline, "the other instance still takes the old routing key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        n += 1;
+    }
+    let revealed: serde_json::Value =
+        team.owner.call("reveal_integration", &[("kind", "events_api")]).await.json().await.unwrap();
+    let new = revealed["routing_key"].as_str().unwrap().to_string();
+    assert_eq!(send(second.address.clone(), event(&new, 100)).await, StatusCode::ACCEPTED);
+    second.stop().await;
     app.stop().await;
 }

@@ -44,6 +44,7 @@ fn state_on(url: &str) -> AppState {
     AppState {
         leptos_options: leptos_options(),
         recorder: app::server::ingest::Recorder::start(pool.clone()),
+        senders: app::server::ingest::SenderDirectory::start(pool.clone(), cipher.clone()),
         db: pool,
         settings: Arc::new(settings),
         cipher,

@@ -17,6 +17,7 @@ use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets}
 use crate::error::AppError;
 use crate::server::auth::token;
 use crate::server::secrets::Cipher;
+use crate::server::state::AppState;
 
 /// The kinds of integration, as stored.
 pub const KINDS: [&str; 4] = ["pagerduty", "events_api", "alertmanager", "grafana"];
@@ -105,7 +106,8 @@ async fn load(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integrat
         .collect()
 }
 
-/// The integration of `kind` whose token is `token`.
+/// The integration of `kind` whose token is `token`, as stored (requests find it through
+/// the [`SenderDirectory`](super::SenderDirectory)).
 pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Result<Option<Integration>, AppError> {
     let row: Option<(Uuid, Uuid, Vec<u8>)> =
         sqlx::query_as("select id, team_id, secrets_ciphertext from integrations where token_hash = $1 and kind = $2")
@@ -122,12 +124,12 @@ pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Re
 
 /// Adds a PagerDuty signing secret; the previous newest stays active beside it (so
 /// deliveries signed with either verify during the switch), any older one is dropped.
-pub async fn add_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uuid, secret: &str) -> Result<(), AppError> {
+pub async fn add_signing_secret(state: &AppState, team: Uuid, secret: &str) -> Result<(), AppError> {
     let secret = secret.trim();
     if secret.is_empty() || secret.len() > 256 {
         return Err(AppError::field("secret", "Paste the signing secret PagerDuty showed for the subscription."));
     }
-    update_secrets(pool, cipher, team, "pagerduty", |secrets| {
+    update_secrets(state, team, "pagerduty", |secrets| {
         secrets.signing_secrets.insert(0, secret.to_string());
         secrets.signing_secrets.truncate(2);
     })
@@ -135,18 +137,19 @@ pub async fn add_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uuid, secr
 }
 
 /// Keeps only the newest PagerDuty signing secret (after the switch is complete).
-pub async fn revoke_old_signing_secret(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<(), AppError> {
-    update_secrets(pool, cipher, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
+pub async fn revoke_old_signing_secret(state: &AppState, team: Uuid) -> Result<(), AppError> {
+    update_secrets(state, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
 }
 
 /// Changes an integration's secrets under a row lock (its token hash follows the token).
+/// Every instance forgets what it remembered of it (at once here, on notice elsewhere).
 async fn update_secrets(
-    pool: &PgPool,
-    cipher: &Cipher,
+    state: &AppState,
     team: Uuid,
     kind: &str,
     change: impl FnOnce(&mut Secrets),
 ) -> Result<(), AppError> {
+    let (pool, cipher) = (&state.db, &state.cipher);
     ensure(pool, cipher, team).await?;
     let mut tx = pool.begin().await.map_err(database)?;
     let (id, sealed): (Uuid, Vec<u8>) =
@@ -165,7 +168,9 @@ async fn update_secrets(
         .execute(&mut *tx)
         .await
         .map_err(database)?;
-    tx.commit().await.map_err(database)
+    tx.commit().await.map_err(database)?;
+    state.senders.forget_all();
+    Ok(())
 }
 
 /// The path senders post to; `token` may be a mask.
@@ -224,9 +229,9 @@ pub async fn reveal(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> R
 
 /// Replaces the integration's token (and bearer token): the old URL, routing key and
 /// bearer stop working at once.
-pub async fn rotate(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<(), AppError> {
+pub async fn rotate(state: &AppState, team: Uuid, kind: &str) -> Result<(), AppError> {
     check_kind(kind)?;
-    update_secrets(pool, cipher, team, kind, |secrets| {
+    update_secrets(state, team, kind, |secrets| {
         secrets.token = token::random_hex(24);
         if secrets.bearer.is_some() {
             secrets.bearer = Some(token::random_hex(24));

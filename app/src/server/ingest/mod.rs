@@ -14,8 +14,10 @@ pub mod integrations;
 pub mod pagerduty;
 mod recorder;
 pub mod rest;
+mod senders;
 
 pub use recorder::Recorder;
+pub use senders::SenderDirectory;
 
 use serde::Serialize;
 use sqlx::PgPool;
