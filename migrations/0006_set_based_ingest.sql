@@ -97,8 +97,6 @@ declare
     r_seq integer[];
     r_outcome text[];
     r_incident uuid[];
-    r_occurrences integer[];
-    r_alert uuid[];
     r_held integer[];
 begin
     -- A new round wherever a key repeats within the current one.
@@ -113,16 +111,18 @@ begin
     end loop;
 
     for v_round in 1 .. v_rounds loop
-        -- The round's effects on incidents.
+        -- The round's effects, timeline entries and alerts, in one statement.
         with input as materialized (
             select u.*, coalesce(delivery_alert_id(u.team, u.source, u.delivery_id), gen_random_uuid()) as alert_id
-            from (select a.team, a.source, a.delivery_id, a.action, a.dedup_key, a.title, a.description,
-                         a.severity, a.service, a.external_url, a.details, a.actor, a.seq::integer as seq
-                  from unnest(p_team, p_source, p_delivery_id, p_action, p_dedup_key, p_title, p_description,
-                              p_severity, p_service, p_external_url, p_details, p_actor, v_round_of)
+            from (select a.team, a.source, a.label, a.delivery_id, a.raw, a.action, a.dedup_key, a.title,
+                         a.description, a.severity, a.service, a.external_url, a.details, a.actor, a.note,
+                         a.seq::integer as seq
+                  from unnest(p_team, p_source, p_label, p_delivery_id, p_raw, p_action, p_dedup_key, p_title,
+                              p_description, p_severity, p_service, p_external_url, p_details, p_actor, p_note,
+                              v_round_of)
                        with ordinality
-                       as a (team, source, delivery_id, action, dedup_key, title, description, severity,
-                             service, external_url, details, actor, round, seq)
+                       as a (team, source, label, delivery_id, raw, action, dedup_key, title, description, severity,
+                             service, external_url, details, actor, note, round, seq)
                   where a.round = v_round) u
         ),
         -- Not seen before: a named delivery is stored under an id derived from its name.
@@ -160,97 +160,96 @@ begin
               and inc.team_id = f.team and inc.dedup_key = f.dedup_key and inc.status <> 'resolved'
             returning f.seq, inc.id
         ),
-        results as (
+        -- A note goes to the open incident with the key, else the last resolved one: two
+        -- index lookups (one query ordering the key's incidents by "is open" would read
+        -- every incident of the team).
+        noted as materialized (
+            select f.seq, coalesce(
+                (select i.id from incidents i
+                 where i.team_id = f.team and i.dedup_key = f.dedup_key and i.status <> 'resolved'),
+                (select i.id from incidents i
+                 where i.team_id = f.team and i.dedup_key = f.dedup_key and i.status = 'resolved'
+                 order by i.resolved_at desc limit 1)) as id
+            from fresh f
+            where f.action = 'annotate'
+        ),
+        results as materialized (
             select f.seq, case when t.inserted then 'opened' else 'repeated' end as outcome, t.id as incident_id,
-                   t.occurrences, f.alert_id
+                   t.occurrences
             from fresh f
             join triggered t on t.team_id = f.team and t.dedup_key = f.dedup_key
             union all
             select f.seq,
                    case when c.id is null then 'no_open_incident'
                         when f.action = 'acknowledge' then 'acknowledged' else 'resolved' end,
-                   c.id, null, f.alert_id
+                   c.id, null
             from fresh f left join changed c on c.seq = f.seq
             where f.action in ('acknowledge', 'resolve')
             union all
-            -- A note goes to the open incident with the key, else the last resolved one:
-            -- two index lookups (one query ordering the key's incidents by "is open"
-            -- would read every incident of the team).
-            select n.seq, case when n.id is null then 'no_open_incident' else 'annotated' end, n.id, null, n.alert_id
-            from (select f.seq, f.alert_id, coalesce(
-                      (select i.id from incidents i
-                       where i.team_id = f.team and i.dedup_key = f.dedup_key and i.status <> 'resolved'),
-                      (select i.id from incidents i
-                       where i.team_id = f.team and i.dedup_key = f.dedup_key and i.status = 'resolved'
-                       order by i.resolved_at desc limit 1)) as id
-                  from fresh f
-                  where f.action = 'annotate') n
+            select n.seq, case when n.id is null then 'no_open_incident' else 'annotated' end, n.id, null
+            from noted n
+        ),
+        timeline as (
+            insert into timeline_entries (team_id, incident_id, kind, actor, message)
+            select f.team, r.incident_id,
+                   case r.outcome when 'opened' then 'alert.received' when 'repeated' then 'alert.repeated'
+                                  when 'acknowledged' then 'status.acknowledged'
+                                  when 'resolved' then 'status.resolved' else 'note' end,
+                   f.actor,
+                   case r.outcome
+                       when 'opened' then 'Alert received from ' || f.label || ': ' || f.title
+                       when 'repeated' then 'Alert received again from ' || f.label
+                                            || ' (occurrence ' || r.occurrences || ')'
+                       when 'acknowledged' then 'Acknowledged by ' || f.actor
+                       when 'resolved' then 'Resolved by ' || f.actor
+                       else f.note end
+            from results r join fresh f on f.seq = r.seq
+            where r.incident_id is not null
+            order by r.seq
+        ),
+        stored as (
+            insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, event_action, incident_id)
+            select f.alert_id, f.team, f.source, f.delivery_id, f.raw, 'parsed', f.action, r.incident_id
+            from results r join fresh f on f.seq = r.seq
+        ),
+        answers as (
+            select r.seq, r.outcome, r.incident_id from results r
             union all
-            select i.seq, 'duplicate', null, null, null
-            from input i where not exists (select 1 from fresh f where f.seq = i.seq)
+            select i.seq, 'duplicate', null from input i where not exists (select 1 from fresh f where f.seq = i.seq)
         )
-        select array_agg(r.seq), array_agg(r.outcome), array_agg(r.incident_id), array_agg(r.occurrences),
-               array_agg(r.alert_id)
-        into r_seq, r_outcome, r_incident, r_occurrences, r_alert
-        from results r;
+        select array_agg(a.seq), array_agg(a.outcome), array_agg(a.incident_id)
+        into r_seq, r_outcome, r_incident
+        from answers a;
 
-        -- Quota for the incidents the round opened, in batch order; the rest are held.
-        r_held := '{}';
+        -- Quota for the incidents the round opened, in batch order; the rest are held,
+        -- and their timelines say why.
         for v_team, v_opened in
             select p_team[o.seq], count(*)::integer from unnest(r_seq, r_outcome) as o (seq, outcome)
             where o.outcome = 'opened' group by 1 order by 1
         loop
             v_granted := grant_alerts(v_team, v_opened);
             if v_granted < v_opened then
-                r_held := r_held || array(
+                r_held := array(
                     select o.seq from unnest(r_seq, r_outcome) as o (seq, outcome)
                     where o.outcome = 'opened' and p_team[o.seq] = v_team
                     order by o.seq offset v_granted);
+                with held as (
+                    update incidents set analysis = 'over_quota'
+                    where id = any (array(select o.incident_id from unnest(r_seq, r_incident) as o (seq, incident_id)
+                                          where o.seq = any (r_held)))
+                    returning id, team_id, first_seen_at
+                )
+                insert into timeline_entries (team_id, incident_id, kind, actor, message)
+                select h.team_id, h.id, 'quota.exceeded', 'DreamOps',
+                       'Over quota — not analysed. Upgrade the plan, or wait for the next period.'
+                from held h order by h.first_seen_at, h.id;
+                v_held := v_held || r_held;
             end if;
         end loop;
-        if cardinality(r_held) > 0 then
-            update incidents set analysis = 'over_quota'
-            where id = any (array(select o.incident_id from unnest(r_seq, r_incident) as o (seq, incident_id)
-                                  where o.seq = any (r_held)));
-        end if;
-
-        -- The round's timeline entries and alerts.
-        with applied as (
-            select o.* from unnest(r_seq, r_outcome, r_incident, r_occurrences, r_alert)
-                            as o (seq, outcome, incident_id, occurrences, alert_id)
-            where o.outcome <> 'duplicate'
-        ),
-        timeline as (
-            insert into timeline_entries (team_id, incident_id, kind, actor, message)
-            select p_team[a.seq], a.incident_id, e.kind, e.actor, e.message
-            from applied a
-            cross join lateral (values
-                (1, case a.outcome when 'opened' then 'alert.received' when 'repeated' then 'alert.repeated'
-                                   when 'acknowledged' then 'status.acknowledged'
-                                   when 'resolved' then 'status.resolved' else 'note' end,
-                 p_actor[a.seq],
-                 case a.outcome
-                     when 'opened' then 'Alert received from ' || p_label[a.seq] || ': ' || p_title[a.seq]
-                     when 'repeated' then 'Alert received again from ' || p_label[a.seq]
-                                          || ' (occurrence ' || a.occurrences || ')'
-                     when 'acknowledged' then 'Acknowledged by ' || p_actor[a.seq]
-                     when 'resolved' then 'Resolved by ' || p_actor[a.seq]
-                     else p_note[a.seq] end),
-                (2, case when a.seq = any (r_held) then 'quota.exceeded' end, 'DreamOps',
-                 'Over quota — not analysed. Upgrade the plan, or wait for the next period.')
-            ) as e (place, kind, actor, message)
-            where a.incident_id is not null and e.kind is not null
-            order by a.seq, e.place
-        )
-        insert into alerts (id, team_id, source, delivery_id, raw_body, parse_status, event_action, incident_id)
-        select a.alert_id, p_team[a.seq], p_source[a.seq], p_delivery_id[a.seq], p_raw[a.seq], 'parsed',
-               p_action[a.seq], a.incident_id
-        from applied a;
 
         v_seq := v_seq || r_seq;
         v_outcome := v_outcome || r_outcome;
         v_incident := v_incident || r_incident;
-        v_held := v_held || r_held;
     end loop;
 
     return query

@@ -3,7 +3,12 @@
 //! `cargo bench -p server --bench ingest` (by hand, not in CI). Uses DATABASE_URL, or the
 //! PostgreSQL on 127.0.0.1:5432, creating and dropping a database of its own. For each
 //! target, a load generator on loopback keeps BENCH_CONNECTIONS (default 32) requests in
-//! flight for SECONDS and prints accepted requests per second, p50/p99 latency and errors.
+//! flight and prints accepted requests per second, p50/p99 latency and errors.
+//!
+//! The targets take turns, ROUNDS times SECONDS each, so that a machine whose speed
+//! drifts (a shared host) slows them alike; figures are over all rounds. Request bodies
+//! and signatures are made before each round starts, so that the load generator spends
+//! the machine's cores on sending, not on building payloads.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +26,10 @@ use tokio::sync::Mutex;
 use app::server::config::Settings;
 use server::startup::Application;
 
-const SECONDS: u64 = 10;
+const SECONDS: u64 = 5;
+const ROUNDS: usize = 3;
+/// Requests made ahead per round and connection (more than a round can send).
+const AHEAD: usize = 40_000;
 
 /// Requests kept in flight: `BENCH_CONNECTIONS`, default 32.
 fn connections() -> usize {
@@ -37,6 +45,13 @@ struct Result {
 }
 
 impl Result {
+    fn merge(&mut self, other: Result) {
+        self.accepted += other.accepted;
+        self.errors += other.errors;
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+    }
+
     fn per_second(&self) -> f64 {
         self.accepted as f64 / self.elapsed.as_secs_f64()
     }
@@ -51,21 +66,42 @@ impl Result {
     }
 }
 
-/// Sends requests made by `make(n)` from `connections()` tasks for SECONDS.
-async fn load(name: &'static str, make: Arc<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>) -> Result {
+/// A request made ahead: its body and headers.
+struct Prepared {
+    body: Bytes,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// What a target is sent: request n of a run is `make(n)`.
+struct Target {
+    name: &'static str,
+    url: String,
+    make: Box<dyn Fn(usize) -> Prepared>,
+}
+
+/// Sends `target`'s requests `first..` from `connections()` tasks for SECONDS; returns
+/// the result and how many requests were used.
+async fn load(http: &reqwest::Client, target: &Target, first: usize) -> (Result, usize) {
+    let requests: Arc<Vec<Prepared>> = Arc::new((first..first + AHEAD).map(&target.make).collect());
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results = Arc::new(Mutex::new((0_usize, 0_usize, Vec::new())));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
     let tasks: Vec<_> = (0..connections())
         .map(|_| {
-            let (make, counter, results) = (make.clone(), counter.clone(), results.clone());
+            let (requests, counter, results) = (requests.clone(), counter.clone(), results.clone());
+            let (http, url) = (http.clone(), target.url.clone());
             tokio::spawn(async move {
                 let (mut accepted, mut errors, mut latencies) = (0, 0, Vec::new());
                 while Instant::now() < deadline {
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(prepared) = requests.get(n) else { break };
+                    let mut request = http.post(&url).body(prepared.body.clone());
+                    for (name, value) in &prepared.headers {
+                        request = request.header(*name, value);
+                    }
                     let sent = Instant::now();
-                    match make(n).send().await {
+                    match request.send().await {
                         Ok(response) if response.status().is_success() => {
                             accepted += 1;
                             latencies.push(sent.elapsed());
@@ -84,8 +120,10 @@ async fn load(name: &'static str, make: Arc<dyn Fn(usize) -> reqwest::RequestBui
         task.await.unwrap();
     }
     let elapsed = started.elapsed();
+    let used = counter.load(std::sync::atomic::Ordering::Relaxed).min(AHEAD);
+    assert!(used < AHEAD, "{}: raise AHEAD, every prepared request was sent", target.name);
     let (accepted, errors, latencies) = std::mem::take(&mut *results.lock().await);
-    Result { name, accepted, errors, latencies, elapsed }
+    (Result { name: target.name, accepted, errors, latencies, elapsed }, used)
 }
 
 /// The baseline: a bare axum handler doing one insert into the same database.
@@ -153,53 +191,60 @@ async fn main() {
     let baseline_url = baseline(state.db.clone()).await;
     let http = reqwest::Client::builder().pool_max_idle_per_host(connections()).build().unwrap();
 
-    let mut results = Vec::new();
-    let body = serde_json::json!({"event": {"id": "x", "event_type": "incident.triggered"}}).to_string();
-    results.push(
-        load(
-            "bare axum + one insert",
-            Arc::new({
-                let (http, url) = (http.clone(), baseline_url.clone());
-                move |_| http.post(&url).body(body.clone())
+    let targets = [
+        Target {
+            name: "bare axum + one insert",
+            url: baseline_url,
+            make: Box::new(|_| Prepared {
+                body: serde_json::json!({"event": {"id": "x", "event_type": "incident.triggered"}}).to_string().into(),
+                headers: vec![],
             }),
-        )
-        .await,
-    );
-    results.push(
-        load(
-            "PagerDuty webhook (signed)",
-            Arc::new({
-                let (http, url) = (http.clone(), pagerduty_url.clone());
-                move |n| {
-                    let body =
-                        serde_json::json!({"event": {"id": format!("bench-{n}"), "event_type": "incident.triggered",
-                "data": {"id": format!("P{n}"), "type": "incident", "title": "bench", "urgency": "high"}}})
-                        .to_string();
-                    let mut mac = Hmac::<Sha256>::new_from_slice(b"bench-secret").unwrap();
-                    mac.update(body.as_bytes());
-                    let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
-                    http.post(&url)
-                        .header("x-pagerduty-signature", signature)
-                        .header("x-webhook-id", format!("bench-{n}"))
-                        .body(body)
+        },
+        Target {
+            name: "PagerDuty webhook (signed)",
+            url: pagerduty_url,
+            make: Box::new(|n| {
+                let body = serde_json::json!({"event": {"id": format!("bench-{n}"), "event_type": "incident.triggered",
+                    "data": {"id": format!("P{n}"), "type": "incident", "title": "bench", "urgency": "high"}}})
+                .to_string();
+                let mut mac = Hmac::<Sha256>::new_from_slice(b"bench-secret").unwrap();
+                mac.update(body.as_bytes());
+                let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+                Prepared {
+                    body: body.into(),
+                    headers: vec![("x-pagerduty-signature", signature), ("x-webhook-id", format!("bench-{n}"))],
                 }
             }),
-        )
-        .await,
-    );
-    results.push(load("Events API v2 trigger", Arc::new({
-        let (http, url) = (http.clone(), format!("{address}/v2/enqueue"));
-        move |n| {
-            http.post(&url).body(
-                serde_json::json!({"routing_key": routing_key, "event_action": "trigger", "dedup_key": format!("ev-{n}"),
+        },
+        Target {
+            name: "Events API v2 trigger",
+            url: format!("{address}/v2/enqueue"),
+            make: Box::new(move |n| Prepared {
+                body: serde_json::json!({"routing_key": routing_key, "event_action": "trigger",
+                    "dedup_key": format!("ev-{n}"),
                     "payload": {"summary": "bench", "source": "bench", "severity": "warning"}})
-                .to_string(),
-            )
+                .to_string()
+                .into(),
+                headers: vec![],
+            }),
+        },
+    ];
+    let mut results: Vec<Option<Result>> = targets.iter().map(|_| None).collect();
+    let mut next = vec![0; targets.len()];
+    for _ in 0..ROUNDS {
+        for (index, target) in targets.iter().enumerate() {
+            let (result, used) = load(&http, target, next[index]).await;
+            next[index] += used;
+            match &mut results[index] {
+                Some(total) => total.merge(result),
+                empty => *empty = Some(result),
+            }
         }
-    })).await);
+    }
+    let results: Vec<Result> = results.into_iter().flatten().collect();
 
     let baseline_rate = results[0].per_second();
-    println!("\n{} connections, {SECONDS} s each, on loopback\n", connections());
+    println!("\n{} connections, {ROUNDS} rounds of {SECONDS} s per target, taking turns, on loopback\n", connections());
     println!("{:<30} {:>12} {:>10} {:>10} {:>8} {:>12}", "target", "accepted/s", "p50", "p99", "errors", "vs baseline");
     for result in &results {
         println!(
