@@ -94,13 +94,13 @@ ensure_postgres_binaries() {
   apt_install postgresql
 }
 
-# What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 # A real Prometheus Alertmanager, which the integration tests run against.
 ensure_alertmanager() {
   if command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; then return; fi
   apt_install prometheus-alertmanager
 }
 
+# What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_leptos

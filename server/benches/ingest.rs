@@ -1,9 +1,15 @@
 //! Alert ingestion under load, against a bare axum handler doing one insert, in one run.
 //!
 //! `cargo bench -p server --bench ingest` (by hand, not in CI). Uses DATABASE_URL, or the
-//! PostgreSQL on 127.0.0.1:5432, creating and dropping a database of its own. For each
-//! target, a load generator on loopback keeps BENCH_CONNECTIONS (default 32) requests in
-//! flight and prints accepted requests per second, p50/p99 latency and errors.
+//! PostgreSQL on 127.0.0.1:5432, creating and dropping a database of its own. Each target
+//! is measured twice by a load generator on loopback, which prints accepted requests per
+//! second, p50/p99 latency and errors:
+//!
+//! - the most it takes: BENCH_CONNECTIONS (default 32) senders, each sending again as
+//!   soon as it is answered (a closed loop, where latency is mostly queueing behind the
+//!   other senders);
+//! - its latency at a given load: BENCH_RATE (default 3,000) requests per second, sent
+//!   on schedule whatever the answers (an open loop, latency from the scheduled time).
 //!
 //! The targets take turns, ROUNDS times SECONDS each, so that a machine whose speed
 //! drifts (a shared host) slows them alike; figures are over all rounds. Request bodies
@@ -29,11 +35,21 @@ use server::startup::Application;
 const SECONDS: u64 = 5;
 const ROUNDS: usize = 3;
 /// Requests made ahead per round and connection (more than a round can send).
-const AHEAD: usize = 40_000;
+const AHEAD: usize = 100_000;
 
-/// Requests kept in flight: `BENCH_CONNECTIONS`, default 32.
+/// A positive number from the environment, or the default.
+fn setting(variable: &str, default: usize) -> usize {
+    std::env::var(variable).ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
+
+/// Senders of the closed loop: `BENCH_CONNECTIONS`, default 32.
 fn connections() -> usize {
-    std::env::var("BENCH_CONNECTIONS").ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(32)
+    setting("BENCH_CONNECTIONS", 32)
+}
+
+/// Requests per second of the open loop: `BENCH_RATE`, default 3,000 (the target).
+fn rate() -> usize {
+    setting("BENCH_RATE", 3_000)
 }
 
 struct Result {
@@ -79,9 +95,19 @@ struct Target {
     make: Box<dyn Fn(usize) -> Prepared>,
 }
 
-/// Sends `target`'s requests `first..` from `connections()` tasks for SECONDS; returns
-/// the result and how many requests were used.
-async fn load(http: &reqwest::Client, target: &Target, first: usize) -> (Result, usize) {
+/// Sends one prepared request; whether it was accepted.
+async fn send(http: &reqwest::Client, url: &str, prepared: &Prepared) -> bool {
+    let mut request = http.post(url).body(prepared.body.clone());
+    for (name, value) in &prepared.headers {
+        request = request.header(*name, value);
+    }
+    matches!(request.send().await, Ok(response) if response.status().is_success())
+}
+
+/// The most a target takes: `connections()` senders, each sending its next request as
+/// soon as the previous one is answered (a closed loop), for SECONDS. Returns the result
+/// and how many of the requests from `first` on were used.
+async fn saturate(http: &reqwest::Client, target: &Target, first: usize) -> (Result, usize) {
     let requests: Arc<Vec<Prepared>> = Arc::new((first..first + AHEAD).map(&target.make).collect());
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results = Arc::new(Mutex::new((0_usize, 0_usize, Vec::new())));
@@ -96,17 +122,12 @@ async fn load(http: &reqwest::Client, target: &Target, first: usize) -> (Result,
                 while Instant::now() < deadline {
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(prepared) = requests.get(n) else { break };
-                    let mut request = http.post(&url).body(prepared.body.clone());
-                    for (name, value) in &prepared.headers {
-                        request = request.header(*name, value);
-                    }
                     let sent = Instant::now();
-                    match request.send().await {
-                        Ok(response) if response.status().is_success() => {
-                            accepted += 1;
-                            latencies.push(sent.elapsed());
-                        }
-                        _ => errors += 1,
+                    if send(&http, &url, prepared).await {
+                        accepted += 1;
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
                     }
                 }
                 let mut results = results.lock().await;
@@ -126,6 +147,38 @@ async fn load(http: &reqwest::Client, target: &Target, first: usize) -> (Result,
     (Result { name: target.name, accepted, errors, latencies, elapsed }, used)
 }
 
+/// Latency at a given load: `rate()` requests per second for SECONDS, each sent at its
+/// scheduled time whether or not earlier ones were answered (an open loop). Latency
+/// counts from the scheduled time, so a server that falls behind shows it in full
+/// instead of slowing the generator down. Returns the result and the requests used.
+async fn pace(http: &reqwest::Client, target: &Target, first: usize) -> (Result, usize) {
+    let total = rate() * SECONDS as usize;
+    let requests: Vec<Prepared> = (first..first + total).map(&target.make).collect();
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let started = tokio::time::Instant::now();
+    for (n, prepared) in requests.into_iter().enumerate() {
+        let due = started + Duration::from_secs_f64(n as f64 / rate() as f64);
+        tokio::time::sleep_until(due).await;
+        let (http, url, answers) = (http.clone(), target.url.clone(), answers.clone());
+        tokio::spawn(async move {
+            let accepted = send(&http, &url, &prepared).await;
+            let _ = answers.send(accepted.then(|| due.elapsed()));
+        });
+    }
+    drop(answers);
+    let (mut accepted, mut errors, mut latencies) = (0, 0, Vec::with_capacity(total));
+    while let Some(answer) = answered.recv().await {
+        match answer {
+            Some(latency) => {
+                accepted += 1;
+                latencies.push(latency);
+            }
+            None => errors += 1,
+        }
+    }
+    (Result { name: target.name, accepted, errors, latencies, elapsed: started.elapsed() }, total)
+}
+
 /// The baseline: a bare axum handler doing one insert into the same database.
 async fn baseline(pool: PgPool) -> String {
     sqlx::query("create table bench_baseline (id bigint generated always as identity primary key, body bytea not null, at timestamptz not null default now())")
@@ -143,6 +196,23 @@ async fn baseline(pool: PgPool) -> String {
     let address = format!("http://{}/baseline", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     address
+}
+
+fn print_table(title: &str, results: &[Result]) {
+    let baseline_rate = results[0].per_second();
+    println!("\n{title}\n");
+    println!("{:<30} {:>12} {:>10} {:>10} {:>8} {:>12}", "target", "accepted/s", "p50", "p99", "errors", "vs baseline");
+    for result in results {
+        println!(
+            "{:<30} {:>12.0} {:>8.2}ms {:>8.2}ms {:>8} {:>12.2}",
+            result.name,
+            result.per_second(),
+            result.percentile(0.50).as_secs_f64() * 1000.0,
+            result.percentile(0.99).as_secs_f64() * 1000.0,
+            result.errors,
+            result.per_second() / baseline_rate
+        );
+    }
 }
 
 #[tokio::main]
@@ -189,7 +259,7 @@ async fn main() {
     let (pagerduty_url, routing_key) =
         (format!("{address}/webhooks/pagerduty/{}", token("pagerduty")), token("events_api"));
     let baseline_url = baseline(state.db.clone()).await;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(connections()).build().unwrap();
+    let http = reqwest::Client::new();
 
     let targets = [
         Target {
@@ -229,34 +299,29 @@ async fn main() {
             }),
         },
     ];
-    let mut results: Vec<Option<Result>> = targets.iter().map(|_| None).collect();
+    // Per target: the closed loop's result, then the open loop's.
+    let mut results: Vec<[Option<Result>; 2]> = targets.iter().map(|_| [None, None]).collect();
     let mut next = vec![0; targets.len()];
     for _ in 0..ROUNDS {
         for (index, target) in targets.iter().enumerate() {
-            let (result, used) = load(&http, target, next[index]).await;
+            let (saturated, used) = saturate(&http, target, next[index]).await;
             next[index] += used;
-            match &mut results[index] {
-                Some(total) => total.merge(result),
-                empty => *empty = Some(result),
+            let (paced, used) = pace(&http, target, next[index]).await;
+            next[index] += used;
+            for (total, result) in results[index].iter_mut().zip([saturated, paced]) {
+                match total {
+                    Some(total) => total.merge(result),
+                    empty => *empty = Some(result),
+                }
             }
         }
     }
-    let results: Vec<Result> = results.into_iter().flatten().collect();
+    let [saturated, paced]: [Vec<Result>; 2] =
+        [0, 1].map(|loop_| results.iter_mut().map(|pair| pair[loop_].take().unwrap()).collect());
 
-    let baseline_rate = results[0].per_second();
-    println!("\n{} connections, {ROUNDS} rounds of {SECONDS} s per target, taking turns, on loopback\n", connections());
-    println!("{:<30} {:>12} {:>10} {:>10} {:>8} {:>12}", "target", "accepted/s", "p50", "p99", "errors", "vs baseline");
-    for result in &results {
-        println!(
-            "{:<30} {:>12.0} {:>8.2}ms {:>8.2}ms {:>8} {:>12.2}",
-            result.name,
-            result.per_second(),
-            result.percentile(0.50).as_secs_f64() * 1000.0,
-            result.percentile(0.99).as_secs_f64() * 1000.0,
-            result.errors,
-            result.per_second() / baseline_rate
-        );
-    }
+    println!("\n{ROUNDS} rounds of {SECONDS} s per target and loop, taking turns, on loopback");
+    print_table(&format!("The most taken: {} senders, each waiting for its answer", connections()), &saturated);
+    print_table(&format!("At {} requests/s, sent on schedule whatever the answers", rate()), &paced);
 
     state.db.close().await;
     sqlx::query(&format!("drop database {name} with (force)")).execute(&mut connection).await.unwrap();

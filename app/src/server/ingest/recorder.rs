@@ -22,8 +22,9 @@ use crate::error::AppError;
 
 /// Lanes, each applying one batch at a time on one connection.
 const LANES: usize = 8;
-/// The most alerts one transaction applies.
-const MAX_BATCH: usize = 64;
+/// The most deliveries one transaction applies (bigger batches under heavy load make
+/// each alert cheaper; a lone delivery still goes alone).
+const MAX_BATCH: usize = 128;
 /// Deliveries waiting per lane before senders wait for room.
 const QUEUE: usize = 1024;
 
