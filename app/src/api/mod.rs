@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod incidents;
 pub mod integrations;
 pub mod invitations;
 pub mod members;

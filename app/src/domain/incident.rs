@@ -3,8 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// How bad an incident is (PagerDuty's Events API levels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -76,6 +77,10 @@ pub enum IncidentStatus {
 }
 
 impl IncidentStatus {
+    /// Every status, in the order of an incident's life.
+    pub const ALL: [IncidentStatus; 3] =
+        [IncidentStatus::Triggered, IncidentStatus::Acknowledged, IncidentStatus::Resolved];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,6 +89,78 @@ impl IncidentStatus {
             IncidentStatus::Resolved => "resolved",
         }
     }
+}
+
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IncidentStatus {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        IncidentStatus::ALL.into_iter().find(|v| v.as_str() == s).ok_or("must be triggered, acknowledged or resolved")
+    }
+}
+
+/// Which incidents to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentFilter {
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
+    /// Only this severity.
+    pub severity: Option<Severity>,
+    /// Only this service (exact).
+    pub service: Option<String>,
+    /// Only this source (`pagerduty`, `events_api`, `alertmanager`, `grafana`, `rest`).
+    pub source: Option<String>,
+    /// Words in the title (case-insensitive).
+    pub text: Option<String>,
+}
+
+/// An incident as the list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentSummary {
+    pub id: Uuid,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub service: Option<String>,
+    pub source: String,
+    /// Alerts that joined it.
+    pub occurrences: i32,
+    pub first_seen_at: DateTime<Utc>,
+    /// Its last activity: the list is sorted by it, newest first.
+    pub last_seen_at: DateTime<Utc>,
+    /// Opened when the team's alert quota was used up: stored, not analysed.
+    pub over_quota: bool,
+}
+
+/// Where a listing continues: after the incident with this last activity and id (keyset
+/// pagination, so that incidents arriving meanwhile neither repeat nor hide others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentCursor {
+    pub last_seen_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// Incidents per status, for the filter bar (under the other filters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub triggered: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+}
+
+/// One page of the incident list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentPage {
+    pub incidents: Vec<IncidentSummary>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<IncidentCursor>,
+    pub counts: StatusCounts,
 }
 
 /// How much of its alert quota a team has used in the current period.
@@ -117,5 +194,13 @@ mod tests {
         assert_eq!(Severity::from_label("warn"), Some(Severity::Warning));
         assert_eq!(Severity::from_label("banana"), None);
         assert_eq!("error".parse::<Severity>(), Ok(Severity::Error));
+    }
+
+    #[test]
+    fn statuses_read_back_what_they_store() {
+        for status in IncidentStatus::ALL {
+            assert_eq!(status.as_str().parse::<IncidentStatus>(), Ok(status));
+        }
+        assert!("open".parse::<IncidentStatus>().is_err());
     }
 }

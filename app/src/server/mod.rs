@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod incidents;
 pub mod ingest;
 pub mod invitations;
 pub mod members;

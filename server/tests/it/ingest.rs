@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use app::server::ingest::integrations::{self, Integration};
 
-use crate::support::{TestApp, User};
+use crate::support::{TestApp, User, join_all};
 
 /// A signed-up team, its integrations and a pool on its database.
 struct Team {
@@ -311,7 +311,7 @@ async fn under_any_concurrency_exactly_the_remaining_quota_is_granted() {
         let request = app.client.post(format!("{}/v2/enqueue", addresses[n % 3])).body(body).send();
         async move { request.await.map(|response| response.status()) }
     });
-    let statuses = futures_join_all(sends).await;
+    let statuses = join_all(sends).await;
     assert!(statuses.iter().all(|status| matches!(status, Ok(s) if *s == StatusCode::ACCEPTED)), "{statuses:?}");
     assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 200, "none lost");
     assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'eligible'").await, 3);
@@ -343,7 +343,7 @@ async fn copies_of_one_delivery_arriving_at_once_have_one_effect() {
             .send();
         async move { request.await.map(|response| response.status()) }
     });
-    let statuses = futures_join_all(sends).await;
+    let statuses = join_all(sends).await;
     assert!(statuses.iter().all(|status| matches!(status, Ok(s) if *s == StatusCode::ACCEPTED)), "{statuses:?}");
     assert_eq!(team.count("select count(*) from alerts where team_id = $1").await, 1);
     assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 1);
@@ -351,19 +351,6 @@ async fn copies_of_one_delivery_arriving_at_once_have_one_effect() {
     assert_eq!(team.count("select count(*) from timeline_entries where team_id = $1").await, 1);
     second.stop().await;
     app.stop().await;
-}
-
-/// Runs the futures concurrently and collects their results in order.
-async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut results = Vec::with_capacity(handles.len());
-    for handle in handles {
-        results.push(handle.await.unwrap());
-    }
-    results
 }
 
 /// The Alertmanager binary: on PATH, or where Debian's package puts it.

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod embedded;
+mod incidents;
 mod ingest;
 mod pages;
 mod probes;

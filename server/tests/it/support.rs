@@ -258,3 +258,17 @@ impl User {
 
 /// A password good enough for every test account.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs the futures concurrently (each on its own task) and collects their results in
+/// order.
+pub async fn join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    results
+}

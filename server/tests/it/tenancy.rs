@@ -85,11 +85,19 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("revoke_old_pagerduty_secret", Permission::ManageIntegrations, vec![]),
         ("send_test_alert", Permission::ManageIntegrations, vec![("kind", "no-such-kind".into())]),
         ("get_usage", Permission::ReadTeam, vec![]),
+        ("list_incidents", Permission::ReadTeam, vec![]),
     ]
 }
 
-const QUERIES: &[&str] =
-    &["list_members", "list_invitations", "list_api_keys", "list_audit_log", "list_integrations", "get_usage"];
+const QUERIES: &[&str] = &[
+    "list_members",
+    "list_invitations",
+    "list_api_keys",
+    "list_audit_log",
+    "list_integrations",
+    "get_usage",
+    "list_incidents",
+];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
     if QUERIES.contains(&endpoint) {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Days, Utc};
 use sqlx::{PgExecutor, QueryBuilder};
 use uuid::Uuid;
 
+use super::escape_like;
 use crate::domain::audit::{AuditEntry, AuditFilter};
 
 /// An entry to append.
@@ -93,9 +94,4 @@ pub async fn list(
             details: row.details.to_string(),
         })
         .collect())
-}
-
-/// `text` with LIKE's wildcards taken literally.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

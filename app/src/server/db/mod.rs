@@ -17,6 +17,11 @@ pub mod login_attempts;
 pub mod teams;
 pub mod users;
 
+/// `text` with LIKE's wildcards taken literally, for searches by part of a name.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// The migrations in `migrations/`, embedded into the binary at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
