@@ -19,6 +19,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use app::server::config::Settings;
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
+use app::server::live::LiveHub;
 use app::server::secrets::Cipher;
 use app::server::state::AppState;
 use app::{App, shell};
@@ -82,10 +83,19 @@ impl Application {
             Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let self_url = format!("http://127.0.0.1:{}", bound.port());
-        let recorder = Recorder::start(pool.clone());
+        let live = LiveHub::start(pool.clone());
+        let recorder = Recorder::start(pool.clone(), live.clone());
         let senders = SenderDirectory::start(pool.clone(), cipher.clone());
-        let state =
-            AppState { leptos_options, db: pool, settings: Arc::new(settings), cipher, recorder, senders, self_url };
+        let state = AppState {
+            leptos_options,
+            db: pool,
+            settings: Arc::new(settings),
+            cipher,
+            recorder,
+            live,
+            senders,
+            self_url,
+        };
         Ok((state, listener))
     }
 
@@ -119,6 +129,8 @@ impl Application {
             () = shutdown => {
                 tracing::info!(grace = ?state.settings.shutdown_timeout, "shutting down: finishing requests in flight");
                 let _ = stopping_tx.send(());
+                // Open event streams would otherwise hold the shutdown for its whole grace.
+                state.live.close_streams();
                 match tokio::time::timeout(state.settings.shutdown_timeout, &mut serving).await {
                     Ok(finished) => finished.context("the server task failed")?.context("serving HTTP"),
                     Err(_) => {
@@ -164,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(http::probes::ready))
         .route("/metrics", get(http::metrics::render))
         .route("/settings/audit-log.csv", get(http::audit_export::export))
+        .route(app::domain::live::EVENTS_PATH, get(http::live::stream))
         .merge(http::ingest::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

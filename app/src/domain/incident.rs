@@ -7,6 +7,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The name DreamOps' agent acts under (in timelines, `resolved_by`, the audit log).
+pub const AGENT_NAME: &str = "DreamOps agent";
+
+/// Where alerts come from: the stored name and the name people know it by.
+pub const SOURCES: [(&str, &str); 6] = [
+    ("pagerduty", "PagerDuty"),
+    ("events_api", "Events API"),
+    ("alertmanager", "Alertmanager"),
+    ("grafana", "Grafana"),
+    ("rest", "REST API"),
+    ("manual", "Reported by hand"),
+];
+
 /// How bad an incident is (PagerDuty's Events API levels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,7 +127,7 @@ pub struct IncidentFilter {
     pub severity: Option<Severity>,
     /// Only this service (exact).
     pub service: Option<String>,
-    /// Only this source (`pagerduty`, `events_api`, `alertmanager`, `grafana`, `rest`).
+    /// Only this source (one of [`SOURCES`]).
     pub source: Option<String>,
     /// Words in the title (case-insensitive).
     pub text: Option<String>,
@@ -161,6 +174,149 @@ pub struct IncidentPage {
     /// Where the next page starts; `None` on the last page.
     pub next: Option<IncidentCursor>,
     pub counts: StatusCounts,
+}
+
+/// Everything the incident page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    pub summary: IncidentSummary,
+    pub description: Option<String>,
+    /// What groups its alerts (a fingerprint, an incident key).
+    pub dedup_key: String,
+    /// The sender's view of it (e.g. the PagerDuty incident).
+    pub external_url: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    /// The resolved incident with the same key that this one follows.
+    pub previous_incident_id: Option<Uuid>,
+    /// Labels, annotations, custom details, pretty-printed JSON.
+    pub details: String,
+    /// What happened, oldest first (the latest [`TIMELINE_LIMIT`] entries).
+    pub timeline: Vec<TimelineEntry>,
+    /// Entries older than those shown.
+    pub earlier_entries: i64,
+    /// The alerts behind it, newest first (the latest [`ALERTS_SHOWN`]).
+    pub alerts: Vec<AlertRecord>,
+    /// Incidents that may be the same problem.
+    pub related: Vec<RelatedIncident>,
+}
+
+/// Timeline entries the incident page shows at most.
+pub const TIMELINE_LIMIT: i64 = 500;
+/// Alerts (with their raw payloads) the incident page shows at most.
+pub const ALERTS_SHOWN: i64 = 20;
+
+/// One thing that happened to an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// `alert.received`, `status.resolved`, `note`, ...
+    pub kind: String,
+    /// Who: a person's email, a source, the agent.
+    pub actor: String,
+    pub message: String,
+}
+
+/// One alert as received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub id: Uuid,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    /// trigger, acknowledge, resolve, annotate.
+    pub event_action: Option<String>,
+    /// The payload as received (UTF-8, invalid bytes replaced), cut at [`RAW_SHOWN`] bytes.
+    pub raw: String,
+    /// Whether the payload was longer than shown.
+    pub cut: bool,
+}
+
+/// Bytes of a raw payload the incident page shows.
+pub const RAW_SHOWN: usize = 64 * 1024;
+
+/// An incident that may be the same problem, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedIncident {
+    pub incident: IncidentSummary,
+    /// "same dedup key", "same service", "similar title".
+    pub reason: String,
+}
+
+/// A responder's change to an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IncidentChange {
+    /// "I am on it."
+    Acknowledge,
+    /// It is over, with what was done.
+    Resolve { note: Option<String> },
+    /// It is not over after all.
+    Reopen,
+    /// A note for the timeline.
+    Note { text: String },
+    /// It is worse (or less bad) than the alert said.
+    Severity { severity: Severity },
+}
+
+/// Longest note, in characters.
+pub const NOTE_MAX: usize = 4_000;
+
+/// A manual incident, reported from the incidents page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Option<Severity>,
+    pub service: Option<String>,
+    pub description: Option<String>,
+}
+
+/// What the dashboard shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardStats {
+    /// Open (triggered or acknowledged) incidents per severity, worst first.
+    pub open_by_severity: Vec<(Severity, i64)>,
+    /// Mean times to acknowledge and resolve, over the last day, week and month.
+    pub response_times: Vec<ResponseTimes>,
+    /// Alerts received per day (UTC) for the last 30 days, oldest first.
+    pub alerts_per_day: Vec<(NaiveDate, i64)>,
+    /// Incidents opened in the last 30 days per severity, worst first.
+    pub severity_mix: Vec<(Severity, i64)>,
+    /// Services with the most incidents in the last 30 days.
+    pub top_services: Vec<(String, i64)>,
+    /// Incidents resolved in the last 30 days, and how many of them the agent resolved.
+    pub resolved_30d: i64,
+    pub resolved_by_agent_30d: i64,
+    /// The latest timeline entries of the team's incidents.
+    pub activity: Vec<ActivityItem>,
+}
+
+impl DashboardStats {
+    /// Share of resolved incidents that the agent resolved (0 when none was resolved).
+    pub fn automation_rate(&self) -> f64 {
+        if self.resolved_30d == 0 { 0.0 } else { self.resolved_by_agent_30d as f64 / self.resolved_30d as f64 }
+    }
+}
+
+/// MTTA and MTTR over one window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResponseTimes {
+    /// "24 h", "7 d", "30 d".
+    pub window: String,
+    /// Mean seconds from opening to acknowledgement, of incidents opened in the window.
+    pub mtta_secs: Option<f64>,
+    /// Mean seconds from opening to resolution, of incidents resolved in the window.
+    pub mttr_secs: Option<f64>,
+}
+
+/// One line of the activity feed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityItem {
+    pub incident_id: Uuid,
+    pub incident_title: String,
+    pub entry: TimelineEntry,
 }
 
 /// How much of its alert quota a team has used in the current period.

@@ -4,4 +4,5 @@ pub mod account;
 pub mod audit;
 pub mod incident;
 pub mod integration;
+pub mod live;
 pub mod status;

@@ -51,7 +51,7 @@ impl Actor {
         match self {
             Actor::User { email, .. } => email,
             Actor::ApiKey { name, .. } => name,
-            Actor::Agent => "DreamOps agent",
+            Actor::Agent => crate::domain::incident::AGENT_NAME,
             Actor::PaymentProvider(name) => name,
         }
     }

@@ -1,13 +1,24 @@
-//! Reading a team's incidents: the filtered, paginated list and its status counts.
+//! A team's incidents as responders see and handle them: the filtered, paginated list
+//! with its status counts, the incident page (timeline, alerts, related incidents),
+//! responders' changes, and incidents reported by hand.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::incident::{
-    IncidentCursor, IncidentFilter, IncidentPage, IncidentStatus, IncidentSummary, Severity, StatusCounts,
+    ALERTS_SHOWN, AlertRecord, IncidentChange, IncidentCursor, IncidentDetail, IncidentFilter, IncidentPage,
+    IncidentStatus, IncidentSummary, NOTE_MAX, NewIncident, RAW_SHOWN, RelatedIncident, Severity, StatusCounts,
+    TIMELINE_LIMIT, TimelineEntry,
 };
+use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::AppError;
+use crate::server::auth::context::Authenticated;
+use crate::server::ingest::{Action, Delivery, NormalizedAlert, Outcome};
+
+/// The columns [`SummaryRow`] reads.
+const SUMMARY_COLUMNS: &str =
+    "id, title, severity, status, service, source, occurrences, first_seen_at, last_seen_at, analysis";
 
 /// Incidents per page.
 pub const PAGE_SIZE: usize = 50;
@@ -28,8 +39,6 @@ struct SummaryRow {
 
 impl SummaryRow {
     fn into_summary(self) -> Result<IncidentSummary, AppError> {
-        let corrupt =
-            |what: &str| AppError::internal("reading incidents failed", &std::io::Error::other(what.to_string()));
         Ok(IncidentSummary {
             id: self.id,
             title: self.title,
@@ -54,12 +63,7 @@ pub async fn page(
     filter: &IncidentFilter,
     after: Option<IncidentCursor>,
 ) -> Result<IncidentPage, AppError> {
-    let failed = |error: sqlx::Error| AppError::internal("reading incidents failed", &error);
-
-    let mut query = QueryBuilder::new(
-        "select id, title, severity, status, service, source, occurrences, first_seen_at, last_seen_at, analysis
-         from incidents where ",
-    );
+    let mut query = QueryBuilder::new(format!("select {SUMMARY_COLUMNS} from incidents where "));
     push_filter(&mut query, team, filter);
     if let Some(status) = filter.status {
         query.push(" and status = ").push_bind(status.as_str());
@@ -74,7 +78,7 @@ pub async fn page(
     }
     // One more than a page tells whether another follows.
     query.push(" order by last_seen_at desc, id desc limit ").push_bind(PAGE_SIZE as i64 + 1);
-    let mut rows: Vec<SummaryRow> = query.build_query_as().fetch_all(db).await.map_err(failed)?;
+    let mut rows: Vec<SummaryRow> = query.build_query_as().fetch_all(db).await.map_err(read_failed)?;
     let more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
     let incidents = rows.into_iter().map(SummaryRow::into_summary).collect::<Result<Vec<_>, _>>()?;
@@ -88,7 +92,7 @@ pub async fn page(
     push_filter(&mut query, team, filter);
     query.push(" group by status");
     let mut counts = StatusCounts::default();
-    for (status, count) in query.build_query_as::<(String, i64)>().fetch_all(db).await.map_err(failed)? {
+    for (status, count) in query.build_query_as::<(String, i64)>().fetch_all(db).await.map_err(read_failed)? {
         match status.parse::<IncidentStatus>() {
             Ok(IncidentStatus::Triggered) => counts.triggered = count,
             Ok(IncidentStatus::Acknowledged) => counts.acknowledged = count,
@@ -118,4 +122,368 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, team: Uuid, filter: &Inci
 
 fn non_empty(field: &Option<String>) -> Option<&str> {
     field.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn read_failed(error: sqlx::Error) -> AppError {
+    AppError::internal("reading incidents failed", &error)
+}
+
+fn corrupt(what: &str) -> AppError {
+    AppError::internal("reading incidents failed", &std::io::Error::other(what.to_string()))
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    description: Option<String>,
+    dedup_key: String,
+    external_url: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    acknowledged_by: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolved_by: Option<String>,
+    previous_incident_id: Option<Uuid>,
+    details: sqlx::types::Json<serde_json::Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TimelineRow {
+    id: i64,
+    at: DateTime<Utc>,
+    kind: String,
+    actor: String,
+    message: String,
+}
+
+impl From<TimelineRow> for TimelineEntry {
+    fn from(row: TimelineRow) -> Self {
+        TimelineEntry { id: row.id, at: row.at, kind: row.kind, actor: row.actor, message: row.message }
+    }
+}
+
+/// Everything the incident page shows about the team's incident `id`.
+pub async fn detail(db: &PgPool, team: Uuid, id: Uuid) -> Result<IncidentDetail, AppError> {
+    let row: DetailRow = sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS}, description, dedup_key, external_url, acknowledged_at, acknowledged_by,
+                resolved_at, resolved_by, previous_incident_id, details
+         from incidents where id = $1 and team_id = $2"
+    ))
+    .bind(id)
+    .bind(team)
+    .fetch_optional(db)
+    .await
+    .map_err(read_failed)?
+    .ok_or(AppError::NotFound)?;
+
+    let (timeline, alerts, related) =
+        tokio::try_join!(timeline(db, id), alerts(db, team, id), related(db, team, &row))?;
+    let (timeline, earlier_entries) = timeline;
+    Ok(IncidentDetail {
+        description: row.description,
+        dedup_key: row.dedup_key,
+        external_url: row.external_url,
+        acknowledged_at: row.acknowledged_at,
+        acknowledged_by: row.acknowledged_by,
+        resolved_at: row.resolved_at,
+        resolved_by: row.resolved_by,
+        previous_incident_id: row.previous_incident_id,
+        details: serde_json::to_string_pretty(&row.details.0).unwrap_or_default(),
+        summary: row.summary.into_summary()?,
+        timeline,
+        earlier_entries,
+        alerts,
+        related,
+    })
+}
+
+/// The latest [`TIMELINE_LIMIT`] entries, oldest first, and how many came before them.
+async fn timeline(db: &PgPool, incident: Uuid) -> Result<(Vec<TimelineEntry>, i64), AppError> {
+    let mut rows: Vec<TimelineRow> = sqlx::query_as(
+        "select id, at, kind, actor, message from timeline_entries
+         where incident_id = $1 order by id desc limit $2",
+    )
+    .bind(incident)
+    .bind(TIMELINE_LIMIT)
+    .fetch_all(db)
+    .await
+    .map_err(read_failed)?;
+    rows.reverse();
+    let earlier = match rows.first() {
+        Some(first) if rows.len() as i64 == TIMELINE_LIMIT => {
+            sqlx::query_scalar("select count(*) from timeline_entries where incident_id = $1 and id < $2")
+                .bind(incident)
+                .bind(first.id)
+                .fetch_one(db)
+                .await
+                .map_err(read_failed)?
+        }
+        _ => 0,
+    };
+    Ok((rows.into_iter().map(TimelineEntry::from).collect(), earlier))
+}
+
+/// The latest alerts of the incident, with their payloads as received.
+async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertRecord>, AppError> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>, Option<String>, Vec<u8>)> = sqlx::query_as(
+        "select id, source, received_at, event_action, substring(raw_body from 1 for $3)
+         from alerts where incident_id = $1 and team_id = $2 order by received_at desc limit $4",
+    )
+    .bind(incident)
+    .bind(team)
+    // One byte more than shown tells whether the payload was cut.
+    .bind(RAW_SHOWN as i32 + 1)
+    .bind(ALERTS_SHOWN)
+    .fetch_all(db)
+    .await
+    .map_err(read_failed)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, source, received_at, event_action, raw)| {
+            let cut = raw.len() > RAW_SHOWN;
+            let raw = String::from_utf8_lossy(&raw[..raw.len().min(RAW_SHOWN)]).into_owned();
+            AlertRecord { id, source, received_at, event_action, raw, cut }
+        })
+        .collect())
+}
+
+/// Incidents related to the incident read into `row`: with its dedup key, on its
+/// service, or with a similar title, among the team's latest.
+async fn related(db: &PgPool, team: Uuid, row: &DetailRow) -> Result<Vec<RelatedIncident>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct RelatedRow {
+        reason: String,
+        #[sqlx(flatten)]
+        summary: SummaryRow,
+    }
+    // Each way of being related is a bounded index scan; titles are compared (trigram
+    // similarity) with the team's latest 500 incidents only.
+    let rows: Vec<RelatedRow> = sqlx::query_as(&format!(
+        "(select 'same dedup key' as reason, {SUMMARY_COLUMNS} from incidents
+          where team_id = $1 and dedup_key = $3 and id <> $2 order by first_seen_at desc limit 5)
+         union all
+         (select 'same service', {SUMMARY_COLUMNS} from incidents
+          where team_id = $1 and service = $4 and id <> $2 order by last_seen_at desc, id desc limit 5)
+         union all
+         (select 'similar title', {SUMMARY_COLUMNS} from
+            (select * from incidents where team_id = $1 and id <> $2
+             order by last_seen_at desc, id desc limit 500) latest
+          where similarity(title, $5) >= 0.4 order by similarity(title, $5) desc limit 5)"
+    ))
+    .bind(team)
+    .bind(row.summary.id)
+    .bind(&row.dedup_key)
+    .bind(&row.summary.service)
+    .bind(&row.summary.title)
+    .fetch_all(db)
+    .await
+    .map_err(read_failed)?;
+    let mut related: Vec<RelatedIncident> = Vec::new();
+    for row in rows {
+        if related.iter().any(|known| known.incident.id == row.summary.id) {
+            continue;
+        }
+        related.push(RelatedIncident { incident: row.summary.into_summary()?, reason: row.reason });
+    }
+    Ok(related)
+}
+
+/// Applies a responder's change to the team's incident `id`, with its timeline entry
+/// and audit record in the same transaction, and tells the team's open pages.
+pub async fn change(auth: &Authenticated, id: Uuid, change: &IncidentChange) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    let team = auth.team_id();
+    let who = auth.email.as_str();
+    let failed = |error: sqlx::Error| AppError::internal("changing an incident failed", &error);
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    let (status, severity): (String, String) =
+        sqlx::query_as("select status, severity from incidents where id = $1 and team_id = $2 for update")
+            .bind(id)
+            .bind(team)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?
+            .ok_or(AppError::NotFound)?;
+    let status = status.parse::<IncidentStatus>().map_err(corrupt)?;
+    let severity = severity.parse::<Severity>().map_err(corrupt)?;
+
+    let (kind, message, audit_action) = match change {
+        IncidentChange::Acknowledge => {
+            match status {
+                IncidentStatus::Triggered => {}
+                IncidentStatus::Acknowledged => return Err(AppError::Conflict("It is already acknowledged.".into())),
+                IncidentStatus::Resolved => {
+                    return Err(AppError::Conflict("It is resolved; reopen it first.".into()));
+                }
+            }
+            sqlx::query(
+                "update incidents set status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2,
+                                      last_seen_at = now()
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(who)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            ("status.acknowledged", format!("Acknowledged by {who}"), "incident.acknowledge")
+        }
+        IncidentChange::Resolve { note } => {
+            if status == IncidentStatus::Resolved {
+                return Err(AppError::Conflict("It is already resolved.".into()));
+            }
+            let note = optional_note(note.as_deref())?;
+            sqlx::query(
+                "update incidents set status = 'resolved', resolved_at = now(), resolved_by = $2, last_seen_at = now()
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(who)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            let message = match note {
+                Some(note) => format!("Resolved by {who}: {note}"),
+                None => format!("Resolved by {who}"),
+            };
+            ("status.resolved", message, "incident.resolve")
+        }
+        IncidentChange::Reopen => {
+            if status != IncidentStatus::Resolved {
+                return Err(AppError::Conflict("It is still open.".into()));
+            }
+            let reopened = sqlx::query(
+                "update incidents set status = 'triggered', acknowledged_at = null, acknowledged_by = null,
+                                      resolved_at = null, resolved_by = null, last_seen_at = now()
+                 where id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await;
+            match reopened {
+                Err(error)
+                    if error.as_database_error().and_then(|error| error.constraint())
+                        == Some("incidents_open_by_dedup_key") =>
+                {
+                    return Err(AppError::Conflict(
+                        "A newer incident with the same dedup key is open; follow that one instead.".into(),
+                    ));
+                }
+                other => other.map_err(failed)?,
+            };
+            ("status.reopened", format!("Reopened by {who}"), "incident.reopen")
+        }
+        IncidentChange::Note { text } => {
+            let Some(text) = optional_note(Some(text))? else {
+                return Err(AppError::field("text", "Write the note first."));
+            };
+            sqlx::query("update incidents set last_seen_at = now() where id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            ("note", text.to_string(), "incident.note")
+        }
+        IncidentChange::Severity { severity: new } => {
+            if *new == severity {
+                return Ok(());
+            }
+            sqlx::query("update incidents set severity = $2, last_seen_at = now() where id = $1")
+                .bind(id)
+                .bind(new.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            ("severity.changed", format!("Severity changed from {severity} to {new} by {who}"), "incident.severity")
+        }
+    };
+    sqlx::query(
+        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(team)
+    .bind(id)
+    .bind(kind)
+    .bind(who)
+    .bind(&message)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    auth.audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default()).await?;
+    tx.commit().await.map_err(failed)?;
+    state
+        .live
+        .publish(team, [LiveEvent::new(LiveKind::IncidentUpdate, id), LiveEvent::new(LiveKind::TimelineEntry, id)]);
+    Ok(())
+}
+
+/// A note's text, trimmed; `None` when blank.
+fn optional_note(note: Option<&str>) -> Result<Option<&str>, AppError> {
+    let note = note.map(str::trim).filter(|note| !note.is_empty());
+    if note.is_some_and(|note| note.chars().count() > NOTE_MAX) {
+        return Err(AppError::field("text", format!("A note is {NOTE_MAX} characters at most.")));
+    }
+    Ok(note)
+}
+
+/// Opens an incident reported by hand: it goes through ingestion like any alert, so it
+/// counts against the alert quota. Returns the incident and whether it is over quota.
+pub async fn report(auth: &Authenticated, incident: &NewIncident) -> Result<(Uuid, bool), AppError> {
+    let title = incident.title.trim();
+    let mut errors = Vec::new();
+    if title.is_empty() {
+        errors.push(("title", "Give the incident a title.".to_string()));
+    } else if title.chars().count() > 1024 {
+        errors.push(("title", "A title is 1,024 characters at most.".to_string()));
+    }
+    let service = incident.service.as_deref().map(str::trim).filter(|service| !service.is_empty());
+    if service.is_some_and(|service| service.chars().count() > 255) {
+        errors.push(("service", "A service name is 255 characters at most.".to_string()));
+    }
+    let description = incident.description.as_deref().map(str::trim).filter(|text| !text.is_empty());
+    if description.is_some_and(|text| text.chars().count() > 10_000) {
+        errors.push(("description", "A description is 10,000 characters at most.".to_string()));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(
+            errors
+                .into_iter()
+                .map(|(field, message)| crate::error::FieldError { field: field.into(), message })
+                .collect(),
+        ));
+    }
+    let severity = incident.severity.unwrap_or(Severity::Warning);
+    let raw = serde_json::to_vec(&serde_json::json!({
+        "title": title, "severity": severity, "service": service, "description": description,
+        "reported_by": auth.email,
+    }))
+    .unwrap_or_default();
+    let alert = NormalizedAlert {
+        action: Action::Trigger,
+        dedup_key: None,
+        title: title.to_string(),
+        description: description.map(str::to_string),
+        severity,
+        service: service.map(str::to_string),
+        external_url: None,
+        details: serde_json::json!({ "reported_by": auth.email }),
+        actor: Some(auth.email.clone()),
+        raw: raw.clone(),
+    };
+    let state = &auth.request.state;
+    let delivery = Delivery { team_id: auth.team_id(), source: "manual", delivery_id: None, raw: &raw };
+    let applied = match state.recorder.record(&delivery, Ok(vec![alert])).await? {
+        Outcome::Applied(applied) => applied.into_iter().next(),
+        Outcome::Duplicate | Outcome::Unparsed => None,
+    };
+    let Some(crate::server::ingest::Applied {
+        incident_id: Some(id),
+        effect: crate::server::ingest::Effect::Opened { over_quota },
+        ..
+    }) = applied
+    else {
+        return Err(AppError::internal("reporting an incident failed", &std::io::Error::other("no incident opened")));
+    };
+    auth.audit(&state.db, "incident.report", Some(&id.to_string()), serde_json::json!({ "over_quota": over_quota }))
+        .await?;
+    Ok((id, over_quota))
 }

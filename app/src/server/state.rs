@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::server::config::Settings;
 use crate::server::ingest::{Recorder, SenderDirectory};
+use crate::server::live::LiveHub;
 use crate::server::secrets::Cipher;
 
 /// Shared by all handlers; cheap to clone.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub cipher: Cipher,
     /// Stores and applies alert deliveries, many per transaction.
     pub recorder: Recorder,
+    /// Announces what happens to every instance, and hears what they announce.
+    pub live: LiveHub,
     /// Finds the integration an alert sender presents a token of.
     pub senders: SenderDirectory,
     /// How this instance reaches itself (`http://127.0.0.1:<port>`), e.g. to send a

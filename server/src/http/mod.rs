@@ -4,6 +4,7 @@
 pub mod audit_export;
 pub mod csrf;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod probes;
 pub mod server_fn_errors;

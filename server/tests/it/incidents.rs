@@ -124,3 +124,239 @@ async fn filters_narrow_the_list_and_the_counts_follow_them() {
     assert!(bad.status().is_client_error(), "{}", bad.status());
     app.stop().await;
 }
+
+/// The incident with dedup key `key`.
+async fn incident_id(app: &TestApp, key: &str) -> String {
+    let id: Uuid =
+        sqlx::query_scalar("select id from incidents where dedup_key = $1 order by first_seen_at desc limit 1")
+            .bind(key)
+            .fetch_one(&app.state().db)
+            .await
+            .unwrap();
+    id.to_string()
+}
+
+async fn detail(user: &User, id: &str) -> serde_json::Value {
+    let response = user.query(&format!("get_incident?id={id}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn timeline_kinds(detail: &serde_json::Value) -> Vec<String> {
+    detail["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_incident_page_shows_its_timeline_alerts_and_related_incidents() {
+    let app = TestApp::spawn().await;
+    let (owner, key) = team(&app, "page").await;
+    send(&app, &key, "trigger", "db-disk", "Disk almost full on db-1", "critical").await;
+    send(&app, &key, "trigger", "db-disk", "Disk almost full on db-1", "critical").await;
+    send(&app, &key, "trigger", "other", "Disk almost full on db-2", "warning").await;
+    send(&app, &key, "trigger", "unrelated", "Certificate expires soon", "info").await;
+    let id = incident_id(&app, "db-disk").await;
+
+    let page = detail(&owner, &id).await;
+    assert_eq!(page["summary"]["title"], "Disk almost full on db-1");
+    assert_eq!(page["summary"]["occurrences"], 2);
+    assert_eq!(page["dedup_key"], "db-disk");
+    assert_eq!(timeline_kinds(&page), ["alert.received", "alert.repeated"], "oldest first");
+    assert_eq!(page["earlier_entries"], 0);
+    let alerts = page["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2);
+    let raw: serde_json::Value = serde_json::from_str(alerts[0]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["payload"]["summary"], "Disk almost full on db-1", "the payload as received");
+    let related: Vec<(&str, &str)> = page["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["incident"]["title"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(related, [("Disk almost full on db-2", "similar title")]);
+
+    let missing = owner.query(&format!("get_incident?id={}", Uuid::new_v4())).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn responders_acknowledge_resolve_reopen_annotate_and_change_severity_with_an_audit_trail() {
+    let app = TestApp::spawn().await;
+    let (owner, key) = team(&app, "respond").await;
+    send(&app, &key, "trigger", "api-5xx", "API errors above 5%", "error").await;
+    let id = incident_id(&app, "api-5xx").await;
+    let act = |endpoint: &'static str, args: Vec<(&'static str, String)>| {
+        let owner = &owner;
+        async move {
+            let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            owner.call(endpoint, &form).await.status()
+        }
+    };
+    let with_id = |extra: &[(&'static str, &str)]| {
+        let mut args = vec![("id", id.clone())];
+        args.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        args
+    };
+
+    assert_eq!(act("acknowledge_incident", with_id(&[])).await, StatusCode::OK);
+    assert_eq!(act("acknowledge_incident", with_id(&[])).await, StatusCode::CONFLICT, "already acknowledged");
+    assert_eq!(act("set_incident_severity", with_id(&[("severity", "critical")])).await, StatusCode::OK);
+    assert_eq!(act("add_incident_note", with_id(&[("text", "   ")])).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(act("add_incident_note", with_id(&[("text", "Rolled back the deploy")])).await, StatusCode::OK);
+    assert_eq!(act("reopen_incident", with_id(&[])).await, StatusCode::CONFLICT, "still open");
+    assert_eq!(act("resolve_incident", with_id(&[("note", "Error rate back to 0.1%")])).await, StatusCode::OK);
+    assert_eq!(act("resolve_incident", with_id(&[])).await, StatusCode::CONFLICT, "already resolved");
+
+    let page = detail(&owner, &id).await;
+    assert_eq!(page["summary"]["status"], "resolved");
+    assert_eq!(page["summary"]["severity"], "critical");
+    assert_eq!(page["acknowledged_by"], "owner@respond.example");
+    assert_eq!(page["resolved_by"], "owner@respond.example");
+    assert_eq!(
+        timeline_kinds(&page),
+        ["alert.received", "status.acknowledged", "severity.changed", "note", "status.resolved"]
+    );
+    let messages: Vec<&str> =
+        page["timeline"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages[3], "Rolled back the deploy");
+    assert_eq!(messages[4], "Resolved by owner@respond.example: Error rate back to 0.1%");
+
+    // The same key fires again: a new incident opens, so the old one cannot reopen.
+    send(&app, &key, "trigger", "api-5xx", "API errors above 5%", "error").await;
+    assert_eq!(act("reopen_incident", with_id(&[])).await, StatusCode::CONFLICT, "a newer incident is open");
+    send(&app, &key, "resolve", "api-5xx", "", "error").await;
+    assert_eq!(act("reopen_incident", with_id(&[])).await, StatusCode::OK);
+    let page = detail(&owner, &id).await;
+    assert_eq!(page["summary"]["status"], "triggered");
+    assert!(page["resolved_at"].is_null() && page["acknowledged_at"].is_null());
+
+    let audited: Vec<String> =
+        sqlx::query_scalar("select action from audit_log where target = $1 and action like 'incident.%' order by id")
+            .bind(&id)
+            .fetch_all(&app.state().db)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        ["incident.acknowledge", "incident.severity", "incident.note", "incident.resolve", "incident.reopen"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn incidents_reported_by_hand_count_against_the_alert_quota() {
+    let app = TestApp::spawn().await;
+    let owner = app.user();
+    owner.sign_up("owner@manual.example", "Manual").await;
+    let report = |title: &str| {
+        let owner = &owner;
+        let title = title.to_string();
+        async move {
+            owner
+                .call(
+                    "report_incident",
+                    &[("incident[title]", &title), ("incident[severity]", "critical"), ("incident[service]", "web")],
+                )
+                .await
+        }
+    };
+    let blank = report("  ").await;
+    assert_eq!(blank.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(blank.text().await.unwrap().contains("Give the incident a title."));
+
+    let mut held = Vec::new();
+    for n in 0..4 {
+        let response = report(&format!("Customers cannot log in ({n})")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let reported: serde_json::Value = response.json().await.unwrap();
+        held.push(reported["over_quota"].as_bool().unwrap());
+    }
+    assert_eq!(held, [false, false, false, true], "Free allows three alerts a month");
+    let usage: serde_json::Value = owner.query("get_usage").await.json().await.unwrap();
+    assert_eq!(usage["used"], 3);
+
+    let page = list(&owner, "filter[source]=manual").await;
+    assert_eq!(page["incidents"].as_array().unwrap().len(), 4);
+    assert_eq!(page["incidents"][0]["over_quota"], true);
+    let id = page["incidents"][0]["id"].as_str().unwrap();
+    let incident = detail(&owner, id).await;
+    assert_eq!(incident["summary"]["severity"], "critical");
+    assert_eq!(incident["summary"]["service"], "web");
+    assert_eq!(timeline_kinds(&incident), ["alert.received", "quota.exceeded"]);
+    assert_eq!(incident["timeline"][0]["actor"], "owner@manual.example");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_what_happened_in_its_windows() {
+    let app = TestApp::spawn().await;
+    let (owner, key) = team(&app, "dash").await;
+    let team_id: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let db = app.state().db;
+    // Two incidents opened now: one open critical, one warning acknowledged after 60 s.
+    send(&app, &key, "trigger", "a", "A", "critical").await;
+    send(&app, &key, "trigger", "b", "B", "warning").await;
+    send(&app, &key, "acknowledge", "b", "", "warning").await;
+    sqlx::query("update incidents set acknowledged_at = first_seen_at + interval '60 seconds' where dedup_key = 'b'")
+        .execute(&db)
+        .await
+        .unwrap();
+    // Three days ago: resolved after 10 minutes on service "api", once by the agent.
+    for (key, by) in [("c", "owner@dash.example"), ("d", app::domain::incident::AGENT_NAME)] {
+        sqlx::query(
+            "insert into incidents (id, team_id, title, severity, status, service, source, dedup_key, analysis,
+                                    first_seen_at, last_seen_at, acknowledged_at, resolved_at, resolved_by)
+             values (gen_random_uuid(), $1, 'old', 'error', 'resolved', 'api', 'rest', $2, 'eligible',
+                     now() - interval '3 days', now() - interval '3 days',
+                     now() - interval '3 days' + interval '120 seconds',
+                     now() - interval '3 days' + interval '600 seconds', $3)",
+        )
+        .bind(team_id)
+        .bind(key)
+        .bind(by)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    // Forty days ago: outside every window.
+    sqlx::query(
+        "insert into incidents (id, team_id, title, severity, status, source, dedup_key, analysis, first_seen_at)
+         values (gen_random_uuid(), $1, 'ancient', 'info', 'triggered', 'rest', 'e', 'eligible',
+                 now() - interval '40 days')",
+    )
+    .bind(team_id)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let response = owner.query("get_dashboard").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stats: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        stats["open_by_severity"],
+        serde_json::json!([["critical", 1], ["error", 0], ["warning", 1], ["info", 1]]),
+        "every open incident, however old"
+    );
+    assert_eq!(
+        stats["severity_mix"],
+        serde_json::json!([["critical", 1], ["error", 2], ["warning", 1], ["info", 0]]),
+        "incidents opened in the last 30 days"
+    );
+    let times = stats["response_times"].as_array().unwrap();
+    assert_eq!(times[0]["window"], "24 h");
+    assert_eq!(times[0]["mtta_secs"], 60.0);
+    assert!(times[0]["mttr_secs"].is_null(), "nothing opened today was resolved");
+    assert_eq!(times[1]["mtta_secs"], 100.0, "(60 + 120 + 120) / 3");
+    assert_eq!(times[1]["mttr_secs"], 600.0);
+    assert_eq!(stats["resolved_30d"], 2);
+    assert_eq!(stats["resolved_by_agent_30d"], 1);
+    assert_eq!(stats["top_services"], serde_json::json!([["api", 2]]));
+    let per_day = stats["alerts_per_day"].as_array().unwrap();
+    assert_eq!(per_day.len(), 30);
+    assert_eq!(per_day[29][1], 3, "today's three alerts");
+    assert_eq!(per_day.iter().map(|d| d[1].as_i64().unwrap()).sum::<i64>(), 3);
+    let activity = stats["activity"].as_array().unwrap();
+    assert_eq!(activity[0]["entry"]["kind"], "status.acknowledged", "latest first");
+    assert_eq!(activity[0]["incident_title"], "B");
+    app.stop().await;
+}

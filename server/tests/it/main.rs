@@ -5,6 +5,7 @@ mod accounts;
 mod embedded;
 mod incidents;
 mod ingest;
+mod live;
 mod pages;
 mod probes;
 mod support;

@@ -41,9 +41,11 @@ fn state_on(url: &str) -> AppState {
     let settings = settings(url);
     let pool = db::connect_lazy(&settings.database, settings.database.url.as_ref().unwrap()).unwrap();
     let cipher = app::server::secrets::Cipher::from_hex(settings.secret_key.as_ref().unwrap()).unwrap();
+    let live = app::server::live::LiveHub::start(pool.clone());
     AppState {
         leptos_options: leptos_options(),
-        recorder: app::server::ingest::Recorder::start(pool.clone()),
+        recorder: app::server::ingest::Recorder::start(pool.clone(), live.clone()),
+        live,
         senders: app::server::ingest::SenderDirectory::start(pool.clone(), cipher.clone()),
         db: pool,
         settings: Arc::new(settings),

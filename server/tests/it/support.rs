@@ -228,6 +228,22 @@ impl User {
             .expect("the request reaches the server")
     }
 
+    /// The same user (same session) talking to `instance`.
+    pub fn at(&self, instance: &TestApp) -> User {
+        User { client: self.client.clone(), address: instance.address.clone() }
+    }
+
+    /// Opens the live event stream of the user's active team; returns once the server
+    /// said it is ready.
+    pub async fn events(&self) -> EventStream {
+        let response = self.client.get(format!("{}/events", self.address)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "the event stream opens");
+        let mut stream = EventStream { response, buffer: String::new() };
+        let (name, _) = stream.next(std::time::Duration::from_secs(5)).await.expect("the stream says it is ready");
+        assert_eq!(name, "ready");
+        stream
+    }
+
     /// Signs up with a new team; panics unless it worked.
     pub async fn sign_up(&self, email: &str, team: &str) {
         let response = self.call("sign_up", &[("email", email), ("password", PASSWORD), ("team_name", team)]).await;
@@ -271,4 +287,46 @@ where
         results.push(handle.await.unwrap());
     }
     results
+}
+
+/// A server-sent event stream, read event by event.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The next event's name and data, or `None` if none comes within `wait`.
+    /// Keep-alive comments are skipped.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<(String, serde_json::Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_string();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim());
+                    }
+                }
+                if data.is_empty() && name == "message" {
+                    continue;
+                }
+                return Some((name, serde_json::from_str(&data).unwrap_or(serde_json::Value::Null)));
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Events until none comes for `quiet`.
+    pub async fn drain(&mut self, quiet: std::time::Duration) -> Vec<(String, serde_json::Value)> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next(quiet).await {
+            events.push(event);
+        }
+        events
+    }
 }

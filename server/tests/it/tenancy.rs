@@ -86,6 +86,19 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("send_test_alert", Permission::ManageIntegrations, vec![("kind", "no-such-kind".into())]),
         ("get_usage", Permission::ReadTeam, vec![]),
         ("list_incidents", Permission::ReadTeam, vec![]),
+        ("get_incident", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        ("acknowledge_incident", Permission::RespondToIncidents, vec![("id", nobody.clone())]),
+        ("resolve_incident", Permission::RespondToIncidents, vec![("id", nobody.clone()), ("note", "done".into())]),
+        ("reopen_incident", Permission::RespondToIncidents, vec![("id", nobody.clone())]),
+        ("add_incident_note", Permission::RespondToIncidents, vec![("id", nobody.clone()), ("text", "hi".into())]),
+        (
+            "set_incident_severity",
+            Permission::RespondToIncidents,
+            vec![("id", nobody.clone()), ("severity", "critical".into())],
+        ),
+        // A blank title: allowed roles are refused for the title (422), creating nothing.
+        ("report_incident", Permission::RespondToIncidents, vec![("incident[title]", String::new())]),
+        ("get_dashboard", Permission::ReadTeam, vec![]),
     ]
 }
 
@@ -97,11 +110,17 @@ const QUERIES: &[&str] = &[
     "list_integrations",
     "get_usage",
     "list_incidents",
+    "get_incident",
+    "get_dashboard",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
     if QUERIES.contains(&endpoint) {
-        user.query(endpoint).await
+        let query: Vec<String> = args
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            .collect();
+        user.query(&format!("{endpoint}?{}", query.join("&"))).await
     } else {
         let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         user.call(endpoint, &form).await
@@ -127,6 +146,13 @@ async fn every_server_function_answers_each_role_as_the_permission_matrix_says()
         let anonymous = call(&app.user(), endpoint, &args).await.status();
         assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{endpoint} signed out");
     }
+    // The live event stream is for every member, and only members.
+    for role in Role::ALL {
+        let user = team.member(role);
+        let status = user.client.get(format!("{}/events", user.address)).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "events as {role}");
+    }
+    assert_eq!(app.get("/events").await.status(), StatusCode::UNAUTHORIZED, "events signed out");
     // The CSV export follows the audit log's permission.
     for role in Role::ALL {
         let user = team.member(role);
@@ -151,12 +177,21 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     let b_key: serde_json::Value =
         b_owner.call("create_api_key", &[("name", "bravo-secret-key")]).await.json().await.unwrap();
     let b_team_id = b_owner.viewer().await["team"]["team_id"].as_str().unwrap().to_string();
+    let b_incident: serde_json::Value = b_owner
+        .call("report_incident", &[("incident[title]", "bravo-incident-title"), ("incident[service]", "bravo-svc")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b_incident = b_incident["id"].as_str().unwrap().to_string();
     let db = app.db().await;
     let snapshot = || async {
         sqlx::query_scalar::<_, String>(
             "select (select string_agg(m::text, '|' order by m::text) from memberships m)
                  || (select string_agg(i::text, '|' order by i::text) from invitations i)
-                 || (select string_agg(k::text, '|' order by k::text) from api_keys k)",
+                 || (select string_agg(k::text, '|' order by k::text) from api_keys k)
+                 || (select string_agg(i::text, '|' order by i::text) from incidents i)
+                 || (select count(*) from timeline_entries)::text",
         )
         .fetch_one(&db)
         .await
@@ -173,6 +208,11 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("revoke_invitation", vec![("invitation_id", b_invitation["invitation"]["id"].as_str().unwrap().to_string())]),
         ("revoke_api_key", vec![("key_id", b_key["key"]["id"].as_str().unwrap().to_string())]),
         ("switch_team", vec![("team_id", b_team_id.clone())]),
+        ("get_incident", vec![("id", b_incident.clone())]),
+        ("acknowledge_incident", vec![("id", b_incident.clone())]),
+        ("resolve_incident", vec![("id", b_incident.clone())]),
+        ("add_incident_note", vec![("id", b_incident.clone()), ("text", "from A".into())]),
+        ("set_incident_severity", vec![("id", b_incident.clone()), ("severity", "info".into())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();
@@ -183,7 +223,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     // Nothing of B appears in anything A can read.
     let mut seen = String::new();
     for endpoint in QUERIES.iter().chain(&["current_viewer"]) {
-        seen.push_str(&attacker.query(endpoint).await.text().await.unwrap());
+        seen.push_str(&call(attacker, endpoint, &[]).await.text().await.unwrap());
     }
     seen.push_str(
         &attacker
@@ -196,7 +236,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
             .await
             .unwrap(),
     );
-    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap()] {
+    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;

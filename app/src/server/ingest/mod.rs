@@ -24,6 +24,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::incident::Severity;
+use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::AppError;
 
 /// What an alert asks for.
@@ -80,7 +81,7 @@ pub struct NormalizedAlert {
 pub struct Delivery<'a> {
     /// The team it belongs to (established by the endpoint's authentication).
     pub team_id: Uuid,
-    /// `pagerduty`, `events_api`, `alertmanager`, `grafana` or `rest`.
+    /// One of [`SOURCES`](crate::domain::incident::SOURCES).
     pub source: &'static str,
     /// The sender's id for this delivery, when it has one: redelivery has no effect.
     pub delivery_id: Option<String>,
@@ -131,6 +132,29 @@ pub enum Outcome {
     Applied(Vec<Applied>),
 }
 
+impl Outcome {
+    /// What the team's open pages are told: each alert stored, each incident opened or
+    /// changed, each timeline entry written.
+    pub fn live_events(&self) -> Vec<LiveEvent> {
+        let applied = match self {
+            Outcome::Duplicate => return Vec::new(),
+            Outcome::Unparsed => return vec![LiveEvent { kind: LiveKind::AlertRecorded, incident_id: None }],
+            Outcome::Applied(applied) => applied,
+        };
+        let mut events = Vec::with_capacity(applied.len() * 3);
+        for applied in applied {
+            events.push(LiveEvent { kind: LiveKind::AlertRecorded, incident_id: applied.incident_id });
+            let Some(incident) = applied.incident_id else { continue };
+            let change = match applied.effect {
+                Effect::Opened { .. } => LiveKind::IncidentNew,
+                _ => LiveKind::IncidentUpdate,
+            };
+            events.extend([LiveEvent::new(change, incident), LiveEvent::new(LiveKind::TimelineEntry, incident)]);
+        }
+        events
+    }
+}
+
 /// Stores an authentic delivery that could not be understood, raw, with the reason.
 async fn store_unparsed(pool: &PgPool, delivery: &Delivery<'_>, reason: &str) -> Result<Outcome, AppError> {
     let stored: Option<Uuid> = sqlx::query_scalar(
@@ -158,6 +182,7 @@ fn source_label(source: &str) -> &'static str {
         "alertmanager" => "Alertmanager",
         "grafana" => "Grafana",
         "rest" => "REST API",
+        "manual" => "the incidents page",
         _ => "an alert source",
     }
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::{Action, Applied, Delivery, Effect, NormalizedAlert, Outcome, source_label, store_unparsed};
 use crate::error::AppError;
+use crate::server::live::LiveHub;
 
 /// Lanes, each applying one batch at a time on one connection.
 const LANES: usize = 8;
@@ -41,21 +42,23 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Recorder {
     pool: PgPool,
+    live: LiveHub,
     lanes: std::sync::Arc<[mpsc::Sender<Job>]>,
 }
 
 impl Recorder {
     /// Starts the lanes on the current tokio runtime. They stop once every clone of the
-    /// recorder is dropped and their queues are empty.
-    pub fn start(pool: PgPool) -> Self {
+    /// recorder is dropped and their queues are empty. What each delivery did is
+    /// announced on `live` once committed.
+    pub fn start(pool: PgPool, live: LiveHub) -> Self {
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(QUEUE);
-                tokio::spawn(run_lane(pool.clone(), receiver));
+                tokio::spawn(run_lane(pool.clone(), live.clone(), receiver));
                 sender
             })
             .collect();
-        Self { pool, lanes: lanes.into() }
+        Self { pool, live, lanes: lanes.into() }
     }
 
     /// Stores the delivery and applies its alerts; returns once they are committed.
@@ -68,7 +71,11 @@ impl Recorder {
     ) -> Result<Outcome, AppError> {
         let mut alerts = match parsed {
             Ok(alerts) => alerts,
-            Err(reason) => return store_unparsed(&self.pool, delivery, &reason).await,
+            Err(reason) => {
+                let outcome = store_unparsed(&self.pool, delivery, &reason).await?;
+                self.live.publish(delivery.team_id, outcome.live_events());
+                return Ok(outcome);
+            }
         };
         // A trigger without a key always opens an incident: give it a fresh key.
         for alert in &mut alerts {
@@ -94,7 +101,7 @@ impl Recorder {
     }
 }
 
-async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
+async fn run_lane(pool: PgPool, live: LiveHub, mut receiver: mpsc::Receiver<Job>) {
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Quota rows in team order (see the module's documentation); the sort is
@@ -105,6 +112,7 @@ async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
         match apply_batch(&pool, &batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    live.publish(job.team_id, outcome.live_events());
                     let _ = job.reply.send(Ok(outcome));
                 }
             }
@@ -115,6 +123,9 @@ async fn run_lane(pool: PgPool, mut receiver: mpsc::Receiver<Job>) {
                         Err(error) if is_concurrent_redelivery(&error) => Ok(Outcome::Duplicate),
                         Err(error) => Err(AppError::internal("recording an alert failed", &error)),
                     };
+                    if let Ok(outcome) = &outcome {
+                        live.publish(job.team_id, outcome.live_events());
+                    }
                     let _ = job.reply.send(outcome);
                 }
             }

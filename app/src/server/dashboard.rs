@@ -1,0 +1,199 @@
+//! The dashboard's figures: open incidents, response times, alert volume, the severity
+//! mix, top services, the automation rate and the latest activity.
+//!
+//! Every figure is one bounded index scan (incidents opened in the last 30 days, alerts
+//! received in them, open incidents, the latest incidents' timelines); the scans run
+//! concurrently.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::incident::{
+    AGENT_NAME, ActivityItem, DashboardStats, ResponseTimes, SOURCES, Severity, TimelineEntry,
+};
+use crate::error::AppError;
+
+/// Days the charts cover.
+const DAYS: i64 = 30;
+/// Services the top list shows.
+const TOP_SERVICES: i64 = 5;
+/// Lines of the activity feed.
+const ACTIVITY: i64 = 12;
+
+/// One row per severity and age bucket of the incidents opened in the last 30 days
+/// (bucket 0: last 24 h, 1: the rest of the last 7 d, 2: the rest of the 30 d).
+#[derive(sqlx::FromRow)]
+struct OpenedRow {
+    severity: String,
+    bucket: i32,
+    opened: i64,
+    resolved: i64,
+    by_agent: i64,
+    acknowledged: i64,
+    ack_secs: f64,
+    resolve_secs: f64,
+}
+
+/// The team's dashboard figures at `now`.
+pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DashboardStats, AppError> {
+    let since = now - Duration::days(DAYS);
+    let (opened, open, per_day, services, activity) = tokio::try_join!(
+        opened(db, team, now, since),
+        open_by_severity(db, team),
+        alerts_per_day(db, team, now),
+        top_services(db, team, since),
+        activity(db, team),
+    )
+    .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
+
+    let severity = |name: &str| name.parse::<Severity>().ok();
+    let mut severity_mix: HashMap<Severity, i64> = HashMap::new();
+    let (mut resolved_30d, mut resolved_by_agent_30d) = (0, 0);
+    for row in &opened {
+        if let Some(severity) = severity(&row.severity) {
+            *severity_mix.entry(severity).or_default() += row.opened;
+        }
+        resolved_30d += row.resolved;
+        resolved_by_agent_30d += row.by_agent;
+    }
+    let response_times = [("24 h", 0), ("7 d", 1), ("30 d", 2)]
+        .into_iter()
+        .map(|(window, last_bucket)| {
+            let rows = opened.iter().filter(|row| row.bucket <= last_bucket);
+            let (mut acknowledged, mut ack_secs, mut resolved, mut resolve_secs) = (0, 0.0, 0, 0.0);
+            for row in rows {
+                acknowledged += row.acknowledged;
+                ack_secs += row.ack_secs;
+                resolved += row.resolved;
+                resolve_secs += row.resolve_secs;
+            }
+            ResponseTimes {
+                window: window.to_string(),
+                mtta_secs: (acknowledged > 0).then(|| ack_secs / acknowledged as f64),
+                mttr_secs: (resolved > 0).then(|| resolve_secs / resolved as f64),
+            }
+        })
+        .collect();
+    let by_severity = |counts: &HashMap<Severity, i64>| {
+        Severity::ALL.into_iter().map(|severity| (severity, counts.get(&severity).copied().unwrap_or(0))).collect()
+    };
+    let open: HashMap<Severity, i64> =
+        open.into_iter().filter_map(|(name, count)| Some((severity(&name)?, count))).collect();
+
+    Ok(DashboardStats {
+        open_by_severity: by_severity(&open),
+        response_times,
+        alerts_per_day: per_day,
+        severity_mix: by_severity(&severity_mix),
+        top_services: services,
+        resolved_30d,
+        resolved_by_agent_30d,
+        activity,
+    })
+}
+
+/// Incidents opened since `since`, by severity and age: counts, and the sums behind
+/// MTTA (acknowledged ones) and MTTR (resolved ones, and those the agent resolved).
+async fn opened(
+    db: &PgPool,
+    team: Uuid,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<Vec<OpenedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select severity,
+                case when first_seen_at > $2 - interval '1 day' then 0
+                     when first_seen_at > $2 - interval '7 days' then 1 else 2 end as bucket,
+                count(*) as opened,
+                count(resolved_at) as resolved,
+                count(*) filter (where resolved_by = $4) as by_agent,
+                count(acknowledged_at) as acknowledged,
+                coalesce(sum(extract(epoch from acknowledged_at - first_seen_at)), 0)::float8 as ack_secs,
+                coalesce(sum(extract(epoch from resolved_at - first_seen_at)), 0)::float8 as resolve_secs
+         from incidents
+         where team_id = $1 and first_seen_at > $3
+         group by 1, 2",
+    )
+    .bind(team)
+    .bind(now)
+    .bind(since)
+    .bind(AGENT_NAME)
+    .fetch_all(db)
+    .await
+}
+
+async fn open_by_severity(db: &PgPool, team: Uuid) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select severity, count(*) from incidents
+         where team_id = $1 and status in ('triggered', 'acknowledged') group by severity",
+    )
+    .bind(team)
+    .fetch_all(db)
+    .await
+}
+
+/// Alerts received per UTC day, the last 30 days (today included), zeros filled in.
+async fn alerts_per_day(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+    let today = now.date_naive();
+    let first = today - Duration::days(DAYS - 1);
+    let start = first.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    // Naming every source lets the (team, source, time) index serve the range.
+    let sources: Vec<&str> = SOURCES.iter().map(|(name, _)| *name).collect();
+    let counts: Vec<(NaiveDate, i64)> = sqlx::query_as(
+        "select (received_at at time zone 'UTC')::date as day, count(*) from alerts
+         where team_id = $1 and source = any ($2) and received_at >= $3 group by 1",
+    )
+    .bind(team)
+    .bind(&sources)
+    .bind(start)
+    .fetch_all(db)
+    .await?;
+    let counts: HashMap<NaiveDate, i64> = counts.into_iter().collect();
+    Ok((0..DAYS)
+        .map(|offset| {
+            let day = first + Duration::days(offset);
+            (day, counts.get(&day).copied().unwrap_or(0))
+        })
+        .collect())
+}
+
+async fn top_services(db: &PgPool, team: Uuid, since: DateTime<Utc>) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select service, count(*) from incidents
+         where team_id = $1 and first_seen_at > $2 and service is not null
+         group by service order by count(*) desc, service limit $3",
+    )
+    .bind(team)
+    .bind(since)
+    .bind(TOP_SERVICES)
+    .fetch_all(db)
+    .await
+}
+
+/// The latest timeline entries of the team's most recently active incidents (every
+/// responder action and alert counts as activity, so these are the latest entries).
+async fn activity(db: &PgPool, team: Uuid) -> Result<Vec<ActivityItem>, sqlx::Error> {
+    let rows: Vec<(Uuid, String, i64, DateTime<Utc>, String, String, String)> = sqlx::query_as(
+        "select i.id, i.title, t.id, t.at, t.kind, t.actor, t.message
+         from (select id, title from incidents where team_id = $1
+               order by last_seen_at desc, id desc limit $2) i
+         cross join lateral (select id, at, kind, actor, message from timeline_entries
+                             where incident_id = i.id order by id desc limit $2) t
+         order by t.id desc limit $2",
+    )
+    .bind(team)
+    .bind(ACTIVITY)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(incident_id, incident_title, id, at, kind, actor, message)| ActivityItem {
+            incident_id,
+            incident_title,
+            entry: TimelineEntry { id, at, kind, actor, message },
+        })
+        .collect())
+}

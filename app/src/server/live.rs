@@ -1,0 +1,215 @@
+//! Live events across instances: published with PostgreSQL `NOTIFY` on `live_events`,
+//! heard by every instance's listener, and handed to the event streams of the team's
+//! open pages on that instance.
+//!
+//! Publishing never waits: events queue in memory and a publisher task sends them in
+//! batches (one `pg_notify` per team and batch), after the change they describe has
+//! committed. Should the listening connection drop, notifications may be missed, so
+//! every open stream is told to catch up ([`Signal::Resync`]) once it is back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{broadcast, mpsc};
+use uuid::Uuid;
+
+use crate::domain::live::LiveEvent;
+
+/// The notification channel live events travel on.
+const CHANNEL: &str = "live_events";
+/// PostgreSQL refuses payloads of 8,000 bytes and more; a team's batch is split below.
+const MAX_PAYLOAD: usize = 7_000;
+/// Events one publish statement carries at most.
+const MAX_BATCH: usize = 512;
+/// Events a slow page may fall behind by before it is told to catch up instead.
+const STREAM_BUFFER: usize = 256;
+
+/// What an open page hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Something happened.
+    Event(LiveEvent),
+    /// Events may have been missed: fetch everything shown again.
+    Resync,
+}
+
+/// One notification: a team and its events.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    team: Uuid,
+    events: Vec<LiveEvent>,
+}
+
+/// Publishes and hears live events; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LiveHub {
+    outbox: mpsc::UnboundedSender<(Uuid, LiveEvent)>,
+    teams: Arc<Mutex<HashMap<Uuid, broadcast::Sender<Signal>>>>,
+}
+
+impl LiveHub {
+    /// Starts the publisher and the listener on the current tokio runtime (the listener
+    /// on a connection of its own from `pool`, until the pool closes).
+    pub fn start(pool: PgPool) -> Self {
+        let (outbox, queued) = mpsc::unbounded_channel();
+        let hub = Self { outbox, teams: Arc::default() };
+        tokio::spawn(publish(pool.clone(), queued));
+        tokio::spawn(hub.clone().listen(pool));
+        hub
+    }
+
+    /// Announces `events` of `team` to every instance. Call after they committed.
+    pub fn publish(&self, team: Uuid, events: impl IntoIterator<Item = LiveEvent>) {
+        for event in events {
+            // Fails only once the publisher has stopped (shutting down).
+            let _ = self.outbox.send((team, event));
+        }
+    }
+
+    /// What `team`'s open pages hear from now on.
+    pub fn subscribe(&self, team: Uuid) -> broadcast::Receiver<Signal> {
+        let mut teams = self.teams.lock().expect("not poisoned");
+        teams.retain(|_, sender| sender.receiver_count() > 0);
+        teams.entry(team).or_insert_with(|| broadcast::channel(STREAM_BUFFER).0).subscribe()
+    }
+
+    /// Ends every open stream on this instance (shutting down); pages reconnect to
+    /// another instance.
+    pub fn close_streams(&self) {
+        self.teams.lock().expect("not poisoned").clear();
+    }
+
+    fn deliver(&self, team: Uuid, signal: Signal) {
+        let teams = self.teams.lock().expect("not poisoned");
+        if let Some(sender) = teams.get(&team) {
+            let _ = sender.send(signal);
+        }
+    }
+
+    fn resync_all(&self) {
+        for sender in self.teams.lock().expect("not poisoned").values() {
+            let _ = sender.send(Signal::Resync);
+        }
+    }
+
+    async fn listen(self, pool: PgPool) {
+        let mut lost = false;
+        loop {
+            match self.listen_until_lost(&pool, lost).await {
+                Ok(()) => return,
+                Err(error) => {
+                    lost = true;
+                    tracing::warn!(%error, "not hearing live events; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Listens until the pool closes (`Ok`) or the connection fails.
+    async fn listen_until_lost(&self, pool: &PgPool, was_lost: bool) -> Result<(), sqlx::Error> {
+        let mut listener = match PgListener::connect_with(pool).await {
+            Err(sqlx::Error::PoolClosed) => return Ok(()),
+            connected => connected?,
+        };
+        listener.listen(CHANNEL).await?;
+        if was_lost {
+            self.resync_all();
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => match serde_json::from_str::<Payload>(notification.payload()) {
+                    Ok(payload) => {
+                        for event in payload.events {
+                            self.deliver(payload.team, Signal::Event(event));
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "ignoring a live event that does not parse"),
+                },
+                // Reconnected: notifications may have been missed meanwhile.
+                Ok(None) => self.resync_all(),
+                Err(sqlx::Error::PoolClosed) => return Ok(()),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+/// Sends queued events, whatever queued up meanwhile in one statement.
+async fn publish(pool: PgPool, mut queued: mpsc::UnboundedReceiver<(Uuid, LiveEvent)>) {
+    let mut batch = Vec::new();
+    while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let payloads = payloads(&batch);
+        batch.clear();
+        let sent = sqlx::query("select pg_notify($1, payload) from unnest($2::text[]) as payload")
+            .bind(CHANNEL)
+            .bind(&payloads)
+            .execute(&pool)
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::warn!(%error, "publishing live events failed; open pages catch up on reconnect"),
+        }
+    }
+}
+
+/// The notifications for `events`: per team, in order, each under PostgreSQL's limit.
+fn payloads(events: &[(Uuid, LiveEvent)]) -> Vec<String> {
+    let mut by_team: Vec<(Uuid, Vec<LiveEvent>)> = Vec::new();
+    for &(team, event) in events {
+        match by_team.iter_mut().find(|(known, _)| *known == team) {
+            Some((_, list)) if !list.contains(&event) => list.push(event),
+            Some(_) => {}
+            None => by_team.push((team, vec![event])),
+        }
+    }
+    let mut payloads = Vec::new();
+    for (team, events) in by_team {
+        let mut chunk = Vec::new();
+        for event in events {
+            chunk.push(event);
+            if chunk.len() > 1 && encode(team, &chunk).len() > MAX_PAYLOAD {
+                let last = chunk.pop().expect("just pushed");
+                payloads.push(encode(team, &chunk));
+                chunk = vec![last];
+            }
+        }
+        payloads.push(encode(team, &chunk));
+    }
+    payloads
+}
+
+fn encode(team: Uuid, events: &[LiveEvent]) -> String {
+    serde_json::to_string(&Payload { team, events: events.to_vec() }).expect("plain data serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::live::LiveKind;
+
+    #[test]
+    fn payloads_stay_under_the_notify_limit_and_keep_every_event() {
+        let team = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let mut events: Vec<_> =
+            (0..500).map(|_| (team, LiveEvent::new(LiveKind::IncidentNew, Uuid::new_v4()))).collect();
+        events.push((other, LiveEvent::new(LiveKind::AlertRecorded, Uuid::new_v4())));
+        // A repeat within one batch is sent once.
+        events.push(events[0]);
+        let payloads = payloads(&events);
+        assert!(payloads.len() > 2, "500 events do not fit one notification");
+        let mut heard = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() <= MAX_PAYLOAD, "{} bytes", payload.len());
+            let payload: Payload = serde_json::from_str(payload).unwrap();
+            heard.extend(payload.events.into_iter().map(|event| (payload.team, event)));
+        }
+        assert_eq!(heard, events[..501].to_vec());
+    }
+}
