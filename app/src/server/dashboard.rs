@@ -176,8 +176,18 @@ async fn top_services(db: &PgPool, team: Uuid, since: DateTime<Utc>) -> Result<V
 /// The latest timeline entries of the team's most recently active incidents (every
 /// responder action and alert counts as activity, so these are the latest entries).
 async fn activity(db: &PgPool, team: Uuid) -> Result<Vec<ActivityItem>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, i64, DateTime<Utc>, String, String, String)> = sqlx::query_as(
-        "select i.id, i.title, t.id, t.at, t.kind, t.actor, t.message
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        incident_id: Uuid,
+        incident_title: String,
+        id: i64,
+        at: DateTime<Utc>,
+        kind: String,
+        actor: String,
+        message: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select i.id as incident_id, i.title as incident_title, t.id, t.at, t.kind, t.actor, t.message
          from (select id, title from incidents where team_id = $1
                order by last_seen_at desc, id desc limit $2) i
          cross join lateral (select id, at, kind, actor, message from timeline_entries
@@ -190,10 +200,10 @@ async fn activity(db: &PgPool, team: Uuid) -> Result<Vec<ActivityItem>, sqlx::Er
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(incident_id, incident_title, id, at, kind, actor, message)| ActivityItem {
-            incident_id,
-            incident_title,
-            entry: TimelineEntry { id, at, kind, actor, message },
+        .map(|row| ActivityItem {
+            incident_id: row.incident_id,
+            incident_title: row.incident_title,
+            entry: TimelineEntry { id: row.id, at: row.at, kind: row.kind, actor: row.actor, message: row.message },
         })
         .collect())
 }

@@ -225,8 +225,16 @@ async fn timeline(db: &PgPool, incident: Uuid) -> Result<(Vec<TimelineEntry>, i6
 
 /// The latest alerts of the incident, with their payloads as received.
 async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertRecord>, AppError> {
-    let rows: Vec<(Uuid, String, DateTime<Utc>, Option<String>, Vec<u8>)> = sqlx::query_as(
-        "select id, source, received_at, event_action, substring(raw_body from 1 for $3)
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        source: String,
+        received_at: DateTime<Utc>,
+        event_action: Option<String>,
+        raw: Vec<u8>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, source, received_at, event_action, substring(raw_body from 1 for $3) as raw
          from alerts where incident_id = $1 and team_id = $2 order by received_at desc limit $4",
     )
     .bind(incident)
@@ -239,10 +247,17 @@ async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertReco
     .map_err(read_failed)?;
     Ok(rows
         .into_iter()
-        .map(|(id, source, received_at, event_action, raw)| {
-            let cut = raw.len() > RAW_SHOWN;
-            let raw = String::from_utf8_lossy(&raw[..raw.len().min(RAW_SHOWN)]).into_owned();
-            AlertRecord { id, source, received_at, event_action, raw, cut }
+        .map(|row| {
+            let cut = row.raw.len() > RAW_SHOWN;
+            let raw = String::from_utf8_lossy(&row.raw[..row.raw.len().min(RAW_SHOWN)]).into_owned();
+            AlertRecord {
+                id: row.id,
+                source: row.source,
+                received_at: row.received_at,
+                event_action: row.event_action,
+                raw,
+                cut,
+            }
         })
         .collect())
 }
