@@ -23,6 +23,8 @@ use crate::components::layout::AppLayout;
 use crate::components::viewer::provide_viewer;
 use crate::routes::auth::{LoginPage, SignUpPage};
 use crate::routes::dashboard::DashboardPage;
+use crate::routes::incident::IncidentPage;
+use crate::routes::incidents::IncidentsPage;
 use crate::routes::invitation::InvitationPage;
 use crate::routes::settings::{
     account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, integrations::IntegrationsPage,
@@ -78,6 +80,8 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
                         <Route path=StaticSegment("dashboard") view=DashboardPage />
+                        <Route path=StaticSegment("incidents") view=IncidentsPage />
+                        <Route path=(StaticSegment("incidents"), ParamSegment("id")) view=IncidentPage />
                         <Route path=(StaticSegment("invitations"), ParamSegment("token")) view=InvitationPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("members")) view=MembersPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view=ApiKeysPage />

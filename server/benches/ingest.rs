@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::{Connection as _, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use app::server::config::Settings;
@@ -37,10 +37,9 @@ const ROUNDS: usize = 3;
 /// Requests made ahead per round and connection (more than a round can send).
 const AHEAD: usize = 100_000;
 
-/// A positive number from the environment, or the default.
-fn setting(variable: &str, default: usize) -> usize {
-    std::env::var(variable).ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
-}
+mod support;
+
+use support::{BenchDatabase, setting};
 
 /// Senders of the closed loop: `BENCH_CONNECTIONS`, default 32.
 fn connections() -> usize {
@@ -217,13 +216,8 @@ fn print_table(title: &str, results: &[Result]) {
 
 #[tokio::main]
 async fn main() {
-    let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("dreamops_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = PgConnection::connect(&admin).await.expect("a PostgreSQL server (set DATABASE_URL)");
-    sqlx::query(&format!("create database {name}")).execute(&mut connection).await.unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
+    let database = BenchDatabase::create().await;
+    let url = database.url.clone();
 
     let settings = {
         let url = url.clone();
@@ -324,5 +318,5 @@ async fn main() {
     print_table(&format!("At {} requests/s, sent on schedule whatever the answers", rate()), &paced);
 
     state.db.close().await;
-    sqlx::query(&format!("drop database {name} with (force)")).execute(&mut connection).await.unwrap();
+    database.drop().await;
 }

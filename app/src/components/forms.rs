@@ -113,6 +113,25 @@ pub fn ConfirmButton(
     }
 }
 
+/// What a page shows when its data could not be loaded: the reason and a way to try
+/// again.
+#[component]
+pub fn LoadError(
+    /// What could not be loaded, e.g. "The incidents".
+    what: &'static str,
+    error: AppError,
+    retry: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="form-error" role="alert">
+            <p>{format!("{what} could not be loaded: {error}")}</p>
+            <button type="button" class="button secondary small" on:click=move |_| retry()>
+                "Try again"
+            </button>
+        </div>
+    }
+}
+
 /// A submit button that says it is working while the action runs.
 #[component]
 pub fn SubmitButton(

@@ -25,6 +25,7 @@ const PUBLIC_NAVIGATION: &[NavEntry] = &[
 /// For signed-in members. Each feature adds its page here when it lands.
 const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/dashboard", label: "Dashboard", permission: None },
+    NavEntry { href: "/incidents", label: "Incidents", permission: None },
     NavEntry {
         href: "/settings/integrations",
         label: "Integrations",

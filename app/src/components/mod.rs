@@ -1,7 +1,10 @@
 //! Reusable pieces of the interface, used by more than one page.
 
+pub mod charts;
 pub mod forms;
+pub mod incident;
 pub mod layout;
+pub mod live;
 pub mod status_widget;
 pub mod usage_card;
 pub mod viewer;

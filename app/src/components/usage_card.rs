@@ -6,9 +6,10 @@ use crate::api::integrations::get_usage;
 use crate::domain::incident::Usage;
 
 /// "2 of 3 alerts used, resets on 1 Dec", with a warning once the quota is used up.
+/// `version`, when given, fetches the usage again whenever it changes (live pages).
 #[component]
-pub fn UsageCard() -> impl IntoView {
-    let usage = Resource::new(|| (), |_| get_usage());
+pub fn UsageCard(#[prop(optional, into)] version: Option<Signal<u64>>) -> impl IntoView {
+    let usage = Resource::new(move || version.map(|v| v.get()), |_| get_usage());
     view! {
         <section class="panel usage-card" aria-labelledby="usage-title" data-testid="usage-card">
             <h2 id="usage-title">"Alerts this period"</h2>

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod incident;
+pub mod incidents;
 pub mod invitation;
 pub mod landing;
 pub mod not_found;

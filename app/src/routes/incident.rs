@@ -1,0 +1,273 @@
+//! `/incidents/:id`: one incident — its facts, its timeline (live), responders'
+//! actions by role, related incidents, and the alerts behind it as received.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+use crate::api::incidents::{
+    AcknowledgeIncident, AddIncidentNote, ReopenIncident, ResolveIncident, SetIncidentSeverity, get_incident,
+};
+use crate::components::forms::{LoadError, Outcome, SubmitButton};
+use crate::components::incident::{SeverityBadge, StatusBadge, When, WhenAbsolute, source_name};
+use crate::components::live::{LiveIndicator, use_live_updates};
+use crate::components::viewer::SignedIn;
+use crate::domain::account::Permission;
+use crate::domain::incident::{AlertRecord, IncidentDetail, IncidentStatus, Severity, TimelineEntry};
+use crate::routes::not_found::NotFound;
+
+/// `/incidents/:id`; an address whose id is not an incident id is the 404 page.
+#[component]
+pub fn IncidentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse::<Uuid>().ok())));
+    move || match id.get() {
+        Some(id) => view! {
+            <Title text="Incident" />
+            <SignedIn children=move |viewer| {
+                view! { <Incident id can_respond=viewer.can(Permission::RespondToIncidents) /> }
+            } />
+        }
+        .into_any(),
+        None => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[component]
+fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
+    let live = use_live_updates(move |event| event.incident_id == Some(id));
+    let acknowledge = ServerAction::<AcknowledgeIncident>::new();
+    let resolve = ServerAction::<ResolveIncident>::new();
+    let reopen = ServerAction::<ReopenIncident>::new();
+    let note = ServerAction::<AddIncidentNote>::new();
+    let severity = ServerAction::<SetIncidentSeverity>::new();
+    // Fetched again after each of this page's actions, and live after anyone else's.
+    let detail = Resource::new(
+        move || {
+            (
+                live.version.get(),
+                acknowledge.version().get(),
+                resolve.version().get(),
+                reopen.version().get(),
+                note.version().get(),
+                severity.version().get(),
+            )
+        },
+        move |_| get_incident(id),
+    );
+    let actions = Actions { acknowledge, resolve, reopen, note, severity };
+    view! {
+        <p class="eyebrow"><A href="/incidents">"← Incidents"</A></p>
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the incident…"</p> }>
+            {move || {
+                detail
+                    .get()
+                    .map(|result| match result {
+                        Ok(incident) => view! { <IncidentView incident can_respond actions live /> }.into_any(),
+                        Err(crate::error::AppError::NotFound) => {
+                            view! {
+                                <section class="panel">
+                                    <h1>"Incident not found"</h1>
+                                    <p>"It does not exist, or it belongs to another team."</p>
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => {
+                            view! { <LoadError what="The incident" error retry=move || detail.refetch() /> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// The responder actions of the page.
+#[derive(Clone, Copy)]
+struct Actions {
+    acknowledge: ServerAction<AcknowledgeIncident>,
+    resolve: ServerAction<ResolveIncident>,
+    reopen: ServerAction<ReopenIncident>,
+    note: ServerAction<AddIncidentNote>,
+    severity: ServerAction<SetIncidentSeverity>,
+}
+
+#[component]
+fn IncidentView(
+    incident: IncidentDetail,
+    can_respond: bool,
+    actions: Actions,
+    live: crate::components::live::LiveUpdates,
+) -> impl IntoView {
+    let summary = incident.summary.clone();
+    let id = summary.id;
+    view! {
+        <Title text=summary.title.clone() />
+        <header class="incident-header">
+            <div class="badges">
+                <SeverityBadge severity=summary.severity />
+                <StatusBadge status=summary.status />
+                {summary.over_quota.then(|| view! { <span class="badge over-quota">"over quota — not analysed"</span> })}
+                <LiveIndicator updates=live />
+            </div>
+            <h1 data-testid="incident-title">{summary.title.clone()}</h1>
+            {incident.description.clone().map(|text| view! { <p class="lead">{text}</p> })}
+        </header>
+        <dl class="facts">
+            <div><dt>"Service"</dt><dd>{summary.service.clone().unwrap_or_else(|| "—".into())}</dd></div>
+            <div><dt>"Source"</dt><dd>{source_name(&summary.source)}</dd></div>
+            <div><dt>"First seen"</dt><dd><When at=summary.first_seen_at /></dd></div>
+            <div><dt>"Last activity"</dt><dd><When at=summary.last_seen_at /></dd></div>
+            <div><dt>"Alerts"</dt><dd data-testid="occurrences">{summary.occurrences}</dd></div>
+            <div><dt>"Dedup key"</dt><dd><code>{incident.dedup_key.clone()}</code></dd></div>
+            {incident.acknowledged_by.clone().map(|by| view! { <div><dt>"Acknowledged by"</dt><dd>{by}</dd></div> })}
+            {incident.resolved_by.clone().map(|by| view! { <div><dt>"Resolved by"</dt><dd>{by}</dd></div> })}
+        </dl>
+        <div class="button-row">
+            {incident.external_url.clone().map(|url| view! {
+                <a class="button secondary small" href=url target="_blank" rel="noopener noreferrer">"Open at the source ↗"</a>
+            })}
+            {incident.previous_incident_id.map(|previous| view! {
+                <A href=format!("/incidents/{previous}") attr:class="button secondary small">"Previous incident with this key"</A>
+            })}
+        </div>
+        {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
+        <div class="incident-columns">
+            <section class="panel" aria-labelledby="timeline-title">
+                <h2 id="timeline-title">"Timeline"</h2>
+                {(incident.earlier_entries > 0).then(|| view! {
+                    <p class="muted">{format!("{} earlier entries are not shown.", incident.earlier_entries)}</p>
+                })}
+                <ol class="timeline" data-testid="timeline">
+                    {incident.timeline.into_iter().map(|entry| view! { <TimelineItem entry /> }).collect_view()}
+                </ol>
+            </section>
+            <aside class="panel" aria-labelledby="related-title">
+                <h2 id="related-title">"Related incidents"</h2>
+                {if incident.related.is_empty() {
+                    view! { <p class="muted">"None found: no other incident with this key, on this service, or with a similar title."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="plain-list related">
+                            {incident.related.into_iter().map(|related| view! {
+                                <li>
+                                    <A href=format!("/incidents/{}", related.incident.id)>{related.incident.title}</A>
+                                    <span class="muted">" · " {related.reason} " · "</span>
+                                    <StatusBadge status=related.incident.status />
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </aside>
+        </div>
+        <section class="panel" aria-labelledby="alerts-title">
+            <h2 id="alerts-title">"Alerts as received"</h2>
+            {incident.alerts.into_iter().map(|alert| view! { <RawAlert alert /> }).collect_view()}
+            <details>
+                <summary>"Details (labels, annotations, custom details)"</summary>
+                <pre class="snippet">{incident.details}</pre>
+            </details>
+        </section>
+    }
+}
+
+#[component]
+fn TimelineItem(entry: TimelineEntry) -> impl IntoView {
+    let kind_class = format!("timeline-item kind-{}", entry.kind.replace('.', "-"));
+    view! {
+        <li class=kind_class data-kind=entry.kind.clone()>
+            <div class="timeline-meta">
+                <WhenAbsolute at=entry.at />
+                <span class="muted">" · " {entry.actor}</span>
+            </div>
+            <p>{entry.message}</p>
+        </li>
+    }
+}
+
+#[component]
+fn RawAlert(alert: AlertRecord) -> impl IntoView {
+    view! {
+        <details class="raw-alert">
+            <summary>
+                {source_name(&alert.source)} " · " {alert.event_action.unwrap_or_else(|| "unparsed".into())} " · "
+                <When at=alert.received_at />
+            </summary>
+            <pre class="snippet">{alert.raw}</pre>
+            {alert.cut.then(|| view! { <p class="muted">"Cut at 64 KB."</p> })}
+        </details>
+    }
+}
+
+/// What an operator (and above) can do, depending on the status.
+#[component]
+fn Respond(id: Uuid, status: IncidentStatus, severity: Severity, actions: Actions) -> impl IntoView {
+    let Actions { acknowledge, resolve, reopen, note, severity: set_severity } = actions;
+    let outcomes: [Outcome<()>; 5] = [
+        acknowledge.value().into(),
+        resolve.value().into(),
+        reopen.value().into(),
+        note.value().into(),
+        set_severity.value().into(),
+    ];
+    view! {
+        <section class="panel respond" aria-labelledby="respond-title">
+            <h2 id="respond-title" class="visually-hidden">"Respond"</h2>
+            <div class="respond-row">
+                {(status == IncidentStatus::Triggered).then(|| view! {
+                    <ActionForm action=acknowledge attr:class="inline-form">
+                        <input type="hidden" name="id" value=id.to_string() />
+                        <SubmitButton pending=acknowledge.pending() label="Acknowledge" busy_label="Acknowledging…" />
+                    </ActionForm>
+                })}
+                {(status == IncidentStatus::Resolved).then(|| view! {
+                    <ActionForm action=reopen attr:class="inline-form">
+                        <input type="hidden" name="id" value=id.to_string() />
+                        <SubmitButton pending=reopen.pending() label="Reopen" busy_label="Reopening…" class="secondary" />
+                    </ActionForm>
+                })}
+                <label class="inline-select">
+                    "Severity "
+                    <select
+                        aria-label="Severity"
+                        on:change=move |event| {
+                            if let Ok(severity) = event_target_value(&event).parse::<Severity>() {
+                                set_severity.dispatch(SetIncidentSeverity { id, severity });
+                            }
+                        }
+                    >
+                        {Severity::ALL.map(|s| view! { <option value=s.as_str() selected=s == severity>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            {(status != IncidentStatus::Resolved).then(|| view! {
+                <ActionForm action=resolve attr:class="stacked-form resolve-form">
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <label for="resolution-note">"Resolution note (optional)"</label>
+                    <textarea id="resolution-note" name="note" rows="2" placeholder="What fixed it?"></textarea>
+                    <SubmitButton pending=resolve.pending() label="Resolve" busy_label="Resolving…" />
+                </ActionForm>
+            })}
+            <ActionForm action=note attr:class="stacked-form note-form">
+                <input type="hidden" name="id" value=id.to_string() />
+                <label for="note-text">"Add a note to the timeline"</label>
+                <textarea id="note-text" name="text" rows="2" required></textarea>
+                <SubmitButton pending=note.pending() label="Add note" busy_label="Adding…" class="secondary" />
+            </ActionForm>
+            {outcomes
+                .map(|outcome| {
+                    move || {
+                        outcome
+                            .get()
+                            .and_then(Result::err)
+                            .map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })
+                    }
+                })
+                .collect_view()}
+        </section>
+    }
+}

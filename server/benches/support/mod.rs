@@ -1,0 +1,36 @@
+//! What the benchmarks share: a database of their own on the PostgreSQL server of
+//! DATABASE_URL (or 127.0.0.1:5432), dropped at the end.
+
+use sqlx::{Connection as _, PgConnection};
+
+/// A database created for one benchmark run.
+pub struct BenchDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin: PgConnection,
+}
+
+impl BenchDatabase {
+    /// Creates a fresh database.
+    pub async fn create() -> Self {
+        let admin_url =
+            std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("dreamops_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url).await.expect("a PostgreSQL server (set DATABASE_URL)");
+        sqlx::query(&format!("create database {name}")).execute(&mut admin).await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Self { url: url.to_string(), name, admin }
+    }
+
+    /// Drops the database (closing whatever is still connected to it).
+    pub async fn drop(mut self) {
+        sqlx::query(&format!("drop database {} with (force)", self.name)).execute(&mut self.admin).await.unwrap();
+    }
+}
+
+/// A positive number from the environment, or the default.
+pub fn setting(variable: &str, default: usize) -> usize {
+    std::env::var(variable).ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
