@@ -191,7 +191,9 @@ async fn baseline(pool: PgPool) -> String {
         }
     }
     let router = Router::new().route("/baseline", post(insert)).with_state(pool);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Accepting connections as DreamOps does (Nagle's algorithm off), so that only the
+    // work behind the answer differs.
+    let listener = server::startup::listen_without_delay(([127, 0, 0, 1], 0).into()).unwrap();
     let address = format!("http://{}/baseline", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     address

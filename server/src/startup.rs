@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use leptos::prelude::LeptosOptions;
+use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tokio::net::TcpListener;
 use tower_sessions::cookie::SameSite;
@@ -16,6 +16,7 @@ use tower_sessions::session_store::ExpiredDeletion as _;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
+use app::server::auth::context::SignedInOnce;
 use app::server::config::Settings;
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
@@ -76,8 +77,7 @@ impl Application {
     ) -> anyhow::Result<(AppState, TcpListener)> {
         let pool = db::connect_lazy(&settings.database, url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
         db::migrate(&pool).await.context("applying database migrations")?;
-        let listener = TcpListener::bind(leptos_options.site_addr)
-            .await
+        let listener = listen_without_delay(leptos_options.site_addr)
             .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
         let cipher =
             Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
@@ -153,6 +153,19 @@ impl Application {
     }
 }
 
+/// Listens on `address` with Nagle's algorithm off for every connection accepted (they
+/// inherit it from the listening socket). A streamed page is written in several small
+/// pieces; with Nagle on, each piece after the first waits for the client's delayed
+/// acknowledgement (~40 ms on Linux) before it leaves.
+pub fn listen_without_delay(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
+}
+
 /// Every few minutes, frees incidents held over quota where a new period (or a larger
 /// plan) allows it.
 async fn release_held_incidents(pool: sqlx::PgPool) {
@@ -178,7 +191,7 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/audit-log.csv", get(http::audit_export::export))
         .route(app::domain::live::EVENTS_PATH, get(http::live::stream))
         .merge(http::ingest::routes())
-        .leptos_routes(&state, routes, {
+        .leptos_routes_with_context(&state, routes, || provide_context(SignedInOnce::default()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
@@ -242,5 +255,20 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received"),
         () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_are_accepted_with_nagles_algorithm_off() {
+        let listener = listen_without_delay(([127, 0, 0, 1], 0).into()).unwrap();
+        let address = listener.local_addr().unwrap();
+        let client = tokio::spawn(tokio::net::TcpStream::connect(address));
+        let (connection, _) = listener.accept().await.unwrap();
+        assert!(connection.nodelay().unwrap(), "small writes of a streamed page leave at once");
+        client.await.unwrap().unwrap();
     }
 }

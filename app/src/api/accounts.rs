@@ -52,8 +52,7 @@ pub async fn log_out() -> Result<(), AppError> {
 /// The signed-in user and their teams, or `None` when nobody is signed in.
 #[server(prefix = "/api", endpoint = "current_viewer", input = GetUrl)]
 pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
-    use crate::server::auth::context::{RequestContext, authenticate};
-    match authenticate(RequestContext::current()?).await {
+    match crate::server::auth::context::current().await {
         Ok(auth) => Ok(Some(auth.viewer().await?)),
         Err(AppError::Unauthorized) => Ok(None),
         Err(error) => Err(error),

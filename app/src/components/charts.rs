@@ -4,9 +4,10 @@
 
 use leptos::prelude::*;
 
-/// Width and height of a chart's drawing area, in SVG units (it scales to its box).
-const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 180.0;
+/// Width and height of the line chart's drawing area, in SVG units (it scales to its
+/// box, which spans the page).
+const WIDTH: f64 = 900.0;
+const HEIGHT: f64 = 200.0;
 /// Room left of and under the plot for the axis labels.
 const LEFT: f64 = 36.0;
 const BOTTOM: f64 = 22.0;
@@ -74,28 +75,30 @@ pub fn BarChart(
     description: String,
 ) -> impl IntoView {
     let max = bars.iter().map(|(_, value, _)| *value).max().unwrap_or(0).max(1);
-    let row = 28.0;
+    // Drawn narrower than the line chart: it sits in a third of the page.
+    let width = 360.0;
+    let row = 30.0;
     let height = row * bars.len().max(1) as f64;
-    let label_width = 150.0;
+    let label_width = 120.0;
     let rows = bars
         .into_iter()
         .enumerate()
         .map(|(index, (label, value, class))| {
             let y = row * index as f64;
-            let width = ((WIDTH - label_width - 60.0) * value as f64 / max as f64).max(if value > 0 { 2.0 } else { 0.0 });
+            let length = ((width - label_width - 40.0) * value as f64 / max as f64).max(if value > 0 { 2.0 } else { 0.0 });
             view! {
                 <g>
                     <title>{format!("{label}: {value}")}</title>
-                    <text x=label_width - 8.0 y=y + 18.0 text-anchor="end" class="chart-label">{label}</text>
-                    <rect x=label_width y=y + 5.0 width=format!("{width:.1}") height=row - 10.0 rx="3" class=format!("chart-bar {class}") />
-                    <text x=label_width + width + 6.0 y=y + 18.0 class="chart-value">{value}</text>
+                    <text x=label_width - 8.0 y=y + 19.0 text-anchor="end" class="chart-label">{label}</text>
+                    <rect x=label_width y=y + 5.0 width=format!("{length:.1}") height=row - 10.0 rx="3" class=format!("chart-bar {class}") />
+                    <text x=label_width + length + 6.0 y=y + 19.0 class="chart-value">{value}</text>
                 </g>
             }
         })
         .collect_view();
     let aria_label = description.clone();
     view! {
-        <svg class="chart bar-chart" viewBox=format!("0 0 {WIDTH} {height}") role="img" aria-label=aria_label>
+        <svg class="chart bar-chart" viewBox=format!("0 0 {width} {height}") role="img" aria-label=aria_label>
             <title>{description}</title>
             {rows}
         </svg>

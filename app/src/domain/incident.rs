@@ -159,12 +159,34 @@ pub struct IncidentCursor {
     pub id: Uuid,
 }
 
-/// Incidents per status, for the filter bar (under the other filters).
+/// Incidents per status, for the filter bar (under the other filters). Each is
+/// counted up to [`COUNT_CAP`] + 1: more than the cap reads "1,000+".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCounts {
     pub triggered: i64,
     pub acknowledged: i64,
     pub resolved: i64,
+}
+
+/// Where status counts stop counting.
+pub const COUNT_CAP: i64 = 1_000;
+
+/// A status count as the filter bar shows it: "12", "1,000+".
+pub fn count_label(count: i64) -> String {
+    if count > COUNT_CAP { format!("{}+", thousands(COUNT_CAP)) } else { thousands(count) }
+}
+
+/// `1234` as "1,234".
+pub fn thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if value < 0 { format!("-{out}") } else { out }
 }
 
 /// One page of the incident list.
@@ -350,6 +372,15 @@ mod tests {
         assert_eq!(Severity::from_label("warn"), Some(Severity::Warning));
         assert_eq!(Severity::from_label("banana"), None);
         assert_eq!("error".parse::<Severity>(), Ok(Severity::Error));
+    }
+
+    #[test]
+    fn counts_read_with_separators_and_stop_at_the_cap() {
+        assert_eq!(count_label(7), "7");
+        assert_eq!(count_label(1_000), "1,000");
+        assert_eq!(count_label(1_001), "1,000+");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-12), "-12");
     }
 
     #[test]

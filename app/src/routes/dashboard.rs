@@ -19,12 +19,15 @@ use crate::domain::incident::DashboardStats;
 /// `/dashboard`.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    // Asked for alongside the signed-in user rather than after: the page waits for the
+    // slower of the two, not for both in turn (a visitor who is not signed in is sent
+    // to the login page, and never sees the refusal).
+    let live = use_live_updates(|_| true);
+    let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
     view! {
         <Title text="Dashboard" />
-        <SignedIn children=|viewer| {
+        <SignedIn children=move |viewer| {
             let can_manage = viewer.can(Permission::ManageMembers);
-            let live = use_live_updates(|_| true);
-            let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
             view! {
                 <div class="page-header">
                     <div>
@@ -116,7 +119,7 @@ fn Figures(stats: DashboardStats) -> impl IntoView {
             }).collect_view()}
         </section>
         <div class="dashboard-grid">
-            <section class="panel" aria-labelledby="alerts-day-title" data-testid="alerts-per-day">
+            <section class="panel wide" aria-labelledby="alerts-day-title" data-testid="alerts-per-day">
                 <h2 id="alerts-day-title">"Alerts per day"</h2>
                 <LineChart points=line_points description=line_description />
             </section>

@@ -14,7 +14,8 @@ use crate::components::live::{LiveIndicator, use_live_updates};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
 use crate::domain::incident::{
-    IncidentCursor, IncidentFilter, IncidentStatus, IncidentSummary, SOURCES, Severity, StatusCounts,
+    COUNT_CAP, IncidentCursor, IncidentFilter, IncidentStatus, IncidentSummary, SOURCES, Severity, StatusCounts,
+    count_label,
 };
 
 /// `/incidents`.
@@ -122,7 +123,11 @@ fn Incidents(can_respond: bool, can_manage_sources: bool) -> impl IntoView {
         </Transition>
         <div class="status-tabs" role="group" aria-label="Status">
             <StatusTab label="All" value=None status count=Signal::derive(move || {
-                counts.with(|c| c.triggered + c.acknowledged + c.resolved)
+                counts.with(|c| {
+                    // Over the cap, the total is at least the sum, so it reads "1,000+" too.
+                    let capped = [c.triggered, c.acknowledged, c.resolved].iter().any(|n| *n > COUNT_CAP);
+                    if capped { COUNT_CAP + 1 } else { c.triggered + c.acknowledged + c.resolved }
+                })
             }) />
             <StatusTab label="Triggered" value=Some(IncidentStatus::Triggered) status count=Signal::derive(move || counts.with(|c| c.triggered)) />
             <StatusTab label="Acknowledged" value=Some(IncidentStatus::Acknowledged) status count=Signal::derive(move || counts.with(|c| c.acknowledged)) />
@@ -225,7 +230,7 @@ fn StatusTab(
         >
             {label}
             " "
-            <span class="count">{move || count.get()}</span>
+            <span class="count">{move || count_label(count.get())}</span>
         </button>
     }
 }

@@ -1,9 +1,10 @@
 //! The dashboard's figures: open incidents, response times, alert volume, the severity
 //! mix, top services, the automation rate and the latest activity.
 //!
-//! Every figure is one bounded index scan (incidents opened in the last 30 days, alerts
-//! received in them, open incidents, the latest incidents' timelines); the scans run
-//! concurrently.
+//! Four bounded index scans give every figure — the incidents opened in the last 30
+//! days (grouped by severity, service and age, for the response times, the severity
+//! mix, top services and the automation rate), the alerts received in them, the open
+//! incidents, the latest incidents' timelines — and they run concurrently.
 
 use std::collections::HashMap;
 
@@ -19,15 +20,16 @@ use crate::error::AppError;
 /// Days the charts cover.
 const DAYS: i64 = 30;
 /// Services the top list shows.
-const TOP_SERVICES: i64 = 5;
+const TOP_SERVICES: usize = 5;
 /// Lines of the activity feed.
 const ACTIVITY: i64 = 12;
 
-/// One row per severity and age bucket of the incidents opened in the last 30 days
-/// (bucket 0: last 24 h, 1: the rest of the last 7 d, 2: the rest of the 30 d).
+/// One row per severity, service and age bucket of the incidents opened in the last
+/// 30 days (bucket 0: last 24 h, 1: the rest of the last 7 d, 2: the rest of the 30 d).
 #[derive(sqlx::FromRow)]
 struct OpenedRow {
     severity: String,
+    service: Option<String>,
     bucket: i32,
     opened: i64,
     resolved: i64,
@@ -40,25 +42,32 @@ struct OpenedRow {
 /// The team's dashboard figures at `now`.
 pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DashboardStats, AppError> {
     let since = now - Duration::days(DAYS);
-    let (opened, open, per_day, services, activity) = tokio::try_join!(
+    let (opened, open, per_day, activity) = tokio::try_join!(
         opened(db, team, now, since),
         open_by_severity(db, team),
         alerts_per_day(db, team, now),
-        top_services(db, team, since),
         activity(db, team),
     )
     .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
 
     let severity = |name: &str| name.parse::<Severity>().ok();
     let mut severity_mix: HashMap<Severity, i64> = HashMap::new();
+    let mut services: HashMap<&str, i64> = HashMap::new();
     let (mut resolved_30d, mut resolved_by_agent_30d) = (0, 0);
     for row in &opened {
         if let Some(severity) = severity(&row.severity) {
             *severity_mix.entry(severity).or_default() += row.opened;
         }
+        if let Some(service) = &row.service {
+            *services.entry(service).or_default() += row.opened;
+        }
         resolved_30d += row.resolved;
         resolved_by_agent_30d += row.by_agent;
     }
+    let mut top_services: Vec<(String, i64)> =
+        services.into_iter().map(|(service, count)| (service.to_string(), count)).collect();
+    top_services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top_services.truncate(TOP_SERVICES);
     let response_times = [("24 h", 0), ("7 d", 1), ("30 d", 2)]
         .into_iter()
         .map(|(window, last_bucket)| {
@@ -88,15 +97,16 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
         response_times,
         alerts_per_day: per_day,
         severity_mix: by_severity(&severity_mix),
-        top_services: services,
+        top_services,
         resolved_30d,
         resolved_by_agent_30d,
         activity,
     })
 }
 
-/// Incidents opened since `since`, by severity and age: counts, and the sums behind
-/// MTTA (acknowledged ones) and MTTR (resolved ones, and those the agent resolved).
+/// Incidents opened since `since`, by severity, service and age: counts, and the sums
+/// behind MTTA (acknowledged ones) and MTTR (resolved ones, and those the agent
+/// resolved). Intervals are summed, and turned into seconds once per group.
 async fn opened(
     db: &PgPool,
     team: Uuid,
@@ -104,21 +114,21 @@ async fn opened(
     since: DateTime<Utc>,
 ) -> Result<Vec<OpenedRow>, sqlx::Error> {
     sqlx::query_as(
-        "select severity,
-                case when first_seen_at > $2 - interval '1 day' then 0
-                     when first_seen_at > $2 - interval '7 days' then 1 else 2 end as bucket,
+        "select severity, service,
+                case when first_seen_at > $2 then 0 when first_seen_at > $3 then 1 else 2 end as bucket,
                 count(*) as opened,
                 count(resolved_at) as resolved,
-                count(*) filter (where resolved_by = $4) as by_agent,
+                count(*) filter (where resolved_by = $5) as by_agent,
                 count(acknowledged_at) as acknowledged,
-                coalesce(sum(extract(epoch from acknowledged_at - first_seen_at)), 0)::float8 as ack_secs,
-                coalesce(sum(extract(epoch from resolved_at - first_seen_at)), 0)::float8 as resolve_secs
+                coalesce(extract(epoch from sum(acknowledged_at - first_seen_at)), 0)::float8 as ack_secs,
+                coalesce(extract(epoch from sum(resolved_at - first_seen_at)), 0)::float8 as resolve_secs
          from incidents
-         where team_id = $1 and first_seen_at > $3
-         group by 1, 2",
+         where team_id = $1 and first_seen_at > $4
+         group by 1, 2, 3",
     )
     .bind(team)
-    .bind(now)
+    .bind(now - Duration::days(1))
+    .bind(now - Duration::days(7))
     .bind(since)
     .bind(AGENT_NAME)
     .fetch_all(db)
@@ -158,19 +168,6 @@ async fn alerts_per_day(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<V
             (day, counts.get(&day).copied().unwrap_or(0))
         })
         .collect())
-}
-
-async fn top_services(db: &PgPool, team: Uuid, since: DateTime<Utc>) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select service, count(*) from incidents
-         where team_id = $1 and first_seen_at > $2 and service is not null
-         group by service order by count(*) desc, service limit $3",
-    )
-    .bind(team)
-    .bind(since)
-    .bind(TOP_SERVICES)
-    .fetch_all(db)
-    .await
 }
 
 /// The latest timeline entries of the team's most recently active incidents (every

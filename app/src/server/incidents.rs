@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::incident::{
-    ALERTS_SHOWN, AlertRecord, IncidentChange, IncidentCursor, IncidentDetail, IncidentFilter, IncidentPage,
+    ALERTS_SHOWN, AlertRecord, COUNT_CAP, IncidentChange, IncidentCursor, IncidentDetail, IncidentFilter, IncidentPage,
     IncidentStatus, IncidentSummary, NOTE_MAX, NewIncident, RAW_SHOWN, RelatedIncident, Severity, StatusCounts,
     TIMELINE_LIMIT, TimelineEntry,
 };
@@ -88,18 +88,20 @@ pub async fn page(
         None
     };
 
-    let mut query = QueryBuilder::new("select status, count(*) from incidents where ");
-    push_filter(&mut query, team, filter);
-    query.push(" group by status");
-    let mut counts = StatusCounts::default();
-    for (status, count) in query.build_query_as::<(String, i64)>().fetch_all(db).await.map_err(read_failed)? {
-        match status.parse::<IncidentStatus>() {
-            Ok(IncidentStatus::Triggered) => counts.triggered = count,
-            Ok(IncidentStatus::Acknowledged) => counts.acknowledged = count,
-            Ok(IncidentStatus::Resolved) => counts.resolved = count,
-            Err(_) => {}
+    // Each status is counted up to just past the cap ("1,000+"): exact counts of a
+    // team's whole history would read every resolved incident on every page load.
+    let mut query = QueryBuilder::new("select ");
+    for (index, status) in IncidentStatus::ALL.into_iter().enumerate() {
+        if index > 0 {
+            query.push(", ");
         }
+        query.push("(select count(*) from (select 1 from incidents where ");
+        push_filter(&mut query, team, filter);
+        query.push(" and status = ").push_bind(status.as_str()).push(" limit ").push_bind(COUNT_CAP + 1).push(") c)");
     }
+    let (triggered, acknowledged, resolved): (i64, i64, i64) =
+        query.build_query_as().fetch_one(db).await.map_err(read_failed)?;
+    let counts = StatusCounts { triggered, acknowledged, resolved };
     Ok(IncidentPage { incidents, next, counts })
 }
 

@@ -25,6 +25,10 @@ const CHANNEL: &str = "live_events";
 const MAX_PAYLOAD: usize = 7_000;
 /// Events one publish statement carries at most.
 const MAX_BATCH: usize = 512;
+/// How long the publisher gathers events before sending: under load, one notifying
+/// transaction then serves many alerts instead of a few (each takes PostgreSQL's
+/// notification lock at commit).
+const GATHER: Duration = Duration::from_millis(10);
 /// Events a slow page may fall behind by before it is told to catch up instead.
 const STREAM_BUFFER: usize = 256;
 
@@ -139,17 +143,30 @@ impl LiveHub {
     }
 }
 
-/// Sends queued events, whatever queued up meanwhile in one statement.
+/// Sends queued events: whatever queued up within [`GATHER`] of the first, in one
+/// statement. Notifications need no durability (a page that misses one catches up when
+/// it reconnects), so their transaction commits without waiting for the disk.
 async fn publish(pool: PgPool, mut queued: mpsc::UnboundedReceiver<(Uuid, LiveEvent)>) {
     let mut batch = Vec::new();
     while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        tokio::time::sleep(GATHER).await;
+        while batch.len() < MAX_BATCH {
+            match queued.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
         let payloads = payloads(&batch);
         batch.clear();
-        let sent = sqlx::query("select pg_notify($1, payload) from unnest($2::text[]) as payload")
-            .bind(CHANNEL)
-            .bind(&payloads)
-            .execute(&pool)
-            .await;
+        let sent = sqlx::query(
+            "select pg_notify($1, payload)
+             from (select set_config('synchronous_commit', 'off', true)) as asynchronous,
+                  unnest($2::text[]) as payload",
+        )
+        .bind(CHANNEL)
+        .bind(&payloads)
+        .execute(&pool)
+        .await;
         match sent {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,

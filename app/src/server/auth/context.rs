@@ -154,8 +154,24 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     Ok(Authenticated { request, user_id: user.id, email: user.email, team, sign_in })
 }
 
+/// Remembers who is signed in for the rest of one request: a server-rendered page
+/// asks several server functions (the header's viewer, the page's data), and each would
+/// otherwise read the session, the user and the membership again. Provided afresh for
+/// every request by the router.
+#[derive(Clone, Default)]
+pub struct SignedInOnce(std::sync::Arc<tokio::sync::OnceCell<Result<Authenticated, AppError>>>);
+
+/// The signed-in user of the current server function or page (authenticated once per
+/// request when [`SignedInOnce`] is provided).
+pub async fn current() -> Result<Authenticated, AppError> {
+    match leptos::prelude::use_context::<SignedInOnce>() {
+        Some(once) => once.0.get_or_init(|| async { authenticate(RequestContext::current()?).await }).await.clone(),
+        None => authenticate(RequestContext::current()?).await,
+    }
+}
+
 /// The signed-in user of the current server function, allowed `permission` in their
 /// active team; 401 or 403 otherwise.
 pub async fn require(permission: Permission) -> Result<Authenticated, AppError> {
-    authenticate(RequestContext::current()?).await?.require(permission)
+    current().await?.require(permission)
 }

@@ -88,7 +88,11 @@ pub fn parse(raw: &[u8]) -> Result<NormalizedAlert, Vec<String>> {
                 }
                 None => errors.push("'payload.severity' is missing or blank".to_string()),
             }
-            service = payload.component.clone().or(payload.group.clone());
+            service = [&payload.component, &payload.group]
+                .into_iter()
+                .filter_map(|name| name.as_deref().map(str::trim).filter(|name| !name.is_empty()))
+                .next()
+                .map(str::to_string);
             details = serde_json::json!({
                 "source": payload.source,
                 "component": payload.component,

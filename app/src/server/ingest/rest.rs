@@ -83,7 +83,7 @@ pub fn parse(raw: &[u8]) -> Result<NormalizedAlert, Invalid> {
         title,
         description: body.description,
         severity,
-        service: body.service,
+        service: body.service.map(|service| service.trim().to_string()).filter(|service| !service.is_empty()),
         external_url: None,
         details,
         actor: None,
@@ -105,5 +105,11 @@ mod tests {
         assert_eq!(parse(b"{not json").unwrap_err().field, "body");
         assert_eq!(parse(br#"{"title": "x", "severity": "apocalyptic"}"#).unwrap_err().field, "severity");
         assert_eq!(parse(br#"{"action": "resolve"}"#).unwrap_err().field, "dedup_key");
+    }
+
+    #[test]
+    fn a_blank_service_is_no_service() {
+        assert_eq!(parse(br#"{"title": "x", "service": "  "}"#).unwrap().service, None);
+        assert_eq!(parse(br#"{"title": "x", "service": " web "}"#).unwrap().service.as_deref(), Some("web"));
     }
 }

@@ -1,0 +1,35 @@
+import { chromium } from "@playwright/test";
+const base = "http://127.0.0.1:3188";
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--headless"] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+page.on("console", (m) => console.log("console:", m.type(), m.text()));
+page.on("pageerror", (e) => console.log("pageerror:", e.message));
+await page.goto(base + "/signup");
+await page.waitForSelector("body[data-hydrated=true]", { state: "attached" });
+await page.getByLabel("Work email").fill("shots@example.com");
+await page.getByLabel("Password").fill("correct horse battery staple");
+await page.getByLabel("Team name").fill("Shots");
+await page.getByRole("button", { name: "Create team" }).click();
+await page.waitForURL(/dashboard/);
+await page.screenshot({ path: "/tmp/shots/dashboard-empty.png", fullPage: true });
+await page.goto(base + "/incidents");
+await page.waitForSelector("body[data-hydrated=true]", { state: "attached" });
+await page.screenshot({ path: "/tmp/shots/incidents-empty.png", fullPage: true });
+const key = (await (await page.request.post(base + "/api/create_api_key", { form: { name: "s" } })).json()).secret;
+const alerts = [["Checkout latency above 2 s","critical","checkout"],["Disk almost full on db-1","warning","postgres"],["Disk almost full on db-2","warning","postgres"],["Pod crash looping: payment-service","error","payments"],["Certificate expires in 7 days","info",""]];
+for (const [title, severity, service] of alerts) {
+  await page.request.post(base + "/api/v1/alerts", { headers: { Authorization: `Bearer ${key}` }, data: { title, severity, service } });
+}
+await page.waitForTimeout(1500);
+await page.screenshot({ path: "/tmp/shots/incidents.png", fullPage: true });
+await page.getByRole("link", { name: "Disk almost full on db-1" }).click();
+await page.waitForSelector("[data-testid=timeline]");
+await page.waitForTimeout(500);
+await page.getByRole("button", { name: "Acknowledge" }).click();
+await page.waitForTimeout(800);
+await page.screenshot({ path: "/tmp/shots/incident.png", fullPage: true });
+await page.goto(base + "/dashboard");
+await page.waitForSelector("body[data-hydrated=true]", { state: "attached" });
+await page.waitForTimeout(500);
+await page.screenshot({ path: "/tmp/shots/dashboard.png", fullPage: true });
+await browser.close();
