@@ -22,10 +22,12 @@ use leptos_router::{
 use crate::components::layout::AppLayout;
 use crate::components::viewer::provide_viewer;
 use crate::routes::auth::{LoginPage, SignUpPage};
+use crate::routes::billing::{BillingPage, TestCheckoutPage};
 use crate::routes::dashboard::DashboardPage;
 use crate::routes::incident::IncidentPage;
 use crate::routes::incidents::IncidentsPage;
 use crate::routes::invitation::InvitationPage;
+use crate::routes::pricing::PricingPage;
 use crate::routes::settings::{
     account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, integrations::IntegrationsPage,
     members::MembersPage,
@@ -77,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=LandingPage />
                         <Route path=StaticSegment("status") view=StatusPage />
+                        <Route path=StaticSegment("pricing") view=PricingPage />
+                        <Route path=(StaticSegment("billing"), StaticSegment("checkout"), ParamSegment("session")) view=TestCheckoutPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("billing")) view=BillingPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
                         <Route path=StaticSegment("dashboard") view=DashboardPage />

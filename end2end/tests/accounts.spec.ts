@@ -74,6 +74,18 @@ test("an invited viewer joins through the link and sees no admin controls", asyn
   await expect(invitee.getByRole("button", { name: "Remove" })).toHaveCount(0);
   await expect(invitee.getByTestId("members").locator("select")).toHaveCount(0);
 
+  // The viewer sees the team's incidents, and no way to act on them.
+  const reported = await page.request.post("/api/report_incident", { form: { "incident[title]": "Checkout is slow" } });
+  expect(reported.status()).toBe(200);
+  await nav.getByRole("link", { name: "Incidents" }).click();
+  await expect(invitee.getByRole("button", { name: "Report incident" })).toHaveCount(0);
+  await invitee.getByRole("link", { name: "Checkout is slow" }).click();
+  await expect(invitee.getByTestId("incident-title")).toHaveText("Checkout is slow");
+  await expect(invitee.getByTestId("timeline")).toContainText("Alert received from the incidents page");
+  for (const action of ["Acknowledge", "Resolve", "Add note"]) {
+    await expect(invitee.getByRole("button", { name: action })).toHaveCount(0);
+  }
+
   // The server refuses what the interface hides.
   const refused = await invitee.request.post("/api/create_api_key", { form: { name: "sneaky" } });
   expect(refused.status()).toBe(403);

@@ -166,12 +166,18 @@ pub fn listen_without_delay(address: SocketAddr) -> std::io::Result<TcpListener>
     socket.listen(1024)
 }
 
-/// Every few minutes, frees incidents held over quota where a new period (or a larger
-/// plan) allows it.
+/// Every few minutes: ends the paid tier of teams whose payment stayed past due beyond
+/// the grace period, and frees incidents held over quota where a new period (or a
+/// larger plan) allows it.
 async fn release_held_incidents(pool: sqlx::PgPool) {
     let mut every = tokio::time::interval(QUOTA_RELEASE_EVERY);
     loop {
         every.tick().await;
+        match app::server::billing::end_expired_grace(&pool).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "teams past due beyond the grace period are on Free"),
+            Err(error) => tracing::warn!(%error, "ending expired grace periods failed; retrying later"),
+        }
         match app::server::quota::release_all_held(&pool).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "held incidents are eligible for analysis again"),
@@ -191,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/audit-log.csv", get(http::audit_export::export))
         .route(app::domain::live::EVENTS_PATH, get(http::live::stream))
         .merge(http::ingest::routes())
+        .merge(http::billing::routes())
         .leptos_routes_with_context(&state, routes, || provide_context(SignedInOnce::default()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

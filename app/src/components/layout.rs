@@ -20,6 +20,7 @@ struct NavEntry {
 const PUBLIC_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/", label: "Home", permission: None },
     NavEntry { href: "/status", label: "Status", permission: None },
+    NavEntry { href: "/pricing", label: "Pricing", permission: None },
 ];
 
 /// For signed-in members. Each feature adds its page here when it lands.
@@ -34,6 +35,7 @@ const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/settings/members", label: "Members", permission: None },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },
+    NavEntry { href: "/settings/billing", label: "Billing", permission: Some(Permission::ManageBilling) },
     NavEntry { href: "/settings/account", label: "Account", permission: None },
 ];
 

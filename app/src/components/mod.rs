@@ -5,6 +5,7 @@ pub mod forms;
 pub mod incident;
 pub mod layout;
 pub mod live;
+pub mod plans;
 pub mod status_widget;
 pub mod usage_card;
 pub mod viewer;

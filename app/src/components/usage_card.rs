@@ -2,7 +2,11 @@
 
 use leptos::prelude::*;
 
+use leptos_router::components::A;
+
+use crate::api::billing::get_pricing;
 use crate::api::integrations::get_usage;
+use crate::components::plans::PlanCards;
 use crate::domain::incident::Usage;
 
 /// "2 of 3 alerts used, resets on 1 Dec", with a warning once the quota is used up.
@@ -52,6 +56,57 @@ fn UsageDetails(usage: Usage) -> impl IntoView {
                 "All of this period's alerts are used. New incidents are still stored and shown, marked over quota, but not analysed until "
                 {resets.clone()} " or an upgrade."
             </p>
+            <UpgradeButton />
         </Show>
     }
+}
+
+/// "Upgrade", opening a dialog with the paid plans.
+#[component]
+fn UpgradeButton() -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <button type="button" class="button" aria-haspopup="dialog" on:click=move |_| open.set(true)>
+            "Upgrade"
+        </button>
+        <Show when=move || open.get()>
+            <UpgradeDialog close=move || open.set(false) />
+        </Show>
+    }
+    .into_any()
+}
+
+/// The paid plans in a modal dialog; Escape or "Close" closes it.
+#[component]
+fn UpgradeDialog(close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let pricing = Resource::new(|| (), |_| get_pricing());
+    let on_escape = {
+        let close = close.clone();
+        move |event: leptos::ev::KeyboardEvent| {
+            if event.key() == "Escape" {
+                close();
+            }
+        }
+    };
+    view! {
+        <div class="modal-backdrop" on:keydown=on_escape>
+            <div class="modal panel" role="dialog" aria-modal="true" aria-labelledby="upgrade-title">
+                <div class="panel-header">
+                    <h2 id="upgrade-title">"Upgrade for more alerts"</h2>
+                    <button type="button" class="button secondary small" autofocus on:click=move |_| close()>
+                        "Close"
+                    </button>
+                </div>
+                <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the plans…"</p> }>
+                    {move || pricing.get().map(|result| match result {
+                        Ok(pricing) if pricing.can_buy => view! { <PlanCards pricing paid_only=true /> }.into_any(),
+                        Ok(_) => view! { <p>"Only the team's owners change its plan: ask one of them to upgrade."</p> }.into_any(),
+                        Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    })}
+                </Transition>
+                <p><A href="/pricing">"Compare all plans"</A></p>
+            </div>
+        </div>
+    }
+    .into_any()
 }

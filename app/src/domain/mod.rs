@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod billing;
 pub mod incident;
 pub mod integration;
 pub mod live;

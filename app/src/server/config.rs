@@ -30,6 +30,48 @@ pub struct Settings {
     /// into `<data dir>/secret.key` on first start, with a warning (fine locally; in
     /// production set it, and keep it: without it stored secrets cannot be read).
     pub secret_key: Option<SecretString>,
+    /// Payments.
+    pub stripe: StripeSettings,
+}
+
+/// Payments through Stripe. Without a secret key DreamOps runs in test mode: checkout
+/// is a built-in page taking Stripe's test cards, which delivers signed Stripe events to
+/// the same webhook endpoint.
+#[derive(Debug, Default)]
+pub struct StripeSettings {
+    /// `STRIPE_SECRET_KEY` (`sk_live_...` or `sk_test_...`): set, checkout and the
+    /// customer portal are Stripe's own and test mode is off.
+    pub secret_key: Option<SecretString>,
+    /// `STRIPE_WEBHOOK_SECRETS`: the endpoint's signing secrets (`whsec_...`), comma
+    /// separated — two while rotating. Unset: a development secret derived from the
+    /// secret key (the same at every instance sharing `DREAMOPS_SECRET_KEY`).
+    pub webhook_secrets: Vec<SecretString>,
+    /// `STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`, `STRIPE_PRICE_ENTERPRISE`: the Stripe
+    /// price id of each paid plan, as (plan id, price id).
+    pub prices: Vec<(String, String)>,
+    /// `STRIPE_API_BASE`: where the Stripe API is, default Stripe's own (tests point
+    /// it at a loopback server).
+    pub api_base: Option<String>,
+    /// `PUBLIC_URL`: where users reach DreamOps (e.g. `https://dreamops.example.com`),
+    /// for the links Stripe sends people back to. Unset: the address of the request.
+    pub public_url: Option<String>,
+}
+
+impl StripeSettings {
+    /// Whether payments are simulated (no secret key).
+    pub fn test_mode(&self) -> bool {
+        self.secret_key.is_none()
+    }
+
+    /// The price id of `plan`.
+    pub fn price_of(&self, plan: &str) -> Option<&str> {
+        self.prices.iter().find(|(id, _)| id == plan).map(|(_, price)| price.as_str())
+    }
+
+    /// The plan sold at `price`.
+    pub fn plan_of(&self, price: &str) -> Option<&str> {
+        self.prices.iter().find(|(_, id)| id == price).map(|(plan, _)| plan.as_str())
+    }
 }
 
 /// Sign-in sessions and their cookie.
@@ -156,6 +198,34 @@ impl Settings {
                 ),
                 secure_cookies: parse(&read, "SECURE_COOKIES", false, "`true` or `false`", |_| true)?,
                 client_ip_header: read("CLIENT_IP_HEADER").map(|name| name.trim().to_ascii_lowercase()),
+            },
+            stripe: StripeSettings {
+                secret_key: read("STRIPE_SECRET_KEY").map(|key| SecretString::from(key.trim().to_string())),
+                webhook_secrets: read("STRIPE_WEBHOOK_SECRETS")
+                    .map(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|secret| !secret.is_empty())
+                            .map(|secret| SecretString::from(secret.to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                prices: [
+                    ("starter", "STRIPE_PRICE_STARTER"),
+                    ("pro", "STRIPE_PRICE_PRO"),
+                    ("enterprise", "STRIPE_PRICE_ENTERPRISE"),
+                ]
+                .into_iter()
+                .map(|(plan, variable)| {
+                    // Test mode sells every plan at a made-up price id.
+                    (
+                        plan.to_string(),
+                        read(variable).map_or_else(|| format!("price_test_{plan}"), |p| p.trim().to_string()),
+                    )
+                })
+                .collect(),
+                api_base: read("STRIPE_API_BASE").map(|url| url.trim().to_string()),
+                public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
             },
             secret_key: match read("DREAMOPS_SECRET_KEY") {
                 Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {

@@ -15,6 +15,8 @@ const KEY_ID: u8 = 1;
 #[derive(Clone)]
 pub struct Cipher {
     cipher: Aes256Gcm,
+    /// The key itself, from which [`Cipher::derive`] makes other secrets.
+    key: std::sync::Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -41,7 +43,20 @@ impl Cipher {
             .ok()
             .filter(|bytes| bytes.len() == 32)
             .ok_or_else(|| SecretError::KeyFile("DREAMOPS_SECRET_KEY must be 64 hex characters".into()))?;
-        Ok(Cipher { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)) })
+        let mut key = [0_u8; 32];
+        key.copy_from_slice(&bytes);
+        Ok(Cipher { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)), key: std::sync::Arc::new(key) })
+    }
+
+    /// A secret for `purpose` derived from the key (HMAC-SHA256 of the purpose, hex):
+    /// the same at every instance sharing the key, unrelated to the key and to other
+    /// purposes' secrets. For development secrets nobody configured.
+    pub fn derive(&self, purpose: &str) -> String {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key[..]).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The configured key, or the one in `data_dir/secret.key` (generated on first use).

@@ -2,6 +2,7 @@
 //! passes through (request id, tracing span, request metrics).
 
 pub mod audit_export;
+pub mod billing;
 pub mod csrf;
 pub mod ingest;
 pub mod live;

@@ -99,6 +99,17 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         // A blank title: allowed roles are refused for the title (422), creating nothing.
         ("report_incident", Permission::RespondToIncidents, vec![("incident[title]", String::new())]),
         ("get_dashboard", Permission::ReadTeam, vec![]),
+        ("get_billing", Permission::ManageBilling, vec![]),
+        // Not a plan on sale: an owner is refused for the plan (422), opening nothing.
+        ("start_checkout", Permission::ManageBilling, vec![("plan", "no-such-plan".into())]),
+        ("get_test_checkout", Permission::ManageBilling, vec![("session", "cs_nobody".into())]),
+        (
+            "pay_test_checkout",
+            Permission::ManageBilling,
+            vec![("session", "cs_nobody".into()), ("card", "4242424242424242".into())],
+        ),
+        // No subscription: an owner is told so (409).
+        ("cancel_subscription", Permission::ManageBilling, vec![]),
     ]
 }
 
@@ -112,6 +123,8 @@ const QUERIES: &[&str] = &[
     "list_incidents",
     "get_incident",
     "get_dashboard",
+    "get_billing",
+    "get_test_checkout",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {

@@ -1,0 +1,178 @@
+//! Billing for owners: `/settings/billing` (plan, status, period, payments, cancel)
+//! and test mode's checkout page, `/billing/checkout/:session`.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::billing::{CancelSubscription, PayTestCheckout, get_billing, get_test_checkout};
+use crate::components::forms::{ConfirmButton, Field, FormError, LoadError, Outcome, SubmitButton};
+use crate::components::plans::price_label;
+use crate::components::usage_card::UsageCard;
+use crate::components::viewer::Permitted;
+use crate::domain::account::Permission;
+use crate::domain::billing::BillingView;
+
+const OWNERS_ONLY: &str = "Only the team's owners see and change billing.";
+
+/// `/settings/billing`.
+#[component]
+pub fn BillingPage() -> impl IntoView {
+    view! {
+        <Title text="Billing" />
+        <Permitted permission=Permission::ManageBilling refusal=OWNERS_ONLY children=|| view! { <Billing /> } />
+    }
+}
+
+#[component]
+fn Billing() -> impl IntoView {
+    let cancel = ServerAction::<CancelSubscription>::new();
+    let billing = Resource::new(move || cancel.version().get(), |_| get_billing());
+    view! {
+        <div class="page-header">
+            <h1>"Billing"</h1>
+            <A href="/pricing" attr:class="button secondary">"Change plan"</A>
+        </div>
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading billing…"</p> }>
+            {move || {
+                billing
+                    .get()
+                    .map(|result| match result {
+                        Ok(view) => view! { <BillingDetails view cancel /> }.into_any(),
+                        Err(error) => view! { <LoadError what="Billing" error retry=move || billing.refetch() /> }.into_any(),
+                    })
+            }}
+        </Transition>
+        <UsageCard />
+    }
+}
+
+#[component]
+fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -> impl IntoView {
+    let date = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| at.format("%-d %b %Y").to_string());
+    let paid = view.plan != "free";
+    let period = match (date(view.period_start), date(view.period_end)) {
+        (Some(start), Some(end)) => format!("{start} – {end}"),
+        _ => "Calendar month".to_string(),
+    };
+    let ends = date(view.period_end).unwrap_or_default();
+    let cancel_outcome: Outcome<()> = cancel.value().into();
+    view! {
+        {view.test_mode.then(|| view! {
+            <p class="notice test-mode" role="status">"Test mode: payments are simulated with Stripe's test cards; no money moves."</p>
+        })}
+        {view.grace_ends.map(|ends| view! {
+            <p class="notice warning" role="alert" data-testid="past-due-banner">
+                {format!(
+                    "The last payment failed. The {} plan stays until {} while the payment is retried; update the card to keep it.",
+                    view.plan_name,
+                    ends.format("%-d %b"),
+                )}
+            </p>
+        })}
+        <section class="panel" aria-labelledby="plan-title">
+            <h2 id="plan-title">"Plan"</h2>
+            <dl class="facts">
+                <div><dt>"Plan"</dt><dd data-testid="billing-plan">{view.plan_name.clone()}</dd></div>
+                <div><dt>"Status"</dt><dd data-testid="billing-status">{view.status.clone().unwrap_or_else(|| "no subscription".into())}</dd></div>
+                <div><dt>"Period"</dt><dd>{period}</dd></div>
+            </dl>
+            {view.cancel_at_period_end.then(|| view! {
+                <p class="notice" role="status">{format!("The subscription ends on {ends}; the team then moves to Free.")}</p>
+            })}
+            {(paid && !view.cancel_at_period_end).then(|| view! {
+                <ConfirmButton
+                    label="Cancel at period end"
+                    question=format!("Cancel the {} plan? It stays until {ends}, then the team moves to Free.", view.plan_name)
+                    on_confirm=move || { cancel.dispatch(CancelSubscription {}); }
+                />
+            })}
+            <FormError outcome=cancel_outcome />
+        </section>
+        <section class="panel" aria-labelledby="payments-title">
+            <h2 id="payments-title">"Payments"</h2>
+            {if view.payments.is_empty() {
+                view! { <p class="muted">"No payments yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data-table" data-testid="payments">
+                        <thead><tr><th scope="col">"Date"</th><th scope="col">"Amount"</th><th scope="col">"Result"</th></tr></thead>
+                        <tbody>
+                            {view.payments.into_iter().map(|payment| view! {
+                                <tr>
+                                    <td>{payment.at.format("%-d %b %Y %H:%M").to_string()}</td>
+                                    <td>{payment.amount.unwrap_or_default()}</td>
+                                    <td>{if payment.paid { "Paid" } else { "Failed" }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// `/billing/checkout/:session`: test mode's stand-in for Stripe's hosted checkout.
+#[component]
+pub fn TestCheckoutPage() -> impl IntoView {
+    let params = use_params_map();
+    let session = move || params.with(|p| p.get("session").unwrap_or_default());
+    view! {
+        <Title text="Checkout" />
+        <Permitted permission=Permission::ManageBilling refusal=OWNERS_ONLY children=move || view! { <TestCheckoutForm session=session() /> } />
+    }
+}
+
+#[component]
+fn TestCheckoutForm(session: String) -> impl IntoView {
+    let checkout = Resource::new(
+        {
+            let session = session.clone();
+            move || session.clone()
+        },
+        get_test_checkout,
+    );
+    let pay = ServerAction::<PayTestCheckout>::new();
+    let outcome: Outcome<()> = pay.value().into();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = pay.value().get() {
+            navigate("/settings/billing", Default::default());
+        }
+    });
+    view! {
+        <section class="panel checkout" aria-labelledby="checkout-title">
+            <p class="badge test-mode-badge">"Test mode — no real payment"</p>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the checkout…"</p> }>
+                {move || {
+                    checkout.get().map(|result| match result {
+                        Ok(checkout) if checkout.completed => view! {
+                            <h1 id="checkout-title">"Already paid"</h1>
+                            <p><A href="/settings/billing">"See billing"</A></p>
+                        }.into_any(),
+                        Ok(checkout) => view! {
+                            <h1 id="checkout-title">{format!("Subscribe to {}", checkout.plan_name)}</h1>
+                            <p class="plan-price">{price_label(checkout.price_inr)}</p>
+                            <p class="muted">{format!("For the team {}. Billed monthly; cancel any time.", checkout.team_name)}</p>
+                        }.into_any(),
+                        Err(error) => view! { <LoadError what="The checkout" error retry=move || checkout.refetch() /> }.into_any(),
+                    })
+                }}
+            </Transition>
+            <ActionForm action=pay attr:novalidate=true attr:class="stacked-form">
+                <input type="hidden" name="session" value=session.clone() />
+                <Field outcome name="card" label="Card number" autocomplete="cc-number" placeholder="4242 4242 4242 4242"
+                    hint="Stripe's test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined." />
+                <div class="inline-fields">
+                    <div class="field"><label for="card-expiry">"Expiry"</label><input id="card-expiry" autocomplete="cc-exp" placeholder="12 / 34" /></div>
+                    <div class="field"><label for="card-cvc">"CVC"</label><input id="card-cvc" autocomplete="cc-csc" placeholder="123" /></div>
+                </div>
+                <FormError outcome />
+                <SubmitButton pending=pay.pending() label="Pay and subscribe" busy_label="Paying…" />
+                <A href="/pricing">"Cancel"</A>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,290 @@
+//! Buying a plan: opening a checkout, test mode's checkout page and cancellation, and
+//! what the pricing and billing pages show.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::simulated::{self, SimulatedSubscription};
+use super::{GRACE_DAYS, webhook_secrets};
+use crate::domain::account::Permission;
+use crate::domain::billing::{BillingView, PaymentRecord, PlanView, Pricing, TestCheckout};
+use crate::error::AppError;
+use crate::server::auth::context::Authenticated;
+use crate::server::state::AppState;
+
+/// Stripe's test card that always succeeds.
+pub const CARD_SUCCEEDS: &str = "4242424242424242";
+/// Stripe's test card that is always declined.
+pub const CARD_DECLINED: &str = "4000000000000002";
+
+fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
+    move |error| AppError::internal(context, &error)
+}
+
+/// Every plan, cheapest first.
+pub async fn plans(db: &PgPool) -> Result<Vec<PlanView>, AppError> {
+    let rows: Vec<(String, String, Option<i32>, i32, bool)> =
+        sqlx::query_as("select id, name, monthly_alert_limit, price_inr, recommended from plans order by position")
+            .fetch_all(db)
+            .await
+            .map_err(failed("reading the plans failed"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, monthly_alert_limit, price_inr, recommended)| PlanView {
+            id,
+            name,
+            monthly_alert_limit,
+            price_inr,
+            recommended,
+        })
+        .collect())
+}
+
+/// The pricing page: the plans, and for a signed-in `member` their team's plan and
+/// whether they may buy.
+pub async fn pricing(state: &AppState, member: Option<&Authenticated>) -> Result<Pricing, AppError> {
+    let plans = plans(&state.db).await?;
+    let (current_plan, can_buy) = match member {
+        Some(auth) => {
+            let plan: String = sqlx::query_scalar("select plan from teams where id = $1")
+                .bind(auth.team_id())
+                .fetch_one(&state.db)
+                .await
+                .map_err(failed("reading the team's plan failed"))?;
+            (Some(plan), auth.role().can(Permission::ManageBilling))
+        }
+        None => (None, false),
+    };
+    Ok(Pricing { plans, current_plan, can_buy, test_mode: state.settings.stripe.test_mode() })
+}
+
+/// Opens a checkout for `plan` for the member's team; returns where to send the browser.
+pub async fn start(auth: &Authenticated, plan: &str) -> Result<String, AppError> {
+    let state = &auth.request.state;
+    let team = auth.team_id();
+    let stripe = &state.settings.stripe;
+    let Some(price) = stripe.price_of(plan) else {
+        return Err(AppError::field("plan", "Choose Starter, Pro or Enterprise."));
+    };
+    let current: String = sqlx::query_scalar("select plan from teams where id = $1")
+        .bind(team)
+        .fetch_one(&state.db)
+        .await
+        .map_err(failed("opening a checkout failed"))?;
+    if current == plan {
+        return Err(AppError::Conflict("The team is on this plan already.".into()));
+    }
+    let (session, url) = if stripe.test_mode() {
+        let session = format!("cs_test_dreamops_{}", Uuid::new_v4().simple());
+        let url = format!("/billing/checkout/{session}");
+        (session, url)
+    } else {
+        let _ = price;
+        return Err(AppError::Conflict("Checkout through Stripe is not available yet on this server.".into()));
+    };
+    sqlx::query("insert into checkout_sessions (id, team_id, plan, created_by) values ($1, $2, $3, $4)")
+        .bind(&session)
+        .bind(team)
+        .bind(plan)
+        .bind(auth.user_id)
+        .execute(&state.db)
+        .await
+        .map_err(failed("opening a checkout failed"))?;
+    auth.audit(&state.db, "billing.checkout_started", Some(&session), serde_json::json!({ "plan": plan })).await?;
+    Ok(url)
+}
+
+/// Test mode's checkout `session` of the member's team.
+pub async fn test_checkout(auth: &Authenticated, session: &str) -> Result<TestCheckout, AppError> {
+    let row: Option<(String, String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select t.name, p.name, p.price_inr, c.completed_at
+         from checkout_sessions c join teams t on t.id = c.team_id join plans p on p.id = c.plan
+         where c.id = $1 and c.team_id = $2",
+    )
+    .bind(session)
+    .bind(auth.team_id())
+    .fetch_optional(&auth.request.state.db)
+    .await
+    .map_err(failed("reading a checkout failed"))?;
+    let (team_name, plan_name, price_inr, completed_at) = row.ok_or(AppError::NotFound)?;
+    Ok(TestCheckout {
+        session_id: session.to_string(),
+        team_name,
+        plan_name,
+        price_inr,
+        completed: completed_at.is_some(),
+    })
+}
+
+/// Pays test mode's checkout `session` with `card`: Stripe's succeeding test card
+/// delivers the events of a paid checkout to our webhook; its declined card (or any
+/// other number) changes nothing and says why.
+pub async fn pay_test_checkout(auth: &Authenticated, session: &str, card: &str) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    if !state.settings.stripe.test_mode() {
+        return Err(AppError::NotFound);
+    }
+    let card: String = card.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let row: Option<(String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select c.plan, p.price_inr, c.completed_at from checkout_sessions c join plans p on p.id = c.plan
+         where c.id = $1 and c.team_id = $2",
+    )
+    .bind(session)
+    .bind(auth.team_id())
+    .fetch_optional(&state.db)
+    .await
+    .map_err(failed("paying a checkout failed"))?;
+    let (plan, price_inr, completed_at) = row.ok_or(AppError::NotFound)?;
+    if completed_at.is_some() {
+        return Err(AppError::Conflict("This checkout is paid already.".into()));
+    }
+    match card.as_str() {
+        CARD_SUCCEEDS => {}
+        CARD_DECLINED => return Err(AppError::field("card", "Your card was declined.")),
+        _ => {
+            return Err(AppError::field(
+                "card",
+                "Test mode takes Stripe's test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined.",
+            ));
+        }
+    }
+    let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
+    let subscription = SimulatedSubscription::new(auth.team_id(), &plan, &price, Utc::now());
+    let secret = webhook_secrets(&state.settings.stripe, &state.cipher).remove(0);
+    for event in simulated::checkout_events(session, &subscription, i64::from(price_inr), Utc::now()) {
+        let status = simulated::deliver(&state.self_url, &secret, &event)
+            .await
+            .map_err(|error| AppError::internal("delivering test mode's payment events failed", &error))?;
+        if status != 200 {
+            return Err(AppError::internal(
+                "delivering test mode's payment events failed",
+                &std::io::Error::other(format!("the webhook answered {status}")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Ends the member's team's subscription at the end of its period (test mode: as the
+/// customer portal would, through a signed `customer.subscription.updated`).
+pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        stripe_subscription_id: Option<String>,
+        stripe_customer_id: Option<String>,
+        plan: String,
+        period_start: Option<DateTime<Utc>>,
+        subscription_as_of: Option<DateTime<Utc>>,
+    }
+    let row: Row = sqlx::query_as(
+        "select stripe_subscription_id, stripe_customer_id, plan, period_start, subscription_as_of
+         from teams where id = $1",
+    )
+    .bind(auth.team_id())
+    .fetch_one(&state.db)
+    .await
+    .map_err(failed("cancelling failed"))?;
+    let Row {
+        stripe_subscription_id: Some(subscription_id),
+        stripe_customer_id: Some(customer),
+        plan,
+        period_start,
+        subscription_as_of: as_of,
+    } = row
+    else {
+        return Err(AppError::Conflict("The team has no subscription to cancel.".into()));
+    };
+    if plan == "free" {
+        return Err(AppError::Conflict("The team has no subscription to cancel.".into()));
+    }
+    if !state.settings.stripe.test_mode() {
+        return Err(AppError::Conflict("Cancel through the billing portal.".into()));
+    }
+    let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
+    let subscription = SimulatedSubscription {
+        id: subscription_id,
+        customer,
+        team: auth.team_id(),
+        plan,
+        price,
+        status: "active".into(),
+        period_start: period_start.unwrap_or_else(Utc::now),
+        cancel_at_period_end: true,
+    };
+    let secret = webhook_secrets(&state.settings.stripe, &state.cipher).remove(0);
+    // Stripe's event times are whole seconds: a cancellation in the same second as the
+    // checkout is dated a second after it, as it would be at Stripe.
+    let at = as_of.map_or_else(Utc::now, |as_of| Utc::now().max(as_of + Duration::seconds(1)));
+    let event = simulated::event("customer.subscription.updated", subscription.object(), at);
+    let status = simulated::deliver(&state.self_url, &secret, &event)
+        .await
+        .map_err(|error| AppError::internal("delivering test mode's cancellation failed", &error))?;
+    if status != 200 {
+        return Err(AppError::internal(
+            "delivering test mode's cancellation failed",
+            &std::io::Error::other(status.to_string()),
+        ));
+    }
+    auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await
+}
+
+/// The member's team's billing page.
+pub async fn view(auth: &Authenticated) -> Result<BillingView, AppError> {
+    let state = &auth.request.state;
+    let team = auth.team_id();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        plan: String,
+        plan_name: String,
+        subscription_status: Option<String>,
+        period_start: Option<DateTime<Utc>>,
+        period_end: Option<DateTime<Utc>>,
+        cancel_at_period_end: bool,
+        past_due_since: Option<DateTime<Utc>>,
+    }
+    let row: Row = sqlx::query_as(
+        "select t.plan, p.name as plan_name, t.subscription_status, t.period_start, t.period_end,
+                t.cancel_at_period_end, t.past_due_since
+         from teams t join plans p on p.id = t.plan where t.id = $1",
+    )
+    .bind(team)
+    .fetch_one(&state.db)
+    .await
+    .map_err(failed("reading billing failed"))?;
+    let payments: Vec<(String, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
+        "select id, type, created, payload from stripe_events
+         where team_id = $1 and type in ('invoice.paid', 'invoice.payment_failed')
+         order by created desc, received_at desc limit 50",
+    )
+    .bind(team)
+    .fetch_all(&state.db)
+    .await
+    .map_err(failed("reading billing failed"))?;
+    let payments = payments
+        .into_iter()
+        .map(|(event_id, kind, at, payload)| {
+            let invoice: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+            let object = &invoice["data"]["object"];
+            let paid = kind == "invoice.paid";
+            let cents = if paid { object["amount_paid"].as_i64() } else { object["amount_due"].as_i64() };
+            let amount = cents.map(|cents| {
+                let currency = object["currency"].as_str().unwrap_or("").to_ascii_uppercase();
+                format!("{currency} {}.{:02}", cents / 100, cents % 100)
+            });
+            PaymentRecord { at, paid, amount, event_id }
+        })
+        .collect();
+    Ok(BillingView {
+        plan: row.plan,
+        plan_name: row.plan_name,
+        status: row.subscription_status,
+        period_start: row.period_start,
+        period_end: row.period_end,
+        cancel_at_period_end: row.cancel_at_period_end,
+        grace_ends: row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS)),
+        test_mode: state.settings.stripe.test_mode(),
+        payments,
+    })
+}

@@ -1,0 +1,307 @@
+//! Plans and billing: test mode's checkout, and Stripe's signed callbacks — forged,
+//! stale, repeated, concurrent, out of order and unparseable deliveries.
+
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use app::server::billing::simulated::{self, SimulatedSubscription};
+use app::server::billing::{signature, webhook_secrets};
+
+use crate::support::{TestApp, User, join_all};
+
+/// A signed-up team: its owner and id.
+async fn team(app: &TestApp, name: &str) -> (User, Uuid) {
+    let owner = app.user();
+    owner.sign_up(&format!("owner@{name}.example"), name).await;
+    let id = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    (owner, id)
+}
+
+fn secret(app: &TestApp) -> String {
+    let state = app.state();
+    webhook_secrets(&state.settings.stripe, &state.cipher).remove(0)
+}
+
+/// Posts `body` to the webhook with `signature` (if any); the status and the answer.
+async fn post(app: &TestApp, body: &[u8], signature: Option<String>) -> (StatusCode, Value) {
+    let mut request = app.client.post(format!("{}/webhooks/stripe", app.address)).body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Delivers `event` signed with the endpoint's secret now.
+async fn deliver(app: &TestApp, event: &Value) -> (StatusCode, Value) {
+    let body = serde_json::to_vec(event).unwrap();
+    post(app, &body, Some(signature::sign(&secret(app), Utc::now().timestamp(), &body))).await
+}
+
+/// Opens a checkout for `plan`; its session id.
+async fn open_checkout(owner: &User, plan: &str) -> String {
+    let response = owner.call("start_checkout", &[("plan", plan)]).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    let url: String = response.json().await.unwrap();
+    url.rsplit('/').next().unwrap().to_string()
+}
+
+async fn plan_of(app: &TestApp, team: Uuid) -> (String, Option<String>) {
+    sqlx::query_as("select plan, subscription_status from teams where id = $1")
+        .bind(team)
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap()
+}
+
+/// A subscription of `team` to `plan`, as the team's checkout would have made it.
+async fn subscribed(app: &TestApp, owner: &User, team: Uuid, plan: &str) -> SimulatedSubscription {
+    open_checkout(owner, plan).await;
+    let price = app.state().settings.stripe.price_of(plan).unwrap().to_string();
+    SimulatedSubscription::new(team, plan, &price, Utc::now())
+}
+
+#[tokio::test]
+async fn a_test_mode_checkout_upgrades_the_team_and_releases_its_held_incidents() {
+    let app = TestApp::spawn().await;
+    let (owner, team) = team(&app, "upgrade").await;
+    for n in 0..4 {
+        let response = owner.call("report_incident", &[("incident[title]", &format!("Incident {n}"))]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let held: i64 = sqlx::query_scalar("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'")
+        .bind(team)
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(held, 1, "Free analyses three a month");
+
+    let session = open_checkout(&owner, "pro").await;
+    let declined = owner.call("pay_test_checkout", &[("session", &session), ("card", "4000 0000 0000 0002")]).await;
+    assert_eq!(declined.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(declined.text().await.unwrap().contains("Your card was declined."));
+    assert_eq!(plan_of(&app, team).await.0, "free", "a declined card changes nothing");
+    let unknown = owner.call("pay_test_checkout", &[("session", &session), ("card", "1234 5678 9012 3456")]).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let paid = owner.call("pay_test_checkout", &[("session", &session), ("card", "4242 4242 4242 4242")]).await;
+    assert_eq!(paid.status(), StatusCode::OK, "{}", paid.text().await.unwrap());
+    assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("active".to_string())));
+    let usage: Value = owner.query("get_usage").await.json().await.unwrap();
+    assert_eq!(usage["limit"], 200);
+    let held: i64 = sqlx::query_scalar("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'")
+        .bind(team)
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(held, 0, "the held incident is eligible for analysis at once");
+
+    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
+    assert_eq!(billing["plan_name"], "Pro");
+    assert_eq!(billing["payments"][0]["paid"], true);
+    assert_eq!(billing["payments"][0]["amount"], "INR 2999.00");
+    let again = owner.call("pay_test_checkout", &[("session", &session), ("card", "4242424242424242")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a checkout is paid once");
+
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "select actor_kind, action from audit_log where team_id = $1 and action like 'billing.%' order by id",
+    )
+    .bind(team)
+    .fetch_all(&app.state().db)
+    .await
+    .unwrap();
+    assert!(audited.contains(&("payment_provider".into(), "billing.checkout.session.completed".into())), "{audited:?}");
+    assert!(audited.contains(&("user".into(), "billing.checkout_started".into())));
+
+    // Cancelling keeps the plan to the period's end, then Stripe's deletion ends it.
+    assert_eq!(owner.call("cancel_subscription", &[]).await.status(), StatusCode::OK);
+    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
+    assert_eq!(billing["cancel_at_period_end"], true);
+    assert_eq!(billing["plan"], "pro");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forged_tampered_stale_and_unsigned_deliveries_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (owner, team) = team(&app, "forged").await;
+    let subscription = subscribed(&app, &owner, team, "enterprise").await;
+    let body =
+        serde_json::to_vec(&simulated::event("customer.subscription.created", subscription.object(), Utc::now()))
+            .unwrap();
+    let now = Utc::now().timestamp();
+    let secret = secret(&app);
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'e').unwrap();
+    tampered[at] = b'E';
+    let attempts: Vec<(&str, Vec<u8>, Option<String>)> = vec![
+        ("tampered body", tampered, Some(signature::sign(&secret, now, &body))),
+        ("wrong secret", body.clone(), Some(signature::sign("whsec_not_ours", now, &body))),
+        ("stale timestamp", body.clone(), Some(signature::sign(&secret, now - 301, &body))),
+        ("future timestamp", body.clone(), Some(signature::sign(&secret, now + 301, &body))),
+        ("missing header", body.clone(), None),
+    ];
+    for (what, body, header) in attempts {
+        let (status, _) = post(&app, &body, header).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
+    }
+    assert_eq!(plan_of(&app, team).await.0, "free");
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from stripe_events").fetch_one(&app.state().db).await.unwrap();
+    assert_eq!(stored, 0, "nothing refused is stored");
+
+    let (status, answer) = post(&app, &body, Some(signature::sign(&secret, now, &body))).await;
+    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("applied")));
+    assert_eq!(plan_of(&app, team).await.0, "enterprise");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_or_fifty_times_at_once_has_one_effect() {
+    let app = TestApp::spawn().await;
+    let (owner, team) = team(&app, "twice").await;
+    let subscription = subscribed(&app, &owner, team, "starter").await;
+    let event = simulated::event("customer.subscription.created", subscription.object(), Utc::now());
+    assert_eq!(deliver(&app, &event).await.1["outcome"], "applied");
+    assert_eq!(deliver(&app, &event).await.1["outcome"], "duplicate");
+
+    let (other, other_team) = self::team(&app, "fifty").await;
+    let subscription = subscribed(&app, &other, other_team, "pro").await;
+    let event = simulated::event("customer.subscription.created", subscription.object(), Utc::now());
+    let body = serde_json::to_vec(&event).unwrap();
+    let header = signature::sign(&secret(&app), Utc::now().timestamp(), &body);
+    let outcomes = join_all((0..50).map(|_| {
+        let (client, address, body, header) = (app.client.clone(), app.address.clone(), body.clone(), header.clone());
+        async move {
+            let response = client
+                .post(format!("{address}/webhooks/stripe"))
+                .header("stripe-signature", header)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()["outcome"].as_str().unwrap().to_string()
+        }
+    }))
+    .await;
+    assert_eq!(outcomes.iter().filter(|o| *o == "applied").count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 49);
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_log where target = $1")
+        .bind(event["id"].as_str().unwrap())
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1, "one effect, one audit record");
+    assert_eq!(plan_of(&app, other_team).await.0, "pro");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn arrival_order_never_decides_the_subscriptions_state() {
+    let app = TestApp::spawn().await;
+    let (owner, team) = team(&app, "order").await;
+    let mut subscription = subscribed(&app, &owner, team, "pro").await;
+    let created =
+        simulated::event("customer.subscription.created", subscription.object(), Utc::now() - Duration::seconds(60));
+    subscription.cancel_at_period_end = true;
+    let updated =
+        simulated::event("customer.subscription.updated", subscription.object(), Utc::now() - Duration::seconds(30));
+    subscription.status = "canceled".into();
+    let deleted = simulated::event("customer.subscription.deleted", subscription.object(), Utc::now());
+
+    // Delivered newest first: the deletion, then the update and creation before it.
+    assert_eq!(deliver(&app, &deleted).await.1["outcome"], "applied");
+    assert_eq!(deliver(&app, &updated).await.1["outcome"], "ignored");
+    assert_eq!(deliver(&app, &created).await.1["outcome"], "ignored");
+    assert_eq!(plan_of(&app, team).await, ("free".to_string(), Some("canceled".to_string())));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_payment_keeps_the_tier_for_the_grace_period_and_a_paid_one_ends_it() {
+    let app = TestApp::spawn().await;
+    let (owner, team) = team(&app, "grace").await;
+    let subscription = subscribed(&app, &owner, team, "pro").await;
+    deliver(&app, &simulated::event("customer.subscription.created", subscription.object(), Utc::now())).await;
+    let invoice = |kind: &str| {
+        simulated::event(
+            kind,
+            json!({"id": "in_test_1", "object": "invoice", "customer": subscription.customer, "currency": "inr",
+                   "amount_due": 299_900, "amount_paid": 0, "subscription": subscription.id}),
+            Utc::now(),
+        )
+    };
+    assert_eq!(deliver(&app, &invoice("invoice.payment_failed")).await.1["outcome"], "applied");
+    assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("past_due".to_string())));
+    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
+    assert!(billing["grace_ends"].is_string(), "the billing page shows until when: {billing}");
+
+    // Past the grace period, the team is on Free.
+    sqlx::query("update teams set past_due_since = now() - interval '8 days' where id = $1")
+        .bind(team)
+        .execute(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(app::server::billing::end_expired_grace(&app.state().db).await.unwrap(), 1);
+    assert_eq!(plan_of(&app, team).await.0, "free");
+
+    assert_eq!(deliver(&app, &invoice("invoice.paid")).await.1["outcome"], "applied");
+    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
+    assert!(billing["grace_ends"].is_null());
+    assert_eq!(billing["payments"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn authentic_events_we_cannot_parse_are_stored_and_acknowledged() {
+    let app = TestApp::spawn().await;
+    let (status, answer) = deliver(&app, &json!("not an event")).await;
+    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("unparsed")));
+    let broken = simulated::event("customer.subscription.updated", json!({"id": "sub_x", "items": 7}), Utc::now());
+    let (status, answer) = deliver(&app, &broken).await;
+    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("unparsed")));
+    let unknown = simulated::event("customer.tax_id.created", json!({"id": "txi_1"}), Utc::now());
+    assert_eq!(deliver(&app, &unknown).await.1["outcome"], "ignored");
+    let stored: Vec<String> = sqlx::query_scalar("select outcome from stripe_events order by received_at")
+        .fetch_all(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(stored, ["unparsed", "unparsed", "ignored"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_checkout_of_one_team_never_upgrades_another() {
+    let app = TestApp::spawn().await;
+    let (alpha, alpha_team) = team(&app, "alpha").await;
+    let (_bravo, bravo_team) = team(&app, "bravo").await;
+    let session = open_checkout(&alpha, "enterprise").await;
+    let price = app.state().settings.stripe.price_of("enterprise").unwrap().to_string();
+
+    // A signed completion of Alpha's checkout that names Bravo changes neither.
+    let forged = SimulatedSubscription::new(bravo_team, "enterprise", &price, Utc::now());
+    let events = simulated::checkout_events(&session, &forged, 9_999, Utc::now());
+    for event in &events {
+        deliver(&app, event).await;
+    }
+    assert_eq!(plan_of(&app, bravo_team).await.0, "free", "Bravo opened no checkout");
+    assert_eq!(plan_of(&app, alpha_team).await.0, "free", "the completion named another team");
+
+    // The same, unsigned, is refused outright.
+    let body = serde_json::to_vec(&events[1]).unwrap();
+    assert_eq!(post(&app, &body, None).await.0, StatusCode::BAD_REQUEST);
+
+    // Bravo cannot see or pay Alpha's checkout.
+    let bravo = app.user();
+    bravo.log_in("owner@bravo.example", crate::support::PASSWORD).await;
+    let seen = bravo.query(&format!("get_test_checkout?session={session}")).await;
+    assert_eq!(seen.status(), StatusCode::NOT_FOUND);
+    let paid = bravo.call("pay_test_checkout", &[("session", &session), ("card", "4242424242424242")]).await;
+    assert_eq!(paid.status(), StatusCode::NOT_FOUND);
+    assert_eq!(plan_of(&app, alpha_team).await.0, "free");
+    app.stop().await;
+}
