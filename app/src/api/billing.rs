@@ -58,3 +58,11 @@ pub async fn cancel_subscription() -> Result<(), AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
     crate::server::billing::checkout::cancel_at_period_end(&auth).await
 }
+
+/// Stripe's customer portal (card, invoices, cancellation); where to send the browser.
+#[server(prefix = "/api", endpoint = "open_billing_portal")]
+pub async fn open_billing_portal() -> Result<String, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
+    crate::server::billing::checkout::portal(&auth).await
+}

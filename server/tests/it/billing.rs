@@ -305,3 +305,159 @@ async fn a_checkout_of_one_team_never_upgrades_another() {
     assert_eq!(plan_of(&app, alpha_team).await.0, "free");
     app.stop().await;
 }
+
+/// A Stripe sample from `tests/fixtures/stripe/`.
+fn sample(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stripe").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What the loopback Stripe API received: method and path, headers, form fields.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: axum::http::HeaderMap,
+    form: Vec<(String, String)>,
+}
+
+impl Received {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// A loopback server answering Stripe's API paths with Stripe's JSON shapes (the
+/// samples' objects), recording each request.
+async fn loopback_stripe() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use axum::extract::{Request, State};
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    async fn answer(
+        State(received): State<std::sync::Arc<std::sync::Mutex<Vec<Received>>>>,
+        request: Request,
+    ) -> axum::Json<Value> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let path = format!("{} {}", parts.method, parts.uri.path());
+        received.lock().unwrap().push(Received { path: path.clone(), headers: parts.headers, form });
+        let mut object = if path.contains("/v1/checkout/sessions") {
+            let mut session = sample("stripe_evt_cs_completed.json")["data"]["object"].clone();
+            session["id"] = json!("cs_test_loopback");
+            session["url"] = json!("https://checkout.stripe.com/c/pay/cs_test_loopback");
+            session
+        } else if path.contains("/v1/billing_portal/sessions") {
+            json!({"id": "bps_loopback", "object": "billing_portal.session", "configuration": "bpc_1", "created": 1795312620,
+                   "customer": "cus_loopback", "customer_account": null, "flow": null, "livemode": false, "locale": null,
+                   "on_behalf_of": null, "return_url": "http://localhost/settings/billing",
+                   "url": "https://billing.stripe.com/p/session/loopback"})
+        } else {
+            sample("stripe_evt_sub_updated.json")["data"]["object"].clone()
+        };
+        if path.contains("/v1/subscriptions/") {
+            object["cancel_at_period_end"] = json!(true);
+        }
+        axum::Json(object)
+    }
+    let router = axum::Router::new().fallback(answer).with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (address, received)
+}
+
+#[tokio::test]
+async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
+    let (stripe_url, received) = loopback_stripe().await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
+        settings.stripe.api_base = Some(stripe_url.clone());
+        settings.stripe.public_url = Some("https://dreamops.example".into());
+        settings.stripe.prices = vec![("pro".into(), "price_pro_live".into())];
+    })
+    .await;
+    let (owner, team) = team(&app, "live").await;
+
+    let response = owner.call("start_checkout", &[("plan", "pro")]).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    let url: String = response.json().await.unwrap();
+    assert_eq!(url, "https://checkout.stripe.com/c/pay/cs_test_loopback");
+    let request = received.lock().unwrap()[0].clone();
+    assert_eq!(request.path, "POST /v1/checkout/sessions");
+    assert_eq!(request.headers["authorization"], "Bearer sk_test_loopback");
+    assert!(request.headers["idempotency-key"].to_str().unwrap().starts_with("checkout-"));
+    let team_id = team.to_string();
+    for (field, expected) in [
+        ("mode", "subscription"),
+        ("line_items[0][price]", "price_pro_live"),
+        ("line_items[0][quantity]", "1"),
+        ("client_reference_id", team_id.as_str()),
+        ("metadata[team_id]", team_id.as_str()),
+        ("metadata[plan]", "pro"),
+        ("subscription_data[metadata][team_id]", team_id.as_str()),
+    ] {
+        assert_eq!(request.field(field), Some(expected), "{field} in {:?}", request.form);
+    }
+    assert_eq!(
+        request.field("success_url"),
+        Some("https://dreamops.example/settings/billing?checkout=success&session_id={CHECKOUT_SESSION_ID}")
+    );
+    assert_eq!(request.field("cancel_url"), Some("https://dreamops.example/pricing?checkout=cancelled"));
+    let opened: Uuid = sqlx::query_scalar("select team_id from checkout_sessions where id = 'cs_test_loopback'")
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap();
+    assert_eq!(opened, team, "the session is remembered for its team");
+
+    // Once Stripe has linked a customer and subscription: the portal and cancellation.
+    sqlx::query("update teams set plan = 'pro', stripe_customer_id = 'cus_live', stripe_subscription_id = 'sub_live' where id = $1")
+        .bind(team)
+        .execute(&app.state().db)
+        .await
+        .unwrap();
+    let response = owner.call("open_billing_portal", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    assert_eq!(response.json::<String>().await.unwrap(), "https://billing.stripe.com/p/session/loopback");
+    assert_eq!(owner.call("cancel_subscription", &[]).await.status(), StatusCode::OK);
+    let requests = received.lock().unwrap().clone();
+    assert_eq!(requests[1].path, "POST /v1/billing_portal/sessions");
+    assert_eq!(requests[1].field("customer"), Some("cus_live"));
+    assert_eq!(requests[1].field("return_url"), Some("https://dreamops.example/settings/billing"));
+    assert_eq!(requests[2].path, "POST /v1/subscriptions/sub_live");
+    assert_eq!(requests[2].field("cancel_at_period_end"), Some("true"));
+
+    // With a key there is no test checkout.
+    let refused =
+        owner.call("pay_test_checkout", &[("session", "cs_test_loopback"), ("card", "4242424242424242")]).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stripes_own_sample_events_are_understood() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.stripe.prices = vec![("pro".into(), "price_1PgafmB7WZ01zgkW6dKueIc5".into())];
+    })
+    .await;
+    let (_owner, team) = team(&app, "samples").await;
+    // Linked to the samples' customer, as a completed checkout would have done.
+    sqlx::query("update teams set stripe_customer_id = 'cus_QXg1o8vcGmoR32' where id = $1")
+        .bind(team)
+        .execute(&app.state().db)
+        .await
+        .unwrap();
+    let mut updated = sample("stripe_evt_sub_updated.json");
+    updated["created"] = json!(Utc::now().timestamp() - 60);
+    assert_eq!(deliver(&app, &updated).await.1["outcome"], "applied");
+    assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("active".to_string())));
+    let mut failed = sample("stripe_evt_invoice_failed.json");
+    failed["id"] = json!("evt_sample_failed");
+    assert_eq!(deliver(&app, &failed).await.1["outcome"], "applied");
+    assert_eq!(plan_of(&app, team).await.1.as_deref(), Some("past_due"));
+    let mut deleted = sample("stripe_evt_sub_deleted.json");
+    deleted["created"] = json!(Utc::now().timestamp());
+    assert_eq!(deliver(&app, &deleted).await.1["outcome"], "applied");
+    assert_eq!(plan_of(&app, team).await.0, "free");
+    // A checkout DreamOps never opened changes nothing.
+    assert_eq!(deliver(&app, &sample("stripe_evt_cs_completed.json")).await.1["outcome"], "ignored");
+    app.stop().await;
+}

@@ -110,6 +110,8 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ),
         // No subscription: an owner is told so (409).
         ("cancel_subscription", Permission::ManageBilling, vec![]),
+        // Test mode has no portal: an owner is told so (409).
+        ("open_billing_portal", Permission::ManageBilling, vec![]),
     ]
 }
 

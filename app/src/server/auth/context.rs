@@ -25,6 +25,8 @@ pub struct RequestContext {
     pub session: Session,
     /// The client's address (from the trusted proxy header when configured).
     pub client_addr: String,
+    /// The `Host` the request was sent to, if it said.
+    pub host: Option<String>,
 }
 
 impl RequestContext {
@@ -40,7 +42,9 @@ impl RequestContext {
         let client_addr = from_header
             .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
             .unwrap_or_else(|| "unknown".to_string());
-        Ok(RequestContext { state, session, client_addr })
+        let host =
+            parts.headers.get(axum::http::header::HOST).and_then(|value| value.to_str().ok()).map(str::to_string);
+        Ok(RequestContext { state, session, client_addr, host })
     }
 
     /// The context of the server function or page being handled.

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::simulated::{self, SimulatedSubscription};
+use super::stripe_api;
 use super::{GRACE_DAYS, webhook_secrets};
 use crate::domain::account::Permission;
 use crate::domain::billing::{BillingView, PaymentRecord, PlanView, Pricing, TestCheckout};
@@ -80,8 +81,10 @@ pub async fn start(auth: &Authenticated, plan: &str) -> Result<String, AppError>
         let url = format!("/billing/checkout/{session}");
         (session, url)
     } else {
-        let _ = price;
-        return Err(AppError::Conflict("Checkout through Stripe is not available yet on this server.".into()));
+        let client = stripe_api::client(stripe)?;
+        let key = format!("checkout-{}", Uuid::new_v4());
+        let checkout = stripe_api::create_checkout(&client, team, plan, price, &key, &return_base(auth)).await?;
+        (checkout.id, checkout.url)
     };
     sqlx::query("insert into checkout_sessions (id, team_id, plan, created_by) values ($1, $2, $3, $4)")
         .bind(&session)
@@ -200,7 +203,9 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
         return Err(AppError::Conflict("The team has no subscription to cancel.".into()));
     }
     if !state.settings.stripe.test_mode() {
-        return Err(AppError::Conflict("Cancel through the billing portal.".into()));
+        let client = stripe_api::client(&state.settings.stripe)?;
+        stripe_api::cancel_at_period_end(&client, &subscription_id).await?;
+        return auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await;
     }
     let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
     let subscription = SimulatedSubscription {
@@ -228,6 +233,40 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
         ));
     }
     auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await
+}
+
+/// Stripe's customer portal for the member's team (card, invoices, cancellation);
+/// where to send the browser.
+pub async fn portal(auth: &Authenticated) -> Result<String, AppError> {
+    let state = &auth.request.state;
+    if state.settings.stripe.test_mode() {
+        return Err(AppError::Conflict(
+            "Test mode has no Stripe customer portal: cancel below, and pay with a test card again to resume.".into(),
+        ));
+    }
+    let customer: Option<String> = sqlx::query_scalar("select stripe_customer_id from teams where id = $1")
+        .bind(auth.team_id())
+        .fetch_one(&state.db)
+        .await
+        .map_err(failed("opening the billing portal failed"))?;
+    let customer = customer.ok_or_else(|| AppError::Conflict("The team has not paid through Stripe yet.".into()))?;
+    let client = stripe_api::client(&state.settings.stripe)?;
+    let url = stripe_api::portal(&client, &customer, &return_base(auth)).await?;
+    auth.audit(&state.db, "billing.portal_opened", None, serde_json::json!({})).await?;
+    Ok(url)
+}
+
+/// Where Stripe sends people back to: `PUBLIC_URL`, else the address this request came to.
+fn return_base(auth: &Authenticated) -> String {
+    let state = &auth.request.state;
+    if let Some(url) = &state.settings.stripe.public_url {
+        return url.clone();
+    }
+    let scheme = if state.settings.sessions.secure_cookies { "https" } else { "http" };
+    match &auth.request.host {
+        Some(host) => format!("{scheme}://{host}"),
+        None => state.self_url.clone(),
+    }
 }
 
 /// The member's team's billing page.

@@ -16,6 +16,7 @@
 pub mod checkout;
 pub mod signature;
 pub mod simulated;
+pub mod stripe_api;
 
 use std::collections::HashMap;
 
