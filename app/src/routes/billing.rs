@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::billing::{CancelSubscription, PayTestCheckout, get_billing, get_test_checkout};
+use crate::api::billing::{CancelSubscription, PayTestCheckout, get_billing, get_test_checkout, open_billing_portal};
 use crate::components::forms::{ConfirmButton, Field, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::plans::price_label;
 use crate::components::usage_card::UsageCard;
@@ -29,11 +29,15 @@ pub fn BillingPage() -> impl IntoView {
 fn Billing() -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let billing = Resource::new(move || cancel.version().get(), |_| get_billing());
+    let returned = use_query_map().with_untracked(|query| query.get("checkout")) == Some("success".to_string());
     view! {
         <div class="page-header">
             <h1>"Billing"</h1>
             <A href="/pricing" attr:class="button secondary">"Change plan"</A>
         </div>
+        {returned.then(|| view! {
+            <p class="notice" role="status">"Payment received. The plan changes as soon as Stripe confirms it, usually within seconds."</p>
+        })}
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading billing…"</p> }>
             {move || {
                 billing
@@ -89,6 +93,7 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                 />
             })}
             <FormError outcome=cancel_outcome />
+            {(!view.test_mode && view.status.is_some()).then(|| view! { <PortalButton /> })}
         </section>
         <section class="panel" aria-labelledby="payments-title">
             <h2 id="payments-title">"Payments"</h2>
@@ -111,6 +116,23 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// Opens Stripe's customer portal (card, invoices, cancellation).
+#[component]
+fn PortalButton() -> impl IntoView {
+    let portal = Action::new(|_: &()| open_billing_portal());
+    Effect::new(move |_| {
+        if let Some(Ok(url)) = portal.value().get() {
+            let _ = window().location().assign(&url);
+        }
+    });
+    view! {
+        <button type="button" class="button secondary" disabled=move || portal.pending().get() on:click=move |_| { portal.dispatch(()); }>
+            {move || if portal.pending().get() { "Opening…" } else { "Manage billing" }}
+        </button>
+        {move || portal.value().get().and_then(Result::err).map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
     }
 }
 

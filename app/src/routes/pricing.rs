@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::billing::get_pricing;
 use crate::components::forms::LoadError;
@@ -12,8 +13,10 @@ use crate::components::plans::PlanCards;
 #[component]
 pub fn PricingPage() -> impl IntoView {
     let pricing = Resource::new(|| (), |_| get_pricing());
+    let cancelled = use_query_map().with_untracked(|query| query.get("checkout")) == Some("cancelled".to_string());
     view! {
         <Title text="Pricing" />
+        {cancelled.then(|| view! { <p class="notice" role="status">"Checkout cancelled: nothing was charged."</p> })}
         <p class="eyebrow">"Pricing"</p>
         <h1>"Plans for every on-call team"</h1>
         <p class="lead">
