@@ -188,8 +188,8 @@ fn TestCheckoutForm(session: String) -> impl IntoView {
                 <Field outcome name="card" label="Card number" autocomplete="cc-number" placeholder="4242 4242 4242 4242"
                     hint="Stripe's test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined." />
                 <div class="inline-fields">
-                    <div class="field"><label for="card-expiry">"Expiry"</label><input id="card-expiry" autocomplete="cc-exp" placeholder="12 / 34" /></div>
-                    <div class="field"><label for="card-cvc">"CVC"</label><input id="card-cvc" autocomplete="cc-csc" placeholder="123" /></div>
+                    <div class="field"><label for="card-expiry">"Expiry"</label><input id="card-expiry" type="text" inputmode="numeric" autocomplete="cc-exp" placeholder="12 / 34" /></div>
+                    <div class="field"><label for="card-cvc">"CVC"</label><input id="card-cvc" type="text" inputmode="numeric" autocomplete="cc-csc" placeholder="123" /></div>
                 </div>
                 <FormError outcome />
                 <SubmitButton pending=pay.pending() label="Pay and subscribe" busy_label="Paying…" />
