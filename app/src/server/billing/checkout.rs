@@ -154,9 +154,16 @@ pub async fn pay_test_checkout(auth: &Authenticated, session: &str, card: &str) 
     }
     let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
     let subscription = SimulatedSubscription::new(auth.team_id(), &plan, &price, Utc::now());
+    deliver_simulated(state, &simulated::checkout_events(session, &subscription, i64::from(price_inr), Utc::now()))
+        .await
+}
+
+/// Delivers test mode's `events` to our own webhook, signed with its secret; anything
+/// but 200 is an error.
+async fn deliver_simulated(state: &AppState, events: &[serde_json::Value]) -> Result<(), AppError> {
     let secret = webhook_secrets(&state.settings.stripe, &state.cipher).remove(0);
-    for event in simulated::checkout_events(session, &subscription, i64::from(price_inr), Utc::now()) {
-        let status = simulated::deliver(&state.self_url, &secret, &event)
+    for event in events {
+        let status = simulated::deliver(&state.self_url, &secret, event)
             .await
             .map_err(|error| AppError::internal("delivering test mode's payment events failed", &error))?;
         if status != 200 {
@@ -218,20 +225,10 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
         period_start: period_start.unwrap_or_else(Utc::now),
         cancel_at_period_end: true,
     };
-    let secret = webhook_secrets(&state.settings.stripe, &state.cipher).remove(0);
     // Stripe's event times are whole seconds: a cancellation in the same second as the
     // checkout is dated a second after it, as it would be at Stripe.
     let at = as_of.map_or_else(Utc::now, |as_of| Utc::now().max(as_of + Duration::seconds(1)));
-    let event = simulated::event("customer.subscription.updated", subscription.object(), at);
-    let status = simulated::deliver(&state.self_url, &secret, &event)
-        .await
-        .map_err(|error| AppError::internal("delivering test mode's cancellation failed", &error))?;
-    if status != 200 {
-        return Err(AppError::internal(
-            "delivering test mode's cancellation failed",
-            &std::io::Error::other(status.to_string()),
-        ));
-    }
+    deliver_simulated(state, &[simulated::event("customer.subscription.updated", subscription.object(), at)]).await?;
     auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await
 }
 
