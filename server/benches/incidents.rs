@@ -12,7 +12,6 @@
 
 use std::time::{Duration, Instant};
 
-use app::server::config::Settings;
 use server::startup::Application;
 
 mod support;
@@ -28,17 +27,7 @@ async fn main() {
     let incidents = setting("BENCH_INCIDENTS", 100_000);
     let requests = setting("BENCH_REQUESTS", 300);
     let database = BenchDatabase::create().await;
-    let url = database.url.clone();
-
-    let settings = {
-        let url = url.clone();
-        Settings::from_lookup(move |variable| match variable {
-            "DATABASE_URL" => Some(url.clone()),
-            "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
-            _ => None,
-        })
-        .unwrap()
-    };
+    let settings = database.settings(&[]);
     let options = leptos::prelude::LeptosOptions::builder()
         .output_name("dreamops")
         .site_addr(([127, 0, 0, 1], 0))
@@ -73,12 +62,13 @@ async fn main() {
     .await
     .unwrap();
     let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let deep_label = format!("list_incidents, page at {}", app::domain::incident::thousands((incidents / 2) as i64));
     let targets = [
         ("baseline: /health", "/health".to_string()),
         ("baseline: current_viewer", "/api/current_viewer".to_string()),
         ("list_incidents, first page", "/api/list_incidents".to_string()),
         (
-            "list_incidents, page at 50,000",
+            deep_label.as_str(),
             format!("/api/list_incidents?after[last_seen_at]={}&after[id]={}", encode(&deep.0.to_rfc3339()), deep.1),
         ),
         (

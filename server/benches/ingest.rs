@@ -29,7 +29,6 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use app::server::config::Settings;
 use server::startup::Application;
 
 const SECONDS: u64 = 5;
@@ -219,19 +218,7 @@ fn print_table(title: &str, results: &[Result]) {
 #[tokio::main]
 async fn main() {
     let database = BenchDatabase::create().await;
-    let url = database.url.clone();
-
-    let settings = {
-        let url = url.clone();
-        Settings::from_lookup(move |variable| match variable {
-            "DATABASE_URL" => Some(url.clone()),
-            "DATABASE_MAX_CONNECTIONS" => Some("20".into()),
-            "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
-            "RUST_LOG" => Some("error".into()),
-            _ => None,
-        })
-        .unwrap()
-    };
+    let settings = database.settings(&[("DATABASE_MAX_CONNECTIONS", "20"), ("RUST_LOG", "error")]);
     let options =
         leptos::prelude::LeptosOptions::builder().output_name("dreamops").site_addr(([127, 0, 0, 1], 0)).build();
     let application = Application::build(settings, options).await.unwrap();

@@ -24,6 +24,17 @@ impl BenchDatabase {
         Self { url: url.to_string(), name, admin }
     }
 
+    /// Server settings on this database, with `extra` variables set.
+    pub fn settings(&self, extra: &[(&'static str, &'static str)]) -> app::server::config::Settings {
+        let (url, extra) = (self.url.clone(), extra.to_vec());
+        app::server::config::Settings::from_lookup(move |variable| match variable {
+            "DATABASE_URL" => Some(url.clone()),
+            "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
+            other => extra.iter().find(|(name, _)| *name == other).map(|(_, value)| value.to_string()),
+        })
+        .expect("valid benchmark settings")
+    }
+
     /// Drops the database (closing whatever is still connected to it).
     pub async fn drop(mut self) {
         sqlx::query(&format!("drop database {} with (force)", self.name)).execute(&mut self.admin).await.unwrap();
