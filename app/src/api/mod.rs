@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
+pub mod clusters;
 pub mod incidents;
 pub mod integrations;
 pub mod invitations;

@@ -32,6 +32,7 @@ const TEAM_NAVIGATION: &[NavEntry] = &[
         label: "Integrations",
         permission: Some(Permission::ManageIntegrations),
     },
+    NavEntry { href: "/settings/clusters", label: "Clusters", permission: None },
     NavEntry { href: "/settings/members", label: "Members", permission: None },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod billing;
+pub mod cluster;
 pub mod incident;
 pub mod integration;
 pub mod live;

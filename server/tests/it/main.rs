@@ -3,6 +3,7 @@
 
 mod accounts;
 mod billing;
+mod clusters;
 mod embedded;
 mod incidents;
 mod ingest;

@@ -112,6 +112,16 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("cancel_subscription", Permission::ManageBilling, vec![]),
         // Test mode has no portal: an owner is told so (409).
         ("open_billing_portal", Permission::ManageBilling, vec![]),
+        // Blank input: allowed roles are refused for the field (422), saving nothing.
+        ("read_kubeconfig", Permission::ManageClusters, vec![("kubeconfig", String::new())]),
+        (
+            "add_cluster",
+            Permission::ManageClusters,
+            vec![("name", String::new()), ("kubeconfig", String::new()), ("context", String::new())],
+        ),
+        ("list_clusters", Permission::ReadTeam, vec![]),
+        ("rename_cluster", Permission::ManageClusters, vec![("id", nobody.clone()), ("name", "x".into())]),
+        ("remove_cluster", Permission::ManageClusters, vec![("id", nobody.clone())]),
     ]
 }
 
@@ -127,6 +137,7 @@ const QUERIES: &[&str] = &[
     "get_dashboard",
     "get_billing",
     "get_test_checkout",
+    "list_clusters",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -199,6 +210,16 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .await
         .unwrap();
     let b_incident = b_incident["id"].as_str().unwrap().to_string();
+    let b_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://bravo.example'}\n\
+                        contexts:\n- name: bravo-context\n  context: {cluster: c, user: u}\n\
+                        users:\n- name: u\n  user: {token: bravo-cluster-token}\n";
+    let b_cluster: serde_json::Value = b_owner
+        .call("add_cluster", &[("name", "bravo-cluster"), ("kubeconfig", b_kubeconfig), ("context", "bravo-context")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b_cluster = b_cluster["id"].as_str().unwrap().to_string();
     let db = app.db().await;
     let snapshot = || async {
         sqlx::query_scalar::<_, String>(
@@ -206,7 +227,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(i::text, '|' order by i::text) from invitations i)
                  || (select string_agg(k::text, '|' order by k::text) from api_keys k)
                  || (select string_agg(i::text, '|' order by i::text) from incidents i)
-                 || (select count(*) from timeline_entries)::text",
+                 || (select count(*) from timeline_entries)::text
+                 || (select string_agg(c.name, '|' order by c.name) from clusters c)",
         )
         .fetch_one(&db)
         .await
@@ -228,6 +250,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("resolve_incident", vec![("id", b_incident.clone())]),
         ("add_incident_note", vec![("id", b_incident.clone()), ("text", "from A".into())]),
         ("set_incident_severity", vec![("id", b_incident.clone()), ("severity", "info".into())]),
+        ("rename_cluster", vec![("id", b_cluster.clone()), ("name", "from A".into())]),
+        ("remove_cluster", vec![("id", b_cluster.clone())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();
@@ -251,7 +275,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
             .await
             .unwrap(),
     );
-    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident] {
+    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident, &b_cluster] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;

@@ -1,7 +1,9 @@
-//! `/settings/...`: the team's members, API keys and audit log, and the user's account.
+//! `/settings/...`: the team's members, alert sources, clusters, API keys, audit log and
+//! billing, and the user's account.
 
 pub mod account;
 pub mod api_keys;
 pub mod audit_log;
+pub mod clusters;
 pub mod integrations;
 pub mod members;

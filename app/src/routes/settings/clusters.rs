@@ -1,0 +1,182 @@
+//! `/settings/clusters`: the team's Kubernetes clusters. Everyone sees them (never
+//! their credentials); admins add them from a kubeconfig, rename and remove them.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::clusters::{AddCluster, RemoveCluster, RenameCluster, list_clusters, read_kubeconfig};
+use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
+use crate::components::incident::When;
+use crate::components::viewer::SignedIn;
+use crate::domain::account::Permission;
+use crate::domain::cluster::{ClusterView, KubeconfigContexts};
+
+/// `/settings/clusters`.
+#[component]
+pub fn ClustersPage() -> impl IntoView {
+    view! {
+        <Title text="Clusters" />
+        <SignedIn children=|viewer| view! { <Clusters can_manage=viewer.can(Permission::ManageClusters) /> } />
+    }
+}
+
+#[component]
+fn Clusters(can_manage: bool) -> impl IntoView {
+    let add = ServerAction::<AddCluster>::new();
+    let rename = ServerAction::<RenameCluster>::new();
+    let remove = ServerAction::<RemoveCluster>::new();
+    let rename_outcome: Outcome<()> = rename.value().into();
+    let remove_outcome: Outcome<()> = remove.value().into();
+    let clusters = Resource::new(
+        move || (add.version().get(), rename.version().get(), remove.version().get()),
+        |_| list_clusters(),
+    );
+    view! {
+        <div class="page-header">
+            <h1>"Clusters"</h1>
+        </div>
+        <p class="lead">"The Kubernetes clusters DreamOps reads context from when it diagnoses an incident."</p>
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading clusters…"</p> }>
+            {move || clusters.get().map(|result| match result {
+                Ok(list) if list.is_empty() => view! {
+                    <p class="muted empty-state" data-testid="no-clusters">
+                        {if can_manage { "No cluster yet: add one below from a kubeconfig." } else { "No cluster yet: an admin of the team adds them." }}
+                    </p>
+                }.into_any(),
+                Ok(list) => view! { <ClusterTable list can_manage rename remove /> }.into_any(),
+                Err(error) => view! { <LoadError what="The clusters" error retry=move || clusters.refetch() /> }.into_any(),
+            })}
+        </Transition>
+        <FormError outcome=rename_outcome />
+        <FormError outcome=remove_outcome />
+        {can_manage.then(|| view! { <AddClusterForm add /> })}
+    }
+}
+
+#[component]
+fn ClusterTable(
+    list: Vec<ClusterView>,
+    can_manage: bool,
+    rename: ServerAction<RenameCluster>,
+    remove: ServerAction<RemoveCluster>,
+) -> impl IntoView {
+    view! {
+        <table class="data-table" data-testid="clusters">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Server"</th>
+                    <th scope="col">"Context"</th>
+                    <th scope="col">"User"</th>
+                    <th scope="col">"Namespace"</th>
+                    <th scope="col">"Remediation"</th>
+                    <th scope="col">"Added"</th>
+                    {can_manage.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {list.into_iter().map(|cluster| {
+                    let id = cluster.id;
+                    let name = cluster.name.clone();
+                    let question = format!("Remove the cluster {name}? Its saved credentials are deleted.");
+                    view! {
+                        <tr>
+                            <td>{cluster.name.clone()}</td>
+                            <td><code>{cluster.server}</code></td>
+                            <td>{cluster.context}</td>
+                            <td>{cluster.user.unwrap_or_default()}</td>
+                            <td>{cluster.namespace}</td>
+                            <td>{cluster.remediation_mode.replace('_', " ")}</td>
+                            <td><When at=cluster.created_at /></td>
+                            {can_manage.then(|| view! {
+                                <td class="button-row">
+                                    <ActionForm action=rename attr:class="inline-form">
+                                        <input type="hidden" name="id" value=id.to_string() />
+                                        <label class="visually-hidden" for=format!("rename-{id}")>"New name"</label>
+                                        <input id=format!("rename-{id}") type="text" name="name" value=name.clone() maxlength="100" />
+                                        <button type="submit" class="button secondary small">"Rename"</button>
+                                    </ActionForm>
+                                    <ConfirmButton
+                                        label="Remove"
+                                        question=question.clone()
+                                        on_confirm=move || { remove.dispatch(RemoveCluster { id }); }
+                                    />
+                                </td>
+                            })}
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Paste a kubeconfig, read its contexts, choose one (and a namespace), save it.
+#[component]
+fn AddClusterForm(add: ServerAction<AddCluster>) -> impl IntoView {
+    let kubeconfig = RwSignal::new(String::new());
+    let read = Action::new(|text: &String| read_kubeconfig(text.clone()));
+    let contexts = move || read.value().get().and_then(Result::ok);
+    let outcome: Outcome<_> = add.value().into();
+    let read_outcome: Outcome<KubeconfigContexts> = read.value().into();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            kubeconfig.set(String::new());
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="add-cluster-title">
+            <h2 id="add-cluster-title">"Add a cluster"</h2>
+            <p class="hint">
+                "Paste a kubeconfig. Its credentials are encrypted at rest and never shown again. Plugins (exec, auth-provider) and files on your machine are refused: use a service account token or a client certificate, inline."
+            </p>
+            <ActionForm action=add attr:novalidate=true attr:class="stacked-form">
+                <div class="field">
+                    <label for="kubeconfig">"Kubeconfig"</label>
+                    <textarea
+                        id="kubeconfig"
+                        name="kubeconfig"
+                        rows="10"
+                        spellcheck="false"
+                        class="mono"
+                        prop:value=move || kubeconfig.get()
+                        on:input=move |event| kubeconfig.set(event_target_value(&event))
+                    ></textarea>
+                    <FieldError outcome=read_outcome field="kubeconfig" />
+                    <FieldError outcome field="kubeconfig" />
+                </div>
+                <button
+                    type="button"
+                    class="button secondary"
+                    disabled=move || read.pending().get()
+                    on:click=move |_| { read.dispatch(kubeconfig.get_untracked()); }
+                >
+                    {move || if read.pending().get() { "Reading…" } else { "Read contexts" }}
+                </button>
+                {move || contexts().map(|found| {
+                    let current = found.current.clone();
+                    view! {
+                        <div class="field">
+                            <label for="cluster-context">"Context"</label>
+                            <select id="cluster-context" name="context">
+                                {found.contexts.into_iter().map(|context| {
+                                    let selected = current.as_deref() == Some(context.name.as_str());
+                                    view! {
+                                        <option value=context.name.clone() selected=selected>
+                                            {format!("{} — {}{}", context.name, context.server, context.user.map(|u| format!(" as {u}")).unwrap_or_default())}
+                                        </option>
+                                    }
+                                }).collect_view()}
+                            </select>
+                            <FieldError outcome field="context" />
+                        </div>
+                        <Field outcome name="namespace" id="cluster-namespace" label="Default namespace" placeholder="the context's, or default" />
+                        <Field outcome name="name" id="cluster-name" label="Name" placeholder="production" maxlength=100 />
+                        <FormError outcome />
+                        <SubmitButton pending=add.pending() label="Add cluster" busy_label="Adding…" />
+                    }
+                })}
+            </ActionForm>
+        </section>
+    }
+}

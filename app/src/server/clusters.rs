@@ -1,0 +1,372 @@
+//! A team's Kubernetes clusters: reading a pasted kubeconfig (its contexts), saving the
+//! chosen context with its credentials sealed, and listing, renaming and removing them.
+//!
+//! A kubeconfig may tell a client to run a program (`exec`, `auth-provider`) or to read
+//! files (`token-file`, `client-certificate`, `client-key`, `certificate-authority`): the
+//! server would then run commands or read its own files on behalf of whoever uploaded
+//! it. Such kubeconfigs are refused with a message saying what to use instead (inline
+//! `*-data` fields and tokens).
+
+use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use uuid::Uuid;
+
+use crate::domain::cluster::{ClusterView, KubeconfigContext, KubeconfigContexts};
+use crate::error::AppError;
+use crate::server::auth::context::Authenticated;
+
+/// The largest kubeconfig accepted, in bytes.
+pub const MAX_KUBECONFIG: usize = 256 * 1024;
+
+fn invalid(message: impl Into<String>) -> AppError {
+    AppError::field("kubeconfig", message)
+}
+
+/// Parses `text` as a kubeconfig (YAML or JSON).
+fn parse(text: &str) -> Result<Kubeconfig, AppError> {
+    if text.trim().is_empty() {
+        return Err(invalid("Paste or upload a kubeconfig."));
+    }
+    if text.len() > MAX_KUBECONFIG {
+        return Err(invalid("A kubeconfig is 256 KB at most."));
+    }
+    let kubeconfig =
+        Kubeconfig::from_yaml(text).map_err(|error| invalid(format!("This is not a kubeconfig: {error}")))?;
+    if kubeconfig.contexts.is_empty() {
+        return Err(invalid("The kubeconfig has no contexts."));
+    }
+    Ok(kubeconfig)
+}
+
+/// The contexts `text` offers, each with its server and user.
+pub fn contexts(text: &str) -> Result<KubeconfigContexts, AppError> {
+    let kubeconfig = parse(text)?;
+    let contexts = kubeconfig
+        .contexts
+        .iter()
+        .map(|named| {
+            let context = named.context.as_ref();
+            let server = context
+                .and_then(|c| cluster_of(&kubeconfig, &c.cluster))
+                .and_then(|cluster| cluster.cluster.as_ref()?.server.clone())
+                .unwrap_or_default();
+            KubeconfigContext {
+                name: named.name.clone(),
+                server,
+                user: context.and_then(|c| c.user.clone()),
+                namespace: context.and_then(|c| c.namespace.clone()),
+            }
+        })
+        .collect();
+    Ok(KubeconfigContexts { contexts, current: kubeconfig.current_context.clone() })
+}
+
+fn cluster_of<'a>(kubeconfig: &'a Kubeconfig, name: &str) -> Option<&'a NamedCluster> {
+    kubeconfig.clusters.iter().find(|cluster| cluster.name == name)
+}
+
+fn user_of<'a>(kubeconfig: &'a Kubeconfig, name: &str) -> Option<&'a NamedAuthInfo> {
+    kubeconfig.auth_infos.iter().find(|user| user.name == name)
+}
+
+/// The kubeconfig reduced to `context`: that context, its cluster and its user, the
+/// context current. Refuses what the server must not do on an uploader's behalf.
+fn reduce(kubeconfig: &Kubeconfig, context: &str) -> Result<(Kubeconfig, String, Option<String>), AppError> {
+    let named: &NamedContext = kubeconfig
+        .contexts
+        .iter()
+        .find(|named| named.name == context)
+        .ok_or_else(|| AppError::field("context", format!("The kubeconfig has no context named {context:?}.")))?;
+    let details = named.context.as_ref().ok_or_else(|| AppError::field("context", "The context is empty."))?;
+    let cluster = cluster_of(kubeconfig, &details.cluster).ok_or_else(|| {
+        invalid(format!("The context names a cluster, {:?}, that the kubeconfig lacks.", details.cluster))
+    })?;
+    let settings = cluster.cluster.as_ref().ok_or_else(|| invalid("The context's cluster is empty."))?;
+    let server = settings
+        .server
+        .clone()
+        .filter(|server| !server.trim().is_empty())
+        .ok_or_else(|| invalid("The context's cluster has no server URL."))?;
+    if !(server.starts_with("https://") || server.starts_with("http://")) {
+        return Err(invalid("The cluster's server must be an http:// or https:// URL."));
+    }
+    if settings.certificate_authority.is_some() {
+        return Err(invalid(
+            "The cluster's certificate-authority names a file on your machine; use certificate-authority-data (the certificate itself, base64) instead.",
+        ));
+    }
+    let user = match &details.user {
+        Some(name) => {
+            let user = user_of(kubeconfig, name)
+                .ok_or_else(|| invalid(format!("The context names a user, {name:?}, that the kubeconfig lacks.")))?;
+            if let Some(auth) = &user.auth_info {
+                if auth.exec.is_some() || auth.auth_provider.is_some() {
+                    return Err(invalid(
+                        "The user signs in through a plugin (exec or auth-provider), which DreamOps will not run: use a service account token or a client certificate instead.",
+                    ));
+                }
+                if auth.token_file.is_some() || auth.client_certificate.is_some() || auth.client_key.is_some() {
+                    return Err(invalid(
+                        "The user's credentials name files on your machine; paste them inline (token, client-certificate-data, client-key-data) instead.",
+                    ));
+                }
+            }
+            Some(user.clone())
+        }
+        None => None,
+    };
+    let reduced = Kubeconfig {
+        clusters: vec![cluster.clone()],
+        auth_infos: user.clone().into_iter().collect(),
+        contexts: vec![named.clone()],
+        current_context: Some(named.name.clone()),
+        ..Kubeconfig::default()
+    };
+    Ok((reduced, server, user.map(|user| user.name)))
+}
+
+#[derive(sqlx::FromRow)]
+struct ClusterRow {
+    id: Uuid,
+    name: String,
+    server_url: String,
+    context: String,
+    user_name: Option<String>,
+    namespace: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    remediation_mode: String,
+}
+
+impl From<ClusterRow> for ClusterView {
+    fn from(row: ClusterRow) -> Self {
+        ClusterView {
+            id: row.id,
+            name: row.name,
+            server: row.server_url,
+            context: row.context,
+            user: row.user_name,
+            namespace: row.namespace,
+            created_at: row.created_at,
+            remediation_mode: row.remediation_mode,
+        }
+    }
+}
+
+fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
+    move |error| AppError::internal(context, &error)
+}
+
+/// A cluster's name, trimmed; refused when blank or too long.
+fn cluster_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::field("name", "Name the cluster (e.g. production)."));
+    }
+    if name.chars().count() > 100 {
+        return Err(AppError::field("name", "A cluster's name is 100 characters at most."));
+    }
+    Ok(name.to_string())
+}
+
+fn duplicate_name(error: sqlx::Error) -> AppError {
+    if error.as_database_error().and_then(|e| e.constraint()) == Some("clusters_team_id_name_key") {
+        AppError::field("name", "The team has a cluster with this name already.")
+    } else {
+        AppError::internal("saving a cluster failed", &error)
+    }
+}
+
+/// Saves `context` of the kubeconfig `text` as the team's cluster `name`, working in
+/// `namespace` (the context's own, or `default`, when blank).
+pub async fn add(
+    auth: &Authenticated,
+    name: &str,
+    text: &str,
+    context: &str,
+    namespace: Option<&str>,
+) -> Result<ClusterView, AppError> {
+    let name = cluster_name(name)?;
+    let kubeconfig = parse(text)?;
+    let (reduced, server, user) = reduce(&kubeconfig, context)?;
+    let namespace = namespace
+        .map(str::trim)
+        .filter(|namespace| !namespace.is_empty())
+        .map(str::to_string)
+        .or_else(|| reduced.contexts[0].context.as_ref().and_then(|c| c.namespace.clone()))
+        .unwrap_or_else(|| "default".to_string());
+    let state = &auth.request.state;
+    let sealed = state.cipher.seal(
+        &serde_json::to_vec(&reduced).map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?,
+    );
+    let mut tx = state.db.begin().await.map_err(failed("saving a cluster failed"))?;
+    let row: ClusterRow = sqlx::query_as(
+        "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning id, name, server_url, context, user_name, namespace, created_at, remediation_mode",
+    )
+    .bind(Uuid::new_v4())
+    .bind(auth.team_id())
+    .bind(&name)
+    .bind(&server)
+    .bind(context)
+    .bind(&user)
+    .bind(&namespace)
+    .bind(&sealed)
+    .bind(auth.user_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(duplicate_name)?;
+    auth.audit(
+        &mut *tx,
+        "cluster.added",
+        Some(&row.id.to_string()),
+        serde_json::json!({ "name": name, "server": server, "context": context }),
+    )
+    .await?;
+    tx.commit().await.map_err(failed("saving a cluster failed"))?;
+    Ok(row.into())
+}
+
+/// The team's clusters, oldest first.
+pub async fn list(db: &sqlx::PgPool, team: Uuid) -> Result<Vec<ClusterView>, AppError> {
+    let rows: Vec<ClusterRow> = sqlx::query_as(
+        "select id, name, server_url, context, user_name, namespace, created_at, remediation_mode
+         from clusters where team_id = $1 order by created_at, id",
+    )
+    .bind(team)
+    .fetch_all(db)
+    .await
+    .map_err(failed("listing clusters failed"))?;
+    Ok(rows.into_iter().map(ClusterView::from).collect())
+}
+
+/// Renames the team's cluster `id`.
+pub async fn rename(auth: &Authenticated, id: Uuid, name: &str) -> Result<(), AppError> {
+    let name = cluster_name(name)?;
+    let state = &auth.request.state;
+    let mut tx = state.db.begin().await.map_err(failed("renaming a cluster failed"))?;
+    let renamed = sqlx::query("update clusters set name = $3 where id = $1 and team_id = $2")
+        .bind(id)
+        .bind(auth.team_id())
+        .bind(&name)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate_name)?;
+    if renamed.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    auth.audit(&mut *tx, "cluster.renamed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
+    tx.commit().await.map_err(failed("renaming a cluster failed"))
+}
+
+/// Removes the team's cluster `id` and its credentials.
+pub async fn remove(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    let mut tx = state.db.begin().await.map_err(failed("removing a cluster failed"))?;
+    let removed: Option<String> =
+        sqlx::query_scalar("delete from clusters where id = $1 and team_id = $2 returning name")
+            .bind(id)
+            .bind(auth.team_id())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed("removing a cluster failed"))?;
+    let name = removed.ok_or(AppError::NotFound)?;
+    auth.audit(&mut *tx, "cluster.removed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
+    tx.commit().await.map_err(failed("removing a cluster failed"))
+}
+
+/// The saved kubeconfig of the team's cluster `id` (for the client that talks to it).
+pub async fn kubeconfig(state: &crate::server::state::AppState, team: Uuid, id: Uuid) -> Result<Kubeconfig, AppError> {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("select credentials_ciphertext from clusters where id = $1 and team_id = $2")
+            .bind(id)
+            .bind(team)
+            .fetch_optional(&state.db)
+            .await
+            .map_err(failed("reading a cluster failed"))?
+            .ok_or(AppError::NotFound)?;
+    let plain = state
+        .cipher
+        .open(&sealed)
+        .map_err(|error| AppError::internal("opening a cluster's credentials failed", &error))?;
+    serde_json::from_slice(&plain).map_err(|error| AppError::internal("reading a cluster's credentials failed", &error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: prod
+clusters:
+- name: prod-cluster
+  cluster:
+    server: https://prod.example:6443
+    certificate-authority-data: Y2VydA==
+- name: staging-cluster
+  cluster:
+    server: https://staging.example:6443
+contexts:
+- name: prod
+  context: {cluster: prod-cluster, user: deployer, namespace: shop}
+- name: staging
+  context: {cluster: staging-cluster, user: plugin-user}
+- name: files
+  context: {cluster: staging-cluster, user: file-user}
+users:
+- name: deployer
+  user: {token: secret-token-123}
+- name: plugin-user
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", "id"]}
+- name: file-user
+  user: {token-file: /var/run/secrets/token}
+"#;
+
+    #[test]
+    fn contexts_are_listed_with_their_server_and_user() {
+        let found = contexts(KUBECONFIG).unwrap();
+        assert_eq!(found.current.as_deref(), Some("prod"));
+        let names: Vec<_> = found.contexts.iter().map(|c| (c.name.as_str(), c.server.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("prod", "https://prod.example:6443"),
+                ("staging", "https://staging.example:6443"),
+                ("files", "https://staging.example:6443")
+            ]
+        );
+        assert_eq!(found.contexts[0].namespace.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn plugins_and_files_are_refused_and_only_the_chosen_context_is_kept() {
+        let kubeconfig = parse(KUBECONFIG).unwrap();
+        let refused = |context| {
+            reduce(&kubeconfig, context).map(|_| ()).unwrap_err().message_for("kubeconfig").unwrap().to_string()
+        };
+        assert!(refused("staging").contains("plugin"), "{}", refused("staging"));
+        assert!(refused("files").contains("files on your machine"), "{}", refused("files"));
+        assert!(reduce(&kubeconfig, "nowhere").is_err());
+        let (reduced, server, user) = reduce(&kubeconfig, "prod").unwrap();
+        assert_eq!((server.as_str(), user.as_deref()), ("https://prod.example:6443", Some("deployer")));
+        let json = serde_json::to_string(&reduced).unwrap();
+        assert!(json.contains("secret-token-123"), "the credentials travel with the context");
+        assert!(!json.contains("staging") && !json.contains("/bin/sh"), "nothing of the other contexts: {json}");
+        assert_eq!(serde_json::from_str::<Kubeconfig>(&json).unwrap().current_context.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn what_is_not_a_kubeconfig_is_said_so() {
+        assert!(contexts("").unwrap_err().message_for("kubeconfig").unwrap().contains("Paste"));
+        assert!(contexts("{{{").unwrap_err().message_for("kubeconfig").unwrap().contains("not a kubeconfig"));
+        assert!(
+            contexts("apiVersion: v1\nkind: Config\n")
+                .unwrap_err()
+                .message_for("kubeconfig")
+                .unwrap()
+                .contains("no contexts")
+        );
+    }
+}
