@@ -42,6 +42,8 @@ pub struct BillingView {
     pub cancel_at_period_end: bool,
     /// Past due: the paid tier lasts until then.
     pub grace_ends: Option<DateTime<Utc>>,
+    /// Past due beyond the grace period: the team is on Free until a payment succeeds.
+    pub grace_over: bool,
     pub test_mode: bool,
     /// Payments and failed payments, newest first.
     pub payments: Vec<PaymentRecord>,

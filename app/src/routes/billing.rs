@@ -66,14 +66,20 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
         {view.test_mode.then(|| view! {
             <p class="notice test-mode" role="status">"Test mode: payments are simulated with Stripe's test cards; no money moves."</p>
         })}
-        {view.grace_ends.map(|ends| view! {
-            <p class="notice warning" role="alert" data-testid="past-due-banner">
-                {format!(
+        {view.grace_ends.map(|ends| {
+            let message = if view.grace_over {
+                format!(
+                    "The last payment failed and the grace period ended on {}: the team is on Free until a payment succeeds.",
+                    ends.format("%-d %b"),
+                )
+            } else {
+                format!(
                     "The last payment failed. The {} plan stays until {} while the payment is retried; update the card to keep it.",
                     view.plan_name,
                     ends.format("%-d %b"),
-                )}
-            </p>
+                )
+            };
+            view! { <p class="notice warning" role="alert" data-testid="past-due-banner">{message}</p> }
         })}
         <section class="panel" aria-labelledby="plan-title">
             <h2 id="plan-title">"Plan"</h2>

@@ -239,6 +239,7 @@ async fn a_failed_payment_keeps_the_tier_for_the_grace_period_and_a_paid_one_end
     assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("past_due".to_string())));
     let billing: Value = owner.query("get_billing").await.json().await.unwrap();
     assert!(billing["grace_ends"].is_string(), "the billing page shows until when: {billing}");
+    assert_eq!(billing["grace_over"], false);
 
     // Past the grace period, the team is on Free.
     sqlx::query("update teams set past_due_since = now() - interval '8 days' where id = $1")
@@ -248,6 +249,8 @@ async fn a_failed_payment_keeps_the_tier_for_the_grace_period_and_a_paid_one_end
         .unwrap();
     assert_eq!(app::server::billing::end_expired_grace(&app.state().db).await.unwrap(), 1);
     assert_eq!(plan_of(&app, team).await.0, "free");
+    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
+    assert_eq!(billing["grace_over"], true, "the banner says the grace period is over, not that Pro stays");
 
     assert_eq!(deliver(&app, &invoice("invoice.paid")).await.1["outcome"], "applied");
     let billing: Value = owner.query("get_billing").await.json().await.unwrap();

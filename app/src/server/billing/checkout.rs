@@ -312,6 +312,7 @@ pub async fn view(auth: &Authenticated) -> Result<BillingView, AppError> {
             PaymentRecord { at, paid, amount, event_id }
         })
         .collect();
+    let grace_ends = row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS));
     Ok(BillingView {
         plan: row.plan,
         plan_name: row.plan_name,
@@ -319,7 +320,8 @@ pub async fn view(auth: &Authenticated) -> Result<BillingView, AppError> {
         period_start: row.period_start,
         period_end: row.period_end,
         cancel_at_period_end: row.cancel_at_period_end,
-        grace_ends: row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS)),
+        grace_ends,
+        grace_over: grace_ends.is_some_and(|ends| ends <= Utc::now()),
         test_mode: state.settings.stripe.test_mode(),
         payments,
     })
