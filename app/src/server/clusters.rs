@@ -2,7 +2,7 @@
 //! chosen context with its credentials sealed, and listing, renaming and removing them.
 //!
 //! A kubeconfig may tell a client to run a program (`exec`, `auth-provider`) or to read
-//! files (`token-file`, `client-certificate`, `client-key`, `certificate-authority`): the
+//! files (`tokenFile`, `client-certificate`, `client-key`, `certificate-authority`): the
 //! server would then run commands or read its own files on behalf of whoever uploaded
 //! it. Such kubeconfigs are refused with a message saying what to use instead (inline
 //! `*-data` fields and tokens).
@@ -321,7 +321,7 @@ users:
   user:
     exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", "id"]}
 - name: file-user
-  user: {token-file: /var/run/secrets/token}
+  user: {tokenFile: /var/run/secrets/token}
 "#;
 
     #[test]
