@@ -198,6 +198,7 @@ pub fn router(state: AppState) -> Router {
         .route(app::domain::live::EVENTS_PATH, get(http::live::stream))
         .merge(http::ingest::routes())
         .merge(http::billing::routes())
+        .merge(http::demo_cluster::routes())
         .leptos_routes_with_context(&state, routes, || provide_context(SignedInOnce::default()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -124,6 +124,9 @@ fn reduce(kubeconfig: &Kubeconfig, context: &str) -> Result<(Kubeconfig, String,
     Ok((reduced, server, user.map(|user| user.name)))
 }
 
+/// The columns of a [`ClusterRow`].
+const COLUMNS: &str = "id, name, server_url, context, user_name, namespace, created_at, remediation_mode, demo";
+
 #[derive(sqlx::FromRow)]
 struct ClusterRow {
     id: Uuid,
@@ -134,6 +137,7 @@ struct ClusterRow {
     namespace: String,
     created_at: chrono::DateTime<chrono::Utc>,
     remediation_mode: String,
+    demo: bool,
 }
 
 impl From<ClusterRow> for ClusterView {
@@ -147,6 +151,7 @@ impl From<ClusterRow> for ClusterView {
             namespace: row.namespace,
             created_at: row.created_at,
             remediation_mode: row.remediation_mode,
+            demo: row.demo,
         }
     }
 }
@@ -193,25 +198,61 @@ pub async fn add(
         .map(str::to_string)
         .or_else(|| reduced.contexts[0].context.as_ref().and_then(|c| c.namespace.clone()))
         .unwrap_or_else(|| "default".to_string());
-    let state = &auth.request.state;
-    let sealed = state.cipher.seal(
-        &serde_json::to_vec(&reduced).map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?,
-    );
-    let mut tx = state.db.begin().await.map_err(failed("saving a cluster failed"))?;
-    let row: ClusterRow = sqlx::query_as(
-        "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning id, name, server_url, context, user_name, namespace, created_at, remediation_mode",
-    )
-    .bind(Uuid::new_v4())
+    let sealed = seal(&auth.request.state.cipher, &reduced)?;
+    let saved = SavedCluster {
+        name: &name,
+        server: &server,
+        context,
+        user: user.as_deref(),
+        namespace: &namespace,
+        sealed: &sealed,
+    };
+    let mut tx = auth.request.state.db.begin().await.map_err(failed("saving a cluster failed"))?;
+    let view = insert(&mut tx, auth, Uuid::new_v4(), &saved, false).await?;
+    tx.commit().await.map_err(failed("saving a cluster failed"))?;
+    Ok(view)
+}
+
+/// `kubeconfig` sealed for storing.
+pub fn seal(cipher: &crate::server::secrets::Cipher, kubeconfig: &Kubeconfig) -> Result<Vec<u8>, AppError> {
+    let json =
+        serde_json::to_vec(kubeconfig).map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?;
+    Ok(cipher.seal(&json))
+}
+
+/// A cluster about to be saved: what people may see, and the sealed kubeconfig.
+pub struct SavedCluster<'a> {
+    pub name: &'a str,
+    pub server: &'a str,
+    pub context: &'a str,
+    pub user: Option<&'a str>,
+    pub namespace: &'a str,
+    pub sealed: &'a [u8],
+}
+
+/// Saves `cluster` as the team's cluster `id` (the demo cluster when `demo`), audited.
+pub async fn insert(
+    tx: &mut sqlx::PgConnection,
+    auth: &Authenticated,
+    id: Uuid,
+    cluster: &SavedCluster<'_>,
+    demo: bool,
+) -> Result<ClusterView, AppError> {
+    let row: ClusterRow = sqlx::query_as(&format!(
+        "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by, demo)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         returning {COLUMNS}"
+    ))
+    .bind(id)
     .bind(auth.team_id())
-    .bind(&name)
-    .bind(&server)
-    .bind(context)
-    .bind(&user)
-    .bind(&namespace)
-    .bind(&sealed)
+    .bind(cluster.name)
+    .bind(cluster.server)
+    .bind(cluster.context)
+    .bind(cluster.user)
+    .bind(cluster.namespace)
+    .bind(cluster.sealed)
     .bind(auth.user_id)
+    .bind(demo)
     .fetch_one(&mut *tx)
     .await
     .map_err(duplicate_name)?;
@@ -219,23 +260,20 @@ pub async fn add(
         &mut *tx,
         "cluster.added",
         Some(&row.id.to_string()),
-        serde_json::json!({ "name": name, "server": server, "context": context }),
+        serde_json::json!({ "name": cluster.name, "server": cluster.server, "context": cluster.context, "demo": demo }),
     )
     .await?;
-    tx.commit().await.map_err(failed("saving a cluster failed"))?;
     Ok(row.into())
 }
 
 /// The team's clusters, oldest first.
 pub async fn list(db: &sqlx::PgPool, team: Uuid) -> Result<Vec<ClusterView>, AppError> {
-    let rows: Vec<ClusterRow> = sqlx::query_as(
-        "select id, name, server_url, context, user_name, namespace, created_at, remediation_mode
-         from clusters where team_id = $1 order by created_at, id",
-    )
-    .bind(team)
-    .fetch_all(db)
-    .await
-    .map_err(failed("listing clusters failed"))?;
+    let rows: Vec<ClusterRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from clusters where team_id = $1 order by created_at, id"))
+            .bind(team)
+            .fetch_all(db)
+            .await
+            .map_err(failed("listing clusters failed"))?;
     Ok(rows.into_iter().map(ClusterView::from).collect())
 }
 

@@ -10,6 +10,7 @@ pub mod clusters;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod demo_cluster;
 pub mod incidents;
 pub mod ingest;
 pub mod invitations;

@@ -4,6 +4,7 @@
 pub mod audit_export;
 pub mod billing;
 pub mod csrf;
+pub mod demo_cluster;
 pub mod ingest;
 pub mod live;
 pub mod metrics;

@@ -285,15 +285,21 @@ pub async fn send_test_alert(
             vec![("authorization", format!("Bearer {}", secrets.bearer.clone().unwrap_or_default()))],
         ),
     };
+    deliver(self_url, &path(kind, &secrets.token), body, &headers).await
+}
+
+/// Posts `body` with `headers` to this instance's own endpoint at `path`, and reports
+/// the answer: "Delivered" with the status, or the refusal as a conflict.
+async fn deliver(self_url: &str, path: &str, body: String, headers: &[(&str, String)]) -> Result<String, AppError> {
     let mut request = reqwest::Client::new()
-        .post(format!("{self_url}{}", path(kind, &secrets.token)))
+        .post(format!("{self_url}{path}"))
         .header("content-type", "application/json")
         .timeout(std::time::Duration::from_secs(10))
         .body(body);
     for (name, value) in headers {
-        request = request.header(name, value);
+        request = request.header(*name, value);
     }
-    let response = request.send().await.map_err(|error| AppError::internal("sending a test alert failed", &error))?;
+    let response = request.send().await.map_err(|error| AppError::internal("delivering an alert failed", &error))?;
     let status = response.status();
     if status.is_success() {
         Ok(format!("Delivered: the endpoint answered {status}."))
@@ -303,4 +309,21 @@ pub async fn send_test_alert(
             response.text().await.unwrap_or_default()
         )))
     }
+}
+
+/// Sends an Alertmanager webhook `payload` to the team's own Alertmanager endpoint, as
+/// Alertmanager would (with the bearer token).
+pub async fn send_as_alertmanager(
+    pool: &PgPool,
+    cipher: &Cipher,
+    self_url: &str,
+    team: Uuid,
+    payload: &serde_json::Value,
+) -> Result<String, AppError> {
+    let integration =
+        ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == "alertmanager").ok_or(AppError::NotFound)?;
+    let secrets = &integration.secrets;
+    let authorization = format!("Bearer {}", secrets.bearer.clone().unwrap_or_default());
+    deliver(self_url, &path("alertmanager", &secrets.token), payload.to_string(), &[("authorization", authorization)])
+        .await
 }

@@ -1,0 +1,399 @@
+//! The demo cluster's programs: what each demo image does when a pod runs it (the memory
+//! it needs, what it must be given, what it logs), the verdict for one container spec,
+//! and the demo apps the cluster starts with.
+//!
+//! A pod's fate follows from its spec alone, so every fix made through the API, by the
+//! agent or by kubectl, takes effect exactly as far as it addresses the cause.
+
+use k8s_openapi::api::core::v1::Container;
+use serde_json::{Value, json};
+
+/// Where the demo images live (a registry that exists only inside the simulation).
+pub const REGISTRY: &str = "registry.dreamops.demo";
+
+/// The namespace the demo apps run in.
+pub const NAMESPACE: &str = "demo";
+
+/// What a program needs to start.
+enum Needs {
+    Nothing,
+    /// An environment variable, and what the program logs without it.
+    Env(&'static str, &'static [&'static str]),
+    /// A volume mounted at a path, and what the program logs without it.
+    Mount(&'static str, &'static [&'static str]),
+}
+
+/// One demo image.
+struct Program {
+    name: &'static str,
+    /// Tags that exist in the registry.
+    tags: &'static [&'static str],
+    /// Working set once started, in MiB.
+    memory_mib: u64,
+    needs: Needs,
+    /// What it logs while it runs.
+    logs: &'static [&'static str],
+}
+
+const PROGRAMS: &[Program] = &[
+    Program {
+        name: "payment-service",
+        tags: &["3.2.0", "3.2.1"],
+        memory_mib: 120,
+        needs: Needs::Mount(
+            "/etc/payment",
+            &[
+                "INFO  payment-service 3.2.1 starting",
+                "INFO  loading configuration from /etc/payment/config.yaml",
+                "ERROR open /etc/payment/config.yaml: no such file or directory",
+                "FATAL configuration file /etc/payment/config.yaml is missing; refusing to start",
+            ],
+        ),
+        logs: &["INFO  payment-service listening on :8080", "INFO  processed 42 payments in the last minute"],
+    },
+    Program {
+        name: "analytics-service",
+        tags: &["2.2.0", "2.3.0"],
+        memory_mib: 200,
+        needs: Needs::Nothing,
+        logs: &["INFO  analytics-service listening on :8080", "INFO  ingested 1832 events"],
+    },
+    Program {
+        name: "memory-hog",
+        tags: &["1.0.0"],
+        memory_mib: 300,
+        needs: Needs::Nothing,
+        logs: &[
+            "INFO  memory-hog starting: warming the cache",
+            "INFO  cache chunk 10 loaded (100 MiB resident)",
+            "INFO  cache chunk 20 loaded (200 MiB resident)",
+            "INFO  cache chunk 30 loaded (300 MiB resident)",
+        ],
+    },
+    Program {
+        name: "cpu-intensive",
+        tags: &["1.1.0"],
+        memory_mib: 90,
+        needs: Needs::Nothing,
+        logs: &[
+            "INFO  cpu-intensive: 8 workers started",
+            "WARN  worker pool saturated: CPU at 98% of the container's limit",
+            "WARN  request latency p99 2.4s (target 300ms)",
+        ],
+    },
+    Program {
+        name: "broken-database",
+        tags: &["15.4"],
+        memory_mib: 150,
+        needs: Needs::Env(
+            "POSTGRES_PASSWORD",
+            &[
+                "Error: Database is uninitialized and superuser password is not specified.",
+                "       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.",
+            ],
+        ),
+        logs: &["LOG:  database system is ready to accept connections"],
+    },
+    Program {
+        name: "frontend-app",
+        tags: &["4.0.2"],
+        memory_mib: 64,
+        needs: Needs::Nothing,
+        logs: &["INFO  frontend-app serving on :8080"],
+    },
+    Program {
+        name: "healthy-app",
+        tags: &["1.8.0", "1.9.0"],
+        memory_mib: 96,
+        needs: Needs::Env(
+            "DATABASE_URL",
+            &["INFO  healthy-app 1.9.0 starting", "panic: DATABASE_URL is not set", "goroutine 1 [running]:"],
+        ),
+        logs: &["INFO  healthy-app listening on :8080", "INFO  GET /health 200 0.4ms"],
+    },
+];
+
+/// The largest memory (MiB) and CPU (millicores) a pod may request on a demo node.
+pub const NODE_MEMORY_MIB: u64 = 16 * 1024;
+pub const NODE_CPU_MILLIS: u64 = 4000;
+
+/// What happens to a container when a pod runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It starts and stays ready; it logs these lines.
+    Runs(Vec<String>),
+    /// It exits soon after starting, again and again.
+    Crashes { exit_code: i32, reason: &'static str, log: Vec<String> },
+    /// Its image cannot be pulled.
+    CannotPull,
+    /// No node has room for what it requests.
+    Unschedulable(String),
+}
+
+/// The memory a quantity names, in bytes (`256Mi`, `1Gi`, `500M`, `1048576`).
+pub fn memory_bytes(quantity: &str) -> Option<u64> {
+    let quantity = quantity.trim();
+    let split = quantity.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(quantity.len());
+    let (number, unit) = quantity.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "m" => 1e-3,
+        _ => return None,
+    };
+    let bytes = number * factor;
+    (bytes.is_finite() && bytes >= 0.0).then_some(bytes as u64)
+}
+
+/// The CPU a quantity names, in millicores (`500m`, `2`, `0.5`).
+pub fn cpu_millis(quantity: &str) -> Option<u64> {
+    let quantity = quantity.trim();
+    let millis = match quantity.strip_suffix('m') {
+        Some(millis) => millis.parse::<f64>().ok()?,
+        None => quantity.parse::<f64>().ok()? * 1000.0,
+    };
+    (millis.is_finite() && millis >= 0.0).then_some(millis as u64)
+}
+
+fn quantity<'a>(container: &'a Container, kind: &str, resource: &str) -> Option<&'a str> {
+    let resources = container.resources.as_ref()?;
+    let map = if kind == "limits" { resources.limits.as_ref()? } else { resources.requests.as_ref()? };
+    map.get(resource).map(|quantity| quantity.0.as_str())
+}
+
+/// The repository and tag of an image reference (`registry/name:tag`).
+fn image_parts(image: &str) -> Option<(&str, &str)> {
+    let rest = image.strip_prefix(REGISTRY)?.strip_prefix('/')?;
+    rest.split_once(':')
+}
+
+/// What happens to `container` when a pod of the demo cluster runs it; `mounts` are the
+/// paths of the volumes mounted into it.
+pub fn verdict(container: &Container) -> Verdict {
+    let requested_memory = quantity(container, "requests", "memory").and_then(memory_bytes).unwrap_or(0);
+    let requested_cpu = quantity(container, "requests", "cpu").and_then(cpu_millis).unwrap_or(0);
+    let mut short = Vec::new();
+    if requested_memory > NODE_MEMORY_MIB * 1024 * 1024 {
+        short.push("Insufficient memory");
+    }
+    if requested_cpu > NODE_CPU_MILLIS {
+        short.push("Insufficient cpu");
+    }
+    if !short.is_empty() {
+        return Verdict::Unschedulable(format!(
+            "0/3 nodes are available: {}. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+            short.iter().map(|reason| format!("3 {reason}")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let image = container.image.as_deref().unwrap_or("");
+    let Some(program) = image_parts(image)
+        .and_then(|(name, tag)| PROGRAMS.iter().find(|program| program.name == name && program.tags.contains(&tag)))
+    else {
+        return Verdict::CannotPull;
+    };
+    let lines = |lines: &[&str]| lines.iter().map(|line| line.to_string()).collect::<Vec<_>>();
+    match program.needs {
+        Needs::Env(name, log) => {
+            let given = container.env.iter().flatten().any(|env| {
+                env.name == name && (env.value.as_deref().is_some_and(|v| !v.is_empty()) || env.value_from.is_some())
+            });
+            if !given {
+                return Verdict::Crashes { exit_code: 1, reason: "Error", log: lines(log) };
+            }
+        }
+        Needs::Mount(path, log) => {
+            let mounted = container.volume_mounts.iter().flatten().any(|mount| mount.mount_path == path);
+            if !mounted {
+                return Verdict::Crashes { exit_code: 1, reason: "Error", log: lines(log) };
+            }
+        }
+        Needs::Nothing => {}
+    }
+    let limit = quantity(container, "limits", "memory").and_then(memory_bytes);
+    if limit.is_some_and(|limit| limit < program.memory_mib * 1024 * 1024) {
+        let mut log = lines(program.logs);
+        log.truncate(program.logs.len().saturating_sub(1).max(1));
+        return Verdict::Crashes { exit_code: 137, reason: "OOMKilled", log };
+    }
+    Verdict::Runs(lines(program.logs))
+}
+
+fn image(name: &str, tag: &str) -> String {
+    format!("{REGISTRY}/{name}:{tag}")
+}
+
+/// A deployment of one container named after the app, labelled `app: <name>`.
+fn deployment(name: &str, replicas: i32, container: Value, strategy: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"type": strategy},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [container], "restartPolicy": "Always", "terminationGracePeriodSeconds": 30}
+            }
+        }
+    })
+}
+
+fn container(name: &str, tag: &str, memory_limit: &str, env: Value) -> Value {
+    json!({
+        "name": name,
+        "image": image(name, tag),
+        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        "env": env,
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": memory_limit}},
+        "imagePullPolicy": "IfNotPresent"
+    })
+}
+
+fn service(name: &str, selects: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": selects},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]
+        }
+    })
+}
+
+/// The demo apps, in the order they are created: each deployment with the template
+/// revisions it goes through (the last is current), then the services.
+pub fn demo_apps() -> (Vec<(Value, Vec<Value>)>, Vec<Value>) {
+    let healthy_env = json!([{"name": "DATABASE_URL", "value": "postgres://app@db.demo:5432/app"}]);
+    let apps = vec![
+        (
+            deployment(
+                "payment-service",
+                2,
+                container("payment-service", "3.2.1", "256Mi", json!([])),
+                "RollingUpdate",
+            ),
+            vec![],
+        ),
+        (
+            deployment("analytics-service", 2, container("analytics-service", "2.3.0", "512Mi", json!([])), "Recreate"),
+            vec![container("analytics-service", "2.4.0-rc1", "512Mi", json!([]))],
+        ),
+        (deployment("memory-hog", 1, container("memory-hog", "1.0.0", "256Mi", json!([])), "RollingUpdate"), vec![]),
+        (
+            deployment("cpu-intensive", 2, container("cpu-intensive", "1.1.0", "128Mi", json!([])), "RollingUpdate"),
+            vec![],
+        ),
+        (
+            deployment(
+                "broken-database",
+                1,
+                container("broken-database", "15.4", "512Mi", json!([{"name": "POSTGRES_USER", "value": "app"}])),
+                "Recreate",
+            ),
+            vec![],
+        ),
+        (
+            deployment("frontend-app", 0, container("frontend-app", "4.0.2", "128Mi", json!([])), "RollingUpdate"),
+            vec![],
+        ),
+        (
+            deployment("healthy-app", 2, container("healthy-app", "1.8.0", "256Mi", healthy_env), "RollingUpdate"),
+            vec![],
+        ),
+    ];
+    let mut services: Vec<Value> = apps
+        .iter()
+        .map(|(deployment, _)| {
+            let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
+            service(name, name)
+        })
+        .collect();
+    services.push(service("orphan-service", "orphan-backend"));
+    (apps, services)
+}
+
+/// The demo image `name` at `tag` (for the failures the panel simulates).
+pub fn demo_image(name: &str, tag: &str) -> String {
+    image(name, tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(value: Value) -> Container {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn quantities_are_read_as_kubernetes_writes_them() {
+        assert_eq!(memory_bytes("256Mi"), Some(256 * 1024 * 1024));
+        assert_eq!(memory_bytes("1Gi"), Some(1 << 30));
+        assert_eq!(memory_bytes("500M"), Some(500_000_000));
+        assert_eq!(memory_bytes("1048576"), Some(1_048_576));
+        assert_eq!(memory_bytes("12parsecs"), None);
+        assert_eq!(cpu_millis("500m"), Some(500));
+        assert_eq!(cpu_millis("2"), Some(2000));
+        assert_eq!(cpu_millis("0.25"), Some(250));
+    }
+
+    #[test]
+    fn each_demo_app_fails_for_its_own_reason_and_recovers_when_the_cause_is_fixed() {
+        let (apps, _) = demo_apps();
+        let current = |name: &str| {
+            let (deployment, revisions) = apps.iter().find(|(d, _)| d["metadata"]["name"] == name).unwrap();
+            let spec =
+                revisions.last().cloned().unwrap_or(deployment["spec"]["template"]["spec"]["containers"][0].clone());
+            container(spec)
+        };
+        assert!(
+            matches!(verdict(&current("payment-service")), Verdict::Crashes { exit_code: 1, ref log, .. } if log.iter().any(|l| l.contains("config.yaml")))
+        );
+        assert_eq!(verdict(&current("analytics-service")), Verdict::CannotPull);
+        assert!(matches!(
+            verdict(&current("memory-hog")),
+            Verdict::Crashes { reason: "OOMKilled", exit_code: 137, .. }
+        ));
+        assert!(
+            matches!(verdict(&current("broken-database")), Verdict::Crashes { ref log, .. } if log[0].contains("password"))
+        );
+        assert!(matches!(verdict(&current("healthy-app")), Verdict::Runs(_)));
+        assert!(matches!(verdict(&current("cpu-intensive")), Verdict::Runs(_)));
+
+        let mut hog = current("memory-hog");
+        hog.resources
+            .as_mut()
+            .unwrap()
+            .limits
+            .as_mut()
+            .unwrap()
+            .insert("memory".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("384Mi".into()));
+        assert!(matches!(verdict(&hog), Verdict::Runs(_)), "a limit above its working set lets it run");
+        let mut payment = current("payment-service");
+        payment.volume_mounts =
+            Some(vec![serde_json::from_value(json!({"name": "config", "mountPath": "/etc/payment"})).unwrap()]);
+        assert!(matches!(verdict(&payment), Verdict::Runs(_)), "mounting its configuration fixes it");
+        let mut greedy = current("healthy-app");
+        greedy
+            .resources
+            .as_mut()
+            .unwrap()
+            .requests
+            .as_mut()
+            .unwrap()
+            .insert("memory".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("64Gi".into()));
+        assert!(matches!(verdict(&greedy), Verdict::Unschedulable(ref m) if m.contains("Insufficient memory")));
+    }
+}
