@@ -1,11 +1,12 @@
 //! The team's Kubernetes clusters: reading a kubeconfig's contexts, adding, listing,
-//! renaming and removing clusters. Credentials never come back to the browser.
+//! renaming and removing clusters; the demo cluster; testing the connection, the
+//! overview, the remediation policy. Credentials never come back to the browser.
 
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::cluster::{ClusterView, KubeconfigContexts};
+use crate::domain::cluster::{ClusterOverview, ClusterView, ConnectionReport, KubeconfigContexts, SimulatedFailure};
 use crate::error::AppError;
 
 /// The contexts a pasted kubeconfig offers (nothing is saved).
@@ -51,4 +52,73 @@ pub async fn remove_cluster(id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
     crate::server::clusters::remove(&auth, id).await
+}
+
+/// One of the team's clusters.
+#[server(prefix = "/api", endpoint = "get_cluster", input = GetUrl)]
+pub async fn get_cluster(id: Uuid) -> Result<ClusterView, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::clusters::get(&auth.request.state.db, auth.team_id(), id).await
+}
+
+/// Adds the demo cluster (a simulation built into DreamOps) to the team.
+#[server(prefix = "/api", endpoint = "add_demo_cluster")]
+pub async fn add_demo_cluster() -> Result<ClusterView, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
+    crate::server::demo_cluster::add(&auth).await
+}
+
+/// Tests the connection to a cluster: version, namespaces, permission matrix.
+#[server(prefix = "/api", endpoint = "test_cluster_connection")]
+pub async fn test_cluster_connection(id: Uuid) -> Result<ConnectionReport, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::cluster_client::test_connection(&auth.request.state, auth.team_id(), id).await
+}
+
+/// A cluster at a glance: nodes, namespaces and what is unhealthy.
+#[server(prefix = "/api", endpoint = "get_cluster_overview")]
+pub async fn get_cluster_overview(id: Uuid) -> Result<ClusterOverview, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::cluster_client::overview::read(&auth.request.state, auth.team_id(), id).await
+}
+
+/// Sets a cluster's remediation policy.
+#[server(prefix = "/api", endpoint = "set_cluster_policy")]
+pub async fn set_cluster_policy(
+    id: Uuid,
+    mode: String,
+    max_autonomous_risk: String,
+    #[server(default)] excluded_namespaces: String,
+    #[server(default)] destructive_allowed: Option<String>,
+) -> Result<ClusterView, AppError> {
+    use crate::domain::account::Permission;
+    use crate::domain::cluster::RemediationPolicy;
+    let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
+    let policy = RemediationPolicy {
+        mode,
+        max_autonomous_risk,
+        excluded_namespaces: crate::server::clusters::namespace_list(&excluded_namespaces)?,
+        destructive_allowed: destructive_allowed.is_some_and(|value| value == "on" || value == "true"),
+    };
+    crate::server::clusters::set_policy(&auth, id, &policy).await
+}
+
+/// Puts the demo cluster back as it started.
+#[server(prefix = "/api", endpoint = "reset_demo_cluster")]
+pub async fn reset_demo_cluster(id: Uuid) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
+    crate::server::demo_cluster::reset(&auth, id).await
+}
+
+/// Breaks the demo cluster's healthy app and sends the matching alert.
+#[server(prefix = "/api", endpoint = "simulate_failure")]
+pub async fn simulate_failure(id: Uuid, failure: SimulatedFailure) -> Result<String, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
+    crate::server::demo_cluster::failures::simulate(&auth, id, failure).await
 }

@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The largest kubeconfig accepted, in bytes.
+pub const MAX_KUBECONFIG: usize = 256 * 1024;
+
 /// One context of a kubeconfig, as offered when adding a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KubeconfigContext {
@@ -34,8 +37,8 @@ pub struct ClusterView {
     pub user: Option<String>,
     pub namespace: String,
     pub created_at: DateTime<Utc>,
-    /// `read_only`, `approve` or `autonomous`.
-    pub remediation_mode: String,
+    /// What DreamOps may do in it.
+    pub policy: RemediationPolicy,
     /// Whether it is the demo cluster built into DreamOps (a simulation).
     pub demo: bool,
 }
@@ -88,3 +91,92 @@ impl SimulatedFailure {
         }
     }
 }
+
+/// One capability the agent needs, as the cluster's access review answered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionCheck {
+    /// What the agent does with it ("Delete pods").
+    pub capability: String,
+    /// The verb and resource (`delete pods`, `patch deployments.apps/scale`).
+    pub rule: String,
+    /// Whether it is allowed; `None` when the review itself failed.
+    pub allowed: Option<bool>,
+    /// The kubectl commands that grant it (when it is missing).
+    pub grant: String,
+}
+
+/// What testing the connection to a cluster found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// The API server's version (`v1.31.4`), when it answered.
+    pub version: Option<String>,
+    /// The namespaces it lists.
+    pub namespaces: Vec<String>,
+    /// The permission matrix.
+    pub permissions: Vec<PermissionCheck>,
+    /// Why the test failed, when it did, in words an operator can act on.
+    pub error: Option<String>,
+    /// How long the test took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A node and whether it is ready.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub name: String,
+    pub ready: bool,
+    /// The kubelet's version.
+    pub version: String,
+    /// The conditions that are not as they should be (`MemoryPressure`).
+    pub problems: Vec<String>,
+}
+
+/// One workload the health summary points at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub namespace: String,
+    pub name: String,
+    /// What is wrong, from its status.
+    pub detail: String,
+}
+
+/// A cluster at a glance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterOverview {
+    pub version: String,
+    pub nodes: Vec<NodeView>,
+    pub namespaces: Vec<String>,
+    /// How many pods it runs in all.
+    pub pods: usize,
+    pub crash_looping: Vec<Finding>,
+    pub pending: Vec<Finding>,
+    pub oom_killed: Vec<Finding>,
+    pub image_pull_failing: Vec<Finding>,
+    pub unavailable_deployments: Vec<Finding>,
+    pub services_without_endpoints: Vec<Finding>,
+    /// When it was read.
+    pub read_at: DateTime<Utc>,
+}
+
+/// How far a cluster's remediation policy lets DreamOps act.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemediationPolicy {
+    /// `read_only`, `approve` or `autonomous`.
+    pub mode: String,
+    /// The highest risk autonomous mode may take: `low`, `medium` or `high`.
+    pub max_autonomous_risk: String,
+    /// Namespaces no action touches.
+    pub excluded_namespaces: Vec<String>,
+    /// Whether destructive operations (deleting pods) are allowed.
+    pub destructive_allowed: bool,
+}
+
+/// The remediation modes, as stored, with their labels.
+pub const REMEDIATION_MODES: [(&str, &str); 3] = [
+    ("read_only", "Read-only: recommend, never act"),
+    ("approve", "Approve: act after an operator approves"),
+    ("autonomous", "Autonomous: act within the limits below"),
+];
+
+/// The risk levels, as stored.
+pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];

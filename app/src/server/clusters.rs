@@ -10,12 +10,12 @@
 use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
 use uuid::Uuid;
 
-use crate::domain::cluster::{ClusterView, KubeconfigContext, KubeconfigContexts};
+use crate::domain::cluster::{
+    ClusterView, KubeconfigContext, KubeconfigContexts, MAX_KUBECONFIG, REMEDIATION_MODES, RISK_LEVELS,
+    RemediationPolicy,
+};
 use crate::error::AppError;
 use crate::server::auth::context::Authenticated;
-
-/// The largest kubeconfig accepted, in bytes.
-pub const MAX_KUBECONFIG: usize = 256 * 1024;
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::field("kubeconfig", message)
@@ -125,7 +125,8 @@ fn reduce(kubeconfig: &Kubeconfig, context: &str) -> Result<(Kubeconfig, String,
 }
 
 /// The columns of a [`ClusterRow`].
-const COLUMNS: &str = "id, name, server_url, context, user_name, namespace, created_at, remediation_mode, demo";
+const COLUMNS: &str = "id, name, server_url, context, user_name, namespace, created_at, remediation_mode, \
+                       max_autonomous_risk, excluded_namespaces, destructive_allowed, demo";
 
 #[derive(sqlx::FromRow)]
 struct ClusterRow {
@@ -137,6 +138,9 @@ struct ClusterRow {
     namespace: String,
     created_at: chrono::DateTime<chrono::Utc>,
     remediation_mode: String,
+    max_autonomous_risk: String,
+    excluded_namespaces: Vec<String>,
+    destructive_allowed: bool,
     demo: bool,
 }
 
@@ -150,7 +154,12 @@ impl From<ClusterRow> for ClusterView {
             user: row.user_name,
             namespace: row.namespace,
             created_at: row.created_at,
-            remediation_mode: row.remediation_mode,
+            policy: RemediationPolicy {
+                mode: row.remediation_mode,
+                max_autonomous_risk: row.max_autonomous_risk,
+                excluded_namespaces: row.excluded_namespaces,
+                destructive_allowed: row.destructive_allowed,
+            },
             demo: row.demo,
         }
     }
@@ -310,6 +319,86 @@ pub async fn remove(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
     let name = removed.ok_or(AppError::NotFound)?;
     auth.audit(&mut *tx, "cluster.removed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
     tx.commit().await.map_err(failed("removing a cluster failed"))
+}
+
+/// The team's cluster `id`.
+pub async fn get(db: &sqlx::PgPool, team: Uuid, id: Uuid) -> Result<ClusterView, AppError> {
+    let row: Option<ClusterRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from clusters where id = $1 and team_id = $2"))
+            .bind(id)
+            .bind(team)
+            .fetch_optional(db)
+            .await
+            .map_err(failed("reading a cluster failed"))?;
+    row.map(ClusterView::from).ok_or(AppError::NotFound)
+}
+
+/// Whether `name` is a valid namespace name (an RFC 1123 label).
+fn is_namespace_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// The namespaces of a comma- or line-separated list, checked.
+pub fn namespace_list(text: &str) -> Result<Vec<String>, AppError> {
+    let mut namespaces: Vec<String> = Vec::new();
+    for name in text.split([',', '\n', ' ']).map(str::trim).filter(|name| !name.is_empty()) {
+        if !is_namespace_name(name) {
+            return Err(AppError::field(
+                "excluded_namespaces",
+                format!("{name:?} is not a namespace name: lower-case letters, digits and '-', 63 at most."),
+            ));
+        }
+        if !namespaces.iter().any(|known| known == name) {
+            namespaces.push(name.to_string());
+        }
+    }
+    Ok(namespaces)
+}
+
+/// Sets the remediation policy of the team's cluster `id`.
+pub async fn set_policy(auth: &Authenticated, id: Uuid, policy: &RemediationPolicy) -> Result<ClusterView, AppError> {
+    if !REMEDIATION_MODES.iter().any(|(mode, _)| *mode == policy.mode) {
+        return Err(AppError::field("mode", "Choose read-only, approve or autonomous."));
+    }
+    if !RISK_LEVELS.contains(&policy.max_autonomous_risk.as_str()) {
+        return Err(AppError::field("max_autonomous_risk", "Choose low, medium or high."));
+    }
+    let state = &auth.request.state;
+    let mut tx = state.db.begin().await.map_err(failed("saving a policy failed"))?;
+    let before: Option<ClusterRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from clusters where id = $1 and team_id = $2 for update"))
+            .bind(id)
+            .bind(auth.team_id())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed("saving a policy failed"))?;
+    let before = ClusterView::from(before.ok_or(AppError::NotFound)?).policy;
+    let row: ClusterRow = sqlx::query_as(&format!(
+        "update clusters set remediation_mode = $3, max_autonomous_risk = $4, excluded_namespaces = $5, destructive_allowed = $6
+         where id = $1 and team_id = $2 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(auth.team_id())
+    .bind(&policy.mode)
+    .bind(&policy.max_autonomous_risk)
+    .bind(&policy.excluded_namespaces)
+    .bind(policy.destructive_allowed)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(failed("saving a policy failed"))?;
+    auth.audit(
+        &mut *tx,
+        "cluster.policy_changed",
+        Some(&id.to_string()),
+        serde_json::json!({ "before": before, "after": policy }),
+    )
+    .await?;
+    tx.commit().await.map_err(failed("saving a policy failed"))?;
+    Ok(row.into())
 }
 
 /// The saved kubeconfig of the team's cluster `id` (for the client that talks to it).

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod cluster_client;
 pub mod clusters;
 pub mod config;
 pub mod dashboard;

@@ -54,7 +54,9 @@ async fn a_cluster_is_saved_from_a_kubeconfig_and_its_credentials_never_come_bac
     let added: serde_json::Value = added.json().await.unwrap();
     assert_eq!(added["namespace"], "shop", "the context's namespace by default");
     assert_eq!(added["user"], "deployer");
-    assert_eq!(added["remediation_mode"], "read_only");
+    assert_eq!(added["policy"]["mode"], "read_only");
+    assert_eq!(added["policy"]["excluded_namespaces"], serde_json::json!(["kube-system"]));
+    assert_eq!(added["policy"]["destructive_allowed"], false);
     assert_eq!(add(&owner, "production", "prod").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "names are unique");
 
     let listed = owner.query("list_clusters").await.text().await.unwrap();

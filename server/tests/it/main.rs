@@ -4,6 +4,7 @@
 mod accounts;
 mod billing;
 mod clusters;
+mod demo_cluster;
 mod embedded;
 mod incidents;
 mod ingest;

@@ -122,6 +122,18 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("list_clusters", Permission::ReadTeam, vec![]),
         ("rename_cluster", Permission::ManageClusters, vec![("id", nobody.clone()), ("name", "x".into())]),
         ("remove_cluster", Permission::ManageClusters, vec![("id", nobody.clone())]),
+        ("get_cluster", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        // The first allowed role adds it; the next are told the team has it (409).
+        ("add_demo_cluster", Permission::ManageClusters, vec![]),
+        ("test_cluster_connection", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        ("get_cluster_overview", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        (
+            "set_cluster_policy",
+            Permission::ManageClusters,
+            vec![("id", nobody.clone()), ("mode", "approve".into()), ("max_autonomous_risk", "low".into())],
+        ),
+        ("reset_demo_cluster", Permission::ManageClusters, vec![("id", nobody.clone())]),
+        ("simulate_failure", Permission::ManageClusters, vec![("id", nobody.clone()), ("failure", "pod_crash".into())]),
     ]
 }
 
@@ -138,6 +150,7 @@ const QUERIES: &[&str] = &[
     "get_billing",
     "get_test_checkout",
     "list_clusters",
+    "get_cluster",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -220,6 +233,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .await
         .unwrap();
     let b_cluster = b_cluster["id"].as_str().unwrap().to_string();
+    let b_demo: serde_json::Value = b_owner.call("add_demo_cluster", &[]).await.json().await.unwrap();
+    let b_demo = b_demo["id"].as_str().unwrap().to_string();
     let db = app.db().await;
     let snapshot = || async {
         sqlx::query_scalar::<_, String>(
@@ -228,7 +243,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(k::text, '|' order by k::text) from api_keys k)
                  || (select string_agg(i::text, '|' order by i::text) from incidents i)
                  || (select count(*) from timeline_entries)::text
-                 || (select string_agg(c.name, '|' order by c.name) from clusters c)",
+                 || (select string_agg(c.name || c.remediation_mode, '|' order by c.name) from clusters c)
+                 || (select string_agg(o.object::text, '|' order by o.resource, o.namespace, o.name) from demo_objects o)",
         )
         .fetch_one(&db)
         .await
@@ -252,6 +268,16 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("set_incident_severity", vec![("id", b_incident.clone()), ("severity", "info".into())]),
         ("rename_cluster", vec![("id", b_cluster.clone()), ("name", "from A".into())]),
         ("remove_cluster", vec![("id", b_cluster.clone())]),
+        ("get_cluster", vec![("id", b_cluster.clone())]),
+        ("test_cluster_connection", vec![("id", b_cluster.clone())]),
+        ("get_cluster_overview", vec![("id", b_demo.clone())]),
+        ("test_cluster_connection", vec![("id", b_demo.clone())]),
+        (
+            "set_cluster_policy",
+            vec![("id", b_demo.clone()), ("mode", "autonomous".into()), ("max_autonomous_risk", "high".into())],
+        ),
+        ("reset_demo_cluster", vec![("id", b_demo.clone())]),
+        ("simulate_failure", vec![("id", b_demo.clone()), ("failure", "oom_kill".into())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();
@@ -275,7 +301,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
             .await
             .unwrap(),
     );
-    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident, &b_cluster] {
+    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident, &b_cluster, &b_demo] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;

@@ -1,10 +1,11 @@
 //! `/settings/clusters`: the team's Kubernetes clusters. Everyone sees them (never
-//! their credentials); admins add them from a kubeconfig, rename and remove them.
+//! their credentials); admins add them from a kubeconfig (pasted or uploaded) or add the
+//! demo cluster with one click, rename and remove them.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::clusters::{AddCluster, RemoveCluster, RenameCluster, list_clusters, read_kubeconfig};
+use crate::api::clusters::{AddCluster, AddDemoCluster, RemoveCluster, RenameCluster, list_clusters, read_kubeconfig};
 use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::incident::When;
 use crate::components::viewer::SignedIn;
@@ -25,10 +26,12 @@ fn Clusters(can_manage: bool) -> impl IntoView {
     let add = ServerAction::<AddCluster>::new();
     let rename = ServerAction::<RenameCluster>::new();
     let remove = ServerAction::<RemoveCluster>::new();
+    let demo = ServerAction::<AddDemoCluster>::new();
+    let demo_outcome: Outcome<ClusterView> = demo.value().into();
     let rename_outcome: Outcome<()> = rename.value().into();
     let remove_outcome: Outcome<()> = remove.value().into();
     let clusters = Resource::new(
-        move || (add.version().get(), rename.version().get(), remove.version().get()),
+        move || (add.version().get(), rename.version().get(), remove.version().get(), demo.version().get()),
         |_| list_clusters(),
     );
     view! {
@@ -36,6 +39,11 @@ fn Clusters(can_manage: bool) -> impl IntoView {
             <h1>"Clusters"</h1>
         </div>
         <p class="lead">"The Kubernetes clusters DreamOps reads context from when it diagnoses an incident."</p>
+        {move || {
+            let has_demo = clusters.get().and_then(Result::ok).is_some_and(|list| list.iter().any(|c| c.demo));
+            (can_manage && !has_demo).then(|| view! { <DemoOffer demo /> })
+        }}
+        <FormError outcome=demo_outcome />
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading clusters…"</p> }>
             {move || clusters.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! {
@@ -81,12 +89,15 @@ fn ClusterTable(
                     let question = format!("Remove the cluster {name}? Its saved credentials are deleted.");
                     view! {
                         <tr>
-                            <td>{cluster.name.clone()}</td>
+                            <td>
+                                <a href=format!("/settings/clusters/{id}")>{cluster.name.clone()}</a>
+                                {cluster.demo.then(|| view! { <span class="badge simulation">"simulation"</span> })}
+                            </td>
                             <td><code>{cluster.server}</code></td>
                             <td>{cluster.context}</td>
                             <td>{cluster.user.unwrap_or_default()}</td>
                             <td>{cluster.namespace}</td>
-                            <td>{cluster.remediation_mode.replace('_', " ")}</td>
+                            <td>{cluster.policy.mode.replace('_', " ")}</td>
                             <td><When at=cluster.created_at /></td>
                             {can_manage.then(|| view! {
                                 <td class="button-row">
@@ -111,10 +122,58 @@ fn ClusterTable(
     }
 }
 
+/// The one-click demo cluster, offered while the team has none.
+#[component]
+fn DemoOffer(demo: ServerAction<AddDemoCluster>) -> impl IntoView {
+    view! {
+        <section class="panel demo-offer" aria-labelledby="demo-title">
+            <h2 id="demo-title">"Try the demo cluster"</h2>
+            <p>
+                "A simulated Kubernetes cluster built into DreamOps, with classic broken apps — a crash loop, a bad image tag, an OOM kill, a missing password, a service that selects nothing. DreamOps talks to it exactly as to a real cluster, and it reacts to fixes. Nothing outside DreamOps is touched."
+            </p>
+            <button
+                type="button"
+                class="button"
+                disabled=move || demo.pending().get()
+                on:click=move |_| { demo.dispatch(AddDemoCluster {}); }
+            >
+                {move || if demo.pending().get() { "Adding…" } else { "Add the demo cluster" }}
+            </button>
+        </section>
+    }
+}
+
+/// Reads the file chosen in the input of `event` into `into`.
+#[cfg(feature = "hydrate")]
+fn read_upload(event: leptos::ev::Event, into: RwSignal<String>, problem: RwSignal<Option<String>>) {
+    use wasm_bindgen::JsCast;
+    let Some(input) = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
+        return;
+    };
+    let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
+    if file.size() > crate::domain::cluster::MAX_KUBECONFIG as f64 {
+        problem.set(Some("The file is larger than 256 KB: that is not a kubeconfig.".into()));
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        match wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|text| text.as_string()) {
+            Some(text) => {
+                problem.set(None);
+                into.set(text);
+            }
+            None => problem.set(Some("The file could not be read.".into())),
+        }
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn read_upload(_: leptos::ev::Event, _: RwSignal<String>, _: RwSignal<Option<String>>) {}
+
 /// Paste a kubeconfig, read its contexts, choose one (and a namespace), save it.
 #[component]
 fn AddClusterForm(add: ServerAction<AddCluster>) -> impl IntoView {
     let kubeconfig = RwSignal::new(String::new());
+    let upload_problem = RwSignal::new(None::<String>);
     let read = Action::new(|text: &String| read_kubeconfig(text.clone()));
     let contexts = move || read.value().get().and_then(Result::ok);
     let outcome: Outcome<_> = add.value().into();
@@ -128,7 +187,7 @@ fn AddClusterForm(add: ServerAction<AddCluster>) -> impl IntoView {
         <section class="panel" aria-labelledby="add-cluster-title">
             <h2 id="add-cluster-title">"Add a cluster"</h2>
             <p class="hint">
-                "Paste a kubeconfig. Its credentials are encrypted at rest and never shown again. Plugins (exec, auth-provider) and files on your machine are refused: use a service account token or a client certificate, inline."
+                "Paste a kubeconfig or upload the file. Its credentials are encrypted at rest and never shown again. Plugins (exec, auth-provider) and files on your machine are refused: use a service account token or a client certificate, inline."
             </p>
             <ActionForm action=add attr:novalidate=true attr:class="stacked-form">
                 <div class="field">
@@ -142,6 +201,16 @@ fn AddClusterForm(add: ServerAction<AddCluster>) -> impl IntoView {
                         prop:value=move || kubeconfig.get()
                         on:input=move |event| kubeconfig.set(event_target_value(&event))
                     ></textarea>
+                    <label class="upload">
+                        "or upload a file: "
+                        <input
+                            type="file"
+                            accept=".yaml,.yml,.json,.conf,.config,text/plain"
+                            data-testid="kubeconfig-file"
+                            on:change=move |event| read_upload(event, kubeconfig, upload_problem)
+                        />
+                    </label>
+                    {move || upload_problem.get().map(|problem| view! { <p class="field-error" role="alert">{problem}</p> })}
                     <FieldError outcome=read_outcome field="kubeconfig" />
                     <FieldError outcome field="kubeconfig" />
                 </div>

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api_keys;
 pub mod audit_log;
+pub mod cluster;
 pub mod clusters;
 pub mod integrations;
 pub mod members;

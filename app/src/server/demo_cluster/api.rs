@@ -707,19 +707,14 @@ async fn delete(
         return Ok(not_found(resource, name));
     };
     for (field, pointer) in [("uid", "/metadata/uid"), ("resourceVersion", "/metadata/resourceVersion")] {
-        if let Some(wanted) = options.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str) {
-            if wanted != text(&current, pointer) {
-                return Ok(status(
-                    409,
-                    "Conflict",
-                    &format!(
-                        "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {}",
-                        qualified(resource),
-                        text(&current, pointer)
-                    ),
-                    Some(json!({"name": name, "kind": resource.plural})),
-                ));
-            }
+        let wanted = options.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str);
+        if let Some(wanted) = wanted.filter(|wanted| *wanted != text(&current, pointer)) {
+            let message = format!(
+                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {}",
+                qualified(resource),
+                text(&current, pointer)
+            );
+            return Ok(status(409, "Conflict", &message, Some(json!({"name": name, "kind": resource.plural}))));
         }
     }
     let dry = dry_run(request.query)

@@ -128,7 +128,7 @@ pub async fn simulate(auth: &Authenticated, id: Uuid, failure: SimulatedFailure)
         .filter(|pod| pod["metadata"]["labels"]["app"] == TARGET)
         .find(|pod| {
             text(pod, "/status/phase") != "Running"
-                || text(pod, "/status/containerStatuses/0/state/waiting/reason") != ""
+                || !text(pod, "/status/containerStatuses/0/state/waiting/reason").is_empty()
         })
         .map(|pod| text(pod, "/metadata/name").to_string())
         .unwrap_or_default();
