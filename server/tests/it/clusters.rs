@@ -83,3 +83,190 @@ async fn a_cluster_is_saved_from_a_kubeconfig_and_its_credentials_never_come_bac
     assert_eq!(audited, ["cluster.added", "cluster.renamed", "cluster.removed"]);
     app.stop().await;
 }
+
+/// A kubeconfig for `server` with three contexts: `c`, whose user signs in with a token;
+/// `basic`, with a password; `certificate`, with a client certificate and key.
+fn kubeconfig_for(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: '{server}'}}\n\
+         contexts:\n- name: c\n  context: {{cluster: k, user: u, namespace: shop}}\n\
+         - name: basic\n  context: {{cluster: k, user: b}}\n\
+         - name: certificate\n  context: {{cluster: k, user: x}}\n\
+         users:\n- name: u\n  user: {{token: tok-3f9a1c77e2}}\n\
+         - name: b\n  user: {{username: ops, password: pw-8d0b5e61aa}}\n\
+         - name: x\n  user: {{client-certificate-data: Y2VydC03NzFhOWQ=, client-key-data: a2V5LWZhNDQyYjE5}}\n"
+    )
+}
+
+async fn add_for(user: &User, name: &str, server: &str) -> String {
+    add_context(user, name, server, "c").await
+}
+
+async fn add_context(user: &User, name: &str, server: &str, context: &str) -> String {
+    let added = user
+        .call("add_cluster", &[("name", name), ("kubeconfig", &kubeconfig_for(server)), ("context", context)])
+        .await;
+    assert_eq!(added.status(), StatusCode::OK, "{}", added.text().await.unwrap());
+    added.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+async fn test_connection(user: &User, id: &str) -> serde_json::Value {
+    let report = user.call("test_cluster_connection", &[("id", id)]).await;
+    assert_eq!(report.status(), StatusCode::OK, "{}", report.text().await.unwrap());
+    report.json().await.unwrap()
+}
+
+/// A loopback Kubernetes API that grants everything but patching and deleting, to the
+/// token of [`kubeconfig_for`] only, and says who that token is.
+async fn limited_api_server() -> String {
+    use axum::Json;
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    let authorised = |headers: &HeaderMap| {
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer tok-3f9a1c77e2")
+    };
+    let router = axum::Router::new()
+        .route(
+            "/version",
+            get(move |headers: HeaderMap| async move {
+                if !authorised(&headers) {
+                    return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"kind": "Status", "code": 401}))).into_response();
+                }
+                Json(serde_json::json!({"major": "1", "minor": "30", "gitVersion": "v1.30.2", "gitCommit": "", "gitTreeState": "",
+                                        "buildDate": "", "goVersion": "", "compiler": "", "platform": ""}))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/namespaces",
+            get(|| async { Json(serde_json::json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"name": "shop"}}]})) }),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            post(|| async { Json(serde_json::json!({"status": {"userInfo": {"username": "system:serviceaccount:ops:dreamops-agent"}}})) }),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(|Json(mut review): Json<serde_json::Value>| async move {
+                let verb = review["spec"]["resourceAttributes"]["verb"].as_str().unwrap_or("").to_string();
+                review["status"] = serde_json::json!({"allowed": verb != "patch" && verb != "delete"});
+                (StatusCode::CREATED, Json(review))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+use axum::response::IntoResponse;
+
+#[tokio::test]
+async fn a_cluster_short_of_permissions_is_shown_what_to_grant() {
+    let app = TestApp::spawn().await;
+    let owner = app.user();
+    owner.sign_up("matrix@clusters.example", "Matrix").await;
+    let id = add_for(&owner, "limited", &limited_api_server().await).await;
+    let report = test_connection(&owner, &id).await;
+    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
+    assert_eq!(report["version"], "v1.30.2", "the saved token was presented");
+    assert_eq!(report["namespaces"], serde_json::json!(["shop"]));
+    let permissions = report["permissions"].as_array().unwrap();
+    let missing: Vec<&str> =
+        permissions.iter().filter(|p| p["allowed"] == false).map(|p| p["rule"].as_str().unwrap()).collect();
+    assert_eq!(missing, ["patch deployments.apps", "patch deployments.apps/scale", "delete pods"]);
+    let delete = permissions.iter().find(|p| p["rule"] == "delete pods").unwrap();
+    assert_eq!(
+        delete["grant"],
+        "kubectl create clusterrole dreamops-delete-pods --verb=delete --resource=pods\n\
+         kubectl create clusterrolebinding dreamops-delete-pods --clusterrole=dreamops-delete-pods --serviceaccount=ops:dreamops-agent"
+    );
+    assert!(permissions.iter().filter(|p| p["allowed"] == true).all(|p| p["grant"] == ""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_or_silent_cluster_fails_the_test_with_the_reason_instead_of_hanging() {
+    let app = TestApp::spawn().await;
+    let owner = app.user();
+    owner.sign_up("down@clusters.example", "Down").await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let id = add_for(&owner, "down", &format!("http://{closed}")).await;
+    let report = test_connection(&owner, &id).await;
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("could not reach the cluster"), "{error}");
+    assert_eq!(report["version"], serde_json::Value::Null);
+
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let id = add_for(&owner, "silent", &format!("http://{address}")).await;
+    let report = test_connection(&owner, &id).await;
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("did not answer within 5 seconds"), "{error}");
+    let overview = owner.call("get_cluster_overview", &[("id", &id)]).await;
+    assert_eq!(overview.status(), StatusCode::CONFLICT);
+    assert!(overview.text().await.unwrap().contains("did not answer"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_credential_of_a_saved_kubeconfig_is_stored_or_logged_in_plain_text() {
+    let logs = crate::support::captured_logs();
+    let app = TestApp::spawn().await;
+    let owner = app.user();
+    owner.sign_up("secrets@clusters.example", "Secrets").await;
+    let server = limited_api_server().await;
+    owner.call("read_kubeconfig", &[("kubeconfig", &kubeconfig_for(&server))]).await;
+    let id = add_for(&owner, "secretive", &server).await;
+    test_connection(&owner, &id).await;
+    owner.call("get_cluster_overview", &[("id", &id)]).await;
+    for context in ["basic", "certificate"] {
+        let id = add_context(&owner, context, &server, context).await;
+        owner.call("test_cluster_connection", &[("id", &id)]).await;
+    }
+    owner.query("list_clusters").await;
+    // A kubeconfig refused for a plugin is not stored or logged either.
+    owner.call("add_cluster", &[("name", "plugin"), ("kubeconfig", KUBECONFIG), ("context", "plugin")]).await;
+
+    let db = app.db().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select quote_ident(table_name) from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut dump = String::new();
+    for table in &tables {
+        let rows: Option<String> = sqlx::query_scalar(&format!("select string_agg(t::text, E'\\n') from {table} t"))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        dump.push_str(&rows.unwrap_or_default());
+    }
+    assert!(dump.contains("secretive") && tables.len() > 10, "the dump holds the cluster");
+    let logged = logs.text();
+    assert!(logged.contains("/api/add_cluster"), "the requests' logs were captured");
+    for secret in [
+        "tok-3f9a1c77e2",
+        "pw-8d0b5e61aa",
+        "a2V5LWZhNDQyYjE5",
+        "key-fa442b19",
+        "Y2VydC03NzFhOWQ=",
+        "cluster-secret-token-123",
+    ] {
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(!dump.contains(secret) && !dump.contains(&hex), "{secret} is in the database");
+        assert!(!logged.contains(secret), "{secret} is in the logs");
+    }
+    app.stop().await;
+}

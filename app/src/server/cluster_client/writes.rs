@@ -119,3 +119,159 @@ pub async fn roll_back(client: &Client, namespace: &str, name: &str, dry_run: bo
     deployments.patch(name, &patch_params(dry_run), &Patch::Json::<()>(patch)).await?;
     Ok(previous)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each write as the exact request it sends (method, path, query, content type,
+    //! body), against a mock service in place of the cluster, as the kube crate's own
+    //! tests do.
+
+    use super::*;
+    use axum::http::{Request, Response};
+    use kube::client::Body;
+    use tower_test::mock;
+
+    /// A request as the cluster received it.
+    struct Sent {
+        method: String,
+        uri: String,
+        content_type: String,
+        body: serde_json::Value,
+    }
+
+    /// Runs `write` against a mock cluster that answers each request with the next of
+    /// `answers`; the requests it sent, in order.
+    async fn sent<F, T>(answers: Vec<serde_json::Value>, write: impl FnOnce(Client) -> F) -> Vec<Sent>
+    where
+        F: Future<Output = T>,
+    {
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "demo");
+        let cluster = tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            let mut requests = Vec::new();
+            for answer in answers {
+                let (request, respond) = handle.next_request().await.expect("the write sends a request");
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.unwrap();
+                requests.push(Sent {
+                    method: parts.method.to_string(),
+                    uri: parts.uri.to_string(),
+                    content_type: parts
+                        .headers
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default(),
+                    body: if bytes.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::from_slice(&bytes).unwrap()
+                    },
+                });
+                respond.send_response(Response::builder().body(Body::from(answer.to_string().into_bytes())).unwrap());
+            }
+            requests
+        });
+        write(client).await;
+        cluster.await.unwrap()
+    }
+
+    fn deployment() -> serde_json::Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "uid": "d-uid"},
+               "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web"}]}}}})
+    }
+
+    #[tokio::test]
+    async fn deleting_a_pod_sends_a_background_delete() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}});
+        let sent =
+            sent(vec![pod], |client| async move { delete_pod(&client, "shop", "web-1", true).await.unwrap() }).await;
+        assert_eq!(sent[0].method, "DELETE");
+        assert_eq!(sent[0].uri, "/api/v1/namespaces/shop/pods/web-1?");
+        assert_eq!(sent[0].body, json!({"dryRun": ["All"], "propagationPolicy": "Background"}));
+    }
+
+    #[tokio::test]
+    async fn a_rollout_restart_patches_the_template_annotation() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let sent = sent(vec![deployment()], |client| async move {
+            rollout_restart(&client, "shop", "web", at, false).await.unwrap()
+        })
+        .await;
+        assert_eq!(sent[0].method, "PATCH");
+        assert_eq!(sent[0].uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
+        assert_eq!(sent[0].content_type, "application/strategic-merge-patch+json");
+        assert_eq!(
+            sent[0].body,
+            json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-29T10:00:00Z"}}}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn scaling_merge_patches_the_scale_subresource() {
+        let answer = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 3}});
+        let sent =
+            sent(vec![answer], |client| async move { scale(&client, "shop", "web", 3, true).await.unwrap() }).await;
+        assert_eq!(sent[0].method, "PATCH");
+        assert_eq!(
+            sent[0].uri,
+            "/apis/apps/v1/namespaces/shop/deployments/web/scale?&dryRun=All&fieldManager=dreamops"
+        );
+        assert_eq!(sent[0].content_type, "application/merge-patch+json");
+        assert_eq!(sent[0].body, json!({"spec": {"replicas": 3}}));
+    }
+
+    #[tokio::test]
+    async fn raising_a_memory_limit_merges_into_the_named_container() {
+        let sent = sent(vec![deployment()], |client| async move {
+            set_memory_limit(&client, "shop", "web", "web", "768Mi", false).await.unwrap()
+        })
+        .await;
+        assert_eq!(sent[0].method, "PATCH");
+        assert_eq!(sent[0].uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
+        assert_eq!(sent[0].content_type, "application/strategic-merge-patch+json");
+        assert_eq!(
+            sent[0].body,
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "resources": {"limits": {"memory": "768Mi"}}}]}}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn rolling_back_reads_the_history_then_replaces_the_template_with_the_previous_revisions() {
+        let replica_set = |revision: &str, image: &str, hash: &str| {
+            json!({"metadata": {"name": format!("web-{hash}"), "annotations": {"deployment.kubernetes.io/revision": revision},
+                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d-uid", "controller": true}]},
+                   "spec": {"selector": {"matchLabels": {"app": "web", "pod-template-hash": hash}},
+                            "template": {"metadata": {"labels": {"app": "web", "pod-template-hash": hash}}, "spec": {"containers": [{"name": "web", "image": image}]}}}})
+        };
+        let foreign = json!({"metadata": {"name": "web-foreign", "annotations": {"deployment.kubernetes.io/revision": "2"},
+                                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "another", "controller": true}]},
+                             "spec": {"selector": {"matchLabels": {"app": "web"}}}});
+        let list = json!({"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {},
+                          "items": [replica_set("1", "web:1", "aaa"), replica_set("3", "web:3", "ccc"), replica_set("2", "web:2", "bbb"), foreign]});
+        let restored = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let into = restored.clone();
+        let sent = sent(vec![deployment(), list, deployment()], |client| async move {
+            into.store(roll_back(&client, "shop", "web", false).await.unwrap(), std::sync::atomic::Ordering::SeqCst);
+        })
+        .await;
+        let restored = restored.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(restored, 2, "the revision before the newest, among the deployment's own");
+        assert_eq!(
+            (sent[0].method.as_str(), sent[0].uri.as_str()),
+            ("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
+        );
+        assert_eq!(
+            (sent[1].method.as_str(), sent[1].uri.as_str()),
+            ("GET", "/apis/apps/v1/namespaces/shop/replicasets?&labelSelector=app%3Dweb")
+        );
+        assert_eq!(sent[2].method, "PATCH");
+        assert_eq!(sent[2].uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
+        assert_eq!(sent[2].content_type, "application/json-patch+json");
+        assert_eq!(
+            sent[2].body,
+            json!([{"op": "replace", "path": "/spec/template",
+                    "value": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:2"}]}}}])
+        );
+    }
+}
