@@ -100,7 +100,7 @@ test("the demo cluster: added in one click, every permission granted, its broken
   await expect(permissions.getByLabel("allowed", { exact: true })).toHaveCount(12);
   await expect(permissions.getByLabel("missing", { exact: true })).toHaveCount(0);
 
-  await page.getByRole("button", { name: "Simulate oom kill" }).click();
+  await page.getByRole("button", { name: "OOM kill", exact: true }).click();
   await expect(page.getByTestId("simulate-result")).toContainText("KubeContainerOOMKilled");
   await expect(health.getByRole("region", { name: "Pods OOM-killed" })).toContainText("healthy-app");
   await page.goto("/incidents");

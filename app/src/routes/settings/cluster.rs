@@ -311,7 +311,7 @@ fn SimulatePanel(id: Uuid, overview: Action<(), Result<ClusterOverview, crate::e
                 {SimulatedFailure::ALL.into_iter().map(|failure| view! {
                     <div class="failure">
                         <button type="button" class="button secondary" disabled=move || simulate.pending().get() on:click=move |_| { simulate.dispatch(failure); }>
-                            {format!("Simulate {}", failure.label().to_lowercase())}
+                            {failure.label()}
                         </button>
                         <p class="hint">{failure.description()}</p>
                     </div>

@@ -176,6 +176,14 @@ mod tests {
         cluster.await.unwrap()
     }
 
+    /// `sent` is a strategic-merge patch of deployment shop/web by DreamOps with `body`.
+    fn assert_strategic_patch_of_web(sent: &Sent, body: serde_json::Value) {
+        assert_eq!(sent.method, "PATCH");
+        assert_eq!(sent.uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
+        assert_eq!(sent.content_type, "application/strategic-merge-patch+json");
+        assert_eq!(sent.body, body);
+    }
+
     fn deployment() -> serde_json::Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "uid": "d-uid"},
                "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web"}]}}}})
@@ -198,12 +206,10 @@ mod tests {
             rollout_restart(&client, "shop", "web", at, false).await.unwrap()
         })
         .await;
-        assert_eq!(sent[0].method, "PATCH");
-        assert_eq!(sent[0].uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
-        assert_eq!(sent[0].content_type, "application/strategic-merge-patch+json");
-        assert_eq!(
-            sent[0].body,
-            json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-29T10:00:00Z"}}}}})
+        let annotation = json!({"kubectl.kubernetes.io/restartedAt": "2026-11-29T10:00:00Z"});
+        assert_strategic_patch_of_web(
+            &sent[0],
+            json!({"spec": {"template": {"metadata": {"annotations": annotation}}}}),
         );
     }
 
@@ -227,13 +233,8 @@ mod tests {
             set_memory_limit(&client, "shop", "web", "web", "768Mi", false).await.unwrap()
         })
         .await;
-        assert_eq!(sent[0].method, "PATCH");
-        assert_eq!(sent[0].uri, "/apis/apps/v1/namespaces/shop/deployments/web?&fieldManager=dreamops");
-        assert_eq!(sent[0].content_type, "application/strategic-merge-patch+json");
-        assert_eq!(
-            sent[0].body,
-            json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "resources": {"limits": {"memory": "768Mi"}}}]}}}})
-        );
+        let container = json!({"name": "web", "resources": {"limits": {"memory": "768Mi"}}});
+        assert_strategic_patch_of_web(&sent[0], json!({"spec": {"template": {"spec": {"containers": [container]}}}}));
     }
 
     #[tokio::test]
