@@ -16,6 +16,7 @@ use tower_sessions::session_store::ExpiredDeletion as _;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
+use app::server::agent::Agent;
 use app::server::auth::context::SignedInOnce;
 use app::server::config::Settings;
 use app::server::db;
@@ -123,6 +124,7 @@ impl Application {
         let session_cleanup =
             tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
         let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
+        let agent = Agent::start(state.clone(), state.settings.agent.clone());
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
@@ -142,6 +144,8 @@ impl Application {
             }
         };
 
+        // The agent finishes (or gives back) the analyses in hand before the pool closes.
+        agent.shutdown(state.settings.shutdown_timeout).await;
         session_cleanup.abort();
         quota_release.abort();
         state.db.close().await;

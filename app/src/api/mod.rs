@@ -2,6 +2,7 @@
 //! [`crate::server`] and return its result. Each has a fixed endpoint under `/api`.
 
 pub mod accounts;
+pub mod analysis;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;

@@ -1,6 +1,7 @@
 //! Plain data types shared by the server and the browser.
 
 pub mod account;
+pub mod analysis;
 pub mod audit;
 pub mod billing;
 pub mod cluster;

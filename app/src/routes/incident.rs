@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::api::incidents::{
     AcknowledgeIncident, AddIncidentNote, ReopenIncident, ResolveIncident, SetIncidentSeverity, get_incident,
 };
+use crate::components::analysis::AnalysisPanel;
 use crate::components::forms::{LoadError, Outcome, SubmitButton};
 use crate::components::incident::{SeverityBadge, StatusBadge, When, WhenAbsolute, source_name};
 use crate::components::live::{LiveIndicator, use_live_updates};
@@ -135,6 +136,7 @@ fn IncidentView(
             })}
         </div>
         {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
+        <AnalysisPanel id can_respond live />
         <div class="incident-columns">
             <section class="panel" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"Timeline"</h2>

@@ -32,6 +32,8 @@ pub struct Settings {
     pub secret_key: Option<SecretString>,
     /// Payments.
     pub stripe: StripeSettings,
+    /// The embedded agent.
+    pub agent: crate::server::agent::AgentSettings,
 }
 
 /// Payments through Stripe. Without a secret key DreamOps runs in test mode: checkout
@@ -226,6 +228,19 @@ impl Settings {
                 .collect(),
                 api_base: read("STRIPE_API_BASE").map(|url| url.trim().to_string()),
                 public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
+            },
+            agent: crate::server::agent::AgentSettings {
+                workers: parse(&read, "AGENT_WORKERS", 2, "a whole number from 0 (off) to 64", |n| *n <= 64)?,
+                lease: Duration::from_secs(parse(
+                    &read,
+                    "AGENT_LEASE_SECS",
+                    30,
+                    "a whole number of seconds from 2 to 600",
+                    |n| (2..=600).contains(n),
+                )?),
+                max_attempts: parse(&read, "AGENT_MAX_ATTEMPTS", 5, "a whole number from 1 to 20", |n| {
+                    (1..=20).contains(n)
+                })?,
             },
             secret_key: match read("DREAMOPS_SECRET_KEY") {
                 Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {

@@ -2,6 +2,7 @@
 //! Compiled into the server only.
 
 pub mod accounts;
+pub mod agent;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

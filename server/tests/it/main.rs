@@ -2,6 +2,7 @@
 //! binary (not one per file) so the app is linked once.
 
 mod accounts;
+mod agent;
 mod billing;
 mod clusters;
 mod demo_cluster;

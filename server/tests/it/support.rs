@@ -111,6 +111,9 @@ pub fn settings(database_url: &str) -> Settings {
         "DATABASE_URL" => Some(database_url.clone()),
         "SHUTDOWN_TIMEOUT_SECS" => Some("5".to_string()),
         "DREAMOPS_SECRET_KEY" => Some("0123456789abcdef".repeat(4)),
+        // The agent works only where a test asks for it (its timeline entries would
+        // otherwise arrive in the middle of other tests' checks).
+        "AGENT_WORKERS" => Some("0".to_string()),
         _ => None,
     })
     .expect("valid test settings")
@@ -151,7 +154,14 @@ impl TestApp {
 
     /// Starts another instance on this one's database, as when scaled out.
     pub async fn another_instance(&self) -> Self {
-        Self::start(None, settings(&self.database_url)).await
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// Starts another instance on this one's database with settings changed by `adjust`.
+    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = settings(&self.database_url);
+        adjust(&mut settings);
+        Self::start(None, settings).await
     }
 
     async fn start(database: impl Into<Option<TestDatabase>>, settings: Settings) -> Self {

@@ -1,0 +1,143 @@
+//! The incident page's analysis panel: the agent's progress while it works, then the
+//! root cause, the evidence, the confidence and the recommended actions with their risk.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::api::analysis::{RetryAnalysis, get_agent_progress};
+use crate::components::forms::{FormError, Outcome};
+use crate::components::live::LiveUpdates;
+use crate::domain::analysis::{AgentProgress, AnalysisView, Change, Confidence, RecommendedAction, Risk};
+
+fn risk_class(risk: Risk) -> &'static str {
+    match risk {
+        Risk::Low => "badge risk-low",
+        Risk::Medium => "badge risk-medium",
+        Risk::High => "badge risk-high",
+    }
+}
+
+fn risk_name(risk: Risk) -> &'static str {
+    match risk {
+        Risk::Low => "low risk",
+        Risk::Medium => "medium risk",
+        Risk::High => "high risk",
+    }
+}
+
+/// The exact change an action makes, in words.
+fn describe(change: &Change) -> Vec<String> {
+    match change {
+        Change::SetMemoryLimit { namespace, deployment, container, from, to } => vec![format!(
+            "Patch deployment {namespace}/{deployment}: containers[{container}].resources.limits.memory {} → {to}",
+            from.as_deref().unwrap_or("none")
+        )],
+        Change::RollBack { namespace, deployment, from_revision, to_revision, to_image } => vec![format!(
+            "Deployment {namespace}/{deployment}: revision {from_revision} → {to_revision}{}",
+            to_image.as_ref().map(|image| format!(" (image {image})")).unwrap_or_default()
+        )],
+        Change::Scale { namespace, deployment, from, to } => {
+            vec![format!("Scale deployment {namespace}/{deployment}: {from} → {to} replicas")]
+        }
+        Change::RolloutRestart { namespace, deployment } => {
+            vec![format!("kubectl rollout restart deployment/{deployment} -n {namespace}")]
+        }
+        Change::DeletePod { namespace, pod } => vec![format!("Delete pod {namespace}/{pod}")],
+        Change::Manual { steps } => steps.clone(),
+    }
+}
+
+/// The panel for incident `id`, refreshed on the page's live updates.
+#[component]
+pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl IntoView {
+    let retry = ServerAction::<RetryAnalysis>::new();
+    let retry_outcome: Outcome<()> = retry.value().into();
+    let progress = Resource::new(move || (live.version.get(), retry.version().get()), move |_| get_agent_progress(id));
+    view! {
+        <section class="panel analysis" aria-labelledby="analysis-title" data-testid="analysis">
+            <h2 id="analysis-title">"Analysis"</h2>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the analysis…"</p> }>
+                {move || progress.get().map(|result| match result {
+                    Ok(AgentProgress::Done(analysis)) => view! { <Analysis analysis=*analysis /> }.into_any(),
+                    Ok(AgentProgress::NotQueued) => view! {
+                        <p class="muted">"Not analysed: held over the plan's alert quota, or not yet queued."</p>
+                    }.into_any(),
+                    Ok(AgentProgress::Queued { attempts }) => view! {
+                        <p class="muted" aria-busy="true" data-testid="analysis-progress">
+                            {if attempts == 0 { "Queued: the agent starts on it shortly…".to_string() } else { format!("Queued to try again (attempt {} failed)…", attempts) }}
+                        </p>
+                    }.into_any(),
+                    Ok(AgentProgress::Working) => view! {
+                        <p class="muted" aria-busy="true" data-testid="analysis-progress">"The agent is reading the cluster — its steps appear on the timeline as it goes…"</p>
+                    }.into_any(),
+                    Ok(AgentProgress::Failed { error, attempts }) => view! {
+                        <div class="form-error" role="alert" data-testid="analysis-failed">
+                            <p>{format!("The analysis failed after {attempts} attempts: {error}")}</p>
+                            {can_respond.then(|| view! {
+                                <button type="button" class="button secondary small" disabled=move || retry.pending().get()
+                                    on:click=move |_| { retry.dispatch(RetryAnalysis { incident: id }); }>
+                                    "Retry the analysis"
+                                </button>
+                            })}
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <p class="form-error" role="alert">{format!("The analysis could not be loaded: {error}")}</p> }.into_any(),
+                })}
+            </Transition>
+            <FormError outcome=retry_outcome />
+        </section>
+    }
+}
+
+#[component]
+fn Analysis(analysis: AnalysisView) -> impl IntoView {
+    let confidence = match analysis.confidence {
+        Confidence::High => "high",
+        Confidence::Medium => "medium",
+        Confidence::Low => "low",
+    };
+    let seconds = analysis.diagnosed_after_ms as f64 / 1000.0;
+    view! {
+        <p class="family">{analysis.family.label()} {analysis.workload.clone().map(|w| view! { <span class="muted">" · " <code>{w}</code></span> })}</p>
+        <p class="root-cause" data-testid="root-cause"><strong>{analysis.root_cause.clone()}</strong></p>
+        <p class="muted">
+            {format!("Confidence: {confidence} · diagnosed {seconds:.1} s after the first alert · ")}
+            {match &analysis.llm_model {
+                Some(model) => format!("with {model}"),
+                None => "by DreamOps' deterministic rules (no LLM)".to_string(),
+            }}
+        </p>
+        <h3>"Evidence"</h3>
+        <ul class="evidence" data-testid="evidence">
+            {analysis.evidence.into_iter().map(|e| view! { <li><span class="muted">{e.source}": "</span><code>{e.line}</code></li> }).collect_view()}
+        </ul>
+        <h3>"Recommended actions"</h3>
+        <ol class="actions" data-testid="recommended-actions">
+            {analysis.actions.into_iter().map(|action| view! { <ActionItem action /> }).collect_view()}
+        </ol>
+        {analysis.llm_answer.map(|answer| view! {
+            <h3>"LLM analysis"</h3>
+            <p class="llm-answer">{answer}</p>
+        })}
+    }
+}
+
+#[component]
+fn ActionItem(action: RecommendedAction) -> impl IntoView {
+    let manual = matches!(action.change, Change::Manual { .. });
+    view! {
+        <li>
+            <p>
+                {action.title.clone()} " "
+                {(!manual).then(|| view! {
+                    <span class=risk_class(action.risk)>{risk_name(action.risk)}</span>
+                    <span class="badge">{if action.reversible { "reversible" } else { "not reversible" }}</span>
+                })}
+                {manual.then(|| view! { <span class="badge">"by hand"</span> })}
+            </p>
+            <ul class="change">
+                {describe(&action.change).into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
+            </ul>
+        </li>
+    }
+}

@@ -1,0 +1,238 @@
+//! The agent's analysis of an incident as the browser sees it: what kind of failure it
+//! is, the root cause, the evidence, the confidence, and the recommended actions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The kinds of failure the agent recognises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    PodCrash,
+    OomKill,
+    ImagePull,
+    RolloutFailure,
+    Unschedulable,
+    ProbeFailure,
+    ServiceWithoutEndpoints,
+    NodeNotReady,
+    VolumeProblem,
+    JobFailure,
+    HighCpu,
+    HighMemory,
+    DatabaseConnections,
+    SlowQueries,
+    ServerResources,
+    ProcessCrash,
+    Security,
+    Network,
+    Unknown,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 19] = [
+        Family::PodCrash,
+        Family::OomKill,
+        Family::ImagePull,
+        Family::RolloutFailure,
+        Family::Unschedulable,
+        Family::ProbeFailure,
+        Family::ServiceWithoutEndpoints,
+        Family::NodeNotReady,
+        Family::VolumeProblem,
+        Family::JobFailure,
+        Family::HighCpu,
+        Family::HighMemory,
+        Family::DatabaseConnections,
+        Family::SlowQueries,
+        Family::ServerResources,
+        Family::ProcessCrash,
+        Family::Security,
+        Family::Network,
+        Family::Unknown,
+    ];
+
+    /// Its name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::PodCrash => "pod_crash",
+            Family::OomKill => "oom_kill",
+            Family::ImagePull => "image_pull",
+            Family::RolloutFailure => "rollout_failure",
+            Family::Unschedulable => "unschedulable",
+            Family::ProbeFailure => "probe_failure",
+            Family::ServiceWithoutEndpoints => "service_without_endpoints",
+            Family::NodeNotReady => "node_not_ready",
+            Family::VolumeProblem => "volume_problem",
+            Family::JobFailure => "job_failure",
+            Family::HighCpu => "high_cpu",
+            Family::HighMemory => "high_memory",
+            Family::DatabaseConnections => "database_connections",
+            Family::SlowQueries => "slow_queries",
+            Family::ServerResources => "server_resources",
+            Family::ProcessCrash => "process_crash",
+            Family::Security => "security",
+            Family::Network => "network",
+            Family::Unknown => "unknown",
+        }
+    }
+
+    /// The family stored as `name`.
+    pub fn parse(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|family| family.as_str() == name)
+    }
+
+    /// Its name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::PodCrash => "Pod crash loop",
+            Family::OomKill => "Out of memory (OOMKilled)",
+            Family::ImagePull => "Image pull failure",
+            Family::RolloutFailure => "Rollout failure",
+            Family::Unschedulable => "Unschedulable pod",
+            Family::ProbeFailure => "Failing probes",
+            Family::ServiceWithoutEndpoints => "Service without endpoints",
+            Family::NodeNotReady => "Node not ready",
+            Family::VolumeProblem => "Volume problem",
+            Family::JobFailure => "Job failure",
+            Family::HighCpu => "High CPU",
+            Family::HighMemory => "High memory",
+            Family::DatabaseConnections => "Database connections exhausted",
+            Family::SlowQueries => "Slow database queries",
+            Family::ServerResources => "Server resources",
+            Family::ProcessCrash => "Process crash",
+            Family::Security => "Security",
+            Family::Network => "Network",
+            Family::Unknown => "Unclassified",
+        }
+    }
+
+    /// Whether it is about a Kubernetes workload (and the cluster is worth reading).
+    pub fn is_kubernetes(self) -> bool {
+        matches!(
+            self,
+            Family::PodCrash
+                | Family::OomKill
+                | Family::ImagePull
+                | Family::RolloutFailure
+                | Family::Unschedulable
+                | Family::ProbeFailure
+                | Family::ServiceWithoutEndpoints
+                | Family::NodeNotReady
+                | Family::VolumeProblem
+                | Family::JobFailure
+                | Family::HighCpu
+                | Family::HighMemory
+        )
+    }
+}
+
+/// How sure the agent is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Confidence {
+        match text {
+            "high" => Confidence::High,
+            "medium" => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+}
+
+/// How much could go wrong if an action is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+/// One line the diagnosis rests on, quoted from where it was found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Where: `pod demo/web-1 status`, `events`, `previous log of web-1`, `alert`.
+    pub source: String,
+    /// The line as found.
+    pub line: String,
+}
+
+/// What an action changes in the cluster, exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// Raise a container's memory limit.
+    SetMemoryLimit { namespace: String, deployment: String, container: String, from: Option<String>, to: String },
+    /// Roll back to the previous revision.
+    RollBack { namespace: String, deployment: String, from_revision: i64, to_revision: i64, to_image: Option<String> },
+    /// Scale a deployment.
+    Scale { namespace: String, deployment: String, from: i32, to: i32 },
+    /// Restart a deployment's pods.
+    RolloutRestart { namespace: String, deployment: String },
+    /// Delete a pod (its controller starts a new one).
+    DeletePod { namespace: String, pod: String },
+    /// Nothing DreamOps can do: a person has to (fix a config, a selector, a query).
+    Manual { steps: Vec<String> },
+}
+
+/// A recommended action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecommendedAction {
+    /// What it does, in a sentence.
+    pub title: String,
+    pub risk: Risk,
+    /// Whether it can be undone.
+    pub reversible: bool,
+    /// The exact change.
+    pub change: Change,
+}
+
+/// The agent's analysis of one incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisView {
+    pub family: Family,
+    /// The root cause in one sentence.
+    pub root_cause: String,
+    pub confidence: Confidence,
+    pub evidence: Vec<Evidence>,
+    pub actions: Vec<RecommendedAction>,
+    /// The workload looked at: `demo/deployment/memory-hog`.
+    pub workload: Option<String>,
+    /// The model that added its analysis, and what it said, when one did.
+    pub llm_model: Option<String>,
+    pub llm_answer: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// From the first alert to the analysis, in milliseconds.
+    pub diagnosed_after_ms: i64,
+}
+
+/// Where the agent is with an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentProgress {
+    /// Held over quota, or not yet queued.
+    NotQueued,
+    /// Waiting for a worker (attempts so far).
+    Queued { attempts: i32 },
+    /// A worker is on it.
+    Working,
+    /// Parked after its last attempt failed with this error.
+    Failed { error: String, attempts: i32 },
+    /// Done: the analysis.
+    Done(Box<AnalysisView>),
+}

@@ -1,0 +1,265 @@
+//! What the agent reads from the cluster about an incident's workload, each call
+//! time-boxed and each step reported as it happens: the deployment and its revisions,
+//! its pods and their containers' states, the failing pod's previous and current logs,
+//! the events of the pod and the deployment, the service and its endpoints, the nodes.
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Node, Pod, Service};
+use kube::api::{ListParams, LogParams};
+use kube::{Api, Client};
+
+use super::Timeline;
+use super::classify::Classification;
+use crate::domain::analysis::Family;
+use crate::server::cluster_client::timed;
+use crate::server::cluster_client::writes::revision;
+
+/// Lines of log read from the end.
+const LOG_LINES: i64 = 50;
+
+/// What was read.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterContext {
+    pub namespace: String,
+    pub deployment: Option<Deployment>,
+    /// The deployment's replica sets, newest revision first.
+    pub replica_sets: Vec<ReplicaSet>,
+    pub pods: Vec<Pod>,
+    /// The pod the alert names, or the first that is not ready.
+    pub failing_pod: Option<Pod>,
+    pub previous_log: Option<String>,
+    pub current_log: Option<String>,
+    /// Events of the failing pod and of the deployment, oldest first.
+    pub events: Vec<Event>,
+    pub service: Option<Service>,
+    pub endpoints: Option<Endpoints>,
+    /// Pods in the namespace whose labels the service's selector matches.
+    pub pods_matching_service: Option<usize>,
+    pub nodes: Vec<Node>,
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn restarted(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|statuses| {
+        statuses
+            .iter()
+            .any(|s| s.restart_count > 0 || s.last_state.as_ref().and_then(|l| l.terminated.as_ref()).is_some())
+    })
+}
+
+/// The deployment owning `pod`, through its replica set (`web-5d9c8` of `web`).
+fn deployment_of_pod(pod: &Pod) -> Option<String> {
+    let owner = pod.metadata.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true))?;
+    match owner.kind.as_str() {
+        "ReplicaSet" => owner.name.rsplit_once('-').map(|(deployment, _)| deployment.to_string()),
+        "Deployment" => Some(owner.name.clone()),
+        _ => None,
+    }
+}
+
+fn selector_of(labels: Option<&std::collections::BTreeMap<String, String>>) -> String {
+    labels.map(|l| l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")).unwrap_or_default()
+}
+
+/// Reads the cluster about the workload `found` names, in `default_namespace` when the
+/// alert names none; each step goes on `timeline` as it is done.
+pub async fn gather(
+    client: &Client,
+    default_namespace: &str,
+    found: &Classification,
+    timeline: &Timeline<'_>,
+) -> ClusterContext {
+    let report = async |message: String| timeline.step(&message).await;
+    let namespace = found.namespace.clone().unwrap_or_else(|| default_namespace.to_string());
+    let mut context = ClusterContext { namespace: namespace.clone(), ..ClusterContext::default() };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+
+    // Which deployment: named, or owning the named pod, or named like the service.
+    let named_pod = match &found.pod {
+        Some(name) => match timed("Reading the pod", pods.get_opt(name)).await {
+            Ok(pod) => pod,
+            Err(error) => {
+                report(error).await;
+                None
+            }
+        },
+        None => None,
+    };
+    let deployment_name = found
+        .deployment
+        .clone()
+        .or_else(|| named_pod.as_ref().and_then(deployment_of_pod))
+        .or_else(|| found.service.clone());
+    if let Some(name) = &deployment_name {
+        match timed("Reading the deployment", deployments.get_opt(name)).await {
+            Ok(Some(deployment)) => {
+                let spec = &deployment.spec;
+                let status = deployment.status.clone().unwrap_or_default();
+                report(format!(
+                    "Read deployment {namespace}/{name}: {} of {} replicas ready, revision {}.",
+                    status.ready_replicas.unwrap_or(0),
+                    spec.replicas.unwrap_or(1),
+                    deployment
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                        .map_or("?", |r| r.as_str()),
+                ))
+                .await;
+                context.deployment = Some(deployment);
+            }
+            Ok(None) => report(format!("No deployment {namespace}/{name}.")).await,
+            Err(error) => report(error).await,
+        }
+    }
+
+    if let Some(deployment) = &context.deployment {
+        let selector = selector_of(deployment.spec.selector.match_labels.as_ref());
+        let params = ListParams::default().labels(&selector);
+        match timed("Listing the pods", pods.list(&params)).await {
+            Ok(list) => {
+                let not_ready = list.items.iter().filter(|pod| !ready(pod)).count();
+                report(format!("Listed {} pods of the deployment ({not_ready} not ready).", list.items.len())).await;
+                context.pods = list.items;
+            }
+            Err(error) => report(error).await,
+        }
+        let uid = deployment.metadata.uid.clone().unwrap_or_default();
+        match timed("Listing the revisions", Api::<ReplicaSet>::namespaced(client.clone(), &namespace).list(&params))
+            .await
+        {
+            Ok(list) => {
+                let mut owned: Vec<ReplicaSet> = list
+                    .items
+                    .into_iter()
+                    .filter(|rs| {
+                        rs.metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .any(|o| o.uid == uid && o.controller == Some(true))
+                    })
+                    .collect();
+                owned.sort_by_key(|rs| std::cmp::Reverse(revision(rs).unwrap_or(0)));
+                report(format!("Read the rollout history: {} revisions.", owned.len())).await;
+                context.replica_sets = owned;
+            }
+            Err(error) => report(error).await,
+        }
+    } else if let Some(pod) = &named_pod {
+        context.pods = vec![pod.clone()];
+    }
+
+    // The failing pod: the one named if it still exists, else the first not ready.
+    context.failing_pod = named_pod
+        .filter(|pod| context.pods.is_empty() || context.pods.iter().any(|p| p.metadata.name == pod.metadata.name))
+        .or_else(|| context.pods.iter().find(|pod| !ready(pod)).cloned());
+    if let Some(pod) = context.failing_pod.clone() {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let container = found
+            .container
+            .clone()
+            .filter(|c| pod.spec.as_ref().is_some_and(|s| s.containers.iter().any(|x| &x.name == c)))
+            .or_else(|| pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()));
+        let params = |previous| LogParams {
+            container: container.clone(),
+            previous,
+            tail_lines: Some(LOG_LINES),
+            ..LogParams::default()
+        };
+        if restarted(&pod) {
+            match timed("Reading the previous log", pods.logs(&name, &params(true))).await {
+                Ok(log) => {
+                    report(format!("Read the previous log of {name} ({} lines).", log.lines().count())).await;
+                    context.previous_log = Some(log);
+                }
+                Err(error) => report(error).await,
+            }
+        }
+        // A container that has not started has no log: not worth a step.
+        if let Ok(log) = timed("Reading the current log", pods.logs(&name, &params(false))).await {
+            context.current_log = Some(log);
+        }
+    }
+
+    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let mut subjects: Vec<(&str, String)> = Vec::new();
+    if let Some(pod) = context.failing_pod.as_ref().and_then(|p| p.metadata.name.clone()) {
+        subjects.push(("Pod", pod));
+    }
+    if let Some(deployment) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
+        subjects.push(("Deployment", deployment));
+    }
+    for (kind, name) in subjects {
+        let fields = format!("involvedObject.kind={kind},involvedObject.name={name}");
+        match timed("Reading events", events.list(&ListParams::default().fields(&fields))).await {
+            Ok(list) => {
+                let warnings = list.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")).count();
+                report(format!(
+                    "Read {} events of {} {name} ({warnings} warnings).",
+                    list.items.len(),
+                    kind.to_lowercase()
+                ))
+                .await;
+                context.events.extend(list.items);
+            }
+            Err(error) => report(error).await,
+        }
+    }
+
+    let service_name =
+        found.service.clone().or_else(|| context.deployment.as_ref().and_then(|d| d.metadata.name.clone()));
+    let wants_service = found.family == Family::ServiceWithoutEndpoints || found.service.is_some();
+    if let Some(name) = service_name.filter(|_| wants_service || context.deployment.is_some()) {
+        let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
+        if let Ok(Some(service)) = timed("Reading the service", services.get_opt(&name)).await {
+            let endpoints =
+                timed("Reading the endpoints", Api::<Endpoints>::namespaced(client.clone(), &namespace).get_opt(&name))
+                    .await
+                    .ok()
+                    .flatten();
+            let selector = selector_of(service.spec.as_ref().and_then(|s| s.selector.as_ref()));
+            let matching = if selector.is_empty() {
+                None
+            } else {
+                timed("Listing the service's pods", pods.list(&ListParams::default().labels(&selector)))
+                    .await
+                    .ok()
+                    .map(|l| l.items.len())
+            };
+            let addresses = endpoints
+                .as_ref()
+                .and_then(|e| e.subsets.as_ref())
+                .map(|subsets| subsets.iter().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum::<usize>())
+                .unwrap_or(0);
+            report(format!("Read service {namespace}/{name}: {addresses} ready endpoints, selector {selector}.")).await;
+            context.service = Some(service);
+            context.endpoints = endpoints;
+            context.pods_matching_service = matching;
+        }
+    }
+
+    if matches!(found.family, Family::NodeNotReady | Family::Unschedulable)
+        || context
+            .failing_pod
+            .as_ref()
+            .is_some_and(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending"))
+    {
+        match timed("Listing nodes", Api::<Node>::all(client.clone()).list(&ListParams::default())).await {
+            Ok(list) => {
+                report(format!("Read {} nodes.", list.items.len())).await;
+                context.nodes = list.items;
+            }
+            Err(error) => report(error).await,
+        }
+    }
+    context
+}

@@ -1,0 +1,502 @@
+//! The agent embedded in the server: workers that take incidents off the durable queue,
+//! classify them, read their cluster, diagnose them and store the analysis — each step
+//! on the incident's timeline as it happens, streamed live. Any number of instances
+//! share the queue; each incident is analysed once.
+
+pub mod classify;
+pub mod context;
+pub mod jobs;
+pub mod rules;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::domain::analysis::{AgentProgress, AnalysisView, Confidence, Family};
+use crate::domain::live::{LiveEvent, LiveKind};
+use crate::error::AppError;
+use crate::server::state::AppState;
+use classify::{Classification, IncidentFacts};
+use jobs::Job;
+use rules::Diagnosis;
+
+/// The name the agent writes under on timelines.
+pub const ACTOR: &str = crate::domain::incident::AGENT_NAME;
+/// The notification channel new jobs are announced on.
+const CHANNEL: &str = "agent_jobs";
+/// How often idle workers look for due jobs (retries, expired leases) unprompted.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// How the agent runs on this instance.
+#[derive(Clone, Debug)]
+pub struct AgentSettings {
+    /// `AGENT_WORKERS`: concurrent analyses on this instance; 0 disables the agent here.
+    pub workers: usize,
+    /// `AGENT_LEASE_SECS`: how long a job stays a worker's without renewal.
+    pub lease: Duration,
+    /// `AGENT_MAX_ATTEMPTS`: attempts before a job is parked as failed.
+    pub max_attempts: i32,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings { workers: 2, lease: Duration::from_secs(30), max_attempts: 5 }
+    }
+}
+
+/// Where the workers are in their life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Take no new job; finish the one in hand.
+    Draining,
+    /// Give the job in hand back now.
+    Abort,
+}
+
+/// The agent's workers on this instance.
+pub struct Agent {
+    phase: watch::Sender<Phase>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Agent {
+    /// Starts `settings.workers` workers (none when 0).
+    pub fn start(state: AppState, settings: AgentSettings) -> Agent {
+        let (phase, watching) = watch::channel(Phase::Running);
+        let mut tasks = Vec::new();
+        if settings.workers > 0 {
+            let wake = Arc::new(Notify::new());
+            tasks.push(tokio::spawn(listen(state.db.clone(), wake.clone(), watching.clone())));
+            let instance = Uuid::new_v4().simple().to_string();
+            for index in 0..settings.workers {
+                let worker = format!("{}-{index}", &instance[..12]);
+                tasks.push(tokio::spawn(work(state.clone(), settings.clone(), worker, wake.clone(), watching.clone())));
+            }
+            tracing::info!(workers = settings.workers, "the agent is running");
+        }
+        Agent { phase, tasks }
+    }
+
+    /// Stops taking jobs, lets the jobs in hand finish for up to `grace`, then gives
+    /// back whatever is still in hand.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.phase.send(Phase::Draining);
+        let mut tasks = self.tasks;
+        let drained = tokio::time::timeout(grace, async {
+            for task in &mut tasks {
+                let _ = task.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            let _ = self.phase.send(Phase::Abort);
+            for task in tasks {
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            }
+        }
+    }
+
+    /// Kills the workers where they stand, as a crash would: jobs in hand stay leased
+    /// until their lease runs out. For tests of crash safety.
+    pub fn kill(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Wakes a worker whenever a job is queued, on any instance.
+async fn listen(db: PgPool, wake: Arc<Notify>, mut phase: watch::Receiver<Phase>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&db).await {
+            Ok(listener) => listener,
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "the agent cannot listen for jobs; polling meanwhile");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if listener.listen(CHANNEL).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                received = listener.recv() => match received {
+                    Ok(_) => wake.notify_one(),
+                    Err(_) => break,
+                },
+                _ = phase.changed() => return,
+            }
+        }
+    }
+}
+
+async fn work(
+    state: AppState,
+    settings: AgentSettings,
+    worker: String,
+    wake: Arc<Notify>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    loop {
+        if *phase.borrow() != Phase::Running {
+            return;
+        }
+        match jobs::claim(&state.db, &worker, settings.lease).await {
+            Ok(Some(job)) => {
+                // Another job may be waiting: let another worker look too.
+                wake.notify_one();
+                run(&state, &settings, &worker, job, &mut phase).await;
+            }
+            Ok(None) => {
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(POLL_EVERY) => {}
+                    _ = phase.changed() => {}
+                }
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "claiming an agent job failed");
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+        }
+    }
+}
+
+/// Runs `job` while renewing its lease; gives it back if told to abort.
+async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job, phase: &mut watch::Receiver<Phase>) {
+    let renewing = async {
+        let mut every = tokio::time::interval(settings.lease / 3);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match jobs::renew(&state.db, job.id, worker, settings.lease).await {
+                Ok(true) => {}
+                // Lost (expired and taken): stop working on it.
+                Ok(false) => return,
+                Err(error) => tracing::warn!(%error, job = job.id, "renewing an agent job's lease failed"),
+            }
+        }
+    };
+    let aborted = async {
+        loop {
+            if *phase.borrow() == Phase::Abort || phase.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        outcome = analyse(state, worker, &job) => {
+            if let Err(error) = outcome {
+                tracing::warn!(job = job.id, incident = %job.incident_id, %error, attempt = job.attempts, "an analysis failed");
+                if let Err(error) = jobs::fail(&state.db, &job, worker, &error, settings.max_attempts).await {
+                    tracing::warn!(%error, "recording an analysis failure failed");
+                }
+                if job.attempts >= settings.max_attempts {
+                    let message = format!("Analysis failed after {} attempts: {error}", job.attempts);
+                    note(state, job.team_id, job.incident_id, "agent.failed", &message).await;
+                }
+            }
+        }
+        () = renewing => tracing::warn!(job = job.id, "an agent job's lease was lost; another worker has it"),
+        () = aborted => {
+            if let Err(error) = jobs::release(&state.db, &job, worker).await {
+                tracing::warn!(%error, "releasing an agent job failed");
+            }
+        }
+    }
+}
+
+/// One incident's timeline, as the agent writes it.
+pub struct Timeline<'a> {
+    state: &'a AppState,
+    team: Uuid,
+    incident: Uuid,
+}
+
+impl Timeline<'_> {
+    /// Writes a step of the analysis.
+    pub async fn step(&self, message: &str) {
+        note(self.state, self.team, self.incident, "agent.step", message).await;
+    }
+}
+
+/// Writes `message` on the incident's timeline as the agent, and says so live.
+async fn note(state: &AppState, team: Uuid, incident: Uuid, kind: &str, message: &str) {
+    let written = sqlx::query(
+        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(team)
+    .bind(incident)
+    .bind(kind)
+    .bind(ACTOR)
+    .bind(message)
+    .execute(&state.db)
+    .await;
+    match written {
+        Ok(_) => state.live.publish(team, [LiveEvent::new(LiveKind::TimelineEntry, incident)]),
+        Err(error) => tracing::warn!(%error, "writing to a timeline failed"),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct IncidentRow {
+    title: String,
+    description: Option<String>,
+    service: Option<String>,
+    details: serde_json::Value,
+    first_seen_at: DateTime<Utc>,
+}
+
+/// The cluster an incident is about: the team's cluster named by the alert's `cluster`
+/// label (its name or context), else the team's first; its id and default namespace.
+async fn cluster_for(
+    db: &PgPool,
+    team: Uuid,
+    named: Option<&str>,
+) -> Result<Option<(Uuid, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, name, namespace from clusters where team_id = $1
+         order by (name = $2 or context = $2) desc nulls last, created_at, id limit 1",
+    )
+    .bind(team)
+    .bind(named)
+    .fetch_optional(db)
+    .await
+}
+
+/// Analyses the incident of `job` and stores the analysis with the job's completion.
+async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<(), String> {
+    let db = &state.db;
+    let (team, incident) = (job.team_id, job.incident_id);
+    let row: Option<IncidentRow> = sqlx::query_as(
+        "select title, description, service, details, first_seen_at from incidents where id = $1 and team_id = $2",
+    )
+    .bind(incident)
+    .bind(team)
+    .fetch_optional(db)
+    .await
+    .map_err(|e| e.to_string())?;
+    let Some(row) = row else {
+        jobs::finish(db, job.id, worker).await.map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    if job.attempts == 1 {
+        note(state, team, incident, "agent.started", "Started analysing the incident.").await;
+    }
+    let facts = IncidentFacts {
+        title: row.title,
+        description: row.description.unwrap_or_default(),
+        service: row.service,
+        details: row.details,
+    };
+    let found = classify::classify(&facts);
+    note(state, team, incident, "agent.step", &classified(&found)).await;
+
+    let mut cluster_id = None;
+    let context = if found.family.is_kubernetes() || found.namespace.is_some() {
+        match cluster_for(db, team, found.cluster.as_deref()).await.map_err(|e| e.to_string())? {
+            None => {
+                note(state, team, incident, "agent.step", "No cluster to read: the team has none.").await;
+                None
+            }
+            Some((id, name, namespace)) => {
+                cluster_id = Some(id);
+                match crate::server::cluster_client::connect(state, team, id).await {
+                    Ok(client) => {
+                        note(state, team, incident, "agent.step", &format!("Reading cluster {name}.")).await;
+                        let timeline = Timeline { state, team, incident };
+                        Some(context::gather(&client, &namespace, &found, &timeline).await)
+                    }
+                    Err(error) => {
+                        note(state, team, incident, "agent.step", &format!("Cluster {name} cannot be used: {error}"))
+                            .await;
+                        None
+                    }
+                }
+            }
+        }
+    } else {
+        None
+    };
+    let diagnosis = rules::diagnose(&facts, &found, context.as_ref());
+    store(state, worker, job, &diagnosis, cluster_id, row.first_seen_at).await
+}
+
+fn classified(found: &Classification) -> String {
+    let mut message = format!("Classified as {}", found.family.label());
+    if let Some(name) = &found.alert_name {
+        message.push_str(&format!(" (alert {name})"));
+    }
+    let place: Vec<String> = [
+        ("namespace", &found.namespace),
+        ("deployment", &found.deployment),
+        ("pod", &found.pod),
+        ("cluster", &found.cluster),
+    ]
+    .into_iter()
+    .filter_map(|(what, value)| value.as_ref().map(|v| format!("{what} {v}")))
+    .collect();
+    if !place.is_empty() {
+        message.push_str(&format!(": {}", place.join(", ")));
+    }
+    message.push('.');
+    message
+}
+
+/// Stores `diagnosis` as the incident's analysis and completes the job, in one
+/// transaction (a job finished twice leaves one analysis).
+async fn store(
+    state: &AppState,
+    worker: &str,
+    job: &Job,
+    diagnosis: &Diagnosis,
+    cluster: Option<Uuid>,
+    first_seen_at: DateTime<Utc>,
+) -> Result<(), String> {
+    let failed = |e: sqlx::Error| e.to_string();
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    if !jobs::finish(&mut *tx, job.id, worker).await.map_err(failed)? {
+        // Our lease ran out and another worker has the job: its analysis will count.
+        return Ok(());
+    }
+    let after = (Utc::now() - first_seen_at).num_milliseconds().max(0);
+    let stored = sqlx::query(
+        "insert into analyses (incident_id, team_id, family, root_cause, confidence, evidence, actions, cluster_id, workload, diagnosed_after_ms)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (incident_id) do nothing",
+    )
+    .bind(job.incident_id)
+    .bind(job.team_id)
+    .bind(diagnosis.family.as_str())
+    .bind(&diagnosis.root_cause)
+    .bind(diagnosis.confidence.as_str())
+    .bind(serde_json::to_value(&diagnosis.evidence).unwrap_or_default())
+    .bind(serde_json::to_value(&diagnosis.actions).unwrap_or_default())
+    .bind(cluster)
+    .bind(diagnosis.workload.as_ref().map(|w| serde_json::json!(w)))
+    .bind(after)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    if stored.rows_affected() == 1 {
+        sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.diagnosis', $3, $4)")
+            .bind(job.team_id)
+            .bind(job.incident_id)
+            .bind(ACTOR)
+            .bind(format!("Diagnosis ({} confidence): {}", diagnosis.confidence.as_str(), diagnosis.root_cause))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)?;
+    state.live.publish(
+        job.team_id,
+        [
+            LiveEvent::new(LiveKind::IncidentUpdate, job.incident_id),
+            LiveEvent::new(LiveKind::TimelineEntry, job.incident_id),
+        ],
+    );
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct AnalysisRow {
+    family: String,
+    root_cause: String,
+    confidence: String,
+    evidence: serde_json::Value,
+    actions: serde_json::Value,
+    workload: Option<serde_json::Value>,
+    llm_model: Option<String>,
+    llm_answer: Option<String>,
+    created_at: DateTime<Utc>,
+    diagnosed_after_ms: i64,
+}
+
+/// Where the agent is with the team's incident: its analysis when done.
+pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentProgress, AppError> {
+    let failed = |error: sqlx::Error| AppError::internal("reading an analysis failed", &error);
+    let analysis: Option<AnalysisRow> = sqlx::query_as(
+        "select family, root_cause, confidence, evidence, actions, workload, llm_model, llm_answer, created_at, diagnosed_after_ms
+         from analyses where incident_id = $1 and team_id = $2",
+    )
+    .bind(incident)
+    .bind(team)
+    .fetch_optional(db)
+    .await
+    .map_err(failed)?;
+    if let Some(row) = analysis {
+        return Ok(AgentProgress::Done(Box::new(AnalysisView {
+            family: Family::parse(&row.family).unwrap_or(Family::Unknown),
+            root_cause: row.root_cause,
+            confidence: Confidence::parse(&row.confidence),
+            evidence: serde_json::from_value(row.evidence).unwrap_or_default(),
+            actions: serde_json::from_value(row.actions).unwrap_or_default(),
+            workload: row.workload.and_then(|w| w.as_str().map(str::to_string)),
+            llm_model: row.llm_model,
+            llm_answer: row.llm_answer,
+            created_at: row.created_at,
+            diagnosed_after_ms: row.diagnosed_after_ms,
+        })));
+    }
+    let job: Option<(String, i32, Option<String>)> =
+        sqlx::query_as("select state, attempts, last_error from agent_jobs where incident_id = $1 and team_id = $2")
+            .bind(incident)
+            .bind(team)
+            .fetch_optional(db)
+            .await
+            .map_err(failed)?;
+    Ok(match job {
+        None => AgentProgress::NotQueued,
+        Some((state, attempts, _)) if state == "queued" => AgentProgress::Queued { attempts },
+        Some((state, attempts, error)) if state == "failed" => {
+            AgentProgress::Failed { error: error.unwrap_or_default(), attempts }
+        }
+        Some(_) => AgentProgress::Working,
+    })
+}
+
+/// Queues the team's failed analysis of `incident` again, on its timeline and audited.
+pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident: Uuid) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    let failed = |error: sqlx::Error| AppError::internal("retrying an analysis failed", &error);
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    if !jobs::retry(&mut *tx, auth.team_id(), incident).await.map_err(failed)? {
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
+            .bind(incident)
+            .bind(auth.team_id())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?;
+        return Err(if exists {
+            AppError::Conflict("The analysis has not failed: nothing to retry.".into())
+        } else {
+            AppError::NotFound
+        });
+    }
+    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.retry', $3, 'Analysis queued again.')")
+        .bind(auth.team_id())
+        .bind(incident)
+        .bind(&auth.email)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    auth.audit(&mut *tx, "incident.analysis_retried", Some(&incident.to_string()), serde_json::json!({})).await?;
+    sqlx::query("select pg_notify('agent_jobs', '')").execute(&mut *tx).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    state.live.publish(
+        auth.team_id(),
+        [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
+    );
+    Ok(())
+}

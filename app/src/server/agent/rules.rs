@@ -1,0 +1,721 @@
+//! The deterministic diagnosis: from what the cluster shows (statuses, events, logs,
+//! revisions, endpoints) and what the alert says, the root cause in one sentence, the
+//! lines it rests on, how sure it is, and what to do — each action with its risk, whether
+//! it can be undone and the exact change. The first rule that holds decides.
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+use super::classify::{Classification, IncidentFacts};
+use super::context::ClusterContext;
+use crate::domain::analysis::{Change, Confidence, Evidence, Family, RecommendedAction, Risk};
+use crate::server::cluster_client::writes::revision;
+use crate::server::demo_cluster::programs::memory_bytes;
+
+/// What the rules concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub family: Family,
+    pub root_cause: String,
+    pub confidence: Confidence,
+    pub evidence: Vec<Evidence>,
+    pub actions: Vec<RecommendedAction>,
+    /// `namespace/deployment/name` (or `namespace/pod/name`) looked at.
+    pub workload: Option<String>,
+}
+
+/// The factor a memory limit is raised by, and the highest limit it is raised to.
+pub const MEMORY_FACTOR: f64 = 1.5;
+pub const MEMORY_CAP_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
+fn evidence(source: impl Into<String>, line: impl Into<String>) -> Evidence {
+    Evidence { source: source.into(), line: line.into() }
+}
+
+fn name(pod: &Pod) -> String {
+    pod.metadata.name.clone().unwrap_or_default()
+}
+
+fn statuses(pod: &Pod) -> &[ContainerStatus] {
+    pod.status.as_ref().and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[])
+}
+
+fn waiting_reason(status: &ContainerStatus) -> Option<&str> {
+    status.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+}
+
+fn terminated(status: &ContainerStatus) -> Option<&k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    status
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .or_else(|| status.state.as_ref()?.terminated.as_ref())
+}
+
+/// Memory `bytes` as Kubernetes writes it, in whole MiB (or GiB when exact).
+pub fn quantity(bytes: u64) -> String {
+    let mib = bytes.div_ceil(1024 * 1024);
+    if mib.is_multiple_of(1024) { format!("{}Gi", mib / 1024) } else { format!("{mib}Mi") }
+}
+
+/// The limit a memory limit is raised to: by [`MEMORY_FACTOR`], rounded up to 64 MiB,
+/// at most [`MEMORY_CAP_BYTES`].
+pub fn raised_limit(limit: &str) -> Option<String> {
+    let bytes = memory_bytes(limit)?;
+    let step = 64 * 1024 * 1024;
+    let raised = ((bytes as f64 * MEMORY_FACTOR) as u64).div_ceil(step) * step;
+    let raised = raised.min(MEMORY_CAP_BYTES);
+    (raised > bytes).then(|| quantity(raised))
+}
+
+/// The warning events' messages, oldest first, without repeats.
+fn warnings(context: &ClusterContext) -> Vec<Evidence> {
+    let mut seen = Vec::new();
+    for event in context.events.iter().filter(|e| e.type_.as_deref() == Some("Warning")) {
+        let line = format!("{}: {}", event.reason.as_deref().unwrap_or(""), event.message.as_deref().unwrap_or(""));
+        let source = format!(
+            "event of {} {}",
+            event.involved_object.kind.as_deref().unwrap_or("object").to_lowercase(),
+            event.involved_object.name.as_deref().unwrap_or("")
+        );
+        if !seen.iter().any(|e: &Evidence| e.line == line) {
+            seen.push(evidence(source, line));
+        }
+    }
+    seen
+}
+
+/// The deployment's previous revision: its number and image, when there is one.
+fn previous_revision(context: &ClusterContext) -> Option<(i64, i64, Option<String>)> {
+    let current = context.replica_sets.first().and_then(revision)?;
+    let previous = context.replica_sets.get(1)?;
+    let image = previous
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.clone());
+    Some((current, revision(previous)?, image))
+}
+
+fn roll_back(context: &ClusterContext, why: &str) -> Option<RecommendedAction> {
+    let deployment = context.deployment.as_ref()?.metadata.name.clone()?;
+    let (from, to, image) = previous_revision(context)?;
+    Some(RecommendedAction {
+        title: format!(
+            "Roll {deployment} back to revision {to}{}: {why}",
+            image.as_ref().map(|i| format!(" ({i})")).unwrap_or_default()
+        ),
+        risk: Risk::Medium,
+        reversible: true,
+        change: Change::RollBack {
+            namespace: context.namespace.clone(),
+            deployment,
+            from_revision: from,
+            to_revision: to,
+            to_image: image,
+        },
+    })
+}
+
+fn manual(title: &str, steps: &[&str]) -> RecommendedAction {
+    RecommendedAction {
+        title: title.to_string(),
+        risk: Risk::Low,
+        reversible: true,
+        change: Change::Manual { steps: steps.iter().map(|s| s.to_string()).collect() },
+    }
+}
+
+/// The log line that says why a program stopped: the last that looks like an error.
+fn telling_line(log: &str) -> Option<&str> {
+    let lower = |line: &str| line.to_lowercase();
+    log.lines()
+        .rev()
+        .find(|line| {
+            let line = lower(line);
+            ["fatal", "error", "panic", "exception", "refusing", "must specify", "not set", "no such file"]
+                .iter()
+                .any(|w| line.contains(w))
+        })
+        .map(str::trim)
+}
+
+/// Whether `line` says a configuration file is missing.
+fn missing_config(line: &str) -> bool {
+    let line = line.to_lowercase();
+    let missing =
+        ["no such file", "is missing", "not found", "cannot open", "could not open"].iter().any(|w| line.contains(w));
+    let config =
+        ["config", ".yaml", ".yml", ".json", ".toml", ".conf", ".ini", "settings"].iter().any(|w| line.contains(w));
+    missing && config
+}
+
+/// The environment variable `line` says is missing, if it says so.
+fn missing_variable(line: &str) -> Option<String> {
+    let lower = line.to_lowercase();
+    if !["is not set", "not specified", "must specify", "is required", "missing environment", "undefined variable"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return None;
+    }
+    line.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .filter(|word| {
+            word.len() >= 3 && word.contains('_') || word.len() >= 4 && word.chars().all(|c| c.is_ascii_uppercase())
+        })
+        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .map(str::to_string)
+}
+
+/// Diagnoses the incident from `facts`, its classification and (for Kubernetes
+/// families with a cluster) what was read from the cluster.
+pub fn diagnose(facts: &IncidentFacts, found: &Classification, context: Option<&ClusterContext>) -> Diagnosis {
+    let alert = evidence("alert", facts.title.clone());
+    if let Some(context) = context {
+        for rule in [
+            oom_killed,
+            image_pull,
+            unschedulable,
+            crash_loop,
+            scaled_to_zero,
+            selector_matches_nothing,
+            rollout_stuck,
+            failing_probes,
+            node_not_ready,
+        ] {
+            if let Some(mut diagnosis) = rule(context) {
+                diagnosis.evidence.insert(0, alert);
+                return diagnosis;
+            }
+        }
+    }
+    runbook(facts, found, context.is_some(), alert)
+}
+
+fn workload(context: &ClusterContext) -> Option<String> {
+    match (&context.deployment, &context.failing_pod) {
+        (Some(d), _) => {
+            Some(format!("{}/deployment/{}", context.namespace, d.metadata.name.clone().unwrap_or_default()))
+        }
+        (None, Some(p)) => Some(format!("{}/pod/{}", context.namespace, name(p))),
+        _ => None,
+    }
+}
+
+fn deployment_name(context: &ClusterContext) -> String {
+    context.deployment.as_ref().and_then(|d| d.metadata.name.clone()).unwrap_or_else(|| "the workload".into())
+}
+
+fn oom_killed(context: &ClusterContext) -> Option<Diagnosis> {
+    let (pod, status) = context
+        .pods
+        .iter()
+        .flat_map(|pod| statuses(pod).iter().map(move |s| (pod, s)))
+        .find(|(_, status)| terminated(status).and_then(|t| t.reason.as_deref()) == Some("OOMKilled"))?;
+    let container = status.name.clone();
+    let limit = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == container))
+        .and_then(|c| c.resources.as_ref()?.limits.as_ref()?.get("memory").map(|q| q.0.clone()));
+    let exit = terminated(status).map(|t| t.exit_code).unwrap_or(137);
+    let mut evidence_lines = vec![evidence(
+        format!("status of pod {}", name(pod)),
+        format!(
+            "container {container}: last terminated with reason OOMKilled, exit code {exit}, restarted {} times",
+            status.restart_count
+        ),
+    )];
+    let deployment = deployment_name(context);
+    let mut actions = Vec::new();
+    let root_cause = match &limit {
+        Some(limit) => {
+            evidence_lines
+                .push(evidence(format!("spec of pod {}", name(pod)), format!("resources.limits.memory: {limit}")));
+            if let (Some(to), Some(_)) = (raised_limit(limit), &context.deployment) {
+                actions.push(RecommendedAction {
+                    title: format!("Raise {container}'s memory limit from {limit} to {to}"),
+                    risk: Risk::Low,
+                    reversible: true,
+                    change: Change::SetMemoryLimit {
+                        namespace: context.namespace.clone(),
+                        deployment: deployment.clone(),
+                        container: container.clone(),
+                        from: Some(limit.clone()),
+                        to,
+                    },
+                });
+            }
+            format!("Container {container} of {deployment} is OOM-killed: it needs more memory than its {limit} limit.")
+        }
+        None => format!(
+            "Container {container} of {deployment} is OOM-killed with no memory limit: the node ran out of memory."
+        ),
+    };
+    actions.push(manual(
+        "Find out why it needs this much memory",
+        &[
+            "Compare its memory use with earlier releases",
+            "Look for a leak or an unbounded cache before raising the limit again",
+        ],
+    ));
+    evidence_lines.extend(warnings(context).into_iter().take(3));
+    Some(Diagnosis {
+        family: Family::OomKill,
+        root_cause,
+        confidence: Confidence::High,
+        evidence: evidence_lines,
+        actions,
+        workload: workload(context),
+    })
+}
+
+fn image_pull(context: &ClusterContext) -> Option<Diagnosis> {
+    let (pod, status, reason) = context.pods.iter().find_map(|pod| {
+        statuses(pod).iter().find_map(|s| {
+            waiting_reason(s)
+                .filter(|r| matches!(*r, "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName"))
+                .map(|r| (pod, s, r.to_string()))
+        })
+    })?;
+    let image = status.image.clone();
+    let mut evidence_lines =
+        vec![evidence(format!("status of pod {}", name(pod)), format!("container {}: waiting, {reason}", status.name))];
+    let pull_errors: Vec<Evidence> =
+        warnings(context).into_iter().filter(|e| e.line.contains("pull") || e.line.contains("Pull")).collect();
+    evidence_lines.extend(pull_errors.iter().take(2).cloned());
+    let not_found = pull_errors.iter().any(|e| e.line.contains("not found") || e.line.contains("manifest unknown"));
+    let deployment = deployment_name(context);
+    let root_cause = if not_found {
+        format!("{deployment} runs image {image}, which does not exist in its registry.")
+    } else {
+        format!("{deployment}'s image {image} cannot be pulled (credentials, registry or network).")
+    };
+    let mut actions: Vec<RecommendedAction> = roll_back(context, "its image could be pulled").into_iter().collect();
+    actions.push(manual(
+        "Fix the image reference",
+        &["Check the tag exists in the registry", "Check the pull secret if the registry is private"],
+    ));
+    Some(Diagnosis {
+        family: Family::ImagePull,
+        root_cause,
+        confidence: Confidence::High,
+        evidence: evidence_lines,
+        actions,
+        workload: workload(context),
+    })
+}
+
+fn unschedulable(context: &ClusterContext) -> Option<Diagnosis> {
+    let (pod, message) = context.pods.iter().find_map(|pod| {
+        pod.status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            .map(|c| (pod, c.message.clone().unwrap_or_default()))
+    })?;
+    let deployment = deployment_name(context);
+    let requests = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.resources.as_ref()?.requests.as_ref())
+        .map(|r| r.iter().map(|(k, v)| format!("{k}={}", v.0)).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    let mut evidence_lines = vec![evidence(
+        format!("status of pod {}", name(pod)),
+        format!("PodScheduled=False (Unschedulable): {message}"),
+    )];
+    if !requests.is_empty() {
+        evidence_lines.push(evidence(format!("spec of pod {}", name(pod)), format!("resources.requests: {requests}")));
+    }
+    let mut actions: Vec<RecommendedAction> = roll_back(context, "its pods fitted on the nodes").into_iter().collect();
+    actions.push(manual(
+        "Make room or ask for less",
+        &["Lower the pod's resource requests", "Or add nodes that can fit it"],
+    ));
+    Some(Diagnosis {
+        family: Family::Unschedulable,
+        root_cause: format!(
+            "No node can run {deployment}'s new pods: {}",
+            message.split(". preemption").next().unwrap_or(&message)
+        ),
+        confidence: Confidence::High,
+        evidence: evidence_lines,
+        actions,
+        workload: workload(context),
+    })
+}
+
+fn crash_loop(context: &ClusterContext) -> Option<Diagnosis> {
+    let (pod, status) = context
+        .failing_pod
+        .iter()
+        .chain(context.pods.iter())
+        .flat_map(|pod| statuses(pod).iter().map(move |s| (pod, s)))
+        .find(|(_, s)| {
+            waiting_reason(s) == Some("CrashLoopBackOff")
+                || (s.restart_count > 0 && terminated(s).is_some() && !s.ready)
+        })?;
+    let deployment = deployment_name(context);
+    let container = &status.name;
+    let exit = terminated(status).map(|t| t.exit_code);
+    let mut evidence_lines = vec![evidence(
+        format!("status of pod {}", name(pod)),
+        format!(
+            "container {container}: {}, restarted {} times{}",
+            waiting_reason(status).unwrap_or("restarting"),
+            status.restart_count,
+            exit.map(|code| format!(", last exit code {code}")).unwrap_or_default()
+        ),
+    )];
+    let log = context.previous_log.as_deref().or(context.current_log.as_deref()).unwrap_or("");
+    let line = telling_line(log);
+    if let Some(line) = line {
+        evidence_lines.push(evidence(format!("previous log of {}", name(pod)), line));
+    }
+    evidence_lines.extend(warnings(context).into_iter().filter(|e| e.line.starts_with("BackOff")).take(1));
+    let restart_useless = "A restart will not help: the cause is in its configuration.";
+    let (root_cause, confidence, actions) = match line {
+        Some(line) if missing_config(line) => (
+            format!("{deployment} crashes at start because its configuration file is missing: \"{line}\""),
+            Confidence::High,
+            vec![manual(
+                "Provide the configuration file",
+                &[
+                    "Create the ConfigMap (or Secret) holding the file",
+                    "Mount it where the program looks for it",
+                    restart_useless,
+                ],
+            )],
+        ),
+        Some(line) if missing_variable(line).is_some() => {
+            let variable = missing_variable(line).unwrap_or_default();
+            let mut actions: Vec<RecommendedAction> = roll_back(context, &format!("it had {variable}"))
+                .filter(|_| previous_revision_sets(context, &variable))
+                .into_iter()
+                .collect();
+            actions.push(manual(
+                &format!("Set {variable}"),
+                &[
+                    &format!("Add {variable} to the container's environment (from a Secret if it is a credential)"),
+                    restart_useless,
+                ],
+            ));
+            (
+                format!("{deployment} crashes at start because {variable} is not set: \"{line}\""),
+                Confidence::High,
+                actions,
+            )
+        }
+        _ => {
+            let mut actions: Vec<RecommendedAction> =
+                roll_back(context, "the crashes began with the current revision").into_iter().collect();
+            if let Some(deployment) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
+                actions.push(RecommendedAction {
+                    title: format!("Restart {deployment}'s pods"),
+                    risk: Risk::Low,
+                    reversible: true,
+                    change: Change::RolloutRestart { namespace: context.namespace.clone(), deployment },
+                });
+            }
+            let why = line.map(|l| format!(": \"{l}\"")).unwrap_or_default();
+            (
+                format!(
+                    "{deployment} keeps crashing{}{why}",
+                    exit.map(|c| format!(" with exit code {c}")).unwrap_or_default()
+                ),
+                Confidence::Medium,
+                actions,
+            )
+        }
+    };
+    Some(Diagnosis {
+        family: Family::PodCrash,
+        root_cause,
+        confidence,
+        evidence: evidence_lines,
+        actions,
+        workload: workload(context),
+    })
+}
+
+/// Whether the previous revision's container sets `variable` (so rolling back restores it).
+fn previous_revision_sets(context: &ClusterContext, variable: &str) -> bool {
+    context
+        .replica_sets
+        .get(1)
+        .and_then(|rs| rs.spec.template.as_ref()?.spec.as_ref()?.containers.first().cloned())
+        .is_some_and(|c| c.env.iter().flatten().any(|e| e.name == variable))
+}
+
+fn scaled_to_zero(context: &ClusterContext) -> Option<Diagnosis> {
+    let deployment = context.deployment.as_ref()?;
+    if deployment.spec.replicas != Some(0) {
+        return None;
+    }
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    // What it ran before: the desired count its replica sets remember, else 1.
+    let before = context
+        .replica_sets
+        .iter()
+        .filter_map(|rs| {
+            rs.metadata.annotations.as_ref()?.get("deployment.kubernetes.io/desired-replicas")?.parse::<i32>().ok()
+        })
+        .find(|n| *n > 0)
+        .unwrap_or(1);
+    let mut evidence_lines = vec![evidence(format!("spec of deployment {name}"), "replicas: 0")];
+    if context.service.is_some() {
+        evidence_lines.push(evidence(format!("endpoints of service {name}"), "no ready addresses"));
+    }
+    Some(Diagnosis {
+        family: Family::ServiceWithoutEndpoints,
+        root_cause: format!("{name} is scaled to zero replicas: nothing serves its traffic."),
+        confidence: Confidence::High,
+        evidence: evidence_lines,
+        actions: vec![RecommendedAction {
+            title: format!("Scale {name} to {before} replicas"),
+            risk: Risk::Low,
+            reversible: true,
+            change: Change::Scale { namespace: context.namespace.clone(), deployment: name, from: 0, to: before },
+        }],
+        workload: workload(context),
+    })
+}
+
+fn selector_matches_nothing(context: &ClusterContext) -> Option<Diagnosis> {
+    let service = context.service.as_ref()?;
+    if context.pods_matching_service != Some(0) {
+        return None;
+    }
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let selector = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    Some(Diagnosis {
+        family: Family::ServiceWithoutEndpoints,
+        root_cause: format!(
+            "Service {name}'s selector {selector} matches no pod in {}: it has no endpoints.",
+            context.namespace
+        ),
+        confidence: Confidence::High,
+        evidence: vec![
+            evidence(format!("spec of service {name}"), format!("selector: {selector}")),
+            evidence(format!("pods in {}", context.namespace), format!("none labelled {selector}")),
+        ],
+        actions: vec![manual(
+            "Make the selector and the pods' labels agree",
+            &[
+                "Fix the service's selector to the labels the pods carry",
+                "Or deploy the workload it is meant to select",
+            ],
+        )],
+        workload: Some(format!("{}/service/{name}", context.namespace)),
+    })
+}
+
+fn rollout_stuck(context: &ClusterContext) -> Option<Diagnosis> {
+    let deployment = context.deployment.as_ref()?;
+    let stuck = deployment.status.as_ref()?.conditions.as_ref()?.iter().find(|c| {
+        c.type_.as_deref() == Some("Progressing")
+            && c.status.as_deref() == Some("False")
+            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    })?;
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    Some(Diagnosis {
+        family: Family::RolloutFailure,
+        root_cause: format!("The rollout of {name} is stuck: {}", stuck.message.clone().unwrap_or_default()),
+        confidence: Confidence::Medium,
+        evidence: vec![evidence(
+            format!("status of deployment {name}"),
+            format!("Progressing=False: {}", stuck.message.clone().unwrap_or_default()),
+        )],
+        actions: roll_back(context, "the last revision that rolled out").into_iter().collect(),
+        workload: workload(context),
+    })
+}
+
+fn failing_probes(context: &ClusterContext) -> Option<Diagnosis> {
+    let unhealthy: Vec<Evidence> = warnings(context).into_iter().filter(|e| e.line.starts_with("Unhealthy")).collect();
+    let first = unhealthy.first()?.clone();
+    let deployment = deployment_name(context);
+    let mut actions = Vec::new();
+    if let Some(name) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
+        actions.push(RecommendedAction {
+            title: format!("Restart {name}'s pods"),
+            risk: Risk::Low,
+            reversible: true,
+            change: Change::RolloutRestart { namespace: context.namespace.clone(), deployment: name },
+        });
+    }
+    actions.push(manual(
+        "Check the probe",
+        &["Check the probe's path, port and timeout against the app", "Check what the app depends on at that moment"],
+    ));
+    Some(Diagnosis {
+        family: Family::ProbeFailure,
+        root_cause: format!("{deployment}'s health probes fail: {}", first.line.trim_start_matches("Unhealthy: ")),
+        confidence: Confidence::Medium,
+        evidence: unhealthy.into_iter().take(3).collect(),
+        actions,
+        workload: workload(context),
+    })
+}
+
+fn node_not_ready(context: &ClusterContext) -> Option<Diagnosis> {
+    let (node, problem) = context.nodes.iter().find_map(|node| {
+        let conditions = node.status.as_ref()?.conditions.as_ref()?;
+        conditions.iter().find(|c| if c.type_ == "Ready" { c.status != "True" } else { c.status == "True" }).map(|c| {
+            (
+                node.metadata.name.clone().unwrap_or_default(),
+                format!("{}={}: {}", c.type_, c.status, c.message.clone().unwrap_or_default()),
+            )
+        })
+    })?;
+    Some(Diagnosis {
+        family: Family::NodeNotReady,
+        root_cause: format!("Node {node} is unhealthy ({}).", problem.split(':').next().unwrap_or("")),
+        confidence: Confidence::High,
+        evidence: vec![evidence(format!("status of node {node}"), problem)],
+        actions: vec![manual(
+            &format!("Take {node} out of service"),
+            &[
+                &format!("kubectl cordon {node}"),
+                &format!("kubectl drain {node} --ignore-daemonsets"),
+                "Check the kubelet and the machine",
+            ],
+        )],
+        workload: Some(format!("node/{node}")),
+    })
+}
+
+/// The runbook answer for what the cluster did not explain (or families outside it).
+fn runbook(facts: &IncidentFacts, found: &Classification, read_cluster: bool, alert: Evidence) -> Diagnosis {
+    let subject = found.service.clone().or_else(|| found.deployment.clone()).unwrap_or_else(|| "the service".into());
+    let (root_cause, steps): (String, &[&str]) = match found.family {
+        Family::DatabaseConnections => (
+            format!("{subject}'s database has run out of connections."),
+            &[
+                "Find the clients holding the most connections (pg_stat_activity)",
+                "Look for leaked or idle-in-transaction sessions and end them",
+                "Put a pooler in front or raise max_connections",
+            ],
+        ),
+        Family::SlowQueries => (
+            format!("Queries of {subject} are slow."),
+            &[
+                "Find the slowest statements (pg_stat_statements)",
+                "Check for lock waits and missing indexes",
+                "Compare with the last deploy's query changes",
+            ],
+        ),
+        Family::Security => (
+            "Many failed sign-ins from outside: a brute-force attempt.".to_string(),
+            &[
+                "Block the source addresses at the firewall",
+                "Check that no account was taken over",
+                "Require multi-factor sign-in for the targeted accounts",
+            ],
+        ),
+        Family::Network => (
+            format!("{subject} is hit by network trouble (latency, DNS or packet loss)."),
+            &[
+                "Check DNS resolution from the affected hosts",
+                "Measure latency and loss along the path (mtr)",
+                "Check the provider's status page",
+            ],
+        ),
+        Family::ServerResources => (
+            format!("A server of {subject} is short of CPU, memory or disk."),
+            &[
+                "Find the process using the resource (top, df)",
+                "Free or add capacity",
+                "Check what changed when it began",
+            ],
+        ),
+        Family::ProcessCrash => (
+            format!("A process of {subject} crashed."),
+            &[
+                "Read its last log lines and the core dump if any",
+                "Restart it under its supervisor",
+                "Check the last deploy",
+            ],
+        ),
+        Family::HighCpu => (
+            format!("{subject} runs hot on CPU."),
+            &["Check its CPU throttling and limits", "Scale it out if the load is real"],
+        ),
+        Family::HighMemory => (
+            format!("{subject} uses more memory than usual."),
+            &["Check its memory use against its limit", "Look for a leak"],
+        ),
+        family if family.is_kubernetes() && !read_cluster => (
+            format!("{} reported for {subject}; no cluster could be read to confirm it.", family.label()),
+            &["Add the cluster the alert comes from on the Clusters page", "Check the workload with kubectl describe"],
+        ),
+        family if family.is_kubernetes() => (
+            format!("{} reported for {subject}, but the cluster does not show it now.", family.label()),
+            &[
+                "The problem may have cleared: check whether the alert resolved",
+                "kubectl describe the workload and read its events",
+            ],
+        ),
+        _ => (
+            format!("Not enough evidence to name a root cause for \"{}\".", facts.title),
+            &["Read the alert's details and the service's recent changes"],
+        ),
+    };
+    Diagnosis {
+        family: found.family,
+        root_cause,
+        confidence: if found.family == Family::Unknown { Confidence::Low } else { Confidence::Medium },
+        evidence: vec![alert],
+        actions: vec![manual("Follow the runbook", steps)],
+        workload: found
+            .namespace
+            .as_ref()
+            .zip(found.deployment.as_ref().or(found.pod.as_ref()))
+            .map(|(ns, w)| format!("{ns}/{w}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits_rise_by_half_rounded_to_64_mebibytes_and_capped() {
+        assert_eq!(raised_limit("256Mi").as_deref(), Some("384Mi"));
+        assert_eq!(raised_limit("100Mi").as_deref(), Some("192Mi"));
+        assert_eq!(raised_limit("1Gi").as_deref(), Some("1536Mi"));
+        assert_eq!(raised_limit("6Gi").as_deref(), Some("8Gi"));
+        assert_eq!(raised_limit("8Gi"), None, "at the cap: nothing to raise");
+        assert_eq!(raised_limit("lots"), None);
+    }
+
+    #[test]
+    fn log_lines_tell_missing_files_from_missing_variables() {
+        assert!(missing_config("ERROR open /etc/payment/config.yaml: no such file or directory"));
+        assert!(!missing_config("INFO loaded configuration from /etc/app/config.yaml"));
+        assert!(!missing_config("ERROR open /var/data/cache.bin: no such file or directory"));
+        assert_eq!(missing_variable("panic: DATABASE_URL is not set").as_deref(), Some("DATABASE_URL"));
+        assert_eq!(
+            missing_variable("       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.")
+                .as_deref(),
+            Some("POSTGRES_PASSWORD")
+        );
+        assert_eq!(missing_variable("ERROR connection refused"), None);
+        assert_eq!(
+            telling_line(
+                "INFO starting\nERROR open x.yaml: no such file\nFATAL configuration file x.yaml is missing\n"
+            ),
+            Some("FATAL configuration file x.yaml is missing")
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! The embedded agent end to end: alerts into ingestion, the durable queue, the demo
+//! cluster read through the kube client, the diagnosis stored — for each demo app's
+//! failure and near misses; a worker dying mid-job; two instances sharing the queue.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::demo_cluster::with_demo_cluster;
+use crate::support::{TestApp, User};
+
+/// An instance whose agent runs `workers` workers with a short lease.
+async fn with_agent(workers: usize) -> TestApp {
+    TestApp::spawn_with(|settings| {
+        settings.agent.workers = workers;
+        settings.agent.lease = Duration::from_secs(2);
+    })
+    .await
+}
+
+/// An Alertmanager webhook body for one firing alert.
+fn alert(name: &str, labels: Value, summary: &str) -> Value {
+    let mut labels = labels;
+    labels["alertname"] = json!(name);
+    labels["severity"] = json!("critical");
+    json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": format!("{{}}:{name}"),
+           "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": summary},
+                       "startsAt": chrono::Utc::now().to_rfc3339(), "endsAt": "0001-01-01T00:00:00Z",
+                       "fingerprint": Uuid::new_v4().simple().to_string()}]})
+}
+
+/// Sends `payload` through the team's own Alertmanager endpoint; the incident it opened.
+async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
+    let state = app.state();
+    app::server::ingest::integrations::send_as_alertmanager(&state.db, &state.cipher, &state.self_url, team, payload)
+        .await
+        .unwrap();
+    let fingerprint = payload["alerts"][0]["fingerprint"].as_str().unwrap();
+    sqlx::query_scalar("select id from incidents where team_id = $1 and dedup_key like '%' || $2 || '%'")
+        .bind(team)
+        .bind(fingerprint)
+        .fetch_one(&state.db)
+        .await
+        .unwrap_or_else(|_| panic!("no incident for {fingerprint}"))
+}
+
+/// The incident's analysis once stored (waiting up to 20 s).
+async fn analysis(user: &User, incident: Uuid) -> Value {
+    for _ in 0..200 {
+        let progress: Value =
+            user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
+        if let Some(done) = progress.get("Done") {
+            return done.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no analysis of {incident}");
+}
+
+async fn unlimited(app: &TestApp, team: Uuid) {
+    sqlx::query("update teams set plan = 'enterprise' where id = $1")
+        .bind(team)
+        .execute(&app.state().db)
+        .await
+        .unwrap();
+}
+
+fn change_kinds(analysis: &Value) -> Vec<String> {
+    analysis["actions"].as_array().unwrap().iter().map(|a| a["change"]["kind"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_agent_diagnoses_each_demo_failure_from_its_alert_and_the_cluster() {
+    let app = with_agent(2).await;
+    let (owner, _, team) = with_demo_cluster(&app, "agent@demo.example").await;
+    unlimited(&app, team).await;
+    let demo = |labels: Value| {
+        let mut labels = labels;
+        labels["namespace"] = json!("demo");
+        labels
+    };
+    let cases = [
+        (
+            "memory-hog",
+            alert("KubeContainerOOMKilled", demo(json!({"deployment": "memory-hog"})), "Container was OOM-killed."),
+        ),
+        (
+            "analytics-service",
+            alert(
+                "KubeContainerWaiting",
+                demo(json!({"deployment": "analytics-service", "reason": "ImagePullBackOff"})),
+                "waiting",
+            ),
+        ),
+        (
+            "payment-service",
+            alert("KubePodCrashLooping", demo(json!({"deployment": "payment-service"})), "Pod is crash looping."),
+        ),
+        (
+            "broken-database",
+            alert("KubePodCrashLooping", demo(json!({"deployment": "broken-database"})), "Pod is crash looping."),
+        ),
+        ("frontend-app", alert("KubeServiceNoEndpoints", demo(json!({"service": "frontend-app"})), "No endpoints.")),
+        (
+            "orphan-service",
+            alert("KubeServiceNoEndpoints", demo(json!({"service": "orphan-service"})), "No endpoints."),
+        ),
+        (
+            "healthy-app",
+            alert("KubePodCrashLooping", demo(json!({"deployment": "healthy-app"})), "Pod is crash looping."),
+        ),
+    ];
+    let mut incidents = Vec::new();
+    for (app_name, payload) in &cases {
+        incidents.push((*app_name, send(&app, team, payload).await));
+    }
+    for (app_name, incident) in incidents {
+        let found = analysis(&owner, incident).await;
+        let cause = found["root_cause"].as_str().unwrap().to_string();
+        let kinds = change_kinds(&found);
+        match app_name {
+            "memory-hog" => {
+                assert_eq!(found["family"], "oom_kill");
+                assert!(cause.contains("OOM-killed") && cause.contains("256Mi"), "{cause}");
+                let raise = &found["actions"][0]["change"];
+                assert_eq!(
+                    (raise["kind"].as_str(), raise["from"].as_str(), raise["to"].as_str()),
+                    (Some("set_memory_limit"), Some("256Mi"), Some("384Mi"))
+                );
+                assert_eq!(found["actions"][0]["risk"], "low");
+                let evidence = found["evidence"].to_string();
+                assert!(evidence.contains("OOMKilled") && evidence.contains("limits.memory: 256Mi"), "{evidence}");
+            }
+            "analytics-service" => {
+                assert_eq!(found["family"], "image_pull");
+                assert!(cause.contains("does not exist"), "{cause}");
+                let back = &found["actions"][0]["change"];
+                assert_eq!((back["kind"].as_str(), back["to_revision"].as_i64()), (Some("roll_back"), Some(1)));
+                assert!(back["to_image"].as_str().unwrap().ends_with(":2.3.0"));
+            }
+            "payment-service" => {
+                assert_eq!(found["family"], "pod_crash");
+                assert!(cause.contains("configuration file is missing"), "{cause}");
+                assert_eq!(kinds, ["manual"], "a restart will not help: no automatic action");
+                assert!(found["evidence"].to_string().contains("/etc/payment/config.yaml"));
+            }
+            "broken-database" => {
+                assert!(cause.contains("POSTGRES_PASSWORD is not set"), "{cause}");
+                assert!(!kinds.contains(&"rollout_restart".to_string()));
+            }
+            "frontend-app" => {
+                assert!(cause.contains("scaled to zero"), "{cause}");
+                let scale = &found["actions"][0]["change"];
+                assert_eq!((scale["kind"].as_str(), scale["to"].as_i64()), (Some("scale"), Some(1)));
+            }
+            "orphan-service" => {
+                assert!(cause.contains("selector app=orphan-backend matches no pod"), "{cause}");
+                assert_eq!(kinds, ["manual"]);
+            }
+            // Near miss: the alert says crash loop, the cluster shows healthy pods.
+            "healthy-app" => {
+                assert_eq!(found["family"], "pod_crash");
+                assert!(cause.contains("does not show it now"), "{cause}");
+                assert_eq!(kinds, ["manual"], "nothing to change in a healthy app");
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    // Each step went on the timeline, as the agent.
+    let (_, memory_hog) = (cases[0].0, send(&app, team, &cases[0].1).await);
+    analysis(&owner, memory_hog).await;
+    let steps: Vec<String> = sqlx::query_scalar(
+        "select message from timeline_entries where incident_id = $1 and actor = 'DreamOps agent' order by id",
+    )
+    .bind(memory_hog)
+    .fetch_all(&app.state().db)
+    .await
+    .unwrap();
+    assert!(steps[0].starts_with("Started analysing"), "{steps:?}");
+    assert!(steps.iter().any(|s| s.starts_with("Classified as Out of memory")), "{steps:?}");
+    assert!(steps.iter().any(|s| s.starts_with("Read deployment demo/memory-hog")), "{steps:?}");
+    assert!(steps.iter().any(|s| s.starts_with("Read the previous log")), "{steps:?}");
+    assert!(steps.last().unwrap().starts_with("Diagnosis (high confidence)"), "{steps:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn incidents_outside_kubernetes_get_a_runbook_answer_and_nothing_is_analysed_over_quota() {
+    let app = with_agent(1).await;
+    let owner = app.user();
+    owner.sign_up("runbook@agent.example", "Runbook").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let payload = alert("PostgresqlTooManyConnections", json!({"instance": "db-1:5432"}), "too many connections");
+    let incident = send(&app, team, &payload).await;
+    let found = analysis(&owner, incident).await;
+    assert_eq!(found["family"], "database_connections");
+    assert!(found["actions"][0]["change"]["steps"].to_string().contains("pg_stat_activity"));
+
+    // Free allows 3 alerts a month: the 4th incident is held and not analysed.
+    for _ in 0..2 {
+        send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
+    }
+    let held = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-2"}), "High CPU")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let progress: Value = owner.query(&format!("get_agent_progress?incident={held}")).await.json().await.unwrap();
+    assert_eq!(progress, json!("NotQueued"), "held over quota");
+    // A larger plan releases it, and then it is analysed.
+    unlimited(&app, team).await;
+    app::server::quota::release_all_held(&app.state().db).await.unwrap();
+    assert_eq!(analysis(&owner, held).await["family"], "server_resources");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_out() {
+    let app = with_agent(0).await;
+    let owner = app.user();
+    owner.sign_up("crash@agent.example", "Crash").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
+    let db = app.state().db;
+    // A worker claims the job and dies without a word.
+    let claimed = app::server::agent::jobs::claim(&db, "doomed-worker", Duration::from_secs(2)).await.unwrap().unwrap();
+    assert_eq!(claimed.incident_id, incident);
+
+    let rescuer = app
+        .another_instance_with(|settings| {
+            settings.agent.workers = 1;
+            settings.agent.lease = Duration::from_secs(2);
+        })
+        .await;
+    let found = analysis(&owner, incident).await;
+    assert_eq!(found["family"], "server_resources");
+    let (attempts, state, analyses): (i32, String, i64) = sqlx::query_as(
+        "select attempts, state, (select count(*) from analyses where incident_id = $1) from agent_jobs where incident_id = $1",
+    )
+    .bind(incident)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((attempts, state.as_str(), analyses), (2, "done", 1));
+    // The dead worker's late finish changes nothing.
+    assert!(!app::server::agent::jobs::finish(&db, claimed.id, "doomed-worker").await.unwrap());
+    rescuer.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_instances_share_the_queue_and_analyse_each_of_100_incidents_once() {
+    let first = with_agent(2).await;
+    let second = first
+        .another_instance_with(|settings| {
+            settings.agent.workers = 2;
+            settings.agent.lease = Duration::from_secs(2);
+        })
+        .await;
+    let owner = first.user();
+    owner.sign_up("shared@agent.example", "Shared").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    unlimited(&first, team).await;
+    let key: Value = owner.call("create_api_key", &[("name", "load")]).await.json().await.unwrap();
+    let bearer = format!("Bearer {}", key["secret"].as_str().unwrap());
+    for index in 0..100 {
+        let target = if index % 2 == 0 { &first } else { &second };
+        let body = json!({"title": format!("Checkout latency high #{index}"), "severity": "warning", "dedup_key": format!("load-{index}")});
+        let response = target
+            .client
+            .post(format!("{}/api/v1/alerts", target.address))
+            .header("authorization", &bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    let db = first.state().db;
+    for _ in 0..300 {
+        let done: i64 = sqlx::query_scalar("select count(*) from analyses where team_id = $1")
+            .bind(team)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if done == 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (analyses, jobs_done, started, most_attempts): (i64, i64, i64, i32) = sqlx::query_as(
+        "select (select count(*) from analyses where team_id = $1),
+                (select count(*) from agent_jobs where team_id = $1 and state = 'done'),
+                (select count(*) from timeline_entries where team_id = $1 and kind = 'agent.started'),
+                (select max(attempts) from agent_jobs where team_id = $1)",
+    )
+    .bind(team)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((analyses, jobs_done, started, most_attempts), (100, 100, 100, 1));
+    let workers: i64 =
+        sqlx::query_scalar("select count(distinct leased_by) from agent_jobs").fetch_one(&db).await.unwrap();
+    assert_eq!(workers, 0, "no job is left leased");
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_analysis_is_shown_and_can_be_retried_by_responders() {
+    let app = with_agent(1).await;
+    let owner = app.user();
+    owner.sign_up("retry@agent.example", "Retry").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
+    analysis(&owner, incident).await;
+    let db = app.state().db;
+    // As if every attempt had failed.
+    sqlx::query("delete from analyses where incident_id = $1").bind(incident).execute(&db).await.unwrap();
+    sqlx::query("update agent_jobs set state = 'failed', attempts = 5, last_error = 'the cluster answered 500' where incident_id = $1")
+        .bind(incident)
+        .execute(&db)
+        .await
+        .unwrap();
+    let progress: Value = owner.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
+    assert_eq!(progress["Failed"]["error"], "the cluster answered 500");
+    assert_eq!(progress["Failed"]["attempts"], 5);
+    let retried = owner.call("retry_analysis", &[("incident", &incident.to_string())]).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    assert_eq!(analysis(&owner, incident).await["family"], "server_resources");
+    let again = owner.call("retry_analysis", &[("incident", &incident.to_string())]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "nothing failed any more");
+    app.stop().await;
+}
