@@ -64,7 +64,12 @@ pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 /// A length of time for people: "45 s", "12 min", "3 h 20 min", "2 d 4 h".
 pub fn duration(seconds: f64) -> String {
-    let seconds = seconds.max(0.0).round() as i64;
+    let seconds = seconds.max(0.0);
+    if seconds < 10.0 {
+        // Diagnoses take a fraction of a second: tenths say how long.
+        return format!("{seconds:.1} s");
+    }
+    let seconds = seconds.round() as i64;
     match seconds {
         0..=59 => format!("{seconds} s"),
         60..=3_599 => format!("{} min", seconds / 60),
@@ -90,6 +95,8 @@ mod tests {
         assert_eq!(ago(now - chrono::Duration::hours(3), now), "3 h ago");
         assert_eq!(ago(now - chrono::Duration::days(2), now), "2 d ago");
         assert_eq!(duration(42.4), "42 s");
+        assert_eq!(duration(0.04), "0.0 s");
+        assert_eq!(duration(2.46), "2.5 s");
         assert_eq!(duration(12.0 * 60.0 + 5.0), "12 min");
         assert_eq!(duration(3.0 * 3600.0 + 20.0 * 60.0), "3 h 20 min");
         assert_eq!(duration(2.0 * 86_400.0 + 4.0 * 3600.0), "2 d 4 h");

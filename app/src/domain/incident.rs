@@ -331,6 +331,9 @@ pub struct ResponseTimes {
     pub mtta_secs: Option<f64>,
     /// Mean seconds from opening to resolution, of incidents resolved in the window.
     pub mttr_secs: Option<f64>,
+    /// Mean seconds from the first alert to the agent's diagnosis, of incidents opened
+    /// in the window.
+    pub mttd_secs: Option<f64>,
 }
 
 /// One line of the activity feed.

@@ -39,14 +39,31 @@ struct OpenedRow {
     resolve_secs: f64,
 }
 
+/// Mean seconds to diagnosis of incidents opened in the last day, week and month.
+async fn time_to_diagnosis(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<[Option<f64>; 3], sqlx::Error> {
+    let (day, week, month): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "select (avg(a.diagnosed_after_ms) filter (where i.first_seen_at >= $2 - interval '1 day') / 1000)::float8,
+                (avg(a.diagnosed_after_ms) filter (where i.first_seen_at >= $2 - interval '7 days') / 1000)::float8,
+                (avg(a.diagnosed_after_ms) / 1000)::float8
+         from analyses a join incidents i on i.id = a.incident_id
+         where a.team_id = $1 and i.first_seen_at >= $2 - interval '30 days' and i.first_seen_at <= $2",
+    )
+    .bind(team)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    Ok([day, week, month])
+}
+
 /// The team's dashboard figures at `now`.
 pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DashboardStats, AppError> {
     let since = now - Duration::days(DAYS);
-    let (opened, open, per_day, activity) = tokio::try_join!(
+    let (opened, open, per_day, activity, diagnosis) = tokio::try_join!(
         opened(db, team, now, since),
         open_by_severity(db, team),
         alerts_per_day(db, team, now),
         activity(db, team),
+        time_to_diagnosis(db, team, now),
     )
     .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
 
@@ -70,7 +87,8 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
     top_services.truncate(TOP_SERVICES);
     let response_times = [("24 h", 0), ("7 d", 1), ("30 d", 2)]
         .into_iter()
-        .map(|(window, last_bucket)| {
+        .zip(diagnosis)
+        .map(|((window, last_bucket), mttd_secs)| {
             let rows = opened.iter().filter(|row| row.bucket <= last_bucket);
             let (mut acknowledged, mut ack_secs, mut resolved, mut resolve_secs) = (0, 0.0, 0, 0.0);
             for row in rows {
@@ -83,6 +101,7 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
                 window: window.to_string(),
                 mtta_secs: (acknowledged > 0).then(|| ack_secs / acknowledged as f64),
                 mttr_secs: (resolved > 0).then(|| resolve_secs / resolved as f64),
+                mttd_secs,
             }
         })
         .collect();

@@ -688,6 +688,158 @@ fn runbook(facts: &IncidentFacts, found: &Classification, read_cluster: bool, al
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    fn pod(status: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web-abc-1", "namespace": "shop"},
+            "spec": {"containers": [{"name": "web", "image": "web:2", "resources": {"limits": {"memory": "512Mi"}, "requests": {"memory": "128Mi"}}}]},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn context(pods: Vec<Pod>, events: Value, deployment: Value) -> ClusterContext {
+        ClusterContext {
+            namespace: "shop".into(),
+            failing_pod: pods.first().cloned(),
+            pods,
+            events: serde_json::from_value(events).unwrap(),
+            deployment: Some(serde_json::from_value(deployment).unwrap()),
+            replica_sets: vec![
+                serde_json::from_value(json!({"metadata": {"name": "web-new", "annotations": {"deployment.kubernetes.io/revision": "4"}},
+                    "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "web", "image": "web:2"}]}}}})).unwrap(),
+                serde_json::from_value(json!({"metadata": {"name": "web-old", "annotations": {"deployment.kubernetes.io/revision": "3"}},
+                    "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})).unwrap(),
+            ],
+            ..ClusterContext::default()
+        }
+    }
+
+    fn deployment(status: Value) -> Value {
+        json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+               "template": {"spec": {"containers": [{"name": "web"}]}}}, "status": status})
+    }
+
+    fn running(ready: bool, extra: Value) -> Value {
+        let mut status = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                                "containerStatuses": [{"name": "web", "image": "web:2", "imageID": "", "ready": ready, "restartCount": 0}]});
+        if let Some(map) = extra.as_object() {
+            for (key, value) in map {
+                status["containerStatuses"][0][key] = value.clone();
+            }
+        }
+        status
+    }
+
+    fn diagnosis(context: &ClusterContext) -> Diagnosis {
+        let facts = IncidentFacts { title: "alert".into(), ..IncidentFacts::default() };
+        let found = super::super::classify::classify(&facts);
+        diagnose(&facts, &found, Some(context))
+    }
+
+    #[test]
+    fn an_exit_137_is_oom_only_when_the_kernel_says_so() {
+        let oom = running(
+            false,
+            json!({"restartCount": 3, "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}),
+        );
+        let found = diagnosis(&context(vec![pod(oom)], json!([]), deployment(json!({}))));
+        assert_eq!(found.family, Family::OomKill);
+        assert!(matches!(&found.actions[0].change, Change::SetMemoryLimit { to, .. } if to == "768Mi"));
+        // Killed by its liveness probe: exit 137 too, but reason Error.
+        let killed = running(
+            false,
+            json!({"restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                                           "lastState": {"terminated": {"exitCode": 137, "reason": "Error"}}}),
+        );
+        let found = diagnosis(&context(vec![pod(killed)], json!([]), deployment(json!({}))));
+        assert_eq!(found.family, Family::PodCrash, "{found:?}");
+    }
+
+    #[test]
+    fn image_pull_failures_roll_back_and_a_container_still_creating_is_not_one() {
+        let pulling = running(false, json!({"state": {"waiting": {"reason": "ErrImagePull"}}}));
+        let events = json!([{"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "web-abc-1"}, "type": "Warning",
+                             "reason": "Failed", "message": "Failed to pull image \"web:2\": not found"}]);
+        let found = diagnosis(&context(vec![pod(pulling)], events, deployment(json!({}))));
+        assert_eq!(found.family, Family::ImagePull);
+        assert!(
+            matches!(&found.actions[0].change, Change::RollBack { to_revision: 3, to_image: Some(image), .. } if image == "web:1")
+        );
+        let creating = running(false, json!({"state": {"waiting": {"reason": "ContainerCreating"}}}));
+        assert_ne!(
+            diagnosis(&context(vec![pod(creating)], json!([]), deployment(json!({})))).family,
+            Family::ImagePull
+        );
+    }
+
+    #[test]
+    fn an_unschedulable_pod_names_what_no_node_has() {
+        let pending = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                              "message": "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes"}]});
+        let found = diagnosis(&context(vec![pod(pending)], json!([]), deployment(json!({}))));
+        assert_eq!(found.family, Family::Unschedulable);
+        assert!(found.root_cause.ends_with("3 Insufficient memory"), "{}", found.root_cause);
+        assert!(found.evidence.iter().any(|e| e.line.contains("memory=128Mi")));
+        // Pending because it is being scheduled right now: no such condition yet.
+        let scheduling = json!({"phase": "Pending"});
+        assert_ne!(
+            diagnosis(&context(vec![pod(scheduling)], json!([]), deployment(json!({})))).family,
+            Family::Unschedulable
+        );
+    }
+
+    #[test]
+    fn a_stuck_rollout_rolls_back_and_a_progressing_one_is_left_alone() {
+        let stuck = deployment(
+            json!({"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                                        "message": "ReplicaSet \"web-new\" has timed out progressing."}]}),
+        );
+        let found = diagnosis(&context(vec![pod(running(true, json!({})))], json!([]), stuck));
+        assert_eq!(found.family, Family::RolloutFailure);
+        assert!(matches!(&found.actions[0].change, Change::RollBack { to_revision: 3, .. }));
+        let progressing = deployment(
+            json!({"conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}),
+        );
+        assert_ne!(
+            diagnosis(&context(vec![pod(running(true, json!({})))], json!([]), progressing)).family,
+            Family::RolloutFailure
+        );
+    }
+
+    #[test]
+    fn failing_probes_come_from_unhealthy_events_only() {
+        let unhealthy = json!([{"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "web-abc-1"}, "type": "Warning",
+                                "reason": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 503"}]);
+        let found = diagnosis(&context(vec![pod(running(false, json!({})))], unhealthy, deployment(json!({}))));
+        assert_eq!(found.family, Family::ProbeFailure);
+        assert!(found.root_cause.contains("statuscode: 503"));
+        let normal = json!([{"metadata": {"name": "e2"}, "involvedObject": {"kind": "Pod", "name": "web-abc-1"}, "type": "Normal",
+                             "reason": "Started", "message": "Started container web"}]);
+        assert_ne!(
+            diagnosis(&context(vec![pod(running(true, json!({})))], normal, deployment(json!({})))).family,
+            Family::ProbeFailure
+        );
+    }
+
+    #[test]
+    fn a_node_under_pressure_is_named_and_a_healthy_one_is_not() {
+        let mut with_nodes = context(vec![], json!([]), deployment(json!({})));
+        with_nodes.deployment = None;
+        let node = |ready: &str, pressure: &str| -> k8s_openapi::api::core::v1::Node {
+            serde_json::from_value(json!({"metadata": {"name": "node-7"}, "status": {"conditions": [
+                {"type": "Ready", "status": ready, "message": "kubelet stopped posting node status"},
+                {"type": "DiskPressure", "status": pressure, "message": "disk is full"}]}}))
+            .unwrap()
+        };
+        with_nodes.nodes = vec![node("False", "False")];
+        let found = diagnosis(&with_nodes);
+        assert_eq!(found.family, Family::NodeNotReady);
+        assert!(found.root_cause.contains("node-7"));
+        with_nodes.nodes = vec![node("True", "False")];
+        assert_ne!(diagnosis(&with_nodes).family, Family::NodeNotReady);
+    }
 
     #[test]
     fn memory_limits_rise_by_half_rounded_to_64_mebibytes_and_capped() {
