@@ -58,3 +58,15 @@ create constraint trigger incidents_queue_analysis
     after insert or update of analysis on incidents
     deferrable initially deferred
     for each row execute function queue_analysis();
+
+-- What responders said of an analysis: right or wrong, with an optional correction. One
+-- verdict per analysis (a new one replaces it).
+create table analysis_feedback (
+    incident_id uuid primary key references analyses (incident_id) on delete cascade,
+    team_id uuid not null references teams (id) on delete cascade,
+    verdict text not null check (verdict in ('right', 'wrong')),
+    correction text check (length(correction) <= 2000),
+    given_by text not null,
+    given_at timestamptz not null default now()
+);
+create index analysis_feedback_by_team on analysis_feedback (team_id, given_at);

@@ -23,3 +23,15 @@ pub async fn retry_analysis(incident: Uuid) -> Result<(), AppError> {
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
     crate::server::agent::retry(&auth, incident).await
 }
+
+/// Marks an analysis right or wrong (with what the cause really was).
+#[server(prefix = "/api", endpoint = "give_analysis_feedback")]
+pub async fn give_analysis_feedback(
+    incident: Uuid,
+    right: bool,
+    #[server(default)] correction: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
+    crate::server::agent::give_feedback(&auth, incident, right, correction.as_deref()).await
+}

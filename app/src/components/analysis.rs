@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::api::analysis::{RetryAnalysis, get_agent_progress};
-use crate::components::forms::{FormError, Outcome};
+use crate::api::analysis::{GiveAnalysisFeedback, RetryAnalysis, get_agent_progress};
+use crate::components::forms::{FieldError, FormError, Outcome, SubmitButton};
+use crate::components::incident::When;
 use crate::components::live::LiveUpdates;
 use crate::domain::analysis::{AgentProgress, AnalysisView, Change, Confidence, RecommendedAction, Risk};
 
@@ -51,14 +52,21 @@ fn describe(change: &Change) -> Vec<String> {
 #[component]
 pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl IntoView {
     let retry = ServerAction::<RetryAnalysis>::new();
+    let feedback = ServerAction::<GiveAnalysisFeedback>::new();
     let retry_outcome: Outcome<()> = retry.value().into();
-    let progress = Resource::new(move || (live.version.get(), retry.version().get()), move |_| get_agent_progress(id));
+    let progress = Resource::new(
+        move || (live.version.get(), retry.version().get(), feedback.version().get()),
+        move |_| get_agent_progress(id),
+    );
     view! {
         <section class="panel analysis" aria-labelledby="analysis-title" data-testid="analysis">
             <h2 id="analysis-title">"Analysis"</h2>
             <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the analysis…"</p> }>
                 {move || progress.get().map(|result| match result {
-                    Ok(AgentProgress::Done(analysis)) => view! { <Analysis analysis=*analysis /> }.into_any(),
+                    Ok(AgentProgress::Done(analysis)) => view! {
+                        <Analysis analysis=*analysis.clone() />
+                        <FeedbackForm id can_respond feedback given=analysis.feedback.clone() />
+                    }.into_any(),
                     Ok(AgentProgress::NotQueued) => view! {
                         <p class="muted">"Not analysed: held over the plan's alert quota, or not yet queued."</p>
                     }.into_any(),
@@ -139,5 +147,56 @@ fn ActionItem(action: RecommendedAction) -> impl IntoView {
                 {describe(&action.change).into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
             </ul>
         </li>
+    }
+}
+
+/// "Was this analysis right?" for responders; the verdict given, for everyone.
+#[component]
+fn FeedbackForm(
+    id: Uuid,
+    can_respond: bool,
+    feedback: ServerAction<GiveAnalysisFeedback>,
+    given: Option<crate::domain::analysis::Feedback>,
+) -> impl IntoView {
+    let outcome: Outcome<()> = feedback.value().into();
+    let wrong = RwSignal::new(false);
+    Effect::new(move |_| {
+        if matches!(feedback.value().get(), Some(Ok(()))) {
+            wrong.set(false);
+        }
+    });
+    view! {
+        <div class="feedback" data-testid="feedback">
+            {given.map(|given| view! {
+                <p class="muted" data-testid="feedback-given">
+                    {if given.right { "Marked right" } else { "Marked wrong" }} " by " {given.given_by} " " <When at=given.given_at />
+                    {given.correction.map(|c| view! { <span>" — really: " {c}</span> })}
+                </p>
+            })}
+            {can_respond.then(|| view! {
+                <div class="button-row">
+                    <span>"Was this analysis right?"</span>
+                    <ActionForm action=feedback attr:class="inline-form">
+                        <input type="hidden" name="incident" value=id.to_string() />
+                        <input type="hidden" name="right" value="true" />
+                        <button type="submit" class="button secondary small">"Right"</button>
+                    </ActionForm>
+                    <button type="button" class="button secondary small" on:click=move |_| wrong.set(true)>"Wrong…"</button>
+                </div>
+                <Show when=move || wrong.get()>
+                    <ActionForm action=feedback attr:class="stacked-form">
+                        <input type="hidden" name="incident" value=id.to_string() />
+                        <input type="hidden" name="right" value="false" />
+                        <div class="field">
+                            <label for="correction">"What was the cause really? (optional)"</label>
+                            <textarea id="correction" name="correction" rows="3" maxlength="2000"></textarea>
+                            <FieldError outcome field="correction" />
+                        </div>
+                        <SubmitButton pending=feedback.pending() label="Mark wrong" busy_label="Saving…" />
+                    </ActionForm>
+                </Show>
+                <FormError outcome />
+            })}
+        </div>
     }
 }

@@ -220,6 +220,38 @@ pub struct AnalysisView {
     pub created_at: DateTime<Utc>,
     /// From the first alert to the analysis, in milliseconds.
     pub diagnosed_after_ms: i64,
+    /// What a responder said of it.
+    pub feedback: Option<Feedback>,
+}
+
+/// A responder's verdict on an analysis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// Whether the analysis was right.
+    pub right: bool,
+    /// What the cause really was, when it was wrong.
+    pub correction: Option<String>,
+    pub given_by: String,
+    pub given_at: DateTime<Utc>,
+}
+
+/// How right the analyses were, by responders' verdicts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisAccuracy {
+    /// Per week (its Monday), oldest first: verdicts right and in all.
+    pub weeks: Vec<(chrono::NaiveDate, i64, i64)>,
+    /// The latest analyses marked wrong, for review.
+    pub wrong: Vec<WrongDiagnosis>,
+}
+
+/// An analysis a responder marked wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrongDiagnosis {
+    pub incident_id: uuid::Uuid,
+    pub incident_title: String,
+    pub root_cause: String,
+    pub correction: Option<String>,
+    pub given_at: DateTime<Utc>,
 }
 
 /// Where the agent is with an incident.

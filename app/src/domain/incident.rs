@@ -313,6 +313,8 @@ pub struct DashboardStats {
     pub resolved_by_agent_30d: i64,
     /// The latest timeline entries of the team's incidents.
     pub activity: Vec<ActivityItem>,
+    /// How right the agent's analyses were, by responders' verdicts.
+    pub accuracy: crate::domain::analysis::DiagnosisAccuracy,
 }
 
 impl DashboardStats {

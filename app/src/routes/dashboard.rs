@@ -14,6 +14,7 @@ use crate::components::live::{LiveIndicator, use_live_updates};
 use crate::components::usage_card::UsageCard;
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
+use crate::domain::analysis::DiagnosisAccuracy;
 use crate::domain::incident::DashboardStats;
 
 /// `/dashboard`.
@@ -170,6 +171,7 @@ fn Figures(stats: DashboardStats) -> impl IntoView {
                     )}
                 </p>
             </section>
+            <Accuracy accuracy=stats.accuracy.clone() />
             <section class="panel" aria-labelledby="activity-title">
                 <h2 id="activity-title">"Latest activity"</h2>
                 {if stats.activity.is_empty() {
@@ -195,5 +197,52 @@ fn Figures(stats: DashboardStats) -> impl IntoView {
                 }}
             </section>
         </div>
+    }
+}
+
+/// The agent's diagnosis accuracy by week, from responders' verdicts, and the latest
+/// wrong diagnoses for review.
+#[component]
+fn Accuracy(accuracy: DiagnosisAccuracy) -> impl IntoView {
+    let (right, all) = accuracy.weeks.iter().fold((0, 0), |(r, a), (_, right, all)| (r + right, a + all));
+    let points: Vec<(String, i64)> = accuracy
+        .weeks
+        .iter()
+        .map(|(week, right, all)| (week.format("%d %b").to_string(), if *all == 0 { 0 } else { right * 100 / all }))
+        .collect();
+    let description = format!(
+        "Share of analyses marked right per week: {}",
+        accuracy
+            .weeks
+            .iter()
+            .map(|(week, right, all)| format!("{week}: {right} of {all}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    view! {
+        <section class="panel" aria-labelledby="accuracy-title" data-testid="diagnosis-accuracy">
+            <h2 id="accuracy-title">"Diagnosis accuracy"</h2>
+            {if all == 0 {
+                view! { <p class="muted">"No verdict yet: responders mark each analysis right or wrong on its incident."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="stat-value">{format!("{:.0}%", right as f64 * 100.0 / all as f64)}</p>
+                    <p class="hint">{format!("{right} of {all} analyses marked right over the last {} weeks.", accuracy.weeks.len())}</p>
+                    <LineChart points description />
+                }.into_any()
+            }}
+            {(!accuracy.wrong.is_empty()).then(|| view! {
+                <h3>"Marked wrong — to review"</h3>
+                <ul class="plain-list" data-testid="wrong-diagnoses">
+                    {accuracy.wrong.into_iter().map(|wrong| view! {
+                        <li>
+                            <A href=format!("/incidents/{}", wrong.incident_id)>{wrong.incident_title}</A>
+                            <span class="muted">" — said: " {wrong.root_cause}</span>
+                            {wrong.correction.map(|c| view! { <span>" — really: " {c}</span> })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
     }
 }

@@ -58,12 +58,13 @@ async fn time_to_diagnosis(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Resul
 /// The team's dashboard figures at `now`.
 pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DashboardStats, AppError> {
     let since = now - Duration::days(DAYS);
-    let (opened, open, per_day, activity, diagnosis) = tokio::try_join!(
+    let (opened, open, per_day, activity, diagnosis, accuracy) = tokio::try_join!(
         opened(db, team, now, since),
         open_by_severity(db, team),
         alerts_per_day(db, team, now),
         activity(db, team),
         time_to_diagnosis(db, team, now),
+        crate::server::agent::accuracy(db, team, now),
     )
     .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
 
@@ -120,6 +121,7 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
         resolved_30d,
         resolved_by_agent_30d,
         activity,
+        accuracy,
     })
 }
 

@@ -332,3 +332,54 @@ async fn a_failed_analysis_is_shown_and_can_be_retried_by_responders() {
     assert_eq!(again.status(), StatusCode::CONFLICT, "nothing failed any more");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn responders_mark_analyses_right_or_wrong_and_the_dashboard_counts_them() {
+    let app = with_agent(1).await;
+    let owner = app.user();
+    owner.sign_up("verdict@agent.example", "Verdicts").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let first = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
+    let second =
+        send(&app, team, &alert("PostgresqlTooManyConnections", json!({"instance": "db-1"}), "too many connections"))
+            .await;
+    analysis(&owner, first).await;
+    analysis(&owner, second).await;
+    let give = |incident: Uuid, right: &'static str, correction: &'static str| {
+        let owner = &owner;
+        async move {
+            owner
+                .call(
+                    "give_analysis_feedback",
+                    &[("incident", &incident.to_string()), ("right", right), ("correction", correction)],
+                )
+                .await
+                .status()
+        }
+    };
+    assert_eq!(give(first, "true", "").await, StatusCode::OK);
+    assert_eq!(give(second, "false", "A runaway cron job held the connections").await, StatusCode::OK);
+    let too_long: &'static str = Box::leak("x".repeat(2001).into_boxed_str());
+    assert_eq!(give(second, "false", too_long).await, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let found = analysis(&owner, second).await;
+    assert_eq!(found["feedback"]["right"], false);
+    assert_eq!(
+        found["feedback"]["correction"], "A runaway cron job held the connections",
+        "the refused one changed nothing"
+    );
+    let dashboard: Value = owner.query("get_dashboard").await.json().await.unwrap();
+    let weeks = dashboard["accuracy"]["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 8);
+    let this_week = weeks.last().unwrap();
+    assert_eq!((&this_week[1], &this_week[2]), (&json!(1), &json!(2)), "this week: 1 right of 2");
+    assert_eq!(dashboard["accuracy"]["wrong"][0]["correction"], "A runaway cron job held the connections");
+    // A verdict can change.
+    assert_eq!(give(second, "true", "").await, StatusCode::OK);
+    let dashboard: Value = owner.query("get_dashboard").await.json().await.unwrap();
+    let this_week = dashboard["accuracy"]["weeks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&this_week[1], &this_week[2]), (&json!(2), &json!(2)));
+    assert!(dashboard["accuracy"]["wrong"].as_array().unwrap().is_empty());
+    assert!(dashboard["response_times"][0]["mttd_secs"].as_f64().unwrap() >= 0.0, "time to diagnosis is measured");
+    app.stop().await;
+}

@@ -134,6 +134,13 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ),
         ("reset_demo_cluster", Permission::ManageClusters, vec![("id", nobody.clone())]),
         ("simulate_failure", Permission::ManageClusters, vec![("id", nobody.clone()), ("failure", "pod_crash".into())]),
+        ("get_agent_progress", Permission::ReadTeam, vec![("incident", nobody.clone())]),
+        ("retry_analysis", Permission::RespondToIncidents, vec![("incident", nobody.clone())]),
+        (
+            "give_analysis_feedback",
+            Permission::RespondToIncidents,
+            vec![("incident", nobody.clone()), ("right", "true".into())],
+        ),
     ]
 }
 
@@ -151,6 +158,7 @@ const QUERIES: &[&str] = &[
     "get_test_checkout",
     "list_clusters",
     "get_cluster",
+    "get_agent_progress",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -278,6 +286,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ),
         ("reset_demo_cluster", vec![("id", b_demo.clone())]),
         ("simulate_failure", vec![("id", b_demo.clone()), ("failure", "oom_kill".into())]),
+        ("retry_analysis", vec![("incident", b_incident.clone())]),
+        ("give_analysis_feedback", vec![("incident", b_incident.clone()), ("right", "false".into())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();

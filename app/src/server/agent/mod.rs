@@ -18,7 +18,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::domain::analysis::{AgentProgress, AnalysisView, Confidence, Family};
+use crate::domain::analysis::{
+    AgentProgress, AnalysisView, Confidence, DiagnosisAccuracy, Family, Feedback, WrongDiagnosis,
+};
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::AppError;
 use crate::server::state::AppState;
@@ -411,6 +413,10 @@ async fn store(
 
 #[derive(sqlx::FromRow)]
 struct AnalysisRow {
+    feedback_verdict: Option<String>,
+    feedback_correction: Option<String>,
+    feedback_by: Option<String>,
+    feedback_at: Option<DateTime<Utc>>,
     family: String,
     root_cause: String,
     confidence: String,
@@ -427,8 +433,11 @@ struct AnalysisRow {
 pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentProgress, AppError> {
     let failed = |error: sqlx::Error| AppError::internal("reading an analysis failed", &error);
     let analysis: Option<AnalysisRow> = sqlx::query_as(
-        "select family, root_cause, confidence, evidence, actions, workload, llm_model, llm_answer, created_at, diagnosed_after_ms
-         from analyses where incident_id = $1 and team_id = $2",
+        "select a.family, a.root_cause, a.confidence, a.evidence, a.actions, a.workload, a.llm_model, a.llm_answer, a.created_at,
+                a.diagnosed_after_ms, f.verdict as feedback_verdict, f.correction as feedback_correction,
+                f.given_by as feedback_by, f.given_at as feedback_at
+         from analyses a left join analysis_feedback f on f.incident_id = a.incident_id
+         where a.incident_id = $1 and a.team_id = $2",
     )
     .bind(incident)
     .bind(team)
@@ -447,6 +456,15 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
             llm_answer: row.llm_answer,
             created_at: row.created_at,
             diagnosed_after_ms: row.diagnosed_after_ms,
+            feedback: match (row.feedback_verdict, row.feedback_by, row.feedback_at) {
+                (Some(verdict), Some(given_by), Some(given_at)) => Some(Feedback {
+                    right: verdict == "right",
+                    correction: row.feedback_correction,
+                    given_by,
+                    given_at,
+                }),
+                _ => None,
+            },
         })));
     }
     let job: Option<(String, i32, Option<String>)> =
@@ -499,4 +517,103 @@ pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident:
         [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
     );
     Ok(())
+}
+
+/// Records a responder's verdict on the team's analysis of `incident` (replacing an
+/// earlier one), on the timeline and audited.
+pub async fn give_feedback(
+    auth: &crate::server::auth::context::Authenticated,
+    incident: Uuid,
+    right: bool,
+    correction: Option<&str>,
+) -> Result<(), AppError> {
+    let correction = correction.map(str::trim).filter(|c| !c.is_empty());
+    if correction.is_some_and(|c| c.chars().count() > 2000) {
+        return Err(AppError::field("correction", "A correction is 2,000 characters at most."));
+    }
+    let state = &auth.request.state;
+    let failed = |error: sqlx::Error| AppError::internal("saving feedback failed", &error);
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    let saved = sqlx::query(
+        "insert into analysis_feedback (incident_id, team_id, verdict, correction, given_by)
+         select incident_id, team_id, $3, $4, $5 from analyses where incident_id = $1 and team_id = $2
+         on conflict (incident_id) do update set verdict = excluded.verdict, correction = excluded.correction,
+             given_by = excluded.given_by, given_at = now()",
+    )
+    .bind(incident)
+    .bind(auth.team_id())
+    .bind(if right { "right" } else { "wrong" })
+    .bind(correction)
+    .bind(&auth.email)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    if saved.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    let message = match (right, correction) {
+        (true, _) => "Marked the analysis right.".to_string(),
+        (false, Some(correction)) => format!("Marked the analysis wrong: {correction}"),
+        (false, None) => "Marked the analysis wrong.".to_string(),
+    };
+    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'analysis.feedback', $3, $4)")
+        .bind(auth.team_id())
+        .bind(incident)
+        .bind(&auth.email)
+        .bind(&message)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    auth.audit(
+        &mut *tx,
+        "incident.analysis_feedback",
+        Some(&incident.to_string()),
+        serde_json::json!({"right": right}),
+    )
+    .await?;
+    tx.commit().await.map_err(failed)?;
+    state.live.publish(
+        auth.team_id(),
+        [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
+    );
+    Ok(())
+}
+
+/// The weeks shown in the accuracy figures.
+const ACCURACY_WEEKS: i32 = 8;
+
+/// How right the team's analyses were by week, and the latest wrong ones.
+pub async fn accuracy(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DiagnosisAccuracy, sqlx::Error> {
+    let weeks: Vec<(chrono::NaiveDate, i64, i64)> = sqlx::query_as(
+        "select w::date, count(f.*) filter (where f.verdict = 'right'), count(f.*)
+         from generate_series(date_trunc('week', $2::timestamptz) - make_interval(weeks => $3 - 1), date_trunc('week', $2::timestamptz), interval '1 week') w
+         left join analysis_feedback f on f.team_id = $1 and date_trunc('week', f.given_at) = w
+         group by w order by w",
+    )
+    .bind(team)
+    .bind(now)
+    .bind(ACCURACY_WEEKS)
+    .fetch_all(db)
+    .await?;
+    let wrong: Vec<(Uuid, String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "select i.id, i.title, a.root_cause, f.correction, f.given_at
+         from analysis_feedback f join analyses a on a.incident_id = f.incident_id join incidents i on i.id = f.incident_id
+         where f.team_id = $1 and f.verdict = 'wrong' order by f.given_at desc limit 10",
+    )
+    .bind(team)
+    .fetch_all(db)
+    .await?;
+    Ok(DiagnosisAccuracy {
+        weeks,
+        wrong: wrong
+            .into_iter()
+            .map(|(incident_id, incident_title, root_cause, correction, given_at)| WrongDiagnosis {
+                incident_id,
+                incident_title,
+                root_cause,
+                correction,
+                given_at,
+            })
+            .collect(),
+    })
 }
