@@ -246,6 +246,7 @@ pub struct DiagnosisAccuracy {
 
 /// An analysis a responder marked wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct WrongDiagnosis {
     pub incident_id: uuid::Uuid,
     pub incident_title: String,

@@ -595,25 +595,13 @@ pub async fn accuracy(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dia
     .bind(ACCURACY_WEEKS)
     .fetch_all(db)
     .await?;
-    let wrong: Vec<(Uuid, String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-        "select i.id, i.title, a.root_cause, f.correction, f.given_at
+    let wrong: Vec<WrongDiagnosis> = sqlx::query_as(
+        "select i.id as incident_id, i.title as incident_title, a.root_cause, f.correction, f.given_at
          from analysis_feedback f join analyses a on a.incident_id = f.incident_id join incidents i on i.id = f.incident_id
          where f.team_id = $1 and f.verdict = 'wrong' order by f.given_at desc limit 10",
     )
     .bind(team)
     .fetch_all(db)
     .await?;
-    Ok(DiagnosisAccuracy {
-        weeks,
-        wrong: wrong
-            .into_iter()
-            .map(|(incident_id, incident_title, root_cause, correction, given_at)| WrongDiagnosis {
-                incident_id,
-                incident_title,
-                root_cause,
-                correction,
-                given_at,
-            })
-            .collect(),
-    })
+    Ok(DiagnosisAccuracy { weeks, wrong })
 }
