@@ -70,3 +70,11 @@ create table analysis_feedback (
     given_at timestamptz not null default now()
 );
 create index analysis_feedback_by_team on analysis_feedback (team_id, given_at);
+
+-- Tokens each team's LLM analyses used, per calendar month (against the monthly budget).
+create table llm_usage (
+    team_id uuid not null references teams (id) on delete cascade,
+    month date not null,
+    tokens bigint not null default 0,
+    primary key (team_id, month)
+);

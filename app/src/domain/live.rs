@@ -31,16 +31,20 @@ pub enum LiveKind {
     /// A remediation action ran.
     #[serde(rename = "action.executed")]
     ActionExecuted,
+    /// The agent stored its analysis of an incident.
+    #[serde(rename = "analysis.ready")]
+    AnalysisReady,
 }
 
 impl LiveKind {
     /// Every kind.
-    pub const ALL: [LiveKind; 5] = [
+    pub const ALL: [LiveKind; 6] = [
         LiveKind::IncidentNew,
         LiveKind::IncidentUpdate,
         LiveKind::AlertRecorded,
         LiveKind::TimelineEntry,
         LiveKind::ActionExecuted,
+        LiveKind::AnalysisReady,
     ];
 
     /// The event's name on the wire.
@@ -51,6 +55,7 @@ impl LiveKind {
             LiveKind::AlertRecorded => "alert.recorded",
             LiveKind::TimelineEntry => "timeline.entry",
             LiveKind::ActionExecuted => "action.executed",
+            LiveKind::AnalysisReady => "analysis.ready",
         }
     }
 }

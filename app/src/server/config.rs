@@ -241,6 +241,7 @@ impl Settings {
                 max_attempts: parse(&read, "AGENT_MAX_ATTEMPTS", 5, "a whole number from 1 to 20", |n| {
                     (1..=20).contains(n)
                 })?,
+                llm: llm_settings(&read)?,
             },
             secret_key: match read("DREAMOPS_SECRET_KEY") {
                 Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {
@@ -257,6 +258,60 @@ impl Settings {
             },
         })
     }
+}
+
+/// The LLM providers: Anthropic when `ANTHROPIC_API_KEY` is set, an OpenAI-compatible
+/// endpoint when `OPENAI_BASE_URL` is, in the order `LLM_PROVIDERS` names
+/// (`anthropic,openai` by default).
+fn llm_settings(read: &impl Fn(&str) -> Option<String>) -> Result<crate::server::agent::llm::LlmSettings, ConfigError> {
+    use crate::server::agent::llm::{LlmSettings, Provider, ProviderKind};
+    let anthropic = read("ANTHROPIC_API_KEY").map(|key| Provider {
+        kind: ProviderKind::Anthropic,
+        base_url: read("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
+        api_key: Some(SecretString::from(key.trim().to_string())),
+        model: read("ANTHROPIC_MODEL").unwrap_or_else(|| "claude-sonnet-4-5".into()),
+    });
+    let openai = read("OPENAI_BASE_URL").map(|base| Provider {
+        kind: ProviderKind::OpenAiCompatible,
+        base_url: base.trim().to_string(),
+        api_key: read("OPENAI_API_KEY").map(|key| SecretString::from(key.trim().to_string())),
+        model: read("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+    });
+    let order = read("LLM_PROVIDERS").unwrap_or_else(|| "anthropic,openai".into());
+    let mut providers = Vec::new();
+    for name in order.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        let provider = match name {
+            "anthropic" => anthropic.clone(),
+            "openai" => openai.clone(),
+            _ => {
+                return Err(ConfigError {
+                    variable: "LLM_PROVIDERS",
+                    value: order.clone(),
+                    expected: "`anthropic` and/or `openai`, comma-separated",
+                });
+            }
+        };
+        providers.extend(provider);
+    }
+    let defaults = LlmSettings::default();
+    Ok(LlmSettings {
+        providers,
+        timeout: Duration::from_secs(parse(
+            read,
+            "LLM_TIMEOUT_SECS",
+            defaults.timeout.as_secs(),
+            "a whole number of seconds from 1 to 300",
+            |n| (1..=300).contains(n),
+        )?),
+        monthly_tokens: parse(
+            read,
+            "LLM_MONTHLY_TOKENS",
+            defaults.monthly_tokens,
+            "a whole number of tokens, 0 or more",
+            |n| *n >= 0,
+        )?,
+        redact: parse(read, "LLM_REDACT", true, "`true` or `false`", |_| true)?,
+    })
 }
 
 /// Parses an optional variable, falling back to `default` when it is unset.

@@ -193,8 +193,18 @@ async fn incidents_outside_kubernetes_get_a_runbook_answer_and_nothing_is_analys
     let owner = app.user();
     owner.sign_up("runbook@agent.example", "Runbook").await;
     let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let mut events = owner.events().await;
     let payload = alert("PostgresqlTooManyConnections", json!({"instance": "db-1:5432"}), "too many connections");
     let incident = send(&app, team, &payload).await;
+    let mut ready = false;
+    while let Some((name, data)) = events.next(Duration::from_secs(10)).await {
+        if name == "analysis.ready" {
+            assert_eq!(data["incident_id"], incident.to_string());
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "the live stream says when the analysis is stored");
     let found = analysis(&owner, incident).await;
     assert_eq!(found["family"], "database_connections");
     assert!(found["actions"][0]["change"]["steps"].to_string().contains("pg_stat_activity"));

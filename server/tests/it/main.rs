@@ -11,6 +11,7 @@ mod incidents;
 mod ingest;
 mod kubectl;
 mod live;
+mod llm;
 mod pages;
 mod probes;
 mod support;

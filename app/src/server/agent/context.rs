@@ -178,7 +178,12 @@ pub async fn gather(
         if restarted(&pod) {
             match timed("Reading the previous log", pods.logs(&name, &params(true))).await {
                 Ok(log) => {
-                    report(format!("Read the previous log of {name} ({} lines).", log.lines().count())).await;
+                    report(format!(
+                        "Read the previous log of {name} ({} line{}).",
+                        log.lines().count(),
+                        if log.lines().count() == 1 { "" } else { "s" }
+                    ))
+                    .await;
                     context.previous_log = Some(log);
                 }
                 Err(error) => report(error).await,

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod context;
 pub mod jobs;
+pub mod llm;
 pub mod rules;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ const CHANNEL: &str = "agent_jobs";
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// How the agent runs on this instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct AgentSettings {
     /// `AGENT_WORKERS`: concurrent analyses on this instance; 0 disables the agent here.
     pub workers: usize,
@@ -44,12 +45,8 @@ pub struct AgentSettings {
     pub lease: Duration,
     /// `AGENT_MAX_ATTEMPTS`: attempts before a job is parked as failed.
     pub max_attempts: i32,
-}
-
-impl Default for AgentSettings {
-    fn default() -> Self {
-        AgentSettings { workers: 2, lease: Duration::from_secs(30), max_attempts: 5 }
-    }
+    /// The LLMs that add their analysis, if any.
+    pub llm: llm::LlmSettings,
 }
 
 /// Where the workers are in their life.
@@ -197,9 +194,10 @@ async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job,
             }
         }
     };
-    tokio::select! {
-        outcome = analyse(state, worker, &job) => {
-            if let Err(error) = outcome {
+    let follow_up = tokio::select! {
+        outcome = analyse(state, worker, &job) => match outcome {
+            Ok(follow_up) => follow_up,
+            Err(error) => {
                 tracing::warn!(job = job.id, incident = %job.incident_id, %error, attempt = job.attempts, "an analysis failed");
                 if let Err(error) = jobs::fail(&state.db, &job, worker, &error, settings.max_attempts).await {
                     tracing::warn!(%error, "recording an analysis failure failed");
@@ -208,14 +206,23 @@ async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job,
                     let message = format!("Analysis failed after {} attempts: {error}", job.attempts);
                     note(state, job.team_id, job.incident_id, "agent.failed", &message).await;
                 }
+                None
             }
+        },
+        () = renewing => {
+            tracing::warn!(job = job.id, "an agent job's lease was lost; another worker has it");
+            None
         }
-        () = renewing => tracing::warn!(job = job.id, "an agent job's lease was lost; another worker has it"),
         () = aborted => {
             if let Err(error) = jobs::release(&state.db, &job, worker).await {
                 tracing::warn!(%error, "releasing an agent job failed");
             }
+            None
         }
+    };
+    // The job is done (its analysis stored): the LLM's opinion follows outside the lease.
+    if let Some(prompt) = follow_up {
+        consult(state, job.team_id, job.incident_id, &settings.llm, &prompt).await;
     }
 }
 
@@ -277,8 +284,9 @@ async fn cluster_for(
     .await
 }
 
-/// Analyses the incident of `job` and stores the analysis with the job's completion.
-async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<(), String> {
+/// Analyses the incident of `job` and stores the analysis with the job's completion;
+/// the prompt for the LLMs when they are to be asked.
+async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<Option<String>, String> {
     let db = &state.db;
     let (team, incident) = (job.team_id, job.incident_id);
     let row: Option<IncidentRow> = sqlx::query_as(
@@ -291,7 +299,7 @@ async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<(), String
     .map_err(|e| e.to_string())?;
     let Some(row) = row else {
         jobs::finish(db, job.id, worker).await.map_err(|e| e.to_string())?;
-        return Ok(());
+        return Ok(None);
     };
     if job.attempts == 1 {
         note(state, team, incident, "agent.started", "Started analysing the incident.").await;
@@ -332,7 +340,150 @@ async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<(), String
         None
     };
     let diagnosis = rules::diagnose(&facts, &found, context.as_ref());
-    store(state, worker, job, &diagnosis, cluster_id, row.first_seen_at).await
+    if !store(state, worker, job, &diagnosis, cluster_id, row.first_seen_at).await? {
+        return Ok(None);
+    }
+    let settings = &state.settings.agent.llm;
+    if settings.providers.is_empty() {
+        return Ok(None);
+    }
+    let prompt = prompt(&facts, &diagnosis, context.as_ref());
+    Ok(Some(if settings.redact { llm::redact(&prompt) } else { prompt }))
+}
+
+/// What the LLM is told: the incident, what the cluster showed, the deterministic
+/// diagnosis (redacted by the caller).
+fn prompt(facts: &IncidentFacts, diagnosis: &Diagnosis, context: Option<&context::ClusterContext>) -> String {
+    let mut prompt = format!("Incident: {}\n", facts.title);
+    if !facts.description.is_empty() {
+        prompt.push_str(&format!("Description: {}\n", facts.description));
+    }
+    let details = facts.details.to_string();
+    prompt.push_str(&format!("Alert details: {}\n", details.chars().take(2000).collect::<String>()));
+    if let Some(context) = context {
+        prompt.push_str("\nWhat the cluster shows:\n");
+        for pod in context.pods.iter().take(10) {
+            let status = pod.status.clone().unwrap_or_default();
+            let containers: Vec<String> = status
+                .container_statuses
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let waiting = c
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.clone())
+                        .unwrap_or_default();
+                    let last = c
+                        .last_state
+                        .as_ref()
+                        .and_then(|s| s.terminated.as_ref())
+                        .map(|t| format!(", last exit {} {}", t.exit_code, t.reason.clone().unwrap_or_default()))
+                        .unwrap_or_default();
+                    format!("{} ready={} restarts={} {waiting}{last}", c.name, c.ready, c.restart_count)
+                })
+                .collect();
+            prompt.push_str(&format!(
+                "- pod {} phase {}: {}\n",
+                pod.metadata.name.clone().unwrap_or_default(),
+                status.phase.unwrap_or_default(),
+                containers.join("; ")
+            ));
+        }
+        if let Some(log) = context.previous_log.as_ref().or(context.current_log.as_ref()) {
+            let lines: Vec<&str> = log.lines().collect();
+            prompt.push_str(&format!("Log tail:\n{}\n", lines[lines.len().saturating_sub(20)..].join("\n")));
+        }
+        for event in context.events.iter().filter(|e| e.type_.as_deref() == Some("Warning")).take(10) {
+            prompt.push_str(&format!(
+                "- event {}: {}\n",
+                event.reason.clone().unwrap_or_default(),
+                event.message.clone().unwrap_or_default()
+            ));
+        }
+    }
+    prompt.push_str(&format!(
+        "\nDeterministic diagnosis ({} confidence): {}\nEvidence:\n",
+        diagnosis.confidence.as_str(),
+        diagnosis.root_cause
+    ));
+    for evidence in &diagnosis.evidence {
+        prompt.push_str(&format!("- {}: {}\n", evidence.source, evidence.line));
+    }
+    prompt.push_str("Recommended actions:\n");
+    for action in &diagnosis.actions {
+        prompt.push_str(&format!("- {}\n", action.title));
+    }
+    prompt
+}
+
+/// Asks the LLMs about the incident within the team's monthly budget, and stores the
+/// answer beside the deterministic analysis. Never fails the job: the deterministic
+/// analysis stands on its own.
+async fn consult(state: &AppState, team: Uuid, incident: Uuid, settings: &llm::LlmSettings, prompt: &str) {
+    let used: i64 = sqlx::query_scalar("select coalesce((select tokens from llm_usage where team_id = $1 and month = date_trunc('month', now())::date), 0)")
+        .bind(team)
+        .fetch_one(&state.db)
+        .await
+        .unwrap_or(0);
+    if used >= settings.monthly_tokens {
+        note(
+            state,
+            team,
+            incident,
+            "agent.step",
+            "The team's LLM budget for this month is spent: the deterministic analysis stands alone.",
+        )
+        .await;
+        return;
+    }
+    match llm::ask(&settings.providers, prompt, settings.timeout).await {
+        Ok(answer) => {
+            let stored = async {
+                let mut tx = state.db.begin().await?;
+                sqlx::query("update analyses set llm_model = $2, llm_answer = $3 where incident_id = $1")
+                    .bind(incident)
+                    .bind(&answer.model)
+                    .bind(&answer.text)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "insert into llm_usage (team_id, month, tokens) values ($1, date_trunc('month', now())::date, $2)
+                     on conflict (team_id, month) do update set tokens = llm_usage.tokens + excluded.tokens",
+                )
+                .bind(team)
+                .bind(answer.tokens)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await
+            };
+            match stored.await {
+                Ok(()) => {
+                    note(
+                        state,
+                        team,
+                        incident,
+                        "agent.step",
+                        &format!("{} added its analysis ({} tokens).", answer.model, answer.tokens),
+                    )
+                    .await;
+                    state.live.publish(team, [LiveEvent::new(LiveKind::AnalysisReady, incident)]);
+                }
+                Err(error) => tracing::warn!(%error, "storing an LLM answer failed"),
+            }
+        }
+        Err(error) => {
+            note(
+                state,
+                team,
+                incident,
+                "agent.step",
+                &format!("No LLM analysis: {error}. The deterministic analysis stands alone."),
+            )
+            .await
+        }
+    }
 }
 
 fn classified(found: &Classification) -> String {
@@ -357,7 +508,8 @@ fn classified(found: &Classification) -> String {
 }
 
 /// Stores `diagnosis` as the incident's analysis and completes the job, in one
-/// transaction (a job finished twice leaves one analysis).
+/// transaction (a job finished twice leaves one analysis); false when this worker had
+/// lost the job (and stored nothing).
 async fn store(
     state: &AppState,
     worker: &str,
@@ -365,12 +517,12 @@ async fn store(
     diagnosis: &Diagnosis,
     cluster: Option<Uuid>,
     first_seen_at: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let failed = |e: sqlx::Error| e.to_string();
     let mut tx = state.db.begin().await.map_err(failed)?;
     if !jobs::finish(&mut *tx, job.id, worker).await.map_err(failed)? {
         // Our lease ran out and another worker has the job: its analysis will count.
-        return Ok(());
+        return Ok(false);
     }
     let after = (Utc::now() - first_seen_at).num_milliseconds().max(0);
     let stored = sqlx::query(
@@ -404,11 +556,11 @@ async fn store(
     state.live.publish(
         job.team_id,
         [
-            LiveEvent::new(LiveKind::IncidentUpdate, job.incident_id),
+            LiveEvent::new(LiveKind::AnalysisReady, job.incident_id),
             LiveEvent::new(LiveKind::TimelineEntry, job.incident_id),
         ],
     );
-    Ok(())
+    Ok(true)
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,0 +1,262 @@
+//! Optional LLM analysis beside the deterministic one: the Anthropic Messages API and any
+//! OpenAI-compatible chat-completions endpoint (vLLM, Ollama, LiteLLM), tried in the
+//! configured order with a timeout and one retry each, within each team's monthly token
+//! budget. Everything sent is redacted first (secrets, tokens, passwords, email and IP
+//! addresses). An LLM only writes text: it never executes anything.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// Which API a provider speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`.
+    Anthropic,
+    /// `POST {base}/chat/completions` with an optional bearer key.
+    OpenAiCompatible,
+}
+
+/// One LLM endpoint.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub kind: ProviderKind,
+    /// `https://api.anthropic.com`, or an OpenAI-compatible base such as
+    /// `http://vllm:8000/v1`.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+impl Provider {
+    /// `provider/model`, as shown beside the analysis.
+    pub fn name(&self) -> String {
+        let kind = match self.kind {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::OpenAiCompatible => "openai-compatible",
+        };
+        format!("{kind}/{}", self.model)
+    }
+}
+
+/// How the deployment uses LLMs.
+#[derive(Clone, Debug)]
+pub struct LlmSettings {
+    /// Tried in order; empty: no LLM.
+    pub providers: Vec<Provider>,
+    /// `LLM_TIMEOUT_SECS`: one request's limit.
+    pub timeout: Duration,
+    /// `LLM_MONTHLY_TOKENS`: tokens each team may use per calendar month.
+    pub monthly_tokens: i64,
+    /// `LLM_REDACT`: redact what is sent (on unless set to `false`).
+    pub redact: bool,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings { providers: Vec::new(), timeout: Duration::from_secs(30), monthly_tokens: 200_000, redact: true }
+    }
+}
+
+/// What a model answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// `provider/model` that answered.
+    pub model: String,
+    pub text: String,
+    /// Tokens used, prompt and answer.
+    pub tokens: i64,
+}
+
+/// Why no model answered.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("every LLM provider failed: {0}")]
+    AllFailed(String),
+}
+
+/// The instructions every request carries.
+pub const SYSTEM: &str = "You are an experienced site reliability engineer helping an on-call engineer. \
+You are given an incident, the evidence gathered from the cluster, and a deterministic diagnosis. \
+In at most 200 words: say whether you agree with the root cause and why, name anything the evidence suggests \
+that the diagnosis missed, and list the next checks. Never propose commands that delete data. \
+Values shown as [REDACTED:…] were removed on purpose.";
+
+static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        // key=value and key: value secrets (the key stays, the value goes).
+        (r"(?i)\b((?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|authorization)\s*[=:]\s*)(?:bearer\s+)?[^\s,;&]+", "secret"),
+        (r"(?i)\bbearer\s+[a-z0-9._~+/=-]{8,}", "token"),
+        (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "jwt"),
+        (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", "aws-key"),
+        (r"\b(?:sk|pk|rk|whsec|xox[bap]|ghp|glpat)[-_][A-Za-z0-9_-]{10,}", "key"),
+        (r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s/@]+@", "credentials-in-url"),
+        (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "email"),
+        (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "ip"),
+        (r"(?i)\b(?:[0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}\b", "ip"),
+        (r"\b[A-Fa-f0-9]{32,}\b", "hex-secret"),
+    ]
+    .into_iter()
+    .map(|(pattern, kind)| (Regex::new(pattern).expect("a valid pattern"), kind))
+    .collect()
+});
+
+/// `text` with secrets, tokens, passwords, email and IP addresses replaced by
+/// `[REDACTED:kind]`.
+pub fn redact(text: &str) -> String {
+    let mut text = text.to_string();
+    for (pattern, kind) in PATTERNS.iter() {
+        text = pattern
+            .replace_all(&text, |captures: &regex::Captures| match captures.get(1) {
+                Some(key) => format!("{}[REDACTED:{kind}]", key.as_str()),
+                None => format!("[REDACTED:{kind}]"),
+            })
+            .into_owned();
+    }
+    text
+}
+
+/// The request body and headers for `provider`.
+fn request(provider: &Provider, prompt: &str) -> (String, Value, Vec<(&'static str, String)>) {
+    let key = provider.api_key.as_ref().map(|key| key.expose_secret().to_string());
+    let base = provider.base_url.trim_end_matches('/');
+    match provider.kind {
+        ProviderKind::Anthropic => (
+            format!("{base}/v1/messages"),
+            json!({"model": provider.model, "max_tokens": 1024, "system": SYSTEM,
+                   "messages": [{"role": "user", "content": prompt}]}),
+            [("anthropic-version", "2023-06-01".to_string())]
+                .into_iter()
+                .chain(key.map(|key| ("x-api-key", key)))
+                .collect(),
+        ),
+        ProviderKind::OpenAiCompatible => (
+            format!("{base}/chat/completions"),
+            json!({"model": provider.model, "max_tokens": 1024, "temperature": 0.2,
+                   "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]}),
+            key.map(|key| ("authorization", format!("Bearer {key}"))).into_iter().collect(),
+        ),
+    }
+}
+
+/// The text and tokens of a provider's answer.
+fn read_answer(kind: ProviderKind, body: &Value) -> Option<(String, i64)> {
+    match kind {
+        ProviderKind::Anthropic => {
+            let text: String = body["content"]
+                .as_array()?
+                .iter()
+                .filter(|block| block["type"] == "text")
+                .filter_map(|block| block["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let tokens = body["usage"]["input_tokens"].as_i64().unwrap_or(0)
+                + body["usage"]["output_tokens"].as_i64().unwrap_or(0);
+            (!text.trim().is_empty()).then_some((text, tokens))
+        }
+        ProviderKind::OpenAiCompatible => {
+            let text = body["choices"][0]["message"]["content"].as_str()?.to_string();
+            let tokens = body["usage"]["total_tokens"].as_i64().unwrap_or_else(|| {
+                body["usage"]["prompt_tokens"].as_i64().unwrap_or(0)
+                    + body["usage"]["completion_tokens"].as_i64().unwrap_or(0)
+            });
+            (!text.trim().is_empty()).then_some((text, tokens))
+        }
+    }
+}
+
+/// One request to `provider`; `Err` says why it failed and whether a retry may help.
+async fn ask_once(
+    client: &reqwest::Client,
+    provider: &Provider,
+    prompt: &str,
+    timeout: Duration,
+) -> Result<Answer, (String, bool)> {
+    let (url, body, headers) = request(provider, prompt);
+    let mut call = client.post(&url).timeout(timeout).json(&body);
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    let response = call.send().await.map_err(|error| {
+        let why = if error.is_timeout() {
+            format!("no answer within {} s", timeout.as_secs())
+        } else {
+            format!("unreachable: {error}")
+        };
+        (why, true)
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry = status.is_server_error() || status.as_u16() == 429;
+        return Err((format!("answered {status}"), retry));
+    }
+    let body: Value =
+        response.json().await.map_err(|error| (format!("answered something unreadable: {error}"), false))?;
+    let (text, tokens) =
+        read_answer(provider.kind, &body).ok_or_else(|| ("answered without text".to_string(), false))?;
+    Ok(Answer { model: provider.name(), text, tokens })
+}
+
+/// Asks each provider in turn (each once more after a timeout, 5xx or 429) until one
+/// answers.
+pub async fn ask(providers: &[Provider], prompt: &str, timeout: Duration) -> Result<Answer, LlmError> {
+    let client = reqwest::Client::new();
+    let mut failures = Vec::new();
+    for provider in providers {
+        for attempt in 1..=2 {
+            match ask_once(&client, provider, prompt, timeout).await {
+                Ok(answer) => return Ok(answer),
+                Err((why, retry)) => {
+                    tracing::warn!(provider = %provider.name(), attempt, %why, "an LLM provider failed");
+                    if !retry || attempt == 2 {
+                        failures.push(format!("{}: {why}", provider.name()));
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    }
+    Err(LlmError::AllFailed(failures.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_addresses_are_redacted_and_the_rest_is_kept() {
+        let log = "ERROR connect postgres://app:hunter2@10.0.4.17:5432/app failed for ops@example.com \
+                   token=ghp_abcdefghijklmnop1234 Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlMTIz \
+                   password: s3cr3t! key AKIAIOSFODNN7EXAMPLE digest 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 \
+                   from fe80:0:0:0:202:b3ff:fe1e:8329 — pod web-5d9c restarted 4 times";
+        let redacted = redact(log);
+        for secret in [
+            "hunter2",
+            "10.0.4.17",
+            "ops@example.com",
+            "ghp_abcdefghijklmnop1234",
+            "eyJhbGci",
+            "s3cr3t!",
+            "AKIAIOSFODNN7EXAMPLE",
+            "9f86d081884c",
+            "fe80:0:0:0",
+        ] {
+            assert!(!redacted.contains(secret), "{secret} survived: {redacted}");
+        }
+        assert!(redacted.contains("pod web-5d9c restarted 4 times"), "{redacted}");
+        assert!(redacted.contains("password: [REDACTED:secret]"), "{redacted}");
+    }
+
+    #[test]
+    fn answers_are_read_in_each_providers_format() {
+        let anthropic = json!({"content": [{"type": "text", "text": "Agreed."}], "usage": {"input_tokens": 120, "output_tokens": 30}});
+        assert_eq!(read_answer(ProviderKind::Anthropic, &anthropic), Some(("Agreed.".to_string(), 150)));
+        let openai = json!({"choices": [{"message": {"role": "assistant", "content": "Agreed."}}], "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}});
+        assert_eq!(read_answer(ProviderKind::OpenAiCompatible, &openai), Some(("Agreed.".to_string(), 120)));
+        assert_eq!(read_answer(ProviderKind::OpenAiCompatible, &json!({"choices": []})), None);
+    }
+}
