@@ -78,3 +78,14 @@ create table llm_usage (
     tokens bigint not null default 0,
     primary key (team_id, month)
 );
+
+-- A team's own LLM provider, asked before the deployment's; its key sealed like every
+-- other credential.
+create table team_llm_providers (
+    team_id uuid primary key references teams (id) on delete cascade,
+    kind text not null check (kind in ('anthropic', 'openai')),
+    base_url text not null,
+    model text not null check (length(model) between 1 and 100),
+    key_ciphertext bytea,
+    updated_at timestamptz not null default now()
+);

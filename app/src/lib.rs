@@ -29,8 +29,8 @@ use crate::routes::incidents::IncidentsPage;
 use crate::routes::invitation::InvitationPage;
 use crate::routes::pricing::PricingPage;
 use crate::routes::settings::{
-    account::AccountPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, cluster::ClusterPage, clusters::ClustersPage,
-    integrations::IntegrationsPage, members::MembersPage,
+    account::AccountPage, ai::AiPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, cluster::ClusterPage,
+    clusters::ClustersPage, integrations::IntegrationsPage, members::MembersPage,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view=AuditLogPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view=IntegrationsPage />
+                        <Route path=(StaticSegment("settings"), StaticSegment("ai")) view=AiPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("clusters")) view=ClustersPage />
                         <Route path=(StaticSegment("settings"), StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
                     </Routes>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::analysis::AgentProgress;
+use crate::domain::analysis::{AgentProgress, LlmView};
 use crate::error::AppError;
 
 /// Where the agent is with an incident, with its analysis when done.
@@ -34,4 +34,34 @@ pub async fn give_analysis_feedback(
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
     crate::server::agent::give_feedback(&auth, incident, right, correction.as_deref()).await
+}
+
+/// How the team's analyses use LLMs: the deployment's providers, the team's own, the
+/// tokens used this month.
+#[server(prefix = "/api", endpoint = "get_llm_settings", input = GetUrl)]
+pub async fn get_llm_settings() -> Result<LlmView, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::agent::team_llm::view(&auth.request.state, auth.team_id()).await
+}
+
+/// Saves the team's own LLM provider (a blank key keeps the saved one).
+#[server(prefix = "/api", endpoint = "set_team_llm")]
+pub async fn set_team_llm(
+    kind: String,
+    base_url: String,
+    model: String,
+    #[server(default)] key: String,
+) -> Result<LlmView, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::agent::team_llm::set(&auth, &kind, &base_url, &model, &key).await
+}
+
+/// Removes the team's own LLM provider and its key.
+#[server(prefix = "/api", endpoint = "remove_team_llm")]
+pub async fn remove_team_llm() -> Result<LlmView, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::agent::team_llm::remove(&auth).await
 }

@@ -33,6 +33,7 @@ const TEAM_NAVIGATION: &[NavEntry] = &[
         permission: Some(Permission::ManageIntegrations),
     },
     NavEntry { href: "/settings/clusters", label: "Clusters", permission: None },
+    NavEntry { href: "/settings/ai", label: "AI", permission: Some(Permission::ManageIntegrations) },
     NavEntry { href: "/settings/members", label: "Members", permission: None },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },

@@ -269,3 +269,26 @@ pub enum AgentProgress {
     /// Done: the analysis.
     Done(Box<AnalysisView>),
 }
+
+/// How a team's analyses use LLMs, as its admins see it (never a key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmView {
+    /// The deployment's providers, in order (`anthropic/claude-…`).
+    pub deployment_providers: Vec<String>,
+    /// The team's own provider, asked first.
+    pub team_provider: Option<TeamLlmProvider>,
+    /// Tokens used this calendar month, and the monthly budget.
+    pub tokens_this_month: i64,
+    pub monthly_tokens: i64,
+}
+
+/// A team's own LLM provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamLlmProvider {
+    /// `anthropic` or `openai` (any OpenAI-compatible endpoint).
+    pub kind: String,
+    pub base_url: String,
+    pub model: String,
+    /// Whether a key is saved (it is never shown).
+    pub has_key: bool,
+}

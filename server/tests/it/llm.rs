@@ -210,3 +210,61 @@ async fn with_the_monthly_budget_spent_no_llm_is_asked() {
     assert!(received.all().is_empty(), "nothing was sent");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_teams_own_provider_is_asked_first_with_its_sealed_key() {
+    let (deployment, deployment_received) = loopback(ProviderKind::Anthropic, Behaviour::Answer).await;
+    let (own, own_received) = loopback(ProviderKind::OpenAiCompatible, Behaviour::Answer).await;
+    let app = app_with(vec![deployment], 200_000).await;
+    let owner = app.user();
+    owner.sign_up("own-llm@llm.example", "Own LLM").await;
+    let refused = owner
+        .call(
+            "set_team_llm",
+            &[("kind", "anthropic"), ("base_url", "https://api.anthropic.com"), ("model", "m"), ("key", "")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "Anthropic needs a key");
+    let bad =
+        owner.call("set_team_llm", &[("kind", "gemini"), ("base_url", "ftp://x"), ("model", ""), ("key", "")]).await;
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains("kind") && bad.contains("base_url") && bad.contains("model"), "every problem at once: {bad}");
+    let saved = owner
+        .call(
+            "set_team_llm",
+            &[("kind", "openai"), ("base_url", &own.base_url), ("model", "team-model"), ("key", "team-key-77aa")],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let view: Value = saved.json().await.unwrap();
+    assert_eq!(view["team_provider"]["has_key"], true);
+    assert!(!view.to_string().contains("team-key-77aa"), "the key never comes back");
+    assert_eq!(view["deployment_providers"], json!(["anthropic/claude-test"]));
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("select key_ciphertext from team_llm_providers").fetch_one(&app.state().db).await.unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("team-key-77aa"), "sealed at rest");
+
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let state = app.state();
+    let payload = json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:cpu",
+        "alerts": [{"status": "firing", "labels": {"alertname": "NodeHighCpuLoad"}, "annotations": {"summary": "High CPU"},
+                    "startsAt": chrono::Utc::now().to_rfc3339(), "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "own1"}]});
+    app::server::ingest::integrations::send_as_alertmanager(&state.db, &state.cipher, &state.self_url, team, &payload)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if !own_received.all().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = own_received.all();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].0["authorization"], "Bearer team-key-77aa");
+    assert_eq!(requests[0].1["model"], "team-model");
+    assert!(deployment_received.all().is_empty(), "the team's own provider answered first");
+    let removed = owner.call("remove_team_llm", &[]).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_eq!(owner.call("remove_team_llm", &[]).await.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -141,6 +141,15 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
             Permission::RespondToIncidents,
             vec![("incident", nobody.clone()), ("right", "true".into())],
         ),
+        ("get_llm_settings", Permission::ManageIntegrations, vec![]),
+        // Blank input: allowed roles are refused for the fields (422), saving nothing.
+        (
+            "set_team_llm",
+            Permission::ManageIntegrations,
+            vec![("kind", String::new()), ("base_url", String::new()), ("model", String::new())],
+        ),
+        // None saved: allowed roles are told so (404).
+        ("remove_team_llm", Permission::ManageIntegrations, vec![]),
     ]
 }
 
@@ -159,6 +168,7 @@ const QUERIES: &[&str] = &[
     "list_clusters",
     "get_cluster",
     "get_agent_progress",
+    "get_llm_settings",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {

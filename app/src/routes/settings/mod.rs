@@ -2,6 +2,7 @@
 //! billing, and the user's account.
 
 pub mod account;
+pub mod ai;
 pub mod api_keys;
 pub mod audit_log;
 pub mod cluster;

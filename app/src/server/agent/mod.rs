@@ -8,6 +8,7 @@ pub mod context;
 pub mod jobs;
 pub mod llm;
 pub mod rules;
+pub mod team_llm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,7 +223,7 @@ async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job,
     };
     // The job is done (its analysis stored): the LLM's opinion follows outside the lease.
     if let Some(prompt) = follow_up {
-        consult(state, job.team_id, job.incident_id, &settings.llm, &prompt).await;
+        consult(state, job.team_id, job.incident_id, &prompt).await;
     }
 }
 
@@ -344,7 +345,8 @@ async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<Option<Str
         return Ok(None);
     }
     let settings = &state.settings.agent.llm;
-    if settings.providers.is_empty() {
+    let team_provider = team_llm::provider(state, team).await.map_err(|e| e.to_string())?;
+    if settings.providers.is_empty() && team_provider.is_none() {
         return Ok(None);
     }
     let prompt = prompt(&facts, &diagnosis, context.as_ref());
@@ -418,10 +420,11 @@ fn prompt(facts: &IncidentFacts, diagnosis: &Diagnosis, context: Option<&context
     prompt
 }
 
-/// Asks the LLMs about the incident within the team's monthly budget, and stores the
-/// answer beside the deterministic analysis. Never fails the job: the deterministic
-/// analysis stands on its own.
-async fn consult(state: &AppState, team: Uuid, incident: Uuid, settings: &llm::LlmSettings, prompt: &str) {
+/// Asks the LLMs (the team's own first, then the deployment's) about the incident
+/// within the team's monthly budget, and stores the answer beside the deterministic
+/// analysis. Never fails the job: the deterministic analysis stands on its own.
+async fn consult(state: &AppState, team: Uuid, incident: Uuid, prompt: &str) {
+    let settings = &state.settings.agent.llm;
     let used: i64 = sqlx::query_scalar("select coalesce((select tokens from llm_usage where team_id = $1 and month = date_trunc('month', now())::date), 0)")
         .bind(team)
         .fetch_one(&state.db)
@@ -438,7 +441,15 @@ async fn consult(state: &AppState, team: Uuid, incident: Uuid, settings: &llm::L
         .await;
         return;
     }
-    match llm::ask(&settings.providers, prompt, settings.timeout).await {
+    let mut providers: Vec<llm::Provider> = match team_llm::provider(state, team).await {
+        Ok(own) => own.into_iter().collect(),
+        Err(error) => {
+            tracing::warn!(%error, "the team's LLM provider cannot be used");
+            Vec::new()
+        }
+    };
+    providers.extend(settings.providers.iter().cloned());
+    match llm::ask(&providers, prompt, settings.timeout).await {
         Ok(answer) => {
             let stored = async {
                 let mut tx = state.db.begin().await?;
