@@ -102,14 +102,6 @@ impl Agent {
             }
         }
     }
-
-    /// Kills the workers where they stand, as a crash would: jobs in hand stay leased
-    /// until their lease runs out. For tests of crash safety.
-    pub fn kill(self) {
-        for task in self.tasks {
-            task.abort();
-        }
-    }
 }
 
 /// Wakes a worker whenever a job is queued, on any instance.

@@ -176,10 +176,14 @@ pub fn diagnose(facts: &IncidentFacts, found: &Classification, context: Option<&
         for rule in [
             oom_killed,
             image_pull,
+            config_missing,
             unschedulable,
+            evicted,
+            stuck_creating,
             crash_loop,
             scaled_to_zero,
             selector_matches_nothing,
+            replica_failure,
             rollout_stuck,
             failing_probes,
             node_not_ready,
@@ -303,6 +307,130 @@ fn image_pull(context: &ClusterContext) -> Option<Diagnosis> {
         confidence: Confidence::High,
         evidence: evidence_lines,
         actions,
+        workload: workload(context),
+    })
+}
+
+/// A container that cannot be created because a ConfigMap, Secret or key it names is missing.
+fn config_missing(context: &ClusterContext) -> Option<Diagnosis> {
+    let (pod, status, message) = context.pods.iter().find_map(|pod| {
+        statuses(pod).iter().find_map(|s| {
+            let waiting = s.state.as_ref()?.waiting.as_ref()?;
+            (waiting.reason.as_deref() == Some("CreateContainerConfigError"))
+                .then(|| (pod, s, waiting.message.clone().unwrap_or_default()))
+        })
+    })?;
+    let deployment = deployment_name(context);
+    Some(Diagnosis {
+        family: Family::PodCrash,
+        root_cause: format!("{deployment}'s container {} cannot be created: {message}", status.name),
+        confidence: Confidence::High,
+        evidence: vec![evidence(
+            format!("status of pod {}", name(pod)),
+            format!("container {}: waiting, CreateContainerConfigError: {message}", status.name),
+        )],
+        actions: vec![manual(
+            "Create what the container refers to",
+            &[
+                "Create the ConfigMap or Secret (or the key) the message names, in the pod's namespace",
+                "A restart will not help until it exists",
+            ],
+        )],
+        workload: workload(context),
+    })
+}
+
+/// Pods the kubelet evicted (node pressure).
+fn evicted(context: &ClusterContext) -> Option<Diagnosis> {
+    let pod =
+        context.pods.iter().find(|pod| pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted"))?;
+    let message = pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
+    let deployment = deployment_name(context);
+    Some(Diagnosis {
+        family: Family::NodeNotReady,
+        root_cause: format!("{deployment}'s pod {} was evicted: {message}", name(pod)),
+        confidence: Confidence::High,
+        evidence: vec![evidence(
+            format!("status of pod {}", name(pod)),
+            format!("phase Failed, reason Evicted: {message}"),
+        )],
+        actions: vec![manual(
+            "Relieve the node and set requests",
+            &[
+                "Check the node's pressure conditions",
+                "Give the pod memory and ephemeral-storage requests so it is placed where it fits",
+                "Delete the evicted pods once understood",
+            ],
+        )],
+        workload: workload(context),
+    })
+}
+
+/// Pods stuck in ContainerCreating: volumes that do not mount, sandboxes not created.
+fn stuck_creating(context: &ClusterContext) -> Option<Diagnosis> {
+    let failure = warnings(context).into_iter().find(|e| {
+        e.line.starts_with("FailedMount")
+            || e.line.starts_with("FailedAttachVolume")
+            || e.line.starts_with("FailedCreatePodSandBox")
+    })?;
+    let creating = context.pods.iter().any(|pod| {
+        statuses(pod).iter().any(|s| waiting_reason(s) == Some("ContainerCreating")) || statuses(pod).is_empty()
+    });
+    if !creating {
+        return None;
+    }
+    let deployment = deployment_name(context);
+    let volume = failure.line.starts_with("FailedMount") || failure.line.starts_with("FailedAttachVolume");
+    Some(Diagnosis {
+        family: if volume { Family::VolumeProblem } else { Family::PodCrash },
+        root_cause: format!("{deployment}'s pods cannot start: {}", failure.line),
+        confidence: Confidence::High,
+        evidence: vec![failure],
+        actions: vec![if volume {
+            manual(
+                "Fix the volume",
+                &[
+                    "Check the PersistentVolumeClaim is Bound and the volume exists",
+                    "Check the Secret or ConfigMap the volume names",
+                ],
+            )
+        } else {
+            manual(
+                "Fix the node's container runtime or network plugin",
+                &["Check the CNI plugin's pods on the node", "Cordon the node if only it fails"],
+            )
+        }],
+        workload: workload(context),
+    })
+}
+
+/// A deployment whose replica set cannot create pods (quota, admission).
+fn replica_failure(context: &ClusterContext) -> Option<Diagnosis> {
+    let deployment = context.deployment.as_ref()?;
+    let failure = deployment
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_.as_deref() == Some("ReplicaFailure") && c.status.as_deref() == Some("True"))?;
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let message = failure.message.clone().unwrap_or_default();
+    Some(Diagnosis {
+        family: Family::RolloutFailure,
+        root_cause: format!("{name} cannot create its pods: {message}"),
+        confidence: Confidence::High,
+        evidence: vec![evidence(
+            format!("status of deployment {name}"),
+            format!("ReplicaFailure=True ({}): {message}", failure.reason.clone().unwrap_or_default()),
+        )],
+        actions: vec![manual(
+            "Lift what refuses the pods",
+            &[
+                "Check the namespace's ResourceQuota and LimitRange",
+                "Check admission webhooks that may reject the pods",
+            ],
+        )],
         workload: workload(context),
     })
 }
@@ -821,6 +949,60 @@ mod tests {
             diagnosis(&context(vec![pod(running(true, json!({})))], normal, deployment(json!({})))).family,
             Family::ProbeFailure
         );
+    }
+
+    #[test]
+    fn a_missing_configmap_or_secret_is_named_and_a_container_merely_waiting_is_not() {
+        let missing = running(
+            false,
+            json!({"state": {"waiting": {"reason": "CreateContainerConfigError", "message": "configmap \"web-config\" not found"}}}),
+        );
+        let found = diagnosis(&context(vec![pod(missing)], json!([]), deployment(json!({}))));
+        assert!(found.root_cause.contains("configmap \"web-config\" not found"), "{}", found.root_cause);
+        assert!(matches!(found.actions[0].change, Change::Manual { .. }));
+        let waiting = running(false, json!({"state": {"waiting": {"reason": "PodInitializing"}}}));
+        assert!(
+            !diagnosis(&context(vec![pod(waiting)], json!([]), deployment(json!({}))))
+                .root_cause
+                .contains("cannot be created")
+        );
+    }
+
+    #[test]
+    fn an_evicted_pod_is_named_and_a_failed_one_for_another_reason_is_not() {
+        let evicted =
+            json!({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."});
+        let found = diagnosis(&context(vec![pod(evicted)], json!([]), deployment(json!({}))));
+        assert!(found.root_cause.contains("evicted: The node was low on resource: memory."), "{}", found.root_cause);
+        let failed = json!({"phase": "Failed", "reason": "DeadlineExceeded"});
+        assert!(
+            !diagnosis(&context(vec![pod(failed)], json!([]), deployment(json!({})))).root_cause.contains("evicted")
+        );
+    }
+
+    #[test]
+    fn pods_stuck_creating_name_the_mount_and_old_mount_warnings_on_running_pods_do_not() {
+        let events = json!([{"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "web-abc-1"}, "type": "Warning",
+                             "reason": "FailedMount", "message": "MountVolume.SetUp failed for volume \"data\": secret \"db-cert\" not found"}]);
+        let creating = running(false, json!({"state": {"waiting": {"reason": "ContainerCreating"}}}));
+        let found = diagnosis(&context(vec![pod(creating)], events.clone(), deployment(json!({}))));
+        assert_eq!(found.family, Family::VolumeProblem);
+        assert!(found.root_cause.contains("secret \"db-cert\" not found"));
+        let found = diagnosis(&context(vec![pod(running(true, json!({})))], events, deployment(json!({}))));
+        assert_ne!(found.family, Family::VolumeProblem);
+    }
+
+    #[test]
+    fn a_replica_failure_is_named_and_a_cleared_one_is_not() {
+        let failing = deployment(
+            json!({"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                                          "message": "pods \"web-x\" is forbidden: exceeded quota: compute"}]}),
+        );
+        let found = diagnosis(&context(vec![], json!([]), failing));
+        assert_eq!(found.family, Family::RolloutFailure);
+        assert!(found.root_cause.contains("exceeded quota"));
+        let cleared = deployment(json!({"conditions": [{"type": "ReplicaFailure", "status": "False"}]}));
+        assert_ne!(diagnosis(&context(vec![], json!([]), cleared)).family, Family::RolloutFailure);
     }
 
     #[test]
