@@ -27,7 +27,8 @@ async fn main() {
     let incidents = setting("BENCH_INCIDENTS", 100_000);
     let requests = setting("BENCH_REQUESTS", 300);
     let database = BenchDatabase::create().await;
-    let settings = database.settings(&[]);
+    // The agent would start on the seeded incidents: this measures the pages alone.
+    let settings = database.settings(&[("AGENT_WORKERS", "0")]);
     let options = leptos::prelude::LeptosOptions::builder()
         .output_name("dreamops")
         .site_addr(([127, 0, 0, 1], 0))
