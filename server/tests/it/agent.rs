@@ -393,3 +393,63 @@ async fn responders_mark_analyses_right_or_wrong_and_the_dashboard_counts_them()
     assert!(dashboard["response_times"][0]["mttd_secs"].as_f64().unwrap() >= 0.0, "time to diagnosis is measured");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn on_shutdown_a_job_that_cannot_finish_in_time_is_given_back_for_another_worker() {
+    let app = with_agent(0).await;
+    let owner = app.user();
+    owner.sign_up("shutdown@agent.example", "Shutdown").await;
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    // A cluster that accepts connections and never answers: every read waits its time box.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'http://{address}'}}\n\
+         contexts:\n- name: c\n  context: {{cluster: k, user: u, namespace: shop}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+    );
+    let added = owner.call("add_cluster", &[("name", "silent"), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
+    assert_eq!(added.status(), StatusCode::OK);
+
+    let worker = app
+        .another_instance_with(|settings| {
+            settings.agent.workers = 1;
+            settings.agent.lease = Duration::from_secs(30);
+        })
+        .await;
+    let incident = send(
+        &app,
+        team,
+        &alert("KubePodCrashLooping", json!({"namespace": "shop", "deployment": "web"}), "Crash looping"),
+    )
+    .await;
+    let db = app.state().db;
+    for _ in 0..100 {
+        let state: String = sqlx::query_scalar("select state from agent_jobs where incident_id = $1")
+            .bind(incident)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if state == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The instance stops: its worker may finish within the grace, else gives the job back.
+    worker.stop().await;
+    let (state, attempts, leased_by): (String, i32, Option<String>) =
+        sqlx::query_as("select state, attempts, leased_by from agent_jobs where incident_id = $1")
+            .bind(incident)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts, leased_by), ("queued", 0, None), "given back, the attempt not counted");
+    let analyses: i64 = sqlx::query_scalar("select count(*) from analyses").fetch_one(&db).await.unwrap();
+    assert_eq!(analyses, 0);
+    app.stop().await;
+}

@@ -89,9 +89,11 @@ impl Agent {
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.phase.send(Phase::Draining);
         let mut tasks = self.tasks;
+        // Finished tasks leave the list: a handle must not be awaited twice.
         let drained = tokio::time::timeout(grace, async {
-            for task in &mut tasks {
+            while let Some(task) = tasks.last_mut() {
                 let _ = task.await;
+                tasks.pop();
             }
         })
         .await;
