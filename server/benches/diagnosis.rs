@@ -13,11 +13,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use server::startup::Application;
 
 mod support;
 
-use support::{BenchDatabase, setting};
+use support::{BenchDatabase, setting, start_signed_up};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
@@ -55,26 +54,7 @@ impl Stream {
 async fn main() {
     let alerts = setting("BENCH_ALERTS", 200);
     let database = BenchDatabase::create().await;
-    let settings = database.settings(&[("AGENT_WORKERS", "2")]);
-    let options = leptos::prelude::LeptosOptions::builder()
-        .output_name("dreamops")
-        .site_addr(([127, 0, 0, 1], 0))
-        .site_root("target/site")
-        .build();
-    let application = Application::build(settings, options).await.unwrap();
-    let address = format!("http://{}", application.local_addr());
-    let state = application.state().clone();
-    tokio::spawn(application.run_until_stopped(std::future::pending()));
-
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let signed_up = client
-        .post(format!("{address}/api/sign_up"))
-        .form(&[("email", "bench@example.com"), ("password", "correct horse battery staple"), ("team_name", "Bench")])
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_up.status().is_success() || signed_up.status().is_redirection());
-    let team: uuid::Uuid = sqlx::query_scalar("select id from teams").fetch_one(&state.db).await.unwrap();
+    let (address, state, client, team) = start_signed_up(&database, &[("AGENT_WORKERS", "2")]).await;
     sqlx::query("update teams set plan = 'enterprise' where id = $1").bind(team).execute(&state.db).await.unwrap();
     let added = client.post(format!("{address}/api/add_demo_cluster")).send().await.unwrap();
     assert!(added.status().is_success(), "the demo cluster is added");

@@ -12,11 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use server::startup::Application;
-
 mod support;
 
-use support::{BenchDatabase, setting};
+use support::{BenchDatabase, setting, start_signed_up};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or_default()
@@ -28,26 +26,7 @@ async fn main() {
     let requests = setting("BENCH_REQUESTS", 300);
     let database = BenchDatabase::create().await;
     // The agent would start on the seeded incidents: this measures the pages alone.
-    let settings = database.settings(&[("AGENT_WORKERS", "0")]);
-    let options = leptos::prelude::LeptosOptions::builder()
-        .output_name("dreamops")
-        .site_addr(([127, 0, 0, 1], 0))
-        .site_root("target/site")
-        .build();
-    let application = Application::build(settings, options).await.unwrap();
-    let address = format!("http://{}", application.local_addr());
-    let state = application.state().clone();
-    tokio::spawn(application.run_until_stopped(std::future::pending()));
-
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let signed_up = client
-        .post(format!("{address}/api/sign_up"))
-        .form(&[("email", "bench@example.com"), ("password", "correct horse battery staple"), ("team_name", "Bench")])
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_up.status().is_success() || signed_up.status().is_redirection());
-    let team: uuid::Uuid = sqlx::query_scalar("select id from teams").fetch_one(&state.db).await.unwrap();
+    let (address, state, client, team) = start_signed_up(&database, &[("AGENT_WORKERS", "0")]).await;
 
     let seeding = Instant::now();
     seed(&state.db, team, incidents).await;

@@ -45,3 +45,31 @@ impl BenchDatabase {
 pub fn setting(variable: &str, default: usize) -> usize {
     std::env::var(variable).ok().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
 }
+
+/// A server on `database` with `extra` settings, serving in the background, and a client
+/// signed up as the owner of a team: the server's address and state, the client, the team.
+#[allow(dead_code, reason = "the ingest benchmark starts its servers its own way")]
+pub async fn start_signed_up(
+    database: &BenchDatabase,
+    extra: &[(&'static str, &'static str)],
+) -> (String, app::server::state::AppState, reqwest::Client, uuid::Uuid) {
+    let options = leptos::prelude::LeptosOptions::builder()
+        .output_name("dreamops")
+        .site_addr(([127, 0, 0, 1], 0))
+        .site_root("target/site")
+        .build();
+    let application = server::startup::Application::build(database.settings(extra), options).await.unwrap();
+    let address = format!("http://{}", application.local_addr());
+    let state = application.state().clone();
+    tokio::spawn(application.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let signed_up = client
+        .post(format!("{address}/api/sign_up"))
+        .form(&[("email", "bench@example.com"), ("password", "correct horse battery staple"), ("team_name", "Bench")])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_up.status().is_success() || signed_up.status().is_redirection());
+    let team: uuid::Uuid = sqlx::query_scalar("select id from teams").fetch_one(&state.db).await.unwrap();
+    (address, state, client, team)
+}

@@ -64,7 +64,7 @@ fn deployment_of_pod(pod: &Pod) -> Option<String> {
 }
 
 fn selector_of(labels: Option<&std::collections::BTreeMap<String, String>>) -> String {
-    labels.map(|l| l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")).unwrap_or_default()
+    labels.map(crate::server::cluster_client::selector).unwrap_or_default()
 }
 
 /// Reads the cluster about the workload `found` names, in `default_namespace` when the

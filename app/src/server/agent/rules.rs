@@ -624,7 +624,7 @@ fn selector_matches_nothing(context: &ClusterContext) -> Option<Diagnosis> {
         .spec
         .as_ref()
         .and_then(|s| s.selector.as_ref())
-        .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .map(crate::server::cluster_client::selector)
         .unwrap_or_default();
     Some(Diagnosis {
         family: Family::ServiceWithoutEndpoints,

@@ -51,6 +51,11 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
         .map_err(|error| AppError::Conflict(format!("The saved kubeconfig cannot be used: {error}")))
 }
 
+/// Labels as a label selector (`app=web,tier=front`), as Kubernetes writes them.
+pub fn selector<'a, V: std::fmt::Display + 'a>(labels: impl IntoIterator<Item = (&'a String, V)>) -> String {
+    labels.into_iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
+}
+
 /// Runs `call` for at most [`CALL_TIMEOUT`]; a failure says in words what happened.
 pub async fn timed<T>(what: &str, call: impl Future<Output = kube::Result<T>>) -> Result<T, String> {
     match tokio::time::timeout(CALL_TIMEOUT, call).await {

@@ -172,12 +172,8 @@ pub async fn read(state: &AppState, team: Uuid, id: Uuid) -> Result<ClusterOverv
             .and_then(|e| e.subsets.as_ref())
             .is_some_and(|subsets| subsets.iter().any(|s| s.addresses.as_ref().is_some_and(|a| !a.is_empty())));
         if !ready {
-            let selector = service
-                .spec
-                .as_ref()
-                .and_then(|s| s.selector.as_ref())
-                .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-                .unwrap_or_default();
+            let selector =
+                service.spec.as_ref().and_then(|s| s.selector.as_ref()).map(super::selector).unwrap_or_default();
             let (namespace, name) = (service.metadata.namespace.as_ref(), service.metadata.name.as_ref());
             overview.services_without_endpoints.push(finding(
                 namespace,

@@ -84,13 +84,7 @@ pub async fn roll_back(client: &Client, namespace: &str, name: &str, dry_run: bo
     let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
     let deployment = deployments.get(name).await?;
     let uid = deployment.metadata.uid.clone().unwrap_or_default();
-    let selector = deployment
-        .spec
-        .selector
-        .match_labels
-        .as_ref()
-        .map(|labels| labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+    let selector = deployment.spec.selector.match_labels.as_ref().map(super::selector).unwrap_or_default();
     let replica_sets =
         Api::<ReplicaSet>::namespaced(client.clone(), namespace).list(&ListParams::default().labels(&selector)).await?;
     let mut owned: Vec<(i64, ReplicaSet)> = replica_sets
