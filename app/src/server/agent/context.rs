@@ -12,7 +12,7 @@ use super::Timeline;
 use super::classify::Classification;
 use crate::domain::analysis::Family;
 use crate::server::cluster_client::timed;
-use crate::server::cluster_client::writes::revision;
+use crate::server::cluster_client::writes::revisions;
 
 /// Lines of log read from the end.
 const LOG_LINES: i64 = 50;
@@ -137,18 +137,7 @@ pub async fn gather(
             .await
         {
             Ok(list) => {
-                let mut owned: Vec<ReplicaSet> = list
-                    .items
-                    .into_iter()
-                    .filter(|rs| {
-                        rs.metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .any(|o| o.uid == uid && o.controller == Some(true))
-                    })
-                    .collect();
-                owned.sort_by_key(|rs| std::cmp::Reverse(revision(rs).unwrap_or(0)));
+                let owned: Vec<ReplicaSet> = revisions(list.items, &uid).into_iter().map(|(_, rs)| rs).collect();
                 report(format!("Read the rollout history: {} revisions.", owned.len())).await;
                 context.replica_sets = owned;
             }

@@ -68,6 +68,24 @@ pub fn revision(replica_set: &ReplicaSet) -> Option<i64> {
     replica_set.metadata.annotations.as_ref()?.get("deployment.kubernetes.io/revision")?.parse().ok()
 }
 
+/// The replica sets that the deployment with `uid` controls, with their revisions,
+/// newest first.
+pub fn revisions(replica_sets: Vec<ReplicaSet>, uid: &str) -> Vec<(i64, ReplicaSet)> {
+    let mut owned: Vec<(i64, ReplicaSet)> = replica_sets
+        .into_iter()
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|owner| owner.uid == uid && owner.controller == Some(true))
+        })
+        .filter_map(|rs| Some((revision(&rs)?, rs)))
+        .collect();
+    owned.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+    owned
+}
+
 /// Why a roll-back cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum RollBackError {
@@ -87,19 +105,7 @@ pub async fn roll_back(client: &Client, namespace: &str, name: &str, dry_run: bo
     let selector = deployment.spec.selector.match_labels.as_ref().map(super::selector).unwrap_or_default();
     let replica_sets =
         Api::<ReplicaSet>::namespaced(client.clone(), namespace).list(&ListParams::default().labels(&selector)).await?;
-    let mut owned: Vec<(i64, ReplicaSet)> = replica_sets
-        .items
-        .into_iter()
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|owner| owner.uid == uid && owner.controller == Some(true))
-        })
-        .filter_map(|rs| Some((revision(&rs)?, rs)))
-        .collect();
-    owned.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+    let owned = revisions(replica_sets.items, &uid);
     let Some((previous, replica_set)) = owned.into_iter().nth(1) else {
         return Err(RollBackError::NoEarlierRevision(name.to_string()));
     };
