@@ -12,7 +12,7 @@ use crate::demo_cluster::with_demo_cluster;
 use crate::support::{TestApp, User};
 
 /// An instance whose agent runs `workers` workers with a short lease.
-async fn with_agent(workers: usize) -> TestApp {
+pub(crate) async fn with_agent(workers: usize) -> TestApp {
     TestApp::spawn_with(|settings| {
         settings.agent.workers = workers;
         settings.agent.lease = Duration::from_secs(2);
@@ -21,7 +21,7 @@ async fn with_agent(workers: usize) -> TestApp {
 }
 
 /// An Alertmanager webhook body for one firing alert.
-fn alert(name: &str, labels: Value, summary: &str) -> Value {
+pub(crate) fn alert(name: &str, labels: Value, summary: &str) -> Value {
     let mut labels = labels;
     labels["alertname"] = json!(name);
     labels["severity"] = json!("critical");
@@ -32,7 +32,7 @@ fn alert(name: &str, labels: Value, summary: &str) -> Value {
 }
 
 /// Sends `payload` through the team's own Alertmanager endpoint; the incident it opened.
-async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
+pub(crate) async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
     let state = app.state();
     app::server::ingest::integrations::send_as_alertmanager(&state.db, &state.cipher, &state.self_url, team, payload)
         .await
@@ -47,7 +47,7 @@ async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
 }
 
 /// The incident's analysis once stored (waiting up to 20 s).
-async fn analysis(user: &User, incident: Uuid) -> Value {
+pub(crate) async fn analysis(user: &User, incident: Uuid) -> Value {
     for _ in 0..200 {
         let progress: Value =
             user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
@@ -59,7 +59,7 @@ async fn analysis(user: &User, incident: Uuid) -> Value {
     panic!("no analysis of {incident}");
 }
 
-async fn unlimited(app: &TestApp, team: Uuid) {
+pub(crate) async fn unlimited(app: &TestApp, team: Uuid) {
     sqlx::query("update teams set plan = 'enterprise' where id = $1")
         .bind(team)
         .execute(&app.state().db)
@@ -67,7 +67,7 @@ async fn unlimited(app: &TestApp, team: Uuid) {
         .unwrap();
 }
 
-fn change_kinds(analysis: &Value) -> Vec<String> {
+pub(crate) fn change_kinds(analysis: &Value) -> Vec<String> {
     analysis["actions"].as_array().unwrap().iter().map(|a| a["change"]["kind"].as_str().unwrap().to_string()).collect()
 }
 

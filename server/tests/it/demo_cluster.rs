@@ -155,12 +155,13 @@ async fn writes_change_the_demo_cluster_as_kubernetes_documents_and_fixes_work_o
     assert_eq!(fresh.len(), 1, "the rollout surges by one pod: {after:?}");
     assert_eq!(waiting(fresh[0]), "CrashLoopBackOff", "the restarted pod fails the same way");
     assert_eq!(after.len(), 3, "no old pod goes while no new one is ready");
+    // The new rollout has its progress deadline (600 s) before it counts as stuck.
     let progressing = deployments.get("payment-service").await.unwrap().status.unwrap().conditions.unwrap();
     assert!(
-        progressing
-            .iter()
-            .any(|c| c.type_.as_deref() == Some("Progressing")
-                && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+        progressing.iter().any(|c| c.type_.as_deref() == Some("Progressing")
+            && c.status.as_deref() == Some("True")
+            && c.reason.as_deref() == Some("ReplicaSetUpdated")),
+        "{progressing:?}"
     );
     // Deleting one of its pods gets a new one, failing just the same.
     let victim = after[0].metadata.name.clone().unwrap();
@@ -359,4 +360,77 @@ async fn the_remediation_policy_is_kept_and_checked() {
     let kept: serde_json::Value = owner.query(&format!("get_cluster?id={id}")).await.json().await.unwrap();
     assert_eq!(kept["policy"]["mode"], "autonomous", "refused changes keep what was saved");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn objects_are_created_as_the_api_server_creates_them_and_controllers_act_on_them() {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+    use kube::api::DeleteParams;
+
+    let app = TestApp::spawn().await;
+    let (_, id, team) = with_demo_cluster(&app, "creates@demo.example").await;
+    let client = cluster_client::connect(&app.state(), team, id).await.unwrap();
+    let post = PostParams::default();
+
+    // Created once (201), its name taken afterwards (409), nowhere in an unknown namespace.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "demo");
+    let map: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "settings"}, "data": {"a": "1"}})).unwrap();
+    let created = maps.create(&post, &map).await.unwrap();
+    assert!(created.metadata.uid.is_some() && created.metadata.resource_version.is_some());
+    let (code, reason, message) = api_error(maps.create(&post, &map).await.unwrap_err());
+    assert_eq!(
+        (code, reason.as_str(), message.as_str()),
+        (409, "AlreadyExists", "configmaps \"settings\" already exists")
+    );
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
+    assert_eq!(api_error(elsewhere.create(&post, &map).await.unwrap_err()).0, 404);
+    let generated: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"generateName": "gen-"}})).unwrap();
+    let named = maps.create(&post, &generated).await.unwrap().metadata.name.unwrap();
+    assert!(named.starts_with("gen-") && named.len() == 9, "{named}");
+
+    // A secret's stringData is kept as base64 data.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "demo");
+    let secret: Secret =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "s"}, "stringData": {"k": "v"}})).unwrap();
+    secrets.create(&post, &secret).await.unwrap();
+    let stored = store::get(&app.state().db, id, "secrets", "demo", "s").await.unwrap().unwrap();
+    assert_eq!(stored["data"]["k"], "dg==");
+    assert!(stored.get("stringData").is_none());
+
+    // Claims bind through the default class; an unknown class leaves them Pending.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "demo");
+    for (name, class) in [("bound", None), ("pending", Some("fast-ssd"))] {
+        let mut claim = serde_json::json!({"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                            "resources": {"requests": {"storage": "1Gi"}}}});
+        if let Some(class) = class {
+            claim["spec"]["storageClassName"] = serde_json::json!(class);
+        }
+        claims.create(&post, &serde_json::from_value(claim).unwrap()).await.unwrap();
+    }
+    let phase = |claim: PersistentVolumeClaim| claim.status.unwrap().phase.unwrap();
+    assert_eq!(phase(claims.get("bound").await.unwrap()), "Bound");
+    assert_eq!(phase(claims.get("pending").await.unwrap()), "Pending");
+
+    // A job needs a restart policy of Never or OnFailure; it runs to completion; deleting
+    // it takes its pods.
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "demo");
+    let job = |policy: &str| -> Job {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "once"}, "spec": {"template": {"spec": {
+            "restartPolicy": policy, "containers": [{"name": "c", "image": "registry.dreamops.demo/frontend-app:4.0.2"}]}}}}))
+        .unwrap()
+    };
+    assert_eq!(api_error(jobs.create(&post, &job("Always")).await.unwrap_err()).0, 422);
+    jobs.create(&post, &job("Never")).await.unwrap();
+    let done = jobs.get("once").await.unwrap().status.unwrap();
+    assert_eq!(done.succeeded, Some(1));
+    assert!(done.conditions.unwrap().iter().any(|c| c.type_ == "Complete" && c.status == "True"));
+    let job_pods = |client: Client| async move {
+        Api::<Pod>::namespaced(client, "demo").list(&ListParams::default().labels("job-name=once")).await.unwrap().items
+    };
+    assert_eq!(job_pods(client.clone()).await.len(), 1);
+    jobs.delete("once", &DeleteParams::default()).await.unwrap();
+    assert!(job_pods(client.clone()).await.is_empty());
 }

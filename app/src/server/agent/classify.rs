@@ -1,6 +1,6 @@
 //! What kind of failure an incident is, and which workload it is about, from its alert:
 //! the alert name and labels first (Alertmanager's `alertname`, `namespace`, `pod`,
-//! `deployment`, `container`, `cluster`), then the words of its title and details.
+//! `deployment`, `container`, `cluster`, `job_name`, `persistentvolumeclaim`), then the words of its title and details.
 
 use serde_json::Value;
 
@@ -29,6 +29,10 @@ pub struct Classification {
     pub container: Option<String>,
     pub service: Option<String>,
     pub node: Option<String>,
+    /// A Kubernetes Job (kube-state-metrics' `job_name`; Prometheus' `job` is the scrape job).
+    pub job: Option<String>,
+    /// A PersistentVolumeClaim.
+    pub claim: Option<String>,
 }
 
 /// A label (or annotation, or custom detail) of the alert, by any of `names`.
@@ -65,6 +69,7 @@ const ALERT_NAMES: &[(&str, Family)] = &[
     ("KubeletDown", Family::NodeNotReady),
     ("KubePersistentVolumeFillingUp", Family::VolumeProblem),
     ("KubePersistentVolumeErrors", Family::VolumeProblem),
+    ("KubePersistentVolumeClaimPending", Family::VolumeProblem),
     ("KubeJobFailed", Family::JobFailure),
     ("KubeJobNotCompleted", Family::JobFailure),
     ("CPUThrottlingHigh", Family::HighCpu),
@@ -140,12 +145,16 @@ pub fn classify(facts: &IncidentFacts) -> Classification {
     let service = label(details, &["service", "service_name"]).or_else(|| facts.service.clone());
     let node = label(details, &["node", "instance_node", "nodename"]);
     let cluster = label(details, &["cluster", "cluster_name", "k8s_cluster"]);
+    let job = label(details, &["job_name", "kubernetes_job_name"]);
+    let claim = label(details, &["persistentvolumeclaim", "pvc", "claim"]);
     let reason = label(details, &["reason"]).unwrap_or_default();
 
     let by_name = alert_name.as_deref().and_then(|name| {
         if name == "KubeContainerWaiting" || name == "KubePodNotReady" {
-            // The waiting reason says which.
-            return words(&reason.to_lowercase());
+            // The waiting reason says which; a pod not ready for no given reason fails
+            // its readiness probe, a container waiting for none keeps failing to start.
+            let otherwise = if name == "KubePodNotReady" { Family::ProbeFailure } else { Family::PodCrash };
+            return Some(words(&reason.to_lowercase()).unwrap_or(otherwise));
         }
         ALERT_NAMES.iter().find(|(known, _)| known.eq_ignore_ascii_case(name)).map(|(_, family)| *family)
     });
@@ -159,11 +168,11 @@ pub fn classify(facts: &IncidentFacts) -> Classification {
     .to_lowercase();
     let mut family = by_name.or_else(|| words(&text)).unwrap_or(Family::Unknown);
     // CPU and memory words on a host without any workload are about the server.
-    let on_kubernetes = namespace.is_some() || pod.is_some() || deployment.is_some();
+    let on_kubernetes = namespace.is_some() || pod.is_some() || deployment.is_some() || job.is_some();
     if matches!(family, Family::HighCpu | Family::HighMemory) && !on_kubernetes {
         family = Family::ServerResources;
     }
-    Classification { family, alert_name, cluster, namespace, pod, deployment, container, service, node }
+    Classification { family, alert_name, cluster, namespace, pod, deployment, container, service, node, job, claim }
 }
 
 fn words(text: &str) -> Option<Family> {

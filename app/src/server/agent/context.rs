@@ -4,7 +4,8 @@
 //! the events of the pod and the deployment, the service and its endpoints, the nodes.
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Event, Node, Pod, Service};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
@@ -36,6 +37,11 @@ pub struct ClusterContext {
     /// Pods in the namespace whose labels the service's selector matches.
     pub pods_matching_service: Option<usize>,
     pub nodes: Vec<Node>,
+    /// The job the alert names, when it names one.
+    pub job: Option<Job>,
+    /// The claims the failing pod (or the alert) names, and the names of those missing.
+    pub claims: Vec<PersistentVolumeClaim>,
+    pub missing_claims: Vec<String>,
 }
 
 fn ready(pod: &Pod) -> bool {
@@ -143,13 +149,47 @@ pub async fn gather(
             }
             Err(error) => report(error).await,
         }
+    } else if let Some(name) = found.job.as_ref().filter(|_| named_pod.is_none()) {
+        match timed("Reading the job", Api::<Job>::namespaced(client.clone(), &namespace).get_opt(name)).await {
+            Ok(Some(job)) => {
+                let status = job.status.clone().unwrap_or_default();
+                report(format!(
+                    "Read job {namespace}/{name}: {} succeeded, {} failed, {} running.",
+                    status.succeeded.unwrap_or(0),
+                    status.failed.unwrap_or(0),
+                    status.active.unwrap_or(0)
+                ))
+                .await;
+                let selector = selector_of(job.spec.as_ref().and_then(|s| s.selector.as_ref()?.match_labels.as_ref()));
+                match timed("Listing the pods", pods.list(&ListParams::default().labels(&selector))).await {
+                    Ok(list) => {
+                        report(format!("Listed {} pods of the job.", list.items.len())).await;
+                        context.pods = list.items;
+                    }
+                    Err(error) => report(error).await,
+                }
+                context.job = Some(job);
+            }
+            Ok(None) => report(format!("No job {namespace}/{name}.")).await,
+            Err(error) => report(error).await,
+        }
     } else if let Some(pod) = &named_pod {
         context.pods = vec![pod.clone()];
     }
 
-    // The failing pod: the one named if it still exists, else the first not ready.
+    // The failing pod: the one named if it still exists, else (of a job) the newest that
+    // failed, else the first not ready.
+    let newest_failed = || {
+        context
+            .pods
+            .iter()
+            .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
+            .max_by_key(|pod| pod.metadata.creation_timestamp.clone())
+            .cloned()
+    };
     context.failing_pod = named_pod
         .filter(|pod| context.pods.is_empty() || context.pods.iter().any(|p| p.metadata.name == pod.metadata.name))
+        .or_else(|| context.job.as_ref().and_then(|_| newest_failed()))
         .or_else(|| context.pods.iter().find(|pod| !ready(pod)).cloned());
     if let Some(pod) = context.failing_pod.clone() {
         let name = pod.metadata.name.clone().unwrap_or_default();
@@ -184,6 +224,33 @@ pub async fn gather(
         }
     }
 
+    // The claims the failing pod (or its deployment's template) mounts, and the alert's.
+    let template_spec = context.deployment.as_ref().and_then(|d| d.spec.template.spec.clone());
+    let spec = context.failing_pod.as_ref().and_then(|p| p.spec.clone()).or(template_spec);
+    let mut claim_names: Vec<String> = found.claim.iter().cloned().collect();
+    for volume in spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        if let Some(claim) = &volume.persistent_volume_claim
+            && !claim_names.contains(&claim.claim_name)
+        {
+            claim_names.push(claim.claim_name.clone());
+        }
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
+    for name in claim_names {
+        match timed("Reading the volume claim", claims.get_opt(&name)).await {
+            Ok(Some(claim)) => {
+                let phase = claim.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+                report(format!("Read volume claim {namespace}/{name}: {phase}.")).await;
+                context.claims.push(claim);
+            }
+            Ok(None) => {
+                report(format!("No volume claim {namespace}/{name}.")).await;
+                context.missing_claims.push(name);
+            }
+            Err(error) => report(error).await,
+        }
+    }
+
     let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
     let mut subjects: Vec<(&str, String)> = Vec::new();
     if let Some(pod) = context.failing_pod.as_ref().and_then(|p| p.metadata.name.clone()) {
@@ -192,17 +259,22 @@ pub async fn gather(
     if let Some(deployment) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
         subjects.push(("Deployment", deployment));
     }
+    if let Some(job) = context.job.as_ref().and_then(|j| j.metadata.name.clone()) {
+        subjects.push(("Job", job));
+    }
+    for claim in &context.claims {
+        let bound = claim.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+        if let Some(name) = claim.metadata.name.clone().filter(|_| !bound) {
+            subjects.push(("PersistentVolumeClaim", name));
+        }
+    }
     for (kind, name) in subjects {
         let fields = format!("involvedObject.kind={kind},involvedObject.name={name}");
         match timed("Reading events", events.list(&ListParams::default().fields(&fields))).await {
             Ok(list) => {
                 let warnings = list.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")).count();
-                report(format!(
-                    "Read {} events of {} {name} ({warnings} warnings).",
-                    list.items.len(),
-                    kind.to_lowercase()
-                ))
-                .await;
+                let kind = if kind == "PersistentVolumeClaim" { "volume claim".into() } else { kind.to_lowercase() };
+                report(format!("Read {} events of {kind} {name} ({warnings} warnings).", list.items.len())).await;
                 context.events.extend(list.items);
             }
             Err(error) => report(error).await,

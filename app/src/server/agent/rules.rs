@@ -174,9 +174,11 @@ pub fn diagnose(facts: &IncidentFacts, found: &Classification, context: Option<&
     let alert = evidence("alert", facts.title.clone());
     if let Some(context) = context {
         for rule in [
+            job_failed,
             oom_killed,
             image_pull,
             config_missing,
+            volume_claim,
             unschedulable,
             evicted,
             stuck_creating,
@@ -340,28 +342,41 @@ fn config_missing(context: &ClusterContext) -> Option<Diagnosis> {
     })
 }
 
-/// Pods the kubelet evicted (node pressure).
+/// Pods the kubelet evicted: the pod's own ephemeral-storage limit, or node pressure.
 fn evicted(context: &ClusterContext) -> Option<Diagnosis> {
     let pod =
         context.pods.iter().find(|pod| pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted"))?;
     let message = pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
     let deployment = deployment_name(context);
-    Some(Diagnosis {
-        family: Family::NodeNotReady,
-        root_cause: format!("{deployment}'s pod {} was evicted: {message}", name(pod)),
-        confidence: Confidence::High,
-        evidence: vec![evidence(
-            format!("status of pod {}", name(pod)),
-            format!("phase Failed, reason Evicted: {message}"),
-        )],
-        actions: vec![manual(
+    let own_limit = message.contains("ephemeral local storage") && message.contains("limit");
+    let action = if own_limit {
+        manual(
+            "Give it the disk it writes, or have it write less",
+            &[
+                "Raise the container's ephemeral-storage limit above what it writes",
+                "Or move what it writes to a volume (emptyDir with a sizeLimit, or a claim)",
+                "Delete the evicted pods once fixed",
+            ],
+        )
+    } else {
+        manual(
             "Relieve the node and set requests",
             &[
                 "Check the node's pressure conditions",
                 "Give the pod memory and ephemeral-storage requests so it is placed where it fits",
                 "Delete the evicted pods once understood",
             ],
+        )
+    };
+    Some(Diagnosis {
+        family: if own_limit { Family::PodCrash } else { Family::NodeNotReady },
+        root_cause: format!("{deployment}'s pod {} was evicted: {message}", name(pod)),
+        confidence: Confidence::High,
+        evidence: vec![evidence(
+            format!("status of pod {}", name(pod)),
+            format!("phase Failed, reason Evicted: {message}"),
         )],
+        actions: vec![action],
         workload: workload(context),
     })
 }
@@ -479,6 +494,10 @@ fn unschedulable(context: &ClusterContext) -> Option<Diagnosis> {
 }
 
 fn crash_loop(context: &ClusterContext) -> Option<Diagnosis> {
+    // Restarts a failing liveness probe causes are the probe's to explain.
+    if warnings(context).iter().any(|e| e.line.starts_with("Unhealthy: Liveness probe failed")) {
+        return None;
+    }
     let (pod, status) = context
         .failing_pod
         .iter()
@@ -669,29 +688,172 @@ fn rollout_stuck(context: &ClusterContext) -> Option<Diagnosis> {
     })
 }
 
+/// The probe settings of a replica set's first container.
+fn probes(rs: &k8s_openapi::api::apps::v1::ReplicaSet) -> Option<String> {
+    let container = rs.spec.template.as_ref()?.spec.as_ref()?.containers.first()?;
+    Some(format!("{:?} {:?}", container.readiness_probe, container.liveness_probe))
+}
+
 fn failing_probes(context: &ClusterContext) -> Option<Diagnosis> {
     let unhealthy: Vec<Evidence> = warnings(context).into_iter().filter(|e| e.line.starts_with("Unhealthy")).collect();
     let first = unhealthy.first()?.clone();
     let deployment = deployment_name(context);
+    let failure = first.line.trim_start_matches("Unhealthy: ").to_string();
+    // A 404 or a refused connection: the probe asks for what the app does not serve.
+    let misdirected = failure.contains("statuscode: 404") || failure.contains("connection refused");
     let mut actions = Vec::new();
-    if let Some(name) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
-        actions.push(RecommendedAction {
-            title: format!("Restart {name}'s pods"),
-            risk: Risk::Low,
-            reversible: true,
-            change: Change::RolloutRestart { namespace: context.namespace.clone(), deployment: name },
-        });
-    }
-    actions.push(manual(
-        "Check the probe",
-        &["Check the probe's path, port and timeout against the app", "Check what the app depends on at that moment"],
-    ));
+    let root_cause = if misdirected {
+        let probe_changed = match (context.replica_sets.first(), context.replica_sets.get(1)) {
+            (Some(current), Some(previous)) => probes(current) != probes(previous),
+            _ => false,
+        };
+        if probe_changed {
+            actions.extend(roll_back(context, "its probes matched the app"));
+        }
+        actions.push(manual(
+            "Point the probe at the app",
+            &[
+                "Set the probe's path and port to an endpoint the app serves (its health check)",
+                "A restart will not help: the probe itself is wrong",
+            ],
+        ));
+        format!("{deployment}'s probe asks for something the app does not serve: {failure}")
+    } else {
+        if let Some(name) = context.deployment.as_ref().and_then(|d| d.metadata.name.clone()) {
+            actions.push(RecommendedAction {
+                title: format!("Restart {name}'s pods"),
+                risk: Risk::Low,
+                reversible: true,
+                change: Change::RolloutRestart { namespace: context.namespace.clone(), deployment: name },
+            });
+        }
+        actions.push(manual(
+            "Check the probe",
+            &[
+                "Check the probe's path, port and timeout against the app",
+                "Check what the app depends on at that moment",
+            ],
+        ));
+        format!("{deployment}'s health probes fail: {failure}")
+    };
     Some(Diagnosis {
         family: Family::ProbeFailure,
-        root_cause: format!("{deployment}'s health probes fail: {}", first.line.trim_start_matches("Unhealthy: ")),
-        confidence: Confidence::Medium,
+        root_cause,
+        confidence: if misdirected { Confidence::High } else { Confidence::Medium },
         evidence: unhealthy.into_iter().take(3).collect(),
         actions,
+        workload: workload(context),
+    })
+}
+
+/// A job that gave up: its condition, its last pod's exit and the log line that says why.
+fn job_failed(context: &ClusterContext) -> Option<Diagnosis> {
+    let job = context.job.as_ref()?;
+    let failed =
+        job.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Failed" && c.status == "True")?;
+    let job_name = job.metadata.name.clone().unwrap_or_default();
+    let reason = failed.reason.clone().unwrap_or_default();
+    let message = failed.message.clone().unwrap_or_default();
+    let attempts = job.status.as_ref().and_then(|s| s.failed).unwrap_or(0);
+    let mut evidence_lines = vec![evidence(
+        format!("status of job {job_name}"),
+        format!("Failed=True ({reason}): {message}; {attempts} pods failed"),
+    )];
+    let last = context.failing_pod.as_ref();
+    let exit = last.and_then(|pod| statuses(pod).first()).and_then(terminated).map(|t| t.exit_code);
+    if let (Some(pod), Some(code)) = (last, exit) {
+        evidence_lines
+            .push(evidence(format!("status of pod {}", name(pod)), format!("terminated with exit code {code}")));
+    }
+    let log = context.current_log.as_deref().or(context.previous_log.as_deref()).unwrap_or("");
+    let line = telling_line(log);
+    if let (Some(pod), Some(line)) = (last, line) {
+        evidence_lines.push(evidence(format!("log of pod {}", name(pod)), line));
+    }
+    let cause = match line {
+        Some(line) if missing_variable(line).is_some() => {
+            format!("{} is not set", missing_variable(line).unwrap_or_default())
+        }
+        Some(line) if missing_config(line) => "its configuration file is missing".to_string(),
+        Some(line) => format!("\"{line}\""),
+        None => exit.map(|c| format!("exit code {c}")).unwrap_or_else(|| "an unknown error".into()),
+    };
+    Some(Diagnosis {
+        family: Family::JobFailure,
+        root_cause: format!("Job {job_name} failed ({reason}) after {attempts} attempts: {cause}."),
+        confidence: if line.is_some() { Confidence::High } else { Confidence::Medium },
+        evidence: evidence_lines,
+        actions: vec![manual(
+            "Fix the cause, then run the job again",
+            &[
+                &format!("Read the failed pods' logs: kubectl logs -n {} job/{job_name}", context.namespace),
+                "Fix what the log names (its environment, configuration or input)",
+                "Run it again: a failed job does not retry; delete it and create it anew",
+            ],
+        )],
+        workload: Some(format!("{}/job/{job_name}", context.namespace)),
+    })
+}
+
+/// A claim the workload mounts that does not exist, is not bound, or lost its volume.
+fn volume_claim(context: &ClusterContext) -> Option<Diagnosis> {
+    let subject = context
+        .deployment
+        .as_ref()
+        .and_then(|d| d.metadata.name.clone())
+        .or_else(|| context.failing_pod.as_ref().map(name))
+        .map(|w| format!("{w}'s"))
+        .unwrap_or_else(|| "The".into());
+    if let Some(missing) = context.missing_claims.first() {
+        return Some(Diagnosis {
+            family: Family::VolumeProblem,
+            root_cause: format!("{subject} volume claim {missing} does not exist, so its pods cannot be scheduled."),
+            confidence: Confidence::High,
+            evidence: warnings(context)
+                .into_iter()
+                .filter(|e| e.line.contains(missing.as_str()))
+                .take(2)
+                .chain([evidence("cluster", format!("persistentvolumeclaim \"{missing}\" not found"))])
+                .collect(),
+            actions: vec![manual(
+                &format!("Create the claim {missing}"),
+                &["Create the PersistentVolumeClaim the pods mount, or fix the name they mount"],
+            )],
+            workload: workload(context),
+        });
+    }
+    let claim = context
+        .claims
+        .iter()
+        .find(|claim| matches!(claim.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending" | "Lost")))?;
+    let claim_name = claim.metadata.name.clone().unwrap_or_default();
+    let phase = claim.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+    let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.clone()).unwrap_or_default();
+    let failures: Vec<Evidence> = warnings(context)
+        .into_iter()
+        .filter(|e| e.source.contains(&claim_name) && !e.source.contains("event of pod"))
+        .collect();
+    let why = failures.first().map(|e| format!(": {}", e.line)).unwrap_or_default();
+    let mut evidence_lines = vec![evidence(
+        format!("status of volume claim {claim_name}"),
+        format!("phase {phase}, storage class {}", if class.is_empty() { "(default)" } else { &class }),
+    )];
+    evidence_lines.extend(failures.into_iter().take(2));
+    let steps: &[&str] = if phase == "Lost" {
+        &["The volume behind the claim is gone: restore it from a backup", "Or re-create the claim and its data"]
+    } else {
+        &[
+            "List the storage classes: kubectl get storageclass",
+            "Re-create the claim with a class that exists (a claim's class cannot be changed; it holds no data yet)",
+            "Or create the storage class it names",
+        ]
+    };
+    Some(Diagnosis {
+        family: Family::VolumeProblem,
+        root_cause: format!("{subject} volume claim {claim_name} is {phase}{why}"),
+        confidence: Confidence::High,
+        evidence: evidence_lines,
+        actions: vec![manual("Give the claim a volume", steps)],
         workload: workload(context),
     })
 }

@@ -76,7 +76,8 @@ const RESOURCES: &[Resource] = &[
         namespaced: false,
         verbs: &["get", "list"],
         short_names: &["no"],
-        subresources: &[],
+        // As the kubelet reports its node's conditions.
+        subresources: &[("status", "Node", &["get", "patch"])],
     },
     Resource {
         plural: "pods",
@@ -94,6 +95,42 @@ const RESOURCES: &[Resource] = &[
         namespaced: true,
         verbs: &["get", "list"],
         short_names: &["ev"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "configmaps",
+        kind: "ConfigMap",
+        group: "",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["cm"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "secrets",
+        kind: "Secret",
+        group: "",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &[],
+        subresources: &[],
+    },
+    Resource {
+        plural: "persistentvolumeclaims",
+        kind: "PersistentVolumeClaim",
+        group: "",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &["pvc"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "resourcequotas",
+        kind: "ResourceQuota",
+        group: "",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &["quota"],
         subresources: &[],
     },
     Resource {
@@ -130,6 +167,24 @@ const RESOURCES: &[Resource] = &[
         namespaced: true,
         verbs: &["get", "list"],
         short_names: &["rs"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "jobs",
+        kind: "Job",
+        group: "batch",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &[],
+        subresources: &[],
+    },
+    Resource {
+        plural: "storageclasses",
+        kind: "StorageClass",
+        group: "storage.k8s.io",
+        namespaced: false,
+        verbs: &["get", "list"],
+        short_names: &["sc"],
         subresources: &[],
     },
     Resource {
@@ -265,6 +320,11 @@ fn route(path: &str) -> Option<Target<'_>> {
             let resource = find(group, plural)?;
             (!resource.namespaced).then_some(Target::Object { resource, namespace: "", name, subresource: None })
         }
+        [plural, name, subresource] if *plural != "namespaces" => {
+            let resource = find(group, plural)?;
+            (!resource.namespaced && resource.subresources.iter().any(|(sub, _, _)| sub == subresource))
+                .then_some(Target::Object { resource, namespace: "", name, subresource: Some(subresource) })
+        }
         ["namespaces", namespace, plural] if group.is_empty() && *plural == "status" => Some(Target::Object {
             resource: find("", "namespaces")?,
             namespace: "",
@@ -311,6 +371,9 @@ pub async fn serve(db: &PgPool, cluster: Uuid, request: &ApiRequest<'_>) -> ApiR
         }
         ("POST", Target::Collection { resource, namespace: None }) if resource.plural == "selfsubjectaccessreviews" => {
             Ok(access_review(request.body))
+        }
+        ("POST", Target::Collection { resource, namespace: Some(namespace) }) if resource.verbs.contains(&"create") => {
+            create(db, cluster, resource, namespace, request).await
         }
         ("GET", Target::Object { resource, namespace, name, subresource }) => {
             get(db, cluster, resource, namespace, name, subresource, request.query).await
@@ -482,10 +545,7 @@ fn log(pod: &Value, query: &str) -> ApiResponse {
         .unwrap_or(json!({}));
     let previous = param(query, "previous").is_some_and(|p| p == "true" || p == "1");
     let spec: k8s_openapi::api::core::v1::Container = serde_json::from_value(container.clone()).unwrap_or_default();
-    let lines = match programs::verdict(&spec) {
-        programs::Verdict::Runs(lines) | programs::Verdict::Crashes { log: lines, .. } => lines,
-        _ => Vec::new(),
-    };
+    let lines = programs::verdict(&spec).log().to_vec();
     let restarted = state["restartCount"].as_i64().unwrap_or(0) > 0 || state.pointer("/lastState/terminated").is_some();
     if previous && !restarted {
         return status(
@@ -547,10 +607,36 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiRe
     let typed = match resource.plural {
         "deployments" => serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(object.clone()).map(|_| ()),
         "pods" => serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(object.clone()).map(|_| ()),
+        "configmaps" => serde_json::from_value::<k8s_openapi::api::core::v1::ConfigMap>(object.clone()).map(|_| ()),
+        "secrets" => serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(object.clone()).map(|_| ()),
+        "persistentvolumeclaims" => {
+            serde_json::from_value::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(object.clone()).map(|_| ())
+        }
+        "resourcequotas" => {
+            serde_json::from_value::<k8s_openapi::api::core::v1::ResourceQuota>(object.clone()).map(|_| ())
+        }
+        "jobs" => serde_json::from_value::<k8s_openapi::api::batch::v1::Job>(object.clone()).map(|_| ()),
+        "nodes" => serde_json::from_value::<k8s_openapi::api::core::v1::Node>(object.clone()).map(|_| ()),
         _ => Ok(()),
     };
     if let Err(error) = typed {
         return Err(invalid(resource, name, &format!("the object does not match its schema: {error}")));
+    }
+    if resource.plural == "jobs" {
+        let containers = object.pointer("/spec/template/spec/containers").and_then(Value::as_array);
+        if containers.is_none_or(|containers| containers.is_empty()) {
+            return Err(invalid(resource, name, "spec.template.spec.containers: Required value"));
+        }
+        let restart = text(object, "/spec/template/spec/restartPolicy");
+        if restart != "Never" && restart != "OnFailure" {
+            return Err(invalid(
+                resource,
+                name,
+                &format!(
+                    "spec.template.spec.restartPolicy: Unsupported value: \"{restart}\": supported values: \"OnFailure\", \"Never\""
+                ),
+            ));
+        }
     }
     if resource.plural == "deployments" {
         if object.pointer("/spec/replicas").and_then(Value::as_i64).is_some_and(|replicas| replicas < 0) {
@@ -669,7 +755,23 @@ async fn change(
             for field in ["labels", "annotations"] {
                 updated["metadata"][field] = after["metadata"][field].clone();
             }
-            updated["spec"] = after.get("spec").cloned().unwrap_or(json!({}));
+            // ConfigMaps and Secrets keep what they hold beside their metadata.
+            let fields: &[&str] = match resource.plural {
+                "configmaps" => &["data", "binaryData"],
+                "secrets" => &["data", "stringData", "type"],
+                _ => &["spec"],
+            };
+            for field in fields {
+                match after.get(*field) {
+                    Some(value) => updated[*field] = value.clone(),
+                    None => {
+                        updated.as_object_mut().expect("an object").remove(*field);
+                    }
+                }
+            }
+            if resource.plural == "secrets" {
+                merge_string_data(&mut updated);
+            }
         }
     }
     if let Some(metadata) = updated["metadata"].as_object_mut() {
@@ -690,6 +792,100 @@ async fn change(
         answer["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     }
     Ok(ApiResponse::ok(&if subresource == Some("scale") { scale_of(&answer) } else { answer }))
+}
+
+/// A secret's `stringData` written into its `data` (base64), as the API server does.
+fn merge_string_data(secret: &mut Value) {
+    use k8s_openapi::ByteString;
+    let Ok(mut typed) = serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(secret.clone()) else { return };
+    let Some(strings) = typed.string_data.take() else { return };
+    let data = typed.data.get_or_insert_default();
+    for (key, value) in strings {
+        data.insert(key, ByteString(value.into_bytes()));
+    }
+    if let Ok(encoded) = serde_json::to_value(&typed) {
+        secret["data"] = encoded["data"].clone();
+        secret.as_object_mut().expect("an object").remove("stringData");
+    }
+}
+
+/// Creates an object from the body: its name given or generated, its status left to the
+/// cluster, `AlreadyExists` when the name is taken.
+async fn create(
+    db: &PgPool,
+    cluster: Uuid,
+    resource: &'static Resource,
+    namespace: &str,
+    request: &ApiRequest<'_>,
+) -> Result<ApiResponse, sqlx::Error> {
+    let mut object = match serde_json::from_slice::<Value>(request.body) {
+        Ok(body) if body.is_object() => body,
+        _ => return Ok(status(400, "BadRequest", "the body of the request is not a JSON object", None)),
+    };
+    if !text(&object, "/kind").is_empty() && text(&object, "/kind") != resource.kind {
+        let message = format!("the body is a {}, not a {}", text(&object, "/kind"), resource.kind);
+        return Ok(status(400, "BadRequest", &message, None));
+    }
+    let given = text(&object, "/metadata/namespace");
+    if !given.is_empty() && given != namespace {
+        return Ok(status(
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+            None,
+        ));
+    }
+    let name = match (text(&object, "/metadata/name"), text(&object, "/metadata/generateName")) {
+        ("", "") => {
+            return Ok(invalid(resource, "", "metadata.name: Required value: name or generateName is required"));
+        }
+        ("", prefix) => format!("{prefix}{}", super::world::suffix(5)),
+        (name, _) => name.to_string(),
+    };
+    object["apiVersion"] = json!(api_version(resource.group));
+    object["kind"] = json!(resource.kind);
+    object["metadata"]["name"] = json!(name);
+    object["metadata"]["namespace"] = json!(namespace);
+    if let Some(metadata) = object["metadata"].as_object_mut() {
+        for field in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
+            metadata.remove(field);
+        }
+    }
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("status");
+    }
+    if resource.plural == "secrets" {
+        merge_string_data(&mut object);
+    }
+    if let Err(refused) = validate(resource, &name, &object) {
+        return Ok(refused);
+    }
+    let mut tx = db.begin().await?;
+    let mut world = store::load(&mut tx, cluster).await?;
+    if world.get("namespaces", "", namespace).is_none() {
+        return Ok(status(
+            404,
+            "NotFound",
+            &format!("namespaces \"{namespace}\" not found"),
+            Some(json!({"name": namespace, "kind": "namespaces"})),
+        ));
+    }
+    if world.get(resource.plural, namespace, &name).is_some() {
+        return Ok(status(
+            409,
+            "AlreadyExists",
+            &format!("{} \"{name}\" already exists", qualified(resource)),
+            Some(json!({"name": name, "group": resource.group, "kind": resource.plural})),
+        ));
+    }
+    let key = world.put(resource.plural, object);
+    world.reconcile();
+    if !dry_run(request.query) {
+        store::save(&mut tx, cluster, &mut world).await?;
+        tx.commit().await?;
+    }
+    let answer = world.get(&key.0, &key.1, &key.2).cloned().unwrap_or(json!({}));
+    Ok(ApiResponse::json(201, &answer))
 }
 
 async fn delete(
@@ -758,7 +954,9 @@ mod tests {
             Some(Target::Object { subresource: Some("log"), .. })
         ));
         assert!(route("/api/v1/namespaces/demo/pods/p/exec").is_none());
-        assert!(route("/apis/batch/v1/jobs").is_none());
+        assert!(matches!(route("/apis/batch/v1/namespaces/demo/jobs"), Some(Target::Collection { .. })));
+        assert!(matches!(route("/api/v1/nodes/n/status"), Some(Target::Object { subresource: Some("status"), .. })));
+        assert!(route("/apis/networking.k8s.io/v1/ingresses").is_none());
         assert!(route("/api/v1/nodes/x/y").is_none());
     }
 

@@ -20,8 +20,19 @@ fn failed(error: sqlx::Error) -> AppError {
     AppError::internal("simulating a failure failed", &error)
 }
 
-/// Changes healthy-app's deployment in `world` as `failure` does.
+/// Changes healthy-app's deployment in `world` as `failure` does, and lets the cluster
+/// react — a failed deployment for as long as its alert says (a quarter of an hour).
 fn break_app(world: &mut World, failure: SimulatedFailure) -> Result<(), AppError> {
+    change_app(world, failure)?;
+    if failure == SimulatedFailure::DeploymentFailure {
+        world.backdate(Some(chrono::Duration::minutes(15)));
+    }
+    world.reconcile();
+    world.backdate(None);
+    Ok(())
+}
+
+fn change_app(world: &mut World, failure: SimulatedFailure) -> Result<(), AppError> {
     let key = ("deployments".to_string(), NAMESPACE.to_string(), TARGET.to_string());
     let deployment = world.get_mut(&key).ok_or_else(|| {
         AppError::Conflict(format!("The demo cluster has no deployment {TARGET} any more; reset it first."))
@@ -122,7 +133,6 @@ pub async fn simulate(auth: &Authenticated, id: Uuid, failure: SimulatedFailure)
     let mut tx = state.db.begin().await.map_err(failed)?;
     let mut world = store::load(&mut tx, id).await.map_err(failed)?;
     break_app(&mut world, failure)?;
-    world.reconcile();
     let pod = world
         .list("pods", Some(NAMESPACE))
         .filter(|pod| pod["metadata"]["labels"]["app"] == TARGET)
@@ -167,7 +177,6 @@ mod tests {
             let mut world = World::new(BTreeMap::new());
             world.seed();
             break_app(&mut world, failure).unwrap();
-            world.reconcile();
             let pods = app_pods(&world);
             let waiting: Vec<&str> =
                 pods.iter().map(|p| text(p, "/status/containerStatuses/0/state/waiting/reason")).collect();

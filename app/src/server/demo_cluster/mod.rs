@@ -4,8 +4,11 @@
 //! kubeconfig, exactly as they would a real cluster.
 
 pub mod api;
+mod claims;
 pub mod failures;
+mod jobs;
 mod patch;
+mod pods;
 pub mod programs;
 mod selectors;
 pub mod store;

@@ -30,6 +30,8 @@ struct Program {
     tags: &'static [&'static str],
     /// Working set once started, in MiB.
     memory_mib: u64,
+    /// What it writes to the container's local disk once started, in MiB.
+    disk_mib: u64,
     needs: Needs,
     /// What it logs while it runs.
     logs: &'static [&'static str],
@@ -40,6 +42,7 @@ const PROGRAMS: &[Program] = &[
         name: "payment-service",
         tags: &["3.2.0", "3.2.1"],
         memory_mib: 120,
+        disk_mib: 20,
         needs: Needs::Mount(
             "/etc/payment",
             &[
@@ -55,6 +58,7 @@ const PROGRAMS: &[Program] = &[
         name: "analytics-service",
         tags: &["2.2.0", "2.3.0"],
         memory_mib: 200,
+        disk_mib: 600,
         needs: Needs::Nothing,
         logs: &["INFO  analytics-service listening on :8080", "INFO  ingested 1832 events"],
     },
@@ -62,6 +66,7 @@ const PROGRAMS: &[Program] = &[
         name: "memory-hog",
         tags: &["1.0.0"],
         memory_mib: 300,
+        disk_mib: 10,
         needs: Needs::Nothing,
         logs: &[
             "INFO  memory-hog starting: warming the cache",
@@ -74,6 +79,7 @@ const PROGRAMS: &[Program] = &[
         name: "cpu-intensive",
         tags: &["1.1.0"],
         memory_mib: 90,
+        disk_mib: 10,
         needs: Needs::Nothing,
         logs: &[
             "INFO  cpu-intensive: 8 workers started",
@@ -85,6 +91,7 @@ const PROGRAMS: &[Program] = &[
         name: "broken-database",
         tags: &["15.4"],
         memory_mib: 150,
+        disk_mib: 200,
         needs: Needs::Env(
             "POSTGRES_PASSWORD",
             &[
@@ -98,6 +105,7 @@ const PROGRAMS: &[Program] = &[
         name: "frontend-app",
         tags: &["4.0.2"],
         memory_mib: 64,
+        disk_mib: 10,
         needs: Needs::Nothing,
         logs: &["INFO  frontend-app serving on :8080"],
     },
@@ -105,6 +113,7 @@ const PROGRAMS: &[Program] = &[
         name: "healthy-app",
         tags: &["1.8.0", "1.9.0"],
         memory_mib: 96,
+        disk_mib: 30,
         needs: Needs::Env(
             "DATABASE_URL",
             &["INFO  healthy-app 1.9.0 starting", "panic: DATABASE_URL is not set", "goroutine 1 [running]:"],
@@ -112,6 +121,11 @@ const PROGRAMS: &[Program] = &[
         logs: &["INFO  healthy-app listening on :8080", "INFO  GET /health 200 0.4ms"],
     },
 ];
+
+/// Where every demo program serves HTTP, and the paths it answers there (200); any other
+/// path answers 404, any other port refuses the connection.
+pub const HTTP_PORT: i32 = 8080;
+const SERVED_PATHS: &[&str] = &["/", "/health", "/healthz", "/livez", "/readyz", "/metrics"];
 
 /// The largest memory (MiB) and CPU (millicores) a pod may request on a demo node.
 pub const NODE_MEMORY_MIB: u64 = 16 * 1024;
@@ -122,12 +136,36 @@ pub const NODE_CPU_MILLIS: u64 = 4000;
 pub enum Verdict {
     /// It starts and stays ready; it logs these lines.
     Runs(Vec<String>),
+    /// It runs, but a probe fails: a readiness probe keeps it out of service, a liveness
+    /// probe has it restarted again and again. `message` is the kubelet's.
+    FailsProbe { liveness: bool, message: String, log: Vec<String> },
     /// It exits soon after starting, again and again.
     Crashes { exit_code: i32, reason: &'static str, log: Vec<String> },
+    /// It writes more to local disk than its ephemeral-storage limit: the kubelet evicts
+    /// the pod, saying so.
+    Evicted { message: String, log: Vec<String> },
     /// Its image cannot be pulled.
     CannotPull,
-    /// No node has room for what it requests.
+    /// No node has room for what it requests (or, decided by the cluster, for a claim it
+    /// mounts).
     Unschedulable(String),
+    /// Decided by the cluster: a volume it mounts cannot be set up (the kubelet's message).
+    CannotMount(String),
+    /// Decided by the cluster: a variable's ConfigMap or Secret (or key) does not exist.
+    ConfigError(String),
+}
+
+impl Verdict {
+    /// What the container logs (nothing when it never starts).
+    pub fn log(&self) -> &[String] {
+        match self {
+            Verdict::Runs(log)
+            | Verdict::FailsProbe { log, .. }
+            | Verdict::Crashes { log, .. }
+            | Verdict::Evicted { log, .. } => log,
+            Verdict::CannotPull | Verdict::Unschedulable(_) | Verdict::CannotMount(_) | Verdict::ConfigError(_) => &[],
+        }
+    }
 }
 
 /// The memory a quantity names, in bytes (`256Mi`, `1Gi`, `500M`, `1048576`).
@@ -223,7 +261,62 @@ pub fn verdict(container: &Container) -> Verdict {
         log.truncate(program.logs.len().saturating_sub(1).max(1));
         return Verdict::Crashes { exit_code: 137, reason: "OOMKilled", log };
     }
-    Verdict::Runs(lines(program.logs))
+    let log = lines(program.logs);
+    let disk_limit = quantity(container, "limits", "ephemeral-storage").and_then(memory_bytes);
+    if disk_limit.is_some_and(|limit| limit < program.disk_mib * 1024 * 1024) {
+        let limit = quantity(container, "limits", "ephemeral-storage").unwrap_or_default();
+        return Verdict::Evicted {
+            message: format!("Pod ephemeral local storage usage exceeds the total limit of containers {limit}."),
+            log,
+        };
+    }
+    for (liveness, probe) in [(true, &container.liveness_probe), (false, &container.readiness_probe)] {
+        if let Some(failure) = probe.as_ref().and_then(|probe| probe_failure(container, probe)) {
+            let kind = if liveness { "Liveness" } else { "Readiness" };
+            return Verdict::FailsProbe { liveness, message: format!("{kind} probe failed: {failure}"), log };
+        }
+    }
+    Verdict::Runs(log)
+}
+
+/// Why `probe` of `container` fails against a demo program, if it does.
+fn probe_failure(container: &Container, probe: &k8s_openapi::api::core::v1::Probe) -> Option<String> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    // A named port is the container's port of that name.
+    let port = |port: &IntOrString| match port {
+        IntOrString::Int(number) => Some(*number),
+        IntOrString::String(name) => container
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .map(|p| p.container_port),
+    };
+    let refused = |number: Option<i32>| {
+        format!("dial tcp 10.244.0.1:{}: connect: connection refused", number.map_or("0".into(), |n| n.to_string()))
+    };
+    if let Some(http) = &probe.http_get {
+        let number = port(&http.port);
+        if number != Some(HTTP_PORT) {
+            return Some(format!(
+                "Get \"http://10.244.0.1:{}{}\": {}",
+                number.unwrap_or(0),
+                http.path.as_deref().unwrap_or("/"),
+                refused(number)
+            ));
+        }
+        let path = http.path.as_deref().unwrap_or("/");
+        if !SERVED_PATHS.contains(&path) {
+            return Some("HTTP probe failed with statuscode: 404".to_string());
+        }
+    }
+    if let Some(tcp) = &probe.tcp_socket {
+        let number = port(&tcp.port);
+        if number != Some(HTTP_PORT) {
+            return Some(refused(number));
+        }
+    }
+    None
 }
 
 fn image(name: &str, tag: &str) -> String {

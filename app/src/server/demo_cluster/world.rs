@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use k8s_openapi::api::core::v1::Container;
 use serde_json::{Map, Value, json};
 
-use super::programs::{self, Verdict};
+use super::programs;
 
 /// An object's address: its resource (plural), namespace ('' when cluster-scoped), name.
 pub type Key = (String, String, String);
@@ -24,16 +23,16 @@ pub const NODES: [&str; 3] = ["demo-node-1", "demo-node-2", "demo-node-3"];
 
 /// The objects of one demo cluster (events aside), as loaded and as changed.
 pub struct World {
-    objects: BTreeMap<Key, Value>,
+    pub(super) objects: BTreeMap<Key, Value>,
     original: BTreeMap<Key, Value>,
     /// Each deployment's spec when its generation was last counted.
     counted_specs: BTreeMap<Key, Value>,
     /// Events raised while handling this request, to be stored with the changes.
     pub events: Vec<Value>,
-    now: DateTime<Utc>,
+    pub(super) now: DateTime<Utc>,
     /// How long ago the pods made now started (the initial apps have been failing for a
     /// while: they show restarts).
-    backdate: Option<Duration>,
+    pub(super) backdate: Option<Duration>,
 }
 
 /// `value` at the JSON pointer `pointer`, as a string.
@@ -47,7 +46,7 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 /// Five characters of the alphabet Kubernetes uses for generated names.
-fn suffix(length: usize) -> String {
+pub(super) fn suffix(length: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     uuid::Uuid::new_v4().as_bytes()[..length].iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
@@ -95,17 +94,17 @@ pub fn template_hash(template: &Value) -> String {
     out
 }
 
-fn is_ready(pod: &Value) -> bool {
+pub(super) fn is_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
-fn owner_uid(object: &Value) -> Option<&str> {
+pub(super) fn owner_uid(object: &Value) -> Option<&str> {
     object.pointer("/metadata/ownerReferences")?.as_array()?.iter().find(|r| r["controller"] == true)?["uid"].as_str()
 }
 
-fn labels_match(selector: &Map<String, Value>, labels: Option<&Value>) -> bool {
+pub(super) fn labels_match(selector: &Map<String, Value>, labels: Option<&Value>) -> bool {
     !selector.is_empty() && selector.iter().all(|(key, value)| labels.and_then(|labels| labels.get(key)) == Some(value))
 }
 
@@ -147,7 +146,7 @@ impl World {
             .map(|(_, value)| value)
     }
 
-    fn keys(&self, resource: &str, namespace: &str) -> Vec<Key> {
+    pub(super) fn keys(&self, resource: &str, namespace: &str) -> Vec<Key> {
         self.objects.keys().filter(|(r, ns, _)| r == resource && ns == namespace).cloned().collect()
     }
 
@@ -198,10 +197,24 @@ impl World {
             "Pod" => ("kubelet", text(object, "/spec/nodeName")),
             "Deployment" => ("deployment-controller", ""),
             "ReplicaSet" => ("replicaset-controller", ""),
+            "Job" => ("job-controller", ""),
+            "PersistentVolumeClaim" => ("persistentvolume-controller", ""),
             _ => ("dreamops-demo", ""),
         };
+        // The same event again within this change counts up.
+        let uid = text(object, "/metadata/uid");
+        if let Some(again) = self.events.iter_mut().find(|e| {
+            text(e, "/involvedObject/uid") == uid && text(e, "/reason") == reason && text(e, "/message") == message
+        }) {
+            again["count"] = json!(again["count"].as_i64().unwrap_or(1) + count);
+            return;
+        }
         let first = self.now - self.backdate.unwrap_or_default();
-        let api_version = if matches!(kind, "Deployment" | "ReplicaSet") { "apps/v1" } else { "v1" };
+        let api_version = match kind {
+            "Deployment" | "ReplicaSet" => "apps/v1",
+            "Job" => "batch/v1",
+            _ => "v1",
+        };
         let mut event = json!({
             "apiVersion": "v1",
             "kind": "Event",
@@ -230,17 +243,21 @@ impl World {
         self.events.push(event);
     }
 
-    /// Runs the controllers until the cluster is settled: deployments, their replica
-    /// sets and pods, deployment statuses and service endpoints.
+    /// Runs the controllers until the cluster is settled: claims are bound, deployments
+    /// roll out through their replica sets and pods, jobs run, services get endpoints,
+    /// quotas count what they limit.
     pub fn reconcile(&mut self) {
+        self.reconcile_claims();
         let deployments: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "deployments").cloned().collect();
         for key in deployments {
             self.reconcile_deployment(&key);
         }
+        self.reconcile_jobs();
         let services: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "services").cloned().collect();
         for key in services {
             self.reconcile_endpoints(&key);
         }
+        self.reconcile_quotas();
     }
 
     fn reconcile_deployment(&mut self, key: &Key) {
@@ -347,7 +364,7 @@ impl World {
         self.event(deployment, "Deployment", false, "ScalingReplicaSet", &message, 1);
     }
 
-    fn pods_of(&self, rs: &Key) -> Vec<&Value> {
+    pub(super) fn pods_of(&self, rs: &Key) -> Vec<&Value> {
         let uid = text(&self.objects[rs], "/metadata/uid");
         self.list("pods", Some(&rs.1)).filter(|pod| owner_uid(pod) == Some(uid)).collect()
     }
@@ -373,148 +390,23 @@ impl World {
                 self.remove("pods", &rs.1, name);
             }
         }
+        let mut refused = None;
         for _ in pods.len()..want {
             let replica_set = self.objects[rs].clone();
-            self.create_pod(&replica_set);
+            if let Err(message) = self.create_pod(&replica_set, "ReplicaSet") {
+                refused = Some(message);
+                break;
+            }
         }
         let pods = self.pods_of(rs);
         let ready = pods.iter().filter(|pod| is_ready(pod)).count();
-        let status = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": ready,
-                            "availableReplicas": ready, "observedGeneration": 1});
+        let mut status = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": ready,
+                                "availableReplicas": ready, "observedGeneration": 1});
+        if let Some(message) = refused {
+            status["conditions"] = json!([{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                                           "message": message, "lastTransitionTime": timestamp(self.now)}]);
+        }
         self.objects.get_mut(rs).expect("listed")["status"] = status;
-    }
-
-    fn create_pod(&mut self, replica_set: &Value) {
-        let rs_name = text(replica_set, "/metadata/name");
-        let namespace = text(replica_set, "/metadata/namespace");
-        let template = replica_set.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        let container: Container =
-            serde_json::from_value(template.pointer("/spec/containers/0").cloned().unwrap_or(json!({})))
-                .unwrap_or_default();
-        let verdict = programs::verdict(&container);
-        let started = self.now - self.backdate.unwrap_or_default();
-        let node_index = (uuid::Uuid::new_v4().as_bytes()[0] as usize) % NODES.len();
-        let mut pod = json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": format!("{rs_name}-{}", suffix(5)),
-                "generateName": format!("{rs_name}-"),
-                "namespace": namespace,
-                "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name,
-                                     "uid": text(replica_set, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true}],
-            },
-            "spec": template.get("spec").cloned().unwrap_or(json!({})),
-        });
-        if let Some(annotations) = template.pointer("/metadata/annotations") {
-            pod["metadata"]["annotations"] = annotations.clone();
-        }
-        let image = container.image.clone().unwrap_or_default();
-        let name = container.name.clone();
-        let start = timestamp(started);
-        let condition = |kind: &str, ok: bool| json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastTransitionTime": start});
-        let not_ready = |reason: &str| {
-            json!([condition("PodScheduled", true), condition("Initialized", true),
-                   {"type": "Ready", "status": "False", "reason": reason, "message": format!("containers with unready status: [{name}]"), "lastTransitionTime": start},
-                   {"type": "ContainersReady", "status": "False", "reason": reason, "message": format!("containers with unready status: [{name}]"), "lastTransitionTime": start}])
-        };
-        if !matches!(verdict, Verdict::Unschedulable(_)) {
-            pod["spec"]["nodeName"] = json!(NODES[node_index]);
-        }
-        let ip = format!("10.244.{}.{}", node_index + 1, 2 + uuid::Uuid::new_v4().as_bytes()[1] % 250);
-        let restarts = if self.backdate.is_some() { 6 } else { 1 };
-        let status = match &verdict {
-            Verdict::Runs(_) => json!({
-                "phase": "Running", "podIP": ip, "hostIP": format!("192.168.10.{}", node_index + 11), "startTime": start, "qosClass": "Burstable",
-                "conditions": [condition("PodScheduled", true), condition("Initialized", true), condition("ContainersReady", true), condition("Ready", true)],
-                "containerStatuses": [{"name": name, "image": image, "imageID": format!("{image}@sha256:{}", uuid::Uuid::new_v4().simple()),
-                    "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": start}}}],
-            }),
-            Verdict::Crashes { exit_code, reason, .. } => json!({
-                "phase": "Running", "podIP": ip, "hostIP": format!("192.168.10.{}", node_index + 11), "startTime": start, "qosClass": "Burstable",
-                "conditions": not_ready("ContainersNotReady"),
-                "containerStatuses": [{"name": name, "image": image, "imageID": format!("{image}@sha256:{}", uuid::Uuid::new_v4().simple()),
-                    "ready": false, "started": false, "restartCount": restarts,
-                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 40s restarting failed container={name} pod={}_{namespace}", text(&pod, "/metadata/name"))}},
-                    "lastState": {"terminated": {"exitCode": exit_code, "reason": reason, "startedAt": timestamp(self.now - Duration::seconds(45)), "finishedAt": timestamp(self.now - Duration::seconds(44))}}}],
-            }),
-            Verdict::CannotPull => json!({
-                "phase": "Pending", "podIP": ip, "hostIP": format!("192.168.10.{}", node_index + 11), "startTime": start, "qosClass": "Burstable",
-                "conditions": not_ready("ContainersNotReady"),
-                "containerStatuses": [{"name": name, "image": image, "imageID": "", "ready": false, "started": false, "restartCount": 0,
-                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}}],
-            }),
-            Verdict::Unschedulable(message) => json!({
-                "phase": "Pending", "qosClass": "Burstable",
-                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastTransitionTime": start}],
-            }),
-        };
-        pod["status"] = status;
-        let key = self.put("pods", pod);
-        let pod = self.objects[&key].clone();
-        let rs_key = ("replicasets".to_string(), namespace.to_string(), rs_name.to_string());
-        let rs = self.objects[&rs_key].clone();
-        self.event(&rs, "ReplicaSet", false, "SuccessfulCreate", &format!("Created pod: {}", key.2), 1);
-        match verdict {
-            Verdict::Unschedulable(message) => self.event(&pod, "Pod", true, "FailedScheduling", &message, 1),
-            verdict => {
-                let node = text(&pod, "/spec/nodeName").to_string();
-                self.event(
-                    &pod,
-                    "Pod",
-                    false,
-                    "Scheduled",
-                    &format!("Successfully assigned {namespace}/{} to {node}", key.2),
-                    1,
-                );
-                match verdict {
-                    Verdict::CannotPull => {
-                        let not_found = format!(
-                            "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
-                        );
-                        self.event(&pod, "Pod", false, "Pulling", &format!("Pulling image \"{image}\""), restarts);
-                        self.event(&pod, "Pod", true, "Failed", &not_found, restarts);
-                        self.event(&pod, "Pod", true, "Failed", "Error: ErrImagePull", restarts);
-                        self.event(
-                            &pod,
-                            "Pod",
-                            false,
-                            "BackOff",
-                            &format!("Back-off pulling image \"{image}\""),
-                            restarts,
-                        );
-                        self.event(&pod, "Pod", true, "Failed", "Error: ImagePullBackOff", restarts);
-                    }
-                    Verdict::Crashes { .. } => {
-                        self.started_events(&pod, &image, &name, restarts + 1);
-                        let pod_ref = format!("{}_{namespace}({})", key.2, text(&pod, "/metadata/uid"));
-                        self.event(
-                            &pod,
-                            "Pod",
-                            true,
-                            "BackOff",
-                            &format!("Back-off restarting failed container {name} in pod {pod_ref}"),
-                            restarts,
-                        );
-                    }
-                    _ => self.started_events(&pod, &image, &name, 1),
-                }
-            }
-        }
-    }
-
-    fn started_events(&mut self, pod: &Value, image: &str, container: &str, count: i64) {
-        self.event(
-            pod,
-            "Pod",
-            false,
-            "Pulled",
-            &format!("Container image \"{image}\" already present on machine"),
-            count,
-        );
-        self.event(pod, "Pod", false, "Created", &format!("Created container: {container}"), count);
-        self.event(pod, "Pod", false, "Started", &format!("Started container {container}"), count);
     }
 
     fn deployment_status(&self, deployment: &Value, current: &Key, owned: &[Key], generation: i64) -> Value {
@@ -551,6 +443,8 @@ impl World {
                 "Deployment does not have minimum availability.".into(),
             )
         };
+        // A rollout has `progressDeadlineSeconds` (600 by default) from when it began to
+        // complete; it began when the condition first named the current replica set.
         let progressing = if new_ready >= desired && new_pods.len() as i64 == desired {
             condition(
                 "Progressing",
@@ -559,20 +453,55 @@ impl World {
                 format!("ReplicaSet \"{}\" has successfully progressed.", current.2),
             )
         } else {
-            condition(
-                "Progressing",
-                false,
-                "ProgressDeadlineExceeded",
-                format!("ReplicaSet \"{}\" has timed out progressing.", current.2),
-            )
+            let began = previous("Progressing")
+                .filter(|c| {
+                    c["reason"] != "NewReplicaSetAvailable"
+                        && c["message"].as_str().is_some_and(|m| m.contains(&format!("\"{}\"", current.2)))
+                })
+                .and_then(|c| c["lastUpdateTime"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()))
+                .unwrap_or(self.now - self.backdate.unwrap_or_default());
+            let deadline = deployment.pointer("/spec/progressDeadlineSeconds").and_then(Value::as_i64).unwrap_or(600);
+            let mut progressing = if self.now - began > Duration::seconds(deadline) {
+                condition(
+                    "Progressing",
+                    false,
+                    "ProgressDeadlineExceeded",
+                    format!("ReplicaSet \"{}\" has timed out progressing.", current.2),
+                )
+            } else {
+                condition(
+                    "Progressing",
+                    true,
+                    "ReplicaSetUpdated",
+                    format!("ReplicaSet \"{}\" is progressing.", current.2),
+                )
+            };
+            progressing["lastUpdateTime"] = json!(timestamp(began));
+            progressing
         };
+        let mut conditions = vec![available, progressing];
+        // A replica set refused its pods (a quota, say): the deployment says so.
+        let refused = owned.iter().chain(std::iter::once(current)).find_map(|rs| {
+            self.objects[rs]
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find(|c| c["type"] == "ReplicaFailure" && c["status"] == "True"))
+        });
+        if let Some(refused) = refused {
+            conditions.push(condition(
+                "ReplicaFailure",
+                true,
+                "FailedCreate",
+                refused["message"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
         let mut status = json!({
             "observedGeneration": generation,
             "replicas": all_pods.len(),
             "updatedReplicas": new_pods.len(),
             "readyReplicas": ready,
             "availableReplicas": ready,
-            "conditions": [available, progressing],
+            "conditions": conditions,
         });
         if desired > ready {
             status["unavailableReplicas"] = json!(desired - ready);
@@ -675,6 +604,7 @@ impl World {
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
             self.put("namespaces", namespace);
         }
+        self.put("storageclasses", super::claims::standard_class(self.now - Duration::days(3)));
         let (apps, services) = programs::demo_apps();
         self.backdate(Some(Duration::minutes(15)));
         for (deployment, revisions) in apps {

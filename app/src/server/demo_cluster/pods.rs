@@ -1,0 +1,352 @@
+//! The demo cluster's pods: what becomes of a pod a replica set or a job makes — refused
+//! by a quota, held by what it refers to (a claim, a ConfigMap, a Secret) or run by its
+//! program — written as the scheduler and the kubelet would write it: status and events.
+
+use chrono::Duration;
+use k8s_openapi::api::core::v1::Container;
+use serde_json::{Value, json};
+
+use super::programs::{self, Verdict};
+use super::world::{NODES, World, suffix, text, timestamp};
+
+/// The tail of the scheduler's message when no node would help.
+const NO_PREEMPTION: &str = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
+
+/// A count a quota or quantity gives as a string or a number.
+fn count(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+/// Whether the pod still holds its place (not finished).
+fn active(pod: &Value) -> bool {
+    !matches!(text(pod, "/status/phase"), "Failed" | "Succeeded")
+}
+
+impl World {
+    /// Why a resource quota refuses one more pod named `pod` in `namespace`, if one does
+    /// (the demo counts `pods` only).
+    fn quota_refusal(&self, namespace: &str, pod: &str) -> Option<String> {
+        let used = self.list("pods", Some(namespace)).filter(|pod| active(pod)).count() as i64;
+        self.list("resourcequotas", Some(namespace)).find_map(|quota| {
+            let hard = count(quota.pointer("/spec/hard/pods")?)?;
+            (used + 1 > hard).then(|| {
+                format!(
+                    "pods \"{pod}\" is forbidden: exceeded quota: {}, requested: pods=1, used: pods={used}, limited: pods={hard}",
+                    text(quota, "/metadata/name")
+                )
+            })
+        })
+    }
+
+    /// Keeps each resource quota's `status.used` current.
+    pub(super) fn reconcile_quotas(&mut self) {
+        let quotas: Vec<_> = self.objects.keys().filter(|(r, _, _)| r == "resourcequotas").cloned().collect();
+        for key in quotas {
+            let used = self.list("pods", Some(&key.1)).filter(|pod| active(pod)).count();
+            let quota = self.objects.get_mut(&key).expect("listed");
+            let status = json!({"hard": quota["spec"]["hard"].clone(), "used": {"pods": used.to_string()}});
+            if quota["status"] != status {
+                quota["status"] = status;
+            }
+        }
+    }
+
+    /// What keeps a pod of `spec` in `namespace` from running, whatever its program: a
+    /// claim that does not exist or is not bound (not scheduled), a ConfigMap or Secret
+    /// volume that does not exist (not mounted), a variable's source that does not exist
+    /// (container not created).
+    fn held(&self, namespace: &str, spec: &Value) -> Option<Verdict> {
+        let exists = |resource: &str, name: &str| self.get(resource, namespace, name);
+        let volumes = spec.pointer("/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
+        for volume in &volumes {
+            let Some(claim) = volume.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) else {
+                continue;
+            };
+            match exists("persistentvolumeclaims", claim) {
+                None => {
+                    return Some(Verdict::Unschedulable(format!(
+                        "0/3 nodes are available: persistentvolumeclaim \"{claim}\" not found. {NO_PREEMPTION}"
+                    )));
+                }
+                Some(found) if text(found, "/status/phase") != "Bound" => {
+                    return Some(Verdict::Unschedulable(format!(
+                        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. {NO_PREEMPTION}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        for volume in &volumes {
+            let optional = |source: &str| volume.pointer(&format!("/{source}/optional")) == Some(&json!(true));
+            let missing = if let Some(name) = volume.pointer("/configMap/name").and_then(Value::as_str) {
+                (exists("configmaps", name).is_none() && !optional("configMap"))
+                    .then(|| format!("configmap \"{name}\""))
+            } else if let Some(name) = volume.pointer("/secret/secretName").and_then(Value::as_str) {
+                (exists("secrets", name).is_none() && !optional("secret")).then(|| format!("secret \"{name}\""))
+            } else {
+                None
+            };
+            if let Some(missing) = missing {
+                return Some(Verdict::CannotMount(format!(
+                    "MountVolume.SetUp failed for volume \"{}\" : {missing} not found",
+                    text(volume, "/name")
+                )));
+            }
+        }
+        let container = spec.pointer("/containers/0").cloned().unwrap_or(json!({}));
+        // A source of variables: its kind, resource, name, and the key wanted (if one).
+        let mut sources: Vec<(&str, &str, String, Option<String>)> = Vec::new();
+        for from in container.pointer("/envFrom").and_then(Value::as_array).into_iter().flatten() {
+            for (field, kind, resource) in
+                [("configMapRef", "ConfigMap", "configmaps"), ("secretRef", "Secret", "secrets")]
+            {
+                if let Some(source) = from.get(field).filter(|s| s["optional"] != json!(true)) {
+                    sources.push((kind, resource, text(source, "/name").to_string(), None));
+                }
+            }
+        }
+        for variable in container.pointer("/env").and_then(Value::as_array).into_iter().flatten() {
+            for (field, kind, resource) in
+                [("configMapKeyRef", "ConfigMap", "configmaps"), ("secretKeyRef", "Secret", "secrets")]
+            {
+                if let Some(source) =
+                    variable.pointer(&format!("/valueFrom/{field}")).filter(|s| s["optional"] != json!(true))
+                {
+                    sources.push((
+                        kind,
+                        resource,
+                        text(source, "/name").to_string(),
+                        Some(text(source, "/key").to_string()),
+                    ));
+                }
+            }
+        }
+        for (kind, resource, name, key) in sources {
+            let message = match (exists(resource, &name), key) {
+                (None, _) => format!("{} \"{name}\" not found", kind.to_lowercase()),
+                (Some(found), Some(key)) if found.pointer(&format!("/data/{key}")).is_none() => {
+                    format!("couldn't find key {key} in {kind} {namespace}/{name}")
+                }
+                _ => continue,
+            };
+            return Some(Verdict::ConfigError(message));
+        }
+        None
+    }
+
+    /// Makes one pod of `owner` (a ReplicaSet or a Job) from its template, as far as it
+    /// gets; a quota's refusal instead is raised as an event and returned.
+    pub(super) fn create_pod(&mut self, owner: &Value, owner_kind: &str) -> Result<(), String> {
+        let owner_name = text(owner, "/metadata/name").to_string();
+        let namespace = text(owner, "/metadata/namespace").to_string();
+        let pod_name = format!("{owner_name}-{}", suffix(5));
+        if let Some(refusal) = self.quota_refusal(&namespace, &pod_name) {
+            self.event(owner, owner_kind, true, "FailedCreate", &format!("Error creating: {refusal}"), 1);
+            return Err(refusal);
+        }
+        let runs_once = owner_kind == "Job";
+        let template = owner.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        let spec = template.get("spec").cloned().unwrap_or(json!({}));
+        let container: Container =
+            serde_json::from_value(spec.pointer("/containers/0").cloned().unwrap_or(json!({}))).unwrap_or_default();
+        let verdict = self.held(&namespace, &spec).unwrap_or_else(|| programs::verdict(&container));
+        let started = self.now - self.backdate.unwrap_or_default();
+        let node_index = (uuid::Uuid::new_v4().as_bytes()[0] as usize) % NODES.len();
+        let api_version = if runs_once { "batch/v1" } else { "apps/v1" };
+        let mut pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod_name,
+                "generateName": format!("{owner_name}-"),
+                "namespace": namespace,
+                "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                "ownerReferences": [{"apiVersion": api_version, "kind": owner_kind, "name": owner_name,
+                                     "uid": text(owner, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true}],
+            },
+            "spec": spec,
+        });
+        if let Some(annotations) = template.pointer("/metadata/annotations") {
+            pod["metadata"]["annotations"] = annotations.clone();
+        }
+        let image = container.image.clone().unwrap_or_default();
+        let name = container.name.clone();
+        let start = timestamp(started);
+        let condition = |kind: &str, ok: bool| json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastTransitionTime": start});
+        let not_ready = |reason: &str| {
+            json!([condition("PodScheduled", true), condition("Initialized", true),
+                   {"type": "Ready", "status": "False", "reason": reason, "message": format!("containers with unready status: [{name}]"), "lastTransitionTime": start},
+                   {"type": "ContainersReady", "status": "False", "reason": reason, "message": format!("containers with unready status: [{name}]"), "lastTransitionTime": start}])
+        };
+        if !matches!(verdict, Verdict::Unschedulable(_)) {
+            pod["spec"]["nodeName"] = json!(NODES[node_index]);
+        }
+        let ip = format!("10.244.{}.{}", node_index + 1, 2 + uuid::Uuid::new_v4().as_bytes()[1] % 250);
+        let host_ip = format!("192.168.10.{}", node_index + 11);
+        let restarts = if self.backdate.is_some() { 6 } else { 1 };
+        let image_id = format!("{image}@sha256:{}", uuid::Uuid::new_v4().simple());
+        let last_run = json!({"startedAt": timestamp(self.now - Duration::seconds(45)), "finishedAt": timestamp(self.now - Duration::seconds(44))});
+        let waiting = |reason: &str, message: Option<String>| {
+            let mut state = json!({"waiting": {"reason": reason}});
+            if let Some(message) = message {
+                state["waiting"]["message"] = json!(message);
+            }
+            json!([{"name": name, "image": image, "imageID": "", "ready": false, "started": false, "restartCount": 0, "state": state}])
+        };
+        let running = |phase: &str, ready: bool, statuses: Value| {
+            let conditions = if ready {
+                json!([
+                    condition("PodScheduled", true),
+                    condition("Initialized", true),
+                    condition("ContainersReady", true),
+                    condition("Ready", true)
+                ])
+            } else {
+                not_ready("ContainersNotReady")
+            };
+            json!({"phase": phase, "podIP": ip, "hostIP": host_ip, "startTime": start, "qosClass": "Burstable",
+                   "conditions": conditions, "containerStatuses": statuses})
+        };
+        let restarting = |exit_code: i32, reason: &str| {
+            let mut terminated = last_run.clone();
+            terminated["exitCode"] = json!(exit_code);
+            terminated["reason"] = json!(reason);
+            json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": false, "restartCount": restarts,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 40s restarting failed container={name} pod={pod_name}_{namespace}")}},
+                    "lastState": {"terminated": terminated}}])
+        };
+        let mut status = match &verdict {
+            Verdict::Runs(_) => running(
+                "Running",
+                true,
+                json!([{"name": name, "image": image, "imageID": image_id, "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": start}}}]),
+            ),
+            Verdict::FailsProbe { liveness: false, .. } => running(
+                "Running",
+                false,
+                json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": true, "restartCount": 0, "state": {"running": {"startedAt": start}}}]),
+            ),
+            Verdict::FailsProbe { liveness: true, .. } => running("Running", false, restarting(137, "Error")),
+            Verdict::Crashes { exit_code, reason, .. } => running("Running", false, restarting(*exit_code, reason)),
+            Verdict::Evicted { message, .. } => {
+                let mut terminated = last_run.clone();
+                terminated["exitCode"] = json!(137);
+                terminated["reason"] = json!("Error");
+                let mut failed = running(
+                    "Failed",
+                    false,
+                    json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": false, "restartCount": 0, "state": {"terminated": terminated}}]),
+                );
+                failed["reason"] = json!("Evicted");
+                failed["message"] = json!(message);
+                failed["conditions"].as_array_mut().expect("an array").push(json!({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet", "message": message, "lastTransitionTime": timestamp(self.now)}));
+                failed
+            }
+            Verdict::CannotPull => running(
+                "Pending",
+                false,
+                waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\""))),
+            ),
+            Verdict::CannotMount(_) => running("Pending", false, waiting("ContainerCreating", None)),
+            Verdict::ConfigError(message) => {
+                running("Pending", false, waiting("CreateContainerConfigError", Some(message.clone())))
+            }
+            Verdict::Unschedulable(message) => json!({
+                "phase": "Pending", "qosClass": "Burstable",
+                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastTransitionTime": start}],
+            }),
+        };
+        if matches!(verdict, Verdict::CannotMount(_)) {
+            status.as_object_mut().expect("an object").remove("podIP");
+        }
+        if runs_once {
+            // A job's pod runs to its end once: done, or failed with its exit code.
+            let ended = match &verdict {
+                Verdict::Runs(_) | Verdict::FailsProbe { .. } => Some(("Succeeded", 0, "Completed")),
+                Verdict::Crashes { exit_code, reason, .. } => Some(("Failed", *exit_code, *reason)),
+                _ => None,
+            };
+            if let Some((phase, exit_code, reason)) = ended {
+                let mut terminated = last_run.clone();
+                terminated["exitCode"] = json!(exit_code);
+                terminated["reason"] = json!(reason);
+                status["phase"] = json!(phase);
+                status["conditions"] = not_ready(if phase == "Succeeded" { "PodCompleted" } else { "PodFailed" });
+                status["containerStatuses"] = json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": false,
+                                                      "restartCount": 0, "state": {"terminated": terminated}}]);
+            }
+        }
+        pod["status"] = status;
+        let key = self.put("pods", pod);
+        let pod = self.objects[&key].clone();
+        self.event(owner, owner_kind, false, "SuccessfulCreate", &format!("Created pod: {}", key.2), 1);
+        let node = text(&pod, "/spec/nodeName").to_string();
+        match verdict {
+            Verdict::Unschedulable(message) => {
+                self.event(&pod, "Pod", true, "FailedScheduling", &message, 1);
+                return Ok(());
+            }
+            _ => self.event(
+                &pod,
+                "Pod",
+                false,
+                "Scheduled",
+                &format!("Successfully assigned {namespace}/{} to {node}", key.2),
+                1,
+            ),
+        }
+        match verdict {
+            Verdict::CannotPull => {
+                let not_found = format!(
+                    "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+                );
+                self.event(&pod, "Pod", false, "Pulling", &format!("Pulling image \"{image}\""), restarts);
+                self.event(&pod, "Pod", true, "Failed", &not_found, restarts);
+                self.event(&pod, "Pod", true, "Failed", "Error: ErrImagePull", restarts);
+                self.event(&pod, "Pod", false, "BackOff", &format!("Back-off pulling image \"{image}\""), restarts);
+                self.event(&pod, "Pod", true, "Failed", "Error: ImagePullBackOff", restarts);
+            }
+            Verdict::CannotMount(message) => self.event(&pod, "Pod", true, "FailedMount", &message, restarts),
+            Verdict::ConfigError(message) => {
+                self.event(
+                    &pod,
+                    "Pod",
+                    false,
+                    "Pulled",
+                    &format!("Container image \"{image}\" already present on machine"),
+                    restarts,
+                );
+                self.event(&pod, "Pod", true, "Failed", &format!("Error: {message}"), restarts);
+            }
+            Verdict::Crashes { .. } if !runs_once => {
+                self.started_events(&pod, &image, &name, restarts + 1);
+                let pod_ref = format!("{}_{namespace}({})", key.2, text(&pod, "/metadata/uid"));
+                let message = format!("Back-off restarting failed container {name} in pod {pod_ref}");
+                self.event(&pod, "Pod", true, "BackOff", &message, restarts);
+            }
+            Verdict::FailsProbe { liveness, message, .. } if !runs_once => {
+                let runs = if liveness { restarts + 1 } else { 1 };
+                self.started_events(&pod, &image, &name, runs);
+                self.event(&pod, "Pod", true, "Unhealthy", &message, 3 * runs);
+                if liveness {
+                    let killing = format!("Container {name} failed liveness probe, will be restarted");
+                    self.event(&pod, "Pod", false, "Killing", &killing, restarts);
+                }
+            }
+            Verdict::Evicted { message, .. } => {
+                self.started_events(&pod, &image, &name, 1);
+                self.event(&pod, "Pod", true, "Evicted", &message, 1);
+                self.event(&pod, "Pod", false, "Killing", &format!("Stopping container {name}"), 1);
+            }
+            _ => self.started_events(&pod, &image, &name, 1),
+        }
+        Ok(())
+    }
+
+    fn started_events(&mut self, pod: &Value, image: &str, container: &str, count: i64) {
+        let pulled = format!("Container image \"{image}\" already present on machine");
+        self.event(pod, "Pod", false, "Pulled", &pulled, count);
+        self.event(pod, "Pod", false, "Created", &format!("Created container: {container}"), count);
+        self.event(pod, "Pod", false, "Started", &format!("Started container {container}"), count);
+    }
+}
