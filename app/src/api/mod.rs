@@ -11,4 +11,5 @@ pub mod incidents;
 pub mod integrations;
 pub mod invitations;
 pub mod members;
+pub mod remediation;
 pub mod status;

@@ -1,14 +1,18 @@
 //! The incident page's analysis panel: the agent's progress while it works, then the
-//! root cause, the evidence, the confidence and the recommended actions with their risk.
+//! root cause, the evidence, the confidence and the recommended actions with their risk
+//! — each with an Approve button for operators where the cluster's policy allows it —
+//! and the actions taken, with their outcome.
 
 use leptos::prelude::*;
 use uuid::Uuid;
 
 use crate::api::analysis::{GiveAnalysisFeedback, RetryAnalysis, get_agent_progress};
+use crate::api::remediation::{ApproveAction, get_incident_actions};
 use crate::components::forms::{FieldError, FormError, Outcome, SubmitButton};
 use crate::components::incident::When;
 use crate::components::live::LiveUpdates;
 use crate::domain::analysis::{AgentProgress, AnalysisView, Change, Confidence, RecommendedAction, Risk};
+use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
 
 fn risk_class(risk: Risk) -> &'static str {
     match risk {
@@ -54,17 +58,23 @@ pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl Int
     let retry = ServerAction::<RetryAnalysis>::new();
     let feedback = ServerAction::<GiveAnalysisFeedback>::new();
     let retry_outcome: Outcome<()> = retry.value().into();
+    let approve = ServerAction::<ApproveAction>::new();
+    let approve_outcome: Outcome<ActionView> = approve.value().into();
     let progress = Resource::new(
         move || (live.version.get(), retry.version().get(), feedback.version().get()),
         move |_| get_agent_progress(id),
     );
+    let remediation =
+        Resource::new(move || (live.version.get(), approve.version().get()), move |_| get_incident_actions(id));
     view! {
         <section class="panel analysis" aria-labelledby="analysis-title" data-testid="analysis">
             <h2 id="analysis-title">"Analysis"</h2>
             <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the analysis…"</p> }>
                 {move || progress.get().map(|result| match result {
                     Ok(AgentProgress::Done(analysis)) => view! {
-                        <Analysis analysis=*analysis.clone() />
+                        <Analysis analysis=*analysis.clone() id remediation approve />
+                        <FormError outcome=approve_outcome />
+                        <ActionsTaken remediation />
                         <FeedbackForm id can_respond feedback given=analysis.feedback.clone() />
                     }.into_any(),
                     Ok(AgentProgress::NotQueued) => view! {
@@ -98,7 +108,12 @@ pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl Int
 }
 
 #[component]
-fn Analysis(analysis: AnalysisView) -> impl IntoView {
+fn Analysis(
+    analysis: AnalysisView,
+    id: Uuid,
+    remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
+    approve: ServerAction<ApproveAction>,
+) -> impl IntoView {
     let confidence = match analysis.confidence {
         Confidence::High => "high",
         Confidence::Medium => "medium",
@@ -120,8 +135,11 @@ fn Analysis(analysis: AnalysisView) -> impl IntoView {
             {analysis.evidence.into_iter().map(|e| view! { <li><span class="muted">{e.source}": "</span><code>{e.line}</code></li> }).collect_view()}
         </ul>
         <h3>"Recommended actions"</h3>
+        <Transition fallback=|| ()>
+            {move || remediation.get().and_then(Result::ok).map(|r| mode_notice(&r))}
+        </Transition>
         <ol class="actions" data-testid="recommended-actions">
-            {analysis.actions.into_iter().map(|action| view! { <ActionItem action /> }).collect_view()}
+            {analysis.actions.into_iter().enumerate().map(|(index, action)| view! { <ActionItem action index id remediation approve /> }).collect_view()}
         </ol>
         {analysis.llm_answer.map(|answer| view! {
             <h3>"LLM analysis"</h3>
@@ -130,11 +148,54 @@ fn Analysis(analysis: AnalysisView) -> impl IntoView {
     }
 }
 
+/// What the cluster's remediation mode means for these actions.
+fn mode_notice(remediation: &IncidentActions) -> impl IntoView + use<> {
+    let text = match remediation.mode.as_deref() {
+        Some("read_only") => "The cluster is read-only: DreamOps recommends and never acts there.",
+        Some("approve") => "Approve mode: an operator approves each action; the agent carries it out and verifies it.",
+        Some("autonomous") if remediation.automation_paused => {
+            "Autonomous mode, paused by the team's kill switch: actions need an approval."
+        }
+        Some("autonomous") => {
+            "Autonomous mode: the agent carries out actions within the cluster's policy by itself; others need an approval."
+        }
+        _ => return None,
+    };
+    Some(view! { <p class="muted" data-testid="remediation-mode">{text}</p> })
+}
+
 #[component]
-fn ActionItem(action: RecommendedAction) -> impl IntoView {
+fn ActionItem(
+    action: RecommendedAction,
+    index: usize,
+    id: Uuid,
+    remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
+    approve: ServerAction<ApproveAction>,
+) -> impl IntoView {
     let manual = matches!(action.change, Change::Manual { .. });
+    let confirming = RwSignal::new(false);
+    let command = action.change.command();
+    // An Approve button where the responder may approve and this action is not already
+    // waiting, running or done.
+    let approvable = move || {
+        !manual
+            && remediation.get().and_then(Result::ok).is_some_and(|r| {
+                r.can_approve
+                    && !r.actions.iter().any(|a| {
+                        a.action_index == index as i32
+                            && matches!(a.state, ActionState::Intended | ActionState::Executing | ActionState::Verified)
+                    })
+            })
+    };
+    Effect::new(move |_| {
+        if matches!(approve.value().get(), Some(Ok(_))) {
+            confirming.set(false);
+        }
+    });
+    let question = StoredValue::new(format!("Approve \"{}\"?", action.title));
+    let command = StoredValue::new(command);
     view! {
-        <li>
+        <li data-testid="recommended-action">
             <p>
                 {action.title.clone()} " "
                 {(!manual).then(|| view! {
@@ -146,7 +207,63 @@ fn ActionItem(action: RecommendedAction) -> impl IntoView {
             <ul class="change">
                 {describe(&action.change).into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
             </ul>
+            <Transition fallback=|| ()>
+                {move || (approvable() && !confirming.get()).then(|| view! {
+                    <button type="button" class="button small" on:click=move |_| confirming.set(true)>"Approve…"</button>
+                })}
+            </Transition>
+            <Show when=move || confirming.get()>
+                <ActionForm action=approve attr:class="stacked-form confirm" attr:data-testid="approve-form">
+                    <input type="hidden" name="incident" value=id.to_string() />
+                    <input type="hidden" name="index" value=index.to_string() />
+                    <p><strong>{question.get_value()}</strong> " DreamOps will make this change, watch the workload recover, and undo it if it does not."</p>
+                    {command.get_value().map(|command| view! { <pre class="command"><code>{command}</code></pre> })}
+                    <div class="field">
+                        <label for=format!("approve-comment-{index}")>"Comment (optional)"</label>
+                        <textarea id=format!("approve-comment-{index}") name="comment" rows="2" maxlength="1000"></textarea>
+                    </div>
+                    <div class="button-row">
+                        <SubmitButton pending=approve.pending() label="Approve and run" busy_label="Approving…" />
+                        <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
+                </ActionForm>
+            </Show>
         </li>
+    }
+}
+
+fn state_class(state: ActionState) -> &'static str {
+    match state {
+        ActionState::Verified => "badge status-resolved",
+        ActionState::Intended | ActionState::Executing => "badge status-acknowledged",
+        _ => "badge status-triggered",
+    }
+}
+
+/// The actions taken on the incident, newest last, with their outcome.
+#[component]
+fn ActionsTaken(remediation: Resource<Result<IncidentActions, crate::error::AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || remediation.get().and_then(Result::ok).filter(|r| !r.actions.is_empty()).map(|r| view! {
+                <h3>"Actions taken"</h3>
+                <ul class="actions-taken" data-testid="actions-taken">
+                    {r.actions.into_iter().map(|a| view! {
+                        <li data-testid="action-taken" data-state=a.state.as_str()>
+                            <p>
+                                <span class=state_class(a.state)>{a.state.label()}</span> " " {a.title.clone()}
+                                <span class="muted">
+                                    {if a.automatic { " · automatically, by the agent".to_string() } else { format!(" · approved by {}", a.requested_by) }}
+                                    " · " <When at=a.created_at />
+                                </span>
+                            </p>
+                            {a.comment.map(|c| view! { <p class="muted">"“" {c} "”"</p> })}
+                            {a.outcome.map(|o| view! { <p data-testid="action-outcome">{o}</p> })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </Transition>
     }
 }
 

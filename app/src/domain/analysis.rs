@@ -164,6 +164,25 @@ pub enum Risk {
     High,
 }
 
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Risk> {
+        match text {
+            "low" => Some(Risk::Low),
+            "medium" => Some(Risk::Medium),
+            "high" => Some(Risk::High),
+            _ => None,
+        }
+    }
+}
+
 /// One line the diagnosis rests on, quoted from where it was found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -189,6 +208,48 @@ pub enum Change {
     DeletePod { namespace: String, pod: String },
     /// Nothing DreamOps can do: a person has to (fix a config, a selector, a query).
     Manual { steps: Vec<String> },
+}
+
+impl Change {
+    /// The namespace and the workload (deployment, or pod) it acts on; none for a
+    /// manual step.
+    pub fn target(&self) -> Option<(&str, &str)> {
+        match self {
+            Change::SetMemoryLimit { namespace, deployment, .. }
+            | Change::RollBack { namespace, deployment, .. }
+            | Change::Scale { namespace, deployment, .. }
+            | Change::RolloutRestart { namespace, deployment } => Some((namespace, deployment)),
+            Change::DeletePod { namespace, pod } => Some((namespace, pod)),
+            Change::Manual { .. } => None,
+        }
+    }
+
+    /// Whether it destroys something (a pod): allowed only where the policy allows it.
+    pub fn destructive(&self) -> bool {
+        matches!(self, Change::DeletePod { .. })
+    }
+
+    /// The change as `kubectl` would make it, for people to read before approving.
+    pub fn command(&self) -> Option<String> {
+        Some(match self {
+            Change::SetMemoryLimit { namespace, deployment, container, to, .. } => {
+                format!(
+                    "kubectl -n {namespace} set resources deployment/{deployment} -c {container} --limits=memory={to}"
+                )
+            }
+            Change::RollBack { namespace, deployment, to_revision, .. } => {
+                format!("kubectl -n {namespace} rollout undo deployment/{deployment} --to-revision={to_revision}")
+            }
+            Change::Scale { namespace, deployment, to, .. } => {
+                format!("kubectl -n {namespace} scale deployment/{deployment} --replicas={to}")
+            }
+            Change::RolloutRestart { namespace, deployment } => {
+                format!("kubectl -n {namespace} rollout restart deployment/{deployment}")
+            }
+            Change::DeletePod { namespace, pod } => format!("kubectl -n {namespace} delete pod {pod}"),
+            Change::Manual { .. } => return None,
+        })
+    }
 }
 
 /// A recommended action.

@@ -8,4 +8,5 @@ pub mod cluster;
 pub mod incident;
 pub mod integration;
 pub mod live;
+pub mod remediation;
 pub mod status;

@@ -242,6 +242,22 @@ impl Settings {
                     (1..=20).contains(n)
                 })?,
                 llm: llm_settings(&read)?,
+                remediation: crate::server::remediation::RemediationSettings {
+                    verify: Duration::from_secs(parse(
+                        &read,
+                        "REMEDIATION_VERIFY_SECS",
+                        120,
+                        "a whole number of seconds from 1 to 1800",
+                        |n| (1..=1800).contains(n),
+                    )?),
+                    max_automatic_per_hour: parse(
+                        &read,
+                        "REMEDIATION_MAX_PER_HOUR",
+                        5,
+                        "a whole number from 0 (never automatic) to 1000",
+                        |n| (0..=1000).contains(n),
+                    )?,
+                },
             },
             secret_key: match read("DREAMOPS_SECRET_KEY") {
                 Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {

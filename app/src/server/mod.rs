@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod live;
 pub mod members;
 pub mod quota;
+pub mod remediation;
 pub mod secrets;
 pub mod state;
 pub mod status;

@@ -14,6 +14,7 @@ mod live;
 mod llm;
 mod pages;
 mod probes;
+mod remediation;
 mod rules;
 mod support;
 mod teams;

@@ -150,6 +150,10 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ),
         // None saved: allowed roles are told so (404).
         ("remove_team_llm", Permission::ManageIntegrations, vec![]),
+        ("get_incident_actions", Permission::ReadTeam, vec![("incident", nobody.clone())]),
+        ("approve_action", Permission::ApproveRemediations, vec![("incident", nobody.clone()), ("index", "0".into())]),
+        ("get_automation_paused", Permission::ReadTeam, vec![]),
+        ("set_automation_paused", Permission::ManageClusters, vec![("paused", "false".into())]),
     ]
 }
 
@@ -169,6 +173,8 @@ const QUERIES: &[&str] = &[
     "get_cluster",
     "get_agent_progress",
     "get_llm_settings",
+    "get_incident_actions",
+    "get_automation_paused",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -262,7 +268,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(i::text, '|' order by i::text) from incidents i)
                  || (select count(*) from timeline_entries)::text
                  || (select string_agg(c.name || c.remediation_mode, '|' order by c.name) from clusters c)
-                 || (select string_agg(o.object::text, '|' order by o.resource, o.namespace, o.name) from demo_objects o)",
+                 || (select string_agg(o.object::text, '|' order by o.resource, o.namespace, o.name) from demo_objects o)
+                 || (select count(*) from remediation_actions)::text
+                 || (select string_agg(t.automation_paused::text, '|' order by t.id) from teams t)",
         )
         .fetch_one(&db)
         .await
@@ -298,6 +306,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("simulate_failure", vec![("id", b_demo.clone()), ("failure", "oom_kill".into())]),
         ("retry_analysis", vec![("incident", b_incident.clone())]),
         ("give_analysis_feedback", vec![("incident", b_incident.clone()), ("right", "false".into())]),
+        ("get_incident_actions", vec![("incident", b_incident.clone())]),
+        ("approve_action", vec![("incident", b_incident.clone()), ("index", "0".into())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();

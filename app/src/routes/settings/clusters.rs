@@ -1,11 +1,13 @@
 //! `/settings/clusters`: the team's Kubernetes clusters. Everyone sees them (never
 //! their credentials); admins add them from a kubeconfig (pasted or uploaded) or add the
-//! demo cluster with one click, rename and remove them.
+//! demo cluster with one click, rename and remove them; the team's kill switch stops
+//! every automatic action at once.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::clusters::{AddCluster, AddDemoCluster, RemoveCluster, RenameCluster, list_clusters, read_kubeconfig};
+use crate::api::remediation::{SetAutomationPaused, get_automation_paused};
 use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::incident::When;
 use crate::components::viewer::SignedIn;
@@ -57,7 +59,47 @@ fn Clusters(can_manage: bool) -> impl IntoView {
         </Transition>
         <FormError outcome=rename_outcome />
         <FormError outcome=remove_outcome />
+        <KillSwitch can_manage />
         {can_manage.then(|| view! { <AddClusterForm add /> })}
+    }
+}
+
+/// The team's kill switch: on, no automatic action is taken on any cluster (approvals
+/// still work); off, clusters in autonomous mode act within their policy.
+#[component]
+fn KillSwitch(can_manage: bool) -> impl IntoView {
+    let set = ServerAction::<SetAutomationPaused>::new();
+    let outcome: Outcome<()> = set.value().into();
+    let paused = Resource::new(move || set.version().get(), |_| get_automation_paused());
+    view! {
+        <section class="panel" aria-labelledby="kill-switch-title" data-testid="kill-switch">
+            <h2 id="kill-switch-title">"Automatic actions"</h2>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+                {move || paused.get().map(|result| match result {
+                    Ok(paused) => view! {
+                        <p data-testid="kill-switch-state">
+                            {if paused {
+                                "Paused: the agent takes no action by itself on any cluster. Approved actions still run."
+                            } else {
+                                "On: clusters in autonomous mode let the agent act within their policy."
+                            }}
+                        </p>
+                        {can_manage.then(|| view! {
+                            <ActionForm action=set attr:class="inline-form">
+                                <input type="hidden" name="paused" value=(!paused).to_string() />
+                                <SubmitButton
+                                    pending=set.pending()
+                                    label=if paused { "Resume automatic actions" } else { "Stop all automatic actions" }
+                                    busy_label="Saving…"
+                                />
+                            </ActionForm>
+                        })}
+                    }.into_any(),
+                    Err(error) => view! { <LoadError what="The kill switch" error retry=move || paused.refetch() /> }.into_any(),
+                })}
+            </Transition>
+            <FormError outcome />
+        </section>
     }
 }
 

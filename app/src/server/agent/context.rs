@@ -60,7 +60,7 @@ fn restarted(pod: &Pod) -> bool {
 }
 
 /// The deployment owning `pod`, through its replica set (`web-5d9c8` of `web`).
-fn deployment_of_pod(pod: &Pod) -> Option<String> {
+pub fn deployment_of_pod(pod: &Pod) -> Option<String> {
     let owner = pod.metadata.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true))?;
     match owner.kind.as_str() {
         "ReplicaSet" => owner.name.rsplit_once('-').map(|(deployment, _)| deployment.to_string()),

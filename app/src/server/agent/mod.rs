@@ -48,6 +48,8 @@ pub struct AgentSettings {
     pub max_attempts: i32,
     /// The LLMs that add their analysis, if any.
     pub llm: llm::LlmSettings,
+    /// How actions are verified and how many may be taken automatically.
+    pub remediation: crate::server::remediation::RemediationSettings,
 }
 
 /// Where the workers are in their life.
@@ -141,9 +143,30 @@ async fn work(
     wake: Arc<Notify>,
     mut phase: watch::Receiver<Phase>,
 ) {
+    use crate::server::remediation::execute;
+    // An action is held long enough to be carried out, verified and undone.
+    let action_lease = settings.lease + settings.remediation.verify + Duration::from_secs(60);
     loop {
         if *phase.borrow() != Phase::Running {
             return;
+        }
+        // Actions first: an approved fix should not wait behind analyses.
+        match execute::claim(&state.db, &worker, action_lease).await {
+            Ok(Some(action)) => {
+                wake.notify_one();
+                let id = action.id;
+                tokio::select! {
+                    () = execute::run(&state, &worker, action, &settings.remediation) => {}
+                    () = aborted(&mut phase) => {
+                        tracing::warn!(action = %id, "stopping with an action in hand; another worker resumes it when its lease runs out");
+                        return;
+                    }
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::warn!(%error, "claiming an action failed"),
         }
         match jobs::claim(&state.db, &worker, settings.lease).await {
             Ok(Some(job)) => {
@@ -167,6 +190,15 @@ async fn work(
     }
 }
 
+/// Returns when the workers are told to give back what they hold.
+async fn aborted(phase: &mut watch::Receiver<Phase>) {
+    loop {
+        if *phase.borrow() == Phase::Abort || phase.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Runs `job` while renewing its lease; gives it back if told to abort.
 async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job, phase: &mut watch::Receiver<Phase>) {
     let renewing = async {
@@ -179,13 +211,6 @@ async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job,
                 // Lost (expired and taken): stop working on it.
                 Ok(false) => return,
                 Err(error) => tracing::warn!(%error, job = job.id, "renewing an agent job's lease failed"),
-            }
-        }
-    };
-    let aborted = async {
-        loop {
-            if *phase.borrow() == Phase::Abort || phase.changed().await.is_err() {
-                return;
             }
         }
     };
@@ -208,7 +233,7 @@ async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job,
             tracing::warn!(job = job.id, "an agent job's lease was lost; another worker has it");
             None
         }
-        () = aborted => {
+        () = aborted(phase) => {
             if let Err(error) = jobs::release(&state.db, &job, worker).await {
                 tracing::warn!(%error, "releasing an agent job failed");
             }
@@ -556,6 +581,30 @@ async fn store(
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
+        // In autonomous mode the agent acts on it, within the cluster's policy.
+        if let Some(cluster) = cluster {
+            let settings = &state.settings.agent.remediation;
+            let proposed = crate::server::remediation::propose(
+                &mut tx,
+                settings,
+                job.team_id,
+                job.incident_id,
+                cluster,
+                &diagnosis.actions,
+            )
+            .await
+            .map_err(failed)?;
+            if let Some(message) = proposed {
+                sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.step', $3, $4)")
+                    .bind(job.team_id)
+                    .bind(job.incident_id)
+                    .bind(ACTOR)
+                    .bind(message)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+            }
+        }
     }
     tx.commit().await.map_err(failed)?;
     state.live.publish(

@@ -1,0 +1,390 @@
+//! Remediation: what may be done about an incident and by whom — an operator's approval,
+//! or the agent in autonomous mode within the cluster's policy, the hourly limit and the
+//! team's kill switch — recorded as intended before anything touches the cluster, then
+//! carried out by the agent's workers (`execute`).
+
+pub mod execute;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::account::Permission;
+use crate::domain::analysis::{Change, RecommendedAction, Risk};
+use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
+use crate::error::AppError;
+use crate::server::auth::context::Authenticated;
+
+/// How remediation runs on this deployment.
+#[derive(Clone, Debug)]
+pub struct RemediationSettings {
+    /// `REMEDIATION_VERIFY_SECS`: how long a changed workload has to recover.
+    pub verify: Duration,
+    /// `REMEDIATION_MAX_PER_HOUR`: automatic actions per cluster and hour.
+    pub max_automatic_per_hour: i64,
+}
+
+impl Default for RemediationSettings {
+    fn default() -> Self {
+        RemediationSettings { verify: Duration::from_secs(120), max_automatic_per_hour: 5 }
+    }
+}
+
+/// The notification channel the agent's workers wake on.
+const CHANNEL: &str = "agent_jobs";
+
+/// A cluster's remediation policy, as the checks need it.
+#[derive(sqlx::FromRow)]
+struct Policy {
+    remediation_mode: String,
+    max_autonomous_risk: String,
+    excluded_namespaces: Vec<String>,
+    destructive_allowed: bool,
+}
+
+async fn policy(db: &mut PgConnection, team: Uuid, cluster: Uuid) -> Result<Option<Policy>, sqlx::Error> {
+    sqlx::query_as(
+        "select remediation_mode, max_autonomous_risk, excluded_namespaces, destructive_allowed
+         from clusters where id = $1 and team_id = $2",
+    )
+    .bind(cluster)
+    .bind(team)
+    .fetch_optional(db)
+    .await
+}
+
+/// Why the policy refuses `change` to anyone, if it does.
+fn refused_by_policy(policy: &Policy, change: &Change) -> Option<String> {
+    let (namespace, _) = change.target()?;
+    if policy.remediation_mode == "read_only" {
+        return Some(
+            "The cluster is read-only: DreamOps recommends and never acts there. An admin can change its remediation policy."
+                .into(),
+        );
+    }
+    if policy.excluded_namespaces.iter().any(|excluded| excluded == namespace) {
+        return Some(format!("Namespace {namespace} is excluded from remediation by the cluster's policy."));
+    }
+    if change.destructive() && !policy.destructive_allowed {
+        return Some("The cluster's policy does not allow destructive operations such as deleting pods.".into());
+    }
+    None
+}
+
+fn workload(change: &Change) -> String {
+    change.target().map(|(namespace, name)| format!("{namespace}/{name}")).unwrap_or_default()
+}
+
+/// An action to record: on which incident and cluster, which recommended action, and
+/// who asks for it (none: the agent, by itself).
+struct Intent<'a> {
+    team: Uuid,
+    incident: Uuid,
+    cluster: Uuid,
+    index: usize,
+    action: &'a RecommendedAction,
+    requested_by: Option<&'a str>,
+    comment: Option<&'a str>,
+}
+
+/// Records the intent (the workers take it from there); its id, or none when another
+/// action on the same workload is still in flight.
+async fn intend(db: &mut PgConnection, intent: &Intent<'_>) -> Result<Option<Uuid>, sqlx::Error> {
+    let action = intent.action;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "insert into remediation_actions
+             (team_id, incident_id, cluster_id, action_index, title, risk, reversible, change, workload, automatic, requested_by, comment)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (cluster_id, workload) where state in ('intended', 'executing') do nothing
+         returning id",
+    )
+    .bind(intent.team)
+    .bind(intent.incident)
+    .bind(intent.cluster)
+    .bind(intent.index as i32)
+    .bind(&action.title)
+    .bind(action.risk.as_str())
+    .bind(action.reversible)
+    .bind(serde_json::to_value(&action.change).unwrap_or_default())
+    .bind(workload(&action.change))
+    .bind(intent.requested_by.is_none())
+    .bind(intent.requested_by.unwrap_or(crate::domain::incident::AGENT_NAME))
+    .bind(intent.comment)
+    .fetch_optional(&mut *db)
+    .await?;
+    if id.is_some() {
+        sqlx::query("select pg_notify($1, '')").bind(CHANNEL).execute(&mut *db).await?;
+    }
+    Ok(id)
+}
+
+async fn timeline(
+    db: &mut PgConnection,
+    team: Uuid,
+    incident: Uuid,
+    kind: &str,
+    actor: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)")
+        .bind(team)
+        .bind(incident)
+        .bind(kind)
+        .bind(actor)
+        .bind(message)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// An operator approves recommended action `index` of the incident's analysis, with an
+/// optional comment: it is recorded as intended and the agent carries it out.
+pub async fn approve(
+    auth: &Authenticated,
+    incident: Uuid,
+    index: usize,
+    comment: Option<&str>,
+) -> Result<ActionView, AppError> {
+    let state = &auth.request.state;
+    let team = auth.team_id();
+    let failed = |error: sqlx::Error| AppError::internal("approving an action failed", &error);
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > 1000) {
+        return Err(AppError::field("comment", "Keep the comment under 1,000 characters."));
+    }
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    let found: Option<(serde_json::Value, Option<Uuid>, String)> = sqlx::query_as(
+        "select a.actions, a.cluster_id, i.status from analyses a join incidents i on i.id = a.incident_id
+         where a.incident_id = $1 and a.team_id = $2 for update of i",
+    )
+    .bind(incident)
+    .bind(team)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let (actions, cluster, status) = found.ok_or(AppError::NotFound)?;
+    let actions: Vec<RecommendedAction> = serde_json::from_value(actions).unwrap_or_default();
+    let action = actions.get(index).ok_or(AppError::NotFound)?;
+    if action.change.target().is_none() {
+        return Err(AppError::Conflict("This is a step for a person: DreamOps cannot carry it out.".into()));
+    }
+    if status == "resolved" {
+        return Err(AppError::Conflict("The incident is resolved; reopen it first.".into()));
+    }
+    let cluster = cluster.ok_or_else(|| AppError::Conflict("The analysis names no cluster to act on.".into()))?;
+    let policy = policy(&mut tx, team, cluster)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| AppError::Conflict("The cluster of this analysis has been removed.".into()))?;
+    if let Some(reason) = refused_by_policy(&policy, &action.change) {
+        return Err(AppError::Conflict(reason));
+    }
+    let who = auth.email.as_str();
+    let intent = Intent { team, incident, cluster, index, action, requested_by: Some(who), comment };
+    let Some(id) = intend(&mut tx, &intent).await.map_err(failed)? else {
+        return Err(AppError::Conflict(format!(
+            "An action on {} is already in progress; wait for its outcome.",
+            workload(&action.change)
+        )));
+    };
+    let message = match comment {
+        Some(comment) => format!("Approved by {who}: {} — \"{comment}\"", action.title),
+        None => format!("Approved by {who}: {}", action.title),
+    };
+    timeline(&mut tx, team, incident, "action.approved", who, &message).await.map_err(failed)?;
+    auth.audit(
+        &mut *tx,
+        "remediation.approved",
+        Some(&incident.to_string()),
+        serde_json::json!({"action": id, "change": action.change, "risk": action.risk, "comment": comment}),
+    )
+    .await?;
+    tx.commit().await.map_err(failed)?;
+    publish(state, team, incident);
+    let view = list(&state.db, team, incident).await?.into_iter().find(|a| a.id == id).ok_or(AppError::NotFound)?;
+    Ok(view)
+}
+
+/// In autonomous mode, records the first of `actions` the policy lets the agent take by
+/// itself (not high risk, at most the policy's risk, destructive only if allowed, not in
+/// an excluded namespace) within the hourly limit and unless the team's kill switch is
+/// on; in the analysis's transaction. What it did, for the timeline.
+pub async fn propose(
+    db: &mut PgConnection,
+    settings: &RemediationSettings,
+    team: Uuid,
+    incident: Uuid,
+    cluster: Uuid,
+    actions: &[RecommendedAction],
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(None) };
+    if policy.remediation_mode != "autonomous" {
+        return Ok(None);
+    }
+    let highest = Risk::parse(&policy.max_autonomous_risk).unwrap_or(Risk::Low).min(Risk::Medium);
+    let Some((index, action)) = actions.iter().enumerate().find(|(_, action)| {
+        action.change.target().is_some()
+            && action.risk <= highest
+            && refused_by_policy(&policy, &action.change).is_none()
+    }) else {
+        return Ok(actions.iter().any(|a| a.change.target().is_some()).then(|| {
+            "Autonomous mode: no recommended action is within the cluster's policy; each needs an approval.".to_string()
+        }));
+    };
+    let paused: bool =
+        sqlx::query_scalar("select automation_paused from teams where id = $1").bind(team).fetch_one(&mut *db).await?;
+    if paused {
+        return Ok(Some("Autonomous mode: the team's kill switch is on, so nothing is done automatically.".into()));
+    }
+    let recent: i64 = sqlx::query_scalar(
+        "select count(*) from remediation_actions where cluster_id = $1 and automatic and created_at > now() - interval '1 hour'",
+    )
+    .bind(cluster)
+    .fetch_one(&mut *db)
+    .await?;
+    if recent >= settings.max_automatic_per_hour {
+        return Ok(Some(format!(
+            "Autonomous mode: this cluster had its {} automatic actions this hour; \"{}\" awaits an approval.",
+            settings.max_automatic_per_hour, action.title
+        )));
+    }
+    let intent = Intent { team, incident, cluster, index, action, requested_by: None, comment: None };
+    Ok(Some(match intend(db, &intent).await? {
+        Some(_) => format!("Autonomous mode: carrying out \"{}\".", action.title),
+        None => format!("Autonomous mode: another action on {} is in progress; not acting.", workload(&action.change)),
+    }))
+}
+
+/// Whether the team's kill switch is on.
+pub async fn paused(db: &PgPool, team: Uuid) -> Result<bool, AppError> {
+    sqlx::query_scalar("select automation_paused from teams where id = $1")
+        .bind(team)
+        .fetch_one(db)
+        .await
+        .map_err(|error| AppError::internal("reading the kill switch failed", &error))
+}
+
+/// Turns the team's kill switch on or off; on, automatic actions not yet begun are
+/// cancelled.
+pub async fn set_paused(auth: &Authenticated, paused: bool) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    let failed = |error: sqlx::Error| AppError::internal("changing the kill switch failed", &error);
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    sqlx::query("update teams set automation_paused = $2 where id = $1")
+        .bind(auth.team_id())
+        .bind(paused)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    let cancelled: Vec<Uuid> = if paused {
+        sqlx::query_scalar(
+            "update remediation_actions set state = 'cancelled', finished_at = now(),
+                    outcome = 'Stopped by the kill switch before it began.'
+             where team_id = $1 and automatic and state = 'intended' returning incident_id",
+        )
+        .bind(auth.team_id())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed)?
+    } else {
+        Vec::new()
+    };
+    auth.audit(
+        &mut *tx,
+        if paused { "remediation.paused" } else { "remediation.resumed" },
+        None,
+        serde_json::json!({"cancelled": cancelled.len()}),
+    )
+    .await?;
+    tx.commit().await.map_err(failed)?;
+    for incident in cancelled {
+        publish(state, auth.team_id(), incident);
+    }
+    Ok(())
+}
+
+/// Tells the team's open pages that an incident's actions changed.
+fn publish(state: &crate::server::state::AppState, team: Uuid, incident: Uuid) {
+    use crate::domain::live::{LiveEvent, LiveKind};
+    state.live.publish(
+        team,
+        [LiveEvent::new(LiveKind::ActionExecuted, incident), LiveEvent::new(LiveKind::TimelineEntry, incident)],
+    );
+}
+
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    id: Uuid,
+    action_index: i32,
+    title: String,
+    risk: String,
+    change: serde_json::Value,
+    automatic: bool,
+    requested_by: String,
+    comment: Option<String>,
+    state: String,
+    outcome: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+fn corrupt(what: &str) -> AppError {
+    AppError::internal("reading actions failed", &std::io::Error::other(what.to_string()))
+}
+
+/// The actions on the team's incident, oldest first.
+pub async fn list(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<ActionView>, AppError> {
+    let rows: Vec<ActionRow> = sqlx::query_as(
+        "select id, action_index, title, risk, change, automatic, requested_by, comment, state, outcome, created_at, finished_at
+         from remediation_actions where incident_id = $1 and team_id = $2 order by created_at, id",
+    )
+    .bind(incident)
+    .bind(team)
+    .fetch_all(db)
+    .await
+    .map_err(|error| AppError::internal("listing actions failed", &error))?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ActionView {
+                id: row.id,
+                action_index: row.action_index,
+                title: row.title,
+                risk: Risk::parse(&row.risk).ok_or_else(|| corrupt("an action's risk is unknown"))?,
+                change: serde_json::from_value(row.change).map_err(|_| corrupt("an action's change cannot be read"))?,
+                automatic: row.automatic,
+                requested_by: row.requested_by,
+                comment: row.comment,
+                state: ActionState::parse(&row.state).ok_or_else(|| corrupt("an action's state is unknown"))?,
+                outcome: row.outcome,
+                created_at: row.created_at,
+                finished_at: row.finished_at,
+            })
+        })
+        .collect()
+}
+
+/// The incident's actions with what `auth` may do about them.
+pub async fn incident_actions(auth: &Authenticated, incident: Uuid) -> Result<IncidentActions, AppError> {
+    let db = &auth.request.state.db;
+    let team = auth.team_id();
+    let failed = |error: sqlx::Error| AppError::internal("reading actions failed", &error);
+    let found: Option<(String, Option<String>)> = sqlx::query_as(
+        "select i.status, c.remediation_mode from incidents i
+         left join analyses a on a.incident_id = i.id left join clusters c on c.id = a.cluster_id
+         where i.id = $1 and i.team_id = $2",
+    )
+    .bind(incident)
+    .bind(team)
+    .fetch_optional(db)
+    .await
+    .map_err(failed)?;
+    let paused = paused(db, team).await?;
+    let (status, mode) = found.ok_or(AppError::NotFound)?;
+    // Nothing more to approve on a resolved incident, or where the cluster is read-only.
+    let can_approve = auth.role().can(Permission::ApproveRemediations)
+        && mode.as_deref().is_some_and(|m| m != "read_only")
+        && status != "resolved";
+    Ok(IncidentActions { actions: list(db, team, incident).await?, mode, can_approve, automation_paused: paused })
+}

@@ -1,0 +1,100 @@
+// Remediation in the browser: in approve mode an operator approves the agent's fix and
+// the incident resolves live once it is verified (a viewer sees no Approve button); in
+// autonomous mode the same fix happens without a click.
+import { type Page, expect, test } from "@playwright/test";
+import { signUp, uniqueEmail, waitForHydration } from "./support";
+
+const PASSWORD = "correct horse battery staple";
+
+/// Adds the demo cluster, sets its remediation mode, and stays on its page.
+async function demoClusterIn(page: Page, mode: RegExp): Promise<void> {
+  await page.goto("/settings/clusters");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Add the demo cluster" }).click();
+  await page.getByTestId("clusters").getByRole("link", { name: "Demo cluster (simulated)" }).click();
+  await waitForHydration(page);
+  await page.getByRole("radio", { name: mode }).check();
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+}
+
+/// Simulates an OOM kill from the cluster page, then opens its incident in `watcher`.
+async function oomIncident(page: Page, watcher: Page): Promise<void> {
+  await watcher.goto("/incidents");
+  await waitForHydration(watcher);
+  await page.getByRole("button", { name: "OOM kill", exact: true }).click();
+  await expect(page.getByTestId("simulate-result")).toContainText("KubeContainerOOMKilled");
+  const incident = watcher.getByRole("link", { name: /Container was OOM-killed/ });
+  await expect(incident).toBeVisible();
+  await incident.click();
+  await waitForHydration(watcher);
+  await expect(watcher.getByTestId("recommended-actions")).toContainText(
+    "Raise healthy-app's memory limit from 64Mi to 128Mi",
+  );
+}
+
+test("approve mode: an operator approves the fix, it is verified, and the incident resolves live; a viewer cannot approve", async ({
+  page,
+  browser,
+}) => {
+  await signUp(page, uniqueEmail("approver"), "Approve team");
+
+  // A viewer of the same team.
+  await page.goto("/settings/members");
+  await waitForHydration(page);
+  const viewerEmail = uniqueEmail("viewer");
+  await page.getByLabel("Email").fill(viewerEmail);
+  await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await page.getByRole("button", { name: "Create invitation" }).click();
+  const link = await page.getByTestId("invitation-link").inputValue();
+  const viewer = await (await browser.newContext()).newPage();
+  await viewer.goto(link);
+  await waitForHydration(viewer);
+  await viewer.getByLabel("Password").fill(PASSWORD);
+  await viewer.getByRole("button", { name: "Create account and join" }).click();
+  await expect(viewer).toHaveURL(/\/dashboard$/);
+
+  await demoClusterIn(page, /^Approve:/);
+  const operator = await page.context().newPage();
+  await oomIncident(page, operator);
+  const analysis = operator.getByTestId("analysis");
+  await expect(analysis.getByTestId("remediation-mode")).toContainText("Approve mode");
+
+  // The viewer sees the same incident, and no Approve button.
+  await viewer.goto(operator.url());
+  await waitForHydration(viewer);
+  await expect(viewer.getByTestId("recommended-actions")).toContainText("Raise healthy-app's memory limit");
+  await expect(viewer.getByRole("button", { name: "Approve…" })).toHaveCount(0);
+
+  // The owner approves with a comment after seeing the exact change.
+  await expect(operator.getByTestId("incident-status")).toHaveText("triggered");
+  await analysis.getByRole("button", { name: "Approve…" }).first().click();
+  const form = analysis.getByTestId("approve-form");
+  await expect(form).toContainText("kubectl -n demo set resources deployment/healthy-app -c healthy-app --limits=memory=128Mi");
+  await form.getByLabel("Comment (optional)").fill("as diagnosed");
+  await form.getByRole("button", { name: "Approve and run" }).click();
+
+  const taken = analysis.getByTestId("action-taken");
+  await expect(taken).toHaveAttribute("data-state", "verified");
+  await expect(taken).toContainText("Fixed");
+  await expect(taken).toContainText("as diagnosed");
+  await expect(operator.getByTestId("incident-status")).toHaveText("resolved");
+  await expect(operator.getByTestId("timeline")).toContainText("Resolved by DreamOps agent");
+  // The viewer's page follows live.
+  await expect(viewer.getByTestId("incident-status")).toHaveText("resolved");
+  await expect(viewer.getByTestId("action-taken")).toHaveAttribute("data-state", "verified");
+});
+
+test("autonomous mode: the agent raises the limit itself, verifies it, and the incident resolves without a click", async ({
+  page,
+}) => {
+  await signUp(page, uniqueEmail("autonomous"), "Autonomous team");
+  await demoClusterIn(page, /^Autonomous:/);
+  const watcher = await page.context().newPage();
+  await oomIncident(page, watcher);
+  const taken = watcher.getByTestId("action-taken");
+  await expect(taken).toHaveAttribute("data-state", "verified");
+  await expect(taken).toContainText("automatically, by the agent");
+  await expect(watcher.getByTestId("incident-status")).toHaveText("resolved");
+  await expect(watcher.getByRole("button", { name: "Approve…" })).toHaveCount(0);
+});

@@ -1,0 +1,463 @@
+//! Remediation on the demo cluster: each action's effect and verification, the undo when
+//! it did not help, refusals (policy, preconditions, the dry run), the modes — read-only
+//! never writes, approve writes only after an operator's approval, autonomous within risk,
+//! namespaces, the hourly limit and the kill switch — and a worker dying between
+//! "intended" and "done" never doing an action twice. The demo cluster's request log is
+//! the witness of what was written.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::agent::{alert, analysis, send, unlimited};
+use crate::demo_cluster::with_demo_cluster;
+use crate::support::{TestApp, User};
+use app::server::demo_cluster::store;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// An instance whose workers verify for `verify` and take `per_hour` automatic actions.
+async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
+    TestApp::spawn_with(|settings| {
+        settings.agent.workers = 2;
+        settings.agent.lease = Duration::from_secs(2);
+        settings.agent.remediation.verify = Duration::from_secs(verify);
+        settings.agent.remediation.max_automatic_per_hour = per_hour;
+    })
+    .await
+}
+
+/// A member of the owner's team with `role`.
+async fn member(app: &TestApp, owner: &User, email: &str, role: &str) -> User {
+    let created: Value =
+        owner.call("create_invitation", &[("email", email), ("role", role)]).await.json().await.unwrap();
+    let token = created["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
+    let user = app.user();
+    user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", &token)]).await;
+    user
+}
+
+async fn set_policy(owner: &User, cluster: Uuid, mode: &str, risk: &str, excluded: &str, destructive: bool) {
+    let id = cluster.to_string();
+    let mut form =
+        vec![("id", id.as_str()), ("mode", mode), ("max_autonomous_risk", risk), ("excluded_namespaces", excluded)];
+    if destructive {
+        form.push(("destructive_allowed", "on"));
+    }
+    assert_eq!(owner.call("set_cluster_policy", &form).await.status(), StatusCode::OK);
+}
+
+/// The writes the cluster received (not reads, not dry runs): method and path.
+async fn writes(app: &TestApp, cluster: Uuid) -> Vec<(String, String)> {
+    store::requests(&app.state().db, cluster)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(method, path, query, _)| {
+            method != "GET" && !path.ends_with("selfsubjectaccessreviews") && !query.contains("dryRun")
+        })
+        .map(|(method, path, _, _)| (method, path))
+        .collect()
+}
+
+async fn dry_runs(app: &TestApp, cluster: Uuid) -> usize {
+    store::requests(&app.state().db, cluster)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, _, query, _)| query.contains("dryRun=All"))
+        .count()
+}
+
+/// The incident's actions once the last has finished (waiting up to 20 s).
+async fn settled(user: &User, incident: Uuid) -> Value {
+    for _ in 0..200 {
+        let actions: Value =
+            user.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
+        let list = actions["actions"].as_array().unwrap();
+        if !list.is_empty() && list.iter().all(|a| !matches!(a["state"].as_str(), Some("intended" | "executing"))) {
+            return actions;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the actions on {incident} did not finish");
+}
+
+async fn incident_status(app: &TestApp, incident: Uuid) -> (String, Option<String>) {
+    sqlx::query_as("select status, resolved_by from incidents where id = $1")
+        .bind(incident)
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap()
+}
+
+fn demo(labels: Value) -> Value {
+    let mut labels = labels;
+    labels["namespace"] = json!("demo");
+    labels
+}
+
+fn oom() -> Value {
+    alert("KubeContainerOOMKilled", demo(json!({"deployment": "memory-hog"})), "Container was OOM-killed.")
+}
+
+async fn approve(user: &User, incident: Uuid, index: usize, comment: &str) -> reqwest::Response {
+    let (incident, index) = (incident.to_string(), index.to_string());
+    user.call("approve_action", &[("incident", &incident), ("index", &index), ("comment", comment)]).await
+}
+
+/// Stores an analysis recommending `change` for the team's incident, as the agent would
+/// have (for actions the demo apps' own diagnoses do not recommend).
+async fn recommend(
+    app: &TestApp,
+    team: Uuid,
+    incident: Uuid,
+    cluster: Uuid,
+    change: Value,
+    risk: &str,
+    reversible: bool,
+) {
+    let actions =
+        json!([{"title": "Recommended for the test", "risk": risk, "reversible": reversible, "change": change}]);
+    sqlx::query(
+        "insert into analyses (incident_id, team_id, family, root_cause, confidence, actions, cluster_id, diagnosed_after_ms)
+         values ($1, $2, 'pod_crash', 'seeded', 'high', $3, $4, 1)
+         on conflict (incident_id) do update set actions = excluded.actions, cluster_id = excluded.cluster_id",
+    )
+    .bind(incident)
+    .bind(team)
+    .bind(actions)
+    .bind(cluster)
+    .execute(&app.state().db)
+    .await
+    .unwrap();
+}
+
+/// An incident without the agent's analysis (the alert opens it; its job is taken away).
+async fn bare_incident(app: &TestApp, team: Uuid, labels: Value) -> Uuid {
+    let incident = send(app, team, &alert("SeededForRemediation", demo(labels), "seeded")).await;
+    sqlx::query("delete from agent_jobs where incident_id = $1").bind(incident).execute(&app.state().db).await.unwrap();
+    incident
+}
+
+#[tokio::test]
+async fn approve_mode_writes_only_after_an_operators_approval_and_read_only_never_writes() {
+    let app = with_remediation(3, 5).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "approve@remediation.example").await;
+    unlimited(&app, team).await;
+    let viewer = member(&app, &owner, "viewer@remediation.example", "viewer").await;
+    let operator = member(&app, &owner, "operator@remediation.example", "operator").await;
+    let mut events = operator.events().await;
+
+    // Read-only (the default): the analysis recommends, nobody can approve, nothing is written.
+    let incident = send(&app, team, &oom()).await;
+    let found = analysis(&owner, incident).await;
+    assert_eq!(found["actions"][0]["change"]["kind"], "set_memory_limit");
+    let actions: Value = owner.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
+    assert_eq!((actions["mode"].as_str(), actions["can_approve"].as_bool()), (Some("read_only"), Some(false)));
+    let refused = approve(&operator, incident, 0, "").await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("read-only"));
+    assert!(writes(&app, cluster).await.is_empty(), "read-only never writes");
+
+    // Approve mode: a viewer may not approve; a manual step cannot be approved; an
+    // operator's approval is carried out, verified, and resolves the incident live.
+    set_policy(&owner, cluster, "approve", "low", "", false).await;
+    assert_eq!(approve(&viewer, incident, 0, "").await.status(), StatusCode::FORBIDDEN);
+    assert!(writes(&app, cluster).await.is_empty(), "nothing is written without an approval");
+    let approved = approve(&operator, incident, 0, "raising it as the agent says").await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    // Approving it again: in flight, or done and the incident resolved — refused either way.
+    assert_eq!(approve(&operator, incident, 0, "").await.status(), StatusCode::CONFLICT);
+    let actions = settled(&operator, incident).await;
+    let action = &actions["actions"][0];
+    assert_eq!(action["state"], "verified", "{actions}");
+    assert_eq!(action["requested_by"], "operator@remediation.example");
+    assert_eq!(action["comment"], "raising it as the agent says");
+    assert!(action["outcome"].as_str().unwrap().contains("1 of 1 pods ready"), "{action}");
+    assert_eq!(actions["actions"].as_array().unwrap().len(), 1, "one action however often approved");
+    assert_eq!(incident_status(&app, incident).await, ("resolved".into(), Some("DreamOps agent".into())));
+    let written = writes(&app, cluster).await;
+    assert_eq!(written, [("PATCH".to_string(), "/apis/apps/v1/namespaces/demo/deployments/memory-hog".to_string())]);
+    assert_eq!(dry_runs(&app, cluster).await, 1, "a server-side dry run first");
+    let seen = events.drain(Duration::from_millis(500)).await;
+    assert!(
+        seen.iter().any(|(name, data)| name == "action.executed" && data["incident_id"] == incident.to_string()),
+        "{seen:?}"
+    );
+    // Audited with who, what, before and after.
+    let audit: Vec<(String, String, Value)> = sqlx::query_as(
+        "select action, actor_label, details from audit_log where team_id = $1 and action like 'remediation.%' order by id",
+    )
+    .bind(team)
+    .fetch_all(&app.state().db)
+    .await
+    .unwrap();
+    assert_eq!(audit[0].0, "remediation.approved");
+    assert_eq!(audit[0].1, "operator@remediation.example");
+    assert_eq!((audit[1].0.as_str(), audit[1].1.as_str()), ("remediation.executed", "DreamOps agent"));
+    assert_eq!(audit[1].2["before"]["memory"]["memory-hog"], "256Mi");
+    assert_eq!(audit[1].2["change"]["to"], "384Mi");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_action_is_verified_and_one_that_does_not_help_is_undone_or_reported() {
+    let app = with_remediation(2, 5).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "actions@remediation.example").await;
+    unlimited(&app, team).await;
+    set_policy(&owner, cluster, "approve", "low", "", false).await;
+
+    // Roll back analytics-service (image pull): verified.
+    let pull = alert(
+        "KubeContainerWaiting",
+        demo(json!({"deployment": "analytics-service", "reason": "ImagePullBackOff"})),
+        "w",
+    );
+    let incident = send(&app, team, &pull).await;
+    analysis(&owner, incident).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+
+    // Scale frontend-app up: verified.
+    let no_endpoints = alert("KubeServiceNoEndpoints", demo(json!({"service": "frontend-app"})), "No endpoints.");
+    let incident = send(&app, team, &no_endpoints).await;
+    analysis(&owner, incident).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+
+    // Restarting payment-service does not help (its configuration is missing): not fixed,
+    // nothing to undo, the incident stays open.
+    let incident = bare_incident(&app, team, json!({"deployment": "payment-service"})).await;
+    let restart = json!({"kind": "rollout_restart", "namespace": "demo", "deployment": "payment-service"});
+    recommend(&app, team, incident, cluster, restart, "low", true).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "not_fixed", "{action}");
+    assert!(action["outcome"].as_str().unwrap().contains("CrashLoopBackOff"), "{action}");
+    assert_eq!(incident_status(&app, incident).await.0, "triggered");
+
+    // The wrong fix: raising broken-database's memory does not give it its password —
+    // the change is undone.
+    let incident = bare_incident(&app, team, json!({"deployment": "broken-database"})).await;
+    let raise = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "broken-database",
+                       "container": "broken-database", "from": "512Mi", "to": "768Mi"});
+    recommend(&app, team, incident, cluster, raise, "low", true).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "rolled_back", "{action}");
+    assert!(action["outcome"].as_str().unwrap().contains("the memory limit is 512Mi again"), "{action}");
+    let database =
+        store::get(&app.state().db, cluster, "deployments", "demo", "broken-database").await.unwrap().unwrap();
+    assert_eq!(database["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "512Mi");
+
+    // Deleting a pod is destructive: refused by the policy, then allowed and verified.
+    let pod = store::list(&app.state().db, cluster, "pods", Some("demo"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p["metadata"]["labels"]["app"] == "healthy-app")
+        .unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let incident = bare_incident(&app, team, json!({"deployment": "healthy-app"})).await;
+    recommend(
+        &app,
+        team,
+        incident,
+        cluster,
+        json!({"kind": "delete_pod", "namespace": "demo", "pod": pod}),
+        "low",
+        false,
+    )
+    .await;
+    let refused = approve(&owner, incident, 0, "").await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("destructive"));
+    set_policy(&owner, cluster, "approve", "low", "", true).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    assert!(store::get(&app.state().db, cluster, "pods", "demo", &pod).await.unwrap().is_none());
+
+    // Refusals write nothing: an excluded namespace; a precondition no longer true; a
+    // change the cluster's dry run refuses.
+    let before = writes(&app, cluster).await.len();
+    set_policy(&owner, cluster, "approve", "low", "demo", true).await;
+    let incident = bare_incident(&app, team, json!({"deployment": "healthy-app"})).await;
+    let scale = json!({"kind": "scale", "namespace": "demo", "deployment": "healthy-app", "from": 0, "to": 3});
+    recommend(&app, team, incident, cluster, scale, "low", true).await;
+    let refused = approve(&owner, incident, 0, "").await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("excluded"));
+    set_policy(&owner, cluster, "approve", "low", "", true).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "failed");
+    assert!(action["outcome"].as_str().unwrap().contains("runs 2 replicas now, not 0"), "{action}");
+    let incident = bare_incident(&app, team, json!({"deployment": "cpu-intensive"})).await;
+    let nonsense = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "cpu-intensive",
+                          "container": "cpu-intensive", "from": null, "to": "lots"});
+    recommend(&app, team, incident, cluster, nonsense, "low", true).await;
+    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "failed");
+    assert!(action["outcome"].as_str().unwrap().starts_with("The cluster refused the dry run"), "{action}");
+    assert_eq!(writes(&app, cluster).await.len(), before, "refused actions write nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn autonomous_mode_acts_within_risk_namespaces_the_hourly_limit_and_the_kill_switch() {
+    let app = with_remediation(2, 2).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "autonomous@remediation.example").await;
+    unlimited(&app, team).await;
+    set_policy(&owner, cluster, "autonomous", "low", "", false).await;
+    let steps = async |incident: Uuid| -> Vec<String> {
+        sqlx::query_scalar("select message from timeline_entries where incident_id = $1 order by id")
+            .bind(incident)
+            .fetch_all(&app.state().db)
+            .await
+            .unwrap()
+    };
+
+    // A medium-risk roll-back is above the policy's low: recommended, not taken.
+    let pull = alert(
+        "KubeContainerWaiting",
+        demo(json!({"deployment": "analytics-service", "reason": "ImagePullBackOff"})),
+        "w",
+    );
+    let incident = send(&app, team, &pull).await;
+    analysis(&owner, incident).await;
+    assert!(steps(incident).await.iter().any(|s| s.contains("no recommended action is within the cluster's policy")));
+
+    // A low-risk memory raise is taken without a click, verified, and resolves the incident.
+    let incident = send(&app, team, &oom()).await;
+    analysis(&owner, incident).await;
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!((action["state"].as_str(), action["automatic"].as_bool()), (Some("verified"), Some(true)), "{action}");
+    assert_eq!(incident_status(&app, incident).await, ("resolved".into(), Some("DreamOps agent".into())));
+
+    // The kill switch: nothing automatic while it is on.
+    let client = app::server::cluster_client::connect(&app.state(), team, cluster).await.unwrap();
+    let break_hog = async || {
+        let writes = app::server::cluster_client::writes::set_memory_limit;
+        writes(&client, "demo", "memory-hog", "memory-hog", "256Mi", false).await.unwrap();
+    };
+    break_hog().await;
+    assert_eq!(owner.call("set_automation_paused", &[("paused", "true")]).await.status(), StatusCode::OK);
+    let incident = send(&app, team, &oom()).await;
+    analysis(&owner, incident).await;
+    assert!(steps(incident).await.iter().any(|s| s.contains("kill switch is on")));
+    let actions: Value = owner.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
+    assert!(actions["actions"].as_array().unwrap().is_empty());
+    assert_eq!(actions["automation_paused"], true);
+    assert_eq!(owner.call("set_automation_paused", &[("paused", "false")]).await.status(), StatusCode::OK);
+
+    // The hourly limit (2 here): one more automatic action, then none.
+    let incident = send(&app, team, &oom()).await;
+    analysis(&owner, incident).await;
+    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    break_hog().await;
+    let incident = send(&app, team, &oom()).await;
+    analysis(&owner, incident).await;
+    assert!(
+        steps(incident).await.iter().any(|s| s.contains("automatic actions this hour")),
+        "{:?}",
+        steps(incident).await
+    );
+
+    // Excluded namespaces: not touched.
+    sqlx::query("delete from remediation_actions where team_id = $1")
+        .bind(team)
+        .execute(&app.state().db)
+        .await
+        .unwrap();
+    set_policy(&owner, cluster, "autonomous", "medium", "demo", false).await;
+    break_hog().await;
+    let incident = send(&app, team, &oom()).await;
+    analysis(&owner, incident).await;
+    assert!(steps(incident).await.iter().any(|s| s.contains("no recommended action is within the cluster's policy")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_dying_between_intended_and_done_never_acts_twice() {
+    let app = with_remediation(2, 5).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "crash@remediation.example").await;
+    unlimited(&app, team).await;
+    set_policy(&owner, cluster, "approve", "low", "", false).await;
+    let db = app.state().db.clone();
+    let raise = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "memory-hog",
+                       "container": "memory-hog", "from": "256Mi", "to": "384Mi"});
+    // A worker that claimed the action, recorded the workload and died — before writing
+    // (first incident) and after writing (second): its lease has run out.
+    let died = async |incident: Uuid, wrote: bool| {
+        recommend(&app, team, incident, cluster, raise.clone(), "low", true).await;
+        sqlx::query(
+            "insert into remediation_actions (team_id, incident_id, cluster_id, action_index, title, risk, reversible, change,
+                                              workload, automatic, requested_by, state, attempts, leased_by, lease_until, before)
+             values ($1, $2, $3, 0, 'Raise memory-hog''s limit', 'low', true, $4, 'demo/memory-hog', false, 'owner',
+                     'executing', 1, 'dead-worker', now() - interval '1 second',
+                     '{\"memory\": {\"memory-hog\": \"256Mi\"}, \"replicas\": 1, \"revision\": 1}')",
+        )
+        .bind(team)
+        .bind(incident)
+        .bind(cluster)
+        .bind(&raise)
+        .execute(&db)
+        .await
+        .unwrap();
+        if wrote {
+            let client = app::server::cluster_client::connect(&app.state(), team, cluster).await.unwrap();
+            app::server::cluster_client::writes::set_memory_limit(
+                &client,
+                "demo",
+                "memory-hog",
+                "memory-hog",
+                "384Mi",
+                false,
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let patches = async || {
+        writes(&app, cluster).await.into_iter().filter(|(m, p)| m == "PATCH" && p.ends_with("/memory-hog")).count()
+    };
+
+    // Died before writing: the resumed action writes once.
+    let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
+    died(incident, false).await;
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "verified", "{action}");
+    assert_eq!(patches().await, 1);
+    let attempts: i32 = sqlx::query_scalar("select attempts from remediation_actions where incident_id = $1")
+        .bind(incident)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2);
+
+    // Died after writing: the resumed action sees it done and writes nothing more.
+    sqlx::query("delete from remediation_actions").execute(&db).await.unwrap();
+    let client = app::server::cluster_client::connect(&app.state(), team, cluster).await.unwrap();
+    app::server::cluster_client::writes::set_memory_limit(&client, "demo", "memory-hog", "memory-hog", "256Mi", false)
+        .await
+        .unwrap();
+    let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
+    let before = patches().await;
+    died(incident, true).await;
+    let action = settled(&owner, incident).await["actions"][0].clone();
+    assert_eq!(action["state"], "verified", "{action}");
+    assert_eq!(patches().await, before + 1, "only the dead worker's write");
+    let steps: Vec<String> = sqlx::query_scalar("select message from timeline_entries where incident_id = $1")
+        .bind(incident)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(steps.iter().any(|s| s.contains("the cluster shows it was already done")), "{steps:?}");
+    app.stop().await;
+}
