@@ -125,6 +125,7 @@ impl Application {
             tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
         let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
         let agent = Agent::start(state.clone(), state.settings.agent.clone());
+        let outbound = app::server::outbound::deliver::start(state.clone());
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
@@ -148,6 +149,7 @@ impl Application {
         agent.shutdown(state.settings.shutdown_timeout).await;
         session_cleanup.abort();
         quota_release.abort();
+        outbound.abort();
         state.db.close().await;
         if let Some(embedded) = embedded {
             embedded.stop().await;

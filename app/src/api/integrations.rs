@@ -78,3 +78,39 @@ pub async fn get_usage() -> Result<Usage, AppError> {
         .await
         .map_err(|error| AppError::internal("reading alert usage failed", &error))
 }
+
+/// Where DreamOps tells other tools what happened (PagerDuty write-back, Slack).
+#[server(prefix = "/api", endpoint = "get_notification_settings", input = GetUrl)]
+pub async fn get_notification_settings() -> Result<crate::domain::integration::NotificationSettings, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::outbound::settings::view(&auth.request.state.db, auth.team_id()).await
+}
+
+/// Saves PagerDuty write-back: a REST API key (blank keeps the saved one) and the email of
+/// the PagerDuty user it acts as.
+#[server(prefix = "/api", endpoint = "set_pagerduty_writeback")]
+pub async fn set_pagerduty_writeback(
+    #[server(default)] key: String,
+    from: String,
+) -> Result<crate::domain::integration::NotificationSettings, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::outbound::settings::set_pagerduty(&auth, &key, &from).await
+}
+
+/// Saves the Slack incoming-webhook address.
+#[server(prefix = "/api", endpoint = "set_slack_webhook")]
+pub async fn set_slack_webhook(url: String) -> Result<crate::domain::integration::NotificationSettings, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::outbound::settings::set_slack(&auth, &url).await
+}
+
+/// Removes PagerDuty write-back (`pagerduty`) or the Slack webhook (`slack`).
+#[server(prefix = "/api", endpoint = "remove_notification")]
+pub async fn remove_notification(which: String) -> Result<crate::domain::integration::NotificationSettings, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::outbound::settings::remove(&auth, &which).await
+}

@@ -65,3 +65,25 @@ pub struct RevealedSecrets {
     /// The bearer token (Alertmanager, Grafana).
     pub bearer: Option<String>,
 }
+
+/// Where DreamOps tells other tools what happened: PagerDuty write-back and Slack
+/// (credentials are never shown again, only whether they are set).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// The PagerDuty user write-back acts as, when a REST API key is saved.
+    pub pagerduty_from: Option<String>,
+    pub slack_configured: bool,
+    /// Calls that gave up in the last 7 days, newest first: what, when, why.
+    pub recent_failures: Vec<FailedCall>,
+}
+
+/// A call to PagerDuty or Slack that gave up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct FailedCall {
+    pub target: String,
+    pub purpose: String,
+    pub incident_id: Option<Uuid>,
+    pub error: String,
+    pub at: DateTime<Utc>,
+}

@@ -34,6 +34,8 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// The embedded agent.
     pub agent: crate::server::agent::AgentSettings,
+    /// PagerDuty write-back and Slack messages.
+    pub outbound: crate::server::outbound::OutboundSettings,
 }
 
 /// Payments through Stripe. Without a secret key DreamOps runs in test mode: checkout
@@ -258,6 +260,15 @@ impl Settings {
                         |n| (0..=1000).contains(n),
                     )?,
                 },
+            },
+            outbound: crate::server::outbound::OutboundSettings {
+                pagerduty_api: read("PAGERDUTY_API_BASE")
+                    .map(|url| url.trim().trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| "https://api.pagerduty.com".into()),
+                max_attempts: parse(&read, "OUTBOUND_MAX_ATTEMPTS", 5, "a whole number from 1 to 20", |n| {
+                    (1..=20).contains(n)
+                })?,
+                allow_http: parse(&read, "OUTBOUND_ALLOW_HTTP", false, "true or false", |_| true)?,
             },
             secret_key: match read("DREAMOPS_SECRET_KEY") {
                 Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod invitations;
 pub mod live;
 pub mod members;
+pub mod outbound;
 pub mod quota;
 pub mod remediation;
 pub mod secrets;

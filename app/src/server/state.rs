@@ -33,6 +33,14 @@ pub struct AppState {
     pub self_url: String,
 }
 
+impl AppState {
+    /// Where people reach DreamOps (`PUBLIC_URL`), else this instance's own address: for
+    /// links in messages and in the demo cluster's kubeconfig.
+    pub fn public_url(&self) -> &str {
+        self.settings.stripe.public_url.as_deref().unwrap_or(&self.self_url)
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()

@@ -12,6 +12,7 @@ mod ingest;
 mod kubectl;
 mod live;
 mod llm;
+mod outbound;
 mod pages;
 mod probes;
 mod remediation;

@@ -154,6 +154,15 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("approve_action", Permission::ApproveRemediations, vec![("incident", nobody.clone()), ("index", "0".into())]),
         ("get_automation_paused", Permission::ReadTeam, vec![]),
         ("set_automation_paused", Permission::ManageClusters, vec![("paused", "false".into())]),
+        ("get_notification_settings", Permission::ManageIntegrations, vec![]),
+        // Blank or wrong input: allowed roles are refused for the fields (422), saving nothing.
+        (
+            "set_pagerduty_writeback",
+            Permission::ManageIntegrations,
+            vec![("key", String::new()), ("from", String::new())],
+        ),
+        ("set_slack_webhook", Permission::ManageIntegrations, vec![("url", String::new())]),
+        ("remove_notification", Permission::ManageIntegrations, vec![("which", "nothing".into())]),
     ]
 }
 
@@ -175,6 +184,7 @@ const QUERIES: &[&str] = &[
     "get_llm_settings",
     "get_incident_actions",
     "get_automation_paused",
+    "get_notification_settings",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -270,6 +280,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(c.name || c.remediation_mode, '|' order by c.name) from clusters c)
                  || (select string_agg(o.object::text, '|' order by o.resource, o.namespace, o.name) from demo_objects o)
                  || (select count(*) from remediation_actions)::text
+                 || (select count(*) from team_notifications)::text
                  || (select string_agg(t.automation_paused::text, '|' order by t.id) from teams t)",
         )
         .fetch_one(&db)

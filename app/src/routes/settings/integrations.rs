@@ -1,5 +1,6 @@
 //! `/settings/integrations`: where each alert source sends, its secrets, recent
-//! deliveries, and a test alert through the real endpoint. Admins and owners.
+//! deliveries, and a test alert through the real endpoint; and where DreamOps tells
+//! other tools what happened (PagerDuty write-back, Slack). Admins and owners.
 
 use std::collections::HashMap;
 
@@ -7,8 +8,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::integrations::{
-    AddPagerdutySecret, RevokeOldPagerdutySecret, RotateIntegration, list_integrations, reveal_integration,
-    send_test_alert,
+    AddPagerdutySecret, RemoveNotification, RevokeOldPagerdutySecret, RotateIntegration, SetPagerdutyWriteback,
+    SetSlackWebhook, get_notification_settings, list_integrations, reveal_integration, send_test_alert,
 };
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::Permitted;
@@ -79,6 +80,76 @@ fn Integrations() -> impl IntoView {
                     })
             }}
         </Transition>
+        <Notifications />
+    }
+}
+
+/// PagerDuty write-back and Slack messages: what is set (never the secrets), the forms
+/// to set them, and the calls that gave up lately.
+#[component]
+fn Notifications() -> impl IntoView {
+    let pagerduty = ServerAction::<SetPagerdutyWriteback>::new();
+    let slack = ServerAction::<SetSlackWebhook>::new();
+    let remove = ServerAction::<RemoveNotification>::new();
+    let pagerduty_outcome: Outcome<_> = pagerduty.value().into();
+    let slack_outcome: Outcome<_> = slack.value().into();
+    let settings = Resource::new(
+        move || (pagerduty.version().get(), slack.version().get(), remove.version().get()),
+        |_| get_notification_settings(),
+    );
+    view! {
+        <section class="panel" aria-labelledby="notifications-title" data-testid="notifications">
+            <h2 id="notifications-title">"Telling other tools"</h2>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+                {move || settings.get().map(|result| match result {
+                    Ok(current) => {
+                        let saved_from = current.pagerduty_from.clone();
+                        let pagerduty_on = saved_from.is_some();
+                        view! {
+                        <h3>"PagerDuty write-back"</h3>
+                        <p class="hint">"For incidents that came from PagerDuty: acknowledged when the agent starts, the diagnosis added as a note, resolved when a fix is verified."</p>
+                        <p data-testid="pagerduty-writeback">{match &saved_from {
+                            Some(from) => format!("On, acting as {from}."),
+                            None => "Off.".to_string(),
+                        }}</p>
+                        <ActionForm action=pagerduty attr:class="stacked-form">
+                            <Field outcome=pagerduty_outcome name="key" label="REST API key" id="pd-key" kind="password" autocomplete="off"
+                                hint="Leave blank to keep the saved key." />
+                            <Field outcome=pagerduty_outcome name="from" label="PagerDuty user's email (From)" id="pd-from" kind="email"
+                                value=saved_from.clone().unwrap_or_default() />
+                            <SubmitButton pending=pagerduty.pending() label="Save PagerDuty write-back" busy_label="Saving…" />
+                        </ActionForm>
+                        {pagerduty_on.then(|| view! {
+                            <ConfirmButton label="Turn off PagerDuty write-back" question="Turn off PagerDuty write-back and forget its key?".to_string()
+                                on_confirm=move || { remove.dispatch(RemoveNotification { which: "pagerduty".into() }); } />
+                        })}
+                        <h3>"Slack"</h3>
+                        <p class="hint">"A message for each new incident, each action awaiting approval (with a link), and each incident a fix resolved."</p>
+                        <p data-testid="slack-webhook">{if current.slack_configured { "On." } else { "Off." }}</p>
+                        <ActionForm action=slack attr:class="stacked-form">
+                            <Field outcome=slack_outcome name="url" label="Incoming-webhook address" id="slack-url" kind="url" autocomplete="off"
+                                placeholder="https://hooks.slack.com/services/…" />
+                            <SubmitButton pending=slack.pending() label="Save the Slack webhook" busy_label="Saving…" />
+                        </ActionForm>
+                        {current.slack_configured.then(|| view! {
+                            <ConfirmButton label="Turn off Slack messages" question="Turn off Slack messages and forget the webhook?".to_string()
+                                on_confirm=move || { remove.dispatch(RemoveNotification { which: "slack".into() }); } />
+                        })}
+                        {(!current.recent_failures.is_empty()).then(|| view! {
+                            <h3>"Calls that gave up (last 7 days)"</h3>
+                            <ul data-testid="failed-calls">
+                                {current.recent_failures.iter().map(|f| view! {
+                                    <li><span class="badge status-triggered">{f.target.clone()}</span> " " {f.purpose.replace('_', " ")} ": " <code>{f.error.clone()}</code></li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                        }.into_any()
+                    }
+                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+            <FormError outcome=remove.value() />
+        </section>
     }
 }
 

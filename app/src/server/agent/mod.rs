@@ -323,6 +323,11 @@ async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<Option<Str
     };
     if job.attempts == 1 {
         note(state, team, incident, "agent.started", "Started analysing the incident.").await;
+        // PagerDuty hears that someone is on it; Slack hears of the incident.
+        let mut db = state.db.acquire().await.map_err(|e| e.to_string())?;
+        crate::server::outbound::analysis_started(&mut db, state.public_url(), team, incident)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let facts = IncidentFacts {
         title: row.title,
@@ -605,6 +610,28 @@ async fn store(
                     .map_err(failed)?;
             }
         }
+        // PagerDuty gets the diagnosis as a note; Slack hears of an action awaiting approval.
+        let mode: Option<String> = sqlx::query_scalar("select remediation_mode from clusters where id = $1")
+            .bind(cluster)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let awaiting = diagnosis
+            .actions
+            .iter()
+            .find(|a| a.change.target().is_some())
+            .map(|a| a.title.as_str())
+            .filter(|_| mode.as_deref() == Some("approve"));
+        crate::server::outbound::diagnosed(
+            &mut tx,
+            state.public_url(),
+            job.team_id,
+            job.incident_id,
+            &diagnosis.root_cause,
+            awaiting,
+        )
+        .await
+        .map_err(failed)?;
     }
     tx.commit().await.map_err(failed)?;
     state.live.publish(

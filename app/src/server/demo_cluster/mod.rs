@@ -68,7 +68,7 @@ pub async fn add(auth: &Authenticated) -> Result<ClusterView, AppError> {
     }
     let id = Uuid::new_v4();
     let bearer = token::random_hex(32);
-    let base = state.settings.stripe.public_url.as_deref().unwrap_or(&state.self_url);
+    let base = state.public_url();
     let server = server_url(base, id);
     let sealed = clusters::seal(&state.cipher, &kubeconfig(&server, &bearer))?;
     let saved = SavedCluster {

@@ -292,11 +292,14 @@ impl World {
         };
         let desired = replicas(&deployment).max(0);
         let recreate = text(&deployment, "/spec/strategy/type") == "Recreate";
-        // A rolling update surges by a quarter (rounded up) and keeps every old pod
-        // until a new one is ready, step by step, until nothing changes.
+        // A rolling update surges by a quarter (rounded up) and keeps every ready old
+        // pod until a new one is ready, step by step, until nothing changes.
         let surge = (desired + 3) / 4;
         let olds: Vec<Key> = owned.iter().filter(|rs| **rs != current).cloned().collect();
         for _ in 0..=desired + 1 {
+            if !recreate {
+                self.clean_up_unhealthy(&deployment, &olds, &current, desired);
+            }
             let old_replicas: i64 = olds.iter().map(|rs| replicas(&self.objects[rs])).sum();
             let new_target = if recreate || old_replicas == 0 {
                 desired
@@ -326,6 +329,30 @@ impl World {
         }
         deployment["metadata"]["annotations"][REVISION] = json!(current_revision);
         deployment["status"] = status;
+    }
+
+    /// Scales down old replica sets' pods that are not ready, as far as the deployment's
+    /// availability allows (Kubernetes' cleanup of unhealthy replicas; at most a quarter of
+    /// the replicas, rounded down, may be unavailable): they serve nothing, and they would
+    /// take the room the new pods need.
+    fn clean_up_unhealthy(&mut self, deployment: &Value, olds: &[Key], current: &Key, desired: i64) {
+        let min_available = desired - desired / 4;
+        let new_unavailable = self.pods_of(current).iter().filter(|pod| !is_ready(pod)).count() as i64;
+        let all: i64 = olds.iter().chain([current]).map(|rs| self.pods_of(rs).len() as i64).sum();
+        let mut room = all - min_available - new_unavailable;
+        for old in olds {
+            if room <= 0 {
+                break;
+            }
+            let ready = self.pods_of(old).iter().filter(|pod| is_ready(pod)).count() as i64;
+            let had = replicas(&self.objects[old]);
+            let unhealthy = (had - ready).clamp(0, room);
+            if unhealthy > 0 {
+                self.scale_replica_set(deployment, old, had - unhealthy);
+                self.sync_pods(old);
+                room -= unhealthy;
+            }
+        }
     }
 
     fn new_replica_set(&mut self, deployment: &Value, template: &Value, hash: &str, revision: i64) -> Key {
@@ -701,6 +728,28 @@ mod tests {
         assert_eq!(rs["metadata"]["annotations"][REVISION], "3");
         let (written, removed) = world.changes();
         assert!(!written.is_empty() && removed.len() == 2, "the failing pods are gone");
+    }
+
+    #[test]
+    fn a_fix_rolled_out_over_a_failed_release_replaces_its_failing_pods() {
+        let mut world = seeded();
+        let key = ("deployments".to_string(), "demo".to_string(), "healthy-app".to_string());
+        let limit = |world: &mut World, memory: &str| {
+            world.get_mut(&key).unwrap()["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] =
+                json!(memory);
+            world.reconcile();
+        };
+        // The failed release: one surge pod OOM-killed, both old pods kept serving.
+        limit(&mut world, "64Mi");
+        let app = pods(&world, "healthy-app");
+        assert_eq!((app.len(), app.iter().filter(|pod| is_ready(pod)).count()), (3, 2));
+        // The fix: the failing pod makes room, the new pods take over.
+        limit(&mut world, "128Mi");
+        let app = pods(&world, "healthy-app");
+        assert_eq!(app.len(), 2, "{app:?}");
+        assert!(
+            app.iter().all(|pod| is_ready(pod) && text(pod, "/spec/containers/0/resources/limits/memory") == "128Mi")
+        );
     }
 
     #[test]

@@ -540,6 +540,9 @@ async fn finish(state: &AppState, worker: &str, action: &Claimed, outcome: &Outc
                 .execute(&mut *tx)
                 .await?;
             events.push(LiveEvent::new(LiveKind::IncidentUpdate, action.incident_id));
+            let told = format!("\"{}\", carried out {how}, fixed it.", action.title);
+            crate::server::outbound::resolved(&mut tx, state.public_url(), action.team_id, action.incident_id, &told)
+                .await?;
         }
     }
     tx.commit().await?;

@@ -1,0 +1,180 @@
+//! The deliverer: one task per instance takes queued calls (`FOR UPDATE SKIP LOCKED`,
+//! under a lease), sends them with the team's credentials, retries a 429, a 5xx or no
+//! answer after 1, 2, 4 … s, and parks a call as failed — on the incident's timeline —
+//! after the last attempt or at once on another 4xx (a wrong key does not heal itself).
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::domain::incident::AGENT_NAME;
+use crate::domain::live::{LiveEvent, LiveKind};
+use crate::server::state::AppState;
+
+/// How long a call may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the deliverer looks for due calls.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(sqlx::FromRow)]
+struct Call {
+    id: i64,
+    team_id: Uuid,
+    incident_id: Option<Uuid>,
+    target: String,
+    purpose: String,
+    method: String,
+    path: String,
+    body: Value,
+    attempts: i32,
+}
+
+/// Starts this instance's deliverer (stopped by aborting the handle: a call in hand is
+/// sent again by whichever instance finds its lease run out).
+pub fn start(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
+        loop {
+            match claim(&state.db).await {
+                Ok(Some(call)) => deliver(&state, &client, call).await,
+                Ok(None) => tokio::time::sleep(POLL_EVERY).await,
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "claiming an outbound call failed");
+                    tokio::time::sleep(POLL_EVERY).await;
+                }
+            }
+        }
+    })
+}
+
+async fn claim(db: &sqlx::PgPool) -> Result<Option<Call>, sqlx::Error> {
+    sqlx::query_as(
+        "update outbound_calls set state = 'running', attempts = attempts + 1, lease_until = now() + interval '30 seconds'
+         where id = (select id from outbound_calls
+                     where (state = 'queued' and run_after <= now()) or (state = 'running' and lease_until < now())
+                     order by run_after, id limit 1 for update skip locked)
+         returning id, team_id, incident_id, target, purpose, method, path, body, attempts",
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Why a call did not go through, and whether trying again may help.
+struct Failure {
+    message: String,
+    retry: bool,
+}
+
+async fn send(state: &AppState, client: &reqwest::Client, call: &Call) -> Result<(), Failure> {
+    let credentials = super::settings::credentials(state, call.team_id)
+        .await
+        .map_err(|error| Failure { message: error.to_string(), retry: true })?;
+    let request = match call.target.as_str() {
+        "pagerduty" => {
+            let (key, from) = credentials.pagerduty.ok_or_else(|| Failure {
+                message: "PagerDuty write-back is no longer configured".into(),
+                retry: false,
+            })?;
+            let url = format!("{}{}", state.settings.outbound.pagerduty_api.trim_end_matches('/'), call.path);
+            let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+            client
+                .request(method, url)
+                .header("Authorization", format!("Token token={key}"))
+                .header("Accept", "application/vnd.pagerduty+json;version=2")
+                .header("From", from)
+                .json(&call.body)
+        }
+        _ => {
+            let url = credentials
+                .slack
+                .ok_or_else(|| Failure { message: "The Slack webhook is no longer configured".into(), retry: false })?;
+            client.post(url).json(&call.body)
+        }
+    };
+    let response = request.send().await.map_err(|error| Failure {
+        message: if error.is_timeout() {
+            "no answer within 10 seconds".into()
+        } else {
+            format!("could not connect: {error}")
+        },
+        retry: true,
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text: String = response.text().await.unwrap_or_default().chars().take(300).collect();
+    Err(Failure {
+        message: format!("{status}: {}", text.trim()),
+        retry: status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408,
+    })
+}
+
+fn label(target: &str) -> &'static str {
+    if target == "pagerduty" { "PagerDuty write-back" } else { "Slack message" }
+}
+
+async fn deliver(state: &AppState, client: &reqwest::Client, call: Call) {
+    let result = send(state, client, &call).await;
+    let max = state.settings.outbound.max_attempts;
+    let recorded = match &result {
+        Ok(()) => {
+            sqlx::query(
+                "update outbound_calls set state = 'done', finished_at = now(), last_error = null where id = $1",
+            )
+            .bind(call.id)
+            .execute(&state.db)
+            .await
+        }
+        Err(failure) if failure.retry && call.attempts < max => {
+            let wait = 2_f64.powi(call.attempts - 1).min(300.0);
+            sqlx::query(
+                "update outbound_calls set state = 'queued', last_error = $2, run_after = now() + make_interval(secs => $3)
+                 where id = $1",
+            )
+            .bind(call.id)
+            .bind(&failure.message)
+            .bind(wait)
+            .execute(&state.db)
+            .await
+        }
+        Err(failure) => {
+            let parked = sqlx::query(
+                "update outbound_calls set state = 'failed', last_error = $2, finished_at = now() where id = $1",
+            )
+            .bind(call.id)
+            .bind(&failure.message)
+            .execute(&state.db)
+            .await;
+            if let Some(incident) = call.incident_id {
+                let message = format!(
+                    "{} ({}) failed after {} attempt{}: {}",
+                    label(&call.target),
+                    call.purpose.replace('_', " "),
+                    call.attempts,
+                    if call.attempts == 1 { "" } else { "s" },
+                    failure.message
+                );
+                let noted = sqlx::query(
+                    "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'outbound.failed', $3, $4)",
+                )
+                .bind(call.team_id)
+                .bind(incident)
+                .bind(AGENT_NAME)
+                .bind(message)
+                .execute(&state.db)
+                .await;
+                if noted.is_ok() {
+                    state.live.publish(call.team_id, [LiveEvent::new(LiveKind::TimelineEntry, incident)]);
+                }
+            }
+            parked
+        }
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, call = call.id, "recording an outbound call's outcome failed");
+    }
+}

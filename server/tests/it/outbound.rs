@@ -1,0 +1,224 @@
+//! PagerDuty write-back and Slack messages against loopback servers speaking their
+//! documented formats: the REST API's headers (`Token token=`, the v2 Accept, `From`)
+//! and bodies for acknowledge, note and resolve; Slack's incoming-webhook `text`;
+//! a 5xx retried; calls that keep failing parked and shown on the incident, never
+//! holding up the analysis or the fix.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::agent::{alert, analysis, send, unlimited};
+use crate::demo_cluster::with_demo_cluster;
+use crate::support::{TestApp, User};
+
+/// A request a loopback server received.
+#[derive(Clone, Debug)]
+struct Received {
+    method: String,
+    path: String,
+    headers: HeaderMap,
+    body: Value,
+}
+
+/// A loopback server answering `failures` requests with 503, then 200; what it received.
+async fn loopback(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let log = received.clone();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+        let log = log.clone();
+        async move {
+            let mut log = log.lock().unwrap();
+            log.push(Received {
+                method: method.to_string(),
+                path: uri.path().to_string(),
+                headers,
+                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            });
+            if log.len() <= failures {
+                (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response()
+            } else {
+                (StatusCode::OK, axum::Json(json!({"incident": {"id": "PX1", "type": "incident"}}))).into_response()
+            }
+        }
+    };
+    let router = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{address}"), received)
+}
+
+async fn with_outbound(pagerduty: &str, max_attempts: i32) -> TestApp {
+    let pagerduty = pagerduty.to_string();
+    TestApp::spawn_with(move |settings| {
+        settings.agent.workers = 2;
+        settings.agent.remediation.verify = Duration::from_secs(2);
+        settings.outbound.pagerduty_api = pagerduty;
+        settings.outbound.max_attempts = max_attempts;
+        settings.outbound.allow_http = true;
+    })
+    .await
+}
+
+/// Opens an incident from a PagerDuty webhook about PagerDuty incident `id`.
+async fn from_pagerduty(app: &TestApp, owner: &User, team: Uuid, id: &str) -> Uuid {
+    use hmac::{Hmac, Mac};
+    let state = app.state();
+    app::server::ingest::integrations::add_signing_secret(&state, team, "pd-secret").await.unwrap();
+    let revealed: Value = owner.call("reveal_integration", &[("kind", "pagerduty")]).await.json().await.unwrap();
+    let path = revealed["path"].as_str().unwrap().to_string();
+    let body = json!({"event": {"id": Uuid::new_v4().to_string(), "event_type": "incident.triggered", "resource_type": "incident",
+        "occurred_at": "2026-11-29T02:00:00Z", "agent": {"summary": "Ana"},
+        "data": {"id": id, "type": "incident", "title": "memory-hog OOMKilled in demo", "urgency": "high",
+                 "status": "triggered", "service": {"summary": "memory-hog"},
+                 "html_url": format!("https://acme.pagerduty.com/incidents/{id}")}}})
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"pd-secret").unwrap();
+    mac.update(body.as_bytes());
+    let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    let answer = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("content-type", "application/json")
+        .header("x-pagerduty-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    sqlx::query_scalar("select id from incidents where team_id = $1 and dedup_key = $2")
+        .bind(team)
+        .bind(format!("pagerduty:{id}"))
+        .fetch_one(&state.db)
+        .await
+        .unwrap()
+}
+
+/// Waits until `received` holds `count` requests (up to 20 s).
+async fn until(received: &Arc<Mutex<Vec<Received>>>, count: usize) -> Vec<Received> {
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= count {
+            return received.lock().unwrap().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {count} requests, got {:?}", received.lock().unwrap());
+}
+
+#[tokio::test]
+async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step() {
+    let (pagerduty, pd_received) = loopback(1).await;
+    let (slack, slack_received) = loopback(0).await;
+    let app = with_outbound(&pagerduty, 5).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "outbound@notify.example").await;
+    unlimited(&app, team).await;
+
+    // Settings: validated, the key sealed and never shown again.
+    let refused = owner.call("set_pagerduty_writeback", &[("key", ""), ("from", "not an email")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let saved: Value = owner
+        .call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["pagerduty_from"], "oncall@notify.example");
+    assert!(!saved.to_string().contains("pd-rest-key-77"));
+    let refused = owner.call("set_slack_webhook", &[("url", "ftp://hooks.example")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let webhook = format!("{slack}/services/T0/B0/secret");
+    assert_eq!(owner.call("set_slack_webhook", &[("url", &webhook)]).await.status(), StatusCode::OK);
+    let stored: String = sqlx::query_scalar(
+        "select encode(pagerduty_key, 'escape') || encode(slack_webhook, 'escape') from team_notifications",
+    )
+    .fetch_one(&app.state().db)
+    .await
+    .unwrap();
+    assert!(!stored.contains("pd-rest-key-77") && !stored.contains("/services/T0"), "sealed at rest");
+    let id = cluster.to_string();
+    owner.call("set_cluster_policy", &[("id", id.as_str()), ("mode", "approve"), ("max_autonomous_risk", "low")]).await;
+
+    // An alert from PagerDuty: acknowledged when the agent starts (after one 503), the
+    // diagnosis added as a note.
+    let incident = from_pagerduty(&app, &owner, team, "PX1").await;
+    analysis(&owner, incident).await;
+    let calls = until(&pd_received, 3).await;
+    let first = &calls[0];
+    assert_eq!((first.method.as_str(), first.path.as_str()), ("PUT", "/incidents/PX1"), "answered 503, tried again");
+    let ack = calls[1..].iter().find(|c| c.method == "PUT").expect("the acknowledgement again");
+    let note = calls[1..].iter().find(|c| c.method == "POST").expect("the note");
+    assert_eq!(ack.path, "/incidents/PX1");
+    assert_eq!(ack.body, json!({"incident": {"type": "incident_reference", "status": "acknowledged"}}));
+    assert_eq!(ack.headers["authorization"], "Token token=pd-rest-key-77");
+    assert_eq!(ack.headers["accept"], "application/vnd.pagerduty+json;version=2");
+    assert_eq!(ack.headers["from"], "oncall@notify.example");
+    assert_eq!((note.method.as_str(), note.path.as_str()), ("POST", "/incidents/PX1/notes"));
+    assert!(note.body["note"]["content"].as_str().unwrap().starts_with("DreamOps diagnosis: "), "{:?}", note.body);
+
+    // Slack: the new incident, then the action awaiting approval with a link.
+    let messages = until(&slack_received, 2).await;
+    assert_eq!(messages[0].path, "/services/T0/B0/secret");
+    let texts: Vec<&str> = messages.iter().map(|m| m.body["text"].as_str().unwrap()).collect();
+    assert!(texts[0].contains("New") && texts[0].contains("memory-hog OOMKilled in demo"), "{texts:?}");
+    assert!(texts[1].starts_with(":hand: Awaiting approval"), "{texts:?}");
+    assert!(texts[1].contains(&format!("/incidents/{incident}|")), "{texts:?}");
+
+    // An approved fix verified: resolved in PagerDuty and announced in Slack.
+    let answer = owner.call("approve_action", &[("incident", &incident.to_string()), ("index", "0")]).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let calls = until(&pd_received, 4).await;
+    assert_eq!(calls[3].body, json!({"incident": {"type": "incident_reference", "status": "resolved"}}));
+    let messages = until(&slack_received, 3).await;
+    assert!(messages[2].body["text"].as_str().unwrap().starts_with(":white_check_mark: Resolved"), "{:?}", messages[2]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn calls_that_keep_failing_are_parked_and_shown_without_holding_up_the_analysis() {
+    let (pagerduty, pd_received) = loopback(usize::MAX).await;
+    let app = with_outbound(&pagerduty, 2).await;
+    let (owner, _, team) = with_demo_cluster(&app, "failing@notify.example").await;
+    unlimited(&app, team).await;
+    owner.call("set_pagerduty_writeback", &[("key", "pd-key"), ("from", "oncall@notify.example")]).await;
+    let incident = from_pagerduty(&app, &owner, team, "PX9").await;
+    // The analysis is stored whatever PagerDuty does.
+    analysis(&owner, incident).await;
+    until(&pd_received, 4).await;
+    let mut failures = Vec::new();
+    for _ in 0..100 {
+        let settings: Value = owner.query("get_notification_settings").await.json().await.unwrap();
+        failures = settings["recent_failures"].as_array().unwrap().clone();
+        if failures.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failures.len(), 2, "acknowledge and note, each after 2 attempts: {failures:?}");
+    assert!(failures.iter().all(|f| f["error"].as_str().unwrap().starts_with("503")), "{failures:?}");
+    let steps: Vec<String> = sqlx::query_scalar(
+        "select message from timeline_entries where incident_id = $1 and kind = 'outbound.failed' order by id",
+    )
+    .bind(incident)
+    .fetch_all(&app.state().db)
+    .await
+    .unwrap();
+    assert!(
+        steps.iter().any(|s| s.starts_with("PagerDuty write-back (acknowledge) failed after 2 attempts: 503")),
+        "{steps:?}"
+    );
+    // Nothing else about other teams: a team without settings makes no call.
+    let quiet = alert("KubeContainerOOMKilled", json!({"namespace": "demo", "deployment": "memory-hog"}), "oom");
+    let before = pd_received.lock().unwrap().len();
+    let (other_owner, _, other_team) = with_demo_cluster(&app, "quiet@notify.example").await;
+    unlimited(&app, other_team).await;
+    let other = send(&app, other_team, &quiet).await;
+    analysis(&other_owner, other).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(pd_received.lock().unwrap().len(), before);
+    app.stop().await;
+}
