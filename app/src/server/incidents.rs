@@ -414,17 +414,7 @@ pub async fn change(auth: &Authenticated, id: Uuid, change: &IncidentChange) -> 
             ("severity.changed", format!("Severity changed from {severity} to {new} by {who}"), "incident.severity")
         }
     };
-    sqlx::query(
-        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(team)
-    .bind(id)
-    .bind(kind)
-    .bind(who)
-    .bind(&message)
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?;
+    crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message).await.map_err(failed)?;
     auth.audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default()).await?;
     tx.commit().await.map_err(failed)?;
     state

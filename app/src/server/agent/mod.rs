@@ -262,16 +262,7 @@ impl Timeline<'_> {
 
 /// Writes `message` on the incident's timeline as the agent, and says so live.
 async fn note(state: &AppState, team: Uuid, incident: Uuid, kind: &str, message: &str) {
-    let written = sqlx::query(
-        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(team)
-    .bind(incident)
-    .bind(kind)
-    .bind(ACTOR)
-    .bind(message)
-    .execute(&state.db)
-    .await;
+    let written = crate::server::db::timeline::append(&state.db, team, incident, kind, ACTOR, message).await;
     match written {
         Ok(_) => state.live.publish(team, [LiveEvent::new(LiveKind::TimelineEntry, incident)]),
         Err(error) => tracing::warn!(%error, "writing to a timeline failed"),
@@ -578,14 +569,16 @@ async fn store(
     .await
     .map_err(failed)?;
     if stored.rows_affected() == 1 {
-        sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.diagnosis', $3, $4)")
-            .bind(job.team_id)
-            .bind(job.incident_id)
-            .bind(ACTOR)
-            .bind(format!("Diagnosis ({} confidence): {}", diagnosis.confidence.as_str(), diagnosis.root_cause))
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
+        crate::server::db::timeline::append(
+            &mut *tx,
+            job.team_id,
+            job.incident_id,
+            "agent.diagnosis",
+            ACTOR,
+            &format!("Diagnosis ({} confidence): {}", diagnosis.confidence.as_str(), diagnosis.root_cause),
+        )
+        .await
+        .map_err(failed)?;
         // In autonomous mode the agent acts on it, within the cluster's policy.
         if let Some(cluster) = cluster {
             let settings = &state.settings.agent.remediation;
@@ -600,14 +593,16 @@ async fn store(
             .await
             .map_err(failed)?;
             if let Some(message) = proposed {
-                sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.step', $3, $4)")
-                    .bind(job.team_id)
-                    .bind(job.incident_id)
-                    .bind(ACTOR)
-                    .bind(message)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?;
+                crate::server::db::timeline::append(
+                    &mut *tx,
+                    job.team_id,
+                    job.incident_id,
+                    "agent.step",
+                    ACTOR,
+                    &message,
+                )
+                .await
+                .map_err(failed)?;
             }
         }
         // PagerDuty gets the diagnosis as a note; Slack hears of an action awaiting approval.
@@ -735,13 +730,16 @@ pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident:
             AppError::NotFound
         });
     }
-    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'agent.retry', $3, 'Analysis queued again.')")
-        .bind(auth.team_id())
-        .bind(incident)
-        .bind(&auth.email)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
+    crate::server::db::timeline::append(
+        &mut *tx,
+        auth.team_id(),
+        incident,
+        "agent.retry",
+        &auth.email,
+        "Analysis queued again.",
+    )
+    .await
+    .map_err(failed)?;
     auth.audit(&mut *tx, "incident.analysis_retried", Some(&incident.to_string()), serde_json::json!({})).await?;
     sqlx::query("select pg_notify('agent_jobs', '')").execute(&mut *tx).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
@@ -789,12 +787,7 @@ pub async fn give_feedback(
         (false, Some(correction)) => format!("Marked the analysis wrong: {correction}"),
         (false, None) => "Marked the analysis wrong.".to_string(),
     };
-    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'analysis.feedback', $3, $4)")
-        .bind(auth.team_id())
-        .bind(incident)
-        .bind(&auth.email)
-        .bind(&message)
-        .execute(&mut *tx)
+    crate::server::db::timeline::append(&mut *tx, auth.team_id(), incident, "analysis.feedback", &auth.email, &message)
         .await
         .map_err(failed)?;
     auth.audit(

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod invitations;
 pub mod login_attempts;
 pub mod teams;
+pub mod timeline;
 pub mod users;
 
 /// `text` with LIKE's wildcards taken literally, for searches by part of a name.

@@ -158,14 +158,14 @@ async fn deliver(state: &AppState, client: &reqwest::Client, call: Call) {
                     if call.attempts == 1 { "" } else { "s" },
                     failure.message
                 );
-                let noted = sqlx::query(
-                    "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'outbound.failed', $3, $4)",
+                let noted = crate::server::db::timeline::append(
+                    &state.db,
+                    call.team_id,
+                    incident,
+                    "outbound.failed",
+                    AGENT_NAME,
+                    &message,
                 )
-                .bind(call.team_id)
-                .bind(incident)
-                .bind(AGENT_NAME)
-                .bind(message)
-                .execute(&state.db)
                 .await;
                 if noted.is_ok() {
                     state.live.publish(call.team_id, [LiveEvent::new(LiveKind::TimelineEntry, incident)]);

@@ -107,14 +107,14 @@ fn stamp(action: &Claimed) -> DateTime<Utc> {
 }
 
 async fn note(state: &AppState, action: &Claimed, message: &str) {
-    let written = sqlx::query(
-        "insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'action.step', $3, $4)",
+    let written = crate::server::db::timeline::append(
+        &state.db,
+        action.team_id,
+        action.incident_id,
+        "action.step",
+        AGENT_NAME,
+        message,
     )
-    .bind(action.team_id)
-    .bind(action.incident_id)
-    .bind(AGENT_NAME)
-    .bind(message)
-    .execute(&state.db)
     .await;
     match written {
         Ok(_) => state.live.publish(action.team_id, [LiveEvent::new(LiveKind::TimelineEntry, action.incident_id)]),
@@ -492,13 +492,15 @@ async fn finish(state: &AppState, worker: &str, action: &Claimed, outcome: &Outc
         return Ok(());
     }
     let line = format!("\"{}\": {} — {}", action.title, outcome.state.label(), outcome.message);
-    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'action.outcome', $3, $4)")
-        .bind(action.team_id)
-        .bind(action.incident_id)
-        .bind(AGENT_NAME)
-        .bind(&line)
-        .execute(&mut *tx)
-        .await?;
+    crate::server::db::timeline::append(
+        &mut *tx,
+        action.team_id,
+        action.incident_id,
+        "action.outcome",
+        AGENT_NAME,
+        &line,
+    )
+    .await?;
     audit::record(
         &mut *tx,
         audit::Event {
@@ -532,13 +534,15 @@ async fn finish(state: &AppState, worker: &str, action: &Claimed, outcome: &Outc
             } else {
                 format!("as approved by {}", action.requested_by)
             };
-            sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, 'status.resolved', $3, $4)")
-                .bind(action.team_id)
-                .bind(action.incident_id)
-                .bind(AGENT_NAME)
-                .bind(format!("Resolved by {AGENT_NAME}: \"{}\", carried out {how}, fixed it.", action.title))
-                .execute(&mut *tx)
-                .await?;
+            crate::server::db::timeline::append(
+                &mut *tx,
+                action.team_id,
+                action.incident_id,
+                "status.resolved",
+                AGENT_NAME,
+                &format!("Resolved by {AGENT_NAME}: \"{}\", carried out {how}, fixed it.", action.title),
+            )
+            .await?;
             events.push(LiveEvent::new(LiveKind::IncidentUpdate, action.incident_id));
             let told = format!("\"{}\", carried out {how}, fixed it.", action.title);
             crate::server::outbound::resolved(&mut tx, state.public_url(), action.team_id, action.incident_id, &told)

@@ -120,25 +120,6 @@ async fn intend(db: &mut PgConnection, intent: &Intent<'_>) -> Result<Option<Uui
     Ok(id)
 }
 
-async fn timeline(
-    db: &mut PgConnection,
-    team: Uuid,
-    incident: Uuid,
-    kind: &str,
-    actor: &str,
-    message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into timeline_entries (team_id, incident_id, kind, actor, message) values ($1, $2, $3, $4, $5)")
-        .bind(team)
-        .bind(incident)
-        .bind(kind)
-        .bind(actor)
-        .bind(message)
-        .execute(db)
-        .await
-        .map(|_| ())
-}
-
 /// An operator approves recommended action `index` of the incident's analysis, with an
 /// optional comment: it is recorded as intended and the agent carries it out.
 pub async fn approve(
@@ -193,7 +174,9 @@ pub async fn approve(
         Some(comment) => format!("Approved by {who}: {} — \"{comment}\"", action.title),
         None => format!("Approved by {who}: {}", action.title),
     };
-    timeline(&mut tx, team, incident, "action.approved", who, &message).await.map_err(failed)?;
+    crate::server::db::timeline::append(&mut *tx, team, incident, "action.approved", who, &message)
+        .await
+        .map_err(failed)?;
     auth.audit(
         &mut *tx,
         "remediation.approved",
