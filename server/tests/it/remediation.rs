@@ -461,3 +461,49 @@ async fn a_worker_dying_between_intended_and_done_never_acts_twice() {
     assert!(steps.iter().any(|s| s.contains("the cluster shows it was already done")), "{steps:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn autonomous_mode_never_takes_a_high_risk_action_and_deletes_pods_only_where_allowed() {
+    use app::domain::analysis::{Change, RecommendedAction, Risk};
+    use app::server::remediation::{RemediationSettings, propose};
+
+    // Workers off: what the agent would record is looked at, not carried out.
+    let app = TestApp::spawn().await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "limits@remediation.example").await;
+    let incident = bare_incident(&app, team, json!({"deployment": "healthy-app"})).await;
+    let settings = RemediationSettings::default();
+    let action =
+        |risk: Risk, change: Change| RecommendedAction { title: "test".into(), risk, reversible: true, change };
+    let restart = Change::RolloutRestart { namespace: "demo".into(), deployment: "healthy-app".into() };
+    let delete = Change::DeletePod { namespace: "demo".into(), pod: "healthy-app-x".into() };
+    let proposed = async |actions: Vec<RecommendedAction>| {
+        let mut db = app.state().db.acquire().await.unwrap();
+        let said = propose(&mut db, &settings, team, incident, cluster, &actions).await.unwrap();
+        let recorded: i64 = sqlx::query_scalar("select count(*) from remediation_actions where incident_id = $1")
+            .bind(incident)
+            .fetch_one(&mut *db)
+            .await
+            .unwrap();
+        sqlx::query("delete from remediation_actions").execute(&mut *db).await.unwrap();
+        (said.unwrap_or_default(), recorded)
+    };
+
+    // Even with the policy at "high", a high-risk action waits for an approval.
+    set_policy(&owner, cluster, "autonomous", "high", "", true).await;
+    let (said, recorded) = proposed(vec![action(Risk::High, restart.clone())]).await;
+    assert_eq!(recorded, 0, "{said}");
+    let (_, recorded) = proposed(vec![action(Risk::Medium, restart.clone())]).await;
+    assert_eq!(recorded, 1);
+
+    // Deleting a pod: only with destructive operations allowed.
+    let (_, recorded) = proposed(vec![action(Risk::Low, delete.clone())]).await;
+    assert_eq!(recorded, 1);
+    set_policy(&owner, cluster, "autonomous", "high", "", false).await;
+    let (said, recorded) = proposed(vec![action(Risk::Low, delete.clone())]).await;
+    assert_eq!(recorded, 0);
+    assert!(said.contains("no recommended action is within the cluster's policy"), "{said}");
+    // Approve mode: nothing automatic at all.
+    set_policy(&owner, cluster, "approve", "high", "", true).await;
+    assert_eq!(proposed(vec![action(Risk::Low, restart)]).await.1, 0);
+    app.stop().await;
+}
