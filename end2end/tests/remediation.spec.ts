@@ -2,9 +2,7 @@
 // the incident resolves live once it is verified (a viewer sees no Approve button); in
 // autonomous mode the same fix happens without a click.
 import { type Page, expect, test } from "@playwright/test";
-import { signUp, uniqueEmail, waitForHydration } from "./support";
-
-const PASSWORD = "correct horse battery staple";
+import { joinAs, signUp, uniqueEmail, waitForHydration } from "./support";
 
 /// Adds the demo cluster, sets its remediation mode, and stays on its page.
 async function demoClusterIn(page: Page, mode: RegExp): Promise<void> {
@@ -39,20 +37,7 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
 }) => {
   await signUp(page, uniqueEmail("approver"), "Approve team");
 
-  // A viewer of the same team.
-  await page.goto("/settings/members");
-  await waitForHydration(page);
-  const viewerEmail = uniqueEmail("viewer");
-  await page.getByLabel("Email").fill(viewerEmail);
-  await page.getByLabel("Role", { exact: true }).selectOption("viewer");
-  await page.getByRole("button", { name: "Create invitation" }).click();
-  const link = await page.getByTestId("invitation-link").inputValue();
-  const viewer = await (await browser.newContext()).newPage();
-  await viewer.goto(link);
-  await waitForHydration(viewer);
-  await viewer.getByLabel("Password").fill(PASSWORD);
-  await viewer.getByRole("button", { name: "Create account and join" }).click();
-  await expect(viewer).toHaveURL(/\/dashboard$/);
+  const viewer = await joinAs(page, browser, "viewer");
 
   await demoClusterIn(page, /^Approve:/);
   const operator = await page.context().newPage();

@@ -1,5 +1,5 @@
 // Helpers shared by the end-to-end tests.
-import { expect, type Page } from "@playwright/test";
+import { type Browser, expect, type Page } from "@playwright/test";
 
 /** Waits until the browser has taken over the server-rendered page: clicks before that do nothing. */
 export async function waitForHydration(page: Page): Promise<void> {
@@ -34,4 +34,22 @@ export async function signUp(page: Page, email: string, team: string): Promise<v
   await page.getByRole("button", { name: "Create team" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByTestId("team-name")).toHaveText(team);
+}
+
+/** Has an admin on `page` invite a new member with `role`, who joins in a browser of
+ * their own; their page, on the dashboard. */
+export async function joinAs(page: Page, browser: Browser, role: string): Promise<Page> {
+  await page.goto("/settings/members");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(uniqueEmail(role));
+  await page.getByLabel("Role", { exact: true }).selectOption(role);
+  await page.getByRole("button", { name: "Create invitation" }).click();
+  const link = await page.getByTestId("invitation-link").inputValue();
+  const member = await (await browser.newContext()).newPage();
+  await member.goto(link);
+  await waitForHydration(member);
+  await member.getByLabel("Password").fill(PASSWORD);
+  await member.getByRole("button", { name: "Create account and join" }).click();
+  await expect(member).toHaveURL(/\/dashboard$/);
+  return member;
 }

@@ -160,7 +160,11 @@ async fn carry_out(
                 .execute(&state.db)
                 .await;
             if let Err(error) = recorded {
-                return Outcome::new(ActionState::Failed, format!("Recording the workload's state failed: {error}"));
+                tracing::warn!(%error, action = %action.id, "recording a workload's state failed");
+                return Outcome::new(
+                    ActionState::Failed,
+                    "DreamOps could not record the workload's state first, so it changed nothing; approve it again.",
+                );
             }
             current.clone()
         }
