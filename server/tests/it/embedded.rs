@@ -2,8 +2,7 @@
 //! runs its own PostgreSQL in the data directory, stops it on exit and reuses it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -11,59 +10,11 @@ use secrecy::ExposeSecret as _;
 use server::embedded_postgres::{EmbeddedPostgres, EmbeddedPostgresError};
 use sqlx::{Connection as _, PgConnection};
 
-/// One run of the server binary on a data directory.
-struct ServerProcess {
-    child: Child,
-    address: String,
-}
+use crate::support::ServerProcess;
 
-impl ServerProcess {
-    fn start(data_dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_dreamops"))
-            .env_remove("DATABASE_URL")
-            .env("DREAMOPS_DATA_DIR", data_dir)
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_OUTPUT_NAME", "dreamops")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("the server binary runs");
-        ServerProcess { child, address: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_until_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(response) = reqwest::get(format!("{}/ready", self.address)).await
-                && response.status() == 200
-            {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the server exited before it was ready: {status}");
-            }
-            assert!(Instant::now() < deadline, "the server was not ready within 90 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn pid(&self) -> Pid {
-        Pid::from_raw(i32::try_from(self.child.id()).unwrap())
-    }
-
-    /// Sends `signal` and waits for the process to exit.
-    async fn stop_with(mut self, signal: Signal) -> std::process::ExitStatus {
-        kill(self.pid(), signal).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit within 60 s of {signal}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+/// The server binary on `data_dir`, without `DATABASE_URL`.
+fn start_on(data_dir: &Path) -> ServerProcess {
+    ServerProcess::start(|command| command.env_remove("DATABASE_URL").env("DREAMOPS_DATA_DIR", data_dir))
 }
 
 /// The postmaster's pid and port, from the cluster's `postmaster.pid`.
@@ -98,7 +49,7 @@ async fn the_server_runs_its_own_database_and_reuses_it() {
     let data_dir = fresh_data_dir();
 
     // First start: the cluster is created, migrated, and answers /ready.
-    let mut first = ServerProcess::start(&data_dir);
+    let mut first = start_on(&data_dir);
     first.wait_until_ready().await;
     assert!(data_dir.join("postgres/PG_VERSION").is_file(), "the cluster lives in the data directory");
     let (postgres, _) = postmaster(&data_dir).unwrap();
@@ -120,7 +71,7 @@ async fn the_server_runs_its_own_database_and_reuses_it() {
     assert!(postmaster(&data_dir).is_none(), "PostgreSQL shut down cleanly (no postmaster.pid)");
 
     // Second start: the same cluster and data.
-    let mut second = ServerProcess::start(&data_dir);
+    let mut second = start_on(&data_dir);
     second.wait_until_ready().await;
     let mut db = connect(&data_dir).await;
     let note: String = sqlx::query_scalar("select note from kept").fetch_one(&mut db).await.unwrap();
@@ -131,7 +82,7 @@ async fn the_server_runs_its_own_database_and_reuses_it() {
     let (orphan, _) = postmaster(&data_dir).unwrap();
     second.stop_with(Signal::SIGKILL).await;
     assert!(is_running(orphan), "SIGKILL gives the server no chance to stop PostgreSQL");
-    let mut third = ServerProcess::start(&data_dir);
+    let mut third = start_on(&data_dir);
     third.wait_until_ready().await;
     assert!(!is_running(orphan), "the orphaned PostgreSQL was stopped");
     let mut db = connect(&data_dir).await;

@@ -1,19 +1,25 @@
 //! Remediation on the demo cluster: each action's effect and verification, the undo when
 //! it did not help, refusals (policy, preconditions, the dry run), the modes — read-only
 //! never writes, approve writes only after an operator's approval, autonomous within risk,
-//! namespaces, the hourly limit and the kill switch — and a worker dying between
-//! "intended" and "done" never doing an action twice. The demo cluster's request log is
+//! namespaces, the hourly limit and the kill switch — and a worker killed between
+//! "intended" and "done" (a server process killed at its write, before or after it
+//! reached the cluster) never doing an action twice. The demo cluster's request log is
 //! the witness of what was written.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::agent::{alert, analysis, send, unlimited};
 use crate::demo_cluster::with_demo_cluster;
-use crate::support::{TestApp, User};
+use crate::support::{ServerProcess, TestApp, User};
 use app::server::demo_cluster::store;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -383,82 +389,224 @@ async fn autonomous_mode_acts_within_risk_namespaces_the_hourly_limit_and_the_ki
     app.stop().await;
 }
 
+/// Where the relay stops the write it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The write never reaches the cluster.
+    BeforeWrite,
+    /// The cluster makes the change; its answer never reaches the worker.
+    AfterWrite,
+}
+
+/// The write a relay waits for: where to stop, the request line, whom to tell.
+type Armed = Arc<Mutex<Option<(Stop, String, oneshot::Sender<()>)>>>;
+
+/// A TCP relay in front of the server (the address of a cluster saved to reach the demo
+/// cluster through it). Armed, it stops at the first request whose line starts with `line` and is not a dry
+/// run, and says so: the worker that sent it hangs there until it is killed.
+struct Relay {
+    address: String,
+    upstream: Arc<OnceLock<String>>,
+    armed: Armed,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let upstream: Arc<OnceLock<String>> = Arc::default();
+        let armed: Armed = Arc::default();
+        let (to, arming) = (upstream.clone(), armed.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Some(target) = to.get().cloned() else { continue };
+                tokio::spawn(relay(client, target, arming.clone()));
+            }
+        });
+        Relay { address, upstream, armed }
+    }
+
+    /// Relays to `app` from now on.
+    fn to(&self, app: &TestApp) {
+        self.upstream.set(app.address.trim_start_matches("http://").to_string()).unwrap();
+    }
+
+    /// Stops at the next write whose request line starts with `line`; the receiver
+    /// completes when it has.
+    fn arm(&self, stop: Stop, line: String) -> oneshot::Receiver<()> {
+        let (reached, stopped) = oneshot::channel();
+        *self.armed.lock().unwrap() = Some((stop, line, reached));
+        stopped
+    }
+}
+
+async fn relay(client: TcpStream, target: String, armed: Armed) {
+    let Ok(server) = TcpStream::connect(target).await else { return };
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    // Once the write passed: told when its answer arrives, which is then withheld.
+    let answered: Arc<Mutex<Option<oneshot::Sender<()>>>> = Arc::default();
+    let withheld = answered.clone();
+    let up = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(read) = from_client.read(&mut buffer).await
+            && read > 0
+        {
+            let chunk = &buffer[..read];
+            let reached = {
+                let text = String::from_utf8_lossy(chunk);
+                let mut armed = armed.lock().unwrap();
+                let hit = armed.as_ref().is_some_and(|(_, line, _)| {
+                    text.lines().any(|request| request.starts_with(line.as_str()) && !request.contains("dryRun"))
+                });
+                if hit { armed.take() } else { None }
+            };
+            match reached {
+                Some((Stop::BeforeWrite, _, sender)) => {
+                    let _ = sender.send(());
+                    // Nothing more reaches the server from this worker, until it is gone.
+                    while from_client.read(&mut buffer).await.is_ok_and(|read| read > 0) {}
+                    return;
+                }
+                Some((Stop::AfterWrite, _, sender)) => *withheld.lock().unwrap() = Some(sender),
+                None => {}
+            }
+            if to_server.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+    };
+    let down = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(read) = from_server.read(&mut buffer).await
+            && read > 0
+        {
+            let waiting = answered.lock().unwrap().take();
+            if let Some(sender) = waiting {
+                let _ = sender.send(());
+                // Nothing more reaches the worker; the relay ends when it is gone.
+                std::future::pending::<()>().await;
+            }
+            if to_client.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        () = up => {}
+        () = down => {}
+    }
+}
+
 #[tokio::test]
-async fn a_worker_dying_between_intended_and_done_never_acts_twice() {
-    let app = with_remediation(2, 5).await;
-    let (owner, cluster, team) = with_demo_cluster(&app, "crash@remediation.example").await;
+async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
+    use nix::sys::signal::Signal;
+
+    let app = TestApp::spawn().await;
+    let relay = Relay::start().await;
+    relay.to(&app);
+    let (owner, demo, team) = with_demo_cluster(&app, "crash@remediation.example").await;
     unlimited(&app, team).await;
+    // The team's cluster: the demo cluster, reached through the relay.
+    let kubeconfig = app::server::clusters::kubeconfig(&app.state(), team, demo).await.unwrap();
+    let token = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap().token.clone().unwrap();
+    let relayed = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: relayed\n  cluster: {{server: '{}/demo-k8s/{demo}'}}\n\
+         contexts:\n- name: relayed\n  context: {{cluster: relayed, user: u, namespace: demo}}\n\
+         users:\n- name: u\n  user: {{token: '{}'}}\n",
+        relay.address,
+        token.expose_secret()
+    );
+    let added =
+        owner.call("add_cluster", &[("name", "relayed"), ("kubeconfig", &relayed), ("context", "relayed")]).await;
+    assert_eq!(added.status(), StatusCode::OK, "{}", added.text().await.unwrap());
+    let added: Value = added.json().await.unwrap();
+    let cluster: Uuid = added["id"].as_str().unwrap().parse().unwrap();
     set_policy(&owner, cluster, "approve", "low", "", false).await;
     let db = app.state().db.clone();
     let raise = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "memory-hog",
                        "container": "memory-hog", "from": "256Mi", "to": "384Mi"});
-    // A worker that claimed the action, recorded the workload and died — before writing
-    // (first incident) and after writing (second): its lease has run out.
-    let died = async |incident: Uuid, wrote: bool| {
-        recommend(&app, team, incident, cluster, raise.clone(), "low", true).await;
-        sqlx::query(
-            "insert into remediation_actions (team_id, incident_id, cluster_id, action_index, title, risk, reversible, change,
-                                              workload, automatic, requested_by, state, attempts, leased_by, lease_until, before)
-             values ($1, $2, $3, 0, 'Raise memory-hog''s limit', 'low', true, $4, 'demo/memory-hog', false, 'owner',
-                     'executing', 1, 'dead-worker', now() - interval '1 second',
-                     '{\"memory\": {\"memory-hog\": \"256Mi\"}, \"replicas\": 1, \"revision\": 1}')",
+    let write = format!("PATCH /demo-k8s/{demo}/apis/apps/v1/namespaces/demo/deployments/memory-hog");
+    let patches = async || {
+        writes(&app, demo).await.into_iter().filter(|(m, p)| m == "PATCH" && p.ends_with("/memory-hog")).count()
+    };
+    let client = app::server::cluster_client::connect(&app.state(), team, demo).await.unwrap();
+
+    for stop in [Stop::BeforeWrite, Stop::AfterWrite] {
+        app::server::cluster_client::writes::set_memory_limit(
+            &client,
+            "demo",
+            "memory-hog",
+            "memory-hog",
+            "256Mi",
+            false,
         )
-        .bind(team)
-        .bind(incident)
-        .bind(cluster)
-        .bind(&raise)
-        .execute(&db)
         .await
         .unwrap();
-        if wrote {
-            let client = app::server::cluster_client::connect(&app.state(), team, cluster).await.unwrap();
-            app::server::cluster_client::writes::set_memory_limit(
-                &client,
-                "demo",
-                "memory-hog",
-                "memory-hog",
-                "384Mi",
-                false,
-            )
-            .await
-            .unwrap();
-        }
-    };
-    let patches = async || {
-        writes(&app, cluster).await.into_iter().filter(|(m, p)| m == "PATCH" && p.ends_with("/memory-hog")).count()
-    };
+        let before = patches().await;
+        let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
+        recommend(&app, team, incident, cluster, raise.clone(), "low", true).await;
+        assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
 
-    // Died before writing: the resumed action writes once.
-    let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
-    died(incident, false).await;
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "verified", "{action}");
-    assert_eq!(patches().await, 1);
-    let attempts: i32 = sqlx::query_scalar("select attempts from remediation_actions where incident_id = $1")
+        // A server process with one worker takes the action and is killed at its write.
+        let reached = relay.arm(stop, write.clone());
+        let worker = ServerProcess::start(|command| {
+            command
+                .env("DATABASE_URL", app.database_url())
+                .env("DREAMOPS_SECRET_KEY", "0123456789abcdef".repeat(4))
+                .env("AGENT_WORKERS", "1")
+                .env("AGENT_LEASE_SECS", "2")
+                .env("REMEDIATION_VERIFY_SECS", "30")
+        });
+        tokio::time::timeout(Duration::from_secs(60), reached)
+            .await
+            .unwrap_or_else(|_| panic!("{stop:?}: the worker did not reach its write within 60 s"))
+            .unwrap();
+        if stop == Stop::BeforeWrite {
+            // A live worker keeps its lease however long the action takes.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let taken = app::server::remediation::execute::claim(&db, "another", Duration::from_secs(2)).await.unwrap();
+            assert!(taken.is_none(), "the action was taken from a worker still at it");
+        }
+        worker.stop_with(Signal::SIGKILL).await;
+        let (state, attempts, recorded): (String, i32, bool) = sqlx::query_as(
+            "select state, attempts, before is not null from remediation_actions where incident_id = $1",
+        )
         .bind(incident)
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(attempts, 2);
+        assert_eq!((state.as_str(), attempts, recorded), ("executing", 1, true), "{stop:?}: killed mid-action");
+        let written = usize::from(stop == Stop::AfterWrite);
+        assert_eq!(patches().await, before + written, "{stop:?}: what the killed worker wrote");
 
-    // Died after writing: the resumed action sees it done and writes nothing more.
-    sqlx::query("delete from remediation_actions").execute(&db).await.unwrap();
-    let client = app::server::cluster_client::connect(&app.state(), team, cluster).await.unwrap();
-    app::server::cluster_client::writes::set_memory_limit(&client, "demo", "memory-hog", "memory-hog", "256Mi", false)
-        .await
-        .unwrap();
-    let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
-    let before = patches().await;
-    died(incident, true).await;
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "verified", "{action}");
-    assert_eq!(patches().await, before + 1, "only the dead worker's write");
-    let steps: Vec<String> = sqlx::query_scalar("select message from timeline_entries where incident_id = $1")
-        .bind(incident)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    assert!(steps.iter().any(|s| s.contains("the cluster shows it was already done")), "{steps:?}");
+        // Another instance resumes it once the lease has run out.
+        let resumer = app
+            .another_instance_with(|settings| {
+                settings.agent.workers = 1;
+                settings.agent.lease = Duration::from_secs(2);
+                settings.agent.remediation.verify = Duration::from_secs(20);
+            })
+            .await;
+        let action = settled(&owner, incident).await["actions"][0].clone();
+        assert_eq!(action["state"], "verified", "{stop:?}: {action}");
+        assert_eq!(patches().await, before + 1, "{stop:?}: the change is written exactly once");
+        let attempts: i32 = sqlx::query_scalar("select attempts from remediation_actions where incident_id = $1")
+            .bind(incident)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(attempts, 2, "{stop:?}");
+        let steps: Vec<String> = sqlx::query_scalar("select message from timeline_entries where incident_id = $1")
+            .bind(incident)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        let recognised = steps.iter().any(|s| s.contains("the cluster shows it was already done"));
+        assert_eq!(recognised, stop == Stop::AfterWrite, "{stop:?}: {steps:?}");
+        assert_eq!(incident_status(&app, incident).await, ("resolved".to_string(), Some("DreamOps agent".into())));
+        resumer.stop().await;
+    }
     app.stop().await;
 }
 

@@ -179,6 +179,11 @@ impl TestApp {
         TestApp { address, client, _database: database, database_url, state, stop: Some(stop), stopped: Some(stopped) }
     }
 
+    /// The URL of this instance's database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// The database pool, for seeding and checking rows.
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url).await.expect("connect to the test database")
@@ -384,5 +389,71 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
     type Writer = CapturedLogs;
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
+    }
+}
+
+/// The real `dreamops` binary as a process of its own, for what only a process shows:
+/// its own database, a signal, being killed outright. Killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free port; `configure` sets its environment.
+    pub fn start(configure: impl FnOnce(&mut std::process::Command) -> &mut std::process::Command) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dreamops"));
+        command
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_OUTPUT_NAME", "dreamops")
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null());
+        let child = configure(&mut command).spawn().expect("the server binary runs");
+        ServerProcess { child, address: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Waits (up to 90 s) until the server answers `/ready`.
+    pub async fn wait_until_ready(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/ready", self.address)).await
+                && response.status() == 200
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the server exited before it was ready: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "the server was not ready within 90 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap())
+    }
+
+    /// Sends `signal` and waits for the process to exit.
+    pub async fn stop_with(mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
+        nix::sys::signal::kill(self.pid(), signal).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server did not exit within 60 s of {signal}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no server behind.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

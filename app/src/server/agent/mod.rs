@@ -144,19 +144,22 @@ async fn work(
     mut phase: watch::Receiver<Phase>,
 ) {
     use crate::server::remediation::execute;
-    // An action is held long enough to be carried out, verified and undone.
-    let action_lease = settings.lease + settings.remediation.verify + Duration::from_secs(60);
     loop {
         if *phase.borrow() != Phase::Running {
             return;
         }
         // Actions first: an approved fix should not wait behind analyses.
-        match execute::claim(&state.db, &worker, action_lease).await {
+        match execute::claim(&state.db, &worker, settings.lease).await {
             Ok(Some(action)) => {
                 wake.notify_one();
                 let id = action.id;
+                let renew = || execute::renew(&state.db, id, &worker, settings.lease);
                 tokio::select! {
                     () = execute::run(&state, &worker, action, &settings.remediation) => {}
+                    () = hold_lease(settings.lease, renew) => {
+                        // The resuming worker asks the cluster what this one already did.
+                        tracing::warn!(action = %id, "an action's lease was lost; another worker resumes it");
+                    }
                     () = aborted(&mut phase) => {
                         tracing::warn!(action = %id, "stopping with an action in hand; another worker resumes it when its lease runs out");
                         return;
@@ -199,21 +202,27 @@ async fn aborted(phase: &mut watch::Receiver<Phase>) {
     }
 }
 
+/// Renews a lease every third of its length; returns once `renew` says it is lost
+/// (expired and taken by another worker), when the holder must stop.
+async fn hold_lease<Renewed>(lease: Duration, renew: impl Fn() -> Renewed)
+where
+    Renewed: Future<Output = Result<bool, sqlx::Error>>,
+{
+    let mut every = tokio::time::interval(lease / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match renew().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, "renewing a lease failed"),
+        }
+    }
+}
+
 /// Runs `job` while renewing its lease; gives it back if told to abort.
 async fn run(state: &AppState, settings: &AgentSettings, worker: &str, job: Job, phase: &mut watch::Receiver<Phase>) {
-    let renewing = async {
-        let mut every = tokio::time::interval(settings.lease / 3);
-        every.tick().await;
-        loop {
-            every.tick().await;
-            match jobs::renew(&state.db, job.id, worker, settings.lease).await {
-                Ok(true) => {}
-                // Lost (expired and taken): stop working on it.
-                Ok(false) => return,
-                Err(error) => tracing::warn!(%error, job = job.id, "renewing an agent job's lease failed"),
-            }
-        }
-    };
+    let renewing = hold_lease(settings.lease, || jobs::renew(&state.db, job.id, worker, settings.lease));
     let follow_up = tokio::select! {
         outcome = analyse(state, worker, &job) => match outcome {
             Ok(follow_up) => follow_up,

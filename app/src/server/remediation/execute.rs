@@ -71,6 +71,20 @@ pub async fn claim(db: &sqlx::PgPool, worker: &str, lease: Duration) -> Result<O
     .await
 }
 
+/// Extends `worker`'s lease on action `id`; false when the worker no longer holds it.
+pub async fn renew(db: &sqlx::PgPool, id: Uuid, worker: &str, lease: Duration) -> Result<bool, sqlx::Error> {
+    let renewed = sqlx::query(
+        "update remediation_actions set lease_until = now() + make_interval(secs => $3)
+         where id = $1 and leased_by = $2 and state = 'executing'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
 /// What became of an action.
 struct Outcome {
     state: ActionState,
