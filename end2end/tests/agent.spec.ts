@@ -1,18 +1,14 @@
 // The agent in the browser: a simulated failure on the demo cluster becomes an incident
 // that appears live, its timeline fills step by step, and its analysis names the cause.
 import { expect, test } from "@playwright/test";
-import { signUp, uniqueEmail, waitForHydration } from "./support";
+import { addDemoCluster, signUp, uniqueEmail, waitForHydration } from "./support";
 
 test("simulate an OOM kill: the incident appears live and the agent names OOMKilled with its evidence and the fix", async ({
   page,
   context,
 }) => {
   await signUp(page, uniqueEmail("agent"), "Agent team");
-  await page.goto("/settings/clusters");
-  await waitForHydration(page);
-  await page.getByRole("button", { name: "Add the demo cluster" }).click();
-  await page.getByTestId("clusters").getByRole("link", { name: "Demo cluster (simulated)" }).click();
-  await waitForHydration(page);
+  await addDemoCluster(page);
 
   // A second tab watches the incident list.
   const list = await context.newPage();

@@ -2,19 +2,7 @@
 // the incident resolves live once it is verified (a viewer sees no Approve button); in
 // autonomous mode the same fix happens without a click.
 import { type Page, expect, test } from "@playwright/test";
-import { joinAs, signUp, uniqueEmail, waitForHydration } from "./support";
-
-/// Adds the demo cluster, sets its remediation mode, and stays on its page.
-async function demoClusterIn(page: Page, mode: RegExp): Promise<void> {
-  await page.goto("/settings/clusters");
-  await waitForHydration(page);
-  await page.getByRole("button", { name: "Add the demo cluster" }).click();
-  await page.getByTestId("clusters").getByRole("link", { name: "Demo cluster (simulated)" }).click();
-  await waitForHydration(page);
-  await page.getByRole("radio", { name: mode }).check();
-  await page.getByRole("button", { name: "Save policy" }).click();
-  await expect(page.getByText("Policy saved.")).toBeVisible();
-}
+import { addDemoCluster, collectErrors, joinAs, signUp, uniqueEmail, waitForHydration } from "./support";
 
 /// Simulates an OOM kill from the cluster page, then opens its incident in `watcher`.
 async function oomIncident(page: Page, watcher: Page): Promise<void> {
@@ -38,8 +26,11 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
   await signUp(page, uniqueEmail("approver"), "Approve team");
 
   const viewer = await joinAs(page, browser, "viewer");
+  // The incident page loaded directly (not navigated to) must hydrate: before, the
+  // analysis panel's nested boundaries did not, and the page stopped updating live.
+  const viewerErrors = collectErrors(viewer);
 
-  await demoClusterIn(page, /^Approve:/);
+  await addDemoCluster(page, /^Approve:/);
   const operator = await page.context().newPage();
   await oomIncident(page, operator);
   const analysis = operator.getByTestId("analysis");
@@ -65,17 +56,17 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
   await expect(taken).toContainText("as diagnosed");
   await expect(operator.getByTestId("incident-status")).toHaveText("resolved");
   await expect(operator.getByTestId("timeline")).toContainText("Resolved by DreamOps agent");
-  // The viewer sees the outcome too.
-  await viewer.reload();
+  // The viewer sees the outcome too, live.
   await expect(viewer.getByTestId("incident-status")).toHaveText("resolved");
   await expect(viewer.getByTestId("action-taken")).toHaveAttribute("data-state", "verified");
+  expect(viewerErrors).toEqual([]);
 });
 
 test("autonomous mode: the agent raises the limit itself, verifies it, and the incident resolves without a click", async ({
   page,
 }) => {
   await signUp(page, uniqueEmail("autonomous"), "Autonomous team");
-  await demoClusterIn(page, /^Autonomous:/);
+  await addDemoCluster(page, /^Autonomous:/);
   const watcher = await page.context().newPage();
   await oomIncident(page, watcher);
   const taken = watcher.getByTestId("action-taken");

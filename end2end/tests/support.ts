@@ -53,3 +53,18 @@ export async function joinAs(page: Page, browser: Browser, role: string): Promis
   await expect(member).toHaveURL(/\/dashboard$/);
   return member;
 }
+
+/** Adds the demo cluster from the clusters page and opens its page; with `mode` (the
+ * label of a remediation mode), saves that mode in its policy. */
+export async function addDemoCluster(page: Page, mode?: RegExp): Promise<void> {
+  await page.goto("/settings/clusters");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Add the demo cluster" }).click();
+  await page.getByTestId("clusters").getByRole("link", { name: "Demo cluster (simulated)" }).click();
+  await waitForHydration(page);
+  if (mode) {
+    await page.getByRole("radio", { name: mode }).check();
+    await page.getByRole("button", { name: "Save policy" }).click();
+    await expect(page.getByText("Policy saved.")).toBeVisible();
+  }
+}

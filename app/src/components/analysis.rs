@@ -52,55 +52,101 @@ fn describe(change: &Change) -> Vec<String> {
     }
 }
 
-/// The panel for incident `id`, refreshed on the page's live updates.
-#[component]
-pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl IntoView {
+/// Which recommended action's approval form is open, and its comment: kept by the panel
+/// so that a live refresh while an operator is typing does not close the form.
+#[derive(Clone, Copy)]
+struct Approval {
+    action: ServerAction<ApproveAction>,
+    confirming: RwSignal<Option<usize>>,
+    comment: RwSignal<String>,
+}
+
+/// What the analysis panel shows and does, made where the page starts (outside any
+/// loading boundary) so that its data is fetched alongside the incident's and survives
+/// the incident's own refreshes.
+#[derive(Clone, Copy)]
+pub struct AnalysisData {
+    id: Uuid,
+    retry: ServerAction<RetryAnalysis>,
+    feedback: ServerAction<GiveAnalysisFeedback>,
+    approval: Approval,
+    progress: Resource<Result<AgentProgress, crate::error::AppError>>,
+    remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
+}
+
+/// The analysis of incident `id`, refreshed on the page's live updates.
+pub fn use_analysis(id: Uuid, live: LiveUpdates) -> AnalysisData {
     let retry = ServerAction::<RetryAnalysis>::new();
     let feedback = ServerAction::<GiveAnalysisFeedback>::new();
-    let retry_outcome: Outcome<()> = retry.value().into();
-    let approve = ServerAction::<ApproveAction>::new();
-    let approve_outcome: Outcome<ActionView> = approve.value().into();
+    let approval = Approval {
+        action: ServerAction::<ApproveAction>::new(),
+        confirming: RwSignal::new(None),
+        comment: RwSignal::new(String::new()),
+    };
+    Effect::new(move |_| {
+        if matches!(approval.action.value().get(), Some(Ok(_))) {
+            approval.confirming.set(None);
+            approval.comment.set(String::new());
+        }
+    });
     let progress = Resource::new(
         move || (live.version.get(), retry.version().get(), feedback.version().get()),
         move |_| get_agent_progress(id),
     );
     let remediation =
-        Resource::new(move || (live.version.get(), approve.version().get()), move |_| get_incident_actions(id));
+        Resource::new(move || (live.version.get(), approval.action.version().get()), move |_| get_incident_actions(id));
+    AnalysisData { id, retry, feedback, approval, progress, remediation }
+}
+
+/// The analysis panel.
+///
+/// One `Transition` reads both the agent's progress and the actions (a boundary of its
+/// own for the actions, nested in this one, would only repeat the waiting).
+#[component]
+pub fn AnalysisPanel(data: AnalysisData, can_respond: bool) -> impl IntoView {
+    let AnalysisData { id, retry, feedback, approval, progress, remediation } = data;
+    let retry_outcome: Outcome<()> = retry.value().into();
+    let approve_outcome: Outcome<ActionView> = approval.action.value().into();
     view! {
         <section class="panel analysis" aria-labelledby="analysis-title" data-testid="analysis">
             <h2 id="analysis-title">"Analysis"</h2>
             <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the analysis…"</p> }>
-                {move || progress.get().map(|result| match result {
-                    Ok(AgentProgress::Done(analysis)) => view! {
-                        <Analysis analysis=*analysis.clone() id remediation approve />
-                        <FormError outcome=approve_outcome />
-                        <ActionsTaken remediation />
-                        <FeedbackForm id can_respond feedback given=analysis.feedback.clone() />
-                    }.into_any(),
-                    Ok(AgentProgress::NotQueued) => view! {
-                        <p class="muted">"Not analysed: held over the plan's alert quota, or not yet queued."</p>
-                    }.into_any(),
-                    Ok(AgentProgress::Queued { attempts }) => view! {
-                        <p class="muted" aria-busy="true" data-testid="analysis-progress">
-                            {if attempts == 0 { "Queued: the agent starts on it shortly…".to_string() } else { format!("Queued to try again (attempt {} failed)…", attempts) }}
-                        </p>
-                    }.into_any(),
-                    Ok(AgentProgress::Working) => view! {
-                        <p class="muted" aria-busy="true" data-testid="analysis-progress">"The agent is reading the cluster — its steps appear on the timeline as it goes…"</p>
-                    }.into_any(),
-                    Ok(AgentProgress::Failed { error, attempts }) => view! {
-                        <div class="form-error" role="alert" data-testid="analysis-failed">
-                            <p>{format!("The analysis failed after {attempts} attempts: {error}")}</p>
-                            {can_respond.then(|| view! {
-                                <button type="button" class="button secondary small" disabled=move || retry.pending().get()
-                                    on:click=move |_| { retry.dispatch(RetryAnalysis { incident: id }); }>
-                                    "Retry the analysis"
-                                </button>
-                            })}
-                        </div>
-                    }.into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{format!("The analysis could not be loaded: {error}")}</p> }.into_any(),
-                })}
+                {move || {
+                    let progress = progress.get()?;
+                    // Without the actions (they failed to load) the analysis still shows.
+                    let remediation = remediation.get()?.ok();
+                    Some(match progress {
+                        Ok(AgentProgress::Done(analysis)) => view! {
+                            <Analysis analysis=*analysis.clone() id remediation=remediation.clone() approval />
+                            <FormError outcome=approve_outcome />
+                            {remediation.map(|r| view! { <ActionsTaken actions=r.actions /> })}
+                            <FeedbackForm id can_respond feedback given=analysis.feedback.clone() />
+                        }.into_any(),
+                        Ok(AgentProgress::NotQueued) => view! {
+                            <p class="muted">"Not analysed: held over the plan's alert quota, or not yet queued."</p>
+                        }.into_any(),
+                        Ok(AgentProgress::Queued { attempts }) => view! {
+                            <p class="muted" aria-busy="true" data-testid="analysis-progress">
+                                {if attempts == 0 { "Queued: the agent starts on it shortly…".to_string() } else { format!("Queued to try again (attempt {} failed)…", attempts) }}
+                            </p>
+                        }.into_any(),
+                        Ok(AgentProgress::Working) => view! {
+                            <p class="muted" aria-busy="true" data-testid="analysis-progress">"The agent is reading the cluster — its steps appear on the timeline as it goes…"</p>
+                        }.into_any(),
+                        Ok(AgentProgress::Failed { error, attempts }) => view! {
+                            <div class="form-error" role="alert" data-testid="analysis-failed">
+                                <p>{format!("The analysis failed after {attempts} attempts: {error}")}</p>
+                                {can_respond.then(|| view! {
+                                    <button type="button" class="button secondary small" disabled=move || retry.pending().get()
+                                        on:click=move |_| { retry.dispatch(RetryAnalysis { incident: id }); }>
+                                        "Retry the analysis"
+                                    </button>
+                                })}
+                            </div>
+                        }.into_any(),
+                        Err(error) => view! { <p class="form-error" role="alert">{format!("The analysis could not be loaded: {error}")}</p> }.into_any(),
+                    })
+                }}
             </Transition>
             <FormError outcome=retry_outcome />
         </section>
@@ -111,8 +157,8 @@ pub fn AnalysisPanel(id: Uuid, can_respond: bool, live: LiveUpdates) -> impl Int
 fn Analysis(
     analysis: AnalysisView,
     id: Uuid,
-    remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
-    approve: ServerAction<ApproveAction>,
+    remediation: Option<IncidentActions>,
+    approval: Approval,
 ) -> impl IntoView {
     let confidence = match analysis.confidence {
         Confidence::High => "high",
@@ -120,6 +166,27 @@ fn Analysis(
         Confidence::Low => "low",
     };
     let seconds = analysis.diagnosed_after_ms as f64 / 1000.0;
+    // An Approve button where the responder may approve and the action is not already
+    // waiting, running or done.
+    let approvable = |index: usize, action: &RecommendedAction| {
+        !matches!(action.change, Change::Manual { .. })
+            && remediation.as_ref().is_some_and(|r| {
+                r.can_approve
+                    && !r.actions.iter().any(|a| {
+                        a.action_index == index as i32
+                            && matches!(a.state, ActionState::Intended | ActionState::Executing | ActionState::Verified)
+                    })
+            })
+    };
+    let items = analysis
+        .actions
+        .into_iter()
+        .enumerate()
+        .map(|(index, action)| {
+            let approvable = approvable(index, &action);
+            view! { <ActionItem action index id approvable approval /> }
+        })
+        .collect_view();
     view! {
         <p class="family">{analysis.family.label()} {analysis.workload.clone().map(|w| view! { <span class="muted">" · " <code>{w}</code></span> })}</p>
         <p class="root-cause" data-testid="root-cause"><strong>{analysis.root_cause.clone()}</strong></p>
@@ -135,12 +202,8 @@ fn Analysis(
             {analysis.evidence.into_iter().map(|e| view! { <li><span class="muted">{e.source}": "</span><code>{e.line}</code></li> }).collect_view()}
         </ul>
         <h3>"Recommended actions"</h3>
-        <Transition fallback=|| ()>
-            {move || remediation.get().and_then(Result::ok).map(|r| mode_notice(&r))}
-        </Transition>
-        <ol class="actions" data-testid="recommended-actions">
-            {analysis.actions.into_iter().enumerate().map(|(index, action)| view! { <ActionItem action index id remediation approve /> }).collect_view()}
-        </ol>
+        {remediation.as_ref().and_then(mode_notice)}
+        <ol class="actions" data-testid="recommended-actions">{items}</ol>
         {analysis.llm_answer.map(|answer| view! {
             <h3>"LLM analysis"</h3>
             <p class="llm-answer">{answer}</p>
@@ -149,7 +212,7 @@ fn Analysis(
 }
 
 /// What the cluster's remediation mode means for these actions.
-fn mode_notice(remediation: &IncidentActions) -> impl IntoView + use<> {
+fn mode_notice(remediation: &IncidentActions) -> Option<impl IntoView + use<>> {
     let text = match remediation.mode.as_deref() {
         Some("read_only") => "The cluster is read-only: DreamOps recommends and never acts there.",
         Some("approve") => "Approve mode: an operator approves each action; the agent carries it out and verifies it.",
@@ -169,31 +232,13 @@ fn ActionItem(
     action: RecommendedAction,
     index: usize,
     id: Uuid,
-    remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
-    approve: ServerAction<ApproveAction>,
+    approvable: bool,
+    approval: Approval,
 ) -> impl IntoView {
     let manual = matches!(action.change, Change::Manual { .. });
-    let confirming = RwSignal::new(false);
-    let command = action.change.command();
-    // An Approve button where the responder may approve and this action is not already
-    // waiting, running or done.
-    let approvable = move || {
-        !manual
-            && remediation.get().and_then(Result::ok).is_some_and(|r| {
-                r.can_approve
-                    && !r.actions.iter().any(|a| {
-                        a.action_index == index as i32
-                            && matches!(a.state, ActionState::Intended | ActionState::Executing | ActionState::Verified)
-                    })
-            })
-    };
-    Effect::new(move |_| {
-        if matches!(approve.value().get(), Some(Ok(_))) {
-            confirming.set(false);
-        }
-    });
+    let confirming = move || approval.confirming.get() == Some(index);
     let question = StoredValue::new(format!("Approve \"{}\"?", action.title));
-    let command = StoredValue::new(command);
+    let command = StoredValue::new(action.change.command());
     view! {
         <li data-testid="recommended-action">
             <p>
@@ -207,24 +252,23 @@ fn ActionItem(
             <ul class="change">
                 {describe(&action.change).into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
             </ul>
-            <Transition fallback=|| ()>
-                {move || (approvable() && !confirming.get()).then(|| view! {
-                    <button type="button" class="button small" on:click=move |_| confirming.set(true)>"Approve…"</button>
-                })}
-            </Transition>
-            <Show when=move || confirming.get()>
-                <ActionForm action=approve attr:class="stacked-form confirm" attr:data-testid="approve-form">
+            <Show when=move || approvable && !confirming()>
+                <button type="button" class="button small" on:click=move |_| approval.confirming.set(Some(index))>"Approve…"</button>
+            </Show>
+            <Show when=move || approvable && confirming()>
+                <ActionForm action=approval.action attr:class="stacked-form confirm" attr:data-testid="approve-form">
                     <input type="hidden" name="incident" value=id.to_string() />
                     <input type="hidden" name="index" value=index.to_string() />
                     <p><strong>{question.get_value()}</strong> " DreamOps will make this change, watch the workload recover, and undo it if it does not."</p>
                     {command.get_value().map(|command| view! { <pre class="command"><code>{command}</code></pre> })}
                     <div class="field">
                         <label for=format!("approve-comment-{index}")>"Comment (optional)"</label>
-                        <textarea id=format!("approve-comment-{index}") name="comment" rows="2" maxlength="1000"></textarea>
+                        <textarea id=format!("approve-comment-{index}") name="comment" rows="2" maxlength="1000"
+                            bind:value=approval.comment></textarea>
                     </div>
                     <div class="button-row">
-                        <SubmitButton pending=approve.pending() label="Approve and run" busy_label="Approving…" />
-                        <button type="button" class="button secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        <SubmitButton pending=approval.action.pending() label="Approve and run" busy_label="Approving…" />
+                        <button type="button" class="button secondary" on:click=move |_| approval.confirming.set(None)>"Cancel"</button>
                     </div>
                 </ActionForm>
             </Show>
@@ -242,29 +286,27 @@ fn state_class(state: ActionState) -> &'static str {
 
 /// The actions taken on the incident, newest last, with their outcome.
 #[component]
-fn ActionsTaken(remediation: Resource<Result<IncidentActions, crate::error::AppError>>) -> impl IntoView {
-    view! {
-        <Transition fallback=|| ()>
-            {move || remediation.get().and_then(Result::ok).filter(|r| !r.actions.is_empty()).map(|r| view! {
-                <h3>"Actions taken"</h3>
-                <ul class="actions-taken" data-testid="actions-taken">
-                    {r.actions.into_iter().map(|a| view! {
-                        <li data-testid="action-taken" data-state=a.state.as_str()>
-                            <p>
-                                <span class=state_class(a.state)>{a.state.label()}</span> " " {a.title.clone()}
-                                <span class="muted">
-                                    {if a.automatic { " · automatically, by the agent".to_string() } else { format!(" · approved by {}", a.requested_by) }}
-                                    " · " <When at=a.created_at />
-                                </span>
-                            </p>
-                            {a.comment.map(|c| view! { <p class="muted">"“" {c} "”"</p> })}
-                            {a.outcome.map(|o| view! { <p data-testid="action-outcome">{o}</p> })}
-                        </li>
-                    }).collect_view()}
-                </ul>
-            })}
-        </Transition>
-    }
+fn ActionsTaken(actions: Vec<ActionView>) -> impl IntoView {
+    (!actions.is_empty()).then(|| {
+        view! {
+            <h3>"Actions taken"</h3>
+            <ul class="actions-taken" data-testid="actions-taken">
+                {actions.into_iter().map(|a| view! {
+                    <li data-testid="action-taken" data-state=a.state.as_str()>
+                        <p>
+                            <span class=state_class(a.state)>{a.state.label()}</span> " " {a.title.clone()}
+                            <span class="muted">
+                                {if a.automatic { " · automatically, by the agent".to_string() } else { format!(" · approved by {}", a.requested_by) }}
+                                " · " <When at=a.created_at />
+                            </span>
+                        </p>
+                        {a.comment.map(|c| view! { <p class="muted">"“" {c} "”"</p> })}
+                        {a.outcome.map(|o| view! { <p data-testid="action-outcome">{o}</p> })}
+                    </li>
+                }).collect_view()}
+            </ul>
+        }
+    })
 }
 
 /// "Was this analysis right?" for responders; the verdict given, for everyone.

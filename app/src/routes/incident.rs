@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::api::incidents::{
     AcknowledgeIncident, AddIncidentNote, ReopenIncident, ResolveIncident, SetIncidentSeverity, get_incident,
 };
-use crate::components::analysis::AnalysisPanel;
+use crate::components::analysis::{AnalysisData, AnalysisPanel, use_analysis};
 use crate::components::forms::{LoadError, Outcome, SubmitButton};
 use crate::components::incident::{SeverityBadge, StatusBadge, When, WhenAbsolute, source_name};
 use crate::components::live::{LiveIndicator, use_live_updates};
@@ -39,6 +39,7 @@ pub fn IncidentPage() -> impl IntoView {
 #[component]
 fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
     let live = use_live_updates(move |event| event.incident_id == Some(id));
+    let analysis = use_analysis(id, live);
     let acknowledge = ServerAction::<AcknowledgeIncident>::new();
     let resolve = ServerAction::<ResolveIncident>::new();
     let reopen = ServerAction::<ReopenIncident>::new();
@@ -66,7 +67,7 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                 detail
                     .get()
                     .map(|result| match result {
-                        Ok(incident) => view! { <IncidentView incident can_respond actions live /> }.into_any(),
+                        Ok(incident) => view! { <IncidentView incident can_respond actions live analysis /> }.into_any(),
                         Err(crate::error::AppError::NotFound) => {
                             view! {
                                 <section class="panel">
@@ -102,6 +103,7 @@ fn IncidentView(
     can_respond: bool,
     actions: Actions,
     live: crate::components::live::LiveUpdates,
+    analysis: AnalysisData,
 ) -> impl IntoView {
     let summary = incident.summary.clone();
     let id = summary.id;
@@ -136,7 +138,7 @@ fn IncidentView(
             })}
         </div>
         {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
-        <AnalysisPanel id can_respond live />
+        <AnalysisPanel data=analysis can_respond />
         <div class="incident-columns">
             <section class="panel" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"Timeline"</h2>

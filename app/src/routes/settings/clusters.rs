@@ -41,22 +41,25 @@ fn Clusters(can_manage: bool) -> impl IntoView {
             <h1>"Clusters"</h1>
         </div>
         <p class="lead">"The Kubernetes clusters DreamOps reads context from when it diagnoses an incident."</p>
-        {move || {
-            let has_demo = clusters.get().and_then(Result::ok).is_some_and(|list| list.iter().any(|c| c.demo));
-            (can_manage && !has_demo).then(|| view! { <DemoOffer demo /> })
-        }}
-        <FormError outcome=demo_outcome />
+        // The clusters are read inside the boundary only: read outside it, the server
+        // renders before they arrive and the browser after, and the page cannot hydrate.
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading clusters…"</p> }>
-            {move || clusters.get().map(|result| match result {
-                Ok(list) if list.is_empty() => view! {
-                    <p class="muted empty-state" data-testid="no-clusters">
-                        {if can_manage { "No cluster yet: add one below from a kubeconfig." } else { "No cluster yet: an admin of the team adds them." }}
-                    </p>
-                }.into_any(),
-                Ok(list) => view! { <ClusterTable list can_manage rename remove /> }.into_any(),
-                Err(error) => view! { <LoadError what="The clusters" error retry=move || clusters.refetch() /> }.into_any(),
+            {move || clusters.get().map(|result| {
+                let has_demo = result.as_ref().is_ok_and(|list| list.iter().any(|c| c.demo));
+                let offer = (can_manage && !has_demo).then(|| view! { <DemoOffer demo /> });
+                let list = match result {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="muted empty-state" data-testid="no-clusters">
+                            {if can_manage { "No cluster yet: add one below from a kubeconfig." } else { "No cluster yet: an admin of the team adds them." }}
+                        </p>
+                    }.into_any(),
+                    Ok(list) => view! { <ClusterTable list can_manage rename remove /> }.into_any(),
+                    Err(error) => view! { <LoadError what="The clusters" error retry=move || clusters.refetch() /> }.into_any(),
+                };
+                view! { {offer} {list} }
             })}
         </Transition>
+        <FormError outcome=demo_outcome />
         <FormError outcome=rename_outcome />
         <FormError outcome=remove_outcome />
         <KillSwitch can_manage />
