@@ -48,6 +48,14 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
   const form = analysis.getByTestId("approve-form");
   await expect(form).toContainText("kubectl -n demo set resources deployment/healthy-app -c healthy-app --limits=memory=128Mi");
   await form.getByLabel("Comment (optional)").fill("as diagnosed");
+  // A live refresh meanwhile (someone adds a note) keeps the open form and its comment.
+  const refreshed = operator.waitForResponse((response) => response.url().includes("/api/get_incident_actions"));
+  const incidentId = operator.url().split("/").pop()!;
+  const noted = await page.request.post("/api/add_incident_note", { form: { id: incidentId, text: "Looking at it" } });
+  expect(noted.status()).toBe(200);
+  await refreshed;
+  await expect(operator.getByTestId("timeline")).toContainText("Looking at it");
+  await expect(form.getByLabel("Comment (optional)")).toHaveValue("as diagnosed");
   await form.getByRole("button", { name: "Approve and run" }).click();
 
   const taken = analysis.getByTestId("action-taken");
