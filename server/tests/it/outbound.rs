@@ -222,3 +222,40 @@ async fn calls_that_keep_failing_are_parked_and_shown_without_holding_up_the_ana
     assert_eq!(pd_received.lock().unwrap().len(), before);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_not_act() {
+    let (slack, slack_received) = loopback(0).await;
+    let app = with_outbound("http://127.0.0.1:9", 2).await;
+    let (owner, cluster, team) = with_demo_cluster(&app, "autonomous@notify.example").await;
+    unlimited(&app, team).await;
+    let webhook = format!("{slack}/services/T0/B0/secret");
+    assert_eq!(owner.call("set_slack_webhook", &[("url", &webhook)]).await.status(), StatusCode::OK);
+    let id = cluster.to_string();
+    let policy = [("id", id.as_str()), ("mode", "autonomous"), ("max_autonomous_risk", "low")];
+    assert_eq!(owner.call("set_cluster_policy", &policy).await.status(), StatusCode::OK);
+    let oom =
+        |name: &str| alert(name, json!({"namespace": "demo", "deployment": "memory-hog"}), "memory-hog OOMKilled");
+    let texts = |from: usize| -> Vec<String> {
+        slack_received.lock().unwrap()[from..].iter().map(|m| m.body["text"].as_str().unwrap().to_string()).collect()
+    };
+
+    // The kill switch is on: the agent does not act, so the fix waits for an approval.
+    assert_eq!(owner.call("set_automation_paused", &[("paused", "true")]).await.status(), StatusCode::OK);
+    let incident = send(&app, team, &oom("KubeContainerOOMKilled")).await;
+    analysis(&owner, incident).await;
+    let messages = until(&slack_received, 2).await;
+    assert!(messages[1].body["text"].as_str().unwrap().starts_with(":hand: Awaiting approval"), "{:?}", texts(0));
+
+    // Switched back on: the agent carries the fix out itself; Slack hears it resolved,
+    // and of no approval.
+    assert_eq!(owner.call("set_automation_paused", &[("paused", "false")]).await.status(), StatusCode::OK);
+    let before = slack_received.lock().unwrap().len();
+    let incident = send(&app, team, &oom("KubePodCrashLooping")).await;
+    analysis(&owner, incident).await;
+    until(&slack_received, before + 2).await;
+    let heard = texts(before);
+    assert!(heard.iter().any(|t| t.starts_with(":white_check_mark: Resolved")), "{heard:?}");
+    assert!(!heard.iter().any(|t| t.starts_with(":hand:")), "{heard:?}");
+    app.stop().await;
+}

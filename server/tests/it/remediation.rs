@@ -633,25 +633,28 @@ async fn autonomous_mode_never_takes_a_high_risk_action_and_deletes_pods_only_wh
             .await
             .unwrap();
         sqlx::query("delete from remediation_actions").execute(&mut *db).await.unwrap();
-        (said.unwrap_or_default(), recorded)
+        (said.note.unwrap_or_default(), recorded, said.awaiting.is_some())
     };
 
     // Even with the policy at "high", a high-risk action waits for an approval.
     set_policy(&owner, cluster, "autonomous", "high", "", true).await;
-    let (said, recorded) = proposed(vec![action(Risk::High, restart.clone())]).await;
-    assert_eq!(recorded, 0, "{said}");
-    let (_, recorded) = proposed(vec![action(Risk::Medium, restart.clone())]).await;
-    assert_eq!(recorded, 1);
+    let (said, recorded, awaiting) = proposed(vec![action(Risk::High, restart.clone())]).await;
+    assert_eq!((recorded, awaiting), (0, true), "{said}");
+    let (_, recorded, awaiting) = proposed(vec![action(Risk::Medium, restart.clone())]).await;
+    assert_eq!((recorded, awaiting), (1, false), "taken automatically: nothing awaits an approval");
 
     // Deleting a pod: only with destructive operations allowed.
-    let (_, recorded) = proposed(vec![action(Risk::Low, delete.clone())]).await;
+    let (_, recorded, _) = proposed(vec![action(Risk::Low, delete.clone())]).await;
     assert_eq!(recorded, 1);
     set_policy(&owner, cluster, "autonomous", "high", "", false).await;
-    let (said, recorded) = proposed(vec![action(Risk::Low, delete.clone())]).await;
-    assert_eq!(recorded, 0);
+    let (said, recorded, awaiting) = proposed(vec![action(Risk::Low, delete.clone())]).await;
+    assert_eq!((recorded, awaiting), (0, true));
     assert!(said.contains("no recommended action is within the cluster's policy"), "{said}");
-    // Approve mode: nothing automatic at all.
+    // Approve mode: nothing automatic at all, the action awaits an approval; read-only:
+    // nothing, and nothing to approve.
     set_policy(&owner, cluster, "approve", "high", "", true).await;
-    assert_eq!(proposed(vec![action(Risk::Low, restart)]).await.1, 0);
+    assert_eq!(proposed(vec![action(Risk::Low, restart.clone())]).await, (String::new(), 0, true));
+    set_policy(&owner, cluster, "read_only", "high", "", true).await;
+    assert_eq!(proposed(vec![action(Risk::Low, restart)]).await, (String::new(), 0, false));
     app.stop().await;
 }

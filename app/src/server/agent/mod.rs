@@ -588,10 +588,12 @@ async fn store(
         )
         .await
         .map_err(failed)?;
-        // In autonomous mode the agent acts on it, within the cluster's policy.
+        // In autonomous mode the agent acts on it, within the cluster's policy; what it
+        // does not act on waits for an approval.
+        let mut awaiting = None;
         if let Some(cluster) = cluster {
             let settings = &state.settings.agent.remediation;
-            let proposed = crate::server::remediation::propose(
+            let proposal = crate::server::remediation::propose(
                 &mut tx,
                 settings,
                 job.team_id,
@@ -601,31 +603,14 @@ async fn store(
             )
             .await
             .map_err(failed)?;
-            if let Some(message) = proposed {
-                crate::server::db::timeline::append(
-                    &mut *tx,
-                    job.team_id,
-                    job.incident_id,
-                    "agent.step",
-                    ACTOR,
-                    &message,
-                )
-                .await
-                .map_err(failed)?;
+            if let Some(note) = proposal.note {
+                crate::server::db::timeline::append(&mut *tx, job.team_id, job.incident_id, "agent.step", ACTOR, &note)
+                    .await
+                    .map_err(failed)?;
             }
+            awaiting = proposal.awaiting.map(|action| action.title.as_str());
         }
         // PagerDuty gets the diagnosis as a note; Slack hears of an action awaiting approval.
-        let mode: Option<String> = sqlx::query_scalar("select remediation_mode from clusters where id = $1")
-            .bind(cluster)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed)?;
-        let awaiting = diagnosis
-            .actions
-            .iter()
-            .find(|a| a.change.target().is_some())
-            .map(|a| a.title.as_str())
-            .filter(|_| mode.as_deref() == Some("approve"));
         crate::server::outbound::diagnosed(
             &mut tx,
             state.public_url(),

@@ -190,21 +190,37 @@ pub async fn approve(
     Ok(view)
 }
 
-/// In autonomous mode, records the first of `actions` the policy lets the agent take by
-/// itself (not high risk, at most the policy's risk, destructive only if allowed, not in
-/// an excluded namespace) within the hourly limit and unless the team's kill switch is
-/// on; in the analysis's transaction. What it did, for the timeline.
-pub async fn propose(
+/// What the agent made of a fresh analysis's actions under the cluster's policy.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Proposal<'a> {
+    /// What it did or why it did not, for the timeline (autonomous mode only).
+    pub note: Option<String>,
+    /// The action that now waits for an operator's approval, if one does.
+    pub awaiting: Option<&'a RecommendedAction>,
+}
+
+/// Decides what becomes of a fresh analysis's `actions` on `cluster`, in the analysis's
+/// transaction. In approve mode the first action the agent can carry out waits for an
+/// approval. In autonomous mode the agent records the first the policy lets it take by
+/// itself (not high risk, at most the policy's risk, destructive only if allowed, not
+/// in an excluded namespace) within the hourly limit and unless the team's kill switch
+/// is on; when it cannot, that action waits for an approval instead. Read-only clusters
+/// get neither.
+pub async fn propose<'a>(
     db: &mut PgConnection,
     settings: &RemediationSettings,
     team: Uuid,
     incident: Uuid,
     cluster: Uuid,
-    actions: &[RecommendedAction],
-) -> Result<Option<String>, sqlx::Error> {
-    let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(None) };
-    if policy.remediation_mode != "autonomous" {
-        return Ok(None);
+    actions: &'a [RecommendedAction],
+) -> Result<Proposal<'a>, sqlx::Error> {
+    let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(Proposal::default()) };
+    let first = actions.iter().find(|action| action.change.target().is_some());
+    let waits = |note: String| Proposal { note: Some(note), awaiting: first };
+    match policy.remediation_mode.as_str() {
+        "approve" => return Ok(Proposal { note: None, awaiting: first }),
+        "autonomous" => {}
+        _ => return Ok(Proposal::default()),
     }
     let highest = Risk::parse(&policy.max_autonomous_risk).unwrap_or(Risk::Low).min(Risk::Medium);
     let Some((index, action)) = actions.iter().enumerate().find(|(_, action)| {
@@ -212,14 +228,21 @@ pub async fn propose(
             && action.risk <= highest
             && refused_by_policy(&policy, &action.change).is_none()
     }) else {
-        return Ok(actions.iter().any(|a| a.change.target().is_some()).then(|| {
-            "Autonomous mode: no recommended action is within the cluster's policy; each needs an approval.".to_string()
-        }));
+        return Ok(match first {
+            Some(_) => waits(
+                "Autonomous mode: no recommended action is within the cluster's policy; each needs an approval."
+                    .to_string(),
+            ),
+            None => Proposal::default(),
+        });
     };
     let paused: bool =
         sqlx::query_scalar("select automation_paused from teams where id = $1").bind(team).fetch_one(&mut *db).await?;
     if paused {
-        return Ok(Some("Autonomous mode: the team's kill switch is on, so nothing is done automatically.".into()));
+        return Ok(Proposal {
+            note: Some("Autonomous mode: the team's kill switch is on, so nothing is done automatically.".into()),
+            awaiting: Some(action),
+        });
     }
     let recent: i64 = sqlx::query_scalar(
         "select count(*) from remediation_actions where cluster_id = $1 and automatic and created_at > now() - interval '1 hour'",
@@ -228,16 +251,20 @@ pub async fn propose(
     .fetch_one(&mut *db)
     .await?;
     if recent >= settings.max_automatic_per_hour {
-        return Ok(Some(format!(
-            "Autonomous mode: this cluster had its {} automatic actions this hour; \"{}\" awaits an approval.",
-            settings.max_automatic_per_hour, action.title
-        )));
+        return Ok(Proposal {
+            note: Some(format!(
+                "Autonomous mode: this cluster had its {} automatic actions this hour; \"{}\" awaits an approval.",
+                settings.max_automatic_per_hour, action.title
+            )),
+            awaiting: Some(action),
+        });
     }
     let intent = Intent { team, incident, cluster, index, action, requested_by: None, comment: None };
-    Ok(Some(match intend(db, &intent).await? {
+    let note = match intend(db, &intent).await? {
         Some(_) => format!("Autonomous mode: carrying out \"{}\".", action.title),
         None => format!("Autonomous mode: another action on {} is in progress; not acting.", workload(&action.change)),
-    }))
+    };
+    Ok(Proposal { note: Some(note), awaiting: None })
 }
 
 /// Whether the team's kill switch is on.
