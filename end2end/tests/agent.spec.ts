@@ -37,4 +37,21 @@ test("simulate an OOM kill: the incident appears live and the agent names OOMKil
   await expect(actions).toContainText("Raise healthy-app's memory limit from 64Mi to 128Mi");
   await expect(actions).toContainText("low risk");
   await expect(analysis).toContainText("deterministic rules (no LLM)");
+
+  // Feedback: "Wrong…" with what it really was; the open form and its text survive a
+  // live refresh of the page (someone adds a note meanwhile).
+  await analysis.getByRole("button", { name: "Wrong…" }).click();
+  await analysis.getByLabel("What was the cause really? (optional)").fill("A leak in the image cache");
+  const refreshed = list.waitForResponse((response) => response.url().includes("/api/get_agent_progress"));
+  const incidentId = list.url().split("/").pop()!;
+  const noted = await page.request.post("/api/add_incident_note", { form: { id: incidentId, text: "Checking the cache" } });
+  expect(noted.status()).toBe(200);
+  await refreshed;
+  await expect(timeline).toContainText("Checking the cache");
+  await expect(analysis.getByLabel("What was the cause really? (optional)")).toHaveValue("A leak in the image cache");
+  await analysis.getByRole("button", { name: "Mark wrong" }).click();
+  const given = analysis.getByTestId("feedback-given");
+  await expect(given).toContainText("Marked wrong");
+  await expect(given).toContainText("really: A leak in the image cache");
+  await expect(analysis.getByRole("button", { name: "Mark wrong" })).toHaveCount(0);
 });

@@ -52,13 +52,33 @@ fn describe(change: &Change) -> Vec<String> {
     }
 }
 
-/// Which recommended action's approval form is open, and its comment: kept by the panel
-/// so that a live refresh while an operator is typing does not close the form.
+/// A form of the panel that outlives the panel's refreshes (a live event rebuilds its
+/// content): which one is open — for a list of them, its index — and the text typed.
+#[derive(Clone, Copy)]
+struct KeptForm {
+    open: RwSignal<Option<usize>>,
+    text: RwSignal<String>,
+}
+
+impl KeptForm {
+    /// A closed form, closed and emptied again whenever `done` (its submission succeeded).
+    fn closed_when(done: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        let form = KeptForm { open: RwSignal::new(None), text: RwSignal::new(String::new()) };
+        Effect::new(move |_| {
+            if done() {
+                form.open.set(None);
+                form.text.set(String::new());
+            }
+        });
+        form
+    }
+}
+
+/// Approving a recommended action: the server action and its form.
 #[derive(Clone, Copy)]
 struct Approval {
     action: ServerAction<ApproveAction>,
-    confirming: RwSignal<Option<usize>>,
-    comment: RwSignal<String>,
+    form: KeptForm,
 }
 
 /// What the analysis panel shows and does, made where the page starts (outside any
@@ -70,6 +90,8 @@ pub struct AnalysisData {
     retry: ServerAction<RetryAnalysis>,
     feedback: ServerAction<GiveAnalysisFeedback>,
     approval: Approval,
+    /// The "Wrong…" form of the feedback.
+    correction: KeptForm,
     progress: Resource<Result<AgentProgress, crate::error::AppError>>,
     remediation: Resource<Result<IncidentActions, crate::error::AppError>>,
 }
@@ -78,24 +100,17 @@ pub struct AnalysisData {
 pub fn use_analysis(id: Uuid, live: LiveUpdates) -> AnalysisData {
     let retry = ServerAction::<RetryAnalysis>::new();
     let feedback = ServerAction::<GiveAnalysisFeedback>::new();
-    let approval = Approval {
-        action: ServerAction::<ApproveAction>::new(),
-        confirming: RwSignal::new(None),
-        comment: RwSignal::new(String::new()),
-    };
-    Effect::new(move |_| {
-        if matches!(approval.action.value().get(), Some(Ok(_))) {
-            approval.confirming.set(None);
-            approval.comment.set(String::new());
-        }
-    });
+    let approve = ServerAction::<ApproveAction>::new();
+    let approval =
+        Approval { action: approve, form: KeptForm::closed_when(move || matches!(approve.value().get(), Some(Ok(_)))) };
+    let correction = KeptForm::closed_when(move || matches!(feedback.value().get(), Some(Ok(()))));
     let progress = Resource::new(
         move || (live.version.get(), retry.version().get(), feedback.version().get()),
         move |_| get_agent_progress(id),
     );
     let remediation =
         Resource::new(move || (live.version.get(), approval.action.version().get()), move |_| get_incident_actions(id));
-    AnalysisData { id, retry, feedback, approval, progress, remediation }
+    AnalysisData { id, retry, feedback, approval, correction, progress, remediation }
 }
 
 /// The analysis panel.
@@ -104,7 +119,7 @@ pub fn use_analysis(id: Uuid, live: LiveUpdates) -> AnalysisData {
 /// own for the actions, nested in this one, would only repeat the waiting).
 #[component]
 pub fn AnalysisPanel(data: AnalysisData, can_respond: bool) -> impl IntoView {
-    let AnalysisData { id, retry, feedback, approval, progress, remediation } = data;
+    let AnalysisData { id, retry, feedback, approval, correction, progress, remediation } = data;
     let retry_outcome: Outcome<()> = retry.value().into();
     let approve_outcome: Outcome<ActionView> = approval.action.value().into();
     view! {
@@ -120,7 +135,7 @@ pub fn AnalysisPanel(data: AnalysisData, can_respond: bool) -> impl IntoView {
                             <Analysis analysis=*analysis.clone() id remediation=remediation.clone() approval />
                             <FormError outcome=approve_outcome />
                             {remediation.map(|r| view! { <ActionsTaken actions=r.actions /> })}
-                            <FeedbackForm id can_respond feedback given=analysis.feedback.clone() />
+                            <FeedbackForm id can_respond feedback correction given=analysis.feedback.clone() />
                         }.into_any(),
                         Ok(AgentProgress::NotQueued) => view! {
                             <p class="muted">"Not analysed: held over the plan's alert quota, or not yet queued."</p>
@@ -236,7 +251,7 @@ fn ActionItem(
     approval: Approval,
 ) -> impl IntoView {
     let manual = matches!(action.change, Change::Manual { .. });
-    let confirming = move || approval.confirming.get() == Some(index);
+    let confirming = move || approval.form.open.get() == Some(index);
     let question = StoredValue::new(format!("Approve \"{}\"?", action.title));
     let command = StoredValue::new(action.change.command());
     view! {
@@ -253,7 +268,7 @@ fn ActionItem(
                 {describe(&action.change).into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
             </ul>
             <Show when=move || approvable && !confirming()>
-                <button type="button" class="button small" on:click=move |_| approval.confirming.set(Some(index))>"Approve…"</button>
+                <button type="button" class="button small" on:click=move |_| approval.form.open.set(Some(index))>"Approve…"</button>
             </Show>
             <Show when=move || approvable && confirming()>
                 <ActionForm action=approval.action attr:class="stacked-form confirm" attr:data-testid="approve-form">
@@ -264,11 +279,11 @@ fn ActionItem(
                     <div class="field">
                         <label for=format!("approve-comment-{index}")>"Comment (optional)"</label>
                         <textarea id=format!("approve-comment-{index}") name="comment" rows="2" maxlength="1000"
-                            bind:value=approval.comment></textarea>
+                            bind:value=approval.form.text></textarea>
                     </div>
                     <div class="button-row">
                         <SubmitButton pending=approval.action.pending() label="Approve and run" busy_label="Approving…" />
-                        <button type="button" class="button secondary" on:click=move |_| approval.confirming.set(None)>"Cancel"</button>
+                        <button type="button" class="button secondary" on:click=move |_| approval.form.open.set(None)>"Cancel"</button>
                     </div>
                 </ActionForm>
             </Show>
@@ -315,15 +330,11 @@ fn FeedbackForm(
     id: Uuid,
     can_respond: bool,
     feedback: ServerAction<GiveAnalysisFeedback>,
+    correction: KeptForm,
     given: Option<crate::domain::analysis::Feedback>,
 ) -> impl IntoView {
     let outcome: Outcome<()> = feedback.value().into();
-    let wrong = RwSignal::new(false);
-    Effect::new(move |_| {
-        if matches!(feedback.value().get(), Some(Ok(()))) {
-            wrong.set(false);
-        }
-    });
+    let wrong = move || correction.open.get().is_some();
     view! {
         <div class="feedback" data-testid="feedback">
             {given.map(|given| view! {
@@ -340,15 +351,15 @@ fn FeedbackForm(
                         <input type="hidden" name="right" value="true" />
                         <button type="submit" class="button secondary small">"Right"</button>
                     </ActionForm>
-                    <button type="button" class="button secondary small" on:click=move |_| wrong.set(true)>"Wrong…"</button>
+                    <button type="button" class="button secondary small" on:click=move |_| correction.open.set(Some(0))>"Wrong…"</button>
                 </div>
-                <Show when=move || wrong.get()>
+                <Show when=wrong>
                     <ActionForm action=feedback attr:class="stacked-form">
                         <input type="hidden" name="incident" value=id.to_string() />
                         <input type="hidden" name="right" value="false" />
                         <div class="field">
                             <label for="correction">"What was the cause really? (optional)"</label>
-                            <textarea id="correction" name="correction" rows="3" maxlength="2000"></textarea>
+                            <textarea id="correction" name="correction" rows="3" maxlength="2000" bind:value=correction.text></textarea>
                             <FieldError outcome field="correction" />
                         </div>
                         <SubmitButton pending=feedback.pending() label="Mark wrong" busy_label="Saving…" />
