@@ -1,7 +1,7 @@
 // The agent in the browser: a simulated failure on the demo cluster becomes an incident
 // that appears live, its timeline fills step by step, and its analysis names the cause.
 import { expect, test } from "@playwright/test";
-import { addDemoCluster, signUp, uniqueEmail, waitForHydration } from "./support";
+import { addDemoCluster, noteMeanwhile, signUp, uniqueEmail, waitForHydration } from "./support";
 
 test("simulate an OOM kill: the incident appears live and the agent names OOMKilled with its evidence and the fix", async ({
   page,
@@ -42,12 +42,7 @@ test("simulate an OOM kill: the incident appears live and the agent names OOMKil
   // live refresh of the page (someone adds a note meanwhile).
   await analysis.getByRole("button", { name: "Wrong…" }).click();
   await analysis.getByLabel("What was the cause really? (optional)").fill("A leak in the image cache");
-  const refreshed = list.waitForResponse((response) => response.url().includes("/api/get_agent_progress"));
-  const incidentId = list.url().split("/").pop()!;
-  const noted = await page.request.post("/api/add_incident_note", { form: { id: incidentId, text: "Checking the cache" } });
-  expect(noted.status()).toBe(200);
-  await refreshed;
-  await expect(timeline).toContainText("Checking the cache");
+  await noteMeanwhile(page, list, "/api/get_agent_progress", "Checking the cache");
   await expect(analysis.getByLabel("What was the cause really? (optional)")).toHaveValue("A leak in the image cache");
   await analysis.getByRole("button", { name: "Mark wrong" }).click();
   const given = analysis.getByTestId("feedback-given");

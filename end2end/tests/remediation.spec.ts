@@ -2,7 +2,7 @@
 // the incident resolves live once it is verified (a viewer sees no Approve button); in
 // autonomous mode the same fix happens without a click.
 import { type Page, expect, test } from "@playwright/test";
-import { addDemoCluster, collectErrors, joinAs, signUp, uniqueEmail, waitForHydration } from "./support";
+import { addDemoCluster, collectErrors, joinAs, noteMeanwhile, signUp, uniqueEmail, waitForHydration } from "./support";
 
 /// Simulates an OOM kill from the cluster page, then opens its incident in `watcher`.
 async function oomIncident(page: Page, watcher: Page): Promise<void> {
@@ -49,12 +49,7 @@ test("approve mode: an operator approves the fix, it is verified, and the incide
   await expect(form).toContainText("kubectl -n demo set resources deployment/healthy-app -c healthy-app --limits=memory=128Mi");
   await form.getByLabel("Comment (optional)").fill("as diagnosed");
   // A live refresh meanwhile (someone adds a note) keeps the open form and its comment.
-  const refreshed = operator.waitForResponse((response) => response.url().includes("/api/get_incident_actions"));
-  const incidentId = operator.url().split("/").pop()!;
-  const noted = await page.request.post("/api/add_incident_note", { form: { id: incidentId, text: "Looking at it" } });
-  expect(noted.status()).toBe(200);
-  await refreshed;
-  await expect(operator.getByTestId("timeline")).toContainText("Looking at it");
+  await noteMeanwhile(page, operator, "/api/get_incident_actions", "Looking at it");
   await expect(form.getByLabel("Comment (optional)")).toHaveValue("as diagnosed");
   await form.getByRole("button", { name: "Approve and run" }).click();
 

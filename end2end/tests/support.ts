@@ -68,3 +68,15 @@ export async function addDemoCluster(page: Page, mode?: RegExp): Promise<void> {
     await expect(page.getByText("Policy saved.")).toBeVisible();
   }
 }
+
+/** Adds a note to the incident open in `watcher` through `page`'s session, as a
+ * colleague would, and waits until `watcher` has fetched `endpoint` again live and shows
+ * the note. */
+export async function noteMeanwhile(page: Page, watcher: Page, endpoint: string, text: string): Promise<void> {
+  const refreshed = watcher.waitForResponse((response) => response.url().includes(endpoint));
+  const incidentId = watcher.url().split("/").pop()!;
+  const noted = await page.request.post("/api/add_incident_note", { form: { id: incidentId, text } });
+  expect(noted.status()).toBe(200);
+  await refreshed;
+  await expect(watcher.getByTestId("timeline")).toContainText(text);
+}
