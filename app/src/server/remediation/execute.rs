@@ -144,12 +144,8 @@ async fn carry_out(
     settings: &RemediationSettings,
 ) -> Outcome {
     if action.automatic && action.attempts == 1 {
-        let paused: bool = sqlx::query_scalar("select automation_paused from teams where id = $1")
-            .bind(action.team_id)
-            .fetch_one(&state.db)
-            .await
-            .unwrap_or(true);
-        if paused {
+        // Unreadable counts as on: an automatic action never runs unchecked.
+        if super::kill_switch(&state.db, action.team_id).await.unwrap_or(true) {
             return Outcome::new(ActionState::Cancelled, "Stopped by the kill switch before it began.");
         }
     }

@@ -216,7 +216,6 @@ pub async fn propose<'a>(
 ) -> Result<Proposal<'a>, sqlx::Error> {
     let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(Proposal::default()) };
     let first = actions.iter().find(|action| action.change.target().is_some());
-    let waits = |note: String| Proposal { note: Some(note), awaiting: first };
     match policy.remediation_mode.as_str() {
         "approve" => return Ok(Proposal { note: None, awaiting: first }),
         "autonomous" => {}
@@ -228,17 +227,10 @@ pub async fn propose<'a>(
             && action.risk <= highest
             && refused_by_policy(&policy, &action.change).is_none()
     }) else {
-        return Ok(match first {
-            Some(_) => waits(
-                "Autonomous mode: no recommended action is within the cluster's policy; each needs an approval."
-                    .to_string(),
-            ),
-            None => Proposal::default(),
-        });
+        let note = "Autonomous mode: no recommended action is within the cluster's policy; each needs an approval.";
+        return Ok(Proposal { note: first.map(|_| note.to_string()), awaiting: first });
     };
-    let paused: bool =
-        sqlx::query_scalar("select automation_paused from teams where id = $1").bind(team).fetch_one(&mut *db).await?;
-    if paused {
+    if kill_switch(&mut *db, team).await? {
         return Ok(Proposal {
             note: Some("Autonomous mode: the team's kill switch is on, so nothing is done automatically.".into()),
             awaiting: Some(action),
@@ -269,11 +261,12 @@ pub async fn propose<'a>(
 
 /// Whether the team's kill switch is on.
 pub async fn paused(db: &PgPool, team: Uuid) -> Result<bool, AppError> {
-    sqlx::query_scalar("select automation_paused from teams where id = $1")
-        .bind(team)
-        .fetch_one(db)
-        .await
-        .map_err(|error| AppError::internal("reading the kill switch failed", &error))
+    kill_switch(db, team).await.map_err(|error| AppError::internal("reading the kill switch failed", &error))
+}
+
+/// The team's kill switch, read where the caller is (a pool or its transaction).
+async fn kill_switch(db: impl sqlx::PgExecutor<'_>, team: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select automation_paused from teams where id = $1").bind(team).fetch_one(db).await
 }
 
 /// Turns the team's kill switch on or off; on, automatic actions not yet begun are
