@@ -29,11 +29,14 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin dreamops
 WORKDIR /app
 COPY --from=builder /src/target/release/dreamops /app/dreamops
+# The bundle's content-hashed file names, read from beside the binary.
+COPY --from=builder /src/target/release/hash.txt /app/hash.txt
 COPY --from=builder /src/target/site /app/site
 
 ENV LEPTOS_OUTPUT_NAME=dreamops \
     LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_HASH_FILES=true \
     LEPTOS_SITE_ADDR=0.0.0.0:8080 \
     LEPTOS_ENV=PROD \
     LOG_FORMAT=json \

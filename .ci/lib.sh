@@ -120,6 +120,13 @@ ensure_build_tools() {
   ensure_npm_packages
 }
 
+# The release build production runs (the Dockerfile, through .ci/build) and the tests
+# run against: the server optimised for speed, the browser bundle for size (wasm-opt),
+# the bundle's files content-hashed and precompressed (brotli and gzip) beside them.
+build_release() {
+  stage "release build" cargo leptos build --release --precompress --cargo-locked
+}
+
 # Loads .env (if present) into the environment, as the README describes.
 load_dotenv() {
   if [ -f .env ]; then

@@ -1,13 +1,20 @@
-// End-to-end tests: the built DreamOps server, started here, driven in Debian's Chromium.
+// End-to-end tests: the release build, laid out and configured as the Docker image runs
+// it, driven in Debian's Chromium.
 //
-// The server binary must already be built (`cargo leptos build`); the README's test
-// command does that. Playwright starts it on its own port with the environment given
-// to this process (DATABASE_URL, or DREAMOPS_DATA_DIR for the embedded database) and
-// stops it with SIGTERM, so a clean shutdown is part of every run.
+// The release must already be built (`bash .ci/build`); the README's test command does
+// that. The image's files and environment come from the Dockerfile's runtime stage
+// (image.ts); only its address, its database (DATABASE_URL, or DREAMOPS_DATA_DIR for the
+// embedded one) and the production secrets are this run's. Playwright stops the server
+// with SIGTERM, so a clean shutdown is part of every run.
+import { randomBytes } from "node:crypto";
 import { defineConfig, devices } from "@playwright/test";
+import { IMAGE_DIR, assembleImage, imageEnvironment, inImage, runtimeStage } from "./image";
 
 const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
+const image = runtimeStage();
+// Workers read this file too, while the server runs: only the main process lays it out.
+if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
 export default defineConfig({
   testDir: "./tests",
@@ -46,8 +53,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: process.env.E2E_SERVER_BIN ?? "target/debug/dreamops",
-    cwd: "..",
+    command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
+    cwd: IMAGE_DIR,
     url: `${baseURL}/ready`,
     timeout: 120_000,
     reuseExistingServer: false,
@@ -56,9 +63,11 @@ export default defineConfig({
     gracefulShutdown: { signal: "SIGTERM", timeout: 30_000 },
     env: {
       ...(process.env as Record<string, string>),
+      ...imageEnvironment(image),
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? "target/site",
-      LEPTOS_OUTPUT_NAME: "dreamops",
+      PUBLIC_URL: baseURL,
+      DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY ?? randomBytes(32).toString("hex"),
+      ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
     },
   },

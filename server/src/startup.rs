@@ -213,17 +213,17 @@ pub fn router(state: AppState) -> Router {
         .layer(session_layer(&state))
         // The browser bundle needs no session: served outside the session layer, so that
         // loading a page's assets neither reads nor renews a session in the database.
-        .route_service(
-            &leptos_axum::site_pkg_dir_service_route_path(&state.leptos_options),
-            leptos_axum::site_pkg_dir_service(&state.leptos_options),
-        )
+        .merge(http::bundle::routes(&state.leptos_options))
         .with_state(state);
     http::with_middleware(pages)
 }
 
 /// Sign-in sessions, kept in PostgreSQL (so any instance serves any user), with a
 /// cookie that is HttpOnly, SameSite=Lax and, over HTTPS, Secure and `__Host-` named.
-/// Every request that reads the session renews its idle timeout.
+/// A session is saved only when it changed: signing in, switching teams, and the
+/// renewal of its idle timeout, at most once a minute ([`session::keep_alive`]).
+///
+/// [`session::keep_alive`]: app::server::auth::session::keep_alive
 fn session_layer(state: &AppState) -> SessionManagerLayer<PostgresStore> {
     let sessions = &state.settings.sessions;
     let idle = time::Duration::seconds(i64::try_from(sessions.idle_timeout.as_secs()).unwrap_or(i64::MAX));
@@ -234,7 +234,6 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<PostgresStore> {
         .with_secure(sessions.secure_cookies)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(idle))
-        .with_always_save(true)
 }
 
 /// The Leptos settings from the environment (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`,

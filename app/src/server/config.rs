@@ -94,7 +94,16 @@ pub struct SessionSettings {
     pub client_ip_header: Option<String>,
 }
 
+/// The most often a session in use is written back to push its idle expiry out.
+const SESSION_RENEWAL: Duration = Duration::from_secs(60);
+
 impl SessionSettings {
+    /// How often a session in use is renewed: once a minute, or twice per idle timeout
+    /// when that is shorter, so that a session ends within its idle timeout plus this.
+    pub fn renewal(&self) -> Duration {
+        SESSION_RENEWAL.min(self.idle_timeout / 2)
+    }
+
     /// The session cookie's name.
     pub fn cookie_name(&self) -> &'static str {
         if self.secure_cookies { "__Host-dreamops_session" } else { "dreamops_session" }

@@ -3,6 +3,7 @@
 
 pub mod audit_export;
 pub mod billing;
+pub mod bundle;
 pub mod csrf;
 pub mod demo_cluster;
 pub mod ingest;
@@ -14,6 +15,7 @@ pub mod server_fn_errors;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -32,14 +34,16 @@ const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
 
 /// Wraps `router` in the middleware every request passes through, outermost first:
 /// assign a request id, open a span carrying it, record metrics, echo the id back,
-/// add the security headers, refuse cross-origin writes, give server-function errors
-/// their status.
+/// add the security headers, compress the answer (brotli or gzip, as the client
+/// accepts; never an event stream, an image or what is compressed already), refuse
+/// cross-origin writes, give server-function errors their status.
 pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     // Requests are counted from the first one on, not from the first scrape.
     metrics::recorder();
     let mut router = router
         .layer(axum::middleware::from_fn(server_fn_errors::set_status))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_origin))
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(metrics::track_request));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));

@@ -1,7 +1,10 @@
 //! Sign-up, sign-in, sessions, passwords, throttling and CSRF, against real PostgreSQL.
 
-use crate::support::{PASSWORD, TestApp};
+use std::time::Duration;
+
 use axum::http::StatusCode;
+
+use crate::support::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
@@ -254,7 +257,7 @@ async fn cross_origin_state_changes_are_refused() {
 
 #[tokio::test]
 async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
-    let app = TestApp::spawn_with(|settings| settings.sessions.max_age = std::time::Duration::from_secs(2)).await;
+    let app = TestApp::spawn_with(|settings| settings.sessions.max_age = Duration::from_secs(2)).await;
     let ana = app.user();
     ana.sign_up("ana@example.com", "Payments").await;
     assert!(!ana.viewer().await.is_null());
@@ -272,7 +275,7 @@ async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
     let carol = app.user();
     carol.sign_up("carol@example.com", "Billing").await;
     assert!(!carol.viewer().await.is_null());
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(carol.viewer().await.is_null(), "the session outlived its absolute lifetime");
     app.stop().await;
 }
@@ -300,23 +303,63 @@ async fn over_https_the_cookie_is_secure_and_host_bound() {
     app.stop().await;
 }
 
+/// When the store says the session expires: pushed out each time the session is written.
+async fn session_expiry(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    sqlx::query_scalar("select expiry_date from tower_sessions.session").fetch_one(&app.db().await).await.unwrap()
+}
+
 #[tokio::test]
 async fn the_browser_bundle_is_served_without_touching_the_session() {
-    let app = TestApp::spawn().await;
+    // Renewed at most every second, so that the check at the end can see a renewal.
+    let app = TestApp::spawn_with(|settings| settings.sessions.idle_timeout = Duration::from_secs(2)).await;
     let ana = app.user();
     ana.sign_up("ana@example.com", "Payments").await;
-    let db = app.db().await;
-    let expiry = || async {
-        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select expiry_date from tower_sessions.session")
-            .fetch_one(&db)
-            .await
-            .unwrap()
-    };
-    let before = expiry().await;
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before = session_expiry(&app).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     ana.client.get(format!("{}/pkg/dreamops.css", ana.address)).send().await.unwrap();
-    assert_eq!(expiry().await, before, "an asset request left the session alone");
+    assert_eq!(session_expiry(&app).await, before, "an asset request left the session alone");
     ana.viewer().await;
-    assert!(expiry().await > before, "a page's request renews it (the check above can fail)");
+    assert!(session_expiry(&app).await > before, "a page's request renews it (the check above can fail)");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_in_use_is_written_at_most_once_per_renewal() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.idle_timeout = Duration::from_secs(4)).await;
+    assert_eq!(app.state().settings.sessions.renewal(), Duration::from_secs(2));
+    let ana = app.user();
+    ana.sign_up("ana@example.com", "Payments").await;
+    let signed_in = session_expiry(&app).await;
+    for _ in 0..5 {
+        assert!(!ana.viewer().await.is_null());
+        assert!(ana.client.get(format!("{}/dashboard", ana.address)).send().await.unwrap().status().is_success());
+    }
+    assert_eq!(session_expiry(&app).await, signed_in, "requests within the renewal read the session, never write it");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(!ana.viewer().await.is_null());
+    let renewed = session_expiry(&app).await;
+    assert!(renewed > signed_in, "the first request after the renewal interval writes it once");
+    assert!(!ana.viewer().await.is_null());
+    assert_eq!(session_expiry(&app).await, renewed, "and the next one does not");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_session_ends_within_its_timeout_plus_the_renewal_and_a_busy_one_lives_on() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.idle_timeout = Duration::from_secs(2)).await;
+    let renewal = app.state().settings.sessions.renewal();
+    let (ana, bob) = (app.user(), app.user());
+    ana.sign_up("ana@example.com", "Payments").await;
+    bob.sign_up("bob@example.com", "Search").await;
+
+    // Ana keeps working for twice her idle timeout: renewed as she goes, she stays in.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!ana.viewer().await.is_null(), "a session in use does not end");
+    }
+    // Bob, idle all that time (4 s), was signed out by then: within timeout + renewal.
+    assert!(Duration::from_secs(4) >= Duration::from_secs(2) + renewal);
+    assert!(bob.viewer().await.is_null(), "an idle session ended within its timeout plus the renewal");
     app.stop().await;
 }

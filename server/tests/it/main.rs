@@ -4,6 +4,7 @@
 mod accounts;
 mod agent;
 mod billing;
+mod bundle;
 mod clusters;
 mod demo_cluster;
 mod embedded;

@@ -126,8 +126,9 @@ impl Authenticated {
     }
 }
 
-/// The signed-in user of `request`, or [`AppError::Unauthorized`]. A session past its
-/// absolute lifetime, or from before a password change, is ended here. If the user
+/// The signed-in user of `request`, or [`AppError::Unauthorized`]; their session is
+/// kept alive. A session past its absolute lifetime, or from before a password
+/// change, is ended here. If the user
 /// was removed from their active team, they continue in another of their teams.
 pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppError> {
     let Some(mut sign_in) = session::read(&request.session).await? else {
@@ -155,6 +156,7 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
             other
         }
     };
+    session::keep_alive(&request.session, request.state.settings.sessions.renewal()).await?;
     Ok(Authenticated { request, user_id: user.id, email: user.email, team, sign_in })
 }
 

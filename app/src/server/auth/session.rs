@@ -1,5 +1,7 @@
 //! What a sign-in session holds, and starting, reading and ending one.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -8,6 +10,8 @@ use crate::error::AppError;
 
 /// The key under which the sign-in is stored in the session.
 const KEY: &str = "auth";
+/// The key under which the time of the session's last renewal is stored (Unix ms).
+const RENEWED_KEY: &str = "renewed_at";
 
 /// The sign-in stored in a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +35,27 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 /// sign-in (session fixation) is worthless afterwards.
 pub async fn start(session: &Session, sign_in: &SignIn) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
-    session.insert(KEY, sign_in).await.map_err(session_error)
+    session.insert(KEY, sign_in).await.map_err(session_error)?;
+    session.insert(RENEWED_KEY, now_ms()).await.map_err(session_error)
+}
+
+/// Keeps a session in use alive. The store only saves a session that changed, and
+/// saving is what pushes its idle expiry (and the cookie's) out; so a session is
+/// marked changed when its last renewal is at least `renewal` old — a busy user's
+/// requests read their session without writing it each time, and an idle session
+/// ends within its timeout plus `renewal`.
+pub async fn keep_alive(session: &Session, renewal: Duration) -> Result<(), AppError> {
+    let now = now_ms();
+    let renewed_at = session.get::<i64>(RENEWED_KEY).await.map_err(session_error)?;
+    let renewal_ms = i64::try_from(renewal.as_millis()).unwrap_or(i64::MAX);
+    if renewed_at.is_none_or(|at| now.saturating_sub(at) >= renewal_ms) {
+        session.insert(RENEWED_KEY, now).await.map_err(session_error)?;
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// The sign-in in this session, if any.
