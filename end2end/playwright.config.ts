@@ -13,6 +13,8 @@ import { IMAGE_DIR, assembleImage, imageEnvironment, inImage, runtimeStage } fro
 const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const image = runtimeStage();
+// The deployment's key, the same for every instance this run starts (workers inherit it).
+process.env.DREAMOPS_SECRET_KEY ??= randomBytes(32).toString("hex");
 // Workers read this file too, while the server runs: only the main process lays it out.
 if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
@@ -66,7 +68,7 @@ export default defineConfig({
       ...imageEnvironment(image),
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       PUBLIC_URL: baseURL,
-      DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY ?? randomBytes(32).toString("hex"),
+      DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY,
       ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
     },

@@ -3,7 +3,6 @@
 // database and secrets) is ready, serves a page whose hashed bundle files it sends
 // precompressed and cacheable for a year, and logs JSON lines.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -64,8 +63,16 @@ class ImageServer {
   }
 
   async ready(): Promise<void> {
+    let exited: number | null | undefined;
+    this.exited.then((code) => (exited = code));
     await expect
-      .poll(async () => (await get(`${this.url}/ready`).catch(() => ({ status: 0 }))).status, { timeout: 60_000 })
+      .poll(
+        async () => {
+          if (exited !== undefined) throw new Error(`the server exited (${exited}):\n${this.lines.join("\n")}`);
+          return (await get(`${this.url}/ready`).catch(() => ({ status: 0 }))).status;
+        },
+        { timeout: 60_000 },
+      )
       .toBe(200);
   }
 
@@ -84,7 +91,8 @@ async function deployment(extra: Record<string, string> = {}): Promise<{ url: st
     ...imageEnvironment(image),
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     PUBLIC_URL: url,
-    DREAMOPS_SECRET_KEY: randomBytes(32).toString("hex"),
+    // Another instance of this run's deployment: its key (another one would be refused).
+    DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY ?? "",
     RUST_LOG: "info",
     ...extra,
   };
@@ -141,4 +149,15 @@ test("the image's binary, layout and environment serve the release as production
     expect(record.fields?.message ?? record.message, line).toBeTruthy();
   }
   expect(server.lines.some((line) => line.includes("DreamOps is listening"))).toBe(true);
+});
+
+test("an instance of the image with another secret key than its deployment's is refused", async () => {
+  test.setTimeout(120_000);
+  // Only where instances share one database (with the embedded one each has its own).
+  test.skip(!process.env.DATABASE_URL, "the run's database is embedded");
+  const { url, env } = await deployment({ DREAMOPS_SECRET_KEY: "0f".repeat(32) });
+  const server = new ImageServer(url, env);
+  expect(await server.exited).not.toBe(0);
+  const refusal = server.lines.map((line) => JSON.parse(line)).find((record) => record.level === "ERROR");
+  expect(JSON.stringify(refusal)).toContain("is not the key this database's credentials were sealed with");
 });

@@ -22,7 +22,7 @@ use app::server::config::Settings;
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
 use app::server::live::LiveHub;
-use app::server::secrets::Cipher;
+use app::server::secrets::{self, Cipher};
 use app::server::state::AppState;
 use app::{App, shell};
 
@@ -51,15 +51,7 @@ impl Application {
     /// set), applies pending migrations and binds the listener. Binding port 0 picks a
     /// free port, which tests use to run several instances.
     pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
-        let (url, embedded) = match &settings.database.url {
-            Some(url) => (url.clone(), None),
-            None => {
-                tracing::info!(data_dir = %settings.data_dir.display(), "DATABASE_URL is not set: using the embedded PostgreSQL");
-                let embedded =
-                    EmbeddedPostgres::start(&settings.data_dir).await.context("starting the embedded PostgreSQL")?;
-                (embedded.url(), Some(embedded))
-            }
-        };
+        let (url, embedded) = database(&settings).await?;
         match Self::connect(settings, leptos_options, &url).await {
             Ok((state, listener)) => Ok(Application { router: router(state.clone()), listener, state, embedded }),
             Err(error) => {
@@ -76,12 +68,9 @@ impl Application {
         leptos_options: LeptosOptions,
         url: &secrecy::SecretString,
     ) -> anyhow::Result<(AppState, TcpListener)> {
-        let pool = db::connect_lazy(&settings.database, url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
-        db::migrate(&pool).await.context("applying database migrations")?;
+        let (pool, cipher) = migrated_with_keys(&settings, url).await?;
         let listener = listen_without_delay(leptos_options.site_addr)
             .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
-        let cipher =
-            Cipher::load(settings.secret_key.as_ref(), &settings.data_dir).context("loading the secret key")?;
         let bound = listener.local_addr().context("reading the bound address")?;
         let self_url = format!("http://127.0.0.1:{}", bound.port());
         let live = LiveHub::start(pool.clone());
@@ -157,6 +146,50 @@ impl Application {
         tracing::info!("DreamOps stopped");
         result
     }
+}
+
+/// The database's URL: `DATABASE_URL`, else the embedded PostgreSQL, started here.
+async fn database(settings: &Settings) -> anyhow::Result<(secrecy::SecretString, Option<EmbeddedPostgres>)> {
+    match &settings.database.url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            tracing::info!(data_dir = %settings.data_dir.display(), "DATABASE_URL is not set: using the embedded PostgreSQL");
+            let embedded =
+                EmbeddedPostgres::start(&settings.data_dir).await.context("starting the embedded PostgreSQL")?;
+            Ok((embedded.url(), Some(embedded)))
+        }
+    }
+}
+
+/// A pool on the migrated database, and the keys for stored credentials, checked
+/// against the ones the database knows.
+async fn migrated_with_keys(
+    settings: &Settings,
+    url: &secrecy::SecretString,
+) -> anyhow::Result<(sqlx::PgPool, Cipher)> {
+    let pool = db::connect_lazy(&settings.database, url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    db::migrate(&pool).await.context("applying database migrations")?;
+    let cipher = Cipher::load(settings.secret_key.as_ref(), &settings.previous_secret_keys, &settings.data_dir)
+        .context("loading the secret key")?;
+    secrets::check_keys(&pool, &cipher).await.context("checking the secret keys")?;
+    Ok((pool, cipher))
+}
+
+/// `dreamops reseal`: seals every stored credential that a previous key sealed with the
+/// current `DREAMOPS_SECRET_KEY`, the last step of a key rotation. Returns how many.
+pub async fn reseal(settings: Settings) -> anyhow::Result<u64> {
+    let (url, embedded) = database(&settings).await?;
+    let resealed = async {
+        let (pool, cipher) = migrated_with_keys(&settings, &url).await?;
+        let resealed = secrets::reseal(&pool, &cipher).await.context("resealing stored credentials");
+        pool.close().await;
+        resealed
+    }
+    .await;
+    if let Some(embedded) = embedded {
+        embedded.stop().await;
+    }
+    resealed
 }
 
 /// Listens on `address` with Nagle's algorithm off for every connection accepted (they

@@ -25,11 +25,23 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Sign-in sessions.
     pub sessions: SessionSettings,
-    /// `DREAMOPS_SECRET_KEY`: 64 hex characters, the key that encrypts stored
-    /// credentials (integration secrets, later kubeconfigs). Unset: a key is generated
-    /// into `<data dir>/secret.key` on first start, with a warning (fine locally; in
-    /// production set it, and keep it: without it stored secrets cannot be read).
-    pub secret_key: Option<SecretString>,
+    /// `LEPTOS_ENV`: `PROD` (or `production`) for a deployment, which refuses to start
+    /// without `DREAMOPS_SECRET_KEY` and `PUBLIC_URL`; anything else is development.
+    pub production: bool,
+    /// `PUBLIC_URL`: where people reach DreamOps (e.g. `https://dreamops.example.com`),
+    /// for links in messages, the demo cluster's kubeconfig and Stripe's return
+    /// addresses. Unset (development only): the address of the request or this instance.
+    pub public_url: Option<String>,
+    /// `DREAMOPS_SECRET_KEY`: the key that seals stored credentials (kubeconfigs,
+    /// integration secrets, API keys of LLM providers, PagerDuty and Slack): 64 hex
+    /// characters, optionally after its id (`2:<hex>`, id 1 to 255, default 1), the same
+    /// at every instance. Unset (development only): a key generated into
+    /// `<data dir>/secret.key` on first start.
+    pub secret_key: Option<SecretKey>,
+    /// `DREAMOPS_PREVIOUS_SECRET_KEYS`: keys that sealed credentials before a rotation,
+    /// `<id>:<hex>` comma-separated: still opened, never used to seal; `dreamops
+    /// reseal` seals everything with the current key, after which they can go.
+    pub previous_secret_keys: Vec<SecretKey>,
     /// Payments.
     pub stripe: StripeSettings,
     /// The embedded agent.
@@ -56,9 +68,6 @@ pub struct StripeSettings {
     /// `STRIPE_API_BASE`: where the Stripe API is, default Stripe's own (tests point
     /// it at a loopback server).
     pub api_base: Option<String>,
-    /// `PUBLIC_URL`: where users reach DreamOps (e.g. `https://dreamops.example.com`),
-    /// for the links Stripe sends people back to. Unset: the address of the request.
-    pub public_url: Option<String>,
 }
 
 impl StripeSettings {
@@ -140,13 +149,18 @@ pub enum LogFormat {
     Json,
 }
 
-/// A variable that is set but cannot be used.
+/// Why the settings cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{variable}={value:?} is not valid: {expected}")]
-pub struct ConfigError {
-    variable: &'static str,
-    value: String,
-    expected: &'static str,
+pub enum ConfigError {
+    /// A variable that is set but cannot be used.
+    #[error("{variable}={value:?} is not valid: {expected}")]
+    Invalid { variable: &'static str, value: String, expected: &'static str },
+    /// Production (`LEPTOS_ENV=PROD`) without variables it cannot do without.
+    #[error(
+        "LEPTOS_ENV=PROD needs {}: DREAMOPS_SECRET_KEY is the key every instance seals stored credentials with (64 hex characters, the same everywhere; `openssl rand -hex 32`), PUBLIC_URL the address people reach DreamOps at",
+        .0.join(" and ")
+    )]
+    MissingInProduction(Vec<&'static str>),
 }
 
 impl Settings {
@@ -158,7 +172,7 @@ impl Settings {
     /// Reads the settings through `lookup`, which returns a variable's value if set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        Ok(Settings {
+        let settings = Settings {
             database: DatabaseSettings {
                 url: read("DATABASE_URL").map(SecretString::from),
                 max_connections: parse(&read, "DATABASE_MAX_CONNECTIONS", 10, "a whole number from 1 to 1000", |n| {
@@ -178,7 +192,7 @@ impl Settings {
                     None | Some("pretty") => LogFormat::Pretty,
                     Some("json") => LogFormat::Json,
                     Some(_) => {
-                        return Err(ConfigError {
+                        return Err(ConfigError::Invalid {
                             variable: "LOG_FORMAT",
                             value: read("LOG_FORMAT").unwrap_or_default(),
                             expected: "`pretty` or `json`",
@@ -238,7 +252,6 @@ impl Settings {
                 })
                 .collect(),
                 api_base: read("STRIPE_API_BASE").map(|url| url.trim().to_string()),
-                public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
             },
             agent: crate::server::agent::AgentSettings {
                 workers: parse(&read, "AGENT_WORKERS", 2, "a whole number from 0 (off) to 64", |n| *n <= 64)?,
@@ -279,21 +292,86 @@ impl Settings {
                 })?,
                 allow_http: parse(&read, "OUTBOUND_ALLOW_HTTP", false, "true or false", |_| true)?,
             },
-            secret_key: match read("DREAMOPS_SECRET_KEY") {
-                Some(key) if key.trim().len() == 64 && key.trim().chars().all(|c| c.is_ascii_hexdigit()) => {
-                    Some(SecretString::from(key.trim().to_string()))
-                }
-                Some(_) => {
-                    return Err(ConfigError {
-                        variable: "DREAMOPS_SECRET_KEY",
-                        value: "(hidden)".to_string(),
-                        expected: "64 hexadecimal characters (32 random bytes)",
-                    });
-                }
-                None => None,
-            },
-        })
+            production: matches!(
+                read("LEPTOS_ENV").map(|env| env.trim().to_ascii_lowercase()).as_deref(),
+                Some("prod" | "production")
+            ),
+            public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
+            secret_key: read("DREAMOPS_SECRET_KEY")
+                .map(|key| SecretKey::parse("DREAMOPS_SECRET_KEY", &key, 1))
+                .transpose()?,
+            previous_secret_keys: read("DREAMOPS_PREVIOUS_SECRET_KEYS")
+                .map(|list| previous_secret_keys(&list))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        settings.check_production()?;
+        Ok(settings)
     }
+
+    /// In production, the variables a deployment cannot do without: without the secret
+    /// key each instance would seal with a key of its own that no other instance (nor
+    /// itself after a redeploy) can open; without the public address links point at
+    /// whatever address a request happened to use.
+    fn check_production(&self) -> Result<(), ConfigError> {
+        let missing: Vec<&'static str> =
+            [("DREAMOPS_SECRET_KEY", self.secret_key.is_none()), ("PUBLIC_URL", self.public_url.is_none())]
+                .into_iter()
+                .filter_map(|(variable, missing)| missing.then_some(variable))
+                .collect();
+        if self.production && !missing.is_empty() {
+            return Err(ConfigError::MissingInProduction(missing));
+        }
+        Ok(())
+    }
+}
+
+/// A key that seals stored credentials, and the id written in front of what it seals.
+#[derive(Clone, Debug)]
+pub struct SecretKey {
+    /// 1 to 255.
+    pub id: u8,
+    /// 64 hex characters.
+    pub key: SecretString,
+}
+
+impl SecretKey {
+    /// `[<id>:]<64 hex characters>`, the id `default_id` when left out.
+    fn parse(variable: &'static str, text: &str, default_id: u8) -> Result<Self, ConfigError> {
+        let invalid = || ConfigError::Invalid {
+            variable,
+            value: "(hidden)".to_string(),
+            expected: "64 hexadecimal characters (32 random bytes), optionally after a key id from 1 to 255 and a colon",
+        };
+        let text = text.trim();
+        let (id, key) = match text.split_once(':') {
+            Some((id, key)) => (id.trim().parse::<u8>().ok().filter(|id| *id > 0).ok_or_else(invalid)?, key.trim()),
+            None => (default_id, text),
+        };
+        if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(invalid());
+        }
+        Ok(SecretKey { id, key: SecretString::from(key.to_string()) })
+    }
+}
+
+/// `DREAMOPS_PREVIOUS_SECRET_KEYS`: `<id>:<hex>`, comma-separated, ids given.
+fn previous_secret_keys(list: &str) -> Result<Vec<SecretKey>, ConfigError> {
+    let variable = "DREAMOPS_PREVIOUS_SECRET_KEYS";
+    list.split(',')
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(|key| {
+            if !key.contains(':') {
+                return Err(ConfigError::Invalid {
+                    variable,
+                    value: "(hidden)".to_string(),
+                    expected: "each key after its id and a colon (`1:<64 hex characters>`)",
+                });
+            }
+            SecretKey::parse(variable, key, 1)
+        })
+        .collect()
 }
 
 /// The LLM providers: Anthropic when `ANTHROPIC_API_KEY` is set, an OpenAI-compatible
@@ -320,7 +398,7 @@ fn llm_settings(read: &impl Fn(&str) -> Option<String>) -> Result<crate::server:
             "anthropic" => anthropic.clone(),
             "openai" => openai.clone(),
             _ => {
-                return Err(ConfigError {
+                return Err(ConfigError::Invalid {
                     variable: "LLM_PROVIDERS",
                     value: order.clone(),
                     expected: "`anthropic` and/or `openai`, comma-separated",
@@ -361,7 +439,7 @@ fn parse<T: FromStr>(
     let Some(value) = read(variable) else { return Ok(default) };
     match value.trim().parse::<T>() {
         Ok(parsed) if valid(&parsed) => Ok(parsed),
-        _ => Err(ConfigError { variable, value, expected }),
+        _ => Err(ConfigError::Invalid { variable, value, expected }),
     }
 }
 
@@ -424,6 +502,52 @@ mod tests {
         assert!(error.to_string().starts_with("DATABASE_MAX_CONNECTIONS=\"lots\" is not valid"), "{error}");
         assert!(settings(&[("DATABASE_MAX_CONNECTIONS", "0")]).is_err());
         assert!(settings(&[("LOG_FORMAT", "xml")]).unwrap_err().to_string().contains("LOG_FORMAT"));
+    }
+
+    #[test]
+    fn production_needs_the_secret_key_and_the_public_address() {
+        let key = "ab".repeat(32);
+        assert!(!settings(&[]).unwrap().production, "development by default");
+        assert_eq!(
+            settings(&[("LEPTOS_ENV", "PROD")]).unwrap_err(),
+            ConfigError::MissingInProduction(vec!["DREAMOPS_SECRET_KEY", "PUBLIC_URL"])
+        );
+        assert_eq!(
+            settings(&[("LEPTOS_ENV", "prod"), ("PUBLIC_URL", "https://x.example")]).unwrap_err(),
+            ConfigError::MissingInProduction(vec!["DREAMOPS_SECRET_KEY"])
+        );
+        let s = settings(&[
+            ("LEPTOS_ENV", "production"),
+            ("PUBLIC_URL", "https://x.example/"),
+            ("DREAMOPS_SECRET_KEY", &key),
+        ])
+        .unwrap();
+        assert!(s.production);
+        assert_eq!(s.public_url.as_deref(), Some("https://x.example"));
+        assert!(!settings(&[("LEPTOS_ENV", "DEV")]).unwrap().production);
+    }
+
+    #[test]
+    fn secret_keys_carry_an_id_and_previous_keys_must_name_theirs() {
+        let key = "ab".repeat(32);
+        let s = settings(&[("DREAMOPS_SECRET_KEY", &key)]).unwrap();
+        assert_eq!(s.secret_key.unwrap().id, 1);
+        let s = settings(&[
+            ("DREAMOPS_SECRET_KEY", &format!("3:{key}")),
+            ("DREAMOPS_PREVIOUS_SECRET_KEYS", &format!("1:{key}, 2:{}", "cd".repeat(32))),
+        ])
+        .unwrap();
+        assert_eq!(s.secret_key.unwrap().id, 3);
+        assert_eq!(s.previous_secret_keys.iter().map(|k| k.id).collect::<Vec<_>>(), [1, 2]);
+        for (variable, value) in [
+            ("DREAMOPS_SECRET_KEY", "0:".to_string() + &key),
+            ("DREAMOPS_SECRET_KEY", "256:".to_string() + &key),
+            ("DREAMOPS_SECRET_KEY", key[..62].to_string()),
+            ("DREAMOPS_PREVIOUS_SECRET_KEYS", key.clone()),
+        ] {
+            let error = settings(&[(variable, &value)]).unwrap_err().to_string();
+            assert!(error.starts_with(variable) && !error.contains(&key[..32]), "{error}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl AppState {
     /// Where people reach DreamOps (`PUBLIC_URL`), else this instance's own address: for
     /// links in messages and in the demo cluster's kubeconfig.
     pub fn public_url(&self) -> &str {
-        self.settings.stripe.public_url.as_deref().unwrap_or(&self.self_url)
+        self.settings.public_url.as_deref().unwrap_or(&self.self_url)
     }
 }
 

@@ -374,7 +374,7 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
     let app = TestApp::spawn_with(|settings| {
         settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
         settings.stripe.api_base = Some(stripe_url.clone());
-        settings.stripe.public_url = Some("https://dreamops.example".into());
+        settings.public_url = Some("https://dreamops.example".into());
         settings.stripe.prices = vec![("pro".into(), "price_pro_live".into())];
     })
     .await;

@@ -16,6 +16,7 @@ mod llm;
 mod outbound;
 mod pages;
 mod probes;
+mod production;
 mod remediation;
 mod rules;
 mod support;

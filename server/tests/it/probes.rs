@@ -40,7 +40,7 @@ async fn ready_answers_200_once_migrated() {
 fn state_on(url: &str) -> AppState {
     let settings = settings(url);
     let pool = db::connect_lazy(&settings.database, settings.database.url.as_ref().unwrap()).unwrap();
-    let cipher = app::server::secrets::Cipher::from_hex(settings.secret_key.as_ref().unwrap()).unwrap();
+    let cipher = app::server::secrets::Cipher::new(settings.secret_key.as_ref().unwrap(), &[]).unwrap();
     let live = app::server::live::LiveHub::start(pool.clone());
     AppState {
         leptos_options: leptos_options(),

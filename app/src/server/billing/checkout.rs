@@ -256,7 +256,7 @@ pub async fn portal(auth: &Authenticated) -> Result<String, AppError> {
 /// Where Stripe sends people back to: `PUBLIC_URL`, else the address this request came to.
 fn return_base(auth: &Authenticated) -> String {
     let state = &auth.request.state;
-    if let Some(url) = &state.settings.stripe.public_url {
+    if let Some(url) = &state.settings.public_url {
         return url.clone();
     }
     let scheme = if state.settings.sessions.secure_cookies { "https" } else { "http" };

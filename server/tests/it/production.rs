@@ -1,0 +1,141 @@
+//! Production configuration that cannot be half-right: what production refuses to start
+//! without, one secret key shared by every instance on a database, and its rotation.
+
+use axum::http::StatusCode;
+use secrecy::SecretString;
+
+use app::server::config::SecretKey;
+use app::server::secrets::SEALED_COLUMNS;
+use server::startup::Application;
+
+use crate::demo_cluster::with_demo_cluster;
+use crate::support::{self, TestApp, User};
+
+/// The binary's error output when started with `env` (and nothing else of this process's).
+fn refusal(env: &[(&str, &str)]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dreamops"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/never")
+        .output()
+        .expect("the server binary runs");
+    assert!(!output.status.success(), "it refused to start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn production_refuses_to_start_without_its_secret_key_and_public_address() {
+    let key = "ab".repeat(32);
+    let neither = refusal(&[("LEPTOS_ENV", "PROD")]);
+    assert!(neither.contains("LEPTOS_ENV=PROD needs DREAMOPS_SECRET_KEY and PUBLIC_URL:"), "{neither}");
+    let no_address = refusal(&[("LEPTOS_ENV", "PROD"), ("DREAMOPS_SECRET_KEY", &key)]);
+    assert!(no_address.contains("LEPTOS_ENV=PROD needs PUBLIC_URL:"), "{no_address}");
+    let no_key = refusal(&[("LEPTOS_ENV", "production"), ("PUBLIC_URL", "https://dreamops.example")]);
+    assert!(no_key.contains("LEPTOS_ENV=PROD needs DREAMOPS_SECRET_KEY:"), "{no_key}");
+    assert!(!no_key.contains(&key));
+}
+
+fn key(id: u8, byte: &str) -> SecretKey {
+    SecretKey { id, key: SecretString::from(byte.repeat(32)) }
+}
+
+/// The demo cluster's connection test, which opens its sealed kubeconfig.
+async fn connection_works(user: &User, cluster: &str) {
+    let report = user.call("test_cluster_connection", &[("id", cluster)]).await;
+    assert_eq!(report.status(), StatusCode::OK);
+    let report: serde_json::Value = report.json().await.unwrap();
+    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
+}
+
+#[tokio::test]
+async fn instances_share_one_key_and_one_with_another_key_is_refused() {
+    let first = TestApp::spawn().await;
+    let (owner, cluster, _) = with_demo_cluster(&first, "ana@example.com").await;
+    let cluster = cluster.to_string();
+
+    let mut other = support::settings(first.database_url());
+    other.production = true;
+    other.public_url = Some("https://dreamops.example".into());
+    other.secret_key = Some(key(1, "fe"));
+    let error = Application::build(other, support::leptos_options()).await.err().expect("another key is refused");
+    let error = format!("{error:#}");
+    assert!(error.contains("the key with id 1 is not the key this database's credentials were sealed with"), "{error}");
+
+    let second = first.another_instance().await;
+    connection_works(&owner.at(&second), &cluster).await;
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_rotation_old_credentials_open_and_reseal_moves_them_to_the_new_key() {
+    let first = TestApp::spawn().await;
+    let (owner, cluster, _) = with_demo_cluster(&first, "ana@example.com").await;
+    let cluster = cluster.to_string();
+    let old = first.state().settings.secret_key.clone().expect("the tests' key");
+    let rotated = |settings: &mut app::server::config::Settings| {
+        settings.secret_key = Some(key(2, "9c"));
+        settings.previous_secret_keys = vec![old.clone()];
+    };
+
+    let second = first.another_instance_with(rotated).await;
+    connection_works(&owner.at(&second), &cluster).await;
+
+    let mut settings = support::settings(first.database_url());
+    rotated(&mut settings);
+    assert!(server::startup::reseal(settings).await.unwrap() >= 1, "the cluster's credentials at least");
+    let db = first.db().await;
+    for (table, _, column) in SEALED_COLUMNS {
+        let ids: Vec<i32> =
+            sqlx::query_scalar(&format!("select get_byte({column}, 0) from {table} where {column} is not null"))
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        assert!(ids.iter().all(|id| *id == 2), "{table}.{column} sealed by the new key: {ids:?}");
+    }
+    let mut settings = support::settings(first.database_url());
+    rotated(&mut settings);
+    assert_eq!(server::startup::reseal(settings).await.unwrap(), 0, "nothing left to reseal");
+
+    let third = first.another_instance_with(|settings| settings.secret_key = Some(key(2, "9c"))).await;
+    connection_works(&owner.at(&third), &cluster).await;
+    for app in [third, second, first] {
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn every_binary_column_is_known_as_sealed_or_not() {
+    /// Binary columns that are not credentials: hashes, received bodies, the key check.
+    const NOT_SEALED: &[(&str, &str)] = &[
+        ("_sqlx_migrations", "checksum"),
+        ("alerts", "raw_body"),
+        ("api_keys", "secret_hash"),
+        ("demo_clusters", "token_hash"),
+        ("integrations", "token_hash"),
+        ("invitations", "token_hash"),
+        ("secret_keys", "check_sealed"),
+        ("stripe_events", "payload"),
+    ];
+    let app = TestApp::spawn().await;
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "select table_name::text, column_name::text from information_schema.columns
+         where table_schema = 'public' and data_type = 'bytea' order by 1, 2",
+    )
+    .fetch_all(&app.db().await)
+    .await
+    .unwrap();
+    let unknown: Vec<&(String, String)> = columns
+        .iter()
+        .filter(|(table, column)| {
+            !SEALED_COLUMNS.iter().any(|(t, _, c)| t == table && c == column)
+                && !NOT_SEALED.iter().any(|(t, c)| t == table && c == column)
+        })
+        .collect();
+    assert!(unknown.is_empty(), "say in SEALED_COLUMNS or here whether these hold credentials: {unknown:?}");
+    let listed = SEALED_COLUMNS.iter().map(|(t, _, c)| (*t, *c)).chain(NOT_SEALED.iter().copied());
+    for (table, column) in listed {
+        assert!(columns.iter().any(|(t, c)| t == table && c == column), "{table}.{column} is a binary column");
+    }
+    app.stop().await;
+}
