@@ -124,7 +124,7 @@ ensure_build_tools() {
 # run against: the server optimised for speed, the browser bundle for size (wasm-opt),
 # the bundle's files content-hashed and precompressed (brotli and gzip) beside them.
 build_release() {
-  stage "release build" cargo leptos build --release --precompress --cargo-locked
+  stage "release build" cargo leptos build --release --precompress --split --cargo-locked
 }
 
 # Loads .env (if present) into the environment, as the README describes.

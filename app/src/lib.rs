@@ -15,22 +15,17 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    Lazy, ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::components::layout::AppLayout;
 use crate::components::viewer::provide_viewer;
 use crate::routes::auth::{LoginPage, SignUpPage};
-use crate::routes::billing::{BillingPage, TestCheckoutPage};
-use crate::routes::dashboard::DashboardPage;
-use crate::routes::incident::IncidentPage;
-use crate::routes::incidents::IncidentsPage;
-use crate::routes::invitation::InvitationPage;
 use crate::routes::pricing::PricingPage;
-use crate::routes::settings::{
-    account::AccountPage, ai::AiPage, api_keys::ApiKeysPage, audit_log::AuditLogPage, cluster::ClusterPage,
-    clusters::ClustersPage, integrations::IntegrationsPage, members::MembersPage,
+use crate::routes::{
+    AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
+    IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute, TestCheckoutRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -80,22 +75,22 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("") view=LandingPage />
                         <Route path=StaticSegment("status") view=StatusPage />
                         <Route path=StaticSegment("pricing") view=PricingPage />
-                        <Route path=(StaticSegment("billing"), StaticSegment("checkout"), ParamSegment("session")) view=TestCheckoutPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("billing")) view=BillingPage />
+                        <Route path=(StaticSegment("billing"), StaticSegment("checkout"), ParamSegment("session")) view={Lazy::<TestCheckoutRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("billing")) view={Lazy::<BillingRoute>::new()} />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
-                        <Route path=StaticSegment("dashboard") view=DashboardPage />
-                        <Route path=StaticSegment("incidents") view=IncidentsPage />
-                        <Route path=(StaticSegment("incidents"), ParamSegment("id")) view=IncidentPage />
-                        <Route path=(StaticSegment("invitations"), ParamSegment("token")) view=InvitationPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("members")) view=MembersPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view=ApiKeysPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view=AuditLogPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view=IntegrationsPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("ai")) view=AiPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("clusters")) view=ClustersPage />
-                        <Route path=(StaticSegment("settings"), StaticSegment("clusters"), ParamSegment("id")) view=ClusterPage />
+                        <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} />
+                        <Route path=StaticSegment("incidents") view={Lazy::<IncidentsRoute>::new()} />
+                        <Route path=(StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} />
+                        <Route path=(StaticSegment("invitations"), ParamSegment("token")) view={Lazy::<InvitationRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("members")) view={Lazy::<MembersRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view={Lazy::<AuditLogRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<AccountRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view={Lazy::<IntegrationsRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("ai")) view={Lazy::<AiRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("clusters")) view={Lazy::<ClustersRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("clusters"), ParamSegment("id")) view={Lazy::<ClusterRoute>::new()} />
                     </Routes>
                 </AppLayout>
             </WithViewer>

@@ -3,7 +3,7 @@
 // a demo cluster, an analysed incident with a recommended action. A page that fails to
 // hydrate looks right but stops responding and stops updating live.
 import { expect, test } from "@playwright/test";
-import { addDemoCluster, collectErrors, signUp, uniqueEmail, waitForHydration } from "./support";
+import { addDemoCluster, collectErrors, signUp, uniqueEmail, waitForHydration, SIGNED_IN_PAGES } from "./support";
 
 test("every signed-in page hydrates without an error when loaded directly", async ({ page }) => {
   await signUp(page, uniqueEmail("hydrate"), "Hydration team");
@@ -17,22 +17,7 @@ test("every signed-in page hydrates without an error when loaded directly", asyn
   await expect(page.getByTestId("recommended-actions")).toContainText("Raise healthy-app's memory limit");
   const incident = page.url();
 
-  const pages = [
-    "/dashboard",
-    "/incidents",
-    incident,
-    "/settings/clusters",
-    cluster,
-    "/settings/members",
-    "/settings/integrations",
-    "/settings/ai",
-    "/settings/api-keys",
-    "/settings/audit-log",
-    "/settings/account",
-    "/settings/billing",
-    "/pricing",
-    "/status",
-  ];
+  const pages = [...SIGNED_IN_PAGES, incident, cluster, "/pricing", "/status"];
   for (const address of pages) {
     const fresh = await page.context().newPage();
     const errors = collectErrors(fresh);

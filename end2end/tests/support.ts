@@ -21,6 +21,20 @@ export function uniqueEmail(name: string): string {
   return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
 
+/** Every signed-in page at a fixed address (a cluster's and an incident's page come on top). */
+export const SIGNED_IN_PAGES = [
+  "/dashboard",
+  "/incidents",
+  "/settings/clusters",
+  "/settings/members",
+  "/settings/integrations",
+  "/settings/ai",
+  "/settings/api-keys",
+  "/settings/audit-log",
+  "/settings/account",
+  "/settings/billing",
+];
+
 /** A password that passes every rule. */
 export const PASSWORD = "correct horse battery staple";
 

@@ -4,5 +4,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy: the signed-in pages' code comes in parts of its own, loaded before the page
+    // that needs one is hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }
