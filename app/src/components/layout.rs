@@ -65,6 +65,14 @@ fn nav_links(entries: &'static [NavEntry], viewer: Option<&Viewer>) -> impl Into
 #[component]
 pub fn AppLayout(children: Children) -> impl IntoView {
     let ViewerResource(viewer) = use_viewer();
+    // Below 768 px the navigation sits behind the menu button; it closes again when
+    // a page is chosen.
+    let menu_open = RwSignal::new(false);
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
@@ -73,6 +81,16 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                     <img src="/favicon.svg" alt="" width="28" height="28" />
                     <span>{PRODUCT_NAME}</span>
                 </A>
+                <button
+                    type="button"
+                    class="button secondary menu-button"
+                    aria-controls="site-nav"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)
+                >
+                    "Menu"
+                </button>
+                <div id="site-nav" class="site-nav" class:open=move || menu_open.get()>
                 <Transition fallback=|| {
                     view! {
                         <nav aria-label="Main">
@@ -114,6 +132,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                         }
                     }}
                 </Transition>
+                </div>
             </div>
         </header>
         <main id="main" class="container content" tabindex="-1">

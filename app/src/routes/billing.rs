@@ -107,18 +107,20 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                 view! { <p class="muted">"No payments yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="data-table" data-testid="payments">
-                        <thead><tr><th scope="col">"Date"</th><th scope="col">"Amount"</th><th scope="col">"Result"</th></tr></thead>
-                        <tbody>
-                            {view.payments.into_iter().map(|payment| view! {
-                                <tr>
-                                    <td>{payment.at.format("%-d %b %Y %H:%M").to_string()}</td>
-                                    <td>{payment.amount.unwrap_or_default()}</td>
-                                    <td>{if payment.paid { "Paid" } else { "Failed" }}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <div class="table-scroll">
+                        <table class="data-table" data-testid="payments">
+                            <thead><tr><th scope="col">"Date"</th><th scope="col">"Amount"</th><th scope="col">"Result"</th></tr></thead>
+                            <tbody>
+                                {view.payments.into_iter().map(|payment| view! {
+                                    <tr>
+                                        <td>{payment.at.format("%-d %b %Y %H:%M").to_string()}</td>
+                                        <td>{payment.amount.unwrap_or_default()}</td>
+                                        <td>{if payment.paid { "Paid" } else { "Failed" }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
                 }.into_any()
             }}
         </section>

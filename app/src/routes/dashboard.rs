@@ -135,21 +135,23 @@ fn Figures(stats: DashboardStats) -> impl IntoView {
             </section>
             <section class="panel" aria-labelledby="response-title">
                 <h2 id="response-title">"Response times"</h2>
-                <table class="data-table" data-testid="response-times">
-                    <thead>
-                        <tr><th scope="col">"Incidents opened in"</th><th scope="col">"Time to diagnosis"</th><th scope="col">"MTTA"</th><th scope="col">"MTTR"</th></tr>
-                    </thead>
-                    <tbody>
-                        {stats.response_times.iter().map(|times| view! {
-                            <tr>
-                                <td>{format!("the last {}", times.window)}</td>
-                                <td>{times.mttd_secs.map_or_else(|| "—".to_string(), duration)}</td>
-                                <td>{times.mtta_secs.map_or_else(|| "—".to_string(), duration)}</td>
-                                <td>{times.mttr_secs.map_or_else(|| "—".to_string(), duration)}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <div class="table-scroll">
+                    <table class="data-table" data-testid="response-times">
+                        <thead>
+                            <tr><th scope="col">"Incidents opened in"</th><th scope="col">"Time to diagnosis"</th><th scope="col">"MTTA"</th><th scope="col">"MTTR"</th></tr>
+                        </thead>
+                        <tbody>
+                            {stats.response_times.iter().map(|times| view! {
+                                <tr>
+                                    <td>{format!("the last {}", times.window)}</td>
+                                    <td>{times.mttd_secs.map_or_else(|| "—".to_string(), duration)}</td>
+                                    <td>{times.mtta_secs.map_or_else(|| "—".to_string(), duration)}</td>
+                                    <td>{times.mttr_secs.map_or_else(|| "—".to_string(), duration)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
                 <p class="hint">"Mean time to the agent's diagnosis, to acknowledge and to resolve, from the first alert."</p>
             </section>
             <section class="panel" aria-labelledby="services-title" data-testid="top-services">

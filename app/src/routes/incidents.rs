@@ -170,23 +170,25 @@ fn Incidents(can_respond: bool, can_manage_sources: bool) -> impl IntoView {
                         }
                         Ok(page) => {
                             view! {
-                                <table class="data-table incident-table" data-testid="incident-list">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Severity"</th>
-                                            <th scope="col">"Incident"</th>
-                                            <th scope="col">"Status"</th>
-                                            <th scope="col">"Service"</th>
-                                            <th scope="col">"Source"</th>
-                                            <th scope="col">"Alerts"</th>
-                                            <th scope="col">"Last activity"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {page.incidents.into_iter().map(|incident| view! { <IncidentRow incident /> }).collect_view()}
-                                        <For each=move || older.get() key=|incident| (incident.id, incident.last_seen_at) children=|incident| view! { <IncidentRow incident /> } />
-                                    </tbody>
-                                </table>
+                                <div class="table-scroll">
+                                    <table class="data-table incident-table" data-testid="incident-list">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Severity"</th>
+                                                <th scope="col">"Incident"</th>
+                                                <th scope="col">"Status"</th>
+                                                <th scope="col">"Service"</th>
+                                                <th scope="col">"Source"</th>
+                                                <th scope="col">"Alerts"</th>
+                                                <th scope="col">"Last activity"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {page.incidents.into_iter().map(|incident| view! { <IncidentRow incident /> }).collect_view()}
+                                            <For each=move || older.get() key=|incident| (incident.id, incident.last_seen_at) children=|incident| view! { <IncidentRow incident /> } />
+                                        </tbody>
+                                    </table>
+                                </div>
                             }
                                 .into_any()
                         }

@@ -23,6 +23,8 @@ const DAYS: i64 = 30;
 const TOP_SERVICES: usize = 5;
 /// Lines of the activity feed.
 const ACTIVITY: i64 = 12;
+/// Entries read per incident for each line of the feed (an analysis writes about a dozen).
+const FOLDED_STEPS: i64 = 4;
 
 /// One row per severity, service and age bucket of the incidents opened in the last
 /// 30 days (bucket 0: last 24 h, 1: the rest of the last 7 d, 2: the rest of the 30 d).
@@ -192,7 +194,9 @@ async fn alerts_per_day(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<V
 }
 
 /// The latest timeline entries of the team's most recently active incidents (every
-/// responder action and alert counts as activity, so these are the latest entries).
+/// responder action and alert counts as activity, so these are the latest entries). The
+/// agent's steps between two other entries are one line: "Analysed: 11 steps —" and
+/// the diagnosis (or the last step), not eleven.
 async fn activity(db: &PgPool, team: Uuid) -> Result<Vec<ActivityItem>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -203,25 +207,47 @@ async fn activity(db: &PgPool, team: Uuid) -> Result<Vec<ActivityItem>, sqlx::Er
         kind: String,
         actor: String,
         message: String,
+        steps: i64,
     }
+    // Each entry not the agent's is a group of its own; the agent's entries share the
+    // group of the other entries before them (`run`), so a run of steps folds into one.
     let rows: Vec<Row> = sqlx::query_as(
-        "select i.id as incident_id, i.title as incident_title, t.id, t.at, t.kind, t.actor, t.message
+        "select i.id as incident_id, i.title as incident_title, g.id, g.at, g.kind, g.actor, g.message, g.steps
          from (select id, title from incidents where team_id = $1
                order by last_seen_at desc, id desc limit $2) i
-         cross join lateral (select id, at, kind, actor, message from timeline_entries
-                             where incident_id = i.id order by id desc limit $2) t
-         order by t.id desc limit $2",
+         cross join lateral (
+             select max(e.id) as id, max(e.at) as at,
+                    (array_agg(e.kind order by e.id desc))[1] as kind,
+                    (array_agg(e.actor order by e.id desc))[1] as actor,
+                    coalesce((array_agg(e.message order by e.id desc) filter (where e.kind = 'agent.diagnosis'))[1],
+                             (array_agg(e.message order by e.id desc))[1]) as message,
+                    count(*) as steps
+             from (select id, at, kind, actor, message, kind like 'agent.%' as by_agent,
+                          count(*) filter (where kind not like 'agent.%') over (order by id) as run
+                   from (select id, at, kind, actor, message from timeline_entries
+                         where incident_id = i.id order by id desc limit $3) latest) e
+             group by case when e.by_agent then -e.run else e.id end
+             order by max(e.id) desc limit $2) g
+         order by g.id desc limit $2",
     )
     .bind(team)
     .bind(ACTIVITY)
+    .bind(ACTIVITY * FOLDED_STEPS)
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| ActivityItem {
-            incident_id: row.incident_id,
-            incident_title: row.incident_title,
-            entry: TimelineEntry { id: row.id, at: row.at, kind: row.kind, actor: row.actor, message: row.message },
+        .map(|row| {
+            let (kind, message) = if row.steps > 1 {
+                ("agent.analysis".to_string(), format!("Analysed: {} steps — {}", row.steps, row.message))
+            } else {
+                (row.kind, row.message)
+            };
+            ActivityItem {
+                incident_id: row.incident_id,
+                incident_title: row.incident_title,
+                entry: TimelineEntry { id: row.id, at: row.at, kind, actor: row.actor, message },
+            }
         })
         .collect())
 }

@@ -360,3 +360,38 @@ async fn the_dashboard_counts_what_happened_in_its_windows() {
     assert_eq!(activity[0]["incident_title"], "B");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_activity_feed_folds_the_agents_steps_into_one_line() {
+    let app = TestApp::spawn().await;
+    let (owner, key) = team(&app, "feed").await;
+    send(&app, &key, "trigger", "oom", "memory-hog OOMKilled", "critical").await;
+    let id: Uuid = incident_id(&app, "oom").await.parse().unwrap();
+    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let db = &app.state().db;
+    let append = |kind: &'static str, actor: &'static str, message: String| async move {
+        app::server::db::timeline::append(db, team, id, kind, actor, &message).await.unwrap();
+    };
+    let agent = app::domain::incident::AGENT_NAME;
+    append("agent.started", agent, "Analysis started".into()).await;
+    for step in 1..=9 {
+        append("agent.step", agent, format!("Step {step}")).await;
+    }
+    append("agent.diagnosis", agent, "Diagnosis (high confidence): OOMKilled".into()).await;
+    append("note", "owner@feed.example", "Looking into it".into()).await;
+    append("agent.step", agent, "Rechecked the pods".into()).await;
+
+    let stats: serde_json::Value = owner.query("get_dashboard").await.json().await.unwrap();
+    let lines: Vec<(String, String)> = stats["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["entry"]["kind"].as_str().unwrap().into(), item["entry"]["message"].as_str().unwrap().into()))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds[..3], ["agent.step", "note", "agent.analysis"], "{lines:?}");
+    assert_eq!(lines[0].1, "Rechecked the pods", "a single step stays as it is");
+    assert_eq!(lines[2].1, "Analysed: 11 steps — Diagnosis (high confidence): OOMKilled");
+    assert!(lines.len() <= 5, "the alert's own entries follow, not the steps: {lines:?}");
+    app.stop().await;
+}

@@ -59,53 +59,55 @@ fn ApiKeys() -> impl IntoView {
                         }
                         Ok(list) => {
                             view! {
-                                <table class="data-table" data-testid="api-keys">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Name"</th>
-                                            <th scope="col">"Key"</th>
-                                            <th scope="col">"Created"</th>
-                                            <th scope="col">"Last used"</th>
-                                            <th scope="col">"Status"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|key| {
-                                                let id = key.id;
-                                                let active = key.revoked_at.is_none();
-                                                let confirm_text = format!("Revoke the key \"{}\"? Tools using it will be refused.", key.name);
-                                                view! {
-                                                    <tr>
-                                                        <td>{key.name.clone()}</td>
-                                                        <td><code>{format!("{}_…", key.prefix)}</code></td>
-                                                        <td>{key.created_at.format("%-d %b %Y").to_string()}</td>
-                                                        <td>
-                                                            {key.last_used_at.map_or_else(|| "never".to_string(), |at| at.format("%-d %b %Y %H:%M UTC").to_string())}
-                                                        </td>
-                                                        <td>
-                                                            {if active {
-                                                                view! {
-                                                                    <ConfirmButton
-                                                                        label="Revoke"
-                                                                        question=confirm_text.clone()
-                                                                        on_confirm=move || {
-                                                                            revoke.dispatch(RevokeApiKey { key_id: id });
-                                                                        }
-                                                                    />
-                                                                }
-                                                                    .into_any()
-                                                            } else {
-                                                                view! { <span class="muted">"Revoked"</span> }.into_any()
-                                                            }}
-                                                        </td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
+                                <div class="table-scroll">
+                                    <table class="data-table" data-testid="api-keys">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Name"</th>
+                                                <th scope="col">"Key"</th>
+                                                <th scope="col">"Created"</th>
+                                                <th scope="col">"Last used"</th>
+                                                <th scope="col">"Status"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list
+                                                .into_iter()
+                                                .map(|key| {
+                                                    let id = key.id;
+                                                    let active = key.revoked_at.is_none();
+                                                    let confirm_text = format!("Revoke the key \"{}\"? Tools using it will be refused.", key.name);
+                                                    view! {
+                                                        <tr>
+                                                            <td>{key.name.clone()}</td>
+                                                            <td><code>{format!("{}_…", key.prefix)}</code></td>
+                                                            <td>{key.created_at.format("%-d %b %Y").to_string()}</td>
+                                                            <td>
+                                                                {key.last_used_at.map_or_else(|| "never".to_string(), |at| at.format("%-d %b %Y %H:%M UTC").to_string())}
+                                                            </td>
+                                                            <td>
+                                                                {if active {
+                                                                    view! {
+                                                                        <ConfirmButton
+                                                                            label="Revoke"
+                                                                            question=confirm_text.clone()
+                                                                            on_confirm=move || {
+                                                                                revoke.dispatch(RevokeApiKey { key_id: id });
+                                                                            }
+                                                                        />
+                                                                    }
+                                                                        .into_any()
+                                                                } else {
+                                                                    view! { <span class="muted">"Revoked"</span> }.into_any()
+                                                                }}
+                                                            </td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
                             }
                                 .into_any()
                         }

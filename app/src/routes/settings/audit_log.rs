@@ -105,25 +105,27 @@ fn AuditLog() -> impl IntoView {
                         }
                         Ok(page) => {
                             view! {
-                                <table class="data-table" data-testid="audit-log">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Time (UTC)"</th>
-                                            <th scope="col">"Actor"</th>
-                                            <th scope="col">"Action"</th>
-                                            <th scope="col">"Target"</th>
-                                            <th scope="col">"From"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {page.entries.into_iter().map(|entry| view! { <AuditRow entry /> }).collect_view()}
-                                        <For
-                                            each=move || older.get()
-                                            key=|entry| entry.id
-                                            children=|entry| view! { <AuditRow entry /> }
-                                        />
-                                    </tbody>
-                                </table>
+                                <div class="table-scroll">
+                                    <table class="data-table" data-testid="audit-log">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Time (UTC)"</th>
+                                                <th scope="col">"Actor"</th>
+                                                <th scope="col">"Action"</th>
+                                                <th scope="col">"Target"</th>
+                                                <th scope="col">"From"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {page.entries.into_iter().map(|entry| view! { <AuditRow entry /> }).collect_view()}
+                                            <For
+                                                each=move || older.get()
+                                                key=|entry| entry.id
+                                                children=|entry| view! { <AuditRow entry /> }
+                                            />
+                                        </tbody>
+                                    </table>
+                                </div>
                             }
                                 .into_any()
                         }

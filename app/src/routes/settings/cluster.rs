@@ -121,28 +121,30 @@ fn ConnectionResult(report: ConnectionReport) -> impl IntoView {
             <p>"Kubernetes " <strong data-testid="cluster-version">{version}</strong> {format!(" · {} namespaces: {}", report.namespaces.len(), report.namespaces.join(", "))}</p>
         })}
         {(!report.permissions.is_empty()).then(|| view! {
-            <table class="data-table permissions" data-testid="permissions">
-                <thead><tr><th scope="col">"Capability"</th><th scope="col">"Rule"</th><th scope="col">"Allowed"</th></tr></thead>
-                <tbody>
-                    {report.permissions.into_iter().map(|check| {
-                        let (mark, label, class) = match check.allowed {
-                            Some(true) => ("✓", "allowed", "check yes"),
-                            Some(false) => ("✗", "missing", "check no"),
-                            None => ("?", "could not be checked", "check unknown"),
-                        };
-                        view! {
-                            <tr>
-                                <td>{check.capability}</td>
-                                <td><code>{check.rule}</code></td>
-                                <td>
-                                    <span class=class aria-label=label title=label>{mark}</span>
-                                    {(!check.grant.is_empty()).then(|| view! { <pre class="grant">{check.grant}</pre> })}
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <div class="table-scroll">
+                <table class="data-table permissions" data-testid="permissions">
+                    <thead><tr><th scope="col">"Capability"</th><th scope="col">"Rule"</th><th scope="col">"Allowed"</th></tr></thead>
+                    <tbody>
+                        {report.permissions.into_iter().map(|check| {
+                            let (mark, label, class) = match check.allowed {
+                                Some(true) => ("✓", "allowed", "check yes"),
+                                Some(false) => ("✗", "missing", "check no"),
+                                None => ("?", "could not be checked", "check unknown"),
+                            };
+                            view! {
+                                <tr>
+                                    <td>{check.capability}</td>
+                                    <td><code>{check.rule}</code></td>
+                                    <td>
+                                        <span class=class aria-label=label title=label>{mark}</span>
+                                        {(!check.grant.is_empty()).then(|| view! { <pre class="grant">{check.grant}</pre> })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
         })}
     }
 }
@@ -191,19 +193,21 @@ fn OverviewBody(overview: ClusterOverview) -> impl IntoView {
             " · read " <When at=overview.read_at />
         </p>
         <h3>"Nodes"</h3>
-        <table class="data-table" data-testid="nodes">
-            <thead><tr><th scope="col">"Node"</th><th scope="col">"Ready"</th><th scope="col">"Kubelet"</th><th scope="col">"Problems"</th></tr></thead>
-            <tbody>
-                {overview.nodes.into_iter().map(|node| view! {
-                    <tr>
-                        <td>{node.name}</td>
-                        <td>{if node.ready { view! { <span class="check yes">"Ready"</span> } } else { view! { <span class="check no">"NotReady"</span> } }}</td>
-                        <td>{node.version}</td>
-                        <td>{if node.problems.is_empty() { "none".to_string() } else { node.problems.join(", ") }}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="data-table" data-testid="nodes">
+                <thead><tr><th scope="col">"Node"</th><th scope="col">"Ready"</th><th scope="col">"Kubelet"</th><th scope="col">"Problems"</th></tr></thead>
+                <tbody>
+                    {overview.nodes.into_iter().map(|node| view! {
+                        <tr>
+                            <td>{node.name}</td>
+                            <td>{if node.ready { view! { <span class="check yes">"Ready"</span> } } else { view! { <span class="check no">"NotReady"</span> } }}</td>
+                            <td>{node.version}</td>
+                            <td>{if node.problems.is_empty() { "none".to_string() } else { node.problems.join(", ") }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
         <p class="muted">{format!("Namespaces: {}", overview.namespaces.join(", "))}</p>
         <h3>"Health"</h3>
         <div class="health-grid" data-testid="health">

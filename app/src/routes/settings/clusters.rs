@@ -114,56 +114,58 @@ fn ClusterTable(
     remove: ServerAction<RemoveCluster>,
 ) -> impl IntoView {
     view! {
-        <table class="data-table" data-testid="clusters">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Server"</th>
-                    <th scope="col">"Context"</th>
-                    <th scope="col">"User"</th>
-                    <th scope="col">"Namespace"</th>
-                    <th scope="col">"Remediation"</th>
-                    <th scope="col">"Added"</th>
-                    {can_manage.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
-                </tr>
-            </thead>
-            <tbody>
-                {list.into_iter().map(|cluster| {
-                    let id = cluster.id;
-                    let name = cluster.name.clone();
-                    let question = format!("Remove the cluster {name}? Its saved credentials are deleted.");
-                    view! {
-                        <tr>
-                            <td>
-                                <a href=format!("/settings/clusters/{id}")>{cluster.name.clone()}</a>
-                                {cluster.demo.then(|| view! { <span class="badge simulation">"simulation"</span> })}
-                            </td>
-                            <td><code>{cluster.server}</code></td>
-                            <td>{cluster.context}</td>
-                            <td>{cluster.user.unwrap_or_default()}</td>
-                            <td>{cluster.namespace}</td>
-                            <td>{cluster.policy.mode.replace('_', " ")}</td>
-                            <td><When at=cluster.created_at /></td>
-                            {can_manage.then(|| view! {
-                                <td class="button-row">
-                                    <ActionForm action=rename attr:class="inline-form">
-                                        <input type="hidden" name="id" value=id.to_string() />
-                                        <label class="visually-hidden" for=format!("rename-{id}")>"New name"</label>
-                                        <input id=format!("rename-{id}") type="text" name="name" value=name.clone() maxlength="100" />
-                                        <button type="submit" class="button secondary small">"Rename"</button>
-                                    </ActionForm>
-                                    <ConfirmButton
-                                        label="Remove"
-                                        question=question.clone()
-                                        on_confirm=move || { remove.dispatch(RemoveCluster { id }); }
-                                    />
+        <div class="table-scroll">
+            <table class="data-table" data-testid="clusters">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Server"</th>
+                        <th scope="col">"Context"</th>
+                        <th scope="col">"User"</th>
+                        <th scope="col">"Namespace"</th>
+                        <th scope="col">"Remediation"</th>
+                        <th scope="col">"Added"</th>
+                        {can_manage.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|cluster| {
+                        let id = cluster.id;
+                        let name = cluster.name.clone();
+                        let question = format!("Remove the cluster {name}? Its saved credentials are deleted.");
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/settings/clusters/{id}")>{cluster.name.clone()}</a>
+                                    {cluster.demo.then(|| view! { <span class="badge simulation">"simulation"</span> })}
                                 </td>
-                            })}
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+                                <td><code>{cluster.server}</code></td>
+                                <td>{cluster.context}</td>
+                                <td>{cluster.user.unwrap_or_default()}</td>
+                                <td>{cluster.namespace}</td>
+                                <td>{cluster.policy.mode.replace('_', " ")}</td>
+                                <td><When at=cluster.created_at /></td>
+                                {can_manage.then(|| view! {
+                                    <td class="button-row">
+                                        <ActionForm action=rename attr:class="inline-form">
+                                            <input type="hidden" name="id" value=id.to_string() />
+                                            <label class="visually-hidden" for=format!("rename-{id}")>"New name"</label>
+                                            <input id=format!("rename-{id}") type="text" name="name" value=name.clone() maxlength="100" />
+                                            <button type="submit" class="button secondary small">"Rename"</button>
+                                        </ActionForm>
+                                        <ConfirmButton
+                                            label="Remove"
+                                            question=question.clone()
+                                            on_confirm=move || { remove.dispatch(RemoveCluster { id }); }
+                                        />
+                                    </td>
+                                })}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

@@ -312,35 +312,37 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                     view! { <p class="muted">"None yet."</p> }.into_any()
                 } else {
                     view! {
-                        <table class="data-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Received (UTC)"</th>
-                                    <th scope="col">"Action"</th>
-                                    <th scope="col">"Result"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {integration
-                                    .recent
-                                    .into_iter()
-                                    .map(|delivery| {
-                                        view! {
-                                            <tr>
-                                                <td>{delivery.received_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                                                <td>{delivery.action.unwrap_or_else(|| "—".into())}</td>
-                                                <td>
-                                                    {match delivery.parse_error {
-                                                        Some(error) => format!("unparsed: {error}"),
-                                                        None => delivery.parse_status,
-                                                    }}
-                                                </td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
+                        <div class="table-scroll">
+                            <table class="data-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Received (UTC)"</th>
+                                        <th scope="col">"Action"</th>
+                                        <th scope="col">"Result"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {integration
+                                        .recent
+                                        .into_iter()
+                                        .map(|delivery| {
+                                            view! {
+                                                <tr>
+                                                    <td>{delivery.received_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                                    <td>{delivery.action.unwrap_or_else(|| "—".into())}</td>
+                                                    <td>
+                                                        {match delivery.parse_error {
+                                                            Some(error) => format!("unparsed: {error}"),
+                                                            None => delivery.parse_status,
+                                                        }}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
                     }
                         .into_any()
                 }}

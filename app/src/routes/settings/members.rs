@@ -52,36 +52,38 @@ fn Members(viewer: Viewer) -> impl IntoView {
                     .map(move |result| match result {
                         Ok(list) => {
                             view! {
-                                <table class="data-table" data-testid="members">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Email"</th>
-                                            <th scope="col">"Role"</th>
-                                            <th scope="col">"Joined"</th>
-                                            <th scope="col">
-                                                <span class="visually-hidden">"Actions"</span>
-                                            </th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|member| {
-                                                let editable = manage && member.user_id != me
-                                                    && grantable.contains(&member.role);
-                                                view! {
-                                                    <MemberRow
-                                                        member
-                                                        editable
-                                                        grantable=grantable.clone()
-                                                        change_role
-                                                        remove
-                                                    />
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
+                                <div class="table-scroll">
+                                    <table class="data-table" data-testid="members">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Email"</th>
+                                                <th scope="col">"Role"</th>
+                                                <th scope="col">"Joined"</th>
+                                                <th scope="col">
+                                                    <span class="visually-hidden">"Actions"</span>
+                                                </th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list
+                                                .into_iter()
+                                                .map(|member| {
+                                                    let editable = manage && member.user_id != me
+                                                        && grantable.contains(&member.role);
+                                                    view! {
+                                                        <MemberRow
+                                                            member
+                                                            editable
+                                                            grantable=grantable.clone()
+                                                            change_role
+                                                            remove
+                                                        />
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
                             }
                                 .into_any()
                         }
