@@ -28,6 +28,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin dreamops
 WORKDIR /app
+# Local state (DREAMOPS_DATA_DIR) belongs to the user the server runs as.
+RUN install -d -o dreamops -g dreamops /app/data
 COPY --from=builder /src/target/release/dreamops /app/dreamops
 # The bundle's content-hashed file names, read from beside the binary.
 COPY --from=builder /src/target/release/hash.txt /app/hash.txt
