@@ -63,8 +63,8 @@ pub enum SecretError {
     /// Two keys were given the same id.
     #[error("two secret keys share the id {0}: each key needs an id of its own")]
     DuplicateId(u8),
-    /// The database could not be read or written.
-    #[error("checking the secret keys failed: {0}")]
+    /// The database could not be read or written (checking the keys, or resealing).
+    #[error("the database failed: {0}")]
     Database(#[from] sqlx::Error),
 }
 

@@ -128,8 +128,8 @@ impl Authenticated {
 
 /// The signed-in user of `request`, or [`AppError::Unauthorized`]; their session is
 /// kept alive. A session past its absolute lifetime, or from before a password
-/// change, is ended here. If the user
-/// was removed from their active team, they continue in another of their teams.
+/// change, is ended here. If the user was removed from their active team, they
+/// continue in another of their teams.
 pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppError> {
     let Some(mut sign_in) = session::read(&request.session).await? else {
         return Err(AppError::Unauthorized);
