@@ -14,7 +14,9 @@
 //! The targets take turns, ROUNDS times SECONDS each, so that a machine whose speed
 //! drifts (a shared host) slows them alike; figures are over all rounds. Request bodies
 //! and signatures are made before each round starts, so that the load generator spends
-//! the machine's cores on sending, not on building payloads.
+//! the machine's cores on sending, not on building payloads. The last target is the
+//! Events API again with the dashboard's rollup triggers switched off during its turns:
+//! what keeping the rollups costs ingestion, in the same run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,11 +88,27 @@ struct Prepared {
     headers: Vec<(&'static str, String)>,
 }
 
-/// What a target is sent: request n of a run is `make(n)`.
+/// What a target is sent: request n of a run is `make(n)`; with `rollups` false, the
+/// dashboard's rollup triggers are off during its turns.
 struct Target {
     name: &'static str,
     url: String,
     make: Box<dyn Fn(usize) -> Prepared>,
+    rollups: bool,
+}
+
+/// Switches the triggers that keep the dashboard's daily rollups (migration 0018) on or
+/// off, to weigh what they cost ingestion within one run.
+async fn switch_rollups(db: &PgPool, on: bool) {
+    let verb = if on { "enable" } else { "disable" };
+    for (table, trigger) in [
+        ("incidents", "incident_days_on_insert"),
+        ("incidents", "incident_days_on_update"),
+        ("incidents", "incident_days_on_delete"),
+        ("alerts", "alert_days_on_insert"),
+    ] {
+        sqlx::query(&format!("alter table {table} {verb} trigger {trigger}")).execute(db).await.unwrap();
+    }
 }
 
 /// Sends one prepared request; whether it was accepted.
@@ -246,6 +264,23 @@ async fn main() {
     let baseline_url = baseline(state.db.clone()).await;
     let http = reqwest::Client::new();
 
+    // New incidents through the Events API (dedup keys made unique by `prefix`).
+    let events_api = |name, prefix: &'static str, rollups| {
+        let routing_key = routing_key.clone();
+        Target {
+            name,
+            url: format!("{address}/v2/enqueue"),
+            make: Box::new(move |n| Prepared {
+                body: serde_json::json!({"routing_key": routing_key, "event_action": "trigger",
+                    "dedup_key": format!("{prefix}-{n}"),
+                    "payload": {"summary": "bench", "source": "bench", "severity": "warning"}})
+                .to_string()
+                .into(),
+                headers: vec![],
+            }),
+            rollups,
+        }
+    };
     let targets = [
         Target {
             name: "bare axum + one insert",
@@ -254,6 +289,7 @@ async fn main() {
                 body: serde_json::json!({"event": {"id": "x", "event_type": "incident.triggered"}}).to_string().into(),
                 headers: vec![],
             }),
+            rollups: true,
         },
         Target {
             name: "PagerDuty webhook (signed)",
@@ -270,29 +306,26 @@ async fn main() {
                     headers: vec![("x-pagerduty-signature", signature), ("x-webhook-id", format!("bench-{n}"))],
                 }
             }),
+            rollups: true,
         },
-        Target {
-            name: "Events API v2 trigger",
-            url: format!("{address}/v2/enqueue"),
-            make: Box::new(move |n| Prepared {
-                body: serde_json::json!({"routing_key": routing_key, "event_action": "trigger",
-                    "dedup_key": format!("ev-{n}"),
-                    "payload": {"summary": "bench", "source": "bench", "severity": "warning"}})
-                .to_string()
-                .into(),
-                headers: vec![],
-            }),
-        },
+        events_api("Events API v2 trigger", "ev", true),
+        events_api("Events API, rollups off", "off", false),
     ];
     // Per target: the closed loop's result, then the open loop's.
     let mut results: Vec<[Option<Result>; 2]> = targets.iter().map(|_| [None, None]).collect();
     let mut next = vec![0; targets.len()];
     for _ in 0..ROUNDS {
         for (index, target) in targets.iter().enumerate() {
+            if !target.rollups {
+                switch_rollups(&state.db, false).await;
+            }
             let (saturated, used) = saturate(&http, target, next[index]).await;
             next[index] += used;
             let (paced, used) = pace(&http, target, next[index]).await;
             next[index] += used;
+            if !target.rollups {
+                switch_rollups(&state.db, true).await;
+            }
             for (total, result) in results[index].iter_mut().zip([saturated, paced]) {
                 match total {
                     Some(total) => total.merge(result),

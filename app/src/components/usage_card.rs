@@ -8,12 +8,18 @@ use crate::api::billing::get_pricing;
 use crate::api::integrations::get_usage;
 use crate::components::plans::PlanCards;
 use crate::domain::incident::Usage;
+use crate::error::AppError;
+
+/// The usage the card shows, fetched again whenever `version` changes (live pages). A
+/// page makes it at its top, so that it is asked for alongside the signed-in user
+/// rather than once the user is known.
+pub fn usage_resource(version: Option<Signal<u64>>) -> Resource<Result<Usage, AppError>> {
+    Resource::new(move || version.map(|v| v.get()), |_| get_usage())
+}
 
 /// "2 of 3 alerts used, resets on 1 Dec", with a warning once the quota is used up.
-/// `version`, when given, fetches the usage again whenever it changes (live pages).
 #[component]
-pub fn UsageCard(#[prop(optional, into)] version: Option<Signal<u64>>) -> impl IntoView {
-    let usage = Resource::new(move || version.map(|v| v.get()), |_| get_usage());
+pub fn UsageCard(usage: Resource<Result<Usage, AppError>>) -> impl IntoView {
     view! {
         <section class="panel usage-card" aria-labelledby="usage-title" data-testid="usage-card">
             <h2 id="usage-title">"Alerts this period"</h2>

@@ -327,7 +327,8 @@ impl DashboardStats {
 /// MTTA and MTTR over one window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResponseTimes {
-    /// "24 h", "7 d", "30 d".
+    /// "24 h" (the last 24 hours), "7 d", "30 d" (the last 7 and 30 UTC days, today
+    /// included: the days the charts show).
     pub window: String,
     /// Mean seconds from opening to acknowledgement, of incidents opened in the window.
     pub mtta_secs: Option<f64>,

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use crate::api::billing::{CancelSubscription, PayTestCheckout, get_billing, get_test_checkout, open_billing_portal};
 use crate::components::forms::{ConfirmButton, Field, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::plans::price_label;
-use crate::components::usage_card::UsageCard;
+use crate::components::usage_card::{UsageCard, usage_resource};
 use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
 use crate::domain::billing::BillingView;
@@ -29,6 +29,7 @@ pub fn BillingPage() -> impl IntoView {
 fn Billing() -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let billing = Resource::new(move || cancel.version().get(), |_| get_billing());
+    let usage = usage_resource(None);
     let returned = use_query_map().with_untracked(|query| query.get("checkout")) == Some("success".to_string());
     view! {
         <div class="page-header">
@@ -48,7 +49,7 @@ fn Billing() -> impl IntoView {
                     })
             }}
         </Transition>
-        <UsageCard />
+        <UsageCard usage />
     }
 }
 

@@ -11,7 +11,7 @@ use crate::components::charts::{BarChart, DonutChart, LineChart};
 use crate::components::forms::LoadError;
 use crate::components::incident::{When, duration, severity_class};
 use crate::components::live::{LiveIndicator, use_live_updates};
-use crate::components::usage_card::UsageCard;
+use crate::components::usage_card::{UsageCard, usage_resource};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
 use crate::domain::analysis::DiagnosisAccuracy;
@@ -25,6 +25,7 @@ pub fn DashboardPage() -> impl IntoView {
     // to the login page, and never sees the refusal).
     let live = use_live_updates(|_| true);
     let stats = Resource::new(move || live.version.get(), |_| get_dashboard());
+    let usage = usage_resource(Some(live.version));
     view! {
         <Title text="Dashboard" />
         <SignedIn children=move |viewer| {
@@ -55,7 +56,7 @@ pub fn DashboardPage() -> impl IntoView {
                     }}
                 </Transition>
                 <div class="dashboard-grid">
-                    <UsageCard version=live.version />
+                    <UsageCard usage />
                     <section class="panel" aria-labelledby="start-title">
                         <h2 id="start-title">"Getting started"</h2>
                         <ol class="checklist">

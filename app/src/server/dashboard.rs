@@ -1,10 +1,11 @@
 //! The dashboard's figures: open incidents, response times, alert volume, the severity
 //! mix, top services, the automation rate and the latest activity.
 //!
-//! Four bounded index scans give every figure — the incidents opened in the last 30
-//! days (grouped by severity, service and age, for the response times, the severity
-//! mix, top services and the automation rate), the alerts received in them, the open
-//! incidents, the latest incidents' timelines — and they run concurrently.
+//! The 7- and 30-day figures come from the per-day rollups that triggers keep as
+//! incidents and alerts are written (`incident_days`, `alert_days`, migration 0018): a
+//! few hundred rows however many incidents a team has. Only the last 24 hours are read
+//! from the incidents themselves, so that that window is exact to the second. The
+//! queries run concurrently.
 
 use std::collections::HashMap;
 
@@ -12,13 +13,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::incident::{
-    AGENT_NAME, ActivityItem, DashboardStats, ResponseTimes, SOURCES, Severity, TimelineEntry,
-};
+use crate::domain::incident::{ActivityItem, DashboardStats, ResponseTimes, Severity, TimelineEntry};
 use crate::error::AppError;
 
 /// Days the charts cover.
 const DAYS: i64 = 30;
+/// UTC days (today included) of the response times' middle window.
+const WEEK: i64 = 7;
 /// Services the top list shows.
 const TOP_SERVICES: usize = 5;
 /// Lines of the activity feed.
@@ -26,32 +27,117 @@ const ACTIVITY: i64 = 12;
 /// Entries read per incident for each line of the feed (an analysis writes about a dozen).
 const FOLDED_STEPS: i64 = 4;
 
-/// One row per severity, service and age bucket of the incidents opened in the last
-/// 30 days (bucket 0: last 24 h, 1: the rest of the last 7 d, 2: the rest of the 30 d).
+/// The windows the dashboard's figures cover, at one instant: the last 24 hours, and the
+/// last 7 and 30 UTC days, today included (the days the charts show).
+struct Windows {
+    day: DateTime<Utc>,
+    week: NaiveDate,
+    month: NaiveDate,
+}
+
+impl Windows {
+    fn at(now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        Windows {
+            day: now - Duration::days(1),
+            week: today - Duration::days(WEEK - 1),
+            month: today - Duration::days(DAYS - 1),
+        }
+    }
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Acknowledgements and resolutions of some incidents, with their summed durations.
+#[derive(Clone, Copy, Default, sqlx::FromRow)]
+struct Responses {
+    acknowledged: i64,
+    ack_ms: i64,
+    resolved: i64,
+    resolve_ms: i64,
+}
+
+impl std::ops::AddAssign for Responses {
+    fn add_assign(&mut self, other: Self) {
+        self.acknowledged += other.acknowledged;
+        self.ack_ms += other.ack_ms;
+        self.resolved += other.resolved;
+        self.resolve_ms += other.resolve_ms;
+    }
+}
+
+impl Responses {
+    fn times(self, window: &str, mttd_secs: Option<f64>) -> ResponseTimes {
+        let mean = |count: i64, ms: i64| (count > 0).then(|| ms as f64 / 1000.0 / count as f64);
+        ResponseTimes {
+            window: window.to_string(),
+            mtta_secs: mean(self.acknowledged, self.ack_ms),
+            mttr_secs: mean(self.resolved, self.resolve_ms),
+            mttd_secs,
+        }
+    }
+}
+
+/// The incidents opened in the last 30 days by severity and service ('' for none), and
+/// whether they opened in the last 7 days, from the daily rollup.
 #[derive(sqlx::FromRow)]
 struct OpenedRow {
     severity: String,
-    service: Option<String>,
-    bucket: i32,
+    service: String,
+    this_week: bool,
     opened: i64,
-    resolved: i64,
-    by_agent: i64,
-    acknowledged: i64,
-    ack_secs: f64,
-    resolve_secs: f64,
+    resolved_by_agent: i64,
+    #[sqlx(flatten)]
+    responses: Responses,
 }
 
-/// Mean seconds to diagnosis of incidents opened in the last day, week and month.
-async fn time_to_diagnosis(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<[Option<f64>; 3], sqlx::Error> {
-    let (day, week, month): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
-        "select (avg(a.diagnosed_after_ms) filter (where i.first_seen_at >= $2 - interval '1 day') / 1000)::float8,
-                (avg(a.diagnosed_after_ms) filter (where i.first_seen_at >= $2 - interval '7 days') / 1000)::float8,
-                (avg(a.diagnosed_after_ms) / 1000)::float8
-         from analyses a join incidents i on i.id = a.incident_id
-         where a.team_id = $1 and i.first_seen_at >= $2 - interval '30 days' and i.first_seen_at <= $2",
+async fn opened(db: &PgPool, team: Uuid, windows: &Windows) -> Result<Vec<OpenedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select severity, service, day >= $2 as this_week, sum(opened)::int8 as opened,
+                sum(resolved_by_agent)::int8 as resolved_by_agent, sum(acknowledged)::int8 as acknowledged,
+                sum(ack_ms)::int8 as ack_ms, sum(resolved)::int8 as resolved, sum(resolve_ms)::int8 as resolve_ms
+         from incident_days where team_id = $1 and day >= $3
+         group by 1, 2, 3",
     )
     .bind(team)
-    .bind(now)
+    .bind(windows.week)
+    .bind(windows.month)
+    .fetch_all(db)
+    .await
+}
+
+/// The responses to the incidents opened in the last 24 hours, from the incidents.
+async fn responses_today(db: &PgPool, team: Uuid, windows: &Windows) -> Result<Responses, sqlx::Error> {
+    sqlx::query_as(
+        "select count(acknowledged_at) as acknowledged,
+                coalesce(sum((extract(epoch from acknowledged_at - first_seen_at) * 1000)::int8), 0)::int8 as ack_ms,
+                count(resolved_at) as resolved,
+                coalesce(sum((extract(epoch from resolved_at - first_seen_at) * 1000)::int8), 0)::int8 as resolve_ms
+         from incidents where team_id = $1 and first_seen_at > $2",
+    )
+    .bind(team)
+    .bind(windows.day)
+    .fetch_one(db)
+    .await
+}
+
+/// Mean seconds to diagnosis of incidents opened in each window.
+async fn time_to_diagnosis(db: &PgPool, team: Uuid, windows: &Windows) -> Result<[Option<f64>; 3], sqlx::Error> {
+    let since = midnight(windows.month);
+    let (day, week, month): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "select (avg(a.diagnosed_after_ms) filter (where i.first_seen_at > $2) / 1000)::float8,
+                (avg(a.diagnosed_after_ms) filter (where i.first_seen_at >= $3) / 1000)::float8,
+                (avg(a.diagnosed_after_ms) / 1000)::float8
+         from analyses a join incidents i on i.id = a.incident_id
+         -- An analysis is made after its incident opened: the bound lets the index serve.
+         where a.team_id = $1 and a.created_at >= $4 and i.first_seen_at >= $4",
+    )
+    .bind(team)
+    .bind(windows.day)
+    .bind(midnight(windows.week))
+    .bind(since)
     .fetch_one(db)
     .await?;
     Ok([day, week, month])
@@ -59,13 +145,14 @@ async fn time_to_diagnosis(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Resul
 
 /// The team's dashboard figures at `now`.
 pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DashboardStats, AppError> {
-    let since = now - Duration::days(DAYS);
-    let (opened, open, per_day, activity, diagnosis, accuracy) = tokio::try_join!(
-        opened(db, team, now, since),
+    let windows = Windows::at(now);
+    let (opened, today, open, per_day, activity, diagnosis, accuracy) = tokio::try_join!(
+        opened(db, team, &windows),
+        responses_today(db, team, &windows),
         open_by_severity(db, team),
-        alerts_per_day(db, team, now),
+        alerts_per_day(db, team, &windows),
         activity(db, team),
-        time_to_diagnosis(db, team, now),
+        time_to_diagnosis(db, team, &windows),
         crate::server::agent::accuracy(db, team, now),
     )
     .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
@@ -74,40 +161,31 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
     let mut severity_mix: HashMap<Severity, i64> = HashMap::new();
     let mut services: HashMap<&str, i64> = HashMap::new();
     let (mut resolved_30d, mut resolved_by_agent_30d) = (0, 0);
+    let (mut week, mut month) = (Responses::default(), Responses::default());
     for row in &opened {
         if let Some(severity) = severity(&row.severity) {
             *severity_mix.entry(severity).or_default() += row.opened;
         }
-        if let Some(service) = &row.service {
-            *services.entry(service).or_default() += row.opened;
+        if !row.service.is_empty() {
+            *services.entry(&row.service).or_default() += row.opened;
         }
-        resolved_30d += row.resolved;
-        resolved_by_agent_30d += row.by_agent;
+        resolved_30d += row.responses.resolved;
+        resolved_by_agent_30d += row.resolved_by_agent;
+        month += row.responses;
+        if row.this_week {
+            week += row.responses;
+        }
     }
-    let mut top_services: Vec<(String, i64)> =
-        services.into_iter().map(|(service, count)| (service.to_string(), count)).collect();
+    let mut top_services: Vec<(String, i64)> = services
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(service, count)| (service.to_string(), count))
+        .collect();
     top_services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top_services.truncate(TOP_SERVICES);
-    let response_times = [("24 h", 0), ("7 d", 1), ("30 d", 2)]
-        .into_iter()
-        .zip(diagnosis)
-        .map(|((window, last_bucket), mttd_secs)| {
-            let rows = opened.iter().filter(|row| row.bucket <= last_bucket);
-            let (mut acknowledged, mut ack_secs, mut resolved, mut resolve_secs) = (0, 0.0, 0, 0.0);
-            for row in rows {
-                acknowledged += row.acknowledged;
-                ack_secs += row.ack_secs;
-                resolved += row.resolved;
-                resolve_secs += row.resolve_secs;
-            }
-            ResponseTimes {
-                window: window.to_string(),
-                mtta_secs: (acknowledged > 0).then(|| ack_secs / acknowledged as f64),
-                mttr_secs: (resolved > 0).then(|| resolve_secs / resolved as f64),
-                mttd_secs,
-            }
-        })
-        .collect();
+    let [day_mttd, week_mttd, month_mttd] = diagnosis;
+    let response_times =
+        vec![today.times("24 h", day_mttd), week.times("7 d", week_mttd), month.times("30 d", month_mttd)];
     let by_severity = |counts: &HashMap<Severity, i64>| {
         Severity::ALL.into_iter().map(|severity| (severity, counts.get(&severity).copied().unwrap_or(0))).collect()
     };
@@ -127,41 +205,12 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
     })
 }
 
-/// Incidents opened since `since`, by severity, service and age: counts, and the sums
-/// behind MTTA (acknowledged ones) and MTTR (resolved ones, and those the agent
-/// resolved). Intervals are summed, and turned into seconds once per group.
-async fn opened(
-    db: &PgPool,
-    team: Uuid,
-    now: DateTime<Utc>,
-    since: DateTime<Utc>,
-) -> Result<Vec<OpenedRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select severity, service,
-                case when first_seen_at > $2 then 0 when first_seen_at > $3 then 1 else 2 end as bucket,
-                count(*) as opened,
-                count(resolved_at) as resolved,
-                count(*) filter (where resolved_by = $5) as by_agent,
-                count(acknowledged_at) as acknowledged,
-                coalesce(extract(epoch from sum(acknowledged_at - first_seen_at)), 0)::float8 as ack_secs,
-                coalesce(extract(epoch from sum(resolved_at - first_seen_at)), 0)::float8 as resolve_secs
-         from incidents
-         where team_id = $1 and first_seen_at > $4
-         group by 1, 2, 3",
-    )
-    .bind(team)
-    .bind(now - Duration::days(1))
-    .bind(now - Duration::days(7))
-    .bind(since)
-    .bind(AGENT_NAME)
-    .fetch_all(db)
-    .await
-}
-
+/// The open incidents by severity, read from the open-incident index alone (its
+/// predicate is `status <> 'resolved'`, so the query says so too).
 async fn open_by_severity(db: &PgPool, team: Uuid) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "select severity, count(*) from incidents
-         where team_id = $1 and status in ('triggered', 'acknowledged') group by severity",
+         where team_id = $1 and status <> 'resolved' group by severity",
     )
     .bind(team)
     .fetch_all(db)
@@ -169,25 +218,17 @@ async fn open_by_severity(db: &PgPool, team: Uuid) -> Result<Vec<(String, i64)>,
 }
 
 /// Alerts received per UTC day, the last 30 days (today included), zeros filled in.
-async fn alerts_per_day(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
-    let today = now.date_naive();
-    let first = today - Duration::days(DAYS - 1);
-    let start = first.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-    // Naming every source lets the (team, source, time) index serve the range.
-    let sources: Vec<&str> = SOURCES.iter().map(|(name, _)| *name).collect();
-    let counts: Vec<(NaiveDate, i64)> = sqlx::query_as(
-        "select (received_at at time zone 'UTC')::date as day, count(*) from alerts
-         where team_id = $1 and source = any ($2) and received_at >= $3 group by 1",
-    )
-    .bind(team)
-    .bind(&sources)
-    .bind(start)
-    .fetch_all(db)
-    .await?;
+async fn alerts_per_day(db: &PgPool, team: Uuid, windows: &Windows) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+    let counts: Vec<(NaiveDate, i64)> =
+        sqlx::query_as("select day, alerts from alert_days where team_id = $1 and day >= $2")
+            .bind(team)
+            .bind(windows.month)
+            .fetch_all(db)
+            .await?;
     let counts: HashMap<NaiveDate, i64> = counts.into_iter().collect();
     Ok((0..DAYS)
         .map(|offset| {
-            let day = first + Duration::days(offset);
+            let day = windows.month + Duration::days(offset);
             (day, counts.get(&day).copied().unwrap_or(0))
         })
         .collect())

@@ -361,6 +361,92 @@ async fn the_dashboard_counts_what_happened_in_its_windows() {
     app.stop().await;
 }
 
+/// The daily rollups the dashboard reads that differ from the incidents and alerts they
+/// count (recomputed here from scratch), as text.
+async fn rollup_differences(db: &sqlx::PgPool) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "with fresh as (
+             select team_id, (first_seen_at at time zone 'UTC')::date as day, severity, coalesce(service, '') as service,
+                    count(*) as opened, count(acknowledged_at) as acknowledged,
+                    coalesce(sum(round(extract(epoch from acknowledged_at - first_seen_at) * 1000)), 0)::int8 as ack_ms,
+                    count(resolved_at) as resolved,
+                    coalesce(sum(round(extract(epoch from resolved_at - first_seen_at) * 1000)), 0)::int8 as resolve_ms,
+                    count(*) filter (where resolved_by = 'DreamOps agent') as resolved_by_agent
+             from incidents group by 1, 2, 3, 4),
+         kept as (
+             select team_id, day, severity, service, opened, acknowledged, ack_ms, resolved, resolve_ms, resolved_by_agent
+             from incident_days where opened <> 0),
+         alerts_fresh as (select team_id, (received_at at time zone 'UTC')::date as day, count(*) as alerts from alerts group by 1, 2)
+         select 'missing ' || f::text from (select * from fresh except select * from kept) f
+         union all select 'stray ' || k::text from (select * from kept except select * from fresh) k
+         union all select 'alerts missing ' || a::text from (select * from alerts_fresh except select team_id, day, alerts from alert_days) a
+         union all select 'alerts stray ' || a::text from (select team_id, day, alerts from alert_days except select * from alerts_fresh) a",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(row,)| row).collect()
+}
+
+#[tokio::test]
+async fn the_dashboards_daily_rollups_always_equal_what_they_count() {
+    let app = TestApp::spawn().await;
+    let (owner, key) = team(&app, "rollups").await;
+    let (_, other_key) = team(&app, "rollups-other").await;
+    let db = app.state().db;
+    // Ingestion's set-based batches: triggers, repeats, acknowledgements and resolutions
+    // of two teams at once.
+    join_all((0..200).map(|n| {
+        let (key, action) = match n % 5 {
+            0 | 1 => (&key, "trigger"),
+            2 => (&other_key, "trigger"),
+            3 => (&key, "acknowledge"),
+            _ => (&key, "resolve"),
+        };
+        let severity = ["critical", "error", "warning", "info"][n % 4];
+        enqueue(
+            app.client.clone(),
+            app.address.clone(),
+            event(key, action, &format!("k{}", n % 23), "rolled up", severity),
+        )
+    }))
+    .await;
+    assert_eq!(rollup_differences(&db).await, Vec::<String>::new(), "after ingestion");
+
+    // Responders' changes, the agent's resolution and edits by hand.
+    let all: Vec<(Uuid,)> =
+        sqlx::query_as("select id from incidents order by first_seen_at, id").fetch_all(&db).await.unwrap();
+    let open = list(&owner, "filter[status]=triggered").await;
+    for (n, id) in ids(&open).iter().enumerate() {
+        let endpoint = if n % 2 == 0 { "acknowledge_incident" } else { "resolve_incident" };
+        assert_eq!(owner.call(endpoint, &[("id", id)]).await.status(), StatusCode::OK);
+    }
+    let resolved = list(&owner, "filter[status]=resolved").await;
+    for id in ids(&resolved).iter().take(3) {
+        assert_eq!(owner.call("reopen_incident", &[("id", id)]).await.status(), StatusCode::OK);
+        assert_eq!(
+            owner.call("set_incident_severity", &[("id", id), ("severity", "info")]).await.status(),
+            StatusCode::OK
+        );
+    }
+    sqlx::query(
+        "update incidents set status = 'resolved', resolved_at = first_seen_at + interval '90.5 seconds',
+                resolved_by = 'DreamOps agent', service = 'moved'
+         where id in (select id from incidents where status <> 'resolved' limit 2)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("update incidents set first_seen_at = first_seen_at - interval '3 days' where id = $1")
+        .bind(all[0].0)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("delete from incidents where id = $1").bind(all[1].0).execute(&db).await.unwrap();
+    assert_eq!(rollup_differences(&db).await, Vec::<String>::new(), "after every kind of change");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_activity_feed_folds_the_agents_steps_into_one_line() {
     let app = TestApp::spawn().await;

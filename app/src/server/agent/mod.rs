@@ -804,7 +804,7 @@ const ACCURACY_WEEKS: i32 = 8;
 
 /// How right the team's analyses were by week, and the latest wrong ones.
 pub async fn accuracy(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<DiagnosisAccuracy, sqlx::Error> {
-    let weeks: Vec<(chrono::NaiveDate, i64, i64)> = sqlx::query_as(
+    let weeks = sqlx::query_as::<_, (chrono::NaiveDate, i64, i64)>(
         "select w::date, count(f.*) filter (where f.verdict = 'right'), count(f.*)
          from generate_series(date_trunc('week', $2::timestamptz) - make_interval(weeks => $3 - 1), date_trunc('week', $2::timestamptz), interval '1 week') w
          left join analysis_feedback f on f.team_id = $1 and date_trunc('week', f.given_at) = w
@@ -813,15 +813,15 @@ pub async fn accuracy(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dia
     .bind(team)
     .bind(now)
     .bind(ACCURACY_WEEKS)
-    .fetch_all(db)
-    .await?;
-    let wrong: Vec<WrongDiagnosis> = sqlx::query_as(
+    .fetch_all(db);
+    let wrong = sqlx::query_as::<_, WrongDiagnosis>(
         "select i.id as incident_id, i.title as incident_title, a.root_cause, f.correction, f.given_at
          from analysis_feedback f join analyses a on a.incident_id = f.incident_id join incidents i on i.id = f.incident_id
          where f.team_id = $1 and f.verdict = 'wrong' order by f.given_at desc limit 10",
     )
     .bind(team)
-    .fetch_all(db)
-    .await?;
+    .fetch_all(db);
+    // Two queries at once: the dashboard waits for the slower, not for both in turn.
+    let (weeks, wrong) = tokio::try_join!(weeks, wrong)?;
     Ok(DiagnosisAccuracy { weeks, wrong })
 }

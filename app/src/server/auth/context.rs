@@ -138,12 +138,14 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     let expired = chrono::Utc::now().timestamp().saturating_sub(sign_in.signed_in_at) > max_age;
     let pool = &request.state.db;
     let database = |error: sqlx::Error| AppError::internal("loading the signed-in user failed", &error);
-    let user = db::users::find(pool, sign_in.user_id).await.map_err(database)?;
-    let Some(user) = user.filter(|user| !expired && user.session_version == sign_in.session_version) else {
+    let found = db::teams::user_in_team(pool, sign_in.user_id, sign_in.team_id).await.map_err(database)?;
+    let Some((user, membership)) =
+        found.filter(|(user, _)| !expired && user.session_version == sign_in.session_version)
+    else {
         session::end(&request.session).await?;
         return Err(AppError::Unauthorized);
     };
-    let team = match db::teams::membership(pool, sign_in.team_id, user.id).await.map_err(database)? {
+    let team = match membership {
         Some(team) => team,
         None => {
             let Some(other) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next()

@@ -60,6 +60,42 @@ pub async fn membership(
     Ok(row.map(Into::into))
 }
 
+/// The user and their membership of `team` (if they still belong to it), in one round
+/// trip: what every signed-in request reads after its session.
+pub async fn user_in_team(
+    db: impl PgExecutor<'_>,
+    user: Uuid,
+    team: Uuid,
+) -> Result<Option<(super::users::UserRow, Option<TeamMembership>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: super::users::UserRow,
+        team_id: Option<Uuid>,
+        team_name: Option<String>,
+        role: Option<String>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select u.id, u.email::text as email, u.password_hash, u.session_version,
+                t.id as team_id, t.name as team_name, m.role
+         from users u
+         left join memberships m on m.user_id = u.id and m.team_id = $2
+         left join teams t on t.id = m.team_id
+         where u.id = $1",
+    )
+    .bind(user)
+    .bind(team)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let membership = match (row.team_id, row.team_name, row.role) {
+            (Some(team_id), Some(team_name), Some(role)) => Some(MembershipRow { team_id, team_name, role }.into()),
+            _ => None,
+        };
+        (row.user, membership)
+    }))
+}
+
 /// Every team the user belongs to, by name.
 pub async fn memberships_of(db: impl PgExecutor<'_>, user: Uuid) -> Result<Vec<TeamMembership>, sqlx::Error> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
