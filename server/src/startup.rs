@@ -99,8 +99,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then stops taking connections, lets requests
-    /// in flight finish (up to `SHUTDOWN_TIMEOUT_SECS`), closes the database pool and
+    /// Serves until `shutdown` completes, then lets the agent finish (or give back) the
+    /// analyses in hand while still serving, stops taking connections, lets requests in
+    /// flight finish (each up to `SHUTDOWN_TIMEOUT_SECS`), closes the database pool and
     /// stops the embedded database if this instance started one.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Application { listener, router, state, embedded } = self;
@@ -113,13 +114,18 @@ impl Application {
         let session_cleanup =
             tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
         let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
-        let agent = Agent::start(state.clone(), state.settings.agent.clone());
+        let mut agent = Some(Agent::start(state.clone(), state.settings.agent.clone()));
         let outbound = app::server::outbound::deliver::start(state.clone());
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
             () = shutdown => {
-                tracing::info!(grace = ?state.settings.shutdown_timeout, "shutting down: finishing requests in flight");
+                tracing::info!(grace = ?state.settings.shutdown_timeout, "shutting down: finishing the work in flight");
+                // The agent first, while this server still answers: an analysis in hand
+                // may be reading the demo cluster, which the server serves itself.
+                if let Some(agent) = agent.take() {
+                    agent.shutdown(state.settings.shutdown_timeout).await;
+                }
                 let _ = stopping_tx.send(());
                 // Open event streams would otherwise hold the shutdown for its whole grace.
                 state.live.close_streams();
@@ -135,7 +141,9 @@ impl Application {
         };
 
         // The agent finishes (or gives back) the analyses in hand before the pool closes.
-        agent.shutdown(state.settings.shutdown_timeout).await;
+        if let Some(agent) = agent.take() {
+            agent.shutdown(state.settings.shutdown_timeout).await;
+        }
         session_cleanup.abort();
         quota_release.abort();
         outbound.abort();
