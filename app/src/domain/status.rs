@@ -10,7 +10,10 @@ pub struct SystemStatus {
     pub version: String,
     /// Whether the database answered, and the state of its schema.
     pub database: DatabaseStatus,
-    /// When the server took this reading.
+    /// When the server took this reading: milliseconds since the Unix epoch on the
+    /// wire, which the browser reads without a date parser (the status widget sits on
+    /// the landing page, in the first visit's bundle).
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub checked_at: DateTime<Utc>,
 }
 
