@@ -86,11 +86,11 @@ pub struct Checks(Vec<FieldError>);
 
 impl Checks {
     /// Keeps `result`'s value, or records its message against `field`.
-    pub fn field<T>(&mut self, field: &str, result: Result<T, &'static str>) -> Option<T> {
+    pub fn field<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(message) => {
-                self.0.push(FieldError { field: field.to_string(), message: message.to_string() });
+                self.0.push(FieldError { field: field.to_string(), message: message.into() });
                 None
             }
         }

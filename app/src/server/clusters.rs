@@ -201,6 +201,14 @@ pub async fn add(
     let name = cluster_name(name)?;
     let kubeconfig = parse(text)?;
     let (reduced, server, user) = reduce(&kubeconfig, context)?;
+    // Checked again, names resolved, at every connection (`cluster_client::connect`).
+    auth.request
+        .state
+        .settings
+        .outbound
+        .policy()
+        .check_url(&server)
+        .map_err(|refused| invalid(format!("The cluster's server cannot be used: {refused}.")))?;
     let namespace = namespace
         .map(str::trim)
         .filter(|namespace| !namespace.is_empty())

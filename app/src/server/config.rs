@@ -291,6 +291,7 @@ impl Settings {
                     (1..=20).contains(n)
                 })?,
                 allow_http: parse(&read, "OUTBOUND_ALLOW_HTTP", false, "true or false", |_| true)?,
+                allow_private: parse(&read, "OUTBOUND_ALLOW_PRIVATE", false, "true or false", |_| true)?,
             },
             production: matches!(
                 read("LEPTOS_ENV").map(|env| env.trim().to_ascii_lowercase()).as_deref(),

@@ -11,15 +11,14 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
 use app::server::ingest::{Delivery, Effect, Outcome, alertmanager, events_api, pagerduty, rest};
 use app::server::state::AppState;
+use app::server::webhook_signature::{self, SignatureHeader};
 
 /// The largest body accepted (413 above it).
 pub const MAX_BODY: usize = 512 * 1024;
@@ -50,13 +49,18 @@ async fn pagerduty_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Bounded before anything else is done for the request.
+    let signature = headers.get("x-pagerduty-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let signature = match SignatureHeader::read(signature) {
+        Ok(signature) => signature,
+        Err(oversized) => return unauthorized(&oversized.to_string()),
+    };
     let integration = match state.senders.find("pagerduty", &token).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return unauthorized("unknown webhook URL"),
         Err(error) => return error.into_response(),
     };
-    let signature = headers.get("x-pagerduty-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !pagerduty::verify_signature(signature, &body, &integration.secrets.signing_secrets) {
+    if !pagerduty::verify_signature(&signature, &body, &integration.secrets.signing_secrets) {
         return unauthorized("invalid X-PagerDuty-Signature");
     }
     let delivery_id = headers
@@ -155,18 +159,15 @@ async fn alertmanager_like(
 
 /// Grafana's optional signature: hex HMAC-SHA256 over `[timestamp ":"] body`.
 fn grafana_signature_valid(headers: &HeaderMap, body: &[u8], secret: &str) -> bool {
-    let Some(signature) =
-        headers.get("x-grafana-alerting-signature").and_then(|v| v.to_str().ok()).and_then(|v| hex::decode(v).ok())
-    else {
+    let Some(signature) = headers.get("x-grafana-alerting-signature").and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    if let Some(timestamp) = headers.get("x-grafana-alerting-signature-timestamp").and_then(|v| v.to_str().ok()) {
-        mac.update(timestamp.as_bytes());
-        mac.update(b":");
+    match headers.get("x-grafana-alerting-signature-timestamp").and_then(|v| v.to_str().ok()) {
+        Some(timestamp) => {
+            webhook_signature::verify_hex(signature, secret.as_bytes(), &[timestamp.as_bytes(), b":", body])
+        }
+        None => webhook_signature::verify_hex(signature, secret.as_bytes(), &[body]),
     }
-    mac.update(body);
-    mac.verify_slice(&signature).is_ok()
 }
 
 /// `POST /webhooks/alertmanager/{token}`.

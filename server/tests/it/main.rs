@@ -7,6 +7,7 @@ mod billing;
 mod bundle;
 mod clusters;
 mod demo_cluster;
+mod egress;
 mod embedded;
 mod incidents;
 mod ingest;

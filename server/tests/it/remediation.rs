@@ -557,6 +557,9 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
                 .env("AGENT_WORKERS", "1")
                 .env("AGENT_LEASE_SECS", "2")
                 .env("REMEDIATION_VERIFY_SECS", "30")
+                // The relay standing in for the cluster listens on loopback.
+                .env("OUTBOUND_ALLOW_PRIVATE", "true")
+                .env("OUTBOUND_ALLOW_HTTP", "true")
         });
         tokio::time::timeout(Duration::from_secs(60), reached)
             .await

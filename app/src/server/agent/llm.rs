@@ -11,6 +11,8 @@ use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::server::egress::Policy;
+
 /// Which API a provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -170,6 +172,7 @@ fn read_answer(kind: ProviderKind, body: &Value) -> Option<(String, i64)> {
 
 /// One request to `provider`; `Err` says why it failed and whether a retry may help.
 async fn ask_once(
+    policy: &Policy,
     client: &reqwest::Client,
     provider: &Provider,
     prompt: &str,
@@ -180,14 +183,8 @@ async fn ask_once(
     for (name, value) in headers {
         call = call.header(name, value);
     }
-    let response = call.send().await.map_err(|error| {
-        let why = if error.is_timeout() {
-            format!("no answer within {} s", timeout.as_secs())
-        } else {
-            format!("unreachable: {error}")
-        };
-        (why, true)
-    })?;
+    let response =
+        policy.send(call, "the endpoint").await.map_err(|failure| (failure.to_string(), failure.is_transient()))?;
     let status = response.status();
     if !status.is_success() {
         let retry = status.is_server_error() || status.as_u16() == 429;
@@ -202,12 +199,14 @@ async fn ask_once(
 
 /// Asks each provider in turn (each once more after a timeout, 5xx or 429) until one
 /// answers.
-pub async fn ask(providers: &[Provider], prompt: &str, timeout: Duration) -> Result<Answer, LlmError> {
-    let client = reqwest::Client::new();
+/// Every request goes out under `policy` (the addresses are the operator's and the
+/// teams').
+pub async fn ask(policy: &Policy, providers: &[Provider], prompt: &str, timeout: Duration) -> Result<Answer, LlmError> {
+    let client = policy.client(timeout);
     let mut failures = Vec::new();
     for provider in providers {
         for attempt in 1..=2 {
-            match ask_once(&client, provider, prompt, timeout).await {
+            match ask_once(policy, &client, provider, prompt, timeout).await {
                 Ok(answer) => return Ok(answer),
                 Err((why, retry)) => {
                     tracing::warn!(provider = %provider.name(), attempt, %why, "an LLM provider failed");

@@ -473,7 +473,7 @@ async fn consult(state: &AppState, team: Uuid, incident: Uuid, prompt: &str) {
         }
     };
     providers.extend(settings.providers.iter().cloned());
-    match llm::ask(&providers, prompt, settings.timeout).await {
+    match llm::ask(&state.settings.outbound.policy(), &providers, prompt, settings.timeout).await {
         Ok(answer) => {
             let stored = async {
                 let mut tx = state.db.begin().await?;

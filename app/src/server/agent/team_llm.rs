@@ -83,10 +83,10 @@ pub async fn set(
     let base_url = base_url.trim().trim_end_matches('/');
     let base_url = problems.field(
         "base_url",
-        if (base_url.starts_with("https://") || base_url.starts_with("http://")) && base_url.len() <= 500 {
-            Ok(base_url)
-        } else {
-            Err("Give the endpoint's address, starting with https:// (or http:// on a private network).")
+        match auth.request.state.settings.outbound.policy().check_url(base_url) {
+            Ok(_) if base_url.len() <= 500 => Ok(base_url),
+            Err(refused @ crate::server::egress::Refused::Internal { .. }) => Err(format!("{refused}.")),
+            _ => Err("Give the endpoint's address, starting with https://.".to_string()),
         },
     );
     let model = model.trim();

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::domain::cluster::{ConnectionReport, PermissionCheck};
 use crate::error::AppError;
+use crate::server::egress::Policy;
 use crate::server::state::AppState;
 
 /// How long one call to a cluster may take, connecting included.
@@ -38,10 +39,13 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
         .await
         .map_err(|error| AppError::Conflict(format!("The saved kubeconfig cannot be used: {error}")))?;
     if demo {
-        // Every instance serves the demo cluster; each reaches it at its own address.
+        // Every instance serves the demo cluster; each reaches it at its own address,
+        // which only the server itself writes: the one internal address clients reach.
         let url = crate::server::demo_cluster::server_url(&state.self_url, id);
         config.cluster_url =
             url.parse().map_err(|error| AppError::internal("the demo cluster's address is malformed", &error))?;
+    } else {
+        within_policy(&state.settings.outbound.policy(), &mut config).await?;
     }
     config.default_namespace = namespace;
     config.connect_timeout = Some(CALL_TIMEOUT);
@@ -49,6 +53,31 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
     config.write_timeout = Some(CALL_TIMEOUT);
     Client::try_from(config)
         .map_err(|error| AppError::Conflict(format!("The saved kubeconfig cannot be used: {error}")))
+}
+
+/// Points `config` at an address the outbound policy checked: the server's name is
+/// resolved once here and every address it resolves to checked, and the client connects
+/// to the first of them, verifying TLS against the name in the kubeconfig. Proxies are
+/// refused (the proxy would be the destination).
+async fn within_policy(policy: &Policy, config: &mut Config) -> Result<(), AppError> {
+    let refused = |why: String| AppError::Conflict(format!("The cluster's server cannot be used: {why}."));
+    if config.proxy_url.is_some() {
+        return Err(refused("the kubeconfig names a proxy (proxy-url), which DreamOps does not use".into()));
+    }
+    let url = policy.check_url(&config.cluster_url.to_string()).map_err(|error| refused(error.to_string()))?;
+    let host = url.host_str().unwrap_or_default().to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses = policy.resolve(&host, port).await.map_err(|error| refused(error.to_string()))?;
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if config.tls_server_name.is_none() && literal.parse::<std::net::IpAddr>().is_err() {
+        config.tls_server_name = Some(host.clone());
+    }
+    let mut parts = config.cluster_url.clone().into_parts();
+    parts.authority =
+        Some(addresses[0].to_string().parse().map_err(|error| AppError::internal("an address is malformed", &error))?);
+    config.cluster_url =
+        axum::http::Uri::from_parts(parts).map_err(|error| AppError::internal("an address is malformed", &error))?;
+    Ok(())
 }
 
 /// Labels as a label selector (`app=web,tier=front`), as Kubernetes writes them.
@@ -72,21 +101,39 @@ pub fn describe(error: &kube::Error) -> String {
             "the cluster refused the credentials (401 Unauthorized): the token or certificate is wrong or expired"
                 .into()
         }
+        // An answer that is not a Kubernetes status (kube-client keeps the body as the
+        // message): a web server, a proxy — its body is not shown.
+        kube::Error::Api(status) if status.reason == "Failed to parse error data" => {
+            format!("HTTP {} from the API server, which is not a Kubernetes answer", status.code)
+        }
         kube::Error::Api(status) if status.code == 403 => format!("the cluster forbids it (403): {}", status.message),
         kube::Error::Api(status) => {
             format!("the cluster answered {} {}: {}", status.code, status.reason, status.message)
         }
-        kube::Error::HyperError(error) => format!("could not reach the cluster: {error}"),
-        kube::Error::Service(error) => {
-            let mut message = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                message = format!("{message}: {cause}");
-                source = cause.source();
-            }
-            format!("could not reach the cluster: {message}")
-        }
+        kube::Error::HyperError(error) => unreachable_because(error),
+        kube::Error::Service(error) => unreachable_because(error.as_ref()),
+        kube::Error::SerdeError(_) => "the API server answered something that is not Kubernetes JSON".into(),
         other => other.to_string(),
+    }
+}
+
+/// Why a cluster could not be reached, classified: TLS (with the TLS library's reason)
+/// or the connection; the transport's own texts (refused, reset, timed out) are not
+/// shown, so that the connection test cannot serve as a port scanner.
+fn unreachable_because(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes = Vec::new();
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let tls = causes.iter().find(|cause| {
+        let cause = cause.to_ascii_lowercase();
+        cause.contains("certificate") || cause.contains("tls") || cause.contains("handshake")
+    });
+    match tls {
+        Some(_) => format!("TLS failed: {}", causes.last().map(String::as_str).unwrap_or("")),
+        None => "could not connect to the API server".into(),
     }
 }
 

@@ -35,7 +35,7 @@ struct Call {
 /// sent again by whichever instance finds its lease run out).
 pub fn start(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
+        let client = state.settings.outbound.policy().client(TIMEOUT);
         loop {
             match claim(&state.db).await {
                 Ok(Some(call)) => deliver(&state, &client, call).await,
@@ -94,23 +94,28 @@ async fn send(state: &AppState, client: &reqwest::Client, call: &Call) -> Result
             client.post(url).json(&call.body)
         }
     };
-    let response = request.send().await.map_err(|error| Failure {
-        message: if error.is_timeout() {
-            "no answer within 10 seconds".into()
-        } else {
-            format!("could not connect: {error}")
-        },
-        retry: true,
-    })?;
+    let what = destination(&call.target);
+    let response = state
+        .settings
+        .outbound
+        .policy()
+        .send(request, what)
+        .await
+        .map_err(|failure| Failure { retry: failure.is_transient(), message: failure.to_string() })?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let text: String = response.text().await.unwrap_or_default().chars().take(300).collect();
+    // The status says what happened; the body is the remote's, never shown.
     Err(Failure {
-        message: format!("{status}: {}", text.trim()),
+        message: format!("{what} answered HTTP {}", status.as_u16()),
         retry: status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408,
     })
+}
+
+/// The destination of a call, as its failures name it.
+fn destination(target: &str) -> &'static str {
+    if target == "pagerduty" { "PagerDuty's API" } else { "the Slack webhook" }
 }
 
 fn label(target: &str) -> &'static str {

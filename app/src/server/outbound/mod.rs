@@ -18,13 +18,28 @@ pub struct OutboundSettings {
     pub pagerduty_api: String,
     /// `OUTBOUND_MAX_ATTEMPTS`: attempts before a call is parked as failed.
     pub max_attempts: i32,
-    /// `OUTBOUND_ALLOW_HTTP`: accept `http://` webhook addresses (tests, private networks).
+    /// `OUTBOUND_ALLOW_HTTP`: accept `http://` destinations (tests, private networks).
     pub allow_http: bool,
+    /// `OUTBOUND_ALLOW_PRIVATE`: accept destinations on loopback, private and link-local
+    /// addresses (self-hosted deployments on a private network, tests).
+    pub allow_private: bool,
+}
+
+impl OutboundSettings {
+    /// The policy for requests to addresses users typed.
+    pub fn policy(&self) -> crate::server::egress::Policy {
+        crate::server::egress::Policy { allow_http: self.allow_http, allow_private: self.allow_private }
+    }
 }
 
 impl Default for OutboundSettings {
     fn default() -> Self {
-        OutboundSettings { pagerduty_api: "https://api.pagerduty.com".into(), max_attempts: 5, allow_http: false }
+        OutboundSettings {
+            pagerduty_api: "https://api.pagerduty.com".into(),
+            max_attempts: 5,
+            allow_http: false,
+            allow_private: false,
+        }
     }
 }
 

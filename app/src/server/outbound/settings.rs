@@ -126,12 +126,20 @@ pub async fn set_pagerduty(auth: &Authenticated, key: &str, from: &str) -> Resul
 pub async fn set_slack(auth: &Authenticated, url: &str) -> Result<NotificationSettings, AppError> {
     let state = &auth.request.state;
     let url = url.trim();
-    let allowed = url.starts_with("https://") || (state.settings.outbound.allow_http && url.starts_with("http://"));
-    if !allowed || url.len() > 500 || reqwest::Url::parse(url).is_err() {
-        return Err(AppError::field(
-            "url",
-            "Paste the Slack incoming-webhook address (https://hooks.slack.com/services/…).",
-        ));
+    if url.len() > 500 {
+        return Err(AppError::field("url", "The address is 500 characters at most."));
+    }
+    match state.settings.outbound.policy().check_url(url) {
+        Ok(_) => {}
+        Err(refused @ crate::server::egress::Refused::Internal { .. }) => {
+            return Err(AppError::field("url", format!("{refused}.")));
+        }
+        Err(_) => {
+            return Err(AppError::field(
+                "url",
+                "Paste the Slack incoming-webhook address (https://hooks.slack.com/services/…).",
+            ));
+        }
     }
     let mut tx = state.db.begin().await.map_err(failed)?;
     sqlx::query(

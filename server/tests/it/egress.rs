@@ -1,0 +1,213 @@
+//! The outbound policy from outside, as production runs it (no private networks, no plain
+//! HTTP): every destination a user types — a kubeconfig's server, the Slack webhook, an
+//! LLM endpoint — and PagerDuty's API are refused on loopback, private, link-local,
+//! cloud-metadata and unique-local addresses, names that resolve to loopback included,
+//! before any byte is sent: listeners on loopback record every connection, and none
+//! arrives. Redirects are never followed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use uuid::Uuid;
+
+use crate::support::{TestApp, User};
+
+/// A listener that records every connection it accepts, and closes it.
+struct Recorder {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    /// Listens on `address`; `None` where the machine has no such address (IPv6).
+    async fn bind(address: &str) -> Option<Recorder> {
+        let listener = tokio::net::TcpListener::bind(address).await.ok()?;
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Some(Recorder { port, connections })
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// An instance with the policy as production has it, PagerDuty's API at `pagerduty`.
+async fn strict(pagerduty: String) -> TestApp {
+    TestApp::spawn_with(move |settings| {
+        settings.outbound.allow_private = false;
+        settings.outbound.allow_http = false;
+        settings.outbound.pagerduty_api = pagerduty;
+    })
+    .await
+}
+
+async fn owner(app: &TestApp, name: &str) -> (User, Uuid) {
+    let owner = app.user();
+    owner.sign_up(&format!("owner@{name}.example"), name).await;
+    let team = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    (owner, team)
+}
+
+/// The destinations to refuse: `host:port`, and whether it is a name (refused when it
+/// resolves, at use) rather than an address (refused as soon as it is typed).
+fn destinations(v4: &Recorder, v6: Option<&Recorder>) -> Vec<(String, bool)> {
+    let mut destinations = vec![
+        (format!("127.0.0.1:{}", v4.port), false),
+        (format!("localhost:{}", v4.port), true),
+        ("10.0.0.1:443".to_string(), false),
+        ("169.254.169.254:80".to_string(), false),
+        ("100.64.0.1:443".to_string(), false),
+        ("[fd00:ec2::254]:443".to_string(), false),
+    ];
+    destinations.push((format!("[::1]:{}", v6.map_or(6443, |v6| v6.port)), false));
+    destinations
+}
+
+/// Queues a call to `target` for the team and waits until the deliverer gave up on it;
+/// its last error.
+async fn delivered(app: &TestApp, team: Uuid, target: &str) -> String {
+    let db = app.db().await;
+    let id: i64 = sqlx::query_scalar(
+        "insert into outbound_calls (team_id, target, purpose, method, path, body)
+         values ($1, $2, 'new_incident', 'POST', '/incidents/PX1', '{\"text\": \"hello\"}') returning id",
+    )
+    .bind(team)
+    .bind(target)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        let (state, error): (String, Option<String>) =
+            sqlx::query_as("select state, last_error from outbound_calls where id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        if state == "failed" {
+            return error.unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the call to {target} was neither refused nor parked");
+}
+
+#[tokio::test]
+async fn every_destination_kind_refuses_internal_addresses_before_any_byte_is_sent() {
+    let v4 = Recorder::bind("127.0.0.1:0").await.unwrap();
+    let v6 = Recorder::bind("[::1]:0").await;
+    let app = strict(format!("https://localhost:{}", v4.port)).await;
+    let (owner, team) = owner(&app, "egress").await;
+    let refused = |body: &str| body.contains("DreamOps does not connect to");
+
+    for (destination, is_name) in destinations(&v4, v6.as_ref()) {
+        // The kubeconfig's server.
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'https://{destination}'}}\n\
+             contexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        );
+        let name = format!("c-{}", Uuid::new_v4().simple());
+        let added = owner.call("add_cluster", &[("name", &name), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
+        let (status, body) = (added.status(), added.text().await.unwrap());
+        if is_name {
+            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
+            let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+            let tested = owner.call("test_cluster_connection", &[("id", &id)]).await;
+            let (status, body) = (tested.status(), tested.text().await.unwrap());
+            assert_eq!(status, StatusCode::CONFLICT, "{destination}: {body}");
+            assert!(refused(&body) && body.contains("loopback"), "{destination}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
+            assert!(refused(&body), "{destination}: {body}");
+        }
+
+        // The Slack webhook.
+        let saved = owner.call("set_slack_webhook", &[("url", &format!("https://{destination}/services/T/B/x"))]).await;
+        let (status, body) = (saved.status(), saved.text().await.unwrap());
+        if is_name {
+            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
+            let error = delivered(&app, team, "slack").await;
+            assert!(refused(&error) && error.contains("the Slack webhook"), "{destination}: {error}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
+            assert!(refused(&body), "{destination}: {body}");
+        }
+
+        // The team's LLM endpoint.
+        let base_url = format!("https://{destination}/v1");
+        let saved = owner
+            .call("set_team_llm", &[("kind", "openai"), ("base_url", &base_url), ("model", "m"), ("key", "k")])
+            .await;
+        let (status, body) = (saved.status(), saved.text().await.unwrap());
+        if is_name {
+            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
+            let state = app.state();
+            let provider = app::server::agent::team_llm::provider(&state, team).await.unwrap().unwrap();
+            let policy = state.settings.outbound.policy();
+            let error = app::server::agent::llm::ask(&policy, &[provider], "why?", Duration::from_secs(2))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(refused(&error), "{destination}: {error}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
+            assert!(refused(&body), "{destination}: {body}");
+        }
+    }
+
+    // PagerDuty's API, set by the operator to a name that resolves to loopback.
+    let saved = owner.call("set_pagerduty_writeback", &[("key", "u+key"), ("from", "ops@egress.example")]).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let error = delivered(&app, team, "pagerduty").await;
+    assert!(refused(&error) && error.contains("PagerDuty's API"), "{error}");
+
+    assert_eq!(v4.connections(), 0, "nothing reached the loopback listener");
+    assert_eq!(v6.map_or(0, |v6| v6.connections()), 0, "nothing reached the IPv6 loopback listener");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    // Private networks allowed (as the test instances are), so the first hop is reached.
+    let app = TestApp::spawn().await;
+    let (owner, team) = owner(&app, "redirect").await;
+    let target = Recorder::bind("127.0.0.1:0").await.unwrap();
+    let location = format!("http://127.0.0.1:{}/internal", target.port);
+    let redirecting = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (StatusCode::FOUND, [("location", location)], "moved") }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let first_hop = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirecting).await.unwrap() });
+
+    let saved = owner.call("set_slack_webhook", &[("url", &format!("http://{first_hop}/hook"))]).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let error = delivered(&app, team, "slack").await;
+    assert!(error.contains("HTTP 302") && error.contains("redirect"), "{error}");
+    assert!(!error.contains("moved"), "the remote's body is not shown: {error}");
+
+    let saved = owner
+        .call("set_team_llm", &[("kind", "openai"), ("base_url", &format!("http://{first_hop}/v1")), ("model", "m")])
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let state = app.state();
+    let provider = app::server::agent::team_llm::provider(&state, team).await.unwrap().unwrap();
+    let error =
+        app::server::agent::llm::ask(&state.settings.outbound.policy(), &[provider], "why?", Duration::from_secs(2))
+            .await
+            .unwrap_err()
+            .to_string();
+    assert!(error.contains("redirect"), "{error}");
+    assert_eq!(target.connections(), 0, "the redirect's target was never contacted");
+    app.stop().await;
+}
