@@ -236,6 +236,7 @@ async fn release_held_incidents(pool: sqlx::PgPool) {
 /// The whole HTTP surface: probes and metrics, the server functions and pages, and the
 /// site's static files (falling back to the 404 page).
 pub fn router(state: AppState) -> Router {
+    let https_only = state.settings.sessions.secure_cookies;
     let routes = generate_route_list(App);
     let pages = Router::new()
         .route("/health", get(http::probes::health))
@@ -256,7 +257,7 @@ pub fn router(state: AppState) -> Router {
         // loading a page's assets neither reads nor renews a session in the database.
         .merge(http::bundle::routes(&state.leptos_options))
         .with_state(state);
-    http::with_middleware(pages)
+    http::with_middleware(pages, https_only)
 }
 
 /// Sign-in sessions, kept in PostgreSQL (so any instance serves any user), with a

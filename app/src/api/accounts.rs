@@ -32,10 +32,20 @@ pub async fn log_in(email: String, password: String, #[server(default)] next: Op
     Ok(())
 }
 
-/// Where to send a user after signing in: a local path only (never another site).
+/// Where to send a user after signing in: a path on this site only, never another site.
+/// Browsers drop tabs and line breaks from addresses and read `\` as `/`, so
+/// `/\t/evil.example` would become `//evil.example`: any control character, space or
+/// backslash refuses the path, as does `//` at its start.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && path.len() <= 2048
+                && !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            path.to_string()
+        }
         _ => "/dashboard".to_string(),
     }
 }
@@ -94,7 +104,25 @@ mod tests {
         assert_eq!(safe_next(Some("/settings/members")), "/settings/members");
         assert_eq!(safe_next(Some("//evil.example")), "/dashboard");
         assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/dashboard");
+        assert_eq!(safe_next(Some("/incidents?status=open&page=2#top")), "/incidents?status=open&page=2#top");
+        for tricky in [
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{a0}/evil.example",
+            "https:/evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(tricky)), "/dashboard", "{tricky:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), "/dashboard");
         assert_eq!(safe_next(None), "/dashboard");
     }
 }

@@ -189,6 +189,14 @@ pub fn thousands(value: i64) -> String {
     if value < 0 { format!("-{out}") } else { out }
 }
 
+/// `url` if it is a web address (`http://` or `https://`), the only links taken from an
+/// alert's payload: a sender could otherwise put `javascript:` behind "Open at the source".
+pub fn web_link(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    (matches!(scheme.as_deref(), Some("http" | "https")) && !url.chars().any(char::is_control)).then_some(url)
+}
+
 /// One page of the incident list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentPage {
@@ -370,6 +378,25 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_addresses_are_links() {
+        assert_eq!(web_link(" https://grafana.example/d/1 "), Some("https://grafana.example/d/1"));
+        assert_eq!(web_link("HTTP://prometheus:9090/graph"), Some("HTTP://prometheus:9090/graph"));
+        for refused in [
+            "javascript:alert(document.cookie)",
+            "JavaScript://%0Aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox",
+            "//evil.example",
+            "/relative",
+            "java\tscript://x",
+            "https://ok.example/\n/x",
+            "",
+        ] {
+            assert_eq!(web_link(refused), None, "{refused:?}");
+        }
+    }
 
     #[test]
     fn monitoring_tools_severities_are_understood() {

@@ -16,7 +16,7 @@ use crate::components::incident::{SeverityBadge, StatusBadge, When, WhenAbsolute
 use crate::components::live::{LiveIndicator, use_live_updates};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
-use crate::domain::incident::{AlertRecord, IncidentDetail, IncidentStatus, Severity, TimelineEntry};
+use crate::domain::incident::{AlertRecord, IncidentDetail, IncidentStatus, Severity, TimelineEntry, web_link};
 use crate::routes::not_found::NotFound;
 
 /// `/incidents/:id`; an address whose id is not an incident id is the 404 page.
@@ -130,7 +130,7 @@ fn IncidentView(
             {incident.resolved_by.clone().map(|by| view! { <div><dt>"Resolved by"</dt><dd>{by}</dd></div> })}
         </dl>
         <div class="button-row">
-            {incident.external_url.clone().map(|url| view! {
+            {incident.external_url.as_deref().and_then(web_link).map(str::to_string).map(|url| view! {
                 <a class="button secondary small" href=url target="_blank" rel="noopener noreferrer">"Open at the source ↗"</a>
             })}
             {incident.previous_incident_id.map(|previous| view! {

@@ -48,6 +48,9 @@ pub struct Settings {
     pub agent: crate::server::agent::AgentSettings,
     /// PagerDuty write-back and Slack messages.
     pub outbound: crate::server::outbound::OutboundSettings,
+    /// `METRICS_TOKEN`: `/metrics` answers only requests carrying `Authorization: Bearer
+    /// <token>` (the operator's scraper). Unset: `/metrics` is not served.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Payments through Stripe. Without a secret key DreamOps runs in test mode: checkout
@@ -298,6 +301,7 @@ impl Settings {
                 Some("prod" | "production")
             ),
             public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
+            metrics_token: read("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_string())),
             secret_key: read("DREAMOPS_SECRET_KEY")
                 .map(|key| SecretKey::parse("DREAMOPS_SECRET_KEY", &key, 1))
                 .transpose()?,

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -51,13 +51,27 @@ pub async fn track_request(matched: Option<MatchedPath>, request: Request, next:
     response
 }
 
-/// The `/metrics` handler.
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+/// The `/metrics` handler: for the operator's scraper only (`METRICS_TOKEN` as a bearer
+/// token, compared in constant time); not served at all without a token configured.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use secrecy::ExposeSecret as _;
+    use subtle::ConstantTimeEq as _;
+    let Some(token) = state.settings.metrics_token.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(given.trim().as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+    }
     let handle = recorder();
     let total = state.db.size();
     let idle = u32::try_from(state.db.num_idle()).unwrap_or(u32::MAX);
     metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(idle));
     metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use").set(f64::from(total.saturating_sub(idle)));
     metrics::gauge!(POOL_MAX).set(f64::from(state.db.options().get_max_connections()));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
 }

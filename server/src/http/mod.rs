@@ -32,12 +32,16 @@ const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
     (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
 ];
 
+/// Browsers that saw DreamOps over HTTPS use nothing else for a year: sent when cookies
+/// are `Secure` (`SECURE_COOKIES=true`, i.e. served over HTTPS).
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
 /// Wraps `router` in the middleware every request passes through, outermost first:
 /// assign a request id, open a span carrying it, record metrics, echo the id back,
-/// add the security headers, compress the answer (brotli or gzip, as the client
+/// add the security headers (HSTS when `https_only`), compress the answer (brotli or gzip, as the client
 /// accepts; never an event stream, an image or what is compressed already), refuse
 /// cross-origin writes, give server-function errors their status.
-pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>, https_only: bool) -> Router<S> {
     // Requests are counted from the first one on, not from the first scrape.
     metrics::recorder();
     let mut router = router
@@ -47,6 +51,12 @@ pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>) -> R
         .layer(axum::middleware::from_fn(metrics::track_request));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    if https_only {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        ));
     }
     router.layer(
         ServiceBuilder::new()

@@ -83,13 +83,18 @@ async fn ready_answers_503_while_migrations_are_pending() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|settings| settings.metrics_token = Some("scraper-token".to_string().into())).await;
     for _ in 0..3 {
         assert_eq!(app.get("/health").await.status(), StatusCode::OK);
     }
     assert_eq!(app.get("/no/such/page").await.status(), StatusCode::NOT_FOUND);
 
-    let response = app.get("/metrics").await;
+    let scrape = |token: &str| {
+        app.client.get(format!("{}/metrics", app.address)).header("authorization", format!("Bearer {token}")).send()
+    };
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::UNAUTHORIZED, "only for the operator's scraper");
+    assert_eq!(scrape("scraper-tokeN").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let response = scrape("scraper-token").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
@@ -109,6 +114,13 @@ async fn metrics_count_requests_by_route_and_status() {
     count(r#"db_pool_connections{state="idle"}"#);
     count(r#"db_pool_connections{state="in_use"}"#);
     assert_eq!(count("db_pool_max_connections"), 10.0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_not_served_without_a_token_configured() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
 
@@ -134,6 +146,44 @@ async fn responses_carry_the_security_headers() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        assert!(headers.get("strict-transport-security").is_none(), "not over plain HTTP: {path}");
     }
+    app.stop().await;
+}
+
+/// Pages say which scripts may run: this site's and the inline ones carrying the
+/// response's nonce (each response its own); over HTTPS, browsers are told to stay there.
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_with_a_fresh_nonce_and_https_deployments_hsts() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.secure_cookies = true).await;
+    let mut nonces = Vec::new();
+    for path in ["/", "/login", "/no/such/page"] {
+        let response = app.get(path).await;
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains", "{path}");
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {policy}"))
+            .to_string();
+        for directive in ["default-src 'self'", "'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'"] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        let script_src = policy.split(';').find(|directive| directive.trim().starts_with("script-src")).unwrap();
+        assert!(!script_src.contains("unsafe-inline"), "inline scripts need the nonce: {policy}");
+        let html = response.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path}: the hydration script");
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every inline script carries it"
+        );
+        nonces.push(nonce);
+    }
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3, "a nonce per response");
+    assert!(app.get("/health").await.headers().get("strict-transport-security").is_some());
     app.stop().await;
 }

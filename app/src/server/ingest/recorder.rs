@@ -238,7 +238,7 @@ impl<'a> Columns<'a> {
         self.description.push(alert.description.as_deref());
         self.severity.push(alert.severity.as_str());
         self.service.push(alert.service.as_deref());
-        self.external_url.push(alert.external_url.as_deref());
+        self.external_url.push(alert.external_url.as_deref().and_then(crate::domain::incident::web_link));
         self.details.push(&alert.details);
         self.actor.push(alert.actor.as_deref().unwrap_or(label));
         self.note.push(match &alert.action {
