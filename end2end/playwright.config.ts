@@ -68,6 +68,8 @@ export default defineConfig({
       ...imageEnvironment(image),
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       PUBLIC_URL: baseURL,
+      // No Stripe keys: payments simulated, as an operator chooses for a trial.
+      BILLING_MODE: "test",
       DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY,
       ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
       RUST_LOG: process.env.RUST_LOG ?? "warn",

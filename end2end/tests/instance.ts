@@ -94,6 +94,8 @@ export async function deployment(extra: Record<string, string> = {}): Promise<{ 
     ...imageEnvironment(image),
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     PUBLIC_URL: url,
+    // No Stripe keys: payments simulated, as an operator chooses for a trial.
+    BILLING_MODE: "test",
     // Another instance of this run's deployment: its key (another one would be refused).
     DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY ?? "",
     RUST_LOG: "info",

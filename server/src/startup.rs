@@ -18,7 +18,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use app::server::agent::Agent;
 use app::server::auth::context::SignedInOnce;
-use app::server::config::Settings;
+use app::server::config::{BillingMode, Settings};
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
 use app::server::live::LiveHub;
@@ -51,6 +51,13 @@ impl Application {
     /// set), applies pending migrations and binds the listener. Binding port 0 picks a
     /// free port, which tests use to run several instances.
     pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        match settings.stripe.mode {
+            BillingMode::Off => tracing::warn!(
+                "payments are not configured: upgrades are disabled (set STRIPE_SECRET_KEY and the STRIPE_PRICE_* ids, or BILLING_MODE=test for simulated payments)"
+            ),
+            BillingMode::Test => tracing::info!("payments are simulated (BILLING_MODE=test): no money moves"),
+            BillingMode::Stripe => {}
+        }
         let (url, embedded) = database(&settings).await?;
         match Self::connect(settings, leptos_options, &url).await {
             Ok((state, listener)) => Ok(Application { router: router(state.clone()), listener, state, embedded }),

@@ -30,7 +30,8 @@ pub fn PlanCards(pricing: Pricing, #[prop(optional)] paid_only: bool) -> impl In
             let _ = window().location().assign(&url);
         }
     });
-    let Pricing { plans, current_plan, can_buy, .. } = pricing;
+    let Pricing { plans, current_plan, can_buy, upgrades, .. } = pricing;
+    let can_buy = can_buy && upgrades;
     let cards = plans
         .into_iter()
         .filter(|plan| !paid_only || plan.price_inr > 0)

@@ -27,6 +27,8 @@ pub struct Pricing {
     pub can_buy: bool,
     /// Payments are simulated (no Stripe key configured).
     pub test_mode: bool,
+    /// Upgrades can be bought on this deployment (false: payments are not configured).
+    pub upgrades: bool,
 }
 
 /// The billing page.

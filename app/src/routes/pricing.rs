@@ -29,12 +29,18 @@ pub fn PricingPage() -> impl IntoView {
                     .map(|result| match result {
                         Ok(pricing) => {
                             let test_mode = pricing.test_mode;
+                            let no_upgrades = !pricing.upgrades;
                             let signed_out = pricing.current_plan.is_none();
-                            let needs_owner = !signed_out && !pricing.can_buy;
+                            let needs_owner = !signed_out && !pricing.can_buy && pricing.upgrades;
                             view! {
                                 {test_mode.then(|| view! {
                                     <p class="notice test-mode" role="status">
                                         "Test mode: payments are simulated with Stripe's test cards; no money moves."
+                                    </p>
+                                })}
+                                {no_upgrades.then(|| view! {
+                                    <p class="notice" role="status" data-testid="no-upgrades">
+                                        "Upgrades are not available on this deployment yet: its payments are not configured. Every team works on the Free plan meanwhile."
                                     </p>
                                 })}
                                 <PlanCards pricing />

@@ -53,11 +53,45 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
 }
 
-/// Payments through Stripe. Without a secret key DreamOps runs in test mode: checkout
-/// is a built-in page taking Stripe's test cards, which delivers signed Stripe events to
-/// the same webhook endpoint.
+/// How teams pay for upgrades: `BILLING_MODE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BillingMode {
+    /// Stripe's own checkout and customer portal (`STRIPE_SECRET_KEY` set).
+    Stripe,
+    /// Simulated: a built-in checkout page taking Stripe's test cards, which delivers
+    /// signed Stripe events to the same webhook endpoint. No money moves.
+    #[default]
+    Test,
+    /// No upgrades: the pricing page says so.
+    Off,
+}
+
+impl BillingMode {
+    /// `BILLING_MODE` (`stripe`, `test` or `off`) given whether a Stripe key is set and
+    /// whether this is production. Unset: Stripe with a key; without one, test mode in
+    /// development and no upgrades in production — a deployment never gives plans away
+    /// because a key was forgotten.
+    fn decide(value: Option<&str>, has_key: bool, production: bool) -> Result<Self, ConfigError> {
+        match value.map(|value| value.trim().to_ascii_lowercase()).as_deref() {
+            None if has_key => Ok(BillingMode::Stripe),
+            None if production => Ok(BillingMode::Off),
+            None | Some("test") => Ok(BillingMode::Test),
+            Some("stripe") if has_key => Ok(BillingMode::Stripe),
+            Some("off") => Ok(BillingMode::Off),
+            _ => Err(ConfigError::Invalid {
+                variable: "BILLING_MODE",
+                value: value.unwrap_or_default().to_string(),
+                expected: "stripe (needs STRIPE_SECRET_KEY), test (simulated payments) or off (no upgrades)",
+            }),
+        }
+    }
+}
+
+/// Payments through Stripe, or simulated in test mode ([`BillingMode`]).
 #[derive(Debug, Default)]
 pub struct StripeSettings {
+    /// `BILLING_MODE`: how upgrades are paid, if at all.
+    pub mode: BillingMode,
     /// `STRIPE_SECRET_KEY` (`sk_live_...` or `sk_test_...`): set, checkout and the
     /// customer portal are Stripe's own and test mode is off.
     pub secret_key: Option<SecretString>,
@@ -74,9 +108,14 @@ pub struct StripeSettings {
 }
 
 impl StripeSettings {
-    /// Whether payments are simulated (no secret key).
+    /// Whether payments are simulated.
     pub fn test_mode(&self) -> bool {
-        self.secret_key.is_none()
+        self.mode == BillingMode::Test
+    }
+
+    /// Whether teams can buy upgrades on this deployment.
+    pub fn upgrades(&self) -> bool {
+        self.mode != BillingMode::Off
     }
 
     /// The price id of `plan`.
@@ -175,7 +214,7 @@ impl Settings {
     /// Reads the settings through `lookup`, which returns a variable's value if set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let settings = Settings {
+        let mut settings = Settings {
             database: DatabaseSettings {
                 url: read("DATABASE_URL").map(SecretString::from),
                 max_connections: parse(&read, "DATABASE_MAX_CONNECTIONS", 10, "a whole number from 1 to 1000", |n| {
@@ -230,6 +269,7 @@ impl Settings {
                 client_ip_header: read("CLIENT_IP_HEADER").map(|name| name.trim().to_ascii_lowercase()),
             },
             stripe: StripeSettings {
+                mode: BillingMode::default(),
                 secret_key: read("STRIPE_SECRET_KEY").map(|key| SecretString::from(key.trim().to_string())),
                 webhook_secrets: read("STRIPE_WEBHOOK_SECRETS")
                     .map(|list| {
@@ -310,6 +350,11 @@ impl Settings {
                 .transpose()?
                 .unwrap_or_default(),
         };
+        settings.stripe.mode = BillingMode::decide(
+            read("BILLING_MODE").as_deref(),
+            settings.stripe.secret_key.is_some(),
+            settings.production,
+        )?;
         settings.check_production()?;
         Ok(settings)
     }
@@ -530,6 +575,23 @@ mod tests {
         assert!(s.production);
         assert_eq!(s.public_url.as_deref(), Some("https://x.example"));
         assert!(!settings(&[("LEPTOS_ENV", "DEV")]).unwrap().production);
+    }
+
+    #[test]
+    fn a_deployment_without_stripe_keys_sells_nothing_unless_its_operator_chose_test_mode() {
+        let key = "ab".repeat(32);
+        let production = [("LEPTOS_ENV", "PROD"), ("PUBLIC_URL", "https://x.example"), ("DREAMOPS_SECRET_KEY", &key)];
+        let mode = |extra: &[(&str, &str)]| {
+            let vars: Vec<(&str, &str)> = production.iter().chain(extra).copied().collect();
+            settings(&vars).map(|s| (s.stripe.mode, s.stripe.test_mode(), s.stripe.upgrades()))
+        };
+        assert_eq!(mode(&[]).unwrap(), (BillingMode::Off, false, false), "production, no key: no upgrades");
+        assert_eq!(mode(&[("BILLING_MODE", "test")]).unwrap(), (BillingMode::Test, true, true));
+        assert_eq!(mode(&[("STRIPE_SECRET_KEY", "sk_live_x")]).unwrap(), (BillingMode::Stripe, false, true));
+        assert_eq!(mode(&[("STRIPE_SECRET_KEY", "sk_live_x"), ("BILLING_MODE", "off")]).unwrap().0, BillingMode::Off);
+        assert!(mode(&[("BILLING_MODE", "stripe")]).is_err(), "stripe without a key");
+        assert!(mode(&[("BILLING_MODE", "free")]).is_err());
+        assert_eq!(settings(&[]).unwrap().stripe.mode, BillingMode::Test, "development: simulated payments");
     }
 
     #[test]

@@ -373,6 +373,7 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
     let (stripe_url, received) = loopback_stripe().await;
     let app = TestApp::spawn_with(|settings| {
         settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
+        settings.stripe.mode = app::server::config::BillingMode::Stripe;
         settings.stripe.api_base = Some(stripe_url.clone());
         settings.public_url = Some("https://dreamops.example".into());
         settings.stripe.prices = vec![("pro".into(), "price_pro_live".into())];
@@ -462,5 +463,23 @@ async fn stripes_own_sample_events_are_understood() {
     assert_eq!(plan_of(&app, team).await.0, "free");
     // A checkout DreamOps never opened changes nothing.
     assert_eq!(deliver(&app, &sample("stripe_evt_cs_completed.json")).await.1["outcome"], "ignored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deployment_whose_payments_are_off_sells_no_upgrade() {
+    let app = TestApp::spawn_with(|settings| settings.stripe.mode = app::server::config::BillingMode::Off).await;
+    let (owner, team) = team(&app, "unpaid").await;
+    let pricing: Value = owner.query("get_pricing").await.json().await.unwrap();
+    assert_eq!((pricing["upgrades"].as_bool(), pricing["test_mode"].as_bool()), (Some(false), Some(false)));
+    let started = owner.call("start_checkout", &[("plan", "enterprise")]).await;
+    assert_eq!(started.status(), StatusCode::CONFLICT);
+    assert!(started.text().await.unwrap().contains("not available on this deployment"));
+    assert_eq!(plan_of(&app, team).await.0, "free");
+    let page = owner.client.get(format!("{}/pricing", owner.address)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Upgrades are not available on this deployment yet") && !page.contains("Choose Pro"),
+        "{page}"
+    );
     app.stop().await;
 }

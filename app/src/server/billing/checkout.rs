@@ -42,6 +42,9 @@ pub async fn plans(db: &PgPool) -> Result<Vec<PlanView>, AppError> {
         .collect())
 }
 
+/// Why nothing can be bought on a deployment whose payments are off.
+pub const NO_UPGRADES: &str = "Upgrades are not available on this deployment: its payments are not configured yet.";
+
 /// The pricing page: the plans, and for a signed-in `member` their team's plan and
 /// whether they may buy.
 pub async fn pricing(state: &AppState, member: Option<&Authenticated>) -> Result<Pricing, AppError> {
@@ -57,7 +60,8 @@ pub async fn pricing(state: &AppState, member: Option<&Authenticated>) -> Result
         }
         None => (None, false),
     };
-    Ok(Pricing { plans, current_plan, can_buy, test_mode: state.settings.stripe.test_mode() })
+    let stripe = &state.settings.stripe;
+    Ok(Pricing { plans, current_plan, can_buy, test_mode: stripe.test_mode(), upgrades: stripe.upgrades() })
 }
 
 /// Opens a checkout for `plan` for the member's team; returns where to send the browser.
@@ -65,6 +69,9 @@ pub async fn start(auth: &Authenticated, plan: &str) -> Result<String, AppError>
     let state = &auth.request.state;
     let team = auth.team_id();
     let stripe = &state.settings.stripe;
+    if !stripe.upgrades() {
+        return Err(AppError::Conflict(NO_UPGRADES.into()));
+    }
     let Some(price) = stripe.price_of(plan) else {
         return Err(AppError::field("plan", "Choose Starter, Pro or Enterprise."));
     };
