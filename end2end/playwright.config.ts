@@ -70,6 +70,9 @@ export default defineConfig({
       PUBLIC_URL: baseURL,
       // No Stripe keys: payments simulated, as an operator chooses for a trial.
       BILLING_MODE: "test",
+      // The suite signs up hundreds of teams, all from this machine.
+      SIGN_UPS_PER_ADDRESS: "100000",
+      SIGN_UPS_IN_ALL: "100000",
       DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY,
       ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
       RUST_LOG: process.env.RUST_LOG ?? "warn",

@@ -96,6 +96,9 @@ export async function deployment(extra: Record<string, string> = {}): Promise<{ 
     PUBLIC_URL: url,
     // No Stripe keys: payments simulated, as an operator chooses for a trial.
     BILLING_MODE: "test",
+    // The suite signs up hundreds of teams, all from this machine.
+    SIGN_UPS_PER_ADDRESS: "100000",
+    SIGN_UPS_IN_ALL: "100000",
     // Another instance of this run's deployment: its key (another one would be refused).
     DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY ?? "",
     RUST_LOG: "info",

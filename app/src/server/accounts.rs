@@ -59,6 +59,7 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
     checks.finish()?;
     let email = email.ok_or(AppError::Internal)?;
 
+    throttle::sign_up(&request.state.db, &request.client_addr, &request.state.settings.sessions).await?;
     let hash = password::hash(SecretString::from(form.password)).await?;
     let pool = &request.state.db;
     let mut tx = pool.begin().await.map_err(database)?;
@@ -106,18 +107,25 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         return Err(AppError::field("password", "Enter your password."));
     }
     let pool = &request.state.db;
-    throttle::check(pool, email.as_str(), &request.client_addr).await?;
-
+    let attempt = throttle::begin(pool, email.as_str(), &request.client_addr).await?;
     let user = db::users::find_by_email(pool, email.as_str()).await.map_err(database)?;
+    if attempt.burst
+        && let Some(user) = &user
+    {
+        record_for_every_team(request, user.id, &user.email, "auth.login_throttled").await?;
+    }
+    if let Some(refused) = attempt.refused {
+        return Err(refused);
+    }
+    if attempt.slowed {
+        tokio::time::sleep(throttle::SLOW_DOWN).await;
+    }
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let matches = password::verify(SecretString::from(password), stored).await?;
-    let burst = throttle::record(pool, email.as_str(), &request.client_addr, matches).await?;
     let (Some(user), true) = (user, matches) else {
-        if burst && let Some(user) = db::users::find_by_email(pool, email.as_str()).await.map_err(database)? {
-            record_for_every_team(request, user.id, &user.email, "auth.login_throttled").await?;
-        }
         return Err(AppError::field("password", WRONG_CREDENTIALS));
     };
+    attempt.succeeded(pool).await?;
 
     let Some(team) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next() else {
         return Err(AppError::field(

@@ -143,6 +143,11 @@ pub struct SessionSettings {
     /// `CLIENT_IP_HEADER`: the header a trusted proxy puts the client's address in
     /// (e.g. `Fly-Client-IP`); unset, the connection's peer address is used.
     pub client_ip_header: Option<String>,
+    /// `SIGN_UPS_PER_ADDRESS`: sign-ups one client address may make in 10 minutes,
+    /// default 10.
+    pub sign_ups_per_address: i64,
+    /// `SIGN_UPS_IN_ALL`: sign-ups the whole deployment takes in 10 minutes, default 300.
+    pub sign_ups_in_all: i64,
 }
 
 /// The most often a session in use is written back to push its idle expiry out.
@@ -267,6 +272,16 @@ impl Settings {
                 ),
                 secure_cookies: parse(&read, "SECURE_COOKIES", false, "`true` or `false`", |_| true)?,
                 client_ip_header: read("CLIENT_IP_HEADER").map(|name| name.trim().to_ascii_lowercase()),
+                sign_ups_per_address: parse(
+                    &read,
+                    "SIGN_UPS_PER_ADDRESS",
+                    10,
+                    "a whole number from 1 to 1000000",
+                    |n| (1..=1_000_000).contains(n),
+                )?,
+                sign_ups_in_all: parse(&read, "SIGN_UPS_IN_ALL", 300, "a whole number from 1 to 1000000", |n| {
+                    (1..=1_000_000).contains(n)
+                })?,
             },
             stripe: StripeSettings {
                 mode: BillingMode::default(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::support::{PASSWORD, TestApp};
+use crate::support::{PASSWORD, TestApp, join_all};
 
 #[tokio::test]
 async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
@@ -215,6 +215,89 @@ async fn failed_logins_are_throttled_and_the_throttle_expires() {
         .await
         .unwrap();
     attacker.log_in("ana@example.com", PASSWORD).await;
+    app.stop().await;
+}
+
+/// Posts a sign-in from `address` (as the trusted proxy's header says); its status.
+async fn log_in_from(app: &TestApp, address: &str, email: &str, password: &str) -> StatusCode {
+    app.client
+        .post(format!("{}/api/log_in", app.address))
+        .header("x-client-ip", address)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn guesses_sent_in_parallel_are_all_counted() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    let statuses = join_all((0..40).map(|_| {
+        let client = app.client.clone();
+        let url = format!("{}/api/log_in", app.address);
+        async move {
+            client.post(url).form(&[("email", "ana@example.com"), ("password", "guess")]).send().await.unwrap().status()
+        }
+    }))
+    .await;
+    let checked = statuses.iter().filter(|status| **status == StatusCode::UNPROCESSABLE_ENTITY).count();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (10, 30), "at most 10 guesses per address are checked: {statuses:?}");
+    let right = app.client.post(format!("{}/api/log_in", app.address));
+    let right = right.form(&[("email", "ana@example.com"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "the address waits, even with the password");
+    app.stop().await;
+}
+
+/// Guessing from many addresses slows an account's sign-ins down; it never locks its
+/// owner out.
+#[tokio::test]
+async fn nobody_can_lock_someone_else_out_of_their_account() {
+    let app = TestApp::spawn_with(|settings| settings.sessions.client_ip_header = Some("x-client-ip".into())).await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    for attacker in 0..6 {
+        for _ in 0..5 {
+            let status = log_in_from(&app, &format!("203.0.113.{attacker}"), "ana@example.com", "guess").await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    }
+    // 30 failures against the account: over its limit of 20, so slowed, never refused.
+    let started = std::time::Instant::now();
+    assert_eq!(log_in_from(&app, "198.51.100.7", "ana@example.com", PASSWORD).await, StatusCode::OK);
+    println!("the owner signed in after {:?} with the account under attack", started.elapsed());
+    assert!(started.elapsed() >= app::server::auth::throttle::SLOW_DOWN, "the account's attempts are slowed down");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address_and_in_all() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.sessions.client_ip_header = Some("x-client-ip".into());
+        settings.sessions.sign_ups_per_address = 10;
+        settings.sessions.sign_ups_in_all = 25;
+    })
+    .await;
+    let sign_up = |address: String, n: usize| {
+        let client = app.client.clone();
+        let url = format!("{}/api/sign_up", app.address);
+        async move {
+            let email = format!("user{n}@{}.example", address.replace('.', "-"));
+            let form = [("email", email.as_str()), ("password", PASSWORD), ("team_name", "Burst")];
+            client.post(url).header("x-client-ip", address).form(&form).send().await.unwrap().status()
+        }
+    };
+    // A burst of 30 from one address: 10 accounts, and 20 refusals before any hashing.
+    let statuses = join_all((0..30).map(|n| sign_up("192.0.2.1".into(), n))).await;
+    let created = statuses.iter().filter(|status| status.is_success() || status.is_redirection()).count();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((created, refused), (10, 20), "{statuses:?}");
+    // From many addresses: the deployment's limit (25 attempts, the 30 above counted).
+    let statuses = join_all((0..10).map(|n| sign_up(format!("192.0.2.{}", 10 + n), n))).await;
+    assert!(statuses.iter().all(|status| *status == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db().await).await.unwrap();
+    assert_eq!(users, 10);
     app.stop().await;
 }
 

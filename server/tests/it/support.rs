@@ -118,6 +118,8 @@ pub fn settings(database_url: &str) -> Settings {
         // loopback, over plain HTTP: allowed as an operator allows a private network.
         // `egress.rs` tests the policy with these off, as production runs it.
         "OUTBOUND_ALLOW_PRIVATE" | "OUTBOUND_ALLOW_HTTP" => Some("true".to_string()),
+        // Every user of a test signs up from loopback; `accounts.rs` tests the limits.
+        "SIGN_UPS_PER_ADDRESS" | "SIGN_UPS_IN_ALL" => Some("100000".to_string()),
         _ => None,
     })
     .expect("valid test settings")

@@ -1,5 +1,5 @@
-//! Password hashing with Argon2id, off the async threads, and the check against
-//! common passwords.
+//! Password hashing with Argon2id, off the async threads and a few at a time, and the
+//! check against common passwords.
 
 use std::sync::OnceLock;
 
@@ -18,6 +18,24 @@ pub const ITERATIONS: u32 = 2;
 /// Lanes.
 pub const PARALLELISM: u32 = 1;
 
+/// How many hashes are computed at once: one per core. Each holds [`MEMORY_KIB`] while
+/// it runs, so a burst of sign-ups or sign-ins costs at most this many × 19 MiB of
+/// memory and this many cores, and queues behind them instead of growing without bound.
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    })
+}
+
+/// Runs `work` on the blocking pool once a hashing slot is free.
+async fn in_a_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    let _slot = slots().acquire().await.map_err(|error| AppError::internal("the hashing slots closed", &error))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| AppError::internal("a password hashing task failed", &error))
+}
+
 fn hasher() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid Argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -25,12 +43,11 @@ fn hasher() -> Argon2<'static> {
 
 /// Hashes `password` into a PHC string (algorithm, parameters, salt and hash).
 pub async fn hash(password: SecretString) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
+    in_a_slot(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher().hash_password(password.expose_secret().as_bytes(), &salt).map(|hash| hash.to_string())
     })
-    .await
-    .map_err(|error| AppError::internal("password hashing task failed", &error))?
+    .await?
     .map_err(|error| {
         tracing::error!(%error, "hashing a password failed");
         AppError::Internal
@@ -41,7 +58,7 @@ pub async fn hash(password: SecretString) -> Result<String, AppError> {
 /// account — a dummy hash is checked instead, so that the answer takes as long as for
 /// a known account with a wrong password, and always fails.
 pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
+    in_a_slot(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_string());
         let Ok(parsed) = PasswordHash::new(&stored) else {
@@ -52,7 +69,6 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
         known && matches
     })
     .await
-    .map_err(|error| AppError::internal("password verification task failed", &error))
 }
 
 /// A hash of a random password, with the same parameters as real ones.

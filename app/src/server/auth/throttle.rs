@@ -1,61 +1,135 @@
-//! Throttling of password guessing.
+//! Throttling of password guessing, and of sign-ups.
 //!
-//! Failed sign-ins are counted over a sliding 15-minute window, per client address and
-//! per account. The address limit (10) is lower than the account limit (20): a single
-//! attacker trips its own limit long before it could lock the account for anyone else,
-//! and any lock lasts only until the failures age out of the window — never
-//! permanently.
+//! Each sign-in attempt is recorded as a failure before its password is checked, and the
+//! limits are checked counting it and those recorded before it: guesses sent in
+//! parallel are all counted, in the order they arrived, whatever order they finish in.
+//! A success takes its record back. Failures count over a sliding
+//! 15-minute window:
+//! - per client address, across accounts: over 10, the address is refused (429 with
+//!   `Retry-After`) until its failures age out;
+//! - per account, from anywhere: over 20, every further attempt is answered only after a
+//!   pause ([`SLOW_DOWN`]) — slower guessing, never a lock, so that nobody can lock
+//!   someone else out of their account from many addresses.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::error::AppError;
+use crate::server::config::SessionSettings;
 use crate::server::db;
 
 /// How far back failures count.
 pub const WINDOW: chrono::Duration = chrono::Duration::minutes(15);
-/// Failures from one address, across accounts, before it must wait.
+/// Failures from one address, across accounts, before it is refused.
 pub const PER_ADDRESS: i64 = 10;
-/// Failures against one account, from anywhere, before it must wait.
+/// Failures against one account, from anywhere, before its attempts are slowed down.
 pub const PER_ACCOUNT: i64 = 20;
+/// How long an attempt against an account over its limit waits before it is checked.
+pub const SLOW_DOWN: Duration = Duration::from_secs(2);
 
 fn database(error: sqlx::Error) -> AppError {
     AppError::internal("sign-in throttling query failed", &error)
 }
 
-/// Refuses the attempt with [`AppError::TooManyRequests`] while either limit is reached,
-/// saying when the oldest counted failure leaves the window.
-pub async fn check(pool: &PgPool, email: &str, client_addr: &str) -> Result<(), AppError> {
+/// The window sign-ups are counted over (their limits are settings:
+/// `SIGN_UPS_PER_ADDRESS`, `SIGN_UPS_IN_ALL`).
+pub const SIGN_UP_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Records a sign-up attempt from `client_addr`, then refuses it (429 with
+/// `Retry-After`) when the address, or the deployment as a whole, is over its limit with
+/// it counted: each sign-up costs a password hash, which a flood must not buy freely.
+pub async fn sign_up(pool: &PgPool, client_addr: &str, limits: &SessionSettings) -> Result<(), AppError> {
     let now = Utc::now();
-    let ((account, account_oldest), (address, address_oldest)) =
-        db::login_attempts::recent_failures(pool, email, client_addr, now - WINDOW).await.map_err(database)?;
-    let wait_until = |oldest: Option<DateTime<Utc>>| oldest.map(|oldest| oldest + WINDOW);
-    let blocked_until = [
-        (address >= PER_ADDRESS).then(|| wait_until(address_oldest)).flatten(),
-        (account >= PER_ACCOUNT).then(|| wait_until(account_oldest)).flatten(),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    match blocked_until {
-        Some(until) => {
-            let retry_after_secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
-            Err(AppError::TooManyRequests { retry_after_secs })
-        }
-        None => Ok(()),
+    // The count sees this attempt and every one recorded before it (a burst's first
+    // attempts pass, the rest are refused).
+    let mut tx = pool.begin().await.map_err(database)?;
+    serialize(&mut tx, "sign-up").await?;
+    let id: i64 = sqlx::query_scalar(
+        "with pruned as (delete from sign_up_attempts where attempted_at < $2)
+         insert into sign_up_attempts (client_addr) values ($1) returning id",
+    )
+    .bind(client_addr)
+    .bind(now - chrono::Duration::days(1))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(database)?;
+    let (address, address_oldest, all, all_oldest): (i64, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>) =
+        sqlx::query_as(
+            "select count(*) filter (where client_addr = $1), min(attempted_at) filter (where client_addr = $1),
+                    count(*), min(attempted_at)
+             from sign_up_attempts where attempted_at > $2 and id <= $3",
+        )
+        .bind(client_addr)
+        .bind(now - SIGN_UP_WINDOW)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(database)?;
+    tx.commit().await.map_err(database)?;
+    if address > limits.sign_ups_per_address {
+        return Err(retry_after(address_oldest, now, SIGN_UP_WINDOW));
     }
+    if all > limits.sign_ups_in_all {
+        return Err(retry_after(all_oldest, now, SIGN_UP_WINDOW));
+    }
+    Ok(())
 }
 
-/// Records an attempt. Returns `true` when this failure is the one that reached a limit
-/// (the start of a burst worth an audit entry).
-pub async fn record(pool: &PgPool, email: &str, client_addr: &str, succeeded: bool) -> Result<bool, AppError> {
-    db::login_attempts::insert(pool, email, client_addr, succeeded).await.map_err(database)?;
-    if succeeded {
-        return Ok(false);
-    }
+/// A sign-in attempt, recorded as a failure until [`Attempt::succeeded`].
+#[derive(Debug)]
+pub struct Attempt {
+    id: i64,
+    /// Refused: the address is over its limit.
+    pub refused: Option<AppError>,
+    /// The account is over its limit: check the password only after [`SLOW_DOWN`].
+    pub slowed: bool,
+    /// This attempt is the first over a limit: the start of a burst, worth an audit entry.
+    pub burst: bool,
+}
+
+/// Records an attempt against `email` from `client_addr`, then checks the limits with
+/// it counted.
+pub async fn begin(pool: &PgPool, email: &str, client_addr: &str) -> Result<Attempt, AppError> {
+    let mut tx = pool.begin().await.map_err(database)?;
+    serialize(&mut tx, &format!("sign-in from {client_addr}")).await?;
+    let id = db::login_attempts::insert(&mut *tx, email, client_addr, false).await.map_err(database)?;
     let now = Utc::now();
-    db::login_attempts::delete_older_than(pool, now - WINDOW * 4).await.map_err(database)?;
-    let ((account, _), (address, _)) =
-        db::login_attempts::recent_failures(pool, email, client_addr, now - WINDOW).await.map_err(database)?;
-    Ok(account == PER_ACCOUNT || address == PER_ADDRESS)
+    let ((account, _), (address, address_oldest)) =
+        db::login_attempts::recent_failures(&mut *tx, email, client_addr, now - WINDOW, id).await.map_err(database)?;
+    tx.commit().await.map_err(database)?;
+    let refused = (address > PER_ADDRESS).then(|| retry_after(address_oldest, now, WINDOW));
+    Ok(Attempt {
+        id,
+        refused,
+        slowed: account > PER_ACCOUNT,
+        burst: address == PER_ADDRESS + 1 || account == PER_ACCOUNT + 1,
+    })
+}
+
+/// Makes the attempts sharing `key` record and count one at a time (until `tx` ends):
+/// each counts exactly the attempts before it, however many arrive at once.
+async fn serialize(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), AppError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(tx)
+        .await
+        .map(|_| ())
+        .map_err(database)
+}
+
+/// Refused until the oldest counted attempt leaves the `window`.
+fn retry_after(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>, window: chrono::Duration) -> AppError {
+    let until = oldest.map_or(now, |oldest| oldest + window);
+    let retry_after_secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
+    AppError::TooManyRequests { retry_after_secs }
+}
+
+impl Attempt {
+    /// The password was right: the attempt no longer counts as a failure.
+    pub async fn succeeded(self, pool: &PgPool) -> Result<(), AppError> {
+        db::login_attempts::mark_succeeded(pool, self.id).await.map_err(database)?;
+        db::login_attempts::delete_older_than(pool, Utc::now() - WINDOW * 4).await.map_err(database)
+    }
 }
