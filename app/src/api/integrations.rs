@@ -48,6 +48,18 @@ pub async fn add_pagerduty_secret(secret: String) -> Result<(), AppError> {
     auth.audit(&state.db, "integration.signing_secret_added", Some("pagerduty"), serde_json::json!({})).await
 }
 
+/// Sets (or, blank, removes) the secret Grafana signs its deliveries with.
+#[server(prefix = "/api", endpoint = "set_grafana_secret")]
+pub async fn set_grafana_secret(#[server(default)] secret: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    let state = &auth.request.state;
+    crate::server::ingest::integrations::set_grafana_secret(state, auth.team_id(), &secret).await?;
+    let action =
+        if secret.trim().is_empty() { "integration.signing_secret_removed" } else { "integration.signing_secret_set" };
+    auth.audit(&state.db, action, Some("grafana"), serde_json::json!({})).await
+}
+
 /// Keeps only the newest PagerDuty signing secret.
 #[server(prefix = "/api", endpoint = "revoke_old_pagerduty_secret")]
 pub async fn revoke_old_pagerduty_secret() -> Result<(), AppError> {

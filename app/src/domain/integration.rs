@@ -13,6 +13,8 @@ pub struct IntegrationView {
     pub path: String,
     /// PagerDuty: how many signing secrets are active (0, 1, or 2 while rotating).
     pub signing_secrets: usize,
+    /// Grafana: whether deliveries must carry a valid `X-Grafana-Alerting-Signature`.
+    pub signed: bool,
     /// When the last delivery arrived.
     pub last_delivery_at: Option<DateTime<Utc>>,
     /// `parsed` or `unparsed`.

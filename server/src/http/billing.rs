@@ -23,7 +23,7 @@ async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body:
     let secrets = billing::webhook_secrets(&state.settings.stripe, &state.cipher);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let header = headers.get("stripe-signature").and_then(|value| value.to_str().ok());
-    if let Err(refused) = signature::verify(header, &body, &secrets, unix_now()) {
+    if let Err(refused) = signature::verify(header, &body, &secrets, super::unix_now()) {
         metrics::counter!("stripe_webhooks_refused_total").increment(1);
         return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": refused.to_string() }))).into_response();
     }
@@ -45,9 +45,4 @@ async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body:
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "error": "try again later" }))).into_response()
         }
     }
-}
-
-fn unix_now() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
 }

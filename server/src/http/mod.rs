@@ -70,13 +70,61 @@ pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>, http
     )
 }
 
-/// One span per request. The query string is left out: it may carry tokens.
+/// Seconds since the Unix epoch, for signatures' timestamps.
+pub fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// One span per request. The query string is left out (it may carry tokens), and so are
+/// the tokens in paths ([`loggable_path`]).
 fn request_span<B>(request: &Request<B>) -> tracing::Span {
     let request_id = request.headers().get(&REQUEST_ID).and_then(|value| value.to_str().ok()).unwrap_or("");
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %loggable_path(request.uri().path()),
         request_id = %request_id,
     )
+}
+
+/// `path` with the secrets some paths carry replaced by their route's placeholder:
+/// webhook URLs (`/webhooks/<kind>/{token}`: the token is the sender's credential),
+/// invitations (`/invitations/{token}`) and checkouts (`/billing/checkout/{session}`).
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let secret_at = match segments.as_slice() {
+        ["", "webhooks", _, _, ..] => Some((3, "{token}")),
+        ["", "invitations", _, ..] => Some((2, "{token}")),
+        ["", "billing", "checkout", _, ..] => Some((3, "{session}")),
+        _ => None,
+    };
+    match secret_at {
+        Some((index, placeholder)) => {
+            let mut segments = segments;
+            segments[index] = placeholder;
+            std::borrow::Cow::Owned(segments.join("/"))
+        }
+        None => std::borrow::Cow::Borrowed(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn paths_are_logged_without_the_secrets_they_carry() {
+        for (path, logged) in [
+            ("/webhooks/pagerduty/5c54e94a0fbf42fb", "/webhooks/pagerduty/{token}"),
+            ("/webhooks/alertmanager/abc/extra", "/webhooks/alertmanager/{token}/extra"),
+            ("/webhooks/stripe", "/webhooks/stripe"),
+            ("/invitations/inv_secret", "/invitations/{token}"),
+            ("/billing/checkout/cs_test_1", "/billing/checkout/{session}"),
+            ("/api/log_in", "/api/log_in"),
+            ("/incidents/8f0e", "/incidents/8f0e"),
+        ] {
+            assert_eq!(loggable_path(path), logged);
+        }
+    }
 }

@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::integrations::{
-    AddPagerdutySecret, RemoveNotification, RevokeOldPagerdutySecret, RotateIntegration, SetPagerdutyWriteback,
-    SetSlackWebhook, get_notification_settings, list_integrations, reveal_integration, send_test_alert,
+    AddPagerdutySecret, RemoveNotification, RevokeOldPagerdutySecret, RotateIntegration, SetGrafanaSecret,
+    SetPagerdutyWriteback, SetSlackWebhook, get_notification_settings, list_integrations, reveal_integration,
+    send_test_alert,
 };
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::Permitted;
@@ -31,6 +32,7 @@ fn Integrations() -> impl IntoView {
     let rotate = ServerAction::<RotateIntegration>::new();
     let add_secret = ServerAction::<AddPagerdutySecret>::new();
     let revoke_old = ServerAction::<RevokeOldPagerdutySecret>::new();
+    let grafana_secret = ServerAction::<SetGrafanaSecret>::new();
     // Kept per source at page level, so that they survive the list being reloaded.
     let revealed = RwSignal::new(HashMap::<String, RevealedSecrets>::new());
     let test_results = RwSignal::new(HashMap::<String, Result<String, AppError>>::new());
@@ -54,10 +56,19 @@ fn Integrations() -> impl IntoView {
         }
     });
     let integrations = Resource::new(
-        move || (rotate.version().get(), add_secret.version().get(), revoke_old.version().get(), test.version().get()),
+        move || {
+            (
+                rotate.version().get(),
+                add_secret.version().get(),
+                revoke_old.version().get(),
+                grafana_secret.version().get(),
+                test.version().get(),
+            )
+        },
         |_| list_integrations(),
     );
-    let actions = IntegrationActions { rotate, add_secret, revoke_old, reveal, test, revealed, test_results };
+    let actions =
+        IntegrationActions { rotate, add_secret, revoke_old, grafana_secret, reveal, test, revealed, test_results };
     view! {
         <h1>"Integrations"</h1>
         <p class="lead">
@@ -159,6 +170,7 @@ struct IntegrationActions {
     rotate: ServerAction<RotateIntegration>,
     add_secret: ServerAction<AddPagerdutySecret>,
     revoke_old: ServerAction<RevokeOldPagerdutySecret>,
+    grafana_secret: ServerAction<SetGrafanaSecret>,
     reveal: Action<String, ()>,
     test: Action<String, ()>,
     revealed: RwSignal<HashMap<String, RevealedSecrets>>,
@@ -194,6 +206,9 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
     let secret_outcome = Outcome::from(actions.add_secret.value());
     let label = integration.label();
     let is_pagerduty = kind == "pagerduty";
+    let is_grafana = kind == "grafana";
+    let grafana_outcome = Outcome::from(actions.grafana_secret.value());
+    let signed = integration.signed;
     let has_bearer = matches!(kind.as_str(), "alertmanager" | "grafana");
     let kind_for_reveal = kind.clone();
     let kind_for_rotate = kind.clone();
@@ -280,6 +295,19 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                         "Revoke the older secret"
                     </button>
                 </Show>
+            </Show>
+            <Show when=move || is_grafana>
+                <p>
+                    {if signed {
+                        "Deliveries must be signed (X-Grafana-Alerting-Signature, within five minutes)."
+                    } else {
+                        "Signatures are not checked: set the contact point's HMAC secret here to require them."
+                    }}
+                </p>
+                <ActionForm action=actions.grafana_secret attr:novalidate=true attr:class="inline-fields">
+                    <Field outcome=grafana_outcome name="secret" id="grafana-secret" label="HMAC signing secret (blank: no signature check)" />
+                    <SubmitButton pending=actions.grafana_secret.pending() label="Save secret" busy_label="Saving…" />
+                </ActionForm>
             </Show>
             <Show when=move || has_bearer>
                 {

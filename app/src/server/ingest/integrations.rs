@@ -136,6 +136,18 @@ pub async fn add_signing_secret(state: &AppState, team: Uuid, secret: &str) -> R
     .await
 }
 
+/// Sets Grafana's HMAC signing secret (the contact point's "HMAC signature" secret):
+/// deliveries must then be signed with it, with a timestamp within five minutes. Blank
+/// turns the check off.
+pub async fn set_grafana_secret(state: &AppState, team: Uuid, secret: &str) -> Result<(), AppError> {
+    let secret = secret.trim();
+    if secret.len() > 256 {
+        return Err(AppError::field("secret", "A signing secret is 256 characters at most."));
+    }
+    let secret = (!secret.is_empty()).then(|| secret.to_string());
+    update_secrets(state, team, "grafana", |secrets| secrets.hmac = secret).await
+}
+
 /// Keeps only the newest PagerDuty signing secret (after the switch is complete).
 pub async fn revoke_old_signing_secret(state: &AppState, team: Uuid) -> Result<(), AppError> {
     update_secrets(state, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
@@ -201,6 +213,7 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
         views.push(IntegrationView {
             path: path(&integration.kind, MASK),
             signing_secrets: integration.secrets.signing_secrets.len(),
+            signed: integration.secrets.hmac.is_some(),
             kind: integration.kind,
             last_delivery_at: recent.first().map(|delivery| delivery.received_at),
             last_delivery_result: recent.first().map(|delivery| delivery.parse_status.clone()),
@@ -264,10 +277,7 @@ pub async fn send_test_alert(
                 "occurred_at": Utc::now().to_rfc3339(), "agent": {"summary": "DreamOps test"},
                 "data": {"id": format!("TEST{id}"), "type": "incident", "title": title, "urgency": "low", "status": "triggered"}}})
             .to_string();
-            let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
-                .expect("HMAC takes keys of any length");
-            hmac::Mac::update(&mut mac, body.as_bytes());
-            let signature = hex::encode(hmac::Mac::finalize(mac).into_bytes());
+            let signature = crate::server::webhook_signature::sign(secret.as_bytes(), &[body.as_bytes()]);
             (body, vec![("x-pagerduty-signature", format!("v1={signature}")), ("x-webhook-id", id.clone())])
         }
         "events_api" => (
@@ -276,14 +286,24 @@ pub async fn send_test_alert(
             .to_string(),
             vec![],
         ),
-        _ => (
-            serde_json::json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:{alertname=\"DreamOpsTest\"}",
+        _ => {
+            let body = serde_json::json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:{alertname=\"DreamOpsTest\"}",
                 "alerts": [{"status": "firing", "labels": {"alertname": "DreamOpsTest", "severity": "info"},
                             "annotations": {"summary": title}, "startsAt": Utc::now().to_rfc3339(),
                             "endsAt": "0001-01-01T00:00:00Z", "fingerprint": id}]})
-            .to_string(),
-            vec![("authorization", format!("Bearer {}", secrets.bearer.clone().unwrap_or_default()))],
-        ),
+            .to_string();
+            let mut headers = vec![("authorization", format!("Bearer {}", secrets.bearer.clone().unwrap_or_default()))];
+            if let Some(secret) = &secrets.hmac {
+                let timestamp = Utc::now().timestamp().to_string();
+                let signature = crate::server::webhook_signature::sign(
+                    secret.as_bytes(),
+                    &[timestamp.as_bytes(), b":", body.as_bytes()],
+                );
+                headers.push(("x-grafana-alerting-signature", signature));
+                headers.push(("x-grafana-alerting-signature-timestamp", timestamp));
+            }
+            (body, headers)
+        }
     };
     deliver(self_url, &path(kind, &secrets.token), body, &headers).await
 }

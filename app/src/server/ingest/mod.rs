@@ -77,6 +77,61 @@ pub struct NormalizedAlert {
     pub raw: Vec<u8>,
 }
 
+/// The longest dedup key stored as sent; longer ones are shortened, keeping a hash of the
+/// whole so that different keys stay different (indexes take a few KB per entry at most).
+pub const MAX_DEDUP_KEY: usize = 512;
+/// The longest description, service and actor stored.
+const MAX_TEXT: usize = 64 * 1024;
+
+impl NormalizedAlert {
+    /// Makes every field storable whatever the sender put in it: PostgreSQL's text and
+    /// jsonb cannot hold `\u0000` (it is removed), and a dedup key must fit an index
+    /// entry (shortened, see [`MAX_DEDUP_KEY`]). One bad field would otherwise fail the
+    /// whole delivery, and the sender would retry it forever.
+    pub fn make_storable(&mut self) {
+        fn text(value: &mut String, max: usize) {
+            if value.contains('\0') {
+                value.retain(|c| c != '\0');
+            }
+            if value.len() > max {
+                *value = truncate(value, max);
+            }
+        }
+        text(&mut self.title, MAX_TEXT);
+        for value in
+            [&mut self.description, &mut self.service, &mut self.external_url, &mut self.actor].into_iter().flatten()
+        {
+            text(value, MAX_TEXT);
+        }
+        if let Some(key) = &mut self.dedup_key {
+            text(key, usize::MAX);
+            if key.len() > MAX_DEDUP_KEY {
+                use sha2::Digest as _;
+                let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+                *key = format!("{}…{digest}", truncate(key, MAX_DEDUP_KEY / 2));
+            }
+        }
+        strip_nul(&mut self.details);
+    }
+}
+
+/// Removes `\u0000` from every string and key of `value`.
+fn strip_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => text.retain(|c| c != '\0'),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        serde_json::Value::Object(map) if map.keys().any(|key| key.contains('\0')) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                strip_nul(&mut item);
+                map.insert(key.replace('\0', ""), item);
+            }
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(strip_nul),
+        _ => {}
+    }
+}
+
 /// One delivery from a source.
 pub struct Delivery<'a> {
     /// The team it belongs to (established by the endpoint's authentication).

@@ -79,6 +79,7 @@ impl Recorder {
         };
         // A trigger without a key always opens an incident: give it a fresh key.
         for alert in &mut alerts {
+            alert.make_storable();
             if alert.dedup_key.is_none() && alert.action == Action::Trigger {
                 alert.dedup_key = Some(Uuid::new_v4().to_string());
             }
