@@ -35,6 +35,14 @@ impl Team {
         self.integrations.iter().find(|i| i.kind == kind).unwrap()
     }
 
+    /// Where an Alertmanager or Grafana integration takes deliveries, and its
+    /// `Authorization` header.
+    fn webhook(&self, kind: &str) -> (String, String) {
+        let integration = self.integration(kind);
+        let bearer = integration.secrets.bearer.clone().unwrap();
+        (format!("/webhooks/{kind}/{}", integration.secrets.token), format!("Bearer {bearer}"))
+    }
+
     async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).bind(self.id).fetch_one(&self.db).await.unwrap()
     }
@@ -272,9 +280,7 @@ async fn the_events_api_speaks_pagerdutys_protocol() {
 async fn alertmanager_deliveries_open_and_resolve_by_fingerprint() {
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "am").await;
-    let alertmanager = team.integration("alertmanager");
-    let path = format!("/webhooks/alertmanager/{}", alertmanager.secrets.token);
-    let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
+    let (path, bearer) = team.webhook("alertmanager");
     let deliveries = fixture("alertmanager_0.25_v4_firing_then_resolved.jsonl");
     let mut lines = deliveries.lines();
 
@@ -606,9 +612,7 @@ async fn the_alerts_of_one_delivery_apply_in_order_and_take_the_quota_in_order()
     // new incidents than the quota allows, all at once.
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "group").await;
-    let alertmanager = team.integration("alertmanager");
-    let path = format!("/webhooks/alertmanager/{}", alertmanager.secrets.token);
-    let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
+    let (path, bearer) = team.webhook("alertmanager");
     let body = alertmanager_group(&[
         ("a", "firing"),
         ("b", "firing"),
@@ -707,9 +711,7 @@ async fn a_rotated_token_stops_working_at_every_instance() {
 async fn a_nul_character_or_an_oversized_field_spoils_nothing_else_in_its_delivery() {
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "odd").await;
-    let alertmanager = team.integration("alertmanager");
-    let path = format!("/webhooks/alertmanager/{}", alertmanager.secrets.token);
-    let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
+    let (path, bearer) = team.webhook("alertmanager");
     let alert = |fingerprint: &str, name: &str, summary: &str| {
         serde_json::json!({
             "status": "firing", "fingerprint": fingerprint, "startsAt": "2026-12-05T10:00:00Z",
@@ -753,9 +755,7 @@ async fn a_nul_character_or_an_oversized_field_spoils_nothing_else_in_its_delive
 async fn grafana_deliveries_are_signed_and_fresh_once_a_secret_is_set() {
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "grafana").await;
-    let grafana = team.integration("grafana");
-    let path = format!("/webhooks/grafana/{}", grafana.secrets.token);
-    let bearer = format!("Bearer {}", grafana.secrets.bearer.clone().unwrap());
+    let (path, bearer) = team.webhook("grafana");
     let body = |fingerprint: &str| {
         serde_json::json!({"version": "1", "status": "firing", "receiver": "dreamops", "alerts": [{
             "status": "firing", "fingerprint": fingerprint, "startsAt": "2026-12-05T10:00:00Z",
