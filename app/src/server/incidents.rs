@@ -251,7 +251,9 @@ async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertReco
         .into_iter()
         .map(|row| {
             let cut = row.raw.len() > RAW_SHOWN;
-            let raw = String::from_utf8_lossy(&row.raw[..row.raw.len().min(RAW_SHOWN)]).into_owned();
+            let raw = crate::server::ingest::mask_credentials(&String::from_utf8_lossy(
+                &row.raw[..row.raw.len().min(RAW_SHOWN)],
+            ));
             AlertRecord {
                 id: row.id,
                 source: row.source,

@@ -63,11 +63,10 @@ async fn pagerduty_webhook(
     if !pagerduty::verify_signature(&signature, &body, &integration.secrets.signing_secrets) {
         return unauthorized("invalid X-PagerDuty-Signature");
     }
-    let delivery_id = headers
-        .get("x-webhook-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| pagerduty::event_id(&body));
+    // Replay protection keyed on what the signature covers (the event's id, else the
+    // body), not on the unsigned `X-Webhook-Id`: a captured delivery sent again under
+    // another id has no second effect.
+    let delivery_id = Some(pagerduty::delivery_id(&body));
     let delivery = Delivery { team_id: integration.team_id, source: "pagerduty", delivery_id, raw: &body };
     match state.recorder.record(&delivery, pagerduty::parse(&body).map(|alert| vec![alert])).await {
         Ok(_) => accepted(),

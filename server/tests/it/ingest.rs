@@ -178,6 +178,11 @@ async fn pagerduty_lifecycle_rotation_and_redelivery() {
     // Redelivery of the same webhook: one effect.
     assert_eq!(send("E1", "incident.triggered", "old-secret").await, StatusCode::ACCEPTED);
     assert_eq!(team.incident("pagerduty:PX1").await.1, 1, "no second occurrence");
+    // A replay of the signed body under another (unsigned) X-Webhook-Id: no effect either.
+    let body = pagerduty_event("E1", "incident.triggered", "PX1");
+    let replayed = [("x-pagerduty-signature", sign("old-secret", body.as_bytes())), ("x-webhook-id", "other".into())];
+    assert_eq!(post(&app, &path, &replayed, body).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(team.incident("pagerduty:PX1").await.1, 1, "a replay under a new id is the same delivery");
 
     // Rotation: both secrets verify while switching; then the old one is refused.
     integrations::add_signing_secret(&state, team.id, "new-secret").await.unwrap();
@@ -245,6 +250,16 @@ async fn the_events_api_speaks_pagerdutys_protocol() {
     let (status, occurrences, _, previous) = team.incident("disk-1").await;
     assert_eq!((status.as_str(), occurrences), ("triggered", 1), "a trigger after resolution opens a new incident");
     assert!(previous.is_some(), "linked to the previous one");
+    // Every member sees the alerts as received, but not the integration's routing key.
+    let id: uuid::Uuid =
+        sqlx::query_scalar("select id from incidents where team_id = $1 and dedup_key = 'disk-1' limit 1")
+            .bind(team.id)
+            .fetch_one(&team.db)
+            .await
+            .unwrap();
+    let shown = team.owner.query(&format!("get_incident?id={id}")).await.text().await.unwrap();
+    assert!(shown.contains("Disk 95% full") && shown.contains("routing_key"), "{shown}");
+    assert!(!shown.contains(&key), "the routing key is shown to viewers");
 
     // A generated dedup key when none is given.
     let anonymous = serde_json::json!({"routing_key": key, "event_action": "trigger",

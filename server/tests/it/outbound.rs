@@ -265,3 +265,38 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
     assert!(!heard.iter().any(|t| t.starts_with(":hand:")), "{heard:?}");
     app.stop().await;
 }
+
+/// Only an incident PagerDuty's signed webhook opened names a PagerDuty incident: an
+/// alert sent with an API key cannot make the agent acknowledge, annotate or resolve an
+/// incident in PagerDuty by naming it in its details.
+#[tokio::test]
+async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
+    let (pagerduty, pd_received) = loopback(0).await;
+    let (slack, slack_received) = loopback(0).await;
+    let app = with_outbound(&pagerduty, 5).await;
+    let (owner, _cluster, team) = with_demo_cluster(&app, "steer@notify.example").await;
+    unlimited(&app, team).await;
+    owner.call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")]).await;
+    owner.call("set_slack_webhook", &[("url", &format!("{slack}/services/T0/B0/secret"))]).await;
+    let key: Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let sent = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.address))
+        .header("authorization", format!("Bearer {}", key["secret"].as_str().unwrap()))
+        .json(&json!({"title": "memory-hog OOMKilled in demo", "severity": "critical", "service": "memory-hog",
+                      "details": {"pagerduty_incident": "PSTEER"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
+    let incident: Uuid = sqlx::query_scalar("select id from incidents where team_id = $1")
+        .bind(team)
+        .fetch_one(&app.state().db)
+        .await
+        .unwrap();
+    analysis(&owner, incident).await;
+    until(&slack_received, 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(pd_received.lock().unwrap().is_empty(), "PagerDuty was called: {:?}", pd_received.lock().unwrap());
+    app.stop().await;
+}

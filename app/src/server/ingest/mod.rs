@@ -132,6 +132,36 @@ fn strip_nul(value: &mut serde_json::Value) {
     }
 }
 
+/// The fields of payloads that carry a sender's credential: the Events API's routing key
+/// (v2) and service key (v1) are the integration's secret, which every sender of the
+/// team knows but viewers of an incident must not learn.
+const CREDENTIAL_FIELDS: [&str; 2] = ["\"routing_key\"", "\"service_key\""];
+
+/// `raw` (a payload as received, perhaps cut short) with the values of its credential
+/// fields masked, for showing to people.
+pub fn mask_credentials(raw: &str) -> String {
+    let mut masked = raw.to_string();
+    for field in CREDENTIAL_FIELDS {
+        let mut from = 0;
+        while let Some(found) = masked[from..].find(field) {
+            let after_name = from + found + field.len();
+            let rest = &masked[after_name..];
+            let value_start =
+                rest.trim_start().strip_prefix(':').map(str::trim_start).and_then(|v| v.strip_prefix('"'));
+            let Some(value) = value_start else {
+                from = after_name;
+                continue;
+            };
+            let start = masked.len() - value.len();
+            let end = value.find('"').map_or(masked.len(), |end| start + end);
+            let hidden = "•".repeat(masked[start..end].chars().count().min(8));
+            masked.replace_range(start..end, &hidden);
+            from = start + hidden.len();
+        }
+    }
+    masked
+}
+
 /// One delivery from a source.
 pub struct Delivery<'a> {
     /// The team it belongs to (established by the endpoint's authentication).
@@ -245,4 +275,51 @@ fn source_label(source: &str) -> &'static str {
 /// The first `max` characters of `text`, for fields with a length limit.
 pub fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_payloads_are_masked_for_people() {
+        let raw = r#"{"routing_key" : "R0123456789abcdef0123456789abcdef", "payload": {"summary": "routing_key"},"service_key":"svc-1"}"#;
+        let masked = mask_credentials(raw);
+        assert!(!masked.contains("R0123456789") && !masked.contains("svc-1"), "{masked}");
+        assert!(
+            masked.contains(r#""routing_key" : "••••••••""#) && masked.contains(r#""summary": "routing_key""#),
+            "{masked}"
+        );
+        assert_eq!(mask_credentials(r#"{"routing_key": "R01"#), r#"{"routing_key": "•••"#, "a payload cut short");
+        assert_eq!(mask_credentials(r#"{"routing_key": 7}"#), r#"{"routing_key": 7}"#);
+    }
+
+    #[test]
+    fn every_field_is_made_storable() {
+        let mut alert = NormalizedAlert {
+            action: Action::Trigger,
+            dedup_key: Some(format!("{}\u{0}", "k".repeat(5_000))),
+            title: "a\u{0}b".into(),
+            description: Some("\u{0}".into()),
+            severity: crate::domain::incident::Severity::Error,
+            service: None,
+            external_url: None,
+            details: serde_json::json!({"a\u{0}": ["x\u{0}y", {"n": "\u{0}"}]}),
+            actor: None,
+            raw: Vec::new(),
+        };
+        let other = {
+            let mut other = alert.clone();
+            other.dedup_key = Some("k".repeat(5_001));
+            other.make_storable();
+            other.dedup_key
+        };
+        alert.make_storable();
+        assert_eq!(alert.title, "ab");
+        assert_eq!(alert.description.as_deref(), Some(""));
+        assert_eq!(alert.details, serde_json::json!({"a": ["xy", {"n": ""}]}));
+        let key = alert.dedup_key.unwrap();
+        assert!(key.len() <= MAX_DEDUP_KEY && !key.contains('\u{0}'), "{}", key.len());
+        assert_ne!(Some(key), other, "different long keys stay different");
+    }
 }

@@ -56,8 +56,14 @@ struct IncidentReference {
 }
 
 /// The event's id (PagerDuty's delivery identity), if the body has one.
-pub fn event_id(raw: &[u8]) -> Option<String> {
-    serde_json::from_slice::<Delivery>(raw).ok().and_then(|delivery| delivery.event.id)
+/// What identifies a delivery, from its signed body: the event's id, or (an event
+/// without one) a hash of the whole body.
+pub fn delivery_id(raw: &[u8]) -> String {
+    use sha2::Digest as _;
+    serde_json::from_slice::<Delivery>(raw)
+        .ok()
+        .and_then(|delivery| delivery.event.id)
+        .unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(raw))))
 }
 
 /// Parses an event about an incident.
@@ -153,7 +159,9 @@ mod tests {
             parse(event("incident.escalated").as_bytes()).unwrap().action,
             Action::Annotate("PagerDuty: escalated by Ana".into())
         );
-        assert_eq!(event_id(event("incident.resolved").as_bytes()).as_deref(), Some("E1"));
+        assert_eq!(delivery_id(event("incident.resolved").as_bytes()), "E1");
+        assert_eq!(delivery_id(b"{}"), delivery_id(b"{}"));
+        assert_ne!(delivery_id(b"{}"), delivery_id(b"{ }"), "without an event id, the body decides");
         assert!(parse(b"[]").is_err());
     }
 }

@@ -48,7 +48,8 @@ impl Default for OutboundSettings {
 struct Facts {
     pagerduty: bool,
     slack: bool,
-    /// The PagerDuty incident the alert came from.
+    /// The PagerDuty incident the alert came from: only an incident PagerDuty's signed
+    /// webhook opened names one (other senders' details cannot steer write-back).
     pagerduty_incident: Option<String>,
     title: String,
     severity: String,
@@ -58,7 +59,8 @@ async fn facts(db: &mut PgConnection, team: Uuid, incident: Uuid) -> Result<Opti
     sqlx::query_as(
         "select coalesce(n.pagerduty_key is not null and n.pagerduty_from is not null, false) as pagerduty,
                 coalesce(n.slack_webhook is not null, false) as slack,
-                i.details ->> 'pagerduty_incident' as pagerduty_incident, i.title, i.severity
+                case when i.source = 'pagerduty' then i.details ->> 'pagerduty_incident' end as pagerduty_incident,
+                i.title, i.severity
          from incidents i left join team_notifications n on n.team_id = i.team_id
          where i.id = $1 and i.team_id = $2",
     )
