@@ -323,6 +323,9 @@ impl Settings {
                 max_attempts: parse(&read, "AGENT_MAX_ATTEMPTS", 5, "a whole number from 1 to 20", |n| {
                     (1..=20).contains(n)
                 })?,
+                team_concurrency: parse(&read, "AGENT_TEAM_CONCURRENCY", 1, "a whole number from 1 to 1000", |n| {
+                    (1..=1000).contains(n)
+                })?,
                 llm: llm_settings(&read)?,
                 remediation: crate::server::remediation::RemediationSettings {
                     verify: Duration::from_secs(parse(

@@ -233,7 +233,8 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
     let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     let db = app.state().db;
     // A worker claims the job and dies without a word.
-    let claimed = app::server::agent::jobs::claim(&db, "doomed-worker", Duration::from_secs(2)).await.unwrap().unwrap();
+    let claimed =
+        app::server::agent::jobs::claim(&db, "doomed-worker", Duration::from_secs(2), 1).await.unwrap().unwrap();
     assert_eq!(claimed.incident_id, incident);
 
     let rescuer = app
@@ -451,5 +452,50 @@ async fn on_shutdown_a_job_that_cannot_finish_in_time_is_given_back_for_another_
     assert_eq!((state.as_str(), attempts, leased_by), ("queued", 0, None), "given back, the attempt not counted");
     let analyses: i64 = sqlx::query_scalar("select count(*) from analyses").fetch_one(&db).await.unwrap();
     assert_eq!(analyses, 0);
+    app.stop().await;
+}
+
+/// One team's cluster that accepts connections and never answers holds one worker at
+/// a time, not all of them: another team's incident, arriving after, is analysed while
+/// the first team's wait their turn.
+#[tokio::test]
+async fn a_team_with_a_stuck_cluster_does_not_hold_up_other_teams() {
+    let app = TestApp::spawn_with(|settings| settings.agent.workers = 2).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stuck_at = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let stuck = app.user();
+    stuck.sign_up("owner@stuck.example", "Stuck").await;
+    let stuck_team: Uuid = stuck.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'http://{stuck_at}'}}\n\
+         contexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+    );
+    let added = stuck.call("add_cluster", &[("name", "stuck"), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
+    assert_eq!(added.status(), StatusCode::OK);
+    unlimited(&app, stuck_team).await;
+    let other = app.user();
+    other.sign_up("owner@other.example", "Other").await;
+    let other_team: Uuid = other.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+
+    for n in 0..3 {
+        send(&app, stuck_team, &alert("KubePodCrashLooping", json!({"pod": format!("web-{n}")}), "crash looping"))
+            .await;
+    }
+    let incident =
+        send(&app, other_team, &alert("KubePodCrashLooping", json!({"pod": "api-1"}), "crash looping")).await;
+    analysis(&other, incident).await;
+    let waiting: i64 =
+        sqlx::query_scalar("select count(*) from agent_jobs where team_id = $1 and state in ('queued', 'running')")
+            .bind(stuck_team)
+            .fetch_one(&app.state().db)
+            .await
+            .unwrap();
+    assert!(waiting >= 2, "the stuck team's analyses had the workers: {waiting} of 3 still waiting");
     app.stop().await;
 }

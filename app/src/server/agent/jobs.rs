@@ -17,21 +17,29 @@ pub struct Job {
     pub attempts: i32,
 }
 
-/// Claims the next job that is due (or whose lease ran out) for `worker`, for `lease`.
-pub async fn claim(db: &PgPool, worker: &str, lease: Duration) -> Result<Option<Job>, sqlx::Error> {
+/// Claims the next job that is due (or whose lease ran out) for `worker`, for `lease`,
+/// fairly between teams: a team with `per_team` analyses running (under live leases, on
+/// any instance) waits, and among the others the team with the fewest running goes
+/// first, then the oldest job — so one team's flood or slow cluster cannot hold every
+/// worker while other teams' incidents wait.
+pub async fn claim(db: &PgPool, worker: &str, lease: Duration, per_team: i64) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as(
-        "update agent_jobs j set state = 'running', attempts = j.attempts + 1, leased_by = $1,
+        "with running as (select team_id, count(*) as jobs from agent_jobs
+                          where state = 'running' and lease_until >= now() group by team_id)
+         update agent_jobs j set state = 'running', attempts = j.attempts + 1, leased_by = $1,
                 lease_until = now() + make_interval(secs => $2)
-         from (select id from agent_jobs
-               where (state = 'queued' and run_after <= now()) or (state = 'running' and lease_until < now())
-               order by run_after, id
-               for update skip locked
+         from (select q.id from agent_jobs q left join running r on r.team_id = q.team_id
+               where ((q.state = 'queued' and q.run_after <= now()) or (q.state = 'running' and q.lease_until < now()))
+                 and coalesce(r.jobs, 0) < $3
+               order by coalesce(r.jobs, 0), q.run_after, q.id
+               for update of q skip locked
                limit 1) next
          where j.id = next.id
          returning j.id, j.team_id, j.incident_id, j.attempts",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
+    .bind(per_team)
     .fetch_optional(db)
     .await
 }

@@ -46,6 +46,9 @@ pub struct AgentSettings {
     pub lease: Duration,
     /// `AGENT_MAX_ATTEMPTS`: attempts before a job is parked as failed.
     pub max_attempts: i32,
+    /// `AGENT_TEAM_CONCURRENCY`: analyses of one team running at once across every
+    /// instance, so that one team's slow cluster or LLM cannot hold all the workers.
+    pub team_concurrency: i64,
     /// The LLMs that add their analysis, if any.
     pub llm: llm::LlmSettings,
     /// How actions are verified and how many may be taken automatically.
@@ -171,7 +174,7 @@ async fn work(
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => tracing::warn!(%error, "claiming an action failed"),
         }
-        match jobs::claim(&state.db, &worker, settings.lease).await {
+        match jobs::claim(&state.db, &worker, settings.lease, settings.team_concurrency).await {
             Ok(Some(job)) => {
                 // Another job may be waiting: let another worker look too.
                 wake.notify_one();
