@@ -237,8 +237,13 @@ fn print_table(title: &str, results: &[Result]) {
 async fn main() {
     let database = BenchDatabase::create().await;
     // Ingestion alone (queueing each incident for analysis included; analysing it not).
-    let settings =
-        database.settings(&[("DATABASE_MAX_CONNECTIONS", "20"), ("RUST_LOG", "error"), ("AGENT_WORKERS", "0")]);
+    let settings = database.settings(&[
+        ("DATABASE_MAX_CONNECTIONS", "20"),
+        ("RUST_LOG", "error"),
+        ("AGENT_WORKERS", "0"),
+        // The most one instance takes, not a plan's share of it.
+        ("INGEST_RATE_SCALE", "0"),
+    ]);
     let options =
         leptos::prelude::LeptosOptions::builder().output_name("dreamops").site_addr(([127, 0, 0, 1], 0)).build();
     let application = Application::build(settings, options).await.unwrap();

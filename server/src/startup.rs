@@ -81,7 +81,11 @@ impl Application {
         let bound = listener.local_addr().context("reading the bound address")?;
         let self_url = format!("http://127.0.0.1:{}", bound.port());
         let live = LiveHub::start(pool.clone());
-        let recorder = Recorder::start(pool.clone(), live.clone());
+        let recorder = Recorder::start(
+            pool.clone(),
+            live.clone(),
+            app::server::ingest::rate::IngestRates::new(settings.ingest_rate_scale),
+        );
         let senders = SenderDirectory::start(pool.clone(), cipher.clone());
         let state = AppState {
             leptos_options,

@@ -48,6 +48,9 @@ pub struct Settings {
     pub agent: crate::server::agent::AgentSettings,
     /// PagerDuty write-back and Slack messages.
     pub outbound: crate::server::outbound::OutboundSettings,
+    /// `INGEST_RATE_SCALE`: multiplies each plan's ingestion rate (see
+    /// [`crate::server::ingest::rate`]); 0 turns the limits off. Default 1.
+    pub ingest_rate_scale: f64,
     /// `METRICS_TOKEN`: `/metrics` answers only requests carrying `Authorization: Bearer
     /// <token>` (the operator's scraper). Unset: `/metrics` is not served.
     pub metrics_token: Option<SecretString>,
@@ -359,6 +362,9 @@ impl Settings {
                 Some("prod" | "production")
             ),
             public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
+            ingest_rate_scale: parse(&read, "INGEST_RATE_SCALE", 1.0, "a number from 0 (no limits) to 1000", |n| {
+                (0.0..=1000.0).contains(n)
+            })?,
             metrics_token: read("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_string())),
             secret_key: read("DREAMOPS_SECRET_KEY")
                 .map(|key| SecretKey::parse("DREAMOPS_SECRET_KEY", &key, 1))

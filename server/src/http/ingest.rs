@@ -98,8 +98,10 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
     match events_api::parse(&body) {
         Err(errors) => {
             // Refused as PagerDuty would, and kept: nothing authentic is lost.
-            if let Err(error) = state.recorder.record(&delivery, Err(errors.join("; "))).await {
-                return error.into_response();
+            match state.recorder.record(&delivery, Err(errors.join("; "))).await {
+                Err(AppError::TooManyRequests { retry_after_secs }) => return throttled(retry_after_secs),
+                Err(error) => return error.into_response(),
+                Ok(_) => {}
             }
             invalid_event(errors)
         }
@@ -114,9 +116,21 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
             }
             Ok(_) => (StatusCode::ACCEPTED, axum::Json(json!({ "status": "success", "message": "Event processed" })))
                 .into_response(),
+            Err(AppError::TooManyRequests { retry_after_secs }) => throttled(retry_after_secs),
             Err(error) => error.into_response(),
         },
     }
+}
+
+/// Over the team's rate, in the Events API's words (its senders retry a 429 after
+/// `Retry-After`).
+fn throttled(retry_after_secs: u64) -> Response {
+    let message = "Events for this integration are arriving faster than its plan takes; retry later.";
+    let mut response =
+        (StatusCode::TOO_MANY_REQUESTS, axum::Json(json!({ "status": "throttle event", "message": message })))
+            .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+    response
 }
 
 /// Whether `headers` carry `Authorization: Bearer <expected>`, compared in constant time.

@@ -812,3 +812,62 @@ async fn grafana_deliveries_are_signed_and_fresh_once_a_secret_is_set() {
     assert_eq!(post(&app, &path, &unsigned, body("g3")).await.status(), StatusCode::OK, "the check is off again");
     app.stop().await;
 }
+
+/// A team's flood is answered 429 with `Retry-After` once its plan's minute of burst is
+/// spent (Free: 10 alerts a second, 600 at once), in each sender's format, while another
+/// team's alerts keep being taken.
+#[tokio::test]
+async fn a_flooding_team_is_throttled_by_its_plan_and_others_are_not() {
+    let app = TestApp::spawn_with(|settings| settings.ingest_rate_scale = 1.0).await;
+    let flooding = Team::create(&app, "flood").await;
+    let other = Team::create(&app, "calm").await;
+    let events = |team: &Team, n: usize| {
+        serde_json::json!({"routing_key": team.integration("events_api").secrets.token, "event_action": "trigger",
+            "dedup_key": format!("k-{}", n % 50), "payload": {"summary": "flood", "source": "x", "severity": "info"}})
+        .to_string()
+    };
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for chunk in 0..7 {
+        let sent = join_all((0..100).map(|n| {
+            let (client, url, body) =
+                (app.client.clone(), format!("{}/v2/enqueue", app.address), events(&flooding, chunk * 100 + n));
+            async move { client.post(url).body(body).send().await.unwrap() }
+        }))
+        .await;
+        for response in sent {
+            statuses.push(response.status());
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(response);
+            }
+        }
+    }
+    let accepted = statuses.iter().filter(|status| **status == StatusCode::ACCEPTED).count();
+    let throttled = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    // A minute's worth at once, then what refills while the flood goes on.
+    assert!(
+        accepted >= 600 && throttled >= 30 && accepted + throttled == 700,
+        "{accepted} accepted, {throttled} throttled"
+    );
+
+    let refused = refused.unwrap();
+    assert!(refused.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["status"], "throttle event", "PagerDuty's shape: {body}");
+    // A delivery of more alerts than the bucket refills in the meantime.
+    let (path, bearer) = flooding.webhook("alertmanager");
+    let alerts: Vec<serde_json::Value> = (0..700)
+        .map(|n| {
+            serde_json::json!({"status": "firing", "fingerprint": format!("f{n}"), "labels": {"alertname": "X"},
+                               "startsAt": "2026-12-05T10:00:00Z"})
+        })
+        .collect();
+    let batch = serde_json::json!({"version": "4", "status": "firing", "alerts": alerts});
+    let alertmanager = post(&app, &path, &[("authorization", bearer)], batch.to_string()).await;
+    assert_eq!(alertmanager.status(), StatusCode::TOO_MANY_REQUESTS, "Alertmanager retries a 429");
+    assert!(alertmanager.headers().contains_key("retry-after"));
+
+    let calm = post(&app, "/v2/enqueue", &[], events(&other, 1)).await;
+    assert_eq!(calm.status(), StatusCode::ACCEPTED, "another team is not held back");
+    app.stop().await;
+}

@@ -44,7 +44,11 @@ fn state_on(url: &str) -> AppState {
     let live = app::server::live::LiveHub::start(pool.clone());
     AppState {
         leptos_options: leptos_options(),
-        recorder: app::server::ingest::Recorder::start(pool.clone(), live.clone()),
+        recorder: app::server::ingest::Recorder::start(
+            pool.clone(),
+            live.clone(),
+            app::server::ingest::rate::IngestRates::new(0.0),
+        ),
         live,
         senders: app::server::ingest::SenderDirectory::start(pool.clone(), cipher.clone()),
         db: pool,

@@ -120,6 +120,8 @@ pub fn settings(database_url: &str) -> Settings {
         "OUTBOUND_ALLOW_PRIVATE" | "OUTBOUND_ALLOW_HTTP" => Some("true".to_string()),
         // Every user of a test signs up from loopback; `accounts.rs` tests the limits.
         "SIGN_UPS_PER_ADDRESS" | "SIGN_UPS_IN_ALL" => Some("100000".to_string()),
+        // Tests send bursts of thousands of alerts; `ingest.rs` tests the rate limits.
+        "INGEST_RATE_SCALE" => Some("0".to_string()),
         _ => None,
     })
     .expect("valid test settings")

@@ -12,6 +12,7 @@ pub mod alertmanager;
 pub mod events_api;
 pub mod integrations;
 pub mod pagerduty;
+pub mod rate;
 mod recorder;
 pub mod rest;
 mod senders;

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::rate::IngestRates;
 use super::{Action, Applied, Delivery, Effect, NormalizedAlert, Outcome, source_label, store_unparsed};
 use crate::error::AppError;
 use crate::server::live::LiveHub;
@@ -43,6 +44,7 @@ struct Job {
 pub struct Recorder {
     pool: PgPool,
     live: LiveHub,
+    rates: IngestRates,
     lanes: std::sync::Arc<[mpsc::Sender<Job>]>,
 }
 
@@ -50,7 +52,8 @@ impl Recorder {
     /// Starts the lanes on the current tokio runtime. They stop once every clone of the
     /// recorder is dropped and their queues are empty. What each delivery did is
     /// announced on `live` once committed.
-    pub fn start(pool: PgPool, live: LiveHub) -> Self {
+    /// Each team's deliveries are admitted within its plan's rate (`rates`).
+    pub fn start(pool: PgPool, live: LiveHub, rates: IngestRates) -> Self {
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(QUEUE);
@@ -58,7 +61,7 @@ impl Recorder {
                 sender
             })
             .collect();
-        Self { pool, live, lanes: lanes.into() }
+        Self { pool, live, rates, lanes: lanes.into() }
     }
 
     /// Stores the delivery and applies its alerts; returns once they are committed.
@@ -69,6 +72,8 @@ impl Recorder {
         delivery: &Delivery<'_>,
         parsed: Result<Vec<NormalizedAlert>, String>,
     ) -> Result<Outcome, AppError> {
+        let alerts = parsed.as_ref().map_or(1, Vec::len);
+        self.rates.admit(&self.pool, delivery.team_id, alerts).await?;
         let mut alerts = match parsed {
             Ok(alerts) => alerts,
             Err(reason) => {
