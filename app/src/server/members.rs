@@ -1,5 +1,9 @@
 //! A team's members: listing, changing roles, removing, leaving. A team always keeps
-//! at least one owner, and only owners make or unmake owners and admins.
+//! at least one owner, and only owners make or unmake owners and admins. What a member
+//! made that outlives their rights goes with them: when they are removed (or leave),
+//! their pending invitations and their API keys are revoked; when they are demoted,
+//! the invitations to roles they may no longer give, and their API keys if they may no
+//! longer hold any.
 
 use uuid::Uuid;
 
@@ -21,10 +25,53 @@ pub async fn list(auth: &Authenticated) -> Result<Vec<Member>, AppError> {
 
 /// Whether the caller may change a member who has (or will have) `role`.
 fn may_manage(auth: &Authenticated, role: Role) -> bool {
+    gives(auth.role(), role)
+}
+
+/// Whether a member with `holder`'s role may give `role` (invite to it, change to it).
+fn gives(holder: Role, role: Role) -> bool {
     match role {
-        Role::Owner | Role::Admin => auth.role().can(Permission::ManageOwners),
-        Role::Operator | Role::Viewer => auth.role().can(Permission::ManageMembers),
+        Role::Owner | Role::Admin => holder.can(Permission::ManageOwners),
+        Role::Operator | Role::Viewer => holder.can(Permission::ManageMembers),
     }
+}
+
+/// Revokes what `user` made in `team` and may no longer stand behind with `role`
+/// (`None`: no longer a member): pending invitations to roles they cannot give, and
+/// their API keys unless they may still manage keys. The numbers revoked.
+async fn revoke_outlived(
+    tx: &mut sqlx::PgConnection,
+    team: Uuid,
+    user: Uuid,
+    role: Option<Role>,
+) -> Result<serde_json::Value, sqlx::Error> {
+    let grantable: Vec<&str> = role
+        .map(|role| Role::ALL.into_iter().filter(|given| gives(role, *given)).map(Role::as_str).collect())
+        .unwrap_or_default();
+    let invitations = sqlx::query(
+        "update invitations set revoked_at = now()
+         where team_id = $1 and invited_by = $2 and accepted_at is null and revoked_at is null
+           and not (role = any($3))",
+    )
+    .bind(team)
+    .bind(user)
+    .bind(&grantable)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let api_keys = if role.is_some_and(|role| role.can(Permission::ManageApiKeys)) {
+        0
+    } else {
+        sqlx::query(
+            "update api_keys set revoked_at = now() where team_id = $1 and created_by = $2 and revoked_at is null",
+        )
+        .bind(team)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    };
+    Ok(serde_json::json!({ "invitations_revoked": invitations, "api_keys_revoked": api_keys }))
 }
 
 /// Gives a member of the caller's team a new role.
@@ -43,12 +90,13 @@ pub async fn change_role(auth: &Authenticated, user_id: Uuid, new_role: Role) ->
         return Err(AppError::Conflict(LAST_OWNER.to_string()));
     }
     db::teams::set_role(&mut *tx, auth.team_id(), user_id, new_role).await.map_err(database)?;
+    let revoked = revoke_outlived(&mut tx, auth.team_id(), user_id, Some(new_role)).await.map_err(database)?;
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
     auth.audit(
         &mut *tx,
         "member.role_changed",
         email.as_deref(),
-        serde_json::json!({ "from": current, "to": new_role }),
+        serde_json::json!({ "from": current, "to": new_role, "revoked": revoked }),
     )
     .await?;
     tx.commit().await.map_err(database)
@@ -77,6 +125,7 @@ async fn remove_member(auth: &Authenticated, user_id: Uuid, action: &str, check_
     }
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
     db::teams::remove_member(&mut *tx, auth.team_id(), user_id).await.map_err(database)?;
-    auth.audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current })).await?;
+    let revoked = revoke_outlived(&mut tx, auth.team_id(), user_id, None).await.map_err(database)?;
+    auth.audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current, "revoked": revoked })).await?;
     tx.commit().await.map_err(database)
 }

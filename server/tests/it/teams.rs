@@ -228,3 +228,64 @@ async fn the_audit_log_filters_pages_and_exports() {
     assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// Joins `team_owner`'s team as `email` with `role`, through an invitation; the member.
+async fn member(app: &TestApp, team_owner: &User, email: &str, role: &str) -> (User, String) {
+    let link = invite(team_owner, email, role).await;
+    let user = app.user();
+    let joined = user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", token(&link))]).await;
+    assert!(joined.status().is_success() || joined.status().is_redirection(), "{}", joined.text().await.unwrap());
+    let id = user.viewer().await["user_id"].as_str().unwrap().to_string();
+    (user, id)
+}
+
+/// A key's answer at the REST API: whether it still authenticates.
+async fn key_works(app: &TestApp, secret: &str) -> bool {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.address))
+        .header("authorization", format!("Bearer {secret}"))
+        .json(&serde_json::json!({"title": "still valid?"}))
+        .send()
+        .await
+        .unwrap();
+    response.status() != StatusCode::UNAUTHORIZED
+}
+
+/// What a member made stands no longer than their rights: demoted, their invitations to
+/// roles they can no longer give and (without the right to manage keys) their API keys
+/// are revoked; removed, all of them.
+#[tokio::test]
+async fn a_demoted_or_removed_members_invitations_and_keys_are_revoked() {
+    let app = TestApp::spawn().await;
+    let owner = app.user();
+    owner.sign_up("owner@example.com", "Payments").await;
+    let (admin, admin_id) = member(&app, &owner, "adam@example.com", "admin").await;
+    let to_operator = invite(&admin, "op@example.com", "operator").await;
+    let to_viewer = invite(&admin, "vi@example.com", "viewer").await;
+    let key: serde_json::Value = admin.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(key_works(&app, &secret).await);
+    let pending = |link: String| {
+        let user = app.user();
+        async move { user.query(&format!("get_invitation?token={}", token(&link))).await.status() == StatusCode::OK }
+    };
+
+    // An operator invites no one and manages no keys.
+    let demoted = owner.call("change_member_role", &[("user_id", &admin_id), ("role", "operator")]).await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    assert!(!pending(to_operator.clone()).await && !pending(to_viewer.clone()).await, "invitations revoked");
+    assert!(!key_works(&app, &secret).await, "the demoted admin's key was revoked");
+
+    // Removed: what they made since is revoked too.
+    let (second, second_id) = member(&app, &owner, "bea@example.com", "admin").await;
+    let later = invite(&second, "later@example.com", "viewer").await;
+    let key: serde_json::Value = second.call("create_api_key", &[("name", "deploys")]).await.json().await.unwrap();
+    let secret = key["secret"].as_str().unwrap().to_string();
+    let kept = invite(&owner, "kept@example.com", "viewer").await;
+    assert_eq!(owner.call("remove_member", &[("user_id", &second_id)]).await.status(), StatusCode::OK);
+    assert!(!pending(later).await, "the removed admin's invitation was revoked");
+    assert!(!key_works(&app, &secret).await, "the removed admin's key was revoked");
+    assert!(pending(kept).await, "other members' invitations stand");
+    app.stop().await;
+}
