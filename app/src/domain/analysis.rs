@@ -26,12 +26,26 @@ pub enum Family {
     ProcessCrash,
     Security,
     Network,
+    /// A dependency the program needs does not answer (DNS, refused connections).
+    Dependency,
+    /// The program is refused by the Kubernetes API (RBAC) or the file system.
+    Permissions,
+    /// A HorizontalPodAutoscaler cannot scale its target.
+    Autoscaling,
+    /// An Ingress routes to a Service or class that does not exist.
+    Ingress,
+    /// A namespace's ResourceQuota is used up.
+    Quota,
+    /// The API server, scheduler, controller manager or the kubelets' certificates.
+    ControlPlane,
+    /// The monitoring itself: scrape targets down, the alerting pipeline's heartbeat.
+    Monitoring,
     Unknown,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 19] = [
+    pub const ALL: [Family; 26] = [
         Family::PodCrash,
         Family::OomKill,
         Family::ImagePull,
@@ -50,6 +64,13 @@ impl Family {
         Family::ProcessCrash,
         Family::Security,
         Family::Network,
+        Family::Dependency,
+        Family::Permissions,
+        Family::Autoscaling,
+        Family::Ingress,
+        Family::Quota,
+        Family::ControlPlane,
+        Family::Monitoring,
         Family::Unknown,
     ];
 
@@ -74,6 +95,13 @@ impl Family {
             Family::ProcessCrash => "process_crash",
             Family::Security => "security",
             Family::Network => "network",
+            Family::Dependency => "dependency",
+            Family::Permissions => "permissions",
+            Family::Autoscaling => "autoscaling",
+            Family::Ingress => "ingress",
+            Family::Quota => "quota",
+            Family::ControlPlane => "control_plane",
+            Family::Monitoring => "monitoring",
             Family::Unknown => "unknown",
         }
     }
@@ -104,6 +132,13 @@ impl Family {
             Family::ProcessCrash => "Process crash",
             Family::Security => "Security",
             Family::Network => "Network",
+            Family::Dependency => "Dependency unreachable",
+            Family::Permissions => "Permission denied",
+            Family::Autoscaling => "Autoscaler cannot scale",
+            Family::Ingress => "Ingress misrouted",
+            Family::Quota => "Quota used up",
+            Family::ControlPlane => "Control plane",
+            Family::Monitoring => "Monitoring",
             Family::Unknown => "Unclassified",
         }
     }
@@ -124,6 +159,12 @@ impl Family {
                 | Family::JobFailure
                 | Family::HighCpu
                 | Family::HighMemory
+                | Family::Dependency
+                | Family::Permissions
+                | Family::Autoscaling
+                | Family::Ingress
+                | Family::Quota
+                | Family::ControlPlane
         )
     }
 }

@@ -57,16 +57,22 @@ pub enum SimulatedFailure {
     DeploymentFailure,
     /// Scaled to zero: the service has no endpoints.
     ServiceUnavailable,
+    /// An autoscaler on CPU over pods that request no CPU: it cannot compute a thing.
+    AutoscalerBlind,
+    /// An Ingress routing to a Service name that does not exist.
+    IngressMisrouted,
 }
 
 impl SimulatedFailure {
     /// Every failure, in the panel's order.
-    pub const ALL: [SimulatedFailure; 5] = [
+    pub const ALL: [SimulatedFailure; 7] = [
         SimulatedFailure::PodCrash,
         SimulatedFailure::ImagePullError,
         SimulatedFailure::OomKill,
         SimulatedFailure::DeploymentFailure,
         SimulatedFailure::ServiceUnavailable,
+        SimulatedFailure::AutoscalerBlind,
+        SimulatedFailure::IngressMisrouted,
     ];
 
     /// Its name on the panel's button.
@@ -77,6 +83,8 @@ impl SimulatedFailure {
             SimulatedFailure::OomKill => "OOM kill",
             SimulatedFailure::DeploymentFailure => "Deployment failure",
             SimulatedFailure::ServiceUnavailable => "Service unavailable",
+            SimulatedFailure::AutoscalerBlind => "Autoscaler blind",
+            SimulatedFailure::IngressMisrouted => "Ingress misrouted",
         }
     }
 
@@ -88,6 +96,12 @@ impl SimulatedFailure {
             SimulatedFailure::OomKill => "Cuts healthy-app's memory limit below what it uses: it is OOM-killed.",
             SimulatedFailure::DeploymentFailure => "Releases healthy-app asking for 64 GiB of memory: no node fits it.",
             SimulatedFailure::ServiceUnavailable => "Scales healthy-app to zero: its service has no endpoints.",
+            SimulatedFailure::AutoscalerBlind => {
+                "Puts an autoscaler on healthy-app's CPU and drops its CPU request: it cannot scale."
+            }
+            SimulatedFailure::IngressMisrouted => {
+                "Routes an Ingress to healthy-app-web, a Service that does not exist."
+            }
         }
     }
 }

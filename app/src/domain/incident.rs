@@ -262,6 +262,8 @@ pub struct AlertRecord {
     pub raw: String,
     /// Whether the payload was longer than shown.
     pub cut: bool,
+    /// Whether the payload was removed after the plan's retention (`raw` is then empty).
+    pub removed: bool,
 }
 
 /// Bytes of a raw payload the incident page shows.

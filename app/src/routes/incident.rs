@@ -201,7 +201,11 @@ fn RawAlert(alert: AlertRecord) -> impl IntoView {
                 {source_name(&alert.source)} " · " {alert.event_action.unwrap_or_else(|| "unparsed".into())} " · "
                 <When at=alert.received_at />
             </summary>
-            <pre class="snippet">{alert.raw}</pre>
+            {if alert.removed {
+                view! { <p class="muted">"The payload was removed after the plan's retention period."</p> }.into_any()
+            } else {
+                view! { <pre class="snippet">{alert.raw}</pre> }.into_any()
+            }}
             {alert.cut.then(|| view! { <p class="muted">"Cut at 64 KB."</p> })}
         </details>
     }

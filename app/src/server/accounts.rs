@@ -10,6 +10,7 @@ use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::auth::{password, throttle};
+use crate::server::ingest::integrations;
 use crate::server::{db, invitations};
 
 fn database(error: sqlx::Error) -> AppError {
@@ -74,6 +75,7 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
             let team_id = Uuid::new_v4();
             db::teams::insert(&mut *tx, team_id, team_name.as_str()).await.map_err(database)?;
             db::teams::add_member(&mut *tx, team_id, user_id, Role::Owner).await.map_err(database)?;
+            integrations::create_missing(&mut tx, &request.state.cipher, team_id).await?;
             team_id
         }
         (None, None) => return Err(AppError::Internal),
@@ -182,9 +184,14 @@ async fn record_for_every_team(
     Ok(())
 }
 
-/// Ends the session (its server-side data is deleted).
+/// Ends the session (its server-side data is deleted), and the live streams it opened.
 pub async fn log_out(request: &RequestContext) -> Result<(), AppError> {
-    session::end(&request.session).await
+    let signed_in = session::read(&request.session).await?;
+    session::end(&request.session).await?;
+    if let Some(sign_in) = signed_in {
+        request.state.live.recheck(sign_in.team_id);
+    }
+    Ok(())
 }
 
 /// Changes the password after checking the current one. Every other session of the
@@ -206,7 +213,12 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
     let session_version = db::users::set_password(pool, auth.user_id, &hash).await.map_err(database)?;
     let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
     session::start(&auth.request.session, &sign_in).await?;
-    record_for_every_team(&auth.request, auth.user_id, &auth.email, "auth.password_changed").await
+    record_for_every_team(&auth.request, auth.user_id, &auth.email, "auth.password_changed").await?;
+    // The other sessions' live streams end too.
+    for team in db::teams::memberships_of(pool, auth.user_id).await.map_err(database)? {
+        auth.request.state.live.recheck(team.team_id);
+    }
+    Ok(())
 }
 
 /// Creates a team owned by the caller and makes it their active team.
@@ -216,6 +228,7 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
     let team_id = Uuid::new_v4();
     db::teams::insert(&mut *tx, team_id, name.as_str()).await.map_err(database)?;
     db::teams::add_member(&mut *tx, team_id, auth.user_id, Role::Owner).await.map_err(database)?;
+    integrations::create_missing(&mut tx, &auth.request.state.cipher, team_id).await?;
     audit::record(
         &mut *tx,
         Event {

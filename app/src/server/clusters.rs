@@ -16,6 +16,7 @@ use crate::domain::cluster::{
 };
 use crate::error::AppError;
 use crate::server::auth::context::Authenticated;
+use crate::server::secrets::Place;
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::field("kubeconfig", message)
@@ -124,6 +125,12 @@ fn reduce(kubeconfig: &Kubeconfig, context: &str) -> Result<(Kubeconfig, String,
     Ok((reduced, server, user.map(|user| user.name)))
 }
 
+/// `text` read as a kubeconfig and reduced to `context` (see [`reduce`]): the kubeconfig
+/// to store, its server, its user.
+pub(crate) fn reduced(text: &str, context: &str) -> Result<(Kubeconfig, String, Option<String>), AppError> {
+    reduce(&parse(text)?, context)
+}
+
 /// The columns of a [`ClusterRow`].
 const COLUMNS: &str = "id, name, server_url, context, user_name, namespace, created_at, remediation_mode, \
                        max_autonomous_risk, excluded_namespaces, destructive_allowed, demo";
@@ -199,8 +206,7 @@ pub async fn add(
     namespace: Option<&str>,
 ) -> Result<ClusterView, AppError> {
     let name = cluster_name(name)?;
-    let kubeconfig = parse(text)?;
-    let (reduced, server, user) = reduce(&kubeconfig, context)?;
+    let (reduced, server, user) = reduced(text, context)?;
     // Checked again, names resolved, at every connection (`cluster_client::connect`).
     auth.request
         .state
@@ -215,14 +221,13 @@ pub async fn add(
         .map(str::to_string)
         .or_else(|| reduced.contexts[0].context.as_ref().and_then(|c| c.namespace.clone()))
         .unwrap_or_else(|| "default".to_string());
-    let sealed = seal(&auth.request.state.cipher, &reduced)?;
     let saved = SavedCluster {
         name: &name,
         server: &server,
         context,
         user: user.as_deref(),
         namespace: &namespace,
-        sealed: &sealed,
+        kubeconfig: &reduced,
     };
     let mut tx = auth.request.state.db.begin().await.map_err(failed("saving a cluster failed"))?;
     let view = insert(&mut tx, auth, Uuid::new_v4(), &saved, false).await?;
@@ -230,24 +235,18 @@ pub async fn add(
     Ok(view)
 }
 
-/// `kubeconfig` sealed for storing.
-pub fn seal(cipher: &crate::server::secrets::Cipher, kubeconfig: &Kubeconfig) -> Result<Vec<u8>, AppError> {
-    let json =
-        serde_json::to_vec(kubeconfig).map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?;
-    Ok(cipher.seal(&json))
-}
-
-/// A cluster about to be saved: what people may see, and the sealed kubeconfig.
+/// A cluster about to be saved: what people may see, and the kubeconfig (stored sealed).
 pub struct SavedCluster<'a> {
     pub name: &'a str,
     pub server: &'a str,
     pub context: &'a str,
     pub user: Option<&'a str>,
     pub namespace: &'a str,
-    pub sealed: &'a [u8],
+    pub kubeconfig: &'a Kubeconfig,
 }
 
-/// Saves `cluster` as the team's cluster `id` (the demo cluster when `demo`), audited.
+/// Saves `cluster` as the team's cluster `id` (the demo cluster when `demo`), its
+/// kubeconfig sealed to that row, audited.
 pub async fn insert(
     tx: &mut sqlx::PgConnection,
     auth: &Authenticated,
@@ -255,6 +254,9 @@ pub async fn insert(
     cluster: &SavedCluster<'_>,
     demo: bool,
 ) -> Result<ClusterView, AppError> {
+    let json = serde_json::to_vec(cluster.kubeconfig)
+        .map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?;
+    let sealed = auth.request.state.cipher.seal(&json, &Place::cluster(auth.team_id(), id));
     let row: ClusterRow = sqlx::query_as(&format!(
         "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by, demo)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -267,7 +269,7 @@ pub async fn insert(
     .bind(cluster.context)
     .bind(cluster.user)
     .bind(cluster.namespace)
-    .bind(cluster.sealed)
+    .bind(sealed)
     .bind(auth.user_id)
     .bind(demo)
     .fetch_one(&mut *tx)
@@ -421,7 +423,7 @@ pub async fn kubeconfig(state: &crate::server::state::AppState, team: Uuid, id: 
             .ok_or(AppError::NotFound)?;
     let plain = state
         .cipher
-        .open(&sealed)
+        .open(&sealed, &Place::cluster(team, id))
         .map_err(|error| AppError::internal("opening a cluster's credentials failed", &error))?;
     serde_json::from_slice(&plain).map_err(|error| AppError::internal("reading a cluster's credentials failed", &error))
 }

@@ -188,21 +188,12 @@ pub enum Failure {
 
 impl Failure {
     fn classify(error: &reqwest::Error, what: &str) -> Failure {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-        let mut causes = Vec::new();
-        while let Some(cause) = source {
-            if let Some(refused) = cause.downcast_ref::<Refused>() {
-                return Failure::Refused(format!("{what}: {refused}"));
-            }
-            causes.push(cause.to_string().to_ascii_lowercase());
-            source = cause.source();
-        }
-        let text = causes.join(": ");
-        if error.is_timeout() {
+        if let Some(refused) = causes(error).find_map(|cause| cause.downcast_ref::<Refused>()) {
+            Failure::Refused(format!("{what}: {refused}"))
+        } else if error.is_timeout() {
             Failure::Unreachable(format!("{what}: no answer in time"))
-        } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            let reason = causes.last().cloned().unwrap_or_default();
-            Failure::Unreachable(format!("{what}: TLS failed: {reason}"))
+        } else if let Some(tls) = tls_failure(error) {
+            Failure::Unreachable(format!("{what}: {tls}"))
         } else {
             Failure::Unreachable(format!("{what}: could not connect"))
         }
@@ -212,6 +203,26 @@ impl Failure {
     pub fn is_transient(&self) -> bool {
         matches!(self, Failure::Unreachable(_))
     }
+}
+
+/// `error` and its causes, outermost first.
+fn causes<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |cause| cause.source())
+}
+
+/// "TLS failed: <the innermost cause>" when a connection failed in its TLS handshake or
+/// over a certificate, `None` otherwise: every other failure to connect is reported as
+/// such, without the transport's own words (refused, reset), which would make the
+/// service a port scanner.
+pub fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let texts: Vec<String> = causes(error).map(ToString::to_string).collect();
+    let tls = texts
+        .iter()
+        .map(|text| text.to_ascii_lowercase())
+        .any(|text| text.contains("certificate") || text.contains("tls") || text.contains("handshake"));
+    tls.then(|| format!("TLS failed: {}", texts.last().map_or("", String::as_str)))
 }
 
 /// The resolver behind [`Policy::client`].

@@ -234,9 +234,11 @@ async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertReco
         received_at: DateTime<Utc>,
         event_action: Option<String>,
         raw: Vec<u8>,
+        removed: bool,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "select id, source, received_at, event_action, substring(raw_body from 1 for $3) as raw
+        "select id, source, received_at, event_action, substring(raw_body from 1 for $3) as raw,
+                raw_removed_at is not null as removed
          from alerts where incident_id = $1 and team_id = $2 order by received_at desc limit $4",
     )
     .bind(incident)
@@ -261,6 +263,7 @@ async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertReco
                 event_action: row.event_action,
                 raw,
                 cut,
+                removed: row.removed,
             }
         })
         .collect())

@@ -99,7 +99,9 @@ pub async fn change_role(auth: &Authenticated, user_id: Uuid, new_role: Role) ->
         serde_json::json!({ "from": current, "to": new_role, "revoked": revoked }),
     )
     .await?;
-    tx.commit().await.map_err(database)
+    tx.commit().await.map_err(database)?;
+    auth.request.state.live.recheck(auth.team_id());
+    Ok(())
 }
 
 /// Removes a member from the caller's team (the caller themselves: see [`leave`]).
@@ -127,5 +129,7 @@ async fn remove_member(auth: &Authenticated, user_id: Uuid, action: &str, check_
     db::teams::remove_member(&mut *tx, auth.team_id(), user_id).await.map_err(database)?;
     let revoked = revoke_outlived(&mut tx, auth.team_id(), user_id, None).await.map_err(database)?;
     auth.audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current, "revoked": revoked })).await?;
-    tx.commit().await.map_err(database)
+    tx.commit().await.map_err(database)?;
+    auth.request.state.live.recheck(auth.team_id());
+    Ok(())
 }

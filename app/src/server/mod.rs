@@ -14,6 +14,8 @@ pub mod dashboard;
 pub mod db;
 pub mod demo_cluster;
 pub mod egress;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod incidents;
 pub mod ingest;
 pub mod invitations;

@@ -1,6 +1,7 @@
 //! HMAC-SHA256 signatures of webhook bodies as Stripe and PagerDuty send them: a header
 //! of comma-separated `scheme=value` entries, each `v1` the hex MAC of the signed message
-//! under one of the sender's active secrets (several while secrets rotate).
+//! under one of the sender's active secrets (several while secrets rotate); and Grafana's
+//! single hex MAC with its own timestamp header.
 //!
 //! The header comes from anyone, before anything is authenticated, so the work it can
 //! cause is bounded before any MAC is computed: a header longer than
@@ -88,6 +89,33 @@ pub fn verify_hex(signature: &str, secret: &[u8], message: &[&[u8]]) -> bool {
     hex::decode_to_slice(signature.trim(), &mut given).is_ok() && bool::from(given.ct_eq(&mac(secret, message)))
 }
 
+/// How far the time Grafana signed at may be from ours, in seconds, either way.
+pub const GRAFANA_TOLERANCE_SECS: u64 = 300;
+
+/// Whether a signature made at `signed_at` (Unix seconds, as the sender claims) is within
+/// `tolerance` seconds of `now`, either way. Any number a header carries is compared
+/// without overflow.
+pub fn signed_within(signed_at: i64, now: i64, tolerance: u64) -> bool {
+    now.abs_diff(signed_at) <= tolerance
+}
+
+/// Grafana's optional signature (`X-Grafana-Alerting-Signature`): hex HMAC-SHA256 over
+/// `[timestamp ":"] body`. A signed timestamp (`X-Grafana-Alerting-Signature-Timestamp`,
+/// Unix seconds) must be within [`GRAFANA_TOLERANCE_SECS`] of `now`, so that a captured
+/// delivery cannot be replayed later.
+pub fn verify_grafana(signature: &str, timestamp: Option<&str>, body: &[u8], secret: &[u8], now: i64) -> bool {
+    match timestamp {
+        Some(timestamp) => {
+            let fresh = timestamp
+                .trim()
+                .parse::<i64>()
+                .is_ok_and(|signed_at| signed_within(signed_at, now, GRAFANA_TOLERANCE_SECS));
+            fresh && verify_hex(signature, secret, &[timestamp.as_bytes(), b":", body])
+        }
+        None => verify_hex(signature, secret, &[body]),
+    }
+}
+
 /// The hex MAC of `message` under `secret`, as a `v1` entry carries it.
 pub fn sign(secret: &[u8], message: &[&[u8]]) -> String {
     hex::encode(mac(secret, message))
@@ -119,6 +147,28 @@ mod tests {
         assert!(verify_hex(&sign(b"b", &[b"1", b":", body]), b"b", &[b"1:", body]));
         assert!(!verify_hex(&sign(b"b", &[body]), b"a", &[body]));
         assert!(!verify_hex("", b"b", &[body]));
+    }
+
+    #[test]
+    fn grafana_signs_the_body_or_its_timestamp_and_body_and_old_timestamps_fail() {
+        let body: &[u8] = b"{}";
+        let now = 1_800_000_000;
+        assert!(verify_grafana(&sign(b"g", &[body]), None, body, b"g", now));
+        let signed_at = (now - 299).to_string();
+        let signature = sign(b"g", &[signed_at.as_bytes(), b":", body]);
+        assert!(verify_grafana(&signature, Some(&signed_at), body, b"g", now));
+        assert!(!verify_grafana(&signature, Some(&signed_at), body, b"g", now + 2));
+        assert!(!verify_grafana(&signature, None, body, b"g", now));
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_integers_are_just_old() {
+        // Found by the fuzzer: `now - t` overflowed (a panic where overflow is checked).
+        for signed_at in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            assert!(!signed_within(signed_at, 1_800_000_000, 300));
+            assert!(!verify_grafana("00", Some(&signed_at.to_string()), b"{}", b"g", 1_800_000_000));
+        }
+        assert!(signed_within(i64::MAX, i64::MAX - 300, 300));
     }
 
     #[test]

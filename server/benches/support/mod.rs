@@ -3,6 +3,9 @@
 
 use sqlx::{Connection as _, PgConnection};
 
+#[allow(dead_code, reason = "only the load benchmarks send requests")]
+pub mod load;
+
 /// A database created for one benchmark run.
 pub struct BenchDatabase {
     /// Its URL.

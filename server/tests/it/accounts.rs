@@ -446,3 +446,107 @@ async fn an_idle_session_ends_within_its_timeout_plus_the_renewal_and_a_busy_one
     assert!(bob.viewer().await.is_null(), "an idle session ended within its timeout plus the renewal");
     app.stop().await;
 }
+
+/// Every table's rows, as one digest per table (the session store's schema aside: reading
+/// a session may renew it).
+async fn contents(db: &sqlx::PgPool) -> Vec<(String, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables
+         where table_schema = 'public' and table_type = 'BASE TABLE' order by 1",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let mut digests = Vec::new();
+    for table in tables {
+        let digest: String = sqlx::query_scalar(&format!(
+            "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t"
+        ))
+        .fetch_one(db)
+        .await
+        .unwrap();
+        digests.push((table, digest));
+    }
+    digests
+}
+
+/// No GET changes anything: every GET server function (read from the registry, so one
+/// added later is covered), the pages, the CSV export and the probes, called with real
+/// ids, leave every table as it was.
+#[tokio::test]
+async fn no_get_request_changes_anything() {
+    let app = TestApp::spawn().await;
+    let (owner, cluster, _) = crate::demo_cluster::with_demo_cluster(&app, "owner@reads.example").await;
+    let key: serde_json::Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let alert: serde_json::Value = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.address))
+        .bearer_auth(key["secret"].as_str().unwrap())
+        .json(&serde_json::json!({"title": "Checkout is down"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incident = alert["incident_id"].as_str().unwrap().to_string();
+    let invited = owner.call("create_invitation", &[("email", "vic@reads.example"), ("role", "viewer")]).await;
+    let invited: serde_json::Value = invited.json().await.unwrap();
+    let token = invited["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
+    // Let the agent finish with the incident, so that only the requests below could write.
+    let db = app.db().await;
+    for _ in 0..200 {
+        let busy: i64 = sqlx::query_scalar("select count(*) from agent_jobs where state in ('queued', 'running')")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if busy == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = contents(&db).await;
+
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .filter(|(_, method)| *method == axum::http::Method::GET)
+        .flat_map(|(path, _)| {
+            [&incident, &cluster.to_string()]
+                .map(|id| format!("{path}?id={id}&token={token}&session=cs_test_unknown&cursor=&status=&q="))
+        })
+        .collect();
+    assert!(paths.len() >= 40, "the GET server functions: {paths:?}");
+    paths.extend(
+        [
+            "/",
+            "/dashboard",
+            "/incidents",
+            &format!("/incidents/{incident}"),
+            "/settings/integrations",
+            "/settings/clusters",
+            &format!("/settings/clusters/{cluster}"),
+            "/settings/members",
+            "/settings/api-keys",
+            "/settings/account",
+            "/settings/ai",
+            "/settings/billing",
+            "/settings/audit-log",
+            "/settings/audit-log.csv",
+            "/billing/checkout/cs_test_unknown",
+            &format!("/invitations/{token}"),
+            "/pricing",
+            "/status",
+            "/health",
+            "/ready",
+        ]
+        .map(str::to_string),
+    );
+    for path in &paths {
+        let response = owner.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+        assert!(response.status().as_u16() < 500, "{path}: {}", response.status());
+    }
+    let after = contents(&db).await;
+    let changed: Vec<&String> =
+        before.iter().zip(&after).filter(|(b, a)| b != a).map(|((table, _), _)| table).collect();
+    assert!(changed.is_empty(), "GET requests changed {changed:?}");
+    app.stop().await;
+}

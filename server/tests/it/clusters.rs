@@ -272,3 +272,28 @@ async fn no_credential_of_a_saved_kubeconfig_is_stored_or_logged_in_plain_text()
     }
     app.stop().await;
 }
+
+/// A sealed credential opens only in the row and team it was sealed for: one copied
+/// over another row (a restore gone wrong, a write through some other hole) fails to
+/// open instead of handing one team's cluster to another.
+#[tokio::test]
+async fn a_kubeconfig_copied_to_another_teams_row_does_not_open_there() {
+    let app = TestApp::spawn().await;
+    let (_, alpha_cluster, alpha) = crate::demo_cluster::with_demo_cluster(&app, "ana@alpha.example").await;
+    let (_, bravo_cluster, bravo) = crate::demo_cluster::with_demo_cluster(&app, "bo@bravo.example").await;
+    let state = app.state();
+    assert!(app::server::clusters::kubeconfig(&state, alpha, alpha_cluster).await.is_ok());
+    sqlx::query(
+        "update clusters set credentials_ciphertext = (select credentials_ciphertext from clusters where id = $2)
+         where id = $1",
+    )
+    .bind(alpha_cluster)
+    .bind(bravo_cluster)
+    .execute(&state.db)
+    .await
+    .unwrap();
+    let opened = app::server::clusters::kubeconfig(&state, alpha, alpha_cluster).await;
+    assert!(opened.is_err(), "Bravo's kubeconfig opened as Alpha's: {:?}", opened.map(|k| k.clusters));
+    assert!(app::server::clusters::kubeconfig(&state, bravo, bravo_cluster).await.is_ok(), "Bravo's own still opens");
+    app.stop().await;
+}

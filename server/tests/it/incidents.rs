@@ -421,8 +421,23 @@ async fn the_dashboards_daily_rollups_always_equal_what_they_count() {
         let endpoint = if n % 2 == 0 { "acknowledge_incident" } else { "resolve_incident" };
         assert_eq!(owner.call(endpoint, &[("id", id)]).await.status(), StatusCode::OK);
     }
-    let resolved = list(&owner, "filter[status]=resolved").await;
-    for id in ids(&resolved).iter().take(3) {
+    // Alerts raced, so a resolved incident may have a newer open one with its dedup key,
+    // which rightly refuses to be reopened: reopen only those without.
+    let reopenable: Vec<(Uuid,)> = sqlx::query_as(
+        "select id from incidents resolved
+         where status = 'resolved' and team_id = $1
+           and not exists (select 1 from incidents newer
+                           where newer.team_id = resolved.team_id and newer.dedup_key = resolved.dedup_key
+                             and newer.status <> 'resolved')
+         order by id limit 3",
+    )
+    .bind(owner.viewer().await["team"]["team_id"].as_str().unwrap().parse::<Uuid>().unwrap())
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(reopenable.len(), 3, "three resolved incidents to reopen");
+    for id in reopenable.iter().map(|(id,)| id.to_string()) {
+        let id = id.as_str();
         assert_eq!(owner.call("reopen_incident", &[("id", id)]).await.status(), StatusCode::OK);
         assert_eq!(
             owner.call("set_incident_severity", &[("id", id), ("severity", "info")]).await.status(),

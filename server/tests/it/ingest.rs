@@ -871,3 +871,51 @@ async fn a_flooding_team_is_throttled_by_its_plan_and_others_are_not() {
     assert_eq!(calm.status(), StatusCode::ACCEPTED, "another team is not held back");
     app.stop().await;
 }
+
+/// Raw deliveries are kept as long as the plan says; then their bodies go and their
+/// rows stay, and the incident page says so.
+#[tokio::test]
+async fn raw_deliveries_are_removed_after_their_plans_retention() {
+    let app = TestApp::spawn().await;
+    let free = Team::create(&app, "free").await;
+    let pro = Team::create(&app, "pro").await;
+    sqlx::query("update teams set plan = 'pro' where id = $1").bind(pro.id).execute(&pro.db).await.unwrap();
+    for team in [&free, &pro] {
+        let (path, bearer) = team.webhook("alertmanager");
+        let body = alertmanager_group(&[("fff0000000000001", "firing"), ("fff0000000000002", "firing")]);
+        let answer = post(&app, &path, &[("authorization", bearer)], body).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    // Eight days on: past Free's seven, within Pro's ninety. One of Free's is recent.
+    sqlx::query("update alerts set received_at = now() - interval '8 days' where team_id = any($1)")
+        .bind(vec![free.id, pro.id])
+        .execute(&free.db)
+        .await
+        .unwrap();
+    let recent: Uuid = sqlx::query_scalar("select id from alerts where team_id = $1 limit 1")
+        .bind(free.id)
+        .fetch_one(&free.db)
+        .await
+        .unwrap();
+    sqlx::query("update alerts set received_at = now() where id = $1").bind(recent).execute(&free.db).await.unwrap();
+
+    let removed = app::server::ingest::retention::remove_expired(&free.db).await.unwrap();
+    assert_eq!(removed, 1, "only Free's old body");
+    let kept = "select count(*) from alerts where team_id = $1 and raw_removed_at is null and length(raw_body) > 0";
+    assert_eq!(free.count(kept).await, 1, "Free's recent body stays");
+    assert_eq!(pro.count(kept).await, 2, "Pro keeps ninety days");
+    assert_eq!(free.count("select count(*) from alerts where team_id = $1").await, 2, "the rows stay");
+    assert_eq!(app::server::ingest::retention::remove_expired(&free.db).await.unwrap(), 0, "a second pass finds none");
+
+    let incident: String =
+        sqlx::query_scalar("select incident_id::text from alerts where team_id = $1 and raw_removed_at is not null")
+            .bind(free.id)
+            .fetch_one(&free.db)
+            .await
+            .unwrap();
+    let page: serde_json::Value = free.owner.query(&format!("get_incident?id={incident}")).await.json().await.unwrap();
+    let shown = &page["alerts"][0];
+    assert_eq!(shown["removed"], true, "{page}");
+    assert_eq!(shown["raw"], "");
+    app.stop().await;
+}

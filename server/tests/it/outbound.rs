@@ -300,3 +300,109 @@ async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
     assert!(pd_received.lock().unwrap().is_empty(), "PagerDuty was called: {:?}", pd_received.lock().unwrap());
     app.stop().await;
 }
+
+/// A loopback Slack that takes `delay` to answer; what it received, and the most
+/// requests it had in hand at once.
+async fn slow_slack(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<(usize, usize)>>) {
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let in_hand: Arc<Mutex<(usize, usize)>> = Arc::default();
+    let (log, counts) = (received.clone(), in_hand.clone());
+    let handler = move |body: String| {
+        let (log, counts) = (log.clone(), counts.clone());
+        async move {
+            let text = serde_json::from_str::<Value>(&body).unwrap()["text"].as_str().unwrap_or("").to_string();
+            log.lock().unwrap().push(text);
+            {
+                let mut counts = counts.lock().unwrap();
+                counts.0 += 1;
+                counts.1 = counts.1.max(counts.0);
+            }
+            tokio::time::sleep(delay).await;
+            counts.lock().unwrap().0 -= 1;
+            "ok"
+        }
+    };
+    let router = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{address}/services/T0/B0/secret"), received, in_hand)
+}
+
+/// Queues a Slack message for `team` (about `incident`, if any), as the agent does.
+async fn queue_slack(db: &sqlx::PgPool, team: Uuid, incident: Option<Uuid>, text: &str) {
+    sqlx::query(
+        "insert into outbound_calls (team_id, incident_id, target, purpose, method, path, body)
+         values ($1, $2, 'slack', 'new_incident', 'POST', '', $3)",
+    )
+    .bind(team)
+    .bind(incident)
+    .bind(json!({ "text": text }))
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// One team's slow Slack webhook holds a couple of the deliverer's workers, not all of
+/// them; an incident's messages still go in the order they were made.
+#[tokio::test]
+async fn a_slow_destination_does_not_hold_up_other_teams_calls() {
+    let app = TestApp::spawn().await;
+    let db = app.db().await;
+    let mut teams = Vec::new();
+    for name in ["slow", "quick"] {
+        let owner = app.user();
+        owner.sign_up(&format!("owner@{name}.example"), name).await;
+        let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+        teams.push((owner, team));
+    }
+    let [(slow_owner, slow), (quick_owner, quick)] = &teams[..] else { unreachable!() };
+    // The quick team's incident, opened before any webhook is set (so nothing is queued yet).
+    let key: Value = quick_owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let answer: Value = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.address))
+        .bearer_auth(key["secret"].as_str().unwrap())
+        .json(&json!({"title": "Checkout is down"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incident: Uuid = answer["incident_id"].as_str().unwrap().parse().unwrap();
+    let (slow_webhook, slow_received, slow_in_hand) = slow_slack(Duration::from_secs(3)).await;
+    let (quick_webhook, quick_received, _) = slow_slack(Duration::ZERO).await;
+    for (owner, webhook) in [(slow_owner, &slow_webhook), (quick_owner, &quick_webhook)] {
+        assert_eq!(owner.call("set_slack_webhook", &[("url", webhook)]).await.status(), StatusCode::OK);
+    }
+    for n in 0..6 {
+        queue_slack(&db, *slow, None, &format!("slow {n}")).await;
+    }
+    for step in ["first", "second", "third"] {
+        queue_slack(&db, *quick, Some(incident), step).await;
+    }
+
+    for _ in 0..100 {
+        if quick_received.lock().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*quick_received.lock().unwrap(), ["first", "second", "third"], "in the order they were made");
+    let slow_so_far = slow_received.lock().unwrap().len();
+    assert!(
+        slow_so_far <= app::server::outbound::deliver::PER_DESTINATION as usize,
+        "the quick team's messages went while the slow webhook held its first calls ({slow_so_far} sent to it)"
+    );
+    for _ in 0..300 {
+        if slow_received.lock().unwrap().len() == 6 && slow_in_hand.lock().unwrap().0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(slow_received.lock().unwrap().len(), 6, "the slow team's messages all went in the end");
+    let most = slow_in_hand.lock().unwrap().1;
+    assert_eq!(most, app::server::outbound::deliver::PER_DESTINATION as usize, "at most this many at once");
+    app.stop().await;
+}

@@ -86,12 +86,13 @@ async fn after_a_rotation_old_credentials_open_and_reseal_moves_them_to_the_new_
     assert!(server::startup::reseal(settings).await.unwrap() >= 1, "the cluster's credentials at least");
     let db = first.db().await;
     for (table, _, column) in SEALED_COLUMNS {
-        let ids: Vec<i32> =
-            sqlx::query_scalar(&format!("select get_byte({column}, 0) from {table} where {column} is not null"))
-                .fetch_all(&db)
-                .await
-                .unwrap();
-        assert!(ids.iter().all(|id| *id == 2), "{table}.{column} sealed by the new key: {ids:?}");
+        let ids: Vec<(i32, i32)> = sqlx::query_as(&format!(
+            "select get_byte({column}, 0), get_byte({column}, 1) from {table} where {column} is not null"
+        ))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(ids.iter().all(|id| *id == (0, 2)), "{table}.{column} sealed to its place by the new key: {ids:?}");
     }
     let mut settings = support::settings(first.database_url());
     rotated(&mut settings);
@@ -102,6 +103,49 @@ async fn after_a_rotation_old_credentials_open_and_reseal_moves_them_to_the_new_
     for app in [third, second, first] {
         app.stop().await;
     }
+}
+
+/// Credentials sealed before places were sealed in (`key id | nonce | sealed`, without
+/// associated data) are sealed to their places, under the key that sealed them, by the
+/// first start of this version; they open as before.
+#[tokio::test]
+async fn a_start_seals_credentials_of_the_earlier_format_to_their_places() {
+    use aes_gcm::aead::{Aead, KeyInit, OsRng};
+    use aes_gcm::{AeadCore, Aes256Gcm, Key};
+    use secrecy::ExposeSecret as _;
+
+    let first = TestApp::spawn().await;
+    let (owner, cluster, team) = with_demo_cluster(&first, "ana@example.com").await;
+    let state = first.state();
+    let kubeconfig = app::server::clusters::kubeconfig(&state, team, cluster).await.unwrap();
+    // As the earlier version sealed it.
+    let secret = state.settings.secret_key.clone().expect("the tests' key");
+    let key_bytes = hex::decode(secret.key.expose_secret()).unwrap();
+    let earlier = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key_bytes));
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let mut unplaced = vec![secret.id];
+    unplaced.extend_from_slice(&nonce);
+    unplaced.extend(earlier.encrypt(&nonce, serde_json::to_vec(&kubeconfig).unwrap().as_slice()).unwrap());
+    sqlx::query("update clusters set credentials_ciphertext = $2 where id = $1")
+        .bind(cluster)
+        .bind(&unplaced)
+        .execute(&state.db)
+        .await
+        .unwrap();
+    assert!(app::server::clusters::kubeconfig(&state, team, cluster).await.is_err(), "opens only once placed");
+
+    let second = first.another_instance().await;
+    let (first_byte, key_id): (i32, i32) = sqlx::query_as(
+        "select get_byte(credentials_ciphertext, 0), get_byte(credentials_ciphertext, 1) from clusters where id = $1",
+    )
+    .bind(cluster)
+    .fetch_one(&state.db)
+    .await
+    .unwrap();
+    assert_eq!((first_byte, key_id), (0, i32::from(secret.id)), "placed, under the same key");
+    connection_works(&owner.at(&second), &cluster.to_string()).await;
+    second.stop().await;
+    first.stop().await;
 }
 
 #[tokio::test]

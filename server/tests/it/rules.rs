@@ -5,9 +5,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, PodSpec, ResourceQuota, Secret};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, PersistentVolumeClaim, Pod, PodSpec, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -21,10 +25,20 @@ const APP: &str = "healthy-app";
 
 /// The analysis of `alert` after `seed` changed a fresh team's demo cluster.
 async fn diagnosed(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client), alert: Value) -> Value {
+    diagnosed_as(app, case, async move |client| {
+        seed(client).await;
+        alert
+    })
+    .await
+}
+
+/// The analysis of the alert `seed` returns once it changed a fresh team's demo cluster
+/// (for alerts that name what the cluster made: a pod, a cron job's job).
+async fn diagnosed_as(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client) -> Value) -> Value {
     let (owner, id, team) = with_demo_cluster(app, &format!("{case}@rules.example")).await;
     unlimited(app, team).await;
     let client = cluster_client::connect(&app.state(), team, id).await.unwrap();
-    seed(client).await;
+    let alert = seed(client).await;
     let incident = send(app, team, &alert).await;
     analysis(&owner, incident).await
 }
@@ -374,5 +388,367 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     let set = json!([{"name": "POSTGRES_PASSWORD", "value": "s3cret-demo"}]);
     not_confirmed(&diagnosed(&app, "job-near", job(set), job_alert()).await);
 
+    app.stop().await;
+}
+
+/// An alert as kube-prometheus-stack sends it from kube-state-metrics: the exporter's own
+/// labels beside the object's.
+fn from_kube_state_metrics(name: &str, labels: Value, summary: &str) -> Value {
+    let mut all = json!({"job": "kube-state-metrics", "service": "kube-prometheus-stack-kube-state-metrics",
+                         "instance": "10.244.1.17:8080", "endpoint": "http", "container": "kube-state-metrics",
+                         "pod": "kube-prometheus-stack-kube-state-metrics-6d8f9c7b5-kx2zq", "namespace": "monitoring"});
+    for (key, value) in labels.as_object().unwrap() {
+        all[key] = value.clone();
+    }
+    alert(name, all, summary)
+}
+
+/// Creates a StatefulSet of healthy-app's container with `env` and a volume claim template.
+async fn stateful_set(client: &Client, env: Value) {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+    let template = deployments.get(APP).await.unwrap().spec.template.spec.unwrap();
+    let mut container = serde_json::to_value(&template.containers[0]).unwrap();
+    container["env"] = env;
+    container["volumeMounts"] = json!([{"name": "data", "mountPath": "/var/lib/ledger"}]);
+    create::<StatefulSet>(
+        client,
+        json!({"metadata": {"name": "ledger"}, "spec": {"replicas": 2, "serviceName": "ledger",
+               "selector": {"matchLabels": {"app": "ledger"}},
+               "template": {"metadata": {"labels": {"app": "ledger"}}, "spec": {"containers": [container]}},
+               "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                          "resources": {"requests": {"storage": "1Gi"}}}}]}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their_near_misses_are_not() {
+    let app = with_agent(2).await;
+
+    // A StatefulSet's pod found up its owner chain from a kube-state-metrics alert that
+    // also carries the exporter's pod: the missing variable named, the set as the workload.
+    let crash = || {
+        from_kube_state_metrics(
+            "KubePodCrashLooping",
+            json!({"namespace": "demo", "pod": "ledger-0", "container": "healthy-app", "reason": "CrashLoopBackOff"}),
+            "Pod is crash looping.",
+        )
+    };
+    let found = diagnosed(&app, "sts", async |client: Client| stateful_set(&client, json!([])).await, crash()).await;
+    assert_eq!(found["family"], "pod_crash", "{found}");
+    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found}");
+    assert_eq!(found["workload"], "demo/statefulset/ledger", "{found}");
+    let healthy = json!([{"name": "DATABASE_URL", "value": "postgres://ledger@db/ledger"}]);
+    let seed = async move |client: Client| {
+        stateful_set(&client, healthy).await;
+        // Both pods started in order, each with its claim from the template, bound.
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "demo");
+        for name in ["data-ledger-0", "data-ledger-1"] {
+            let claim = claims.get(name).await.unwrap();
+            assert_eq!(claim.status.unwrap().phase.as_deref(), Some("Bound"), "{name}");
+        }
+    };
+    not_confirmed(&diagnosed(&app, "sts-near", seed, crash()).await);
+
+    // An Ingress routing to a Service that does not exist; one routing to a serving one.
+    let ingress = |backend: &'static str| {
+        async move |client: Client| {
+            create::<Ingress>(
+                &client,
+                json!({"metadata": {"name": "shop"}, "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com",
+                       "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                           "backend": {"service": {"name": backend, "port": {"number": 80}}}}]}}]}}),
+            )
+            .await
+        }
+    };
+    let errors = |backend: &str| {
+        alert(
+            "NginxIngressHighErrorRate",
+            json!({"job": "ingress-nginx-controller-metrics", "namespace": "ingress-nginx",
+                   "pod": "ingress-nginx-controller-7c9d8b6f5-q2w3e", "exported_namespace": "demo",
+                   "ingress": "shop", "exported_service": backend}),
+            "Ingress shop answers with 5xx",
+        )
+    };
+    let found = diagnosed(&app, "ingress", ingress("shop-frontend"), errors("shop-frontend")).await;
+    assert_eq!(found["family"], "ingress", "{found}");
+    assert!(cause(&found).contains("Service shop-frontend, which does not exist"), "{found}");
+    not_confirmed(&diagnosed(&app, "ingress-near", ingress(APP), errors(APP)).await);
+
+    // Autoscalers: a target that does not exist, pods without the CPU request the
+    // autoscaler measures — and one that can scale.
+    let autoscaler = |target: &'static str| {
+        async move |client: Client| {
+            create::<HorizontalPodAutoscaler>(
+                &client,
+                json!({"metadata": {"name": "healthy-app"}, "spec": {"minReplicas": 2, "maxReplicas": 10,
+                       "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                       "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                                    "target": {"type": "Utilization", "averageUtilization": 70}}}]}}),
+            )
+            .await
+        }
+    };
+    let mismatch = || {
+        from_kube_state_metrics(
+            "KubeHpaReplicasMismatch",
+            json!({"namespace": "demo", "horizontalpodautoscaler": "healthy-app"}),
+            "HPA has not matched desired number of replicas.",
+        )
+    };
+    let found = diagnosed(&app, "hpa-target", autoscaler("healthy-app-v2"), mismatch()).await;
+    assert_eq!(found["family"], "autoscaling", "{found}");
+    assert!(cause(&found).contains("Deployment healthy-app-v2 does not exist"), "{found}");
+    let no_request = async |client: Client| {
+        change_pods(&client, APP, |spec| {
+            if let Some(requests) = spec.containers[0].resources.as_mut().and_then(|r| r.requests.as_mut()) {
+                requests.remove("cpu");
+            }
+        })
+        .await;
+        autoscaler(APP)(client).await
+    };
+    let found = diagnosed(&app, "hpa-request", no_request, mismatch()).await;
+    assert!(cause(&found).contains("no cpu request (container healthy-app)"), "{found}");
+    not_confirmed(&diagnosed(&app, "hpa-near", autoscaler(APP), mismatch()).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_panels_new_failures_are_diagnosed_by_name() {
+    let app = with_agent(2).await;
+    for (failure, family, named) in [
+        ("autoscaler_blind", "autoscaling", "no cpu request (container healthy-app)"),
+        ("ingress_misrouted", "ingress", "Service healthy-app-web, which does not exist"),
+    ] {
+        let (owner, id, team) = with_demo_cluster(&app, &format!("{failure}@rules.example")).await;
+        unlimited(&app, team).await;
+        let simulated = owner.call("simulate_failure", &[("id", &id.to_string()), ("failure", failure)]).await;
+        assert!(simulated.status().is_success(), "{failure}");
+        let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents where team_id = $1")
+            .bind(team)
+            .fetch_one(&app.state().db)
+            .await
+            .unwrap();
+        let found = analysis(&owner, incident).await;
+        assert_eq!(found["family"], family, "{found}");
+        assert!(cause(&found).contains(named), "{found}");
+    }
+    app.stop().await;
+}
+
+/// healthy-app's container as its deployment runs it, changed by `change` (given as JSON
+/// fields to set).
+async fn app_container(client: &Client, change: Value) -> Value {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+    let template = deployments.get(APP).await.unwrap().spec.template.spec.unwrap();
+    let mut container = serde_json::to_value(&template.containers[0]).unwrap();
+    for (field, value) in change.as_object().unwrap() {
+        container[field] = value.clone();
+    }
+    container
+}
+
+#[tokio::test]
+async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_and_their_near_misses_are_not() {
+    let app = with_agent(2).await;
+
+    // A DaemonSet runs a pod on every node; one whose pods crash for a missing variable is
+    // named as the workload, and with the variable set it rolls out.
+    let daemon_set = |env: Value| {
+        async move |client: Client| {
+            let container = app_container(&client, json!({"env": env})).await;
+            create::<DaemonSet>(
+                &client,
+                json!({"metadata": {"name": "log-agent"}, "spec": {"selector": {"matchLabels": {"app": "log-agent"}},
+                       "template": {"metadata": {"labels": {"app": "log-agent"}}, "spec": {"containers": [container]}}}}),
+            )
+            .await;
+            let pods: Api<Pod> = Api::namespaced(client.clone(), "demo");
+            let listed = pods.list(&kube::api::ListParams::default().labels("app=log-agent")).await.unwrap();
+            let mut nodes: Vec<String> =
+                listed.items.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()).collect();
+            nodes.sort();
+            assert_eq!(nodes, ["demo-node-1", "demo-node-2", "demo-node-3"], "one pod on every node");
+        }
+    };
+    let stuck = || {
+        from_kube_state_metrics(
+            "KubeDaemonSetRolloutStuck",
+            json!({"namespace": "demo", "daemonset": "log-agent"}),
+            "DaemonSet rollout is stuck.",
+        )
+    };
+    let found = diagnosed(&app, "daemonset", daemon_set(json!([])), stuck()).await;
+    assert_eq!(found["family"], "pod_crash", "{found}");
+    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found}");
+    assert_eq!(found["workload"], "demo/daemonset/log-agent", "{found}");
+    let healthy = json!([{"name": "DATABASE_URL", "value": "postgres://agent@db/logs"}]);
+    not_confirmed(&diagnosed(&app, "daemonset-near", daemon_set(healthy), stuck()).await);
+
+    // A CronJob's job whose command is not in the image: the runtime cannot start it, and
+    // the job fails naming the command; a command the image has completes.
+    let cron_job = |command: &'static str| {
+        async move |client: Client| {
+            let container = app_container(&client, json!({"command": [command, "--since=24h"]})).await;
+            create::<CronJob>(
+                &client,
+                json!({"metadata": {"name": "nightly-report"}, "spec": {"schedule": "0 3 * * *",
+                       "jobTemplate": {"spec": {"backoffLimit": 1, "template": {"spec": {
+                           "restartPolicy": "Never", "containers": [container]}}}}}}),
+            )
+            .await;
+            let jobs: Api<Job> = Api::namespaced(client.clone(), "demo");
+            let job = jobs.list(&Default::default()).await.unwrap().items.pop().expect("the schedule came once");
+            let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
+            assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("CronJob", "nightly-report"));
+            from_kube_state_metrics(
+                "KubeJobFailed",
+                json!({"namespace": "demo", "job_name": job.metadata.name.unwrap()}),
+                "Job failed to complete.",
+            )
+        }
+    };
+    let found = diagnosed_as(&app, "cronjob", cron_job("/app/report")).await;
+    assert_eq!(found["family"], "job_failure", "{found}");
+    assert!(cause(&found).contains("/app/report"), "{found}");
+    not_confirmed(&diagnosed_as(&app, "cronjob-near", cron_job("/app/healthy-app")).await);
+
+    // An init container whose script calls a command the image lacks holds every pod in
+    // Init:CrashLoopBackOff: the init container and the command are named. A script the
+    // image can run completes, and the app starts.
+    let init = |script: &'static str| {
+        async move |client: Client| {
+            change_pods(&client, APP, |spec| {
+                let mut wait = spec.containers[0].clone();
+                wait.name = "wait-for-db".into();
+                wait.command = Some(vec!["/bin/sh".into(), "-c".into(), script.into()]);
+                spec.init_containers = Some(vec![wait]);
+            })
+            .await
+        }
+    };
+    let mismatch = || about_app("KubeDeploymentReplicasMismatch", "Deployment has not matched the expected replicas.");
+    let found = diagnosed(&app, "init", init("pg_isready -h db.demo -p 5432"), mismatch()).await;
+    assert_eq!(found["family"], "pod_crash", "{found}");
+    assert!(cause(&found).contains("pg_isready"), "{found}");
+    assert!(cause(&found).contains("init container wait-for-db"), "{found}");
+    not_confirmed(&diagnosed(&app, "init-near", init("echo database reachable"), mismatch()).await);
+
+    // A postStart hook whose command is not in the image: the kubelet kills the container
+    // again and again; the hook and its command are named. A hook that runs is no failure.
+    let hook = |command: &'static str| {
+        async move |client: Client| {
+            change_pods(&client, APP, |spec| {
+                spec.containers[0].lifecycle = Some(
+                    serde_json::from_value(json!({"postStart": {"exec": {"command": [command, "--warm"]}}})).unwrap(),
+                );
+            })
+            .await
+        }
+    };
+    let crash = || about_app("KubePodCrashLooping", "Pod is crash looping.");
+    let found = diagnosed(&app, "hook", hook("/app/warm-cache"), crash()).await;
+    assert_eq!(found["family"], "pod_crash", "{found}");
+    assert!(cause(&found).contains("postStart lifecycle hook fails"), "{found}");
+    assert!(cause(&found).contains("warm-cache"), "{found}");
+    not_confirmed(&diagnosed(&app, "hook-near", hook("echo"), crash()).await);
+
+    // A container command the image does not have never starts: the command is named, and
+    // no restart is offered. The image's own command runs.
+    let command = |command: &'static str| {
+        async move |client: Client| {
+            change_pods(&client, APP, |spec| spec.containers[0].command = Some(vec![command.into()])).await
+        }
+    };
+    let found = diagnosed(&app, "command", command("gunicorn"), crash()).await;
+    assert_eq!(found["family"], "pod_crash", "{found}");
+    assert!(cause(&found).contains("gunicorn"), "{found}");
+    assert!(!change_kinds(&found).iter().any(|kind| kind == "rollout_restart"), "{found}");
+    not_confirmed(&diagnosed(&app, "command-near", command("healthy-app"), crash()).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes_are_named_and_their_near_misses_are_not()
+ {
+    let app = with_agent(2).await;
+    // orders-api connects to its database at start; what it meets is made first.
+    let orders = |made: Vec<(&'static str, Value)>| {
+        async move |client: Client| {
+            for (kind, object) in made {
+                match kind {
+                    "service" => create::<Service>(&client, object).await,
+                    _ => create::<NetworkPolicy>(&client, object).await,
+                }
+            }
+            create::<Deployment>(
+                &client,
+                json!({"metadata": {"name": "orders"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "orders"}},
+                       "template": {"metadata": {"labels": {"app": "orders"}}, "spec": {"containers": [{
+                           "name": "orders-api", "image": "registry.dreamops.demo/orders-api:1.0.0",
+                           "env": [{"name": "DATABASE_URL", "value": "postgres://orders@orders-db.demo:5432/orders"}]}]}}}}),
+            )
+            .await
+        }
+    };
+    let database = |selects: &str| {
+        (
+            "service",
+            json!({"metadata": {"name": "orders-db"}, "spec": {"selector": {"app": selects},
+                            "ports": [{"name": "postgres", "port": 5432, "targetPort": 8080}]}}),
+        )
+    };
+    let policy = |admits: &str| {
+        (
+            "policy",
+            json!({"metadata": {"name": "only-web"}, "spec": {"podSelector": {"matchLabels": {"app": APP}},
+                           "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": admits}}}]}]}}),
+        )
+    };
+    let crash = || alert("KubePodCrashLooping", demo(json!({"deployment": "orders"})), "Pod is crash looping.");
+
+    let found = diagnosed(&app, "dns", orders(vec![]), crash()).await;
+    assert_eq!(found["family"], "dependency", "{found}");
+    assert!(cause(&found).contains("cannot resolve the host name orders-db.demo"), "{found}");
+    assert!(cause(&found).contains("there is no Service orders-db in namespace demo"), "{found}");
+
+    let found = diagnosed(&app, "refused", orders(vec![database("nothing")]), crash()).await;
+    assert_eq!(found["family"], "dependency", "{found}");
+    assert!(cause(&found).contains("orders-db"), "{found}");
+    assert!(cause(&found).contains("refuse"), "{found}");
+
+    let found = diagnosed(&app, "policy", orders(vec![database(APP), policy("web")]), crash()).await;
+    assert!(cause(&found).contains("only-web"), "{found}");
+
+    // orders-api keeps 600 MiB of data at /var/lib/orders: a 512Mi claim there fills up,
+    // and the claim is named with its size; a 1Gi claim holds it.
+    let with_claim = |size: &'static str| {
+        async move |client: Client| {
+            create::<PersistentVolumeClaim>(
+                &client,
+                json!({"metadata": {"name": "orders-data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                       "resources": {"requests": {"storage": size}}}}),
+            )
+            .await;
+            orders(vec![database(APP)])(client.clone()).await;
+            change_pods(&client, "orders", |spec| {
+                mount(
+                    spec,
+                    json!({"name": "data", "persistentVolumeClaim": {"claimName": "orders-data"}}),
+                    json!({"name": "data", "mountPath": "/var/lib/orders"}),
+                )
+            })
+            .await
+        }
+    };
+    let found = diagnosed(&app, "full", with_claim("512Mi"), crash()).await;
+    assert!(cause(&found).contains("its volume claim orders-data (512Mi) is full"), "{found}");
+    not_confirmed(&diagnosed(&app, "roomy", with_claim("1Gi"), crash()).await);
+
+    // Near misses: the Service with ready endpoints, and a policy that admits orders.
+    not_confirmed(&diagnosed(&app, "reachable", orders(vec![database(APP)]), crash()).await);
+    not_confirmed(&diagnosed(&app, "admitted", orders(vec![database(APP), policy("orders")]), crash()).await);
     app.stop().await;
 }

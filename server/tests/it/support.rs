@@ -344,6 +344,19 @@ impl EventStream {
         }
     }
 
+    /// Whether the server ends the stream within `wait` (what comes before the end is
+    /// skipped).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None) | Err(_)) => return true,
+            }
+        }
+    }
+
     /// Events until none comes for `quiet`.
     pub async fn drain(&mut self, quiet: std::time::Duration) -> Vec<(String, serde_json::Value)> {
         let mut events = Vec::new();

@@ -8,7 +8,7 @@ use axum::routing::get;
 use crate::support::{PASSWORD, TestApp, User};
 
 /// Invites `email` as `role` from `admin`'s team; returns the link's path.
-async fn invite(admin: &User, email: &str, role: &str) -> String {
+pub(crate) async fn invite(admin: &User, email: &str, role: &str) -> String {
     let response = admin.call("create_invitation", &[("email", email), ("role", role)]).await;
     assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
     let created: serde_json::Value = response.json().await.unwrap();
@@ -230,7 +230,7 @@ async fn the_audit_log_filters_pages_and_exports() {
 }
 
 /// Joins `team_owner`'s team as `email` with `role`, through an invitation; the member.
-async fn member(app: &TestApp, team_owner: &User, email: &str, role: &str) -> (User, String) {
+pub(crate) async fn member(app: &TestApp, team_owner: &User, email: &str, role: &str) -> (User, String) {
     let link = invite(team_owner, email, role).await;
     let user = app.user();
     let joined = user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", token(&link))]).await;

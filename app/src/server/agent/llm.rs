@@ -121,6 +121,18 @@ pub fn redact(text: &str) -> String {
     text
 }
 
+/// The longest answer asked for, in tokens.
+const MAX_ANSWER_TOKENS: i64 = 1024;
+
+/// The tokens a call is charged: what the provider reports, but never less than zero
+/// (a team's own endpoint could otherwise refill its budget) and never more than the call
+/// could have used — every token stands for at least a byte of what was sent, the answer
+/// is at most [`MAX_ANSWER_TOKENS`], and each message adds a few tokens of framing.
+fn charged(reported: i64, prompt: &str) -> i64 {
+    let most = i64::try_from(SYSTEM.len() + prompt.len()).unwrap_or(i64::MAX).saturating_add(MAX_ANSWER_TOKENS + 64);
+    reported.clamp(0, most)
+}
+
 /// The request body and headers for `provider`.
 fn request(provider: &Provider, prompt: &str) -> (String, Value, Vec<(&'static str, String)>) {
     let key = provider.api_key.as_ref().map(|key| key.expose_secret().to_string());
@@ -128,7 +140,7 @@ fn request(provider: &Provider, prompt: &str) -> (String, Value, Vec<(&'static s
     match provider.kind {
         ProviderKind::Anthropic => (
             format!("{base}/v1/messages"),
-            json!({"model": provider.model, "max_tokens": 1024, "system": SYSTEM,
+            json!({"model": provider.model, "max_tokens": MAX_ANSWER_TOKENS, "system": SYSTEM,
                    "messages": [{"role": "user", "content": prompt}]}),
             [("anthropic-version", "2023-06-01".to_string())]
                 .into_iter()
@@ -137,7 +149,7 @@ fn request(provider: &Provider, prompt: &str) -> (String, Value, Vec<(&'static s
         ),
         ProviderKind::OpenAiCompatible => (
             format!("{base}/chat/completions"),
-            json!({"model": provider.model, "max_tokens": 1024, "temperature": 0.2,
+            json!({"model": provider.model, "max_tokens": MAX_ANSWER_TOKENS, "temperature": 0.2,
                    "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]}),
             key.map(|key| ("authorization", format!("Bearer {key}"))).into_iter().collect(),
         ),
@@ -146,6 +158,7 @@ fn request(provider: &Provider, prompt: &str) -> (String, Value, Vec<(&'static s
 
 /// The text and tokens of a provider's answer.
 fn read_answer(kind: ProviderKind, body: &Value) -> Option<(String, i64)> {
+    let count = |field: &str| body["usage"][field].as_i64().unwrap_or(0).max(0);
     match kind {
         ProviderKind::Anthropic => {
             let text: String = body["content"]
@@ -155,16 +168,14 @@ fn read_answer(kind: ProviderKind, body: &Value) -> Option<(String, i64)> {
                 .filter_map(|block| block["text"].as_str())
                 .collect::<Vec<_>>()
                 .join("\n");
-            let tokens = body["usage"]["input_tokens"].as_i64().unwrap_or(0)
-                + body["usage"]["output_tokens"].as_i64().unwrap_or(0);
+            let tokens = count("input_tokens").saturating_add(count("output_tokens"));
             (!text.trim().is_empty()).then_some((text, tokens))
         }
         ProviderKind::OpenAiCompatible => {
             let text = body["choices"][0]["message"]["content"].as_str()?.to_string();
-            let tokens = body["usage"]["total_tokens"].as_i64().unwrap_or_else(|| {
-                body["usage"]["prompt_tokens"].as_i64().unwrap_or(0)
-                    + body["usage"]["completion_tokens"].as_i64().unwrap_or(0)
-            });
+            let tokens = body["usage"]["total_tokens"]
+                .as_i64()
+                .unwrap_or_else(|| count("prompt_tokens").saturating_add(count("completion_tokens")));
             (!text.trim().is_empty()).then_some((text, tokens))
         }
     }
@@ -194,7 +205,7 @@ async fn ask_once(
         response.json().await.map_err(|error| (format!("answered something unreadable: {error}"), false))?;
     let (text, tokens) =
         read_answer(provider.kind, &body).ok_or_else(|| ("answered without text".to_string(), false))?;
-    Ok(Answer { model: provider.name(), text, tokens })
+    Ok(Answer { model: provider.name(), text, tokens: charged(tokens, prompt) })
 }
 
 /// Asks each provider in turn (each once more after a timeout, 5xx or 429) until one
@@ -257,5 +268,19 @@ mod tests {
         let openai = json!({"choices": [{"message": {"role": "assistant", "content": "Agreed."}}], "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}});
         assert_eq!(read_answer(ProviderKind::OpenAiCompatible, &openai), Some(("Agreed.".to_string(), 120)));
         assert_eq!(read_answer(ProviderKind::OpenAiCompatible, &json!({"choices": []})), None);
+    }
+
+    #[test]
+    fn usage_is_charged_within_what_a_call_can_use() {
+        // An endpoint that reports huge or negative usage once overflowed the sum, or
+        // gave its team tokens back.
+        let huge = json!({"content": [{"type": "text", "text": "x"}], "usage": {"input_tokens": i64::MAX, "output_tokens": i64::MAX}});
+        assert_eq!(read_answer(ProviderKind::Anthropic, &huge).unwrap().1, i64::MAX);
+        let negative = json!({"choices": [{"message": {"content": "x"}}], "usage": {"total_tokens": -5_000_000}});
+        assert_eq!(charged(read_answer(ProviderKind::OpenAiCompatible, &negative).unwrap().1, "prompt"), 0);
+        assert_eq!(charged(-1, "prompt"), 0);
+        assert_eq!(charged(900, "prompt"), 900);
+        let most = (SYSTEM.len() + 6) as i64 + MAX_ANSWER_TOKENS + 64;
+        assert_eq!(charged(i64::MAX, "prompt"), most);
     }
 }

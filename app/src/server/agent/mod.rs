@@ -5,8 +5,11 @@
 
 pub mod classify;
 pub mod context;
+#[cfg(test)]
+mod corpus;
 pub mod jobs;
 pub mod llm;
+pub mod logs;
 pub mod rules;
 pub mod team_llm;
 
@@ -265,9 +268,9 @@ pub struct Timeline<'a> {
     incident: Uuid,
 }
 
-impl Timeline<'_> {
+impl context::Steps for Timeline<'_> {
     /// Writes a step of the analysis.
-    pub async fn step(&self, message: &str) {
+    async fn step(&self, message: &str) {
         note(self.state, self.team, self.incident, "agent.step", message).await;
     }
 }
@@ -529,15 +532,21 @@ fn classified(found: &Classification) -> String {
     if let Some(name) = &found.alert_name {
         message.push_str(&format!(" (alert {name})"));
     }
-    let place: Vec<String> = [
-        ("namespace", &found.namespace),
-        ("deployment", &found.deployment),
-        ("pod", &found.pod),
-        ("cluster", &found.cluster),
-    ]
-    .into_iter()
-    .filter_map(|(what, value)| value.as_ref().map(|v| format!("{what} {v}")))
-    .collect();
+    let mut place: Vec<String> = Vec::new();
+    if let Some(subject) = &found.subject {
+        let what = match (&subject.namespace, &subject.name) {
+            (Some(namespace), Some(name)) => format!("{} {namespace}/{name}", subject.kind.as_str()),
+            (None, Some(name)) => format!("{} {name}", subject.kind.as_str()),
+            _ => subject.kind.as_str().to_string(),
+        };
+        place.push(what);
+        if let Some(container) = &subject.container {
+            place.push(format!("container {container}"));
+        }
+    }
+    if let Some(cluster) = &found.cluster {
+        place.push(format!("cluster {cluster}"));
+    }
     if !place.is_empty() {
         message.push_str(&format!(": {}", place.join(", ")));
     }

@@ -8,6 +8,7 @@ use super::llm::{Provider, ProviderKind};
 use crate::domain::analysis::{LlmView, TeamLlmProvider};
 use crate::error::AppError;
 use crate::server::auth::context::Authenticated;
+use crate::server::secrets::Place;
 use crate::server::state::AppState;
 
 fn failed(error: sqlx::Error) -> AppError {
@@ -29,8 +30,10 @@ pub async fn provider(state: &AppState, team: Uuid) -> Result<Option<Provider>, 
     let Some((kind, base_url, model, sealed)) = row(&state.db, team).await? else { return Ok(None) };
     let api_key = match sealed {
         Some(sealed) => {
-            let key =
-                state.cipher.open(&sealed).map_err(|error| AppError::internal("opening an LLM key failed", &error))?;
+            let key = state
+                .cipher
+                .open(&sealed, &Place::team_llm_key(team))
+                .map_err(|error| AppError::internal("opening an LLM key failed", &error))?;
             Some(SecretString::from(String::from_utf8_lossy(&key).into_owned()))
         }
         None => None,
@@ -105,7 +108,7 @@ pub async fn set(
     problems.finish()?;
     let (Some(kind), Some(base_url), Some(model)) = (kind, base_url, model) else { return Err(AppError::Internal) };
     let state = &auth.request.state;
-    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes()));
+    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::team_llm_key(auth.team_id())));
     let mut tx = state.db.begin().await.map_err(failed)?;
     let has_key: bool = sqlx::query_scalar(
         "insert into team_llm_providers (team_id, kind, base_url, model, key_ciphertext) values ($1, $2, $3, $4, $5)

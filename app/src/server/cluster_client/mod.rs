@@ -121,20 +121,7 @@ pub fn describe(error: &kube::Error) -> String {
 /// or the connection; the transport's own texts (refused, reset, timed out) are not
 /// shown, so that the connection test cannot serve as a port scanner.
 fn unreachable_because(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut causes = Vec::new();
-    let mut source = Some(error);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
-    let tls = causes.iter().find(|cause| {
-        let cause = cause.to_ascii_lowercase();
-        cause.contains("certificate") || cause.contains("tls") || cause.contains("handshake")
-    });
-    match tls {
-        Some(_) => format!("TLS failed: {}", causes.last().map(String::as_str).unwrap_or("")),
-        None => "could not connect to the API server".into(),
-    }
+    crate::server::egress::tls_failure(error).unwrap_or_else(|| "could not connect to the API server".into())
 }
 
 /// One capability the agent needs: its name, API group, resource, subresource, verb.
@@ -156,6 +143,56 @@ const CAPABILITIES: &[Capability] = &[
     Capability { name: "Read deployments", group: "apps", resource: "deployments", subresource: "", verb: "get" },
     Capability { name: "List deployments", group: "apps", resource: "deployments", subresource: "", verb: "list" },
     Capability { name: "List replica sets", group: "apps", resource: "replicasets", subresource: "", verb: "list" },
+    Capability { name: "Read replica sets", group: "apps", resource: "replicasets", subresource: "", verb: "get" },
+    Capability { name: "Read stateful sets", group: "apps", resource: "statefulsets", subresource: "", verb: "get" },
+    Capability { name: "Read daemon sets", group: "apps", resource: "daemonsets", subresource: "", verb: "get" },
+    Capability { name: "Read jobs", group: "batch", resource: "jobs", subresource: "", verb: "get" },
+    Capability { name: "List jobs", group: "batch", resource: "jobs", subresource: "", verb: "list" },
+    Capability { name: "Read cron jobs", group: "batch", resource: "cronjobs", subresource: "", verb: "get" },
+    Capability { name: "Read services", group: "", resource: "services", subresource: "", verb: "get" },
+    Capability { name: "Read endpoints", group: "", resource: "endpoints", subresource: "", verb: "get" },
+    Capability {
+        name: "Read volume claims",
+        group: "",
+        resource: "persistentvolumeclaims",
+        subresource: "",
+        verb: "get",
+    },
+    Capability {
+        name: "List storage classes",
+        group: "storage.k8s.io",
+        resource: "storageclasses",
+        subresource: "",
+        verb: "list",
+    },
+    Capability {
+        name: "List autoscalers",
+        group: "autoscaling",
+        resource: "horizontalpodautoscalers",
+        subresource: "",
+        verb: "list",
+    },
+    Capability {
+        name: "List ingresses",
+        group: "networking.k8s.io",
+        resource: "ingresses",
+        subresource: "",
+        verb: "list",
+    },
+    Capability {
+        name: "List ingress classes",
+        group: "networking.k8s.io",
+        resource: "ingressclasses",
+        subresource: "",
+        verb: "list",
+    },
+    Capability {
+        name: "List network policies",
+        group: "networking.k8s.io",
+        resource: "networkpolicies",
+        subresource: "",
+        verb: "list",
+    },
     Capability { name: "Patch deployments", group: "apps", resource: "deployments", subresource: "", verb: "patch" },
     Capability {
         name: "Scale deployments",

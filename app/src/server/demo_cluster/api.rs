@@ -48,7 +48,7 @@ pub fn status(code: u16, reason: &str, message: &str, details: Option<Value>) ->
 }
 
 /// One resource the demo cluster serves.
-struct Resource {
+pub(crate) struct Resource {
     plural: &'static str,
     kind: &'static str,
     group: &'static str,
@@ -138,7 +138,7 @@ const RESOURCES: &[Resource] = &[
         kind: "Service",
         group: "",
         namespaced: true,
-        verbs: &["get", "list"],
+        verbs: &["create", "delete", "get", "list"],
         short_names: &["svc"],
         subresources: &[],
     },
@@ -156,7 +156,7 @@ const RESOURCES: &[Resource] = &[
         kind: "Deployment",
         group: "apps",
         namespaced: true,
-        verbs: &["get", "list", "patch", "update"],
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
         short_names: &["deploy"],
         subresources: &[("scale", "Scale", &["get", "patch", "update"]), ("status", "Deployment", &["get"])],
     },
@@ -179,6 +179,69 @@ const RESOURCES: &[Resource] = &[
         subresources: &[],
     },
     Resource {
+        plural: "statefulsets",
+        kind: "StatefulSet",
+        group: "apps",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["sts"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "daemonsets",
+        kind: "DaemonSet",
+        group: "apps",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &["ds"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "cronjobs",
+        kind: "CronJob",
+        group: "batch",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &["cj"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "horizontalpodautoscalers",
+        kind: "HorizontalPodAutoscaler",
+        group: "autoscaling",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["hpa"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "ingresses",
+        kind: "Ingress",
+        group: "networking.k8s.io",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["ing"],
+        subresources: &[],
+    },
+    Resource {
+        plural: "ingressclasses",
+        kind: "IngressClass",
+        group: "networking.k8s.io",
+        namespaced: false,
+        verbs: &["get", "list"],
+        short_names: &[],
+        subresources: &[],
+    },
+    Resource {
+        plural: "networkpolicies",
+        kind: "NetworkPolicy",
+        group: "networking.k8s.io",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list", "patch", "update"],
+        short_names: &["netpol"],
+        subresources: &[],
+    },
+    Resource {
         plural: "storageclasses",
         kind: "StorageClass",
         group: "storage.k8s.io",
@@ -198,8 +261,13 @@ const RESOURCES: &[Resource] = &[
     },
 ];
 
+/// The version the demo cluster serves of `group`: autoscaling/v2, else v1.
+pub(crate) fn version_of(group: &str) -> &'static str {
+    if group == "autoscaling" { "v2" } else { "v1" }
+}
+
 fn api_version(group: &str) -> String {
-    if group.is_empty() { "v1".into() } else { format!("{group}/v1") }
+    if group.is_empty() { "v1".into() } else { format!("{group}/{}", version_of(group)) }
 }
 
 fn qualified(resource: &Resource) -> String {
@@ -247,43 +315,13 @@ fn internal(error: sqlx::Error) -> ApiResponse {
     status(500, "InternalError", "Internal error occurred: the demo cluster could not read or write its state", None)
 }
 
-/// The query's value of `name`, percent-decoded.
-fn param(query: &str, name: &str) -> Option<String> {
-    url_pairs(query).find(|(key, _)| key == name).map(|(_, value)| value)
-}
-
-fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(key), decode(value))
-    })
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' if index + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("zz"), 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        index += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The query's value of `name`, decoded as a form (`%XX` and `+`).
+pub(crate) fn param(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 /// What a path names.
-enum Target<'a> {
+pub(crate) enum Target<'a> {
     Version,
     CoreVersions,
     Groups,
@@ -296,7 +334,7 @@ fn find(group: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES.iter().find(|resource| resource.group == group && resource.plural == plural)
 }
 
-fn route(path: &str) -> Option<Target<'_>> {
+pub(crate) fn route(path: &str) -> Option<Target<'_>> {
     let path = path.trim_end_matches('/');
     let (group, rest) = if path == "/version" {
         return Some(Target::Version);
@@ -310,7 +348,7 @@ fn route(path: &str) -> Option<Target<'_>> {
         let rest = path.strip_prefix("/apis/")?;
         let (group, rest) = rest.split_once('/')?;
         let group = RESOURCES.iter().map(|r| r.group).find(|g| *g == group)?;
-        (group, rest.strip_prefix("v1")?)
+        (group, rest.strip_prefix(version_of(group))?)
     };
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -392,10 +430,15 @@ pub async fn serve(db: &PgPool, cluster: Uuid, request: &ApiRequest<'_>) -> ApiR
 }
 
 fn groups() -> Value {
-    let mut names: Vec<&str> = RESOURCES.iter().map(|r| r.group).filter(|g| !g.is_empty()).collect();
-    names.dedup();
+    // Each group once, in the order of the resources (kubectl refuses a group listed twice).
+    let mut names: Vec<&str> = Vec::new();
+    for group in RESOURCES.iter().map(|r| r.group).filter(|g| !g.is_empty()) {
+        if !names.contains(&group) {
+            names.push(group);
+        }
+    }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": names.iter().map(|name| {
-        let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+        let version = json!({"groupVersion": api_version(name), "version": version_of(name)});
         json!({"name": name, "versions": [version.clone()], "preferredVersion": version})
     }).collect::<Vec<_>>()})
 }
@@ -510,18 +553,36 @@ async fn get(
     Ok(match subresource {
         None | Some("status") => ApiResponse::ok(&object),
         Some("scale") => ApiResponse::ok(&scale_of(&object)),
-        Some("log") => log(&object, query),
+        Some("log") => {
+            // What a program that connects or keeps data logs depends on the cluster
+            // around it: only then is the cluster loaded.
+            let containers = ["/spec/containers", "/spec/initContainers"]
+                .into_iter()
+                .filter_map(|pointer| object.pointer(pointer).and_then(Value::as_array))
+                .flatten();
+            let world = if containers
+                .filter_map(|c| serde_json::from_value(c.clone()).ok())
+                .any(|c| programs::meets_cluster(&c))
+            {
+                let mut connection = db.acquire().await?;
+                Some(store::load(&mut connection, cluster).await?)
+            } else {
+                None
+            };
+            log(world.as_ref(), &object, query)
+        }
         Some(_) => method_not_allowed(),
     })
 }
 
 /// The log of a pod's container: its current run, or with `previous=true` the last one.
-fn log(pod: &Value, query: &str) -> ApiResponse {
+fn log(world: Option<&World>, pod: &Value, query: &str) -> ApiResponse {
     let name = text(pod, "/metadata/name");
-    let containers: Vec<&Value> =
-        pod.pointer("/spec/containers").and_then(Value::as_array).map(|c| c.iter().collect()).unwrap_or_default();
+    let list = |pointer: &str| pod.pointer(pointer).and_then(Value::as_array).map(|c| c.iter().collect::<Vec<_>>());
+    let containers = list("/spec/containers").unwrap_or_default();
+    let inits = list("/spec/initContainers").unwrap_or_default();
     let container = match param(query, "container") {
-        Some(wanted) => match containers.iter().find(|c| c["name"] == wanted.as_str()) {
+        Some(wanted) => match containers.iter().chain(&inits).find(|c| c["name"] == wanted.as_str()) {
             Some(container) => *container,
             None => return status(400, "BadRequest", &format!("container {wanted} is not valid for pod {name}"), None),
         },
@@ -537,15 +598,23 @@ fn log(pod: &Value, query: &str) -> ApiResponse {
         }
     };
     let container_name = container["name"].as_str().unwrap_or("");
-    let state = pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .and_then(|statuses| statuses.iter().find(|s| s["name"] == container_name))
+    let state = ["/status/containerStatuses", "/status/initContainerStatuses"]
+        .into_iter()
+        .filter_map(|pointer| pod.pointer(pointer).and_then(Value::as_array))
+        .flatten()
+        .find(|s| s["name"] == container_name)
         .cloned()
         .unwrap_or(json!({}));
     let previous = param(query, "previous").is_some_and(|p| p == "true" || p == "1");
     let spec: k8s_openapi::api::core::v1::Container = serde_json::from_value(container.clone()).unwrap_or_default();
-    let lines = programs::verdict(&spec).log().to_vec();
+    let pod_spec = pod.get("spec").cloned().unwrap_or(json!({}));
+    let verdict = match world {
+        Some(world) => {
+            world.verdict(text(pod, "/metadata/namespace"), pod.pointer("/metadata/labels"), &pod_spec, &spec)
+        }
+        None => programs::verdict(&spec),
+    };
+    let lines = verdict.log().to_vec();
     let restarted = state["restartCount"].as_i64().unwrap_or(0) > 0 || state.pointer("/lastState/terminated").is_some();
     if previous && !restarted {
         return status(
@@ -599,7 +668,7 @@ fn log(pod: &Value, query: &str) -> ApiResponse {
 }
 
 fn dry_run(query: &str) -> bool {
-    url_pairs(query).any(|(key, value)| key == "dryRun" && value == "All")
+    form_urlencoded::parse(query.as_bytes()).any(|(key, value)| key == "dryRun" && value == "All")
 }
 
 /// Checks a changed deployment or pod the way the API server's validation would.
@@ -607,6 +676,7 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiRe
     let typed = match resource.plural {
         "deployments" => serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(object.clone()).map(|_| ()),
         "pods" => serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(object.clone()).map(|_| ()),
+        "services" => serde_json::from_value::<k8s_openapi::api::core::v1::Service>(object.clone()).map(|_| ()),
         "configmaps" => serde_json::from_value::<k8s_openapi::api::core::v1::ConfigMap>(object.clone()).map(|_| ()),
         "secrets" => serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(object.clone()).map(|_| ()),
         "persistentvolumeclaims" => {
@@ -617,6 +687,17 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiRe
         }
         "jobs" => serde_json::from_value::<k8s_openapi::api::batch::v1::Job>(object.clone()).map(|_| ()),
         "nodes" => serde_json::from_value::<k8s_openapi::api::core::v1::Node>(object.clone()).map(|_| ()),
+        "statefulsets" => serde_json::from_value::<k8s_openapi::api::apps::v1::StatefulSet>(object.clone()).map(|_| ()),
+        "daemonsets" => serde_json::from_value::<k8s_openapi::api::apps::v1::DaemonSet>(object.clone()).map(|_| ()),
+        "cronjobs" => serde_json::from_value::<k8s_openapi::api::batch::v1::CronJob>(object.clone()).map(|_| ()),
+        "horizontalpodautoscalers" => {
+            serde_json::from_value::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(object.clone())
+                .map(|_| ())
+        }
+        "ingresses" => serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(object.clone()).map(|_| ()),
+        "networkpolicies" => {
+            serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(object.clone()).map(|_| ())
+        }
         _ => Ok(()),
     };
     if let Err(error) = typed {
@@ -956,7 +1037,19 @@ mod tests {
         assert!(route("/api/v1/namespaces/demo/pods/p/exec").is_none());
         assert!(matches!(route("/apis/batch/v1/namespaces/demo/jobs"), Some(Target::Collection { .. })));
         assert!(matches!(route("/api/v1/nodes/n/status"), Some(Target::Object { subresource: Some("status"), .. })));
-        assert!(route("/apis/networking.k8s.io/v1/ingresses").is_none());
+        assert!(matches!(route("/apis/networking.k8s.io/v1/ingresses"), Some(Target::Collection { .. })));
+        assert!(matches!(
+            route("/apis/autoscaling/v2/namespaces/demo/horizontalpodautoscalers/web"),
+            Some(Target::Object { name: "web", .. })
+        ));
+        assert!(route("/apis/autoscaling/v1/namespaces/demo/horizontalpodautoscalers").is_none());
+        assert!(route("/apis/policy/v1/poddisruptionbudgets").is_none());
+        let listed: Vec<String> =
+            groups()["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()).collect();
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(listed.len(), unique.len(), "each group once: {listed:?}");
         assert!(route("/api/v1/nodes/x/y").is_none());
     }
 
@@ -967,6 +1060,8 @@ mod tests {
             Some("app=web,tier in (a)")
         );
         assert_eq!(param("a=1", "b"), None);
-        assert_eq!(decode("100%"), "100%");
+        assert_eq!(param("a=100%", "a").as_deref(), Some("100%"));
+        // `%+1` is not an escape (the hand-written decoder once read it as byte 1).
+        assert_eq!(param("a=%+1&a=2", "a").as_deref(), Some("% 1"));
     }
 }

@@ -38,6 +38,8 @@ fn change_app(world: &mut World, failure: SimulatedFailure) -> Result<(), AppErr
         AppError::Conflict(format!("The demo cluster has no deployment {TARGET} any more; reset it first."))
     })?;
     let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
+    // An object the failure adds beside the deployment.
+    let mut added = None;
     match failure {
         SimulatedFailure::PodCrash => {
             if let Some(env) = container["env"].as_array_mut() {
@@ -49,9 +51,39 @@ fn change_app(world: &mut World, failure: SimulatedFailure) -> Result<(), AppErr
         SimulatedFailure::OomKill => container["resources"]["limits"]["memory"] = json!("64Mi"),
         SimulatedFailure::DeploymentFailure => container["resources"]["requests"]["memory"] = json!("64Gi"),
         SimulatedFailure::ServiceUnavailable => deployment["spec"]["replicas"] = json!(0),
+        SimulatedFailure::AutoscalerBlind => {
+            if let Some(requests) = container["resources"]["requests"].as_object_mut() {
+                requests.remove("cpu");
+            }
+            added = Some((
+                "horizontalpodautoscalers",
+                json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                       "metadata": {"name": TARGET, "namespace": NAMESPACE},
+                       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": TARGET},
+                                "minReplicas": 2, "maxReplicas": 6,
+                                "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                                             "target": {"type": "Utilization", "averageUtilization": 70}}}]}}),
+            ));
+        }
+        SimulatedFailure::IngressMisrouted => {
+            added = Some((
+                "ingresses",
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                       "metadata": {"name": TARGET, "namespace": NAMESPACE},
+                       "spec": {"ingressClassName": "nginx", "rules": [{"host": "healthy-app.demo.example",
+                                "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                         "backend": {"service": {"name": MISSING_SERVICE, "port": {"number": 80}}}}]}}]}}),
+            ));
+        }
+    }
+    if let Some((resource, object)) = added {
+        world.put(resource, object);
     }
     Ok(())
 }
+
+/// The Service the misrouted Ingress names.
+const MISSING_SERVICE: &str = "healthy-app-web";
 
 /// The Alertmanager webhook body announcing `failure` on `pod` of `cluster`.
 fn alert(failure: SimulatedFailure, cluster: &str, pod: &str) -> Value {
@@ -88,10 +120,38 @@ fn alert(failure: SimulatedFailure, cluster: &str, pod: &str) -> Value {
             "Service has no ready endpoints.".to_string(),
             format!("Service {NAMESPACE}/{TARGET} has no ready endpoints: nothing serves its traffic."),
         ),
+        SimulatedFailure::AutoscalerBlind => (
+            "KubeHpaReplicasMismatch",
+            "warning",
+            "HPA has not matched desired number of replicas.".to_string(),
+            format!(
+                "HPA {NAMESPACE}/{TARGET} has not matched the desired number of replicas for longer than 15 minutes."
+            ),
+        ),
+        SimulatedFailure::IngressMisrouted => (
+            "NginxIngressHighErrorRate",
+            "critical",
+            format!("Ingress {TARGET} answers with 5xx"),
+            format!("Ingress {NAMESPACE}/{TARGET} answers more than 5% of requests with 503."),
+        ),
     };
-    let mut labels = json!({"alertname": name, "severity": severity, "namespace": NAMESPACE, "deployment": TARGET,
-                            "service": TARGET, "cluster": cluster, "container": TARGET});
-    if !pod.is_empty() {
+    // As kube-prometheus-stack labels them: the exporter's labels beside the object's.
+    let mut labels = match failure {
+        SimulatedFailure::AutoscalerBlind => json!({"job": "kube-state-metrics", "namespace": NAMESPACE,
+                                                    "horizontalpodautoscaler": TARGET, "container": "kube-state-metrics",
+                                                    "service": "kube-prometheus-stack-kube-state-metrics"}),
+        SimulatedFailure::IngressMisrouted => {
+            json!({"job": "ingress-nginx-controller-metrics", "namespace": "ingress-nginx",
+                                                     "exported_namespace": NAMESPACE, "ingress": TARGET,
+                                                     "exported_service": MISSING_SERVICE})
+        }
+        _ => json!({"namespace": NAMESPACE, "deployment": TARGET, "service": TARGET, "container": TARGET}),
+    };
+    labels["alertname"] = json!(name);
+    labels["severity"] = json!(severity);
+    labels["cluster"] = json!(cluster);
+    let about_pods = !matches!(failure, SimulatedFailure::AutoscalerBlind | SimulatedFailure::IngressMisrouted);
+    if !pod.is_empty() && about_pods {
         labels["pod"] = json!(pod);
     }
     let fingerprint = Uuid::new_v4().simple().to_string()[..16].to_string();
@@ -196,9 +256,22 @@ mod tests {
                     assert!(pods.is_empty());
                     assert!(world.get("endpoints", NAMESPACE, TARGET).unwrap().get("subsets").is_none());
                 }
+                SimulatedFailure::AutoscalerBlind => {
+                    let hpa = world.get("horizontalpodautoscalers", NAMESPACE, TARGET).unwrap();
+                    assert_eq!(text(hpa, "/status/conditions/1/reason"), "FailedGetResourceMetric", "{hpa}");
+                    assert!(text(hpa, "/status/conditions/1/message").contains("missing request for cpu"));
+                }
+                SimulatedFailure::IngressMisrouted => {
+                    assert!(world.get("ingresses", NAMESPACE, TARGET).is_some());
+                    assert!(world.get("services", NAMESPACE, MISSING_SERVICE).is_none());
+                }
             }
             let payload = alert(failure, "Demo", "healthy-app-x");
-            assert_eq!(payload["alerts"][0]["labels"]["namespace"], NAMESPACE);
+            // The alert is about an object of the demo namespace, whatever exporter's labels it carries.
+            let details = json!({"labels": payload["alerts"][0]["labels"]});
+            let name = payload["groupLabels"]["alertname"].as_str();
+            let subject = crate::server::agent::classify::subject(&details, name).unwrap();
+            assert_eq!(subject.namespace.as_deref(), Some(NAMESPACE), "{failure:?}");
             assert_eq!(payload["version"], "4");
         }
     }

@@ -1,17 +1,20 @@
-//! The demo cluster's job controller: a job runs pods one at a time until as many have
-//! succeeded as it wants to complete, or until more have failed than its back-off limit
-//! allows — then it is Complete or Failed (BackoffLimitExceeded), with the events the
-//! Kubernetes job controller raises. Pods of a deleted job go with it.
+//! The demo cluster's job and cron job controllers: a job runs pods one at a time until
+//! as many have succeeded as it wants to complete, or until more have failed than its
+//! back-off limit allows — then it is Complete or Failed (BackoffLimitExceeded), with the
+//! events the Kubernetes job controller raises. A cron job that is not suspended has its
+//! schedule come once, when it is made: one job from its template. Pods of a deleted job,
+//! and jobs of a deleted cron job, go with it.
 
 use serde_json::{Value, json};
 
 use super::world::{Key, World, owner_uid, text, timestamp};
 
-/// What a job's status says of its end, if it has ended.
-fn ended(job: &Value) -> bool {
-    job.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"))
+/// How a job ended (`Complete` or `Failed`), if it has.
+fn outcome(job: &Value) -> Option<&str> {
+    job.pointer("/status/conditions")?.as_array()?.iter().find_map(|c| {
+        let kind = c["type"].as_str()?;
+        (matches!(kind, "Complete" | "Failed") && c["status"] == "True").then_some(kind)
+    })
 }
 
 fn number(job: &Value, pointer: &str, default: i64) -> i64 {
@@ -25,26 +28,72 @@ impl World {
         for key in &jobs {
             self.reconcile_job(key);
         }
-        let job_uids: Vec<String> =
-            jobs.iter().map(|key| text(&self.objects[key], "/metadata/uid").to_string()).collect();
-        let orphans: Vec<Key> = self
-            .objects
-            .iter()
-            .filter(|((resource, _, _), pod)| {
-                resource == "pods"
-                    && pod.pointer("/metadata/ownerReferences/0/kind") == Some(&json!("Job"))
-                    && owner_uid(pod).is_none_or(|uid| !job_uids.iter().any(|j| j == uid))
-            })
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in orphans {
-            self.objects.remove(&key);
+        self.remove_orphan_pods("jobs", "Job");
+    }
+
+    /// Starts the job of every cron job that has none yet, and tells each how its job went.
+    pub(super) fn reconcile_cron_jobs(&mut self) {
+        self.remove_orphans("jobs", "cronjobs", "CronJob");
+        let cron_jobs: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "cronjobs").cloned().collect();
+        for key in &cron_jobs {
+            self.reconcile_cron_job(key);
         }
+    }
+
+    fn reconcile_cron_job(&mut self, key: &Key) {
+        let Some(mut cron_job) = self.objects.get(key).cloned() else { return };
+        let uid = text(&cron_job, "/metadata/uid").to_string();
+        let owned = |job: &&Value| owner_uid(job) == Some(uid.as_str());
+        let job = self.list("jobs", Some(&key.1)).find(owned).cloned();
+        // Whether the job ran until now: its end is news once.
+        let was_active = job.is_none() || cron_job.pointer("/status/active").is_some();
+        let job = match job {
+            Some(job) => job,
+            None if cron_job.pointer("/spec/suspend") == Some(&json!(true)) => return,
+            None => {
+                let name = format!("{}-{}", key.2, self.now.timestamp() / 60);
+                let template = cron_job.pointer("/spec/jobTemplate").cloned().unwrap_or(json!({}));
+                let mut job = json!({
+                    "apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": name, "namespace": key.1,
+                                 "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                                 "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": key.2,
+                                                      "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
+                    "spec": template.get("spec").cloned().unwrap_or(json!({})),
+                });
+                job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
+                    json!(timestamp(self.now));
+                let job_key = self.put("jobs", job);
+                self.event(&cron_job, "CronJob", false, "SuccessfulCreate", &format!("Created job {}", job_key.2), 1);
+                cron_job["status"]["lastScheduleTime"] = json!(timestamp(self.now));
+                self.reconcile_job(&job_key);
+                self.objects[&job_key].clone()
+            }
+        };
+        let job_name = text(&job, "/metadata/name").to_string();
+        let reference = json!({"apiVersion": "batch/v1", "kind": "Job", "name": job_name, "namespace": key.1,
+                               "uid": text(&job, "/metadata/uid")});
+        match outcome(&job) {
+            None => cron_job["status"]["active"] = json!([reference]),
+            Some(outcome) => {
+                if let Some(status) = cron_job["status"].as_object_mut() {
+                    status.remove("active");
+                }
+                if outcome == "Complete" {
+                    cron_job["status"]["lastSuccessfulTime"] = job["status"]["completionTime"].clone();
+                }
+                if was_active {
+                    let saw = format!("Saw completed job: {job_name}, condition: {outcome}");
+                    self.event(&cron_job, "CronJob", false, "SawCompletedJob", &saw, 1);
+                }
+            }
+        }
+        self.objects.insert(key.clone(), cron_job);
     }
 
     fn reconcile_job(&mut self, key: &Key) {
         let Some(mut job) = self.objects.get(key).cloned() else { return };
-        if ended(&job) {
+        if outcome(&job).is_some() {
             return;
         }
         // The labels the API server gives a job's pods, and the selector that finds them.
@@ -78,7 +127,7 @@ impl World {
                 end = Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"));
                 break;
             }
-            if active > 0 || self.create_pod(&job, "Job").is_err() {
+            if active > 0 || self.create_pod(&job, "Job", None).is_err() {
                 break;
             }
         }

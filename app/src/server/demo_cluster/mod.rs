@@ -4,13 +4,16 @@
 //! kubeconfig, exactly as they would a real cluster.
 
 pub mod api;
+mod autoscalers;
 mod claims;
 pub mod failures;
 mod jobs;
-mod patch;
+mod network;
+pub(crate) mod patch;
 mod pods;
 pub mod programs;
-mod selectors;
+pub(crate) mod selectors;
+mod sets;
 pub mod store;
 mod world;
 
@@ -70,14 +73,14 @@ pub async fn add(auth: &Authenticated) -> Result<ClusterView, AppError> {
     let bearer = token::random_hex(32);
     let base = state.public_url();
     let server = server_url(base, id);
-    let sealed = clusters::seal(&state.cipher, &kubeconfig(&server, &bearer))?;
+    let kubeconfig = kubeconfig(&server, &bearer);
     let saved = SavedCluster {
         name: NAME,
         server: &server,
         context: "dreamops-demo",
         user: Some("dreamops-demo"),
         namespace: programs::NAMESPACE,
-        sealed: &sealed,
+        kubeconfig: &kubeconfig,
     };
     let mut tx = state.db.begin().await.map_err(failed("adding the demo cluster failed"))?;
     let view = clusters::insert(&mut tx, auth, id, &saved, true).await?;

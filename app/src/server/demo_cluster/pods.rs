@@ -134,12 +134,13 @@ impl World {
         None
     }
 
-    /// Makes one pod of `owner` (a ReplicaSet or a Job) from its template, as far as it
-    /// gets; a quota's refusal instead is raised as an event and returned.
-    pub(super) fn create_pod(&mut self, owner: &Value, owner_kind: &str) -> Result<(), String> {
+    /// Makes one pod of `owner` (a ReplicaSet, a Job or a StatefulSet) from its template,
+    /// as far as it gets, named `name` or after its owner; a quota's refusal instead is
+    /// raised as an event and returned.
+    pub(super) fn create_pod(&mut self, owner: &Value, owner_kind: &str, name: Option<String>) -> Result<(), String> {
         let owner_name = text(owner, "/metadata/name").to_string();
         let namespace = text(owner, "/metadata/namespace").to_string();
-        let pod_name = format!("{owner_name}-{}", suffix(5));
+        let pod_name = name.unwrap_or_else(|| format!("{owner_name}-{}", suffix(5)));
         if let Some(refusal) = self.quota_refusal(&namespace, &pod_name) {
             self.event(owner, owner_kind, true, "FailedCreate", &format!("Error creating: {refusal}"), 1);
             return Err(refusal);
@@ -147,11 +148,29 @@ impl World {
         let runs_once = owner_kind == "Job";
         let template = owner.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let spec = template.get("spec").cloned().unwrap_or(json!({}));
-        let container: Container =
+        let main: Container =
             serde_json::from_value(spec.pointer("/containers/0").cloned().unwrap_or(json!({}))).unwrap_or_default();
-        let verdict = self.held(&namespace, &spec).unwrap_or_else(|| programs::verdict(&container));
+        let inits: Vec<Container> =
+            spec.get("initContainers").and_then(|inits| serde_json::from_value(inits.clone()).ok()).unwrap_or_default();
+        // What decides the pod's fate: the cluster holding it, else the first init container
+        // that does not run to completion, else its (first) container.
+        let held = self.held(&namespace, &spec);
+        let stuck_init = held.is_none().then(|| blocking_init(&inits)).flatten();
+        let blocked = stuck_init.as_ref().map(|(index, _)| *index);
+        let (container, verdict) = match (held, stuck_init) {
+            (Some(verdict), _) => (main.clone(), verdict),
+            (None, Some((index, verdict))) => (inits[index].clone(), verdict),
+            (None, None) => {
+                (main.clone(), self.verdict(&namespace, template.pointer("/metadata/labels"), &spec, &main))
+            }
+        };
         let started = self.now - self.backdate.unwrap_or_default();
-        let node_index = (uuid::Uuid::new_v4().as_bytes()[0] as usize) % NODES.len();
+        // A pod that names its node (as a DaemonSet's do) runs there; others where the
+        // scheduler puts them.
+        let node_index = NODES
+            .iter()
+            .position(|node| spec.get("nodeName") == Some(&json!(node)))
+            .unwrap_or((uuid::Uuid::new_v4().as_bytes()[0] as usize) % NODES.len());
         let api_version = if runs_once { "batch/v1" } else { "apps/v1" };
         let mut pod = json!({
             "apiVersion": "v1",
@@ -226,8 +245,15 @@ impl World {
                 false,
                 json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": true, "restartCount": 0, "state": {"running": {"startedAt": start}}}]),
             ),
-            Verdict::FailsProbe { liveness: true, .. } => running("Running", false, restarting(137, "Error")),
+            Verdict::FailsProbe { liveness: true, .. } | Verdict::HookFails { .. } => {
+                running("Running", false, restarting(137, "Error"))
+            }
             Verdict::Crashes { exit_code, reason, .. } => running("Running", false, restarting(*exit_code, reason)),
+            Verdict::CannotStart(message) => {
+                let mut statuses = restarting(128, "StartError");
+                statuses[0]["lastState"]["terminated"]["message"] = json!(message);
+                running("Running", false, statuses)
+            }
             Verdict::Evicted { message, .. } => {
                 let mut terminated = last_run.clone();
                 terminated["exitCode"] = json!(137);
@@ -264,17 +290,25 @@ impl World {
             let ended = match &verdict {
                 Verdict::Runs(_) | Verdict::FailsProbe { .. } => Some(("Succeeded", 0, "Completed")),
                 Verdict::Crashes { exit_code, reason, .. } => Some(("Failed", *exit_code, *reason)),
+                Verdict::CannotStart(_) => Some(("Failed", 128, "StartError")),
+                Verdict::HookFails { .. } => Some(("Failed", 137, "Error")),
                 _ => None,
             };
             if let Some((phase, exit_code, reason)) = ended {
                 let mut terminated = last_run.clone();
                 terminated["exitCode"] = json!(exit_code);
                 terminated["reason"] = json!(reason);
+                if let Verdict::CannotStart(message) = &verdict {
+                    terminated["message"] = json!(message);
+                }
                 status["phase"] = json!(phase);
                 status["conditions"] = not_ready(if phase == "Succeeded" { "PodCompleted" } else { "PodFailed" });
                 status["containerStatuses"] = json!([{"name": name, "image": image, "imageID": image_id, "ready": false, "started": false,
                                                       "restartCount": 0, "state": {"terminated": terminated}}]);
             }
+        }
+        if !inits.is_empty() {
+            init_statuses(&mut status, &inits, blocked, &main, &last_run, runs_once);
         }
         pod["status"] = status;
         let key = self.put("pods", pod);
@@ -320,9 +354,26 @@ impl World {
             }
             Verdict::Crashes { .. } if !runs_once => {
                 self.started_events(&pod, &image, &name, restarts + 1);
-                let pod_ref = format!("{}_{namespace}({})", key.2, text(&pod, "/metadata/uid"));
-                let message = format!("Back-off restarting failed container {name} in pod {pod_ref}");
-                self.event(&pod, "Pod", true, "BackOff", &message, restarts);
+                self.back_off(&pod, &name, restarts);
+            }
+            Verdict::CannotStart(message) => {
+                let pulled = format!("Container image \"{image}\" already present on machine");
+                self.event(&pod, "Pod", false, "Pulled", &pulled, restarts + 1);
+                self.event(&pod, "Pod", false, "Created", &format!("Created container: {name}"), restarts + 1);
+                self.event(&pod, "Pod", true, "Failed", &format!("Error: {message}"), restarts + 1);
+                if !runs_once {
+                    self.back_off(&pod, &name, restarts);
+                }
+            }
+            Verdict::HookFails { hook, error, .. } => {
+                self.started_events(&pod, &image, &name, restarts + 1);
+                let failed =
+                    format!("{hook} for Container \"{name}\" in Pod \"{}\" failed - error: {error}", pod_ref(&pod));
+                self.event(&pod, "Pod", true, "FailedPostStartHook", &failed, restarts + 1);
+                self.event(&pod, "Pod", false, "Killing", "FailedPostStartHook", restarts + 1);
+                if !runs_once {
+                    self.back_off(&pod, &name, restarts);
+                }
             }
             Verdict::FailsProbe { liveness, message, .. } if !runs_once => {
                 let runs = if liveness { restarts + 1 } else { 1 };
@@ -343,10 +394,86 @@ impl World {
         Ok(())
     }
 
+    /// The kubelet's back-off before restarting `container` of `pod` once more.
+    fn back_off(&mut self, pod: &Value, container: &str, count: i64) {
+        let message = format!("Back-off restarting failed container {container} in pod {}", pod_ref(pod));
+        self.event(pod, "Pod", true, "BackOff", &message, count);
+    }
+
     fn started_events(&mut self, pod: &Value, image: &str, container: &str, count: i64) {
         let pulled = format!("Container image \"{image}\" already present on machine");
         self.event(pod, "Pod", false, "Pulled", &pulled, count);
         self.event(pod, "Pod", false, "Created", &format!("Created container: {container}"), count);
         self.event(pod, "Pod", false, "Started", &format!("Started container {container}"), count);
     }
+}
+
+/// A pod as the kubelet names it in messages: `<name>_<namespace>(<uid>)`.
+fn pod_ref(pod: &Value) -> String {
+    format!("{}_{}({})", text(pod, "/metadata/name"), text(pod, "/metadata/namespace"), text(pod, "/metadata/uid"))
+}
+
+/// The first init container that does not run to completion, and what happens to it.
+fn blocking_init(inits: &[Container]) -> Option<(usize, Verdict)> {
+    inits.iter().map(programs::verdict).enumerate().find(|(_, verdict)| {
+        matches!(
+            verdict,
+            Verdict::Crashes { .. } | Verdict::CannotStart(_) | Verdict::CannotPull | Verdict::Unschedulable(_)
+        )
+    })
+}
+
+/// Rewrites a pod's `status`, made for the container that decided its fate, for a pod
+/// with init containers: those before `blocked` completed; the blocked one's status is
+/// the one made, later ones and the app's containers wait (`PodInitializing`) and the
+/// pod is not initialized. Without a blocked one, every init container completed.
+fn init_statuses(
+    status: &mut Value,
+    inits: &[Container],
+    blocked: Option<usize>,
+    main: &Container,
+    last_run: &Value,
+    ended: bool,
+) {
+    if status.get("containerStatuses").is_none() {
+        return; // never scheduled: nothing started
+    }
+    let completed = |init: &Container| {
+        let mut terminated = last_run.clone();
+        terminated["exitCode"] = json!(0);
+        terminated["reason"] = json!("Completed");
+        json!({"name": init.name, "image": init.image, "imageID": format!("{}@sha256:{}", init.image.as_deref().unwrap_or(""), uuid::Uuid::new_v4().simple()),
+               "ready": true, "started": false, "restartCount": 0, "state": {"terminated": terminated}})
+    };
+    let initializing = |container: &Container| {
+        json!({"name": container.name, "image": container.image, "imageID": "", "ready": false, "started": false,
+               "restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}})
+    };
+    let Some(blocked) = blocked else {
+        status["initContainerStatuses"] = inits.iter().map(completed).collect();
+        return;
+    };
+    let decided = status["containerStatuses"][0].take();
+    status["initContainerStatuses"] = inits
+        .iter()
+        .enumerate()
+        .map(|(index, init)| match index.cmp(&blocked) {
+            std::cmp::Ordering::Less => completed(init),
+            std::cmp::Ordering::Equal => decided.clone(),
+            std::cmp::Ordering::Greater => initializing(init),
+        })
+        .collect();
+    status["containerStatuses"] = json!([initializing(main)]);
+    if !ended {
+        status["phase"] = json!("Pending");
+    }
+    let waiting = format!("containers with incomplete status: [{}]", inits[blocked].name);
+    let not_ready = format!("containers with unready status: [{}]", main.name);
+    let since = status["startTime"].clone();
+    status["conditions"] = json!([
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": since},
+        {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "message": waiting, "lastTransitionTime": since},
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": not_ready, "lastTransitionTime": since},
+        {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "message": not_ready, "lastTransitionTime": since},
+    ]);
 }

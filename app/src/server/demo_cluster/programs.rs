@@ -33,6 +33,12 @@ struct Program {
     /// What it writes to the container's local disk once started, in MiB.
     disk_mib: u64,
     needs: Needs,
+    /// The variable holding the address it connects to at start (a URL or `host:port`),
+    /// if it connects to anything: whether it can is the cluster's to decide.
+    connects: Option<&'static str>,
+    /// Where it keeps its data and how much it writes there at start (MiB), if it keeps
+    /// any: on a volume claim smaller than that, it runs out of space.
+    data: Option<(&'static str, u64)>,
     /// What it logs while it runs.
     logs: &'static [&'static str],
 }
@@ -52,6 +58,8 @@ const PROGRAMS: &[Program] = &[
                 "FATAL configuration file /etc/payment/config.yaml is missing; refusing to start",
             ],
         ),
+        connects: None,
+        data: None,
         logs: &["INFO  payment-service listening on :8080", "INFO  processed 42 payments in the last minute"],
     },
     Program {
@@ -60,6 +68,8 @@ const PROGRAMS: &[Program] = &[
         memory_mib: 200,
         disk_mib: 600,
         needs: Needs::Nothing,
+        connects: None,
+        data: None,
         logs: &["INFO  analytics-service listening on :8080", "INFO  ingested 1832 events"],
     },
     Program {
@@ -68,6 +78,8 @@ const PROGRAMS: &[Program] = &[
         memory_mib: 300,
         disk_mib: 10,
         needs: Needs::Nothing,
+        connects: None,
+        data: None,
         logs: &[
             "INFO  memory-hog starting: warming the cache",
             "INFO  cache chunk 10 loaded (100 MiB resident)",
@@ -81,6 +93,8 @@ const PROGRAMS: &[Program] = &[
         memory_mib: 90,
         disk_mib: 10,
         needs: Needs::Nothing,
+        connects: None,
+        data: None,
         logs: &[
             "INFO  cpu-intensive: 8 workers started",
             "WARN  worker pool saturated: CPU at 98% of the container's limit",
@@ -99,6 +113,8 @@ const PROGRAMS: &[Program] = &[
                 "       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.",
             ],
         ),
+        connects: None,
+        data: None,
         logs: &["LOG:  database system is ready to accept connections"],
     },
     Program {
@@ -107,6 +123,8 @@ const PROGRAMS: &[Program] = &[
         memory_mib: 64,
         disk_mib: 10,
         needs: Needs::Nothing,
+        connects: None,
+        data: None,
         logs: &["INFO  frontend-app serving on :8080"],
     },
     Program {
@@ -118,7 +136,19 @@ const PROGRAMS: &[Program] = &[
             "DATABASE_URL",
             &["INFO  healthy-app 1.9.0 starting", "panic: DATABASE_URL is not set", "goroutine 1 [running]:"],
         ),
+        connects: None,
+        data: None,
         logs: &["INFO  healthy-app listening on :8080", "INFO  GET /health 200 0.4ms"],
+    },
+    Program {
+        name: "orders-api",
+        tags: &["1.0.0"],
+        memory_mib: 80,
+        disk_mib: 10,
+        needs: Needs::Env("DATABASE_URL", &["INFO  orders-api 1.0.0 starting", "FATAL DATABASE_URL is not set"]),
+        connects: Some("DATABASE_URL"),
+        data: Some(("/var/lib/orders", 600)),
+        logs: &["INFO  orders-api 1.0.0 starting", "INFO  connected to the database", "INFO  listening on :8080"],
     },
 ];
 
@@ -153,6 +183,11 @@ pub enum Verdict {
     CannotMount(String),
     /// Decided by the cluster: a variable's ConfigMap or Secret (or key) does not exist.
     ConfigError(String),
+    /// Its command is not in the image: the runtime cannot start it (the runtime's message).
+    CannotStart(String),
+    /// It starts, but its postStart hook fails and the kubelet kills it, again and again.
+    /// `hook` says which hook (`Exec lifecycle hook ([…])`), `error` how it failed.
+    HookFails { hook: String, error: String, log: Vec<String> },
 }
 
 impl Verdict {
@@ -162,10 +197,52 @@ impl Verdict {
             Verdict::Runs(log)
             | Verdict::FailsProbe { log, .. }
             | Verdict::Crashes { log, .. }
-            | Verdict::Evicted { log, .. } => log,
-            Verdict::CannotPull | Verdict::Unschedulable(_) | Verdict::CannotMount(_) | Verdict::ConfigError(_) => &[],
+            | Verdict::Evicted { log, .. }
+            | Verdict::HookFails { log, .. } => log,
+            Verdict::CannotPull
+            | Verdict::Unschedulable(_)
+            | Verdict::CannotMount(_)
+            | Verdict::ConfigError(_)
+            | Verdict::CannotStart(_) => &[],
         }
     }
+}
+
+/// What every demo image holds besides its own program: a shell and the usual utilities.
+const UTILITIES: &[&str] = &["sh", "echo", "cat", "sleep", "true", "test", "env", "wget"];
+
+/// Whether `command` (a path or a name) is in the image of `program`.
+fn in_image(program: &Program, command: &str) -> bool {
+    let base = command.rsplit('/').next().unwrap_or(command);
+    base == program.name || UTILITIES.contains(&base)
+}
+
+/// How running `command` in the image of `program` fails, if it does: a missing executable
+/// as the runtime says it, or a shell script whose first command the image lacks as `sh`
+/// says it (with exit code 127).
+enum Missing {
+    Executable(String),
+    /// The shell as invoked, and the script's missing command.
+    InScript(String, String),
+}
+
+fn missing_command(program: &Program, command: &[String]) -> Option<Missing> {
+    let first = command.first()?;
+    if !in_image(program, first) {
+        return Some(Missing::Executable(first.clone()));
+    }
+    let script = (first.rsplit('/').next() == Some("sh") && command.get(1).map(String::as_str) == Some("-c"))
+        .then(|| command.get(2))
+        .flatten()?;
+    let word = script.split_whitespace().next()?;
+    (!in_image(program, word)).then(|| Missing::InScript(first.clone(), word.to_string()))
+}
+
+/// The runtime's message for an executable that is not in the image.
+fn not_in_path(executable: &str) -> String {
+    format!(
+        "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"{executable}\": executable file not found in $PATH: unknown"
+    )
 }
 
 /// The memory a quantity names, in bytes (`256Mi`, `1Gi`, `500M`, `1048576`).
@@ -213,8 +290,53 @@ fn image_parts(image: &str) -> Option<(&str, &str)> {
     rest.split_once(':')
 }
 
-/// What happens to `container` when a pod of the demo cluster runs it; `mounts` are the
-/// paths of the volumes mounted into it.
+/// The program `container`'s image runs, if the registry has that image.
+fn program_of(container: &Container) -> Option<&'static Program> {
+    let (name, tag) = image_parts(container.image.as_deref().unwrap_or(""))?;
+    PROGRAMS.iter().find(|program| program.name == name && program.tags.contains(&tag))
+}
+
+/// What `container` connects to at start: the value of its program's variable (a URL or
+/// `host:port`), and the host and port in it.
+pub fn dependency(container: &Container) -> Option<(String, String, i32)> {
+    let variable = program_of(container)?.connects?;
+    let value = container.env.iter().flatten().find(|env| env.name == variable)?.value.clone()?;
+    let authority = value.split_once("://").map_or(value.as_str(), |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = authority.rsplit_once(':')?;
+    Some((value.clone(), host.to_string(), port.parse().ok()?))
+}
+
+/// Whether what `container` does depends on the cluster around it (what it connects to,
+/// the claim holding its data): `World::verdict` decides then, not its spec alone.
+pub fn meets_cluster(container: &Container) -> bool {
+    program_of(container).is_some_and(|program| program.connects.is_some() || program.data.is_some())
+}
+
+/// Where `container`'s program keeps its data, and how many bytes it writes there.
+pub fn data(container: &Container) -> Option<(&'static str, u64)> {
+    program_of(container)?.data.map(|(path, mib)| (path, mib * 1024 * 1024))
+}
+
+/// What `container` logs when the volume at its data path is full.
+pub fn out_of_space(container: &Container, path: &str) -> Vec<String> {
+    let name = program_of(container).map_or("app", |program| program.name);
+    vec![
+        format!("INFO  {name} starting"),
+        format!("FATAL write {path}/journal/000000010000000000000042: no space left on device"),
+    ]
+}
+
+/// What `container` logs when it cannot connect to `target` (the variable's value): the
+/// client library's `error`, after the start line.
+pub fn cannot_connect(container: &Container, target: &str, error: &str) -> Vec<String> {
+    let name = program_of(container).map_or("app", |program| program.name);
+    vec![format!("INFO  {name} starting"), format!("FATAL cannot connect to {target}: {error}")]
+}
+
+/// What happens to `container` when a pod of the demo cluster runs it, as far as its spec
+/// decides (what it connects to is the cluster's to decide: `World::verdict`).
 pub fn verdict(container: &Container) -> Verdict {
     let requested_memory = quantity(container, "requests", "memory").and_then(memory_bytes).unwrap_or(0);
     let requested_cpu = quantity(container, "requests", "cpu").and_then(cpu_millis).unwrap_or(0);
@@ -231,13 +353,23 @@ pub fn verdict(container: &Container) -> Verdict {
             short.iter().map(|reason| format!("3 {reason}")).collect::<Vec<_>>().join(", ")
         ));
     }
-    let image = container.image.as_deref().unwrap_or("");
-    let Some(program) = image_parts(image)
-        .and_then(|(name, tag)| PROGRAMS.iter().find(|program| program.name == name && program.tags.contains(&tag)))
-    else {
+    let Some(program) = program_of(container) else {
         return Verdict::CannotPull;
     };
     let lines = |lines: &[&str]| lines.iter().map(|line| line.to_string()).collect::<Vec<_>>();
+    let command: Vec<String> =
+        container.command.iter().flatten().chain(container.args.iter().flatten()).cloned().collect();
+    match missing_command(program, &command) {
+        Some(Missing::Executable(executable)) => return Verdict::CannotStart(not_in_path(&executable)),
+        Some(Missing::InScript(shell, word)) => {
+            return Verdict::Crashes {
+                exit_code: 127,
+                reason: "Error",
+                log: vec![format!("{shell}: 1: {word}: not found")],
+            };
+        }
+        None => {}
+    }
     match program.needs {
         Needs::Env(name, log) => {
             let given = container.env.iter().flatten().any(|env| {
@@ -270,6 +402,9 @@ pub fn verdict(container: &Container) -> Verdict {
             log,
         };
     }
+    if let Some((hook, error)) = post_start_failure(program, container) {
+        return Verdict::HookFails { hook, error, log };
+    }
     for (liveness, probe) in [(true, &container.liveness_probe), (false, &container.readiness_probe)] {
         if let Some(failure) = probe.as_ref().and_then(|probe| probe_failure(container, probe)) {
             let kind = if liveness { "Liveness" } else { "Readiness" };
@@ -279,11 +414,40 @@ pub fn verdict(container: &Container) -> Verdict {
     Verdict::Runs(log)
 }
 
-/// Why `probe` of `container` fails against a demo program, if it does.
-fn probe_failure(container: &Container, probe: &k8s_openapi::api::core::v1::Probe) -> Option<String> {
+/// Which postStart hook of `container` fails and how, if one does: a command the image
+/// lacks, or an HTTP call to a port the program does not serve.
+fn post_start_failure(program: &Program, container: &Container) -> Option<(String, String)> {
+    let hook = container.lifecycle.as_ref()?.post_start.as_ref()?;
+    if let Some(exec) = &hook.exec {
+        let command = exec.command.clone().unwrap_or_default();
+        let described = format!("Exec lifecycle hook ([{}])", command.join(" "));
+        let error = match missing_command(program, &command)? {
+            Missing::Executable(executable) => format!(
+                "rpc error: code = Unknown desc = failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: exec: \"{executable}\": executable file not found in $PATH: unknown, message: \"\""
+            ),
+            Missing::InScript(shell, word) => format!(
+                "command '{}' exited with 127: {shell}: 1: {word}: not found\n, message: \"{shell}: 1: {word}: not found\\n\"",
+                command.join(" ")
+            ),
+        };
+        return Some((described, error));
+    }
+    let http = hook.http_get.as_ref()?;
+    let port = http_port(container, &http.port);
+    let path = http.path.as_deref().unwrap_or("/");
+    (port != Some(HTTP_PORT)).then(|| {
+        let port = port.unwrap_or(0);
+        (
+            format!("Http lifecycle hook ({path})"),
+            format!("Get \"http://10.244.0.1:{port}{path}\": dial tcp 10.244.0.1:{port}: connect: connection refused"),
+        )
+    })
+}
+
+/// The number of `port` in `container` (a named port is the container's port of that name).
+fn http_port(container: &Container, port: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> Option<i32> {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    // A named port is the container's port of that name.
-    let port = |port: &IntOrString| match port {
+    match port {
         IntOrString::Int(number) => Some(*number),
         IntOrString::String(name) => container
             .ports
@@ -291,7 +455,12 @@ fn probe_failure(container: &Container, probe: &k8s_openapi::api::core::v1::Prob
             .flatten()
             .find(|p| p.name.as_deref() == Some(name.as_str()))
             .map(|p| p.container_port),
-    };
+    }
+}
+
+/// Why `probe` of `container` fails against a demo program, if it does.
+fn probe_failure(container: &Container, probe: &k8s_openapi::api::core::v1::Probe) -> Option<String> {
+    let port = |port| http_port(container, port);
     let refused = |number: Option<i32>| {
         format!("dial tcp 10.244.0.1:{}: connect: connection refused", number.map_or("0".into(), |n| n.to_string()))
     };
@@ -488,5 +657,34 @@ mod tests {
             .unwrap()
             .insert("memory".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("64Gi".into()));
         assert!(matches!(verdict(&greedy), Verdict::Unschedulable(ref m) if m.contains("Insufficient memory")));
+    }
+
+    #[test]
+    fn a_command_or_hook_the_image_lacks_fails_as_the_runtime_and_the_shell_say() {
+        let app = |extra: Value| {
+            let mut spec = json!({"name": "app", "image": image("healthy-app", "1.9.0"),
+                                  "env": [{"name": "DATABASE_URL", "value": "postgres://db/app"}]});
+            for (field, value) in extra.as_object().unwrap() {
+                spec[field] = value.clone();
+            }
+            container(spec)
+        };
+        assert!(matches!(verdict(&app(json!({"command": ["/usr/local/bin/healthy-app"]}))), Verdict::Runs(_)));
+        assert!(matches!(verdict(&app(json!({"command": ["/bin/sh", "-c", "echo hi"]}))), Verdict::Runs(_)));
+        assert!(
+            matches!(verdict(&app(json!({"command": ["gunicorn"]}))), Verdict::CannotStart(ref m) if m.contains("exec: \"gunicorn\": executable file not found in $PATH"))
+        );
+        assert!(
+            matches!(verdict(&app(json!({"command": ["sh", "-c", "migrate up && healthy-app"]}))), Verdict::Crashes { exit_code: 127, ref log, .. } if log == &["sh: 1: migrate: not found"])
+        );
+        let hook = |post_start: Value| app(json!({"lifecycle": {"postStart": post_start}}));
+        assert!(matches!(verdict(&hook(json!({"exec": {"command": ["sleep", "1"]}}))), Verdict::Runs(_)));
+        assert!(
+            matches!(verdict(&hook(json!({"exec": {"command": ["/app/warm"]}}))), Verdict::HookFails { ref hook, ref error, .. } if hook == "Exec lifecycle hook ([/app/warm])" && error.contains("\"/app/warm\": executable file not found"))
+        );
+        assert!(
+            matches!(verdict(&hook(json!({"httpGet": {"path": "/warm", "port": 9000}}))), Verdict::HookFails { ref error, .. } if error.ends_with("9000: connect: connection refused"))
+        );
+        assert!(matches!(verdict(&hook(json!({"httpGet": {"path": "/warm", "port": 8080}}))), Verdict::Runs(_)));
     }
 }

@@ -198,6 +198,9 @@ impl World {
             "Deployment" => ("deployment-controller", ""),
             "ReplicaSet" => ("replicaset-controller", ""),
             "Job" => ("job-controller", ""),
+            "CronJob" => ("cronjob-controller", ""),
+            "StatefulSet" => ("statefulset-controller", ""),
+            "DaemonSet" => ("daemonset-controller", ""),
             "PersistentVolumeClaim" => ("persistentvolume-controller", ""),
             _ => ("dreamops-demo", ""),
         };
@@ -211,8 +214,9 @@ impl World {
         }
         let first = self.now - self.backdate.unwrap_or_default();
         let api_version = match kind {
-            "Deployment" | "ReplicaSet" => "apps/v1",
-            "Job" => "batch/v1",
+            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => "apps/v1",
+            "Job" | "CronJob" => "batch/v1",
+            "HorizontalPodAutoscaler" => "autoscaling/v2",
             _ => "v1",
         };
         let mut event = json!({
@@ -244,15 +248,30 @@ impl World {
     }
 
     /// Runs the controllers until the cluster is settled: claims are bound, deployments
-    /// roll out through their replica sets and pods, jobs run, services get endpoints,
-    /// quotas count what they limit.
+    /// roll out through their replica sets and pods, cron jobs start their job, jobs run,
+    /// stateful sets start their pods in order with their claims, daemon sets one pod per
+    /// node, autoscalers report whether they can scale,
+    /// services get endpoints, quotas count what they limit.
     pub fn reconcile(&mut self) {
         self.reconcile_claims();
         let deployments: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "deployments").cloned().collect();
         for key in deployments {
             self.reconcile_deployment(&key);
         }
+        self.reconcile_cron_jobs();
         self.reconcile_jobs();
+        let sets: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "statefulsets").cloned().collect();
+        for key in sets {
+            self.reconcile_stateful_set(&key);
+        }
+        self.remove_orphan_pods("statefulsets", "StatefulSet");
+        let daemons: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "daemonsets").cloned().collect();
+        for key in daemons {
+            self.reconcile_daemon_set(&key);
+        }
+        self.remove_orphan_pods("daemonsets", "DaemonSet");
+        self.reconcile_claims();
+        self.reconcile_autoscalers();
         let services: Vec<Key> = self.objects.keys().filter(|(r, _, _)| r == "services").cloned().collect();
         for key in services {
             self.reconcile_endpoints(&key);
@@ -391,6 +410,35 @@ impl World {
         self.event(deployment, "Deployment", false, "ScalingReplicaSet", &message, 1);
     }
 
+    /// Removes the pods whose owner of `kind` (stored as `resource`) is gone.
+    /// Removes the pods whose owner of `kind` (stored as `resource`) is gone.
+    pub(super) fn remove_orphan_pods(&mut self, resource: &str, kind: &str) {
+        self.remove_orphans("pods", resource, kind);
+    }
+
+    /// Removes the objects of `owned` whose owner of `kind` (stored as `resource`) is gone.
+    pub(super) fn remove_orphans(&mut self, owned: &str, resource: &str, kind: &str) {
+        let owners: Vec<String> = self
+            .objects
+            .iter()
+            .filter(|((r, _, _), _)| r == resource)
+            .map(|(_, owner)| text(owner, "/metadata/uid").to_string())
+            .collect();
+        let orphans: Vec<Key> = self
+            .objects
+            .iter()
+            .filter(|((r, _, _), pod)| {
+                r == owned
+                    && pod.pointer("/metadata/ownerReferences/0/kind") == Some(&json!(kind))
+                    && owner_uid(pod).is_none_or(|uid| !owners.iter().any(|o| o == uid))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in orphans {
+            self.objects.remove(&key);
+        }
+    }
+
     pub(super) fn pods_of(&self, rs: &Key) -> Vec<&Value> {
         let uid = text(&self.objects[rs], "/metadata/uid");
         self.list("pods", Some(&rs.1)).filter(|pod| owner_uid(pod) == Some(uid)).collect()
@@ -420,7 +468,7 @@ impl World {
         let mut refused = None;
         for _ in pods.len()..want {
             let replica_set = self.objects[rs].clone();
-            if let Err(message) = self.create_pod(&replica_set, "ReplicaSet") {
+            if let Err(message) = self.create_pod(&replica_set, "ReplicaSet", None) {
                 refused = Some(message);
                 break;
             }
@@ -632,6 +680,12 @@ impl World {
             self.put("namespaces", namespace);
         }
         self.put("storageclasses", super::claims::standard_class(self.now - Duration::days(3)));
+        self.put(
+            "ingressclasses",
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": "nginx", "creationTimestamp": timestamp(self.now - Duration::days(3))},
+            "spec": {"controller": "k8s.io/ingress-nginx"}}),
+        );
         let (apps, services) = programs::demo_apps();
         self.backdate(Some(Duration::minutes(15)));
         for (deployment, revisions) in apps {

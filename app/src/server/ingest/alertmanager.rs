@@ -35,12 +35,24 @@ struct Alert {
     extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// The most alerts one delivery may carry. Alertmanager sends a group's alerts in one
+/// delivery unless its `webhook_config` sets `max_alerts`; beyond this, a delivery is
+/// refused (and kept, unparsed, with the reason) so that one request cannot open
+/// thousands of incidents at once.
+pub const MAX_ALERTS_PER_DELIVERY: usize = 1_000;
+
 /// Parses a delivery of `source` (`alertmanager` or `grafana`) into its alerts.
 pub fn parse(source: &str, raw: &[u8]) -> Result<Vec<NormalizedAlert>, String> {
     let webhook: Webhook =
         serde_json::from_slice(raw).map_err(|error| format!("not an Alertmanager/Grafana webhook: {error}"))?;
     if webhook.alerts.is_empty() {
         return Err("the delivery has no alerts".to_string());
+    }
+    if webhook.alerts.len() > MAX_ALERTS_PER_DELIVERY {
+        return Err(format!(
+            "the delivery carries {} alerts, more than the {MAX_ALERTS_PER_DELIVERY} taken at once: set max_alerts: {MAX_ALERTS_PER_DELIVERY} in Alertmanager's webhook_config",
+            webhook.alerts.len()
+        ));
     }
     webhook
         .alerts
@@ -65,8 +77,10 @@ pub fn parse(source: &str, raw: &[u8]) -> Result<Vec<NormalizedAlert>, String> {
                 .unwrap_or_else(|| "Alert without a name".to_string());
             let severity =
                 alert.labels.get("severity").and_then(|s| Severity::from_label(s)).unwrap_or(Severity::Warning);
+            // Filed under what the alert is about, never under the exporter that scraped it.
+            let labels = serde_json::json!({ "labels": alert.labels });
             let service =
-                ["service", "deployment", "job", "namespace"].iter().find_map(|key| alert.labels.get(*key)).cloned();
+                crate::server::agent::classify::service_of(&labels, alert.labels.get("alertname").map(String::as_str));
             let description =
                 alert.annotations.get("description").or_else(|| alert.annotations.get("message")).cloned();
             let raw = serde_json::to_vec(&alert).unwrap_or_default();
@@ -118,6 +132,14 @@ mod tests {
     fn anything_else_is_refused_with_a_reason() {
         assert!(parse("alertmanager", b"{}").is_err());
         assert!(parse("alertmanager", br#"{"alerts":[]}"#).is_err());
+        let group = |count: usize| {
+            let alerts: Vec<_> =
+                (0..count).map(|n| serde_json::json!({"status": "firing", "fingerprint": n.to_string()})).collect();
+            serde_json::json!({ "alerts": alerts }).to_string()
+        };
+        assert_eq!(parse("alertmanager", group(MAX_ALERTS_PER_DELIVERY).as_bytes()).unwrap().len(), 1_000);
+        let refused = parse("alertmanager", group(MAX_ALERTS_PER_DELIVERY + 1).as_bytes()).unwrap_err();
+        assert!(refused.contains("1001 alerts") && refused.contains("max_alerts"), "{refused}");
         assert!(parse("grafana", b"not json").is_err());
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets}
 
 use crate::error::AppError;
 use crate::server::auth::token;
-use crate::server::secrets::Cipher;
+use crate::server::secrets::{Cipher, Place};
 use crate::server::state::AppState;
 
 /// The kinds of integration, as stored.
@@ -52,14 +52,42 @@ fn database(error: sqlx::Error) -> AppError {
     AppError::internal("an integration query failed", &error)
 }
 
-fn open(cipher: &Cipher, sealed: &[u8]) -> Result<Secrets, AppError> {
-    let bytes =
-        cipher.open(sealed).map_err(|error| AppError::internal("opening integration secrets failed", &error))?;
+fn open(cipher: &Cipher, team: Uuid, id: Uuid, sealed: &[u8]) -> Result<Secrets, AppError> {
+    let bytes = cipher
+        .open(sealed, &Place::integration(team, id))
+        .map_err(|error| AppError::internal("opening integration secrets failed", &error))?;
     serde_json::from_slice(&bytes).map_err(|error| AppError::internal("integration secrets are malformed", &error))
 }
 
-fn seal(cipher: &Cipher, secrets: &Secrets) -> Vec<u8> {
-    cipher.seal(&serde_json::to_vec(secrets).expect("secrets serialise"))
+fn seal(cipher: &Cipher, team: Uuid, id: Uuid, secrets: &Secrets) -> Vec<u8> {
+    cipher.seal(&serde_json::to_vec(secrets).expect("secrets serialise"), &Place::integration(team, id))
+}
+
+/// Creates the team's integrations that do not exist yet (one of each kind), in `tx`:
+/// every new team gets them in the transaction that creates it.
+pub async fn create_missing(tx: &mut sqlx::PgConnection, cipher: &Cipher, team: Uuid) -> Result<(), AppError> {
+    for kind in KINDS {
+        let token = token::random_hex(24);
+        let secrets = Secrets {
+            token: token.clone(),
+            bearer: matches!(kind, "alertmanager" | "grafana").then(|| token::random_hex(24)),
+            ..Secrets::default()
+        };
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "insert into integrations (id, team_id, kind, token_hash, secrets_ciphertext) values ($1, $2, $3, $4, $5)
+             on conflict (team_id, kind) do nothing",
+        )
+        .bind(id)
+        .bind(team)
+        .bind(kind)
+        .bind(token::digest(&token))
+        .bind(seal(cipher, team, id, &secrets))
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    }
+    Ok(())
 }
 
 /// The team's integrations, creating any that do not exist yet.
@@ -68,27 +96,27 @@ pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<In
     if existing.len() == KINDS.len() {
         return Ok(existing);
     }
-    for kind in KINDS.into_iter().filter(|kind| !existing.iter().any(|i| i.kind == *kind)) {
-        let token = token::random_hex(24);
-        let secrets = Secrets {
-            token: token.clone(),
-            bearer: matches!(kind, "alertmanager" | "grafana").then(|| token::random_hex(24)),
-            ..Secrets::default()
-        };
-        sqlx::query(
-            "insert into integrations (id, team_id, kind, token_hash, secrets_ciphertext) values ($1, $2, $3, $4, $5)
-             on conflict (team_id, kind) do nothing",
-        )
-        .bind(Uuid::new_v4())
-        .bind(team)
-        .bind(kind)
-        .bind(token::digest(&token))
-        .bind(seal(cipher, &secrets))
-        .execute(pool)
-        .await
-        .map_err(database)?;
-    }
+    let mut connection = pool.acquire().await.map_err(database)?;
+    create_missing(&mut connection, cipher, team).await?;
     load(pool, cipher, team).await
+}
+
+/// Creates the integrations of every team that lacks some (teams made before every new
+/// team got them at once): run at start-up, so that reading a team's integrations never
+/// writes. Returns how many teams it completed.
+pub async fn complete_every_team(pool: &PgPool, cipher: &Cipher) -> Result<usize, AppError> {
+    let lacking: Vec<Uuid> = sqlx::query_scalar(
+        "select t.id from teams t left join integrations i on i.team_id = t.id
+         group by t.id having count(i.id) < $1",
+    )
+    .bind(KINDS.len() as i64)
+    .fetch_all(pool)
+    .await
+    .map_err(database)?;
+    for &team in &lacking {
+        ensure(pool, cipher, team).await?;
+    }
+    Ok(lacking.len())
 }
 
 /// The team's integrations as stored.
@@ -102,7 +130,9 @@ async fn load(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integrat
     .await
     .map_err(database)?;
     rows.into_iter()
-        .map(|(id, kind, sealed)| Ok(Integration { id, team_id: team, kind, secrets: open(cipher, &sealed)? }))
+        .map(|(id, kind, sealed)| {
+            Ok(Integration { id, team_id: team, kind, secrets: open(cipher, team, id, &sealed)? })
+        })
         .collect()
 }
 
@@ -117,7 +147,7 @@ pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Re
             .await
             .map_err(database)?;
     row.map(|(id, team_id, sealed)| {
-        Ok(Integration { id, team_id, kind: kind.to_string(), secrets: open(cipher, &sealed)? })
+        Ok(Integration { id, team_id, kind: kind.to_string(), secrets: open(cipher, team_id, id, &sealed)? })
     })
     .transpose()
 }
@@ -171,12 +201,12 @@ async fn update_secrets(
             .fetch_one(&mut *tx)
             .await
             .map_err(database)?;
-    let mut secrets = open(cipher, &sealed)?;
+    let mut secrets = open(cipher, team, id, &sealed)?;
     change(&mut secrets);
     sqlx::query("update integrations set token_hash = $2, secrets_ciphertext = $3 where id = $1")
         .bind(id)
         .bind(token::digest(&secrets.token))
-        .bind(seal(cipher, &secrets))
+        .bind(seal(cipher, team, id, &secrets))
         .execute(&mut *tx)
         .await
         .map_err(database)?;
@@ -198,7 +228,7 @@ const MASK: &str = "••••••••";
 
 /// The team's integrations as the page shows them, tokens masked.
 pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<IntegrationView>, AppError> {
-    let integrations = ensure(pool, cipher, team).await?;
+    let integrations = load(pool, cipher, team).await?;
     let mut views = Vec::with_capacity(integrations.len());
     for integration in integrations {
         let recent: Vec<DeliveryView> = sqlx::query_as(
@@ -230,8 +260,7 @@ fn check_kind(kind: &str) -> Result<(), AppError> {
 /// The secrets of one of the team's integrations.
 pub async fn reveal(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<RevealedSecrets, AppError> {
     check_kind(kind)?;
-    let integration =
-        ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
+    let integration = load(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
     let secrets = integration.secrets;
     Ok(RevealedSecrets {
         path: path(kind, &secrets.token),

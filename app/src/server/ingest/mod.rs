@@ -15,6 +15,7 @@ pub mod pagerduty;
 pub mod rate;
 mod recorder;
 pub mod rest;
+pub mod retention;
 mod senders;
 
 pub use recorder::Recorder;

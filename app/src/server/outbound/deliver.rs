@@ -1,12 +1,18 @@
-//! The deliverer: one task per instance takes queued calls (`FOR UPDATE SKIP LOCKED`,
-//! under a lease), sends them with the team's credentials, retries a 429, a 5xx or no
-//! answer after 1, 2, 4 … s, and parks a call as failed — on the incident's timeline —
-//! after the last attempt or at once on another 4xx (a wrong key does not heal itself).
+//! The deliverer: each instance takes queued calls (`FOR UPDATE SKIP LOCKED`, under a
+//! lease), sends them with the team's credentials, retries a 429, a 5xx or no answer
+//! after 1, 2, 4 … s, and parks a call as failed — on the incident's timeline — after
+//! the last attempt or at once on another 4xx (a wrong key does not heal itself).
+//!
+//! Calls go out [`WORKERS`] at a time per instance, and at most [`PER_DESTINATION`] at
+//! once to one destination (a team's Slack webhook, a team's PagerDuty account) across
+//! instances, so that a slow or silent destination holds a few workers, not all of
+//! them. An incident's calls to one destination go in the order they were made (an
+//! acknowledgement before the resolve), retries included.
 
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 use crate::domain::incident::AGENT_NAME;
@@ -14,9 +20,13 @@ use crate::domain::live::{LiveEvent, LiveKind};
 use crate::server::state::AppState;
 
 /// How long a call may take.
-const TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the deliverer looks for due calls.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the deliverer looks for due calls when it found none.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Calls one instance sends at once.
+pub const WORKERS: usize = 8;
+/// Calls to one destination in flight at once, across instances.
+pub const PER_DESTINATION: i64 = 2;
 
 #[derive(sqlx::FromRow)]
 struct Call {
@@ -31,15 +41,33 @@ struct Call {
     attempts: i32,
 }
 
-/// Starts this instance's deliverer (stopped by aborting the handle: a call in hand is
-/// sent again by whichever instance finds its lease run out).
+/// Starts this instance's deliverer (stopped by aborting the handle, which drops the
+/// calls in hand: each is sent again by whichever instance finds its lease run out).
 pub fn start(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let client = state.settings.outbound.policy().client(TIMEOUT);
+        let mut sending = JoinSet::new();
         loop {
+            if sending.len() >= WORKERS {
+                sending.join_next().await;
+                continue;
+            }
             match claim(&state.db).await {
-                Ok(Some(call)) => deliver(&state, &client, call).await,
-                Ok(None) => tokio::time::sleep(POLL_EVERY).await,
+                Ok(Some(call)) => {
+                    let (state, client) = (state.clone(), client.clone());
+                    sending.spawn(async move { deliver(&state, &client, call).await });
+                }
+                Ok(None) => {
+                    // Until a call in hand finishes (its destination may take another)
+                    // or it is time to look again.
+                    let _ = tokio::time::timeout(POLL_EVERY, async {
+                        match sending.join_next().await {
+                            Some(_) => {}
+                            None => std::future::pending().await,
+                        }
+                    })
+                    .await;
+                }
                 Err(sqlx::Error::PoolClosed) => return,
                 Err(error) => {
                     tracing::warn!(%error, "claiming an outbound call failed");
@@ -50,14 +78,23 @@ pub fn start(state: AppState) -> JoinHandle<()> {
     })
 }
 
+/// The next due call whose destination has fewer than [`PER_DESTINATION`] calls in
+/// flight and whose incident has no earlier call to that destination still to go.
 async fn claim(db: &sqlx::PgPool) -> Result<Option<Call>, sqlx::Error> {
     sqlx::query_as(
         "update outbound_calls set state = 'running', attempts = attempts + 1, lease_until = now() + interval '30 seconds'
-         where id = (select id from outbound_calls
-                     where (state = 'queued' and run_after <= now()) or (state = 'running' and lease_until < now())
-                     order by run_after, id limit 1 for update skip locked)
+         where id = (select c.id from outbound_calls c
+                     where ((c.state = 'queued' and c.run_after <= now()) or (c.state = 'running' and c.lease_until < now()))
+                       and (select count(*) from outbound_calls r
+                            where r.team_id = c.team_id and r.target = c.target
+                              and r.state = 'running' and r.lease_until >= now()) < $1
+                       and not exists (select 1 from outbound_calls e
+                                       where e.incident_id = c.incident_id and e.target = c.target
+                                         and e.id < c.id and e.state in ('queued', 'running'))
+                     order by c.run_after, c.id limit 1 for update skip locked)
          returning id, team_id, incident_id, target, purpose, method, path, body, attempts",
     )
+    .bind(PER_DESTINATION)
     .fetch_optional(db)
     .await
 }

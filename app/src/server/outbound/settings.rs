@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::domain::integration::{FailedCall, NotificationSettings};
 use crate::error::AppError;
 use crate::server::auth::context::Authenticated;
+use crate::server::secrets::Place;
 use crate::server::state::AppState;
 
 /// What a call is sent with.
@@ -39,19 +40,19 @@ pub async fn credentials(state: &AppState, team: Uuid) -> Result<Credentials, Ap
     .map_err(failed)?
     .unwrap_or_default();
     let Saved { pagerduty_key: key, pagerduty_from: from, slack_webhook: slack } = saved;
-    let open = |sealed: Vec<u8>| {
+    let open = |sealed: Vec<u8>, place: Place| {
         state
             .cipher
-            .open(&sealed)
+            .open(&sealed, &place)
             .map(|plain| String::from_utf8_lossy(&plain).into_owned())
             .map_err(|error| AppError::internal("opening a notification credential failed", &error))
     };
     Ok(Credentials {
         pagerduty: match (key, from) {
-            (Some(key), Some(from)) => Some((open(key)?, from)),
+            (Some(key), Some(from)) => Some((open(key, Place::pagerduty_key(team))?, from)),
             _ => None,
         },
-        slack: slack.map(open).transpose()?,
+        slack: slack.map(|sealed| open(sealed, Place::slack_webhook(team))).transpose()?,
     })
 }
 
@@ -98,7 +99,7 @@ pub async fn set_pagerduty(auth: &Authenticated, key: &str, from: &str) -> Resul
         problems.fail("key", "That does not look like a PagerDuty API key.");
     }
     problems.finish()?;
-    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes()));
+    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::pagerduty_key(auth.team_id())));
     let mut tx = state.db.begin().await.map_err(failed)?;
     sqlx::query(
         "insert into team_notifications (team_id, pagerduty_key, pagerduty_from) values ($1, $2, $3)
@@ -147,7 +148,7 @@ pub async fn set_slack(auth: &Authenticated, url: &str) -> Result<NotificationSe
          on conflict (team_id) do update set slack_webhook = excluded.slack_webhook, updated_at = now()",
     )
     .bind(auth.team_id())
-    .bind(state.cipher.seal(url.as_bytes()))
+    .bind(state.cipher.seal(url.as_bytes(), &Place::slack_webhook(auth.team_id())))
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
