@@ -5,13 +5,16 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Node, PersistentVolumeClaim, Pod, PodSpec, ResourceQuota, Secret, Service,
+    ConfigMap, Node, PersistentVolumeClaim, Pod, PodSpec, ResourceQuota, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::node::v1::RuntimeClass;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -62,6 +65,7 @@ async fn change_pods(client: &Client, deployment: &str, change: impl FnOnce(&mut
     api.replace(deployment, &PostParams::default(), &current).await.unwrap();
 }
 
+/// Creates `object` in namespace demo of the demo cluster.
 async fn create<K>(client: &Client, object: Value)
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
@@ -71,8 +75,16 @@ where
         + serde::de::DeserializeOwned,
     K::DynamicType: Default,
 {
+    post(Api::<K>::namespaced(client.clone(), "demo"), object).await
+}
+
+/// Creates `object` through `api` (`Api::all` for a cluster-wide object).
+async fn post<K>(api: Api<K>, object: Value)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
     let object: K = serde_json::from_value(object).unwrap();
-    Api::<K>::namespaced(client.clone(), "demo").create(&PostParams::default(), &object).await.unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
 }
 
 /// Adds volumes and the first container's mounts, given as JSON.
@@ -722,6 +734,14 @@ async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes
     let found = diagnosed(&app, "policy", orders(vec![database(APP), policy("web")]), crash()).await;
     assert!(cause(&found).contains("only-web"), "{found}");
 
+    // A default-deny policy selects every pod of its namespace (`podSelector: {}`).
+    let deny_all = (
+        "policy",
+        json!({"metadata": {"name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+    );
+    let found = diagnosed(&app, "deny-all", orders(vec![database(APP), deny_all]), crash()).await;
+    assert!(cause(&found).contains("default-deny"), "{found}");
+
     // orders-api keeps 600 MiB of data at /var/lib/orders: a 512Mi claim there fills up,
     // and the claim is named with its size; a 1Gi claim holds it.
     let with_claim = |size: &'static str| {
@@ -750,5 +770,158 @@ async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes
     // Near misses: the Service with ready endpoints, and a policy that admits orders.
     not_confirmed(&diagnosed(&app, "reachable", orders(vec![database(APP)]), crash()).await);
     not_confirmed(&diagnosed(&app, "admitted", orders(vec![database(APP), policy("orders")]), crash()).await);
+    app.stop().await;
+}
+
+/// The pods the demo cluster has placed on `node` that still hold their place there.
+async fn pods_on(client: &Client, node: &str) -> usize {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let fields = format!("spec.nodeName={node}");
+    let listed = pods.list(&kube::api::ListParams::default().fields(&fields)).await.unwrap();
+    listed
+        .items
+        .iter()
+        .filter(|pod| !matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")))
+        .count()
+}
+
+#[tokio::test]
+async fn forbidden_api_calls_admission_webhooks_sandboxes_and_full_nodes_are_named_and_their_near_misses_are_not() {
+    let app = with_agent(2).await;
+
+    // A program that lists ConfigMaps at start, run as a service account no Role grants
+    // that: the API server's refusal is in its log, and the account, verb and resource
+    // are named. Bound to a Role that grants it, it runs.
+    let reloader = |granted: bool| {
+        async move |client: Client| {
+            create::<ServiceAccount>(&client, json!({"metadata": {"name": "config-reloader"}})).await;
+            if granted {
+                create::<Role>(
+                    &client,
+                    json!({"metadata": {"name": "read-config"},
+                           "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]}),
+                )
+                .await;
+                create::<RoleBinding>(
+                    &client,
+                    json!({"metadata": {"name": "config-reloader-reads-config"},
+                           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-config"},
+                           "subjects": [{"kind": "ServiceAccount", "name": "config-reloader", "namespace": "demo"}]}),
+                )
+                .await;
+            }
+            let image = app::server::demo_cluster::programs::demo_image("config-reloader", "0.9.0");
+            create::<Deployment>(
+                &client,
+                json!({"metadata": {"name": "config-reloader"}, "spec": {"replicas": 1,
+                       "selector": {"matchLabels": {"app": "config-reloader"}},
+                       "template": {"metadata": {"labels": {"app": "config-reloader"}},
+                                    "spec": {"serviceAccountName": "config-reloader",
+                                             "containers": [{"name": "config-reloader", "image": image}]}}}}),
+            )
+            .await;
+        }
+    };
+    let mismatch = |deployment: &str| {
+        from_kube_state_metrics(
+            "KubeDeploymentReplicasMismatch",
+            json!({"namespace": "demo", "deployment": deployment}),
+            "Deployment has not matched the expected number of replicas.",
+        )
+    };
+    let found = diagnosed(&app, "rbac", reloader(false), mismatch("config-reloader")).await;
+    assert_eq!(found["family"], "permissions", "{found}");
+    for named in ["demo/config-reloader", "list", "configmaps"] {
+        assert!(cause(&found).contains(named), "{named}: {found}");
+    }
+    not_confirmed(&diagnosed(&app, "rbac-near", reloader(true), mismatch("config-reloader")).await);
+
+    // A validating webhook for pods whose Service does not exist refuses every pod of a
+    // StatefulSet (failurePolicy Fail): the webhook and why it cannot be called are named.
+    // With its Service up, the webhook admits and the StatefulSet runs.
+    let guarded = |service_up: bool| {
+        async move |client: Client| {
+            if service_up {
+                create::<Service>(
+                    &client,
+                    json!({"metadata": {"name": "policy-guard"}, "spec": {"selector": {"app": APP},
+                           "ports": [{"port": 443, "targetPort": 8080}]}}),
+                )
+                .await;
+            }
+            post(
+                Api::<ValidatingWebhookConfiguration>::all(client.clone()),
+                json!({"metadata": {"name": "policy-guard"}, "webhooks": [{
+                    "name": "pods.policy-guard.example.com", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                    "failurePolicy": "Fail",
+                    "clientConfig": {"service": {"namespace": "demo", "name": "policy-guard", "path": "/validate"}},
+                    "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]}),
+            )
+            .await;
+            stateful_set(&client, json!([{"name": "DATABASE_URL", "value": "postgres://ledger@db/ledger"}])).await;
+        }
+    };
+    let stateful_mismatch = || {
+        from_kube_state_metrics(
+            "KubeStatefulSetReplicasMismatch",
+            json!({"namespace": "demo", "statefulset": "ledger"}),
+            "StatefulSet has not matched the expected number of replicas.",
+        )
+    };
+    let found = diagnosed(&app, "webhook", guarded(false), stateful_mismatch()).await;
+    assert_eq!(found["family"], "rollout_failure", "{found}");
+    assert!(cause(&found).contains("admission webhook pods.policy-guard.example.com cannot be reached"), "{found}");
+    assert!(cause(&found).contains("service \"policy-guard\" not found"), "{found}");
+    assert_eq!(found["workload"], "demo/statefulset/ledger", "{found}");
+    not_confirmed(&diagnosed(&app, "webhook-near", guarded(true), stateful_mismatch()).await);
+
+    // Pods of a RuntimeClass whose handler the nodes' runtime lacks (or of no such class)
+    // never get a sandbox: the runtime's message is named. A class the nodes run is fine.
+    let sandboxed = |class: Option<&'static str>| {
+        async move |client: Client| {
+            if let Some(handler) = class {
+                post(
+                    Api::<RuntimeClass>::all(client.clone()),
+                    json!({"metadata": {"name": "sandboxed"}, "handler": handler}),
+                )
+                .await;
+            }
+            change_pods(&client, APP, |spec| spec.runtime_class_name = Some("sandboxed".into())).await
+        }
+    };
+    let mismatch_app =
+        || about_app("KubeDeploymentReplicasMismatch", "Deployment has not matched the expected replicas.");
+    let found = diagnosed(&app, "sandbox", sandboxed(Some("runsc")), mismatch_app()).await;
+    assert!(cause(&found).contains("FailedCreatePodSandBox"), "{found}");
+    assert!(cause(&found).contains("no runtime for \"runsc\" is configured"), "{found}");
+    let found = diagnosed(&app, "sandbox-class", sandboxed(None), mismatch_app()).await;
+    assert!(cause(&found).contains("runtimeclass.node.k8s.io \"sandboxed\" not found"), "{found}");
+    not_confirmed(&diagnosed(&app, "sandbox-near", sandboxed(Some("runc")), mismatch_app()).await);
+
+    // A node whose kubelet allows no more pods than it runs: the scheduler places new pods
+    // elsewhere, and KubeletTooManyPods names the node and its limit. With room to spare
+    // the alert is not confirmed.
+    let node = "demo-node-2";
+    let capped = |spare: usize| {
+        async move |client: Client| {
+            let running = pods_on(&client, node).await;
+            let allowed = (running + spare).to_string();
+            let nodes: Api<Node> = Api::all(client.clone());
+            let capacity = json!({"status": {"capacity": {"pods": allowed}, "allocatable": {"pods": allowed}}});
+            nodes.patch_status(node, &PatchParams::default(), &Patch::Merge(capacity)).await.unwrap();
+            let deployments: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+            let scale = json!({"spec": {"replicas": 6}});
+            deployments.patch_scale(APP, &PatchParams::default(), &Patch::Merge(scale)).await.unwrap();
+            if spare == 0 {
+                assert_eq!(pods_on(&client, node).await, running, "no new pod is placed on the full node");
+            }
+        }
+    };
+    let too_many =
+        || from_kube_state_metrics("KubeletTooManyPods", json!({"node": node}), "Kubelet is running at capacity.");
+    let found = diagnosed(&app, "node-full", capped(0), too_many()).await;
+    assert_eq!(found["family"], "unschedulable", "{found}");
+    assert!(cause(&found).contains(node) && cause(&found).contains("maxPods"), "{found}");
+    not_confirmed(&diagnosed(&app, "node-full-near", capped(50), too_many()).await);
     app.stop().await;
 }

@@ -505,6 +505,8 @@ impl<S: Steps> Reader<'_, S> {
     /// and the storage classes when one waits for its volume.
     async fn read_claims(&mut self, found: &Classification) {
         let mut names: Vec<String> = found.claim.iter().cloned().collect();
+        // Claims a StatefulSet has yet to make: their absence is no fault.
+        let mut yet_to_make: Vec<String> = Vec::new();
         let mut add = |name: String| {
             if !names.contains(&name) {
                 names.push(name);
@@ -518,9 +520,12 @@ impl<S: Steps> Reader<'_, S> {
         if let Some(set) = &self.context.statefulset {
             let set_name = set.metadata.name.clone().unwrap_or_default();
             let spec = set.spec.clone();
-            // A StatefulSet's pod N mounts `<template>-<set>-N`.
-            let ordinals: Vec<String> = if self.context.pods.is_empty() {
-                (0..spec.replicas.unwrap_or(1).clamp(0, 3)).map(|n| n.to_string()).collect()
+            // A StatefulSet's pod N mounts `<template>-<set>-N`, made just before the pod:
+            // without pods, the first pod's claims are read, and their absence is no fault
+            // of theirs (the controller has not got that far).
+            let none_yet = self.context.pods.is_empty();
+            let ordinals: Vec<String> = if none_yet {
+                vec!["0".to_string()]
             } else {
                 self.context
                     .pods
@@ -531,7 +536,11 @@ impl<S: Steps> Reader<'_, S> {
             for template in spec.volume_claim_templates.iter().flatten() {
                 let template = template.metadata.name.clone().unwrap_or_default();
                 for ordinal in &ordinals {
-                    add(format!("{template}-{set_name}-{ordinal}"));
+                    let claim = format!("{template}-{set_name}-{ordinal}");
+                    if none_yet {
+                        yet_to_make.push(claim.clone());
+                    }
+                    add(claim);
                 }
             }
         }
@@ -548,6 +557,12 @@ impl<S: Steps> Reader<'_, S> {
                     ))
                     .await;
                     self.context.claims.push(claim);
+                }
+                Ok(None) if yet_to_make.contains(&name) => {
+                    self.report(format!(
+                        "No volume claim {namespace}/{name} yet: the StatefulSet makes it with its pod."
+                    ))
+                    .await;
                 }
                 Ok(None) => {
                     self.report(format!("No volume claim {namespace}/{name}.")).await;

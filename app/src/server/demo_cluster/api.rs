@@ -59,6 +59,23 @@ pub(crate) struct Resource {
     subresources: &'static [(&'static str, &'static str, &'static [&'static str])],
 }
 
+impl Resource {
+    /// A resource clients create, read and delete, without short names or subresources.
+    const fn kept(plural: &'static str, kind: &'static str, group: &'static str, namespaced: bool) -> Resource {
+        Resource {
+            plural,
+            kind,
+            group,
+            namespaced,
+            verbs: &["create", "delete", "get", "list"],
+            short_names: &[],
+            subresources: &[],
+        }
+    }
+}
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+
 const RESOURCES: &[Resource] = &[
     Resource {
         plural: "namespaces",
@@ -250,6 +267,26 @@ const RESOURCES: &[Resource] = &[
         short_names: &["sc"],
         subresources: &[],
     },
+    Resource::kept("runtimeclasses", "RuntimeClass", "node.k8s.io", false),
+    Resource {
+        plural: "serviceaccounts",
+        kind: "ServiceAccount",
+        group: "",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
+        short_names: &["sa"],
+        subresources: &[],
+    },
+    Resource::kept("roles", "Role", RBAC, true),
+    Resource::kept("rolebindings", "RoleBinding", RBAC, true),
+    Resource::kept("clusterroles", "ClusterRole", RBAC, false),
+    Resource::kept("clusterrolebindings", "ClusterRoleBinding", RBAC, false),
+    Resource::kept(
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        false,
+    ),
     Resource {
         plural: "selfsubjectaccessreviews",
         kind: "SelfSubjectAccessReview",
@@ -410,8 +447,12 @@ pub async fn serve(db: &PgPool, cluster: Uuid, request: &ApiRequest<'_>) -> ApiR
         ("POST", Target::Collection { resource, namespace: None }) if resource.plural == "selfsubjectaccessreviews" => {
             Ok(access_review(request.body))
         }
-        ("POST", Target::Collection { resource, namespace: Some(namespace) }) if resource.verbs.contains(&"create") => {
-            create(db, cluster, resource, namespace, request).await
+        ("POST", Target::Collection { resource, namespace }) if resource.verbs.contains(&"create") => {
+            match (namespace, resource.namespaced) {
+                (Some(namespace), true) => create(db, cluster, resource, namespace, request).await,
+                (None, false) => create(db, cluster, resource, "", request).await,
+                _ => Ok(method_not_allowed()),
+            }
         }
         ("GET", Target::Object { resource, namespace, name, subresource }) => {
             get(db, cluster, resource, namespace, name, subresource, request.query).await
@@ -671,32 +712,37 @@ fn dry_run(query: &str) -> bool {
     form_urlencoded::parse(query.as_bytes()).any(|(key, value)| key == "dryRun" && value == "All")
 }
 
+/// Whether `object` matches the schema of `T` (the API server's first check).
+fn conforms<T: serde::de::DeserializeOwned>(object: &Value) -> Result<(), serde_json::Error> {
+    T::deserialize(object).map(|_| ())
+}
+
 /// Checks a changed deployment or pod the way the API server's validation would.
 fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiResponse> {
     let typed = match resource.plural {
-        "deployments" => serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(object.clone()).map(|_| ()),
-        "pods" => serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(object.clone()).map(|_| ()),
-        "services" => serde_json::from_value::<k8s_openapi::api::core::v1::Service>(object.clone()).map(|_| ()),
-        "configmaps" => serde_json::from_value::<k8s_openapi::api::core::v1::ConfigMap>(object.clone()).map(|_| ()),
-        "secrets" => serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(object.clone()).map(|_| ()),
-        "persistentvolumeclaims" => {
-            serde_json::from_value::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(object.clone()).map(|_| ())
-        }
-        "resourcequotas" => {
-            serde_json::from_value::<k8s_openapi::api::core::v1::ResourceQuota>(object.clone()).map(|_| ())
-        }
-        "jobs" => serde_json::from_value::<k8s_openapi::api::batch::v1::Job>(object.clone()).map(|_| ()),
-        "nodes" => serde_json::from_value::<k8s_openapi::api::core::v1::Node>(object.clone()).map(|_| ()),
-        "statefulsets" => serde_json::from_value::<k8s_openapi::api::apps::v1::StatefulSet>(object.clone()).map(|_| ()),
-        "daemonsets" => serde_json::from_value::<k8s_openapi::api::apps::v1::DaemonSet>(object.clone()).map(|_| ()),
-        "cronjobs" => serde_json::from_value::<k8s_openapi::api::batch::v1::CronJob>(object.clone()).map(|_| ()),
-        "horizontalpodautoscalers" => {
-            serde_json::from_value::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(object.clone())
-                .map(|_| ())
-        }
-        "ingresses" => serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(object.clone()).map(|_| ()),
-        "networkpolicies" => {
-            serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(object.clone()).map(|_| ())
+        "deployments" => conforms::<k8s_openapi::api::apps::v1::Deployment>(object),
+        "pods" => conforms::<k8s_openapi::api::core::v1::Pod>(object),
+        "services" => conforms::<k8s_openapi::api::core::v1::Service>(object),
+        "configmaps" => conforms::<k8s_openapi::api::core::v1::ConfigMap>(object),
+        "secrets" => conforms::<k8s_openapi::api::core::v1::Secret>(object),
+        "persistentvolumeclaims" => conforms::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(object),
+        "resourcequotas" => conforms::<k8s_openapi::api::core::v1::ResourceQuota>(object),
+        "jobs" => conforms::<k8s_openapi::api::batch::v1::Job>(object),
+        "nodes" => conforms::<k8s_openapi::api::core::v1::Node>(object),
+        "statefulsets" => conforms::<k8s_openapi::api::apps::v1::StatefulSet>(object),
+        "daemonsets" => conforms::<k8s_openapi::api::apps::v1::DaemonSet>(object),
+        "cronjobs" => conforms::<k8s_openapi::api::batch::v1::CronJob>(object),
+        "horizontalpodautoscalers" => conforms::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(object),
+        "ingresses" => conforms::<k8s_openapi::api::networking::v1::Ingress>(object),
+        "networkpolicies" => conforms::<k8s_openapi::api::networking::v1::NetworkPolicy>(object),
+        "runtimeclasses" => conforms::<k8s_openapi::api::node::v1::RuntimeClass>(object),
+        "serviceaccounts" => conforms::<k8s_openapi::api::core::v1::ServiceAccount>(object),
+        "roles" => conforms::<k8s_openapi::api::rbac::v1::Role>(object),
+        "rolebindings" => conforms::<k8s_openapi::api::rbac::v1::RoleBinding>(object),
+        "clusterroles" => conforms::<k8s_openapi::api::rbac::v1::ClusterRole>(object),
+        "clusterrolebindings" => conforms::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(object),
+        "validatingwebhookconfigurations" => {
+            conforms::<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration>(object)
         }
         _ => Ok(()),
     };
@@ -926,7 +972,11 @@ async fn create(
     object["apiVersion"] = json!(api_version(resource.group));
     object["kind"] = json!(resource.kind);
     object["metadata"]["name"] = json!(name);
-    object["metadata"]["namespace"] = json!(namespace);
+    if resource.namespaced {
+        object["metadata"]["namespace"] = json!(namespace);
+    } else if let Some(metadata) = object["metadata"].as_object_mut() {
+        metadata.remove("namespace");
+    }
     if let Some(metadata) = object["metadata"].as_object_mut() {
         for field in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
             metadata.remove(field);
@@ -943,7 +993,7 @@ async fn create(
     }
     let mut tx = db.begin().await?;
     let mut world = store::load(&mut tx, cluster).await?;
-    if world.get("namespaces", "", namespace).is_none() {
+    if resource.namespaced && world.get("namespaces", "", namespace).is_none() {
         return Ok(status(
             404,
             "NotFound",

@@ -3,6 +3,7 @@
 //! kubectl — reach it over HTTP at `/demo-k8s/<cluster id>` with the bearer token of its
 //! kubeconfig, exactly as they would a real cluster.
 
+mod admission;
 pub mod api;
 mod autoscalers;
 mod claims;
@@ -12,6 +13,7 @@ mod network;
 pub(crate) mod patch;
 mod pods;
 pub mod programs;
+mod rbac;
 pub(crate) mod selectors;
 mod sets;
 pub mod store;

@@ -1,29 +1,24 @@
 //! What the demo cluster decides of a running program: whether the volume claim holding
-//! its data has room, and its network as a program that connects at start meets it —
+//! its data has room, whether its service account may make the API call it makes at
+//! start (`rbac`), and its network as a program that connects at start meets it —
 //! cluster DNS names of Services (`name`, `name.namespace`, `….svc`,
 //! `….svc.cluster.local`), a Service's ready endpoints, and the NetworkPolicies that
 //! admit or drop the traffic.
 
 use k8s_openapi::api::core::v1::Container;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::programs::{self, Verdict};
-use super::world::{World, labels_match};
+use super::world::{World, labels_match, selects};
 
 /// The cluster DNS server, as clients' errors name it.
 const DNS: &str = "10.96.0.10:53";
 
-/// Whether a selector (`matchLabels` only; empty selects everything) selects `labels`.
-fn selects(selector: Option<&Value>, labels: Option<&Value>) -> bool {
-    let empty = Map::new();
-    let wanted = selector.and_then(|s| s.get("matchLabels")).and_then(Value::as_object).unwrap_or(&empty);
-    labels_match(wanted, labels)
-}
-
 impl World {
     /// What happens to `container` of the pod `spec` labelled `labels` in `namespace`: its
-    /// program's verdict, unless the volume claim holding its data is too small or what
-    /// it connects to at start cannot be reached.
+    /// program's verdict, unless the volume claim holding its data is too small, its
+    /// service account may not make the API call it makes at start (RBAC), or what it
+    /// connects to at start cannot be reached.
     pub(super) fn verdict(
         &self,
         namespace: &str,
@@ -38,6 +33,13 @@ impl World {
         let crashes = |log| Verdict::Crashes { exit_code: 1, reason: "Error", log };
         if let Some(path) = self.full_volume(namespace, spec, container) {
             return crashes(programs::out_of_space(container, &path));
+        }
+        if let Some(resource) = programs::lists(container) {
+            let account = spec.get("serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+            if !self.allows(namespace, account, "list", "", resource) {
+                let refusal = World::forbidden(namespace, account, "list", "", resource);
+                return crashes(programs::refused_by_api(container, resource, &refusal));
+            }
         }
         let Some((target, host, port)) = programs::dependency(container) else { return verdict };
         match self.connect(namespace, labels, &host, port) {
@@ -75,12 +77,7 @@ impl World {
         let refused = Err(format!("dial tcp {address}: connect: connection refused"));
         let exposes =
             service.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten().any(|p| p["port"] == port);
-        let ready = self.get("endpoints", service_namespace, service_name).is_some_and(|endpoints| {
-            endpoints.pointer("/subsets").and_then(Value::as_array).into_iter().flatten().any(|subset| {
-                subset.get("addresses").and_then(Value::as_array).is_some_and(|addresses| !addresses.is_empty())
-            })
-        });
-        if !exposes || !ready {
+        if !exposes || self.ready_endpoints(service_namespace, service_name) == 0 {
             return refused;
         }
         // The backends: the pods the Service selects. A policy selecting one of them that

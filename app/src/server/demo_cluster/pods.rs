@@ -1,59 +1,26 @@
-//! The demo cluster's pods: what becomes of a pod a replica set or a job makes — refused
-//! by a quota, held by what it refers to (a claim, a ConfigMap, a Secret) or run by its
-//! program — written as the scheduler and the kubelet would write it: status and events.
+//! The demo cluster's pods: what becomes of a pod a controller makes — refused at
+//! admission, placed on a node with room (or none), held by what it refers to (a claim, a
+//! ConfigMap, a Secret, a RuntimeClass) or run by its program — written as the scheduler
+//! and the kubelet would write it: status and events.
 
 use chrono::Duration;
 use k8s_openapi::api::core::v1::Container;
 use serde_json::{Value, json};
 
 use super::programs::{self, Verdict};
-use super::world::{NODES, World, suffix, text, timestamp};
+use super::world::{NODES, World, is_active, suffix, text, timestamp};
 
 /// The tail of the scheduler's message when no node would help.
 const NO_PREEMPTION: &str = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
 
-/// A count a quota or quantity gives as a string or a number.
-fn count(value: &Value) -> Option<i64> {
-    value.as_i64().or_else(|| value.as_str()?.trim().parse().ok())
-}
-
-/// Whether the pod still holds its place (not finished).
-fn active(pod: &Value) -> bool {
-    !matches!(text(pod, "/status/phase"), "Failed" | "Succeeded")
-}
+/// The runtime handlers the demo nodes' containerd has configured.
+const RUNTIME_HANDLERS: &[&str] = &["runc"];
 
 impl World {
-    /// Why a resource quota refuses one more pod named `pod` in `namespace`, if one does
-    /// (the demo counts `pods` only).
-    fn quota_refusal(&self, namespace: &str, pod: &str) -> Option<String> {
-        let used = self.list("pods", Some(namespace)).filter(|pod| active(pod)).count() as i64;
-        self.list("resourcequotas", Some(namespace)).find_map(|quota| {
-            let hard = count(quota.pointer("/spec/hard/pods")?)?;
-            (used + 1 > hard).then(|| {
-                format!(
-                    "pods \"{pod}\" is forbidden: exceeded quota: {}, requested: pods=1, used: pods={used}, limited: pods={hard}",
-                    text(quota, "/metadata/name")
-                )
-            })
-        })
-    }
-
-    /// Keeps each resource quota's `status.used` current.
-    pub(super) fn reconcile_quotas(&mut self) {
-        let quotas: Vec<_> = self.objects.keys().filter(|(r, _, _)| r == "resourcequotas").cloned().collect();
-        for key in quotas {
-            let used = self.list("pods", Some(&key.1)).filter(|pod| active(pod)).count();
-            let quota = self.objects.get_mut(&key).expect("listed");
-            let status = json!({"hard": quota["spec"]["hard"].clone(), "used": {"pods": used.to_string()}});
-            if quota["status"] != status {
-                quota["status"] = status;
-            }
-        }
-    }
-
     /// What keeps a pod of `spec` in `namespace` from running, whatever its program: a
     /// claim that does not exist or is not bound (not scheduled), a ConfigMap or Secret
-    /// volume that does not exist (not mounted), a variable's source that does not exist
+    /// volume that does not exist (not mounted), a RuntimeClass that does not exist or
+    /// whose handler the nodes lack (no sandbox), a variable's source that does not exist
     /// (container not created).
     fn held(&self, namespace: &str, spec: &Value) -> Option<Verdict> {
         let exists = |resource: &str, name: &str| self.get(resource, namespace, name);
@@ -87,11 +54,20 @@ impl World {
                 None
             };
             if let Some(missing) = missing {
-                return Some(Verdict::CannotMount(format!(
-                    "MountVolume.SetUp failed for volume \"{}\" : {missing} not found",
-                    text(volume, "/name")
-                )));
+                return Some(Verdict::StuckCreating {
+                    reason: "FailedMount",
+                    message: format!(
+                        "MountVolume.SetUp failed for volume \"{}\" : {missing} not found",
+                        text(volume, "/name")
+                    ),
+                });
             }
+        }
+        if let Some(problem) = spec.get("runtimeClassName").and_then(Value::as_str).and_then(|c| self.no_sandbox(c)) {
+            return Some(Verdict::StuckCreating {
+                reason: "FailedCreatePodSandBox",
+                message: format!("Failed to create pod sandbox: {problem}"),
+            });
         }
         let container = spec.pointer("/containers/0").cloned().unwrap_or(json!({}));
         // A source of variables: its kind, resource, name, and the key wanted (if one).
@@ -134,6 +110,30 @@ impl World {
         None
     }
 
+    /// Why the runtime cannot make a sandbox of RuntimeClass `class`, if it cannot: the
+    /// class does not exist (the kubelet's lookup), or its handler is not configured.
+    fn no_sandbox(&self, class: &str) -> Option<String> {
+        let Some(runtime_class) = self.get("runtimeclasses", "", class) else {
+            return Some(format!("runtimeclass.node.k8s.io \"{class}\" not found"));
+        };
+        let handler = text(runtime_class, "/handler");
+        (!RUNTIME_HANDLERS.contains(&handler)).then(|| {
+            format!(
+                "rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for \"{handler}\" is configured"
+            )
+        })
+    }
+
+    /// Whether `node` runs fewer pods than its kubelet allows (`allocatable.pods`).
+    fn has_room(&self, node: &str) -> bool {
+        let allowed = self
+            .get("nodes", "", node)
+            .and_then(|n| n.pointer("/status/allocatable/pods"))
+            .and_then(|pods| pods.as_str()?.parse::<usize>().ok().or(pods.as_u64().map(|p| p as usize)))
+            .unwrap_or(110);
+        self.list("pods", None).filter(|pod| text(pod, "/spec/nodeName") == node && is_active(pod)).count() < allowed
+    }
+
     /// Makes one pod of `owner` (a ReplicaSet, a Job or a StatefulSet) from its template,
     /// as far as it gets, named `name` or after its owner; a quota's refusal instead is
     /// raised as an event and returned.
@@ -141,7 +141,10 @@ impl World {
         let owner_name = text(owner, "/metadata/name").to_string();
         let namespace = text(owner, "/metadata/namespace").to_string();
         let pod_name = name.unwrap_or_else(|| format!("{owner_name}-{}", suffix(5)));
-        if let Some(refusal) = self.quota_refusal(&namespace, &pod_name) {
+        let template_labels = owner.pointer("/spec/template/metadata/labels");
+        let account =
+            owner.pointer("/spec/template/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+        if let Some(refusal) = self.admission_refusal(&namespace, &pod_name, template_labels, account) {
             self.event(owner, owner_kind, true, "FailedCreate", &format!("Error creating: {refusal}"), 1);
             return Err(refusal);
         }
@@ -166,11 +169,21 @@ impl World {
         };
         let started = self.now - self.backdate.unwrap_or_default();
         // A pod that names its node (as a DaemonSet's do) runs there; others where the
-        // scheduler puts them.
-        let node_index = NODES
-            .iter()
-            .position(|node| spec.get("nodeName") == Some(&json!(node)))
-            .unwrap_or((uuid::Uuid::new_v4().as_bytes()[0] as usize) % NODES.len());
+        // scheduler puts them, on a node with room for one more pod.
+        let pinned = NODES.iter().position(|node| spec.get("nodeName") == Some(&json!(node)));
+        let with_room: Vec<usize> = (0..NODES.len()).filter(|index| self.has_room(NODES[*index])).collect();
+        let placed = pinned.or_else(|| {
+            let pick = uuid::Uuid::new_v4().as_bytes()[0] as usize;
+            (!with_room.is_empty()).then(|| with_room[pick % with_room.len()])
+        });
+        let verdict = match placed {
+            None if !matches!(verdict, Verdict::Unschedulable(_)) => Verdict::Unschedulable(
+                "0/3 nodes are available: 3 Too many pods. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+                    .into(),
+            ),
+            _ => verdict,
+        };
+        let node_index = placed.unwrap_or_default();
         let api_version = if runs_once { "batch/v1" } else { "apps/v1" };
         let mut pod = json!({
             "apiVersion": "v1",
@@ -273,7 +286,7 @@ impl World {
                 false,
                 waiting("ImagePullBackOff", Some(format!("Back-off pulling image \"{image}\""))),
             ),
-            Verdict::CannotMount(_) => running("Pending", false, waiting("ContainerCreating", None)),
+            Verdict::StuckCreating { .. } => running("Pending", false, waiting("ContainerCreating", None)),
             Verdict::ConfigError(message) => {
                 running("Pending", false, waiting("CreateContainerConfigError", Some(message.clone())))
             }
@@ -282,7 +295,7 @@ impl World {
                 "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastTransitionTime": start}],
             }),
         };
-        if matches!(verdict, Verdict::CannotMount(_)) {
+        if matches!(verdict, Verdict::StuckCreating { .. }) {
             status.as_object_mut().expect("an object").remove("podIP");
         }
         if runs_once {
@@ -340,7 +353,7 @@ impl World {
                 self.event(&pod, "Pod", false, "BackOff", &format!("Back-off pulling image \"{image}\""), restarts);
                 self.event(&pod, "Pod", true, "Failed", "Error: ImagePullBackOff", restarts);
             }
-            Verdict::CannotMount(message) => self.event(&pod, "Pod", true, "FailedMount", &message, restarts),
+            Verdict::StuckCreating { reason, message } => self.event(&pod, "Pod", true, reason, &message, restarts),
             Verdict::ConfigError(message) => {
                 self.event(
                     &pod,

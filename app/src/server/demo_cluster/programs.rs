@@ -39,6 +39,9 @@ struct Program {
     /// Where it keeps its data and how much it writes there at start (MiB), if it keeps
     /// any: on a volume claim smaller than that, it runs out of space.
     data: Option<(&'static str, u64)>,
+    /// The core resource it lists through the Kubernetes API at start, as its pod's
+    /// service account, if it calls the API: whether it may is the cluster's RBAC to decide.
+    lists: Option<&'static str>,
     /// What it logs while it runs.
     logs: &'static [&'static str],
 }
@@ -60,6 +63,7 @@ const PROGRAMS: &[Program] = &[
         ),
         connects: None,
         data: None,
+        lists: None,
         logs: &["INFO  payment-service listening on :8080", "INFO  processed 42 payments in the last minute"],
     },
     Program {
@@ -70,6 +74,7 @@ const PROGRAMS: &[Program] = &[
         needs: Needs::Nothing,
         connects: None,
         data: None,
+        lists: None,
         logs: &["INFO  analytics-service listening on :8080", "INFO  ingested 1832 events"],
     },
     Program {
@@ -80,6 +85,7 @@ const PROGRAMS: &[Program] = &[
         needs: Needs::Nothing,
         connects: None,
         data: None,
+        lists: None,
         logs: &[
             "INFO  memory-hog starting: warming the cache",
             "INFO  cache chunk 10 loaded (100 MiB resident)",
@@ -95,6 +101,7 @@ const PROGRAMS: &[Program] = &[
         needs: Needs::Nothing,
         connects: None,
         data: None,
+        lists: None,
         logs: &[
             "INFO  cpu-intensive: 8 workers started",
             "WARN  worker pool saturated: CPU at 98% of the container's limit",
@@ -115,6 +122,7 @@ const PROGRAMS: &[Program] = &[
         ),
         connects: None,
         data: None,
+        lists: None,
         logs: &["LOG:  database system is ready to accept connections"],
     },
     Program {
@@ -125,6 +133,7 @@ const PROGRAMS: &[Program] = &[
         needs: Needs::Nothing,
         connects: None,
         data: None,
+        lists: None,
         logs: &["INFO  frontend-app serving on :8080"],
     },
     Program {
@@ -138,6 +147,7 @@ const PROGRAMS: &[Program] = &[
         ),
         connects: None,
         data: None,
+        lists: None,
         logs: &["INFO  healthy-app listening on :8080", "INFO  GET /health 200 0.4ms"],
     },
     Program {
@@ -148,7 +158,19 @@ const PROGRAMS: &[Program] = &[
         needs: Needs::Env("DATABASE_URL", &["INFO  orders-api 1.0.0 starting", "FATAL DATABASE_URL is not set"]),
         connects: Some("DATABASE_URL"),
         data: Some(("/var/lib/orders", 600)),
+        lists: None,
         logs: &["INFO  orders-api 1.0.0 starting", "INFO  connected to the database", "INFO  listening on :8080"],
+    },
+    Program {
+        name: "config-reloader",
+        tags: &["0.9.0"],
+        memory_mib: 40,
+        disk_mib: 5,
+        needs: Needs::Nothing,
+        connects: None,
+        data: None,
+        lists: Some("configmaps"),
+        logs: &["INFO  config-reloader 0.9.0 starting", "INFO  watching ConfigMaps for changes"],
     },
 ];
 
@@ -179,8 +201,10 @@ pub enum Verdict {
     /// No node has room for what it requests (or, decided by the cluster, for a claim it
     /// mounts).
     Unschedulable(String),
-    /// Decided by the cluster: a volume it mounts cannot be set up (the kubelet's message).
-    CannotMount(String),
+    /// Decided by the cluster: the kubelet cannot set the pod up, so it stays in
+    /// ContainerCreating — a volume that does not mount (`FailedMount`), a sandbox the
+    /// runtime does not create (`FailedCreatePodSandBox`): the event's reason and message.
+    StuckCreating { reason: &'static str, message: String },
     /// Decided by the cluster: a variable's ConfigMap or Secret (or key) does not exist.
     ConfigError(String),
     /// Its command is not in the image: the runtime cannot start it (the runtime's message).
@@ -201,7 +225,7 @@ impl Verdict {
             | Verdict::HookFails { log, .. } => log,
             Verdict::CannotPull
             | Verdict::Unschedulable(_)
-            | Verdict::CannotMount(_)
+            | Verdict::StuckCreating { .. }
             | Verdict::ConfigError(_)
             | Verdict::CannotStart(_) => &[],
         }
@@ -309,9 +333,27 @@ pub fn dependency(container: &Container) -> Option<(String, String, i32)> {
 }
 
 /// Whether what `container` does depends on the cluster around it (what it connects to,
-/// the claim holding its data): `World::verdict` decides then, not its spec alone.
+/// the claim holding its data, the API calls it may make): `World::verdict` decides then,
+/// not its spec alone.
 pub fn meets_cluster(container: &Container) -> bool {
-    program_of(container).is_some_and(|program| program.connects.is_some() || program.data.is_some())
+    program_of(container)
+        .is_some_and(|program| program.connects.is_some() || program.data.is_some() || program.lists.is_some())
+}
+
+/// The core resource `container`'s program lists through the Kubernetes API at start.
+pub fn lists(container: &Container) -> Option<&'static str> {
+    program_of(container)?.lists
+}
+
+/// What `container` logs when the API server refuses its list of `resource` (client-go's
+/// reflector's warning, then the program giving up): `refusal` is the API server's message.
+pub fn refused_by_api(container: &Container, resource: &str, refusal: &str) -> Vec<String> {
+    let name = program_of(container).map_or("app", |program| program.name);
+    vec![
+        format!("INFO  {name} starting"),
+        format!("W1206 09:41:07.118204       1 reflector.go:561] failed to list {resource}: {refusal}"),
+        format!("FATAL cannot list {resource}; exiting"),
+    ]
 }
 
 /// Where `container`'s program keeps its data, and how many bytes it writes there.

@@ -108,6 +108,21 @@ pub(super) fn labels_match(selector: &Map<String, Value>, labels: Option<&Value>
     !selector.is_empty() && selector.iter().all(|(key, value)| labels.and_then(|labels| labels.get(key)) == Some(value))
 }
 
+/// Whether a label selector (`matchLabels` only) selects `labels`: an empty selector, or
+/// none, selects everything (as a NetworkPolicy's `podSelector: {}` or a webhook's
+/// absent `objectSelector` do).
+pub(super) fn selects(selector: Option<&Value>, labels: Option<&Value>) -> bool {
+    match selector.and_then(|s| s.get("matchLabels")).and_then(Value::as_object) {
+        Some(wanted) if !wanted.is_empty() => labels_match(wanted, labels),
+        _ => true,
+    }
+}
+
+/// Whether the pod still holds its place (not finished): on its node, in its quota.
+pub(super) fn is_active(pod: &Value) -> bool {
+    !matches!(text(pod, "/status/phase"), "Failed" | "Succeeded")
+}
+
 fn revision(object: &Value) -> i64 {
     object
         .pointer("/metadata/annotations")
@@ -804,6 +819,17 @@ mod tests {
         assert!(
             app.iter().all(|pod| is_ready(pod) && text(pod, "/spec/containers/0/resources/limits/memory") == "128Mi")
         );
+    }
+
+    #[test]
+    fn an_empty_or_absent_selector_selects_everything_and_match_labels_only_what_they_name() {
+        let labels = json!({"app": "web", "tier": "front"});
+        assert!(selects(Some(&json!({})), Some(&labels)), "a NetworkPolicy's podSelector: {{}}");
+        assert!(selects(None, Some(&labels)));
+        assert!(selects(Some(&json!({"matchLabels": {}})), None));
+        assert!(selects(Some(&json!({"matchLabels": {"app": "web"}})), Some(&labels)));
+        assert!(!selects(Some(&json!({"matchLabels": {"app": "db"}})), Some(&labels)));
+        assert!(!selects(Some(&json!({"matchLabels": {"app": "web"}})), None));
     }
 
     #[test]
