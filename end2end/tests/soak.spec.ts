@@ -1,5 +1,5 @@
 // A soak: an instance of the image under a mixed load for SOAK_SECONDS (60 in the test
-// command; `SOAK_SECONDS=600 npx playwright test soak` by hand for the README's figures).
+// command; `SOAK_SECONDS=600 npx playwright test soak` by hand for the figures in docs/benchmarks.md).
 //
 // 20 teams on Pro, each with the demo cluster, so that the agent analyses what arrives;
 // alerts at SOAK_ALERT_RATE (500/s) across the teams, sent on schedule whatever the

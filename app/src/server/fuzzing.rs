@@ -226,7 +226,7 @@ mod tests {
         }
     }
 
-    /// Replays the seeds, the regressions, and (with `FUZZ_CORPUS=<dir>`, as the README's
+    /// Replays the seeds, the regressions, and (with `FUZZ_CORPUS=<dir>`, as docs/testing.md's
     /// fuzzing section runs it after a long run) a fuzzer's whole corpus, printing the
     /// slowest input of each target.
     #[test]
