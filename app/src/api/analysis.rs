@@ -21,7 +21,7 @@ pub async fn get_agent_progress(incident: Uuid) -> Result<AgentProgress, AppErro
 pub async fn retry_analysis(incident: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
-    crate::server::agent::retry(&auth, incident).await
+    crate::server::agent::retry(auth.state(), &auth.acting, incident).await
 }
 
 /// Marks an analysis right or wrong (with what the cause really was).
@@ -33,7 +33,7 @@ pub async fn give_analysis_feedback(
 ) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
-    crate::server::agent::give_feedback(&auth, incident, right, correction.as_deref()).await
+    crate::server::agent::give_feedback(auth.state(), &auth.acting, incident, right, correction.as_deref()).await
 }
 
 /// How the team's analyses use LLMs: the deployment's providers, the team's own, the
@@ -55,7 +55,7 @@ pub async fn set_team_llm(
 ) -> Result<LlmView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::agent::team_llm::set(&auth, &kind, &base_url, &model, &key).await
+    crate::server::agent::team_llm::set(auth.state(), &auth.acting, &kind, &base_url, &model, &key).await
 }
 
 /// Removes the team's own LLM provider and its key.
@@ -63,5 +63,5 @@ pub async fn set_team_llm(
 pub async fn remove_team_llm() -> Result<LlmView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::agent::team_llm::remove(&auth).await
+    crate::server::agent::team_llm::remove(auth.state(), &auth.acting).await
 }

@@ -12,7 +12,7 @@ use crate::error::AppError;
 pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
-    crate::server::api_keys::create(&auth, &name).await
+    crate::server::api_keys::create(auth.state(), &auth.acting, &name).await
 }
 
 /// The active team's keys, without secrets.
@@ -20,7 +20,7 @@ pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
 pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
-    crate::server::api_keys::list(&auth).await
+    crate::server::api_keys::list(auth.state(), &auth.acting).await
 }
 
 /// Revokes a key: requests with it are refused from now on.
@@ -28,5 +28,5 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeySummary>, AppError> {
 pub async fn revoke_api_key(key_id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
-    crate::server::api_keys::revoke(&auth, key_id).await
+    crate::server::api_keys::revoke(auth.state(), &auth.acting, key_id).await
 }

@@ -16,7 +16,7 @@ pub async fn get_pricing() -> Result<Pricing, AppError> {
         Err(AppError::Unauthorized) => None,
         Err(error) => return Err(error),
     };
-    crate::server::billing::checkout::pricing(&state, member.as_ref()).await
+    crate::server::billing::checkout::pricing(&state, member.as_ref().map(|member| &member.acting)).await
 }
 
 /// Opens a checkout for `plan`; returns where to send the browser.
@@ -24,7 +24,8 @@ pub async fn get_pricing() -> Result<Pricing, AppError> {
 pub async fn start_checkout(plan: String) -> Result<String, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::start(&auth, &plan).await
+    let return_base = crate::server::billing::checkout::return_base(auth.state(), auth.request.host.as_deref());
+    crate::server::billing::checkout::start(auth.state(), &auth.acting, &plan, &return_base).await
 }
 
 /// Test mode's checkout page.
@@ -32,7 +33,7 @@ pub async fn start_checkout(plan: String) -> Result<String, AppError> {
 pub async fn get_test_checkout(session: String) -> Result<TestCheckout, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::test_checkout(&auth, &session).await
+    crate::server::billing::checkout::test_checkout(auth.state(), &auth.acting, &session).await
 }
 
 /// Pays test mode's checkout with one of Stripe's test cards.
@@ -40,7 +41,7 @@ pub async fn get_test_checkout(session: String) -> Result<TestCheckout, AppError
 pub async fn pay_test_checkout(session: String, card: String) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::pay_test_checkout(&auth, &session, &card).await
+    crate::server::billing::checkout::pay_test_checkout(auth.state(), &auth.acting, &session, &card).await
 }
 
 /// The billing page.
@@ -48,7 +49,7 @@ pub async fn pay_test_checkout(session: String, card: String) -> Result<(), AppE
 pub async fn get_billing() -> Result<BillingView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::view(&auth).await
+    crate::server::billing::checkout::view(auth.state(), &auth.acting).await
 }
 
 /// Ends the subscription at the end of the current period.
@@ -56,7 +57,7 @@ pub async fn get_billing() -> Result<BillingView, AppError> {
 pub async fn cancel_subscription() -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::cancel_at_period_end(&auth).await
+    crate::server::billing::checkout::cancel_at_period_end(auth.state(), &auth.acting).await
 }
 
 /// Stripe's customer portal (card, invoices, cancellation); where to send the browser.
@@ -64,5 +65,6 @@ pub async fn cancel_subscription() -> Result<(), AppError> {
 pub async fn open_billing_portal() -> Result<String, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
-    crate::server::billing::checkout::portal(&auth).await
+    let return_base = crate::server::billing::checkout::return_base(auth.state(), auth.request.host.as_deref());
+    crate::server::billing::checkout::portal(auth.state(), &auth.acting, &return_base).await
 }

@@ -27,7 +27,7 @@ pub async fn add_cluster(
 ) -> Result<ClusterView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::clusters::add(&auth, &name, &kubeconfig, &context, namespace.as_deref()).await
+    crate::server::clusters::add(auth.state(), &auth.acting, &name, &kubeconfig, &context, namespace.as_deref()).await
 }
 
 /// The team's clusters.
@@ -43,7 +43,7 @@ pub async fn list_clusters() -> Result<Vec<ClusterView>, AppError> {
 pub async fn rename_cluster(id: Uuid, name: String) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::clusters::rename(&auth, id, &name).await
+    crate::server::clusters::rename(auth.state(), &auth.acting, id, &name).await
 }
 
 /// Removes a cluster and its credentials.
@@ -51,7 +51,7 @@ pub async fn rename_cluster(id: Uuid, name: String) -> Result<(), AppError> {
 pub async fn remove_cluster(id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::clusters::remove(&auth, id).await
+    crate::server::clusters::remove(auth.state(), &auth.acting, id).await
 }
 
 /// One of the team's clusters.
@@ -67,7 +67,7 @@ pub async fn get_cluster(id: Uuid) -> Result<ClusterView, AppError> {
 pub async fn add_demo_cluster() -> Result<ClusterView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::demo_cluster::add(&auth).await
+    crate::server::demo_cluster::add(auth.state(), &auth.acting).await
 }
 
 /// Tests the connection to a cluster: version, namespaces, permission matrix.
@@ -104,7 +104,7 @@ pub async fn set_cluster_policy(
         excluded_namespaces: crate::server::clusters::namespace_list(&excluded_namespaces)?,
         destructive_allowed: destructive_allowed.is_some_and(|value| value == "on" || value == "true"),
     };
-    crate::server::clusters::set_policy(&auth, id, &policy).await
+    crate::server::clusters::set_policy(auth.state(), &auth.acting, id, &policy).await
 }
 
 /// Puts the demo cluster back as it started.
@@ -112,7 +112,7 @@ pub async fn set_cluster_policy(
 pub async fn reset_demo_cluster(id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::demo_cluster::reset(&auth, id).await
+    crate::server::demo_cluster::reset(auth.state(), &auth.acting, id).await
 }
 
 /// Breaks the demo cluster's healthy app and sends the matching alert.
@@ -120,5 +120,5 @@ pub async fn reset_demo_cluster(id: Uuid) -> Result<(), AppError> {
 pub async fn simulate_failure(id: Uuid, failure: SimulatedFailure) -> Result<String, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::demo_cluster::failures::simulate(&auth, id, failure).await
+    crate::server::demo_cluster::failures::simulate(auth.state(), &auth.acting, id, failure).await
 }

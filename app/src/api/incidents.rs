@@ -68,7 +68,7 @@ pub async fn set_incident_severity(id: Uuid, severity: Severity) -> Result<(), A
 async fn respond(id: Uuid, change: IncidentChange) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
-    crate::server::incidents::change(&auth, id, &change).await
+    crate::server::incidents::change(auth.state(), &auth.acting, id, &change).await
 }
 
 /// What reporting an incident did.
@@ -85,7 +85,7 @@ pub struct Reported {
 pub async fn report_incident(incident: NewIncident) -> Result<Reported, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
-    let (id, over_quota) = crate::server::incidents::report(&auth, &incident).await?;
+    let (id, over_quota) = crate::server::incidents::report(auth.state(), &auth.acting, &incident).await?;
     Ok(Reported { id, over_quota })
 }
 

@@ -23,7 +23,7 @@ pub async fn reveal_integration(kind: String) -> Result<RevealedSecrets, AppErro
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     let revealed = crate::server::ingest::integrations::reveal(&state.db, &state.cipher, auth.team_id(), &kind).await?;
-    auth.audit(&state.db, "integration.secret_revealed", Some(&kind), serde_json::json!({})).await?;
+    auth.acting.audit(&state.db, "integration.secret_revealed", Some(&kind), serde_json::json!({})).await?;
     Ok(revealed)
 }
 
@@ -34,7 +34,7 @@ pub async fn rotate_integration(kind: String) -> Result<(), AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     crate::server::ingest::integrations::rotate(state, auth.team_id(), &kind).await?;
-    auth.audit(&state.db, "integration.token_rotated", Some(&kind), serde_json::json!({})).await
+    auth.acting.audit(&state.db, "integration.token_rotated", Some(&kind), serde_json::json!({})).await
 }
 
 /// Adds the signing secret PagerDuty showed for the webhook subscription; the previous
@@ -45,7 +45,7 @@ pub async fn add_pagerduty_secret(secret: String) -> Result<(), AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     crate::server::ingest::integrations::add_signing_secret(state, auth.team_id(), &secret).await?;
-    auth.audit(&state.db, "integration.signing_secret_added", Some("pagerduty"), serde_json::json!({})).await
+    auth.acting.audit(&state.db, "integration.signing_secret_added", Some("pagerduty"), serde_json::json!({})).await
 }
 
 /// Sets (or, blank, removes) the secret Grafana signs its deliveries with.
@@ -57,7 +57,7 @@ pub async fn set_grafana_secret(#[server(default)] secret: String) -> Result<(),
     crate::server::ingest::integrations::set_grafana_secret(state, auth.team_id(), &secret).await?;
     let action =
         if secret.trim().is_empty() { "integration.signing_secret_removed" } else { "integration.signing_secret_set" };
-    auth.audit(&state.db, action, Some("grafana"), serde_json::json!({})).await
+    auth.acting.audit(&state.db, action, Some("grafana"), serde_json::json!({})).await
 }
 
 /// Keeps only the newest PagerDuty signing secret.
@@ -67,7 +67,7 @@ pub async fn revoke_old_pagerduty_secret() -> Result<(), AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     crate::server::ingest::integrations::revoke_old_signing_secret(state, auth.team_id()).await?;
-    auth.audit(&state.db, "integration.signing_secret_revoked", Some("pagerduty"), serde_json::json!({})).await
+    auth.acting.audit(&state.db, "integration.signing_secret_revoked", Some("pagerduty"), serde_json::json!({})).await
 }
 
 /// Sends a sample alert through the source's real endpoint.
@@ -77,7 +77,7 @@ pub async fn send_test_alert(kind: String) -> Result<String, AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     let team = auth.team_id();
-    auth.audit(&state.db, "integration.test_sent", Some(&kind), serde_json::json!({})).await?;
+    auth.acting.audit(&state.db, "integration.test_sent", Some(&kind), serde_json::json!({})).await?;
     crate::server::ingest::integrations::send_test_alert(&state.db, &state.cipher, &state.self_url, team, &kind).await
 }
 
@@ -108,7 +108,7 @@ pub async fn set_pagerduty_writeback(
 ) -> Result<crate::domain::integration::NotificationSettings, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::outbound::settings::set_pagerduty(&auth, &key, &from).await
+    crate::server::outbound::settings::set_pagerduty(auth.state(), &auth.acting, &key, &from).await
 }
 
 /// Saves the Slack incoming-webhook address.
@@ -116,7 +116,7 @@ pub async fn set_pagerduty_writeback(
 pub async fn set_slack_webhook(url: String) -> Result<crate::domain::integration::NotificationSettings, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::outbound::settings::set_slack(&auth, &url).await
+    crate::server::outbound::settings::set_slack(auth.state(), &auth.acting, &url).await
 }
 
 /// Removes PagerDuty write-back (`pagerduty`) or the Slack webhook (`slack`).
@@ -124,5 +124,5 @@ pub async fn set_slack_webhook(url: String) -> Result<crate::domain::integration
 pub async fn remove_notification(which: String) -> Result<crate::domain::integration::NotificationSettings, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::outbound::settings::remove(&auth, &which).await
+    crate::server::outbound::settings::remove(auth.state(), &auth.acting, &which).await
 }

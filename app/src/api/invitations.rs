@@ -12,7 +12,7 @@ use crate::error::AppError;
 pub async fn create_invitation(email: String, role: Role) -> Result<CreatedInvitation, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageMembers).await?;
-    crate::server::invitations::create(&auth, &email, role).await
+    crate::server::invitations::create(auth.state(), &auth.acting, &email, role).await
 }
 
 /// The active team's invitations that can still be accepted.
@@ -20,7 +20,7 @@ pub async fn create_invitation(email: String, role: Role) -> Result<CreatedInvit
 pub async fn list_invitations() -> Result<Vec<PendingInvitation>, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageMembers).await?;
-    crate::server::invitations::pending(&auth).await
+    crate::server::invitations::pending(auth.state(), &auth.acting).await
 }
 
 /// Revokes a pending invitation.
@@ -28,7 +28,7 @@ pub async fn list_invitations() -> Result<Vec<PendingInvitation>, AppError> {
 pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageMembers).await?;
-    crate::server::invitations::revoke(&auth, invitation_id).await
+    crate::server::invitations::revoke(auth.state(), &auth.acting, invitation_id).await
 }
 
 /// What an invitation link offers; public, as the token itself is the credential.

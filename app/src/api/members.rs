@@ -12,7 +12,7 @@ use crate::error::AppError;
 pub async fn list_members() -> Result<Vec<Member>, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
-    crate::server::members::list(&auth).await
+    crate::server::members::list(auth.state(), &auth.acting).await
 }
 
 /// Gives a member a new role.
@@ -20,7 +20,7 @@ pub async fn list_members() -> Result<Vec<Member>, AppError> {
 pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageMembers).await?;
-    crate::server::members::change_role(&auth, user_id, role).await
+    crate::server::members::change_role(auth.state(), &auth.acting, user_id, role).await
 }
 
 /// Removes a member from the team.
@@ -28,7 +28,7 @@ pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppErro
 pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageMembers).await?;
-    crate::server::members::remove(&auth, user_id).await
+    crate::server::members::remove(auth.state(), &auth.acting, user_id).await
 }
 
 /// The signed-in user leaves the active team.
@@ -36,7 +36,7 @@ pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
 pub async fn leave_team() -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
-    crate::server::members::leave(&auth).await?;
+    crate::server::members::leave(auth.state(), &auth.acting).await?;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::error::AppError;
 pub async fn get_incident_actions(incident: Uuid) -> Result<IncidentActions, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
-    crate::server::remediation::incident_actions(&auth, incident).await
+    crate::server::remediation::incident_actions(auth.state(), &auth.acting, incident).await
 }
 
 /// Approves recommended action `index` of the incident's analysis (operators and above):
@@ -26,7 +26,7 @@ pub async fn approve_action(
 ) -> Result<ActionView, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ApproveRemediations).await?;
-    crate::server::remediation::approve(&auth, incident, index, comment.as_deref()).await
+    crate::server::remediation::approve(auth.state(), &auth.acting, incident, index, comment.as_deref()).await
 }
 
 /// Whether the team's kill switch is on (no automatic action while it is).
@@ -43,5 +43,5 @@ pub async fn get_automation_paused() -> Result<bool, AppError> {
 pub async fn set_automation_paused(paused: bool) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
-    crate::server::remediation::set_paused(&auth, paused).await
+    crate::server::remediation::set_paused(auth.state(), &auth.acting, paused).await
 }

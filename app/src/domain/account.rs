@@ -144,6 +144,15 @@ impl Role {
             ManageOwners | ManageBilling | DeleteTeam => self == Role::Owner,
         }
     }
+
+    /// Whether a member with this role may give `role` (invite to it, change a member to
+    /// or from it): admins give operator and viewer; only owners give admin and owner.
+    pub fn gives(self, role: Role) -> bool {
+        match role {
+            Role::Owner | Role::Admin => self.can(Permission::ManageOwners),
+            Role::Operator | Role::Viewer => self.can(Permission::ManageMembers),
+        }
+    }
 }
 
 impl fmt::Display for Role {

@@ -203,19 +203,19 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
         checks.fail("new_password", "Choose a password different from the current one.");
     }
     let pool = &auth.request.state.db;
-    let user = db::users::find(pool, auth.user_id).await.map_err(database)?.ok_or(AppError::Unauthorized)?;
+    let user = db::users::find(pool, auth.acting.user_id).await.map_err(database)?.ok_or(AppError::Unauthorized)?;
     if !password::verify(SecretString::from(current), Some(user.password_hash)).await? {
         checks.fail("current_password", "That is not your current password.");
     }
     checks.finish()?;
 
     let hash = password::hash(SecretString::from(new)).await?;
-    let session_version = db::users::set_password(pool, auth.user_id, &hash).await.map_err(database)?;
+    let session_version = db::users::set_password(pool, auth.acting.user_id, &hash).await.map_err(database)?;
     let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
     session::start(&auth.request.session, &sign_in).await?;
-    record_for_every_team(&auth.request, auth.user_id, &auth.email, "auth.password_changed").await?;
+    record_for_every_team(&auth.request, auth.acting.user_id, &auth.acting.email, "auth.password_changed").await?;
     // The other sessions' live streams end too.
-    for team in db::teams::memberships_of(pool, auth.user_id).await.map_err(database)? {
+    for team in db::teams::memberships_of(pool, auth.acting.user_id).await.map_err(database)? {
         auth.request.state.live.recheck(team.team_id);
     }
     Ok(())
@@ -227,13 +227,13 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
     let mut tx = auth.request.state.db.begin().await.map_err(database)?;
     let team_id = Uuid::new_v4();
     db::teams::insert(&mut *tx, team_id, name.as_str()).await.map_err(database)?;
-    db::teams::add_member(&mut *tx, team_id, auth.user_id, Role::Owner).await.map_err(database)?;
+    db::teams::add_member(&mut *tx, team_id, auth.acting.user_id, Role::Owner).await.map_err(database)?;
     integrations::create_missing(&mut tx, &auth.request.state.cipher, team_id).await?;
     audit::record(
         &mut *tx,
         Event {
             team_id,
-            actor: &auth.actor(),
+            actor: &auth.acting.actor(),
             action: "team.created",
             target: Some(name.as_str()),
             client_addr: Some(&auth.request.client_addr),
@@ -249,7 +249,7 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
 
 /// Makes another of the caller's teams the active one; 404 for a team they are not in.
 pub async fn switch_team(auth: &Authenticated, team_id: Uuid) -> Result<(), AppError> {
-    db::teams::membership(&auth.request.state.db, team_id, auth.user_id)
+    db::teams::membership(&auth.request.state.db, team_id, auth.acting.user_id)
         .await
         .map_err(database)?
         .ok_or(AppError::NotFound)?;

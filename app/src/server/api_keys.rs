@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use crate::domain::account::{ApiKeySummary, CreatedApiKey};
 use crate::error::AppError;
+use crate::server::audit::Acting;
 use crate::server::audit::Actor;
-use crate::server::auth::context::Authenticated;
-use crate::server::auth::token;
 use crate::server::db;
 use crate::server::state::AppState;
+use crate::server::token;
 
 const KEY_PREFIX: &str = "dok_";
 
@@ -25,12 +25,12 @@ fn database(error: sqlx::Error) -> AppError {
 }
 
 /// Creates a key named `name` for the caller's team.
-pub async fn create(auth: &Authenticated, name: &str) -> Result<CreatedApiKey, AppError> {
+pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<CreatedApiKey, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::field("name", "Give the key a name of 1 to 80 characters, e.g. \"Alertmanager prod\"."));
     }
-    let pool = &auth.request.state.db;
+    let pool = &state.db;
     let mut tx = pool.begin().await.map_err(database)?;
     // A clash of 32-bit prefixes is rare; a few tries make it vanishingly so.
     for _ in 0..5 {
@@ -44,11 +44,12 @@ pub async fn create(auth: &Authenticated, name: &str) -> Result<CreatedApiKey, A
             last_used_at: None,
             revoked_at: None,
         };
-        if db::api_keys::insert(&mut *tx, &summary, auth.team_id(), &token::digest(&secret), auth.user_id)
+        if db::api_keys::insert(&mut *tx, &summary, acting.team_id, &token::digest(&secret), acting.user_id)
             .await
             .map_err(database)?
         {
-            auth.audit(&mut *tx, "api_key.created", Some(&summary.prefix), serde_json::json!({ "name": summary.name }))
+            acting
+                .audit(&mut *tx, "api_key.created", Some(&summary.prefix), serde_json::json!({ "name": summary.name }))
                 .await?;
             tx.commit().await.map_err(database)?;
             return Ok(CreatedApiKey { key: summary, secret });
@@ -59,16 +60,18 @@ pub async fn create(auth: &Authenticated, name: &str) -> Result<CreatedApiKey, A
 }
 
 /// The caller's team's keys.
-pub async fn list(auth: &Authenticated) -> Result<Vec<ApiKeySummary>, AppError> {
-    db::api_keys::list(&auth.request.state.db, auth.team_id()).await.map_err(database)
+pub async fn list(state: &AppState, acting: &Acting) -> Result<Vec<ApiKeySummary>, AppError> {
+    db::api_keys::list(&state.db, acting.team_id).await.map_err(database)
 }
 
 /// Revokes one of the caller's team's keys; 404 for any other key.
-pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+pub async fn revoke(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await.map_err(database)?;
     let revoked =
-        db::api_keys::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
-    auth.audit(&mut *tx, "api_key.revoked", Some(&revoked.prefix), serde_json::json!({ "name": revoked.name })).await?;
+        db::api_keys::revoke(&mut *tx, acting.team_id, id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    acting
+        .audit(&mut *tx, "api_key.revoked", Some(&revoked.prefix), serde_json::json!({ "name": revoked.name }))
+        .await?;
     tx.commit().await.map_err(database)
 }
 

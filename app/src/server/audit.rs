@@ -3,6 +3,7 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::domain::account::Role;
 use crate::domain::audit::{AUDIT_PAGE_SIZE, AuditEntry, AuditFilter, AuditPage};
 use crate::error::AppError;
 use crate::server::db;
@@ -54,6 +55,50 @@ impl Actor {
             Actor::Agent => crate::domain::incident::AGENT_NAME,
             Actor::PaymentProvider(name) => name,
         }
+    }
+}
+
+/// A member acting in their team: what a backend function needs of a request to scope
+/// its work to that one team, check the member's role, and record what they did — not
+/// the request or its session.
+#[derive(Clone, Debug)]
+pub struct Acting {
+    /// The team whose data this may touch, and no other's.
+    pub team_id: Uuid,
+    /// Who.
+    pub user_id: Uuid,
+    /// Their email.
+    pub email: String,
+    /// Their role in the team.
+    pub role: Role,
+    /// Where the request came from.
+    pub client_addr: String,
+}
+
+impl Acting {
+    /// The actor for the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor::User { id: self.user_id, email: self.email.clone() }
+    }
+
+    /// Records `action` by this member in their team's audit trail; pass the transaction
+    /// of the action itself.
+    pub async fn audit(
+        &self,
+        db: impl PgExecutor<'_>,
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let event = Event {
+            team_id: self.team_id,
+            actor: &self.actor(),
+            action,
+            target,
+            client_addr: Some(&self.client_addr),
+            details,
+        };
+        record(db, event).await.map_err(|error| AppError::internal("writing the audit trail failed", &error))
     }
 }
 

@@ -15,8 +15,9 @@ use crate::domain::cluster::{
     RemediationPolicy,
 };
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
 use crate::server::secrets::Place;
+use crate::server::state::AppState;
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::field("kubeconfig", message)
@@ -199,7 +200,8 @@ fn duplicate_name(error: sqlx::Error) -> AppError {
 /// Saves `context` of the kubeconfig `text` as the team's cluster `name`, working in
 /// `namespace` (the context's own, or `default`, when blank).
 pub async fn add(
-    auth: &Authenticated,
+    state: &AppState,
+    acting: &Acting,
     name: &str,
     text: &str,
     context: &str,
@@ -208,8 +210,7 @@ pub async fn add(
     let name = cluster_name(name)?;
     let (reduced, server, user) = reduced(text, context)?;
     // Checked again, names resolved, at every connection (`cluster_client::connect`).
-    auth.request
-        .state
+    state
         .settings
         .outbound
         .policy()
@@ -229,8 +230,8 @@ pub async fn add(
         namespace: &namespace,
         kubeconfig: &reduced,
     };
-    let mut tx = auth.request.state.db.begin().await.map_err(failed("saving a cluster failed"))?;
-    let view = insert(&mut tx, auth, Uuid::new_v4(), &saved, false).await?;
+    let mut tx = state.db.begin().await.map_err(failed("saving a cluster failed"))?;
+    let view = insert(&mut tx, state, acting, Uuid::new_v4(), &saved, false).await?;
     tx.commit().await.map_err(failed("saving a cluster failed"))?;
     Ok(view)
 }
@@ -249,33 +250,34 @@ pub struct SavedCluster<'a> {
 /// kubeconfig sealed to that row, audited.
 pub async fn insert(
     tx: &mut sqlx::PgConnection,
-    auth: &Authenticated,
+    state: &AppState,
+    acting: &Acting,
     id: Uuid,
     cluster: &SavedCluster<'_>,
     demo: bool,
 ) -> Result<ClusterView, AppError> {
     let json = serde_json::to_vec(cluster.kubeconfig)
         .map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?;
-    let sealed = auth.request.state.cipher.seal(&json, &Place::cluster(auth.team_id(), id));
+    let sealed = state.cipher.seal(&json, &Place::cluster(acting.team_id, id));
     let row: ClusterRow = sqlx::query_as(&format!(
         "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by, demo)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          returning {COLUMNS}"
     ))
     .bind(id)
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .bind(cluster.name)
     .bind(cluster.server)
     .bind(cluster.context)
     .bind(cluster.user)
     .bind(cluster.namespace)
     .bind(sealed)
-    .bind(auth.user_id)
+    .bind(acting.user_id)
     .bind(demo)
     .fetch_one(&mut *tx)
     .await
     .map_err(duplicate_name)?;
-    auth.audit(
+    acting.audit(
         &mut *tx,
         "cluster.added",
         Some(&row.id.to_string()),
@@ -297,13 +299,12 @@ pub async fn list(db: &sqlx::PgPool, team: Uuid) -> Result<Vec<ClusterView>, App
 }
 
 /// Renames the team's cluster `id`.
-pub async fn rename(auth: &Authenticated, id: Uuid, name: &str) -> Result<(), AppError> {
+pub async fn rename(state: &AppState, acting: &Acting, id: Uuid, name: &str) -> Result<(), AppError> {
     let name = cluster_name(name)?;
-    let state = &auth.request.state;
     let mut tx = state.db.begin().await.map_err(failed("renaming a cluster failed"))?;
     let renamed = sqlx::query("update clusters set name = $3 where id = $1 and team_id = $2")
         .bind(id)
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .bind(&name)
         .execute(&mut *tx)
         .await
@@ -311,23 +312,22 @@ pub async fn rename(auth: &Authenticated, id: Uuid, name: &str) -> Result<(), Ap
     if renamed.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
-    auth.audit(&mut *tx, "cluster.renamed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
+    acting.audit(&mut *tx, "cluster.renamed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
     tx.commit().await.map_err(failed("renaming a cluster failed"))
 }
 
 /// Removes the team's cluster `id` and its credentials.
-pub async fn remove(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn remove(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
     let mut tx = state.db.begin().await.map_err(failed("removing a cluster failed"))?;
     let removed: Option<String> =
         sqlx::query_scalar("delete from clusters where id = $1 and team_id = $2 returning name")
             .bind(id)
-            .bind(auth.team_id())
+            .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed("removing a cluster failed"))?;
     let name = removed.ok_or(AppError::NotFound)?;
-    auth.audit(&mut *tx, "cluster.removed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
+    acting.audit(&mut *tx, "cluster.removed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
     tx.commit().await.map_err(failed("removing a cluster failed"))
 }
 
@@ -370,19 +370,23 @@ pub fn namespace_list(text: &str) -> Result<Vec<String>, AppError> {
 }
 
 /// Sets the remediation policy of the team's cluster `id`.
-pub async fn set_policy(auth: &Authenticated, id: Uuid, policy: &RemediationPolicy) -> Result<ClusterView, AppError> {
+pub async fn set_policy(
+    state: &AppState,
+    acting: &Acting,
+    id: Uuid,
+    policy: &RemediationPolicy,
+) -> Result<ClusterView, AppError> {
     if !REMEDIATION_MODES.iter().any(|(mode, _)| *mode == policy.mode) {
         return Err(AppError::field("mode", "Choose read-only, approve or autonomous."));
     }
     if !RISK_LEVELS.contains(&policy.max_autonomous_risk.as_str()) {
         return Err(AppError::field("max_autonomous_risk", "Choose low, medium or high."));
     }
-    let state = &auth.request.state;
     let mut tx = state.db.begin().await.map_err(failed("saving a policy failed"))?;
     let before: Option<ClusterRow> =
         sqlx::query_as(&format!("select {COLUMNS} from clusters where id = $1 and team_id = $2 for update"))
             .bind(id)
-            .bind(auth.team_id())
+            .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed("saving a policy failed"))?;
@@ -392,7 +396,7 @@ pub async fn set_policy(auth: &Authenticated, id: Uuid, policy: &RemediationPoli
          where id = $1 and team_id = $2 returning {COLUMNS}"
     ))
     .bind(id)
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .bind(&policy.mode)
     .bind(&policy.max_autonomous_risk)
     .bind(&policy.excluded_namespaces)
@@ -400,13 +404,14 @@ pub async fn set_policy(auth: &Authenticated, id: Uuid, policy: &RemediationPoli
     .fetch_one(&mut *tx)
     .await
     .map_err(failed("saving a policy failed"))?;
-    auth.audit(
-        &mut *tx,
-        "cluster.policy_changed",
-        Some(&id.to_string()),
-        serde_json::json!({ "before": before, "after": policy }),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            "cluster.policy_changed",
+            Some(&id.to_string()),
+            serde_json::json!({ "before": before, "after": policy }),
+        )
+        .await?;
     tx.commit().await.map_err(failed("saving a policy failed"))?;
     Ok(row.into())
 }

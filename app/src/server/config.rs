@@ -45,11 +45,11 @@ pub struct Settings {
     /// Payments.
     pub stripe: StripeSettings,
     /// The embedded agent.
-    pub agent: crate::server::agent::AgentSettings,
+    pub agent: AgentSettings,
     /// PagerDuty write-back and Slack messages.
-    pub outbound: crate::server::outbound::OutboundSettings,
-    /// `INGEST_RATE_SCALE`: multiplies each plan's ingestion rate (see
-    /// [`crate::server::ingest::rate`]); 0 turns the limits off. Default 1.
+    pub outbound: OutboundSettings,
+    /// `INGEST_RATE_SCALE`: multiplies each plan's ingestion rate (ingestion's rate
+    /// limits); 0 turns the limits off. Default 1.
     pub ingest_rate_scale: f64,
     /// `METRICS_TOKEN`: `/metrics` answers only requests carrying `Authorization: Bearer
     /// <token>` (the operator's scraper). Unset: `/metrics` is not served.
@@ -314,7 +314,7 @@ impl Settings {
                 .collect(),
                 api_base: read("STRIPE_API_BASE").map(|url| url.trim().to_string()),
             },
-            agent: crate::server::agent::AgentSettings {
+            agent: AgentSettings {
                 workers: parse(&read, "AGENT_WORKERS", 2, "a whole number from 0 (off) to 64", |n| *n <= 64)?,
                 lease: Duration::from_secs(parse(
                     &read,
@@ -330,7 +330,7 @@ impl Settings {
                     (1..=1000).contains(n)
                 })?,
                 llm: llm_settings(&read)?,
-                remediation: crate::server::remediation::RemediationSettings {
+                remediation: RemediationSettings {
                     verify: Duration::from_secs(parse(
                         &read,
                         "REMEDIATION_VERIFY_SECS",
@@ -347,7 +347,7 @@ impl Settings {
                     )?,
                 },
             },
-            outbound: crate::server::outbound::OutboundSettings {
+            outbound: OutboundSettings {
                 pagerduty_api: read("PAGERDUTY_API_BASE")
                     .map(|url| url.trim().trim_end_matches('/').to_string())
                     .unwrap_or_else(|| "https://api.pagerduty.com".into()),
@@ -451,8 +451,7 @@ fn previous_secret_keys(list: &str) -> Result<Vec<SecretKey>, ConfigError> {
 /// The LLM providers: Anthropic when `ANTHROPIC_API_KEY` is set, an OpenAI-compatible
 /// endpoint when `OPENAI_BASE_URL` is, in the order `LLM_PROVIDERS` names
 /// (`anthropic,openai` by default).
-fn llm_settings(read: &impl Fn(&str) -> Option<String>) -> Result<crate::server::agent::llm::LlmSettings, ConfigError> {
-    use crate::server::agent::llm::{LlmSettings, Provider, ProviderKind};
+fn llm_settings(read: &impl Fn(&str) -> Option<String>) -> Result<LlmSettings, ConfigError> {
     let anthropic = read("ANTHROPIC_API_KEY").map(|key| Provider {
         kind: ProviderKind::Anthropic,
         base_url: read("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
@@ -514,6 +513,114 @@ fn parse<T: FromStr>(
     match value.trim().parse::<T>() {
         Ok(parsed) if valid(&parsed) => Ok(parsed),
         _ => Err(ConfigError::Invalid { variable, value, expected }),
+    }
+}
+
+/// How the agent runs on this instance.
+#[derive(Clone, Debug, Default)]
+pub struct AgentSettings {
+    /// `AGENT_WORKERS`: concurrent analyses on this instance; 0 disables the agent here.
+    pub workers: usize,
+    /// `AGENT_LEASE_SECS`: how long a job stays a worker's without renewal.
+    pub lease: Duration,
+    /// `AGENT_MAX_ATTEMPTS`: attempts before a job is parked as failed.
+    pub max_attempts: i32,
+    /// `AGENT_TEAM_CONCURRENCY`: analyses of one team running at once across every
+    /// instance, so that one team's slow cluster or LLM cannot hold all the workers.
+    pub team_concurrency: i64,
+    /// The LLMs that add their analysis, if any.
+    pub llm: LlmSettings,
+    /// How actions are verified and how many may be taken automatically.
+    pub remediation: RemediationSettings,
+}
+
+/// How remediation runs on this deployment.
+#[derive(Clone, Debug)]
+pub struct RemediationSettings {
+    /// `REMEDIATION_VERIFY_SECS`: how long a changed workload has to recover.
+    pub verify: Duration,
+    /// `REMEDIATION_MAX_PER_HOUR`: automatic actions per cluster and hour.
+    pub max_automatic_per_hour: i64,
+}
+
+impl Default for RemediationSettings {
+    fn default() -> Self {
+        RemediationSettings { verify: Duration::from_secs(120), max_automatic_per_hour: 5 }
+    }
+}
+
+/// What the deployment's outbound calls need.
+#[derive(Clone, Debug)]
+pub struct OutboundSettings {
+    /// `PAGERDUTY_API_BASE`: PagerDuty's REST API.
+    pub pagerduty_api: String,
+    /// `OUTBOUND_MAX_ATTEMPTS`: attempts before a call is parked as failed.
+    pub max_attempts: i32,
+    /// `OUTBOUND_ALLOW_HTTP`: accept `http://` destinations (tests, private networks).
+    pub allow_http: bool,
+    /// `OUTBOUND_ALLOW_PRIVATE`: accept destinations on loopback, private and link-local
+    /// addresses (self-hosted deployments on a private network, tests).
+    pub allow_private: bool,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            pagerduty_api: "https://api.pagerduty.com".into(),
+            max_attempts: 5,
+            allow_http: false,
+            allow_private: false,
+        }
+    }
+}
+
+/// Which API a provider speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`.
+    Anthropic,
+    /// `POST {base}/chat/completions` with an optional bearer key.
+    OpenAiCompatible,
+}
+
+/// One LLM endpoint.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub kind: ProviderKind,
+    /// `https://api.anthropic.com`, or an OpenAI-compatible base such as
+    /// `http://vllm:8000/v1`.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+impl Provider {
+    /// `provider/model`, as shown beside the analysis.
+    pub fn name(&self) -> String {
+        let kind = match self.kind {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::OpenAiCompatible => "openai-compatible",
+        };
+        format!("{kind}/{}", self.model)
+    }
+}
+
+/// How the deployment uses LLMs.
+#[derive(Clone, Debug)]
+pub struct LlmSettings {
+    /// Tried in order; empty: no LLM.
+    pub providers: Vec<Provider>,
+    /// `LLM_TIMEOUT_SECS`: one request's limit.
+    pub timeout: Duration,
+    /// `LLM_MONTHLY_TOKENS`: tokens each team may use per calendar month.
+    pub monthly_tokens: i64,
+    /// `LLM_REDACT`: redact what is sent (on unless set to `false`).
+    pub redact: bool,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings { providers: Vec::new(), timeout: Duration::from_secs(30), monthly_tokens: 200_000, redact: true }
     }
 }
 

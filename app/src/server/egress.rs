@@ -15,6 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::config::OutboundSettings;
+
 /// What the operator allows beyond the public internet over TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -22,6 +24,13 @@ pub struct Policy {
     pub allow_http: bool,
     /// `OUTBOUND_ALLOW_PRIVATE`: loopback, private and link-local destinations.
     pub allow_private: bool,
+}
+
+impl OutboundSettings {
+    /// The policy for requests to addresses users typed.
+    pub fn policy(&self) -> Policy {
+        Policy { allow_http: self.allow_http, allow_private: self.allow_private }
+    }
 }
 
 /// Why a destination was refused, before any byte was sent to it.

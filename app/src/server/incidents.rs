@@ -13,8 +13,9 @@ use crate::domain::incident::{
 };
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
 use crate::server::ingest::{Action, Delivery, NormalizedAlert, Outcome};
+use crate::server::state::AppState;
 
 /// The columns [`SummaryRow`] reads.
 const SUMMARY_COLUMNS: &str =
@@ -312,10 +313,9 @@ async fn related(db: &PgPool, team: Uuid, row: &DetailRow) -> Result<Vec<Related
 
 /// Applies a responder's change to the team's incident `id`, with its timeline entry
 /// and audit record in the same transaction, and tells the team's open pages.
-pub async fn change(auth: &Authenticated, id: Uuid, change: &IncidentChange) -> Result<(), AppError> {
-    let state = &auth.request.state;
-    let team = auth.team_id();
-    let who = auth.email.as_str();
+pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &IncidentChange) -> Result<(), AppError> {
+    let team = acting.team_id;
+    let who = acting.email.as_str();
     let failed = |error: sqlx::Error| AppError::internal("changing an incident failed", &error);
     let mut tx = state.db.begin().await.map_err(failed)?;
     let (status, severity): (String, String) =
@@ -420,7 +420,9 @@ pub async fn change(auth: &Authenticated, id: Uuid, change: &IncidentChange) -> 
         }
     };
     crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message).await.map_err(failed)?;
-    auth.audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default()).await?;
+    acting
+        .audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default())
+        .await?;
     tx.commit().await.map_err(failed)?;
     state
         .live
@@ -439,7 +441,7 @@ fn optional_note(note: Option<&str>) -> Result<Option<&str>, AppError> {
 
 /// Opens an incident reported by hand: it goes through ingestion like any alert, so it
 /// counts against the alert quota. Returns the incident and whether it is over quota.
-pub async fn report(auth: &Authenticated, incident: &NewIncident) -> Result<(Uuid, bool), AppError> {
+pub async fn report(state: &AppState, acting: &Acting, incident: &NewIncident) -> Result<(Uuid, bool), AppError> {
     let title = incident.title.trim();
     let mut errors = Vec::new();
     if title.is_empty() {
@@ -466,7 +468,7 @@ pub async fn report(auth: &Authenticated, incident: &NewIncident) -> Result<(Uui
     let severity = incident.severity.unwrap_or(Severity::Warning);
     let raw = serde_json::to_vec(&serde_json::json!({
         "title": title, "severity": severity, "service": service, "description": description,
-        "reported_by": auth.email,
+        "reported_by": acting.email,
     }))
     .unwrap_or_default();
     let alert = NormalizedAlert {
@@ -477,12 +479,11 @@ pub async fn report(auth: &Authenticated, incident: &NewIncident) -> Result<(Uui
         severity,
         service: service.map(str::to_string),
         external_url: None,
-        details: serde_json::json!({ "reported_by": auth.email }),
-        actor: Some(auth.email.clone()),
+        details: serde_json::json!({ "reported_by": acting.email }),
+        actor: Some(acting.email.clone()),
         raw: raw.clone(),
     };
-    let state = &auth.request.state;
-    let delivery = Delivery { team_id: auth.team_id(), source: "manual", delivery_id: None, raw: &raw };
+    let delivery = Delivery { team_id: acting.team_id, source: "manual", delivery_id: None, raw: &raw };
     let applied = match state.recorder.record(&delivery, Ok(vec![alert])).await? {
         Outcome::Applied(applied) => applied.into_iter().next(),
         Outcome::Duplicate | Outcome::Unparsed => None,
@@ -495,7 +496,8 @@ pub async fn report(auth: &Authenticated, incident: &NewIncident) -> Result<(Uui
     else {
         return Err(AppError::internal("reporting an incident failed", &std::io::Error::other("no incident opened")));
     };
-    auth.audit(&state.db, "incident.report", Some(&id.to_string()), serde_json::json!({ "over_quota": over_quota }))
+    acting
+        .audit(&state.db, "incident.report", Some(&id.to_string()), serde_json::json!({ "over_quota": over_quota }))
         .await?;
     Ok((id, over_quota))
 }

@@ -5,13 +5,15 @@ use chrono::Utc;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::account::{CreatedInvitation, Email, InvitationPreview, PendingInvitation, Permission, Role};
+use crate::domain::account::{CreatedInvitation, Email, InvitationPreview, PendingInvitation, Role};
 use crate::error::AppError;
+use crate::server::audit::Acting;
 use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
 use crate::server::auth::session::{self, SignIn};
-use crate::server::auth::token;
 use crate::server::db;
+use crate::server::state::AppState;
+use crate::server::token;
 
 /// How long an invitation link works.
 pub const VALID_FOR: chrono::Duration = chrono::Duration::days(7);
@@ -20,23 +22,14 @@ fn database(error: sqlx::Error) -> AppError {
     AppError::internal("an invitation query failed", &error)
 }
 
-/// Who may grant `role`: admins invite operators and viewers; only owners invite
-/// admins and owners.
-fn may_grant(inviter: Role, role: Role) -> bool {
-    match role {
-        Role::Owner | Role::Admin => inviter.can(Permission::ManageOwners),
-        Role::Operator | Role::Viewer => inviter.can(Permission::ManageMembers),
-    }
-}
-
 /// Invites `email` to the caller's team as `role`; the returned link is shown once.
-pub async fn create(auth: &Authenticated, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
+pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
     let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
-    if !may_grant(auth.role(), role) {
+    if !acting.role.gives(role) {
         return Err(AppError::Forbidden);
     }
-    let pool = &auth.request.state.db;
-    let already_member = db::teams::members(pool, auth.team_id())
+    let pool = &state.db;
+    let already_member = db::teams::members(pool, acting.team_id)
         .await
         .map_err(database)?
         .iter()
@@ -52,32 +45,32 @@ pub async fn create(auth: &Authenticated, email: &str, role: Role) -> Result<Cre
         &mut *tx,
         &db::invitations::NewInvitation {
             id: invitation.id,
-            team_id: auth.team_id(),
+            team_id: acting.team_id,
             email: email.as_str(),
             role,
             token_hash: &token::digest(&token),
-            invited_by: auth.user_id,
+            invited_by: acting.user_id,
             expires_at: invitation.expires_at,
         },
     )
     .await
     .map_err(database)?;
-    auth.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
+    acting.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
     tx.commit().await.map_err(database)?;
     Ok(CreatedInvitation { invitation, link: format!("/invitations/{token}") })
 }
 
 /// The caller's team's invitations that can still be accepted.
-pub async fn pending(auth: &Authenticated) -> Result<Vec<PendingInvitation>, AppError> {
-    db::invitations::pending(&auth.request.state.db, auth.team_id()).await.map_err(database)
+pub async fn pending(state: &AppState, acting: &Acting) -> Result<Vec<PendingInvitation>, AppError> {
+    db::invitations::pending(&state.db, acting.team_id).await.map_err(database)
 }
 
 /// Revokes one of the caller's team's pending invitations; 404 for any other.
-pub async fn revoke(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+pub async fn revoke(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await.map_err(database)?;
     let email =
-        db::invitations::revoke(&mut *tx, auth.team_id(), id).await.map_err(database)?.ok_or(AppError::NotFound)?;
-    auth.audit(&mut *tx, "invitation.revoked", Some(&email), serde_json::json!({})).await?;
+        db::invitations::revoke(&mut *tx, acting.team_id, id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    acting.audit(&mut *tx, "invitation.revoked", Some(&email), serde_json::json!({})).await?;
     tx.commit().await.map_err(database)
 }
 
@@ -155,14 +148,14 @@ pub async fn accept_in(
 /// switches to it.
 pub async fn accept(auth: &Authenticated, token: &str) -> Result<(), AppError> {
     let invitation = find_acceptable(&auth.request.state.db, token).await?;
-    if !invitation.email.eq_ignore_ascii_case(&auth.email) {
+    if !invitation.email.eq_ignore_ascii_case(&auth.acting.email) {
         return Err(AppError::Conflict(format!(
             "This invitation is for {}, but you are signed in as {}. Sign out and use the link again.",
-            invitation.email, auth.email
+            invitation.email, auth.acting.email
         )));
     }
     let mut tx = auth.request.state.db.begin().await.map_err(database)?;
-    let team_id = accept_in(&mut tx, token, auth.user_id, &auth.actor(), &auth.request).await?;
+    let team_id = accept_in(&mut tx, token, auth.acting.user_id, &auth.acting.actor(), &auth.request).await?;
     tx.commit().await.map_err(database)?;
     session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
 }

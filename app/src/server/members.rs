@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::domain::account::{Member, Permission, Role};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
 use crate::server::db;
+use crate::server::state::AppState;
 
 fn database(error: sqlx::Error) -> AppError {
     AppError::internal("a membership query failed", &error)
@@ -19,21 +20,8 @@ fn database(error: sqlx::Error) -> AppError {
 const LAST_OWNER: &str = "A team needs at least one owner: make someone else an owner first.";
 
 /// The caller's team's members.
-pub async fn list(auth: &Authenticated) -> Result<Vec<Member>, AppError> {
-    db::teams::members(&auth.request.state.db, auth.team_id()).await.map_err(database)
-}
-
-/// Whether the caller may change a member who has (or will have) `role`.
-fn may_manage(auth: &Authenticated, role: Role) -> bool {
-    gives(auth.role(), role)
-}
-
-/// Whether a member with `holder`'s role may give `role` (invite to it, change to it).
-fn gives(holder: Role, role: Role) -> bool {
-    match role {
-        Role::Owner | Role::Admin => holder.can(Permission::ManageOwners),
-        Role::Operator | Role::Viewer => holder.can(Permission::ManageMembers),
-    }
+pub async fn list(state: &AppState, acting: &Acting) -> Result<Vec<Member>, AppError> {
+    db::teams::members(&state.db, acting.team_id).await.map_err(database)
 }
 
 /// Revokes what `user` made in `team` and may no longer stand behind with `role`
@@ -46,7 +34,7 @@ async fn revoke_outlived(
     role: Option<Role>,
 ) -> Result<serde_json::Value, sqlx::Error> {
     let grantable: Vec<&str> = role
-        .map(|role| Role::ALL.into_iter().filter(|given| gives(role, *given)).map(Role::as_str).collect())
+        .map(|role| Role::ALL.into_iter().filter(|given| role.gives(*given)).map(Role::as_str).collect())
         .unwrap_or_default();
     let invitations = sqlx::query(
         "update invitations set revoked_at = now()
@@ -75,11 +63,11 @@ async fn revoke_outlived(
 }
 
 /// Gives a member of the caller's team a new role.
-pub async fn change_role(auth: &Authenticated, user_id: Uuid, new_role: Role) -> Result<(), AppError> {
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
-    let roles = db::teams::lock_roles(&mut *tx, auth.team_id()).await.map_err(database)?;
+pub async fn change_role(state: &AppState, acting: &Acting, user_id: Uuid, new_role: Role) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await.map_err(database)?;
+    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.map_err(database)?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
-    if !may_manage(auth, current) || !may_manage(auth, new_role) {
+    if !acting.role.gives(current) || !acting.role.gives(new_role) {
         return Err(AppError::Forbidden);
     }
     if current == new_role {
@@ -89,36 +77,43 @@ pub async fn change_role(auth: &Authenticated, user_id: Uuid, new_role: Role) ->
     if current == Role::Owner && owners == 1 {
         return Err(AppError::Conflict(LAST_OWNER.to_string()));
     }
-    db::teams::set_role(&mut *tx, auth.team_id(), user_id, new_role).await.map_err(database)?;
-    let revoked = revoke_outlived(&mut tx, auth.team_id(), user_id, Some(new_role)).await.map_err(database)?;
+    db::teams::set_role(&mut *tx, acting.team_id, user_id, new_role).await.map_err(database)?;
+    let revoked = revoke_outlived(&mut tx, acting.team_id, user_id, Some(new_role)).await.map_err(database)?;
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
-    auth.audit(
-        &mut *tx,
-        "member.role_changed",
-        email.as_deref(),
-        serde_json::json!({ "from": current, "to": new_role, "revoked": revoked }),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            "member.role_changed",
+            email.as_deref(),
+            serde_json::json!({ "from": current, "to": new_role, "revoked": revoked }),
+        )
+        .await?;
     tx.commit().await.map_err(database)?;
-    auth.request.state.live.recheck(auth.team_id());
+    state.live.recheck(acting.team_id);
     Ok(())
 }
 
 /// Removes a member from the caller's team (the caller themselves: see [`leave`]).
-pub async fn remove(auth: &Authenticated, user_id: Uuid) -> Result<(), AppError> {
-    remove_member(auth, user_id, "member.removed", true).await
+pub async fn remove(state: &AppState, acting: &Acting, user_id: Uuid) -> Result<(), AppError> {
+    remove_member(state, acting, user_id, "member.removed", true).await
 }
 
 /// The caller leaves their active team.
-pub async fn leave(auth: &Authenticated) -> Result<(), AppError> {
-    remove_member(auth, auth.user_id, "member.left", false).await
+pub async fn leave(state: &AppState, acting: &Acting) -> Result<(), AppError> {
+    remove_member(state, acting, acting.user_id, "member.left", false).await
 }
 
-async fn remove_member(auth: &Authenticated, user_id: Uuid, action: &str, check_rights: bool) -> Result<(), AppError> {
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
-    let roles = db::teams::lock_roles(&mut *tx, auth.team_id()).await.map_err(database)?;
+async fn remove_member(
+    state: &AppState,
+    acting: &Acting,
+    user_id: Uuid,
+    action: &str,
+    check_rights: bool,
+) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await.map_err(database)?;
+    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.map_err(database)?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
-    if check_rights && !may_manage(auth, current) {
+    if check_rights && !acting.role.gives(current) {
         return Err(AppError::Forbidden);
     }
     let owners = roles.iter().filter(|(_, role)| *role == Role::Owner).count();
@@ -126,10 +121,12 @@ async fn remove_member(auth: &Authenticated, user_id: Uuid, action: &str, check_
         return Err(AppError::Conflict(LAST_OWNER.to_string()));
     }
     let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
-    db::teams::remove_member(&mut *tx, auth.team_id(), user_id).await.map_err(database)?;
-    let revoked = revoke_outlived(&mut tx, auth.team_id(), user_id, None).await.map_err(database)?;
-    auth.audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current, "revoked": revoked })).await?;
+    db::teams::remove_member(&mut *tx, acting.team_id, user_id).await.map_err(database)?;
+    let revoked = revoke_outlived(&mut tx, acting.team_id, user_id, None).await.map_err(database)?;
+    acting
+        .audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current, "revoked": revoked }))
+        .await?;
     tx.commit().await.map_err(database)?;
-    auth.request.state.live.recheck(auth.team_id());
+    state.live.recheck(acting.team_id);
     Ok(())
 }

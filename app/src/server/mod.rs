@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agent;
+pub mod alert_subject;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -27,4 +28,5 @@ pub mod remediation;
 pub mod secrets;
 pub mod state;
 pub mod status;
+pub mod token;
 pub mod webhook_signature;

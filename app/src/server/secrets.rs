@@ -171,7 +171,7 @@ impl Cipher {
                     path = %path.display(),
                     "DREAMOPS_SECRET_KEY is not set: generated a key file; set the variable in production"
                 );
-                let key = crate::server::auth::token::random_hex(32);
+                let key = crate::server::token::random_hex(32);
                 std::fs::create_dir_all(data_dir).map_err(|e| SecretError::KeyFile(e.to_string()))?;
                 write_private(&path, &key).map_err(|e| SecretError::KeyFile(format!("{}: {e}", path.display())))?;
                 key

@@ -51,7 +51,7 @@ impl Viewer {
             RequestContext { state: state.clone(), session, client_addr: self.client_addr.clone(), host: None };
         authenticate(context)
             .await
-            .is_ok_and(|now| now.user_id == self.user && now.team_id() == self.team && now.role() == self.role)
+            .is_ok_and(|now| now.acting.user_id == self.user && now.team_id() == self.team && now.role() == self.role)
     }
 }
 
@@ -104,7 +104,7 @@ async fn signed_in(state: AppState, parts: &axum::http::request::Parts) -> Resul
     let signed_in = authenticate(context).await?.require(Permission::ReadTeam)?;
     let session = signed_in.request.session.id().ok_or(AppError::Unauthorized)?;
     Ok(Viewer {
-        user: signed_in.user_id,
+        user: signed_in.acting.user_id,
         team: signed_in.team_id(),
         role: signed_in.role(),
         session,

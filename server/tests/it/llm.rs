@@ -13,7 +13,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use app::server::agent::llm::{Provider, ProviderKind};
+use app::server::config::{Provider, ProviderKind};
 
 use crate::support::TestApp;
 

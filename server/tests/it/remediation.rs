@@ -616,7 +616,8 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
 #[tokio::test]
 async fn autonomous_mode_never_takes_a_high_risk_action_and_deletes_pods_only_where_allowed() {
     use app::domain::analysis::{Change, RecommendedAction, Risk};
-    use app::server::remediation::{RemediationSettings, propose};
+    use app::server::config::RemediationSettings;
+    use app::server::remediation::propose;
 
     // Workers off: what the agent would record is looked at, not carried out.
     let app = TestApp::spawn().await;

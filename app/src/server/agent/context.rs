@@ -20,11 +20,12 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
-use super::classify::{Classification, Kind};
+use super::classify::Classification;
 use super::logs::{self, Problem};
 use crate::domain::analysis::Family;
-use crate::server::cluster_client::timed;
+use crate::server::alert_subject::Kind;
 use crate::server::cluster_client::writes::revisions;
+use crate::server::cluster_client::{owners, timed};
 
 /// Lines of log read from the end.
 const LOG_LINES: i64 = 50;
@@ -166,22 +167,6 @@ fn restarted(pod: &Pod, container: &str) -> bool {
         .any(|s| s.restart_count > 0 || s.last_state.as_ref().and_then(|l| l.terminated.as_ref()).is_some())
 }
 
-/// The controller owning an object with `references`: its kind and name.
-fn controller(
-    references: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
-) -> Option<(String, String)> {
-    references?.iter().find(|o| o.controller == Some(true)).map(|o| (o.kind.clone(), o.name.clone()))
-}
-
-/// The deployment owning `pod`, by its replica set's name (`web-5d9c8` of `web`).
-pub fn deployment_of_pod(pod: &Pod) -> Option<String> {
-    match controller(pod.metadata.owner_references.as_ref())? {
-        (kind, name) if kind == "ReplicaSet" => name.rsplit_once('-').map(|(deployment, _)| deployment.to_string()),
-        (kind, name) if kind == "Deployment" => Some(name),
-        _ => None,
-    }
-}
-
 fn selector_of(labels: Option<&BTreeMap<String, String>>) -> String {
     labels.map(crate::server::cluster_client::selector).unwrap_or_default()
 }
@@ -293,11 +278,11 @@ impl<S: Steps> Reader<'_, S> {
 
     /// The workload owning `pod`, up its owner chain (ReplicaSet → Deployment, Job → CronJob).
     async fn owner_of(&self, pod: &Pod) -> Option<(Kind, String)> {
-        let (kind, name) = controller(pod.metadata.owner_references.as_ref())?;
+        let (kind, name) = owners::controller(pod.metadata.owner_references.as_ref())?;
         match kind.as_str() {
             "ReplicaSet" => {
                 let owner = self.get::<ReplicaSet>("replica set", &name).await.and_then(|rs| {
-                    controller(rs.metadata.owner_references.as_ref()).filter(|(kind, _)| kind == "Deployment")
+                    owners::controller(rs.metadata.owner_references.as_ref()).filter(|(kind, _)| kind == "Deployment")
                 });
                 // Without the replica set, its name says the deployment (`web-5d9c8` of `web`).
                 let deployment =

@@ -8,60 +8,11 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use crate::server::config::{Provider, ProviderKind};
 use crate::server::egress::Policy;
-
-/// Which API a provider speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`.
-    Anthropic,
-    /// `POST {base}/chat/completions` with an optional bearer key.
-    OpenAiCompatible,
-}
-
-/// One LLM endpoint.
-#[derive(Clone, Debug)]
-pub struct Provider {
-    pub kind: ProviderKind,
-    /// `https://api.anthropic.com`, or an OpenAI-compatible base such as
-    /// `http://vllm:8000/v1`.
-    pub base_url: String,
-    pub api_key: Option<SecretString>,
-    pub model: String,
-}
-
-impl Provider {
-    /// `provider/model`, as shown beside the analysis.
-    pub fn name(&self) -> String {
-        let kind = match self.kind {
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::OpenAiCompatible => "openai-compatible",
-        };
-        format!("{kind}/{}", self.model)
-    }
-}
-
-/// How the deployment uses LLMs.
-#[derive(Clone, Debug)]
-pub struct LlmSettings {
-    /// Tried in order; empty: no LLM.
-    pub providers: Vec<Provider>,
-    /// `LLM_TIMEOUT_SECS`: one request's limit.
-    pub timeout: Duration,
-    /// `LLM_MONTHLY_TOKENS`: tokens each team may use per calendar month.
-    pub monthly_tokens: i64,
-    /// `LLM_REDACT`: redact what is sent (on unless set to `false`).
-    pub redact: bool,
-}
-
-impl Default for LlmSettings {
-    fn default() -> Self {
-        LlmSettings { providers: Vec::new(), timeout: Duration::from_secs(30), monthly_tokens: 200_000, redact: true }
-    }
-}
 
 /// What a model answered.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,6 +28,8 @@ use crate::domain::analysis::{
 };
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::AppError;
+use crate::server::audit::Acting;
+use crate::server::config::{AgentSettings, Provider};
 use crate::server::state::AppState;
 use classify::{Classification, IncidentFacts};
 use jobs::Job;
@@ -39,24 +41,6 @@ pub const ACTOR: &str = crate::domain::incident::AGENT_NAME;
 const CHANNEL: &str = "agent_jobs";
 /// How often idle workers look for due jobs (retries, expired leases) unprompted.
 const POLL_EVERY: Duration = Duration::from_secs(1);
-
-/// How the agent runs on this instance.
-#[derive(Clone, Debug, Default)]
-pub struct AgentSettings {
-    /// `AGENT_WORKERS`: concurrent analyses on this instance; 0 disables the agent here.
-    pub workers: usize,
-    /// `AGENT_LEASE_SECS`: how long a job stays a worker's without renewal.
-    pub lease: Duration,
-    /// `AGENT_MAX_ATTEMPTS`: attempts before a job is parked as failed.
-    pub max_attempts: i32,
-    /// `AGENT_TEAM_CONCURRENCY`: analyses of one team running at once across every
-    /// instance, so that one team's slow cluster or LLM cannot hold all the workers.
-    pub team_concurrency: i64,
-    /// The LLMs that add their analysis, if any.
-    pub llm: llm::LlmSettings,
-    /// How actions are verified and how many may be taken automatically.
-    pub remediation: crate::server::remediation::RemediationSettings,
-}
 
 /// Where the workers are in their life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -471,7 +455,7 @@ async fn consult(state: &AppState, team: Uuid, incident: Uuid, prompt: &str) {
         .await;
         return;
     }
-    let mut providers: Vec<llm::Provider> = match team_llm::provider(state, team).await {
+    let mut providers: Vec<Provider> = match team_llm::provider(state, team).await {
         Ok(own) => own.into_iter().collect(),
         Err(error) => {
             tracing::warn!(%error, "the team's LLM provider cannot be used");
@@ -719,14 +703,13 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
 }
 
 /// Queues the team's failed analysis of `incident` again, on its timeline and audited.
-pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident: Uuid) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn retry(state: &AppState, acting: &Acting, incident: Uuid) -> Result<(), AppError> {
     let failed = |error: sqlx::Error| AppError::internal("retrying an analysis failed", &error);
     let mut tx = state.db.begin().await.map_err(failed)?;
-    if !jobs::retry(&mut *tx, auth.team_id(), incident).await.map_err(failed)? {
+    if !jobs::retry(&mut *tx, acting.team_id, incident).await.map_err(failed)? {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
             .bind(incident)
-            .bind(auth.team_id())
+            .bind(acting.team_id)
             .fetch_one(&mut *tx)
             .await
             .map_err(failed)?;
@@ -738,19 +721,19 @@ pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident:
     }
     crate::server::db::timeline::append(
         &mut *tx,
-        auth.team_id(),
+        acting.team_id,
         incident,
         "agent.retry",
-        &auth.email,
+        &acting.email,
         "Analysis queued again.",
     )
     .await
     .map_err(failed)?;
-    auth.audit(&mut *tx, "incident.analysis_retried", Some(&incident.to_string()), serde_json::json!({})).await?;
+    acting.audit(&mut *tx, "incident.analysis_retried", Some(&incident.to_string()), serde_json::json!({})).await?;
     sqlx::query("select pg_notify('agent_jobs', '')").execute(&mut *tx).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     state.live.publish(
-        auth.team_id(),
+        acting.team_id,
         [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
     );
     Ok(())
@@ -759,7 +742,8 @@ pub async fn retry(auth: &crate::server::auth::context::Authenticated, incident:
 /// Records a responder's verdict on the team's analysis of `incident` (replacing an
 /// earlier one), on the timeline and audited.
 pub async fn give_feedback(
-    auth: &crate::server::auth::context::Authenticated,
+    state: &AppState,
+    acting: &Acting,
     incident: Uuid,
     right: bool,
     correction: Option<&str>,
@@ -768,7 +752,6 @@ pub async fn give_feedback(
     if correction.is_some_and(|c| c.chars().count() > 2000) {
         return Err(AppError::field("correction", "A correction is 2,000 characters at most."));
     }
-    let state = &auth.request.state;
     let failed = |error: sqlx::Error| AppError::internal("saving feedback failed", &error);
     let mut tx = state.db.begin().await.map_err(failed)?;
     let saved = sqlx::query(
@@ -778,10 +761,10 @@ pub async fn give_feedback(
              given_by = excluded.given_by, given_at = now()",
     )
     .bind(incident)
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .bind(if right { "right" } else { "wrong" })
     .bind(correction)
-    .bind(&auth.email)
+    .bind(&acting.email)
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
@@ -793,19 +776,22 @@ pub async fn give_feedback(
         (false, Some(correction)) => format!("Marked the analysis wrong: {correction}"),
         (false, None) => "Marked the analysis wrong.".to_string(),
     };
-    crate::server::db::timeline::append(&mut *tx, auth.team_id(), incident, "analysis.feedback", &auth.email, &message)
-        .await
-        .map_err(failed)?;
-    auth.audit(
+    crate::server::db::timeline::append(
         &mut *tx,
-        "incident.analysis_feedback",
-        Some(&incident.to_string()),
-        serde_json::json!({"right": right}),
+        acting.team_id,
+        incident,
+        "analysis.feedback",
+        &acting.email,
+        &message,
     )
-    .await?;
+    .await
+    .map_err(failed)?;
+    acting
+        .audit(&mut *tx, "incident.analysis_feedback", Some(&incident.to_string()), serde_json::json!({"right": right}))
+        .await?;
     tx.commit().await.map_err(failed)?;
     state.live.publish(
-        auth.team_id(),
+        acting.team_id,
         [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
     );
     Ok(())

@@ -5,12 +5,13 @@
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::classify::{Classification, IncidentFacts, Kind};
+use super::classify::{Classification, IncidentFacts};
 use super::context::{ClusterContext, all_statuses, backends};
 use super::logs::{self, Finding, Problem};
 use crate::domain::analysis::{Change, Confidence, Evidence, Family, RecommendedAction, Risk};
+use crate::server::alert_subject::Kind;
+use crate::server::cluster_client::quantity::{memory, memory_bytes};
 use crate::server::cluster_client::writes::revision;
-use crate::server::demo_cluster::programs::memory_bytes;
 
 /// What the rules concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,12 +54,6 @@ fn terminated(status: &ContainerStatus) -> Option<&k8s_openapi::api::core::v1::C
         .or_else(|| status.state.as_ref()?.terminated.as_ref())
 }
 
-/// Memory `bytes` as Kubernetes writes it, in whole MiB (or GiB when exact).
-pub fn quantity(bytes: u64) -> String {
-    let mib = bytes.div_ceil(1024 * 1024);
-    if mib.is_multiple_of(1024) { format!("{}Gi", mib / 1024) } else { format!("{mib}Mi") }
-}
-
 /// The limit a memory limit is raised to: by [`MEMORY_FACTOR`], rounded up to 64 MiB,
 /// at most [`MEMORY_CAP_BYTES`].
 pub fn raised_limit(limit: &str) -> Option<String> {
@@ -66,7 +61,7 @@ pub fn raised_limit(limit: &str) -> Option<String> {
     let step = 64 * 1024 * 1024;
     let raised = ((bytes as f64 * MEMORY_FACTOR) as u64).div_ceil(step) * step;
     let raised = raised.min(MEMORY_CAP_BYTES);
-    (raised > bytes).then(|| quantity(raised))
+    (raised > bytes).then(|| memory(raised))
 }
 
 /// The warning events' messages, oldest first, without repeats.

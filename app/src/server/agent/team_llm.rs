@@ -4,10 +4,10 @@
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::llm::{Provider, ProviderKind};
 use crate::domain::analysis::{LlmView, TeamLlmProvider};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
+use crate::server::config::{Provider, ProviderKind};
 use crate::server::secrets::Place;
 use crate::server::state::AppState;
 
@@ -68,7 +68,8 @@ pub async fn view(state: &AppState, team: Uuid) -> Result<LlmView, AppError> {
 
 /// Saves the team's own provider; a blank `key` keeps the saved one.
 pub async fn set(
-    auth: &Authenticated,
+    state: &AppState,
+    acting: &Acting,
     kind: &str,
     base_url: &str,
     model: &str,
@@ -86,7 +87,7 @@ pub async fn set(
     let base_url = base_url.trim().trim_end_matches('/');
     let base_url = problems.field(
         "base_url",
-        match auth.request.state.settings.outbound.policy().check_url(base_url) {
+        match state.settings.outbound.policy().check_url(base_url) {
             Ok(_) if base_url.len() <= 500 => Ok(base_url),
             Err(refused @ crate::server::egress::Refused::Internal { .. }) => Err(format!("{refused}.")),
             _ => Err("Give the endpoint's address, starting with https://.".to_string()),
@@ -107,8 +108,7 @@ pub async fn set(
     }
     problems.finish()?;
     let (Some(kind), Some(base_url), Some(model)) = (kind, base_url, model) else { return Err(AppError::Internal) };
-    let state = &auth.request.state;
-    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::team_llm_key(auth.team_id())));
+    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::team_llm_key(acting.team_id)));
     let mut tx = state.db.begin().await.map_err(failed)?;
     let has_key: bool = sqlx::query_scalar(
         "insert into team_llm_providers (team_id, kind, base_url, model, key_ciphertext) values ($1, $2, $3, $4, $5)
@@ -116,7 +116,7 @@ pub async fn set(
              key_ciphertext = coalesce(excluded.key_ciphertext, team_llm_providers.key_ciphertext), updated_at = now()
          returning key_ciphertext is not null",
     )
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .bind(kind)
     .bind(base_url)
     .bind(model)
@@ -127,30 +127,30 @@ pub async fn set(
     if kind == "anthropic" && !has_key {
         return Err(AppError::field("key", "Anthropic needs an API key."));
     }
-    auth.audit(
-        &mut *tx,
-        "llm.provider_set",
-        None,
-        serde_json::json!({"kind": kind, "base_url": base_url, "model": model, "key_changed": !key.is_empty()}),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            "llm.provider_set",
+            None,
+            serde_json::json!({"kind": kind, "base_url": base_url, "model": model, "key_changed": !key.is_empty()}),
+        )
+        .await?;
     tx.commit().await.map_err(failed)?;
-    view(state, auth.team_id()).await
+    view(state, acting.team_id).await
 }
 
 /// Removes the team's own provider and its key.
-pub async fn remove(auth: &Authenticated) -> Result<LlmView, AppError> {
-    let state = &auth.request.state;
+pub async fn remove(state: &AppState, acting: &Acting) -> Result<LlmView, AppError> {
     let mut tx = state.db.begin().await.map_err(failed)?;
     let removed = sqlx::query("delete from team_llm_providers where team_id = $1")
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .execute(&mut *tx)
         .await
         .map_err(failed)?;
     if removed.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
-    auth.audit(&mut *tx, "llm.provider_removed", None, serde_json::json!({})).await?;
+    acting.audit(&mut *tx, "llm.provider_removed", None, serde_json::json!({})).await?;
     tx.commit().await.map_err(failed)?;
-    view(state, auth.team_id()).await
+    view(state, acting.team_id).await
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
 use crate::error::AppError;
-use crate::server::audit::{self, Actor, Event};
+use crate::server::audit::Acting;
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
 use crate::server::state::AppState;
@@ -61,55 +61,35 @@ impl RequestContext {
     }
 }
 
-/// A signed-in user acting in their active team.
+/// A signed-in user acting in their active team: the request, who acts where, and the
+/// sign-in stored in the session. Backend functions take [`Acting`] (and the state),
+/// not this; only those that change the session take it whole.
 #[derive(Clone)]
 pub struct Authenticated {
     /// The request.
     pub request: RequestContext,
-    /// Who.
-    pub user_id: Uuid,
-    /// Their email.
-    pub email: String,
-    /// The active team and their role in it.
+    /// Who acts in which team, with which role, from where.
+    pub acting: Acting,
+    /// The active team as the browser is told of it.
     pub team: TeamMembership,
     /// The sign-in stored in the session.
     pub sign_in: SignIn,
 }
 
 impl Authenticated {
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.request.state
+    }
+
     /// The active team's id: the only team whose data this request may touch.
     pub fn team_id(&self) -> Uuid {
-        self.team.team_id
+        self.acting.team_id
     }
 
     /// Their role in the active team.
     pub fn role(&self) -> Role {
-        self.team.role
-    }
-
-    /// The actor for the audit trail.
-    pub fn actor(&self) -> Actor {
-        Actor::User { id: self.user_id, email: self.email.clone() }
-    }
-
-    /// Records `action` by this user in the active team's audit trail; pass the
-    /// transaction of the action itself.
-    pub async fn audit(
-        &self,
-        db: impl sqlx::PgExecutor<'_>,
-        action: &str,
-        target: Option<&str>,
-        details: serde_json::Value,
-    ) -> Result<(), AppError> {
-        let event = Event {
-            team_id: self.team_id(),
-            actor: &self.actor(),
-            action,
-            target,
-            client_addr: Some(&self.request.client_addr),
-            details,
-        };
-        audit::record(db, event).await.map_err(|error| AppError::internal("writing the audit trail failed", &error))
+        self.acting.role
     }
 
     /// Refuses with 403 unless their role allows `permission`.
@@ -119,10 +99,10 @@ impl Authenticated {
 
     /// What the browser is told about the signed-in user.
     pub async fn viewer(&self) -> Result<Viewer, AppError> {
-        let teams = db::teams::memberships_of(&self.request.state.db, self.user_id)
+        let teams = db::teams::memberships_of(&self.request.state.db, self.acting.user_id)
             .await
             .map_err(|error| AppError::internal("listing a user's teams failed", &error))?;
-        Ok(Viewer { user_id: self.user_id, email: self.email.clone(), team: self.team.clone(), teams })
+        Ok(Viewer { user_id: self.acting.user_id, email: self.acting.email.clone(), team: self.team.clone(), teams })
     }
 }
 
@@ -159,7 +139,14 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
         }
     };
     session::keep_alive(&request.session, request.state.settings.sessions.renewal()).await?;
-    Ok(Authenticated { request, user_id: user.id, email: user.email, team, sign_in })
+    let acting = Acting {
+        team_id: team.team_id,
+        user_id: user.id,
+        email: user.email,
+        role: team.role,
+        client_addr: request.client_addr.clone(),
+    };
+    Ok(Authenticated { request, acting, team, sign_in })
 }
 
 /// Remembers who is signed in for the rest of one request: a server-rendered page

@@ -5,4 +5,3 @@ pub mod context;
 pub mod password;
 pub mod session;
 pub mod throttle;
-pub mod token;

@@ -11,7 +11,7 @@ use super::{GRACE_DAYS, webhook_secrets};
 use crate::domain::account::Permission;
 use crate::domain::billing::{BillingView, PaymentRecord, PlanView, Pricing, TestCheckout};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
 use crate::server::state::AppState;
 
 /// Stripe's test card that always succeeds.
@@ -47,16 +47,16 @@ pub const NO_UPGRADES: &str = "Upgrades are not available on this deployment: it
 
 /// The pricing page: the plans, and for a signed-in `member` their team's plan and
 /// whether they may buy.
-pub async fn pricing(state: &AppState, member: Option<&Authenticated>) -> Result<Pricing, AppError> {
+pub async fn pricing(state: &AppState, member: Option<&Acting>) -> Result<Pricing, AppError> {
     let plans = plans(&state.db).await?;
     let (current_plan, can_buy) = match member {
-        Some(auth) => {
+        Some(member) => {
             let plan: String = sqlx::query_scalar("select plan from teams where id = $1")
-                .bind(auth.team_id())
+                .bind(member.team_id)
                 .fetch_one(&state.db)
                 .await
                 .map_err(failed("reading the team's plan failed"))?;
-            (Some(plan), auth.role().can(Permission::ManageBilling))
+            (Some(plan), member.role.can(Permission::ManageBilling))
         }
         None => (None, false),
     };
@@ -64,10 +64,10 @@ pub async fn pricing(state: &AppState, member: Option<&Authenticated>) -> Result
     Ok(Pricing { plans, current_plan, can_buy, test_mode: stripe.test_mode(), upgrades: stripe.upgrades() })
 }
 
-/// Opens a checkout for `plan` for the member's team; returns where to send the browser.
-pub async fn start(auth: &Authenticated, plan: &str) -> Result<String, AppError> {
-    let state = &auth.request.state;
-    let team = auth.team_id();
+/// Opens a checkout for `plan` for the member's team, Stripe sending the browser back to
+/// `return_base` ([`return_base`]); returns where to send the browser.
+pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &str) -> Result<String, AppError> {
+    let team = acting.team_id;
     let stripe = &state.settings.stripe;
     if !stripe.upgrades() {
         return Err(AppError::Conflict(NO_UPGRADES.into()));
@@ -90,31 +90,31 @@ pub async fn start(auth: &Authenticated, plan: &str) -> Result<String, AppError>
     } else {
         let client = stripe_api::client(stripe)?;
         let key = format!("checkout-{}", Uuid::new_v4());
-        let checkout = stripe_api::create_checkout(&client, team, plan, price, &key, &return_base(auth)).await?;
+        let checkout = stripe_api::create_checkout(&client, team, plan, price, &key, return_base).await?;
         (checkout.id, checkout.url)
     };
     sqlx::query("insert into checkout_sessions (id, team_id, plan, created_by) values ($1, $2, $3, $4)")
         .bind(&session)
         .bind(team)
         .bind(plan)
-        .bind(auth.user_id)
+        .bind(acting.user_id)
         .execute(&state.db)
         .await
         .map_err(failed("opening a checkout failed"))?;
-    auth.audit(&state.db, "billing.checkout_started", Some(&session), serde_json::json!({ "plan": plan })).await?;
+    acting.audit(&state.db, "billing.checkout_started", Some(&session), serde_json::json!({ "plan": plan })).await?;
     Ok(url)
 }
 
 /// Test mode's checkout `session` of the member's team.
-pub async fn test_checkout(auth: &Authenticated, session: &str) -> Result<TestCheckout, AppError> {
+pub async fn test_checkout(state: &AppState, acting: &Acting, session: &str) -> Result<TestCheckout, AppError> {
     let row: Option<(String, String, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
         "select t.name, p.name, p.price_inr, c.completed_at
          from checkout_sessions c join teams t on t.id = c.team_id join plans p on p.id = c.plan
          where c.id = $1 and c.team_id = $2",
     )
     .bind(session)
-    .bind(auth.team_id())
-    .fetch_optional(&auth.request.state.db)
+    .bind(acting.team_id)
+    .fetch_optional(&state.db)
     .await
     .map_err(failed("reading a checkout failed"))?;
     let (team_name, plan_name, price_inr, completed_at) = row.ok_or(AppError::NotFound)?;
@@ -130,8 +130,7 @@ pub async fn test_checkout(auth: &Authenticated, session: &str) -> Result<TestCh
 /// Pays test mode's checkout `session` with `card`: Stripe's succeeding test card
 /// delivers the events of a paid checkout to our webhook; its declined card (or any
 /// other number) changes nothing and says why.
-pub async fn pay_test_checkout(auth: &Authenticated, session: &str, card: &str) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn pay_test_checkout(state: &AppState, acting: &Acting, session: &str, card: &str) -> Result<(), AppError> {
     if !state.settings.stripe.test_mode() {
         return Err(AppError::NotFound);
     }
@@ -141,7 +140,7 @@ pub async fn pay_test_checkout(auth: &Authenticated, session: &str, card: &str) 
          where c.id = $1 and c.team_id = $2",
     )
     .bind(session)
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .fetch_optional(&state.db)
     .await
     .map_err(failed("paying a checkout failed"))?;
@@ -160,7 +159,7 @@ pub async fn pay_test_checkout(auth: &Authenticated, session: &str, card: &str) 
         }
     }
     let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
-    let subscription = SimulatedSubscription::new(auth.team_id(), &plan, &price, Utc::now());
+    let subscription = SimulatedSubscription::new(acting.team_id, &plan, &price, Utc::now());
     deliver_simulated(state, &simulated::checkout_events(session, &subscription, i64::from(price_inr), Utc::now()))
         .await
 }
@@ -185,8 +184,7 @@ async fn deliver_simulated(state: &AppState, events: &[serde_json::Value]) -> Re
 
 /// Ends the member's team's subscription at the end of its period (test mode: as the
 /// customer portal would, through a signed `customer.subscription.updated`).
-pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn cancel_at_period_end(state: &AppState, acting: &Acting) -> Result<(), AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         stripe_subscription_id: Option<String>,
@@ -199,7 +197,7 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
         "select stripe_subscription_id, stripe_customer_id, plan, period_start, subscription_as_of
          from teams where id = $1",
     )
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .fetch_one(&state.db)
     .await
     .map_err(failed("cancelling failed"))?;
@@ -219,13 +217,13 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
     if !state.settings.stripe.test_mode() {
         let client = stripe_api::client(&state.settings.stripe)?;
         stripe_api::cancel_at_period_end(&client, &subscription_id).await?;
-        return auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await;
+        return acting.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await;
     }
     let price = state.settings.stripe.price_of(&plan).unwrap_or_default().to_string();
     let subscription = SimulatedSubscription {
         id: subscription_id,
         customer,
-        team: auth.team_id(),
+        team: acting.team_id,
         plan,
         price,
         status: "active".into(),
@@ -236,47 +234,45 @@ pub async fn cancel_at_period_end(auth: &Authenticated) -> Result<(), AppError> 
     // checkout is dated a second after it, as it would be at Stripe.
     let at = as_of.map_or_else(Utc::now, |as_of| Utc::now().max(as_of + Duration::seconds(1)));
     deliver_simulated(state, &[simulated::event("customer.subscription.updated", subscription.object(), at)]).await?;
-    auth.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await
+    acting.audit(&state.db, "billing.cancel_requested", None, serde_json::json!({})).await
 }
 
-/// Stripe's customer portal for the member's team (card, invoices, cancellation);
-/// where to send the browser.
-pub async fn portal(auth: &Authenticated) -> Result<String, AppError> {
-    let state = &auth.request.state;
+/// Stripe's customer portal for the member's team (card, invoices, cancellation), coming
+/// back to `return_base`; where to send the browser.
+pub async fn portal(state: &AppState, acting: &Acting, return_base: &str) -> Result<String, AppError> {
     if state.settings.stripe.test_mode() {
         return Err(AppError::Conflict(
             "Test mode has no Stripe customer portal: cancel below, and pay with a test card again to resume.".into(),
         ));
     }
     let customer: Option<String> = sqlx::query_scalar("select stripe_customer_id from teams where id = $1")
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .fetch_one(&state.db)
         .await
         .map_err(failed("opening the billing portal failed"))?;
     let customer = customer.ok_or_else(|| AppError::Conflict("The team has not paid through Stripe yet.".into()))?;
     let client = stripe_api::client(&state.settings.stripe)?;
-    let url = stripe_api::portal(&client, &customer, &return_base(auth)).await?;
-    auth.audit(&state.db, "billing.portal_opened", None, serde_json::json!({})).await?;
+    let url = stripe_api::portal(&client, &customer, return_base).await?;
+    acting.audit(&state.db, "billing.portal_opened", None, serde_json::json!({})).await?;
     Ok(url)
 }
 
-/// Where Stripe sends people back to: `PUBLIC_URL`, else the address this request came to.
-fn return_base(auth: &Authenticated) -> String {
-    let state = &auth.request.state;
+/// Where Stripe sends people back to: `PUBLIC_URL`, else `host`, the address the request
+/// came to.
+pub fn return_base(state: &AppState, host: Option<&str>) -> String {
     if let Some(url) = &state.settings.public_url {
         return url.clone();
     }
     let scheme = if state.settings.sessions.secure_cookies { "https" } else { "http" };
-    match &auth.request.host {
+    match host {
         Some(host) => format!("{scheme}://{host}"),
         None => state.self_url.clone(),
     }
 }
 
 /// The member's team's billing page.
-pub async fn view(auth: &Authenticated) -> Result<BillingView, AppError> {
-    let state = &auth.request.state;
-    let team = auth.team_id();
+pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppError> {
+    let team = acting.team_id;
     #[derive(sqlx::FromRow)]
     struct Row {
         plan: String,

@@ -3,6 +3,8 @@
 //! time-boxed, and the connection test with its permission matrix.
 
 pub mod overview;
+pub mod owners;
+pub mod quantity;
 pub mod writes;
 
 use std::time::{Duration, Instant};
@@ -39,9 +41,10 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
         .await
         .map_err(|error| AppError::Conflict(format!("The saved kubeconfig cannot be used: {error}")))?;
     if demo {
-        // Every instance serves the demo cluster; each reaches it at its own address,
-        // which only the server itself writes: the one internal address clients reach.
-        let url = crate::server::demo_cluster::server_url(&state.self_url, id);
+        // Every instance serves the demo cluster; each reaches it at its own address
+        // (the saved address's path on this instance), which only the server itself
+        // writes: the one internal address clients reach.
+        let url = format!("{}{}", state.self_url, config.cluster_url.path());
         config.cluster_url =
             url.parse().map_err(|error| AppError::internal("the demo cluster's address is malformed", &error))?;
     } else {

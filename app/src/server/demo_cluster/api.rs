@@ -9,6 +9,7 @@ use super::patch::{self, PatchError};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::world::{World, text};
 use super::{programs, store};
+use crate::server::cluster_client::quantity;
 
 /// One request to the demo cluster, its path relative to the cluster's base.
 pub struct ApiRequest<'a> {
@@ -782,8 +783,8 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiRe
                     container.pointer(&format!("/resources/{kind}")).and_then(Value::as_object).into_iter().flatten()
                 {
                     let parsed = match resource_name.as_str() {
-                        "cpu" => quantity.as_str().and_then(programs::cpu_millis),
-                        _ => quantity.as_str().and_then(programs::memory_bytes),
+                        "cpu" => quantity.as_str().and_then(quantity::cpu_millis),
+                        _ => quantity.as_str().and_then(quantity::memory_bytes),
                     };
                     if parsed.is_none() {
                         return Err(invalid(

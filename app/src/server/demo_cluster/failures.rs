@@ -11,7 +11,8 @@ use super::store;
 use super::world::{World, text};
 use crate::domain::cluster::SimulatedFailure;
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
+use crate::server::state::AppState;
 
 /// The app the failures break.
 pub const TARGET: &str = "healthy-app";
@@ -179,13 +180,17 @@ fn alert(failure: SimulatedFailure, cluster: &str, pod: &str) -> Value {
 
 /// Causes `failure` in the team's demo cluster `id`, then sends its alert; says what
 /// happened.
-pub async fn simulate(auth: &Authenticated, id: Uuid, failure: SimulatedFailure) -> Result<String, AppError> {
-    let state = &auth.request.state;
+pub async fn simulate(
+    state: &AppState,
+    acting: &Acting,
+    id: Uuid,
+    failure: SimulatedFailure,
+) -> Result<String, AppError> {
     let cluster: Option<String> = sqlx::query_scalar(
         "select c.name from clusters c join demo_clusters d on d.cluster_id = c.id where c.id = $1 and c.team_id = $2",
     )
     .bind(id)
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .fetch_optional(&state.db)
     .await
     .map_err(failed)?;
@@ -203,14 +208,14 @@ pub async fn simulate(auth: &Authenticated, id: Uuid, failure: SimulatedFailure)
         .map(|pod| text(pod, "/metadata/name").to_string())
         .unwrap_or_default();
     store::save(&mut tx, id, &mut world).await.map_err(failed)?;
-    auth.audit(&mut *tx, "cluster.demo_failure", Some(&id.to_string()), json!({"failure": failure})).await?;
+    acting.audit(&mut *tx, "cluster.demo_failure", Some(&id.to_string()), json!({"failure": failure})).await?;
     tx.commit().await.map_err(failed)?;
     let payload = alert(failure, &cluster, &pod);
     let delivered = crate::server::ingest::integrations::send_as_alertmanager(
         &state.db,
         &state.cipher,
         &state.self_url,
-        auth.team_id(),
+        acting.team_id,
         &payload,
     )
     .await?;
@@ -270,7 +275,7 @@ mod tests {
             // The alert is about an object of the demo namespace, whatever exporter's labels it carries.
             let details = json!({"labels": payload["alerts"][0]["labels"]});
             let name = payload["groupLabels"]["alertname"].as_str();
-            let subject = crate::server::agent::classify::subject(&details, name).unwrap();
+            let subject = crate::server::alert_subject::subject(&details, name).unwrap();
             assert_eq!(subject.namespace.as_deref(), Some(NAMESPACE), "{failure:?}");
             assert_eq!(payload["version"], "4");
         }

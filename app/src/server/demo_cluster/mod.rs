@@ -24,10 +24,10 @@ use uuid::Uuid;
 
 use crate::domain::cluster::ClusterView;
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
-use crate::server::auth::token;
+use crate::server::audit::Acting;
 use crate::server::clusters::{self, SavedCluster};
 use crate::server::state::AppState;
+use crate::server::token;
 
 pub use api::{ApiRequest, ApiResponse};
 pub use world::World;
@@ -61,10 +61,9 @@ fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
 }
 
 /// Adds the demo cluster to the team, its apps already running (and failing).
-pub async fn add(auth: &Authenticated) -> Result<ClusterView, AppError> {
-    let state = &auth.request.state;
+pub async fn add(state: &AppState, acting: &Acting) -> Result<ClusterView, AppError> {
     let exists: bool = sqlx::query_scalar("select exists (select 1 from clusters where team_id = $1 and demo)")
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .fetch_one(&state.db)
         .await
         .map_err(failed("adding the demo cluster failed"))?;
@@ -85,10 +84,10 @@ pub async fn add(auth: &Authenticated) -> Result<ClusterView, AppError> {
         kubeconfig: &kubeconfig,
     };
     let mut tx = state.db.begin().await.map_err(failed("adding the demo cluster failed"))?;
-    let view = clusters::insert(&mut tx, auth, id, &saved, true).await?;
+    let view = clusters::insert(&mut tx, state, acting, id, &saved, true).await?;
     sqlx::query("insert into demo_clusters (cluster_id, team_id, token_hash) values ($1, $2, $3)")
         .bind(id)
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .bind(token::digest(&bearer))
         .execute(&mut *tx)
         .await
@@ -106,20 +105,19 @@ async fn seed(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<(), sqlx::Error> 
 }
 
 /// Puts the team's demo cluster `id` back as it started.
-pub async fn reset(auth: &Authenticated, id: Uuid) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn reset(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
     let mut tx = state.db.begin().await.map_err(failed("resetting the demo cluster failed"))?;
     let found: Option<Uuid> =
         sqlx::query_scalar("select cluster_id from demo_clusters where cluster_id = $1 and team_id = $2 for update")
             .bind(id)
-            .bind(auth.team_id())
+            .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed("resetting the demo cluster failed"))?;
     found.ok_or(AppError::NotFound)?;
     store::clear(&mut tx, id).await.map_err(failed("resetting the demo cluster failed"))?;
     seed(&mut tx, id).await.map_err(failed("resetting the demo cluster failed"))?;
-    auth.audit(&mut *tx, "cluster.demo_reset", Some(&id.to_string()), serde_json::json!({})).await?;
+    acting.audit(&mut *tx, "cluster.demo_reset", Some(&id.to_string()), serde_json::json!({})).await?;
     tx.commit().await.map_err(failed("resetting the demo cluster failed"))
 }
 

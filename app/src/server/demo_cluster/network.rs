@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::programs::{self, Verdict};
 use super::world::{World, labels_match, selects};
+use crate::server::cluster_client::quantity;
 
 /// The cluster DNS server, as clients' errors name it.
 const DNS: &str = "10.96.0.10:53";
@@ -60,7 +61,7 @@ impl World {
             .pointer("/status/capacity/storage")
             .or(claim.pointer("/spec/resources/requests/storage"))
             .and_then(Value::as_str)
-            .and_then(programs::memory_bytes)?;
+            .and_then(quantity::memory_bytes)?;
         (size < bytes).then(|| path.to_string())
     }
 

@@ -80,7 +80,7 @@ pub fn parse(source: &str, raw: &[u8]) -> Result<Vec<NormalizedAlert>, String> {
             // Filed under what the alert is about, never under the exporter that scraped it.
             let labels = serde_json::json!({ "labels": alert.labels });
             let service =
-                crate::server::agent::classify::service_of(&labels, alert.labels.get("alertname").map(String::as_str));
+                crate::server::alert_subject::service_of(&labels, alert.labels.get("alertname").map(String::as_str));
             let description =
                 alert.annotations.get("description").or_else(|| alert.annotations.get("message")).cloned();
             let raw = serde_json::to_vec(&alert).unwrap_or_default();

@@ -15,9 +15,9 @@ use uuid::Uuid;
 use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets};
 
 use crate::error::AppError;
-use crate::server::auth::token;
 use crate::server::secrets::{Cipher, Place};
 use crate::server::state::AppState;
+use crate::server::token;
 
 /// The kinds of integration, as stored.
 pub const KINDS: [&str; 4] = ["pagerduty", "events_api", "alertmanager", "grafana"];

@@ -18,8 +18,8 @@ use sqlx::postgres::PgListener;
 
 use super::integrations::{self, Integration};
 use crate::error::AppError;
-use crate::server::auth::token;
 use crate::server::secrets::Cipher;
+use crate::server::token;
 
 /// The notification channel integration changes are announced on.
 const CHANNEL: &str = "integration_changed";

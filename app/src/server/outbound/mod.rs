@@ -11,38 +11,6 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// What the deployment's outbound calls need.
-#[derive(Clone, Debug)]
-pub struct OutboundSettings {
-    /// `PAGERDUTY_API_BASE`: PagerDuty's REST API.
-    pub pagerduty_api: String,
-    /// `OUTBOUND_MAX_ATTEMPTS`: attempts before a call is parked as failed.
-    pub max_attempts: i32,
-    /// `OUTBOUND_ALLOW_HTTP`: accept `http://` destinations (tests, private networks).
-    pub allow_http: bool,
-    /// `OUTBOUND_ALLOW_PRIVATE`: accept destinations on loopback, private and link-local
-    /// addresses (self-hosted deployments on a private network, tests).
-    pub allow_private: bool,
-}
-
-impl OutboundSettings {
-    /// The policy for requests to addresses users typed.
-    pub fn policy(&self) -> crate::server::egress::Policy {
-        crate::server::egress::Policy { allow_http: self.allow_http, allow_private: self.allow_private }
-    }
-}
-
-impl Default for OutboundSettings {
-    fn default() -> Self {
-        OutboundSettings {
-            pagerduty_api: "https://api.pagerduty.com".into(),
-            max_attempts: 5,
-            allow_http: false,
-            allow_private: false,
-        }
-    }
-}
-
 /// What the team configured, and what the incident is.
 #[derive(sqlx::FromRow)]
 struct Facts {

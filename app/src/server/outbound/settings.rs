@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::integration::{FailedCall, NotificationSettings};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
+use crate::server::audit::Acting;
 use crate::server::secrets::Place;
 use crate::server::state::AppState;
 
@@ -80,8 +80,12 @@ pub async fn view(db: &PgPool, team: Uuid) -> Result<NotificationSettings, AppEr
 
 /// Saves PagerDuty write-back: a REST API key (blank keeps the saved one) and the email
 /// of the PagerDuty user it acts as.
-pub async fn set_pagerduty(auth: &Authenticated, key: &str, from: &str) -> Result<NotificationSettings, AppError> {
-    let state = &auth.request.state;
+pub async fn set_pagerduty(
+    state: &AppState,
+    acting: &Acting,
+    key: &str,
+    from: &str,
+) -> Result<NotificationSettings, AppError> {
     let (key, from) = (key.trim(), from.trim());
     let mut problems = crate::error::Checks::default();
     if !(from.contains('@') && from.len() <= 254 && !from.contains(char::is_whitespace)) {
@@ -89,7 +93,7 @@ pub async fn set_pagerduty(auth: &Authenticated, key: &str, from: &str) -> Resul
     }
     let saved: Option<bool> =
         sqlx::query_scalar("select pagerduty_key is not null from team_notifications where team_id = $1")
-            .bind(auth.team_id())
+            .bind(acting.team_id)
             .fetch_optional(&state.db)
             .await
             .map_err(failed)?;
@@ -99,33 +103,33 @@ pub async fn set_pagerduty(auth: &Authenticated, key: &str, from: &str) -> Resul
         problems.fail("key", "That does not look like a PagerDuty API key.");
     }
     problems.finish()?;
-    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::pagerduty_key(auth.team_id())));
+    let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::pagerduty_key(acting.team_id)));
     let mut tx = state.db.begin().await.map_err(failed)?;
     sqlx::query(
         "insert into team_notifications (team_id, pagerduty_key, pagerduty_from) values ($1, $2, $3)
          on conflict (team_id) do update set pagerduty_key = coalesce(excluded.pagerduty_key, team_notifications.pagerduty_key),
                                              pagerduty_from = excluded.pagerduty_from, updated_at = now()",
     )
-    .bind(auth.team_id())
+    .bind(acting.team_id)
     .bind(sealed)
     .bind(from)
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
-    auth.audit(
-        &mut *tx,
-        "notifications.pagerduty_saved",
-        None,
-        serde_json::json!({"from": from, "key_changed": !key.is_empty()}),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            "notifications.pagerduty_saved",
+            None,
+            serde_json::json!({"from": from, "key_changed": !key.is_empty()}),
+        )
+        .await?;
     tx.commit().await.map_err(failed)?;
-    view(&state.db, auth.team_id()).await
+    view(&state.db, acting.team_id).await
 }
 
 /// Saves the Slack incoming-webhook address.
-pub async fn set_slack(auth: &Authenticated, url: &str) -> Result<NotificationSettings, AppError> {
-    let state = &auth.request.state;
+pub async fn set_slack(state: &AppState, acting: &Acting, url: &str) -> Result<NotificationSettings, AppError> {
     let url = url.trim();
     if url.len() > 500 {
         return Err(AppError::field("url", "The address is 500 characters at most."));
@@ -147,19 +151,18 @@ pub async fn set_slack(auth: &Authenticated, url: &str) -> Result<NotificationSe
         "insert into team_notifications (team_id, slack_webhook) values ($1, $2)
          on conflict (team_id) do update set slack_webhook = excluded.slack_webhook, updated_at = now()",
     )
-    .bind(auth.team_id())
-    .bind(state.cipher.seal(url.as_bytes(), &Place::slack_webhook(auth.team_id())))
+    .bind(acting.team_id)
+    .bind(state.cipher.seal(url.as_bytes(), &Place::slack_webhook(acting.team_id)))
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
-    auth.audit(&mut *tx, "notifications.slack_saved", None, serde_json::json!({})).await?;
+    acting.audit(&mut *tx, "notifications.slack_saved", None, serde_json::json!({})).await?;
     tx.commit().await.map_err(failed)?;
-    view(&state.db, auth.team_id()).await
+    view(&state.db, acting.team_id).await
 }
 
 /// Removes PagerDuty write-back (`pagerduty`) or the Slack webhook (`slack`).
-pub async fn remove(auth: &Authenticated, which: &str) -> Result<NotificationSettings, AppError> {
-    let state = &auth.request.state;
+pub async fn remove(state: &AppState, acting: &Acting, which: &str) -> Result<NotificationSettings, AppError> {
     let set = match which {
         "pagerduty" => "pagerduty_key = null, pagerduty_from = null",
         "slack" => "slack_webhook = null",
@@ -167,11 +170,11 @@ pub async fn remove(auth: &Authenticated, which: &str) -> Result<NotificationSet
     };
     let mut tx = state.db.begin().await.map_err(failed)?;
     sqlx::query(&format!("update team_notifications set {set}, updated_at = now() where team_id = $1"))
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .execute(&mut *tx)
         .await
         .map_err(failed)?;
-    auth.audit(&mut *tx, &format!("notifications.{which}_removed"), None, serde_json::json!({})).await?;
+    acting.audit(&mut *tx, &format!("notifications.{which}_removed"), None, serde_json::json!({})).await?;
     tx.commit().await.map_err(failed)?;
-    view(&state.db, auth.team_id()).await
+    view(&state.db, acting.team_id).await
 }

@@ -15,14 +15,14 @@ use kube::{Api, Client};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::RemediationSettings;
 use crate::domain::analysis::Change;
 use crate::domain::incident::AGENT_NAME;
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::domain::remediation::ActionState;
 use crate::server::audit::{self, Actor};
+use crate::server::cluster_client::quantity::memory_bytes;
 use crate::server::cluster_client::{selector, timed, writes};
-use crate::server::demo_cluster::programs::memory_bytes;
+use crate::server::config::RemediationSettings;
 use crate::server::state::AppState;
 
 /// Container states that mean a pod is failing, not merely starting.
@@ -249,7 +249,7 @@ async fn read(client: &Client, change: &Change) -> Result<Value, String> {
         let pod = timed("Reading the pod", Api::<Pod>::namespaced(client.clone(), namespace).get_opt(name))
             .await?
             .ok_or_else(|| format!("Pod {namespace}/{name} no longer exists."))?;
-        let deployment = crate::server::agent::context::deployment_of_pod(&pod);
+        let deployment = crate::server::cluster_client::owners::deployment_of_pod(&pod);
         return Ok(json!({"uid": pod.metadata.uid, "deployment": deployment}));
     }
     let deployment =

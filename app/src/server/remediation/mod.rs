@@ -5,8 +5,6 @@
 
 pub mod execute;
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -15,22 +13,9 @@ use crate::domain::account::Permission;
 use crate::domain::analysis::{Change, RecommendedAction, Risk};
 use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
 use crate::error::AppError;
-use crate::server::auth::context::Authenticated;
-
-/// How remediation runs on this deployment.
-#[derive(Clone, Debug)]
-pub struct RemediationSettings {
-    /// `REMEDIATION_VERIFY_SECS`: how long a changed workload has to recover.
-    pub verify: Duration,
-    /// `REMEDIATION_MAX_PER_HOUR`: automatic actions per cluster and hour.
-    pub max_automatic_per_hour: i64,
-}
-
-impl Default for RemediationSettings {
-    fn default() -> Self {
-        RemediationSettings { verify: Duration::from_secs(120), max_automatic_per_hour: 5 }
-    }
-}
+use crate::server::audit::Acting;
+use crate::server::config::RemediationSettings;
+use crate::server::state::AppState;
 
 /// The notification channel the agent's workers wake on.
 const CHANNEL: &str = "agent_jobs";
@@ -123,13 +108,13 @@ async fn intend(db: &mut PgConnection, intent: &Intent<'_>) -> Result<Option<Uui
 /// An operator approves recommended action `index` of the incident's analysis, with an
 /// optional comment: it is recorded as intended and the agent carries it out.
 pub async fn approve(
-    auth: &Authenticated,
+    state: &AppState,
+    acting: &Acting,
     incident: Uuid,
     index: usize,
     comment: Option<&str>,
 ) -> Result<ActionView, AppError> {
-    let state = &auth.request.state;
-    let team = auth.team_id();
+    let team = acting.team_id;
     let failed = |error: sqlx::Error| AppError::internal("approving an action failed", &error);
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if comment.is_some_and(|c| c.chars().count() > 1000) {
@@ -162,7 +147,7 @@ pub async fn approve(
     if let Some(reason) = refused_by_policy(&policy, &action.change) {
         return Err(AppError::Conflict(reason));
     }
-    let who = auth.email.as_str();
+    let who = acting.email.as_str();
     let intent = Intent { team, incident, cluster, index, action, requested_by: Some(who), comment };
     let Some(id) = intend(&mut tx, &intent).await.map_err(failed)? else {
         return Err(AppError::Conflict(format!(
@@ -177,13 +162,14 @@ pub async fn approve(
     crate::server::db::timeline::append(&mut *tx, team, incident, "action.approved", who, &message)
         .await
         .map_err(failed)?;
-    auth.audit(
-        &mut *tx,
-        "remediation.approved",
-        Some(&incident.to_string()),
-        serde_json::json!({"action": id, "change": action.change, "risk": action.risk, "comment": comment}),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            "remediation.approved",
+            Some(&incident.to_string()),
+            serde_json::json!({"action": id, "change": action.change, "risk": action.risk, "comment": comment}),
+        )
+        .await?;
     tx.commit().await.map_err(failed)?;
     publish(state, team, incident);
     let view = list(&state.db, team, incident).await?.into_iter().find(|a| a.id == id).ok_or(AppError::NotFound)?;
@@ -271,12 +257,11 @@ async fn kill_switch(db: impl sqlx::PgExecutor<'_>, team: Uuid) -> Result<bool, 
 
 /// Turns the team's kill switch on or off; on, automatic actions not yet begun are
 /// cancelled.
-pub async fn set_paused(auth: &Authenticated, paused: bool) -> Result<(), AppError> {
-    let state = &auth.request.state;
+pub async fn set_paused(state: &AppState, acting: &Acting, paused: bool) -> Result<(), AppError> {
     let failed = |error: sqlx::Error| AppError::internal("changing the kill switch failed", &error);
     let mut tx = state.db.begin().await.map_err(failed)?;
     sqlx::query("update teams set automation_paused = $2 where id = $1")
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .bind(paused)
         .execute(&mut *tx)
         .await
@@ -287,23 +272,24 @@ pub async fn set_paused(auth: &Authenticated, paused: bool) -> Result<(), AppErr
                     outcome = 'Stopped by the kill switch before it began.'
              where team_id = $1 and automatic and state = 'intended' returning incident_id",
         )
-        .bind(auth.team_id())
+        .bind(acting.team_id)
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?
     } else {
         Vec::new()
     };
-    auth.audit(
-        &mut *tx,
-        if paused { "remediation.paused" } else { "remediation.resumed" },
-        None,
-        serde_json::json!({"cancelled": cancelled.len()}),
-    )
-    .await?;
+    acting
+        .audit(
+            &mut *tx,
+            if paused { "remediation.paused" } else { "remediation.resumed" },
+            None,
+            serde_json::json!({"cancelled": cancelled.len()}),
+        )
+        .await?;
     tx.commit().await.map_err(failed)?;
     for incident in cancelled {
-        publish(state, auth.team_id(), incident);
+        publish(state, acting.team_id, incident);
     }
     Ok(())
 }
@@ -369,9 +355,9 @@ pub async fn list(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<ActionV
 }
 
 /// The incident's actions with what `auth` may do about them.
-pub async fn incident_actions(auth: &Authenticated, incident: Uuid) -> Result<IncidentActions, AppError> {
-    let db = &auth.request.state.db;
-    let team = auth.team_id();
+pub async fn incident_actions(state: &AppState, acting: &Acting, incident: Uuid) -> Result<IncidentActions, AppError> {
+    let db = &state.db;
+    let team = acting.team_id;
     let failed = |error: sqlx::Error| AppError::internal("reading actions failed", &error);
     let found: Option<(String, Option<String>)> = sqlx::query_as(
         "select i.status, c.remediation_mode from incidents i
@@ -386,7 +372,7 @@ pub async fn incident_actions(auth: &Authenticated, incident: Uuid) -> Result<In
     let paused = paused(db, team).await?;
     let (status, mode) = found.ok_or(AppError::NotFound)?;
     // Nothing more to approve on a resolved incident, or where the cluster is read-only.
-    let can_approve = auth.role().can(Permission::ApproveRemediations)
+    let can_approve = acting.role.can(Permission::ApproveRemediations)
         && mode.as_deref().is_some_and(|m| m != "read_only")
         && status != "resolved";
     Ok(IncidentActions { actions: list(db, team, incident).await?, mode, can_approve, automation_paused: paused })
