@@ -134,6 +134,45 @@ impl AppError {
     }
 }
 
+/// How the backend answers a failure the caller cannot act on: logged with what was being
+/// done, answered as [`AppError::Internal`].
+#[cfg(feature = "ssr")]
+pub trait OrInternal<T> {
+    /// The value, or the failure logged with `doing` ("saving a cluster failed").
+    fn or_internal(self, doing: &str) -> Result<T, AppError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T, E: std::error::Error + 'static> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, doing: &str) -> Result<T, AppError> {
+        self.map_err(|error| AppError::internal(doing, &error))
+    }
+}
+
+/// A database result whose one expected failure is a constraint the caller can act on.
+#[cfg(feature = "ssr")]
+pub trait OnConstraint<T> {
+    /// The value; `refusal` when the query violated constraint `name`; any other failure
+    /// logged with `doing` as internal.
+    fn on_constraint(self, name: &str, refusal: impl FnOnce() -> AppError, doing: &str) -> Result<T, AppError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, refusal: impl FnOnce() -> AppError, doing: &str) -> Result<T, AppError> {
+        match self {
+            Err(error) if violates(&error, name) => Err(refusal()),
+            other => other.or_internal(doing),
+        }
+    }
+}
+
+/// Whether `error` is the database refusing a write for constraint `name`.
+#[cfg(feature = "ssr")]
+pub fn violates(error: &sqlx::Error, name: &str) -> bool {
+    error.as_database_error().and_then(|error| error.constraint()) == Some(name)
+}
+
 /// Plain axum routes answer errors as JSON `{"error": "..."}` with the error's status.
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {

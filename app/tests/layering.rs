@@ -51,9 +51,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("dashboard", &["agent"]),
     ("demo_cluster", &["alert_subject", "audit", "cluster_client", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "quota", "secrets", "state", "webhook_signature"]),
-    ("members", &["audit", "db", "state"]),
     ("invitations", &["audit", "auth", "db", "state", "token"]),
     ("api_keys", &["audit", "db", "state", "token"]),
+    ("members", &["api_keys", "audit", "db", "invitations", "state"]),
     ("accounts", &["audit", "auth", "db", "ingest", "invitations"]),
 ];
 

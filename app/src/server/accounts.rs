@@ -5,17 +5,13 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::domain::account::{Email, Role, TeamName, check_password_length};
-use crate::error::{AppError, Checks};
+use crate::error::{AppError, Checks, OrInternal};
 use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::auth::{password, throttle};
 use crate::server::ingest::integrations;
 use crate::server::{db, invitations};
-
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("an account query failed", &error)
-}
 
 /// Checks a new password: length, and not a common one.
 fn check_new_password(checks: &mut Checks, field: &str, password: &str) {
@@ -63,9 +59,9 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
     throttle::sign_up(&request.state.db, &request.client_addr, &request.state.settings.sessions).await?;
     let hash = password::hash(SecretString::from(form.password)).await?;
     let pool = &request.state.db;
-    let mut tx = pool.begin().await.map_err(database)?;
+    let mut tx = pool.begin().await.or_internal("an account query failed")?;
     let user_id = Uuid::new_v4();
-    if !db::users::insert(&mut *tx, user_id, email.as_str(), &hash).await.map_err(database)? {
+    if !db::users::insert(&mut *tx, user_id, email.as_str(), &hash).await.or_internal("an account query failed")? {
         return Err(AppError::field("email", "An account with this email already exists. Log in instead."));
     }
     let actor = Actor::User { id: user_id, email: email.to_string() };
@@ -73,8 +69,10 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
         (Some(invitation), _) => invitations::accept_in(&mut tx, &invitation.token, user_id, &actor, request).await?,
         (None, Some(team_name)) => {
             let team_id = Uuid::new_v4();
-            db::teams::insert(&mut *tx, team_id, team_name.as_str()).await.map_err(database)?;
-            db::teams::add_member(&mut *tx, team_id, user_id, Role::Owner).await.map_err(database)?;
+            db::teams::insert(&mut *tx, team_id, team_name.as_str()).await.or_internal("an account query failed")?;
+            db::teams::add_member(&mut *tx, team_id, user_id, Role::Owner)
+                .await
+                .or_internal("an account query failed")?;
             integrations::create_missing(&mut tx, &request.state.cipher, team_id).await?;
             team_id
         }
@@ -92,8 +90,8 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
         },
     )
     .await
-    .map_err(database)?;
-    tx.commit().await.map_err(database)?;
+    .or_internal("an account query failed")?;
+    tx.commit().await.or_internal("an account query failed")?;
 
     let sign_in = SignIn { user_id, team_id, session_version: 1, signed_in_at: chrono::Utc::now().timestamp() };
     session::start(&request.session, &sign_in).await
@@ -110,7 +108,7 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
     }
     let pool = &request.state.db;
     let attempt = throttle::begin(pool, email.as_str(), &request.client_addr).await?;
-    let user = db::users::find_by_email(pool, email.as_str()).await.map_err(database)?;
+    let user = db::users::find_by_email(pool, email.as_str()).await.or_internal("an account query failed")?;
     if attempt.burst
         && let Some(user) = &user
     {
@@ -129,7 +127,9 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
     };
     attempt.succeeded(pool).await?;
 
-    let Some(team) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next() else {
+    let Some(team) =
+        db::teams::memberships_of(pool, user.id).await.or_internal("an account query failed")?.into_iter().next()
+    else {
         return Err(AppError::field(
             "email",
             "This account no longer belongs to any team. Ask a team admin for a new invitation.",
@@ -154,7 +154,7 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         },
     )
     .await
-    .map_err(database)
+    .or_internal("an account query failed")
 }
 
 /// Writes `action` to the audit log of every team the user belongs to.
@@ -166,7 +166,7 @@ async fn record_for_every_team(
 ) -> Result<(), AppError> {
     let pool = &request.state.db;
     let actor = Actor::User { id: user_id, email: email.to_string() };
-    for team in db::teams::memberships_of(pool, user_id).await.map_err(database)? {
+    for team in db::teams::memberships_of(pool, user_id).await.or_internal("an account query failed")? {
         audit::record(
             pool,
             Event {
@@ -179,7 +179,7 @@ async fn record_for_every_team(
             },
         )
         .await
-        .map_err(database)?;
+        .or_internal("an account query failed")?;
     }
     Ok(())
 }
@@ -203,19 +203,23 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
         checks.fail("new_password", "Choose a password different from the current one.");
     }
     let pool = &auth.request.state.db;
-    let user = db::users::find(pool, auth.acting.user_id).await.map_err(database)?.ok_or(AppError::Unauthorized)?;
+    let user = db::users::find(pool, auth.acting.user_id)
+        .await
+        .or_internal("an account query failed")?
+        .ok_or(AppError::Unauthorized)?;
     if !password::verify(SecretString::from(current), Some(user.password_hash)).await? {
         checks.fail("current_password", "That is not your current password.");
     }
     checks.finish()?;
 
     let hash = password::hash(SecretString::from(new)).await?;
-    let session_version = db::users::set_password(pool, auth.acting.user_id, &hash).await.map_err(database)?;
+    let session_version =
+        db::users::set_password(pool, auth.acting.user_id, &hash).await.or_internal("an account query failed")?;
     let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
     session::start(&auth.request.session, &sign_in).await?;
     record_for_every_team(&auth.request, auth.acting.user_id, &auth.acting.email, "auth.password_changed").await?;
     // The other sessions' live streams end too.
-    for team in db::teams::memberships_of(pool, auth.acting.user_id).await.map_err(database)? {
+    for team in db::teams::memberships_of(pool, auth.acting.user_id).await.or_internal("an account query failed")? {
         auth.request.state.live.recheck(team.team_id);
     }
     Ok(())
@@ -224,10 +228,12 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
 /// Creates a team owned by the caller and makes it their active team.
 pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppError> {
     let name = TeamName::parse(name).map_err(|message| AppError::field("team_name", message))?;
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let mut tx = auth.request.state.db.begin().await.or_internal("an account query failed")?;
     let team_id = Uuid::new_v4();
-    db::teams::insert(&mut *tx, team_id, name.as_str()).await.map_err(database)?;
-    db::teams::add_member(&mut *tx, team_id, auth.acting.user_id, Role::Owner).await.map_err(database)?;
+    db::teams::insert(&mut *tx, team_id, name.as_str()).await.or_internal("an account query failed")?;
+    db::teams::add_member(&mut *tx, team_id, auth.acting.user_id, Role::Owner)
+        .await
+        .or_internal("an account query failed")?;
     integrations::create_missing(&mut tx, &auth.request.state.cipher, team_id).await?;
     audit::record(
         &mut *tx,
@@ -241,8 +247,8 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
         },
     )
     .await
-    .map_err(database)?;
-    tx.commit().await.map_err(database)?;
+    .or_internal("an account query failed")?;
+    tx.commit().await.or_internal("an account query failed")?;
     session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await?;
     Ok(team_id)
 }
@@ -251,7 +257,7 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
 pub async fn switch_team(auth: &Authenticated, team_id: Uuid) -> Result<(), AppError> {
     db::teams::membership(&auth.request.state.db, team_id, auth.acting.user_id)
         .await
-        .map_err(database)?
+        .or_internal("an account query failed")?
         .ok_or(AppError::NotFound)?;
     session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
 }

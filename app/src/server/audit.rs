@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::account::Role;
 use crate::domain::audit::{AUDIT_PAGE_SIZE, AuditEntry, AuditFilter, AuditPage};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::db;
 
 /// Who did something.
@@ -98,7 +98,7 @@ impl Acting {
             client_addr: Some(&self.client_addr),
             details,
         };
-        record(db, event).await.map_err(|error| AppError::internal("writing the audit trail failed", &error))
+        record(db, event).await.or_internal("writing the audit trail failed")
     }
 }
 
@@ -145,9 +145,8 @@ pub async fn page(
     before: Option<i64>,
 ) -> Result<AuditPage, AppError> {
     let limit = AUDIT_PAGE_SIZE as i64;
-    let mut entries = db::audit::list(pool, team, filter, before, limit + 1)
-        .await
-        .map_err(|error| AppError::internal("listing the audit log failed", &error))?;
+    let mut entries =
+        db::audit::list(pool, team, filter, before, limit + 1).await.or_internal("listing the audit log failed")?;
     let next_before = if entries.len() > AUDIT_PAGE_SIZE {
         entries.truncate(AUDIT_PAGE_SIZE);
         entries.last().map(|entry| entry.id)
@@ -164,7 +163,7 @@ const CSV_EXPORT_LIMIT: i64 = 100_000;
 pub async fn csv(pool: &sqlx::PgPool, team: Uuid, filter: &AuditFilter) -> Result<String, AppError> {
     let entries = db::audit::list(pool, team, filter, None, CSV_EXPORT_LIMIT)
         .await
-        .map_err(|error| AppError::internal("exporting the audit log failed", &error))?;
+        .or_internal("exporting the audit log failed")?;
     Ok(to_csv(&entries))
 }
 

@@ -14,7 +14,7 @@ use crate::domain::cluster::{
     ClusterView, KubeconfigContext, KubeconfigContexts, MAX_KUBECONFIG, REMEDIATION_MODES, RISK_LEVELS,
     RemediationPolicy,
 };
-use crate::error::AppError;
+use crate::error::{AppError, OnConstraint, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::secrets::Place;
 use crate::server::state::AppState;
@@ -173,10 +173,6 @@ impl From<ClusterRow> for ClusterView {
     }
 }
 
-fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |error| AppError::internal(context, &error)
-}
-
 /// A cluster's name, trimmed; refused when blank or too long.
 fn cluster_name(name: &str) -> Result<String, AppError> {
     let name = name.trim();
@@ -189,12 +185,9 @@ fn cluster_name(name: &str) -> Result<String, AppError> {
     Ok(name.to_string())
 }
 
-fn duplicate_name(error: sqlx::Error) -> AppError {
-    if error.as_database_error().and_then(|e| e.constraint()) == Some("clusters_team_id_name_key") {
-        AppError::field("name", "The team has a cluster with this name already.")
-    } else {
-        AppError::internal("saving a cluster failed", &error)
-    }
+/// A cluster name the team uses already: the one refusal of saving a cluster.
+fn duplicate_name() -> AppError {
+    AppError::field("name", "The team has a cluster with this name already.")
 }
 
 /// Saves `context` of the kubeconfig `text` as the team's cluster `name`, working in
@@ -230,9 +223,9 @@ pub async fn add(
         namespace: &namespace,
         kubeconfig: &reduced,
     };
-    let mut tx = state.db.begin().await.map_err(failed("saving a cluster failed"))?;
+    let mut tx = state.db.begin().await.or_internal("saving a cluster failed")?;
     let view = insert(&mut tx, state, acting, Uuid::new_v4(), &saved, false).await?;
-    tx.commit().await.map_err(failed("saving a cluster failed"))?;
+    tx.commit().await.or_internal("saving a cluster failed")?;
     Ok(view)
 }
 
@@ -256,8 +249,7 @@ pub async fn insert(
     cluster: &SavedCluster<'_>,
     demo: bool,
 ) -> Result<ClusterView, AppError> {
-    let json = serde_json::to_vec(cluster.kubeconfig)
-        .map_err(|error| AppError::internal("sealing a kubeconfig failed", &error))?;
+    let json = serde_json::to_vec(cluster.kubeconfig).or_internal("sealing a kubeconfig failed")?;
     let sealed = state.cipher.seal(&json, &Place::cluster(acting.team_id, id));
     let row: ClusterRow = sqlx::query_as(&format!(
         "insert into clusters (id, team_id, name, server_url, context, user_name, namespace, credentials_ciphertext, created_by, demo)
@@ -276,7 +268,7 @@ pub async fn insert(
     .bind(demo)
     .fetch_one(&mut *tx)
     .await
-    .map_err(duplicate_name)?;
+    .on_constraint("clusters_team_id_name_key", duplicate_name, "saving a cluster failed")?;
     acting.audit(
         &mut *tx,
         "cluster.added",
@@ -294,41 +286,41 @@ pub async fn list(db: &sqlx::PgPool, team: Uuid) -> Result<Vec<ClusterView>, App
             .bind(team)
             .fetch_all(db)
             .await
-            .map_err(failed("listing clusters failed"))?;
+            .or_internal("listing clusters failed")?;
     Ok(rows.into_iter().map(ClusterView::from).collect())
 }
 
 /// Renames the team's cluster `id`.
 pub async fn rename(state: &AppState, acting: &Acting, id: Uuid, name: &str) -> Result<(), AppError> {
     let name = cluster_name(name)?;
-    let mut tx = state.db.begin().await.map_err(failed("renaming a cluster failed"))?;
+    let mut tx = state.db.begin().await.or_internal("renaming a cluster failed")?;
     let renamed = sqlx::query("update clusters set name = $3 where id = $1 and team_id = $2")
         .bind(id)
         .bind(acting.team_id)
         .bind(&name)
         .execute(&mut *tx)
         .await
-        .map_err(duplicate_name)?;
+        .on_constraint("clusters_team_id_name_key", duplicate_name, "saving a cluster failed")?;
     if renamed.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
     acting.audit(&mut *tx, "cluster.renamed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
-    tx.commit().await.map_err(failed("renaming a cluster failed"))
+    tx.commit().await.or_internal("renaming a cluster failed")
 }
 
 /// Removes the team's cluster `id` and its credentials.
 pub async fn remove(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(failed("removing a cluster failed"))?;
+    let mut tx = state.db.begin().await.or_internal("removing a cluster failed")?;
     let removed: Option<String> =
         sqlx::query_scalar("delete from clusters where id = $1 and team_id = $2 returning name")
             .bind(id)
             .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(failed("removing a cluster failed"))?;
+            .or_internal("removing a cluster failed")?;
     let name = removed.ok_or(AppError::NotFound)?;
     acting.audit(&mut *tx, "cluster.removed", Some(&id.to_string()), serde_json::json!({ "name": name })).await?;
-    tx.commit().await.map_err(failed("removing a cluster failed"))
+    tx.commit().await.or_internal("removing a cluster failed")
 }
 
 /// The team's cluster `id`.
@@ -339,7 +331,7 @@ pub async fn get(db: &sqlx::PgPool, team: Uuid, id: Uuid) -> Result<ClusterView,
             .bind(team)
             .fetch_optional(db)
             .await
-            .map_err(failed("reading a cluster failed"))?;
+            .or_internal("reading a cluster failed")?;
     row.map(ClusterView::from).ok_or(AppError::NotFound)
 }
 
@@ -382,14 +374,14 @@ pub async fn set_policy(
     if !RISK_LEVELS.contains(&policy.max_autonomous_risk.as_str()) {
         return Err(AppError::field("max_autonomous_risk", "Choose low, medium or high."));
     }
-    let mut tx = state.db.begin().await.map_err(failed("saving a policy failed"))?;
+    let mut tx = state.db.begin().await.or_internal("saving a policy failed")?;
     let before: Option<ClusterRow> =
         sqlx::query_as(&format!("select {COLUMNS} from clusters where id = $1 and team_id = $2 for update"))
             .bind(id)
             .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(failed("saving a policy failed"))?;
+            .or_internal("saving a policy failed")?;
     let before = ClusterView::from(before.ok_or(AppError::NotFound)?).policy;
     let row: ClusterRow = sqlx::query_as(&format!(
         "update clusters set remediation_mode = $3, max_autonomous_risk = $4, excluded_namespaces = $5, destructive_allowed = $6
@@ -403,7 +395,7 @@ pub async fn set_policy(
     .bind(policy.destructive_allowed)
     .fetch_one(&mut *tx)
     .await
-    .map_err(failed("saving a policy failed"))?;
+    .or_internal("saving a policy failed")?;
     acting
         .audit(
             &mut *tx,
@@ -412,7 +404,7 @@ pub async fn set_policy(
             serde_json::json!({ "before": before, "after": policy }),
         )
         .await?;
-    tx.commit().await.map_err(failed("saving a policy failed"))?;
+    tx.commit().await.or_internal("saving a policy failed")?;
     Ok(row.into())
 }
 
@@ -424,13 +416,11 @@ pub async fn kubeconfig(state: &crate::server::state::AppState, team: Uuid, id: 
             .bind(team)
             .fetch_optional(&state.db)
             .await
-            .map_err(failed("reading a cluster failed"))?
+            .or_internal("reading a cluster failed")?
             .ok_or(AppError::NotFound)?;
-    let plain = state
-        .cipher
-        .open(&sealed, &Place::cluster(team, id))
-        .map_err(|error| AppError::internal("opening a cluster's credentials failed", &error))?;
-    serde_json::from_slice(&plain).map_err(|error| AppError::internal("reading a cluster's credentials failed", &error))
+    let plain =
+        state.cipher.open(&sealed, &Place::cluster(team, id)).or_internal("opening a cluster's credentials failed")?;
+    serde_json::from_slice(&plain).or_internal("reading a cluster's credentials failed")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::incident::{ActivityItem, DashboardStats, ResponseTimes, Severity, TimelineEntry};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 
 /// Days the charts cover.
 const DAYS: i64 = 30;
@@ -155,7 +155,7 @@ pub async fn stats(db: &PgPool, team: Uuid, now: DateTime<Utc>) -> Result<Dashbo
         time_to_diagnosis(db, team, &windows),
         crate::server::agent::accuracy(db, team, now),
     )
-    .map_err(|error| AppError::internal("reading the dashboard failed", &error))?;
+    .or_internal("reading the dashboard failed")?;
 
     let severity = |name: &str| name.parse::<Severity>().ok();
     let mut severity_mix: HashMap<Severity, i64> = HashMap::new();

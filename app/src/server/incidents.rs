@@ -12,7 +12,7 @@ use crate::domain::incident::{
     TIMELINE_LIMIT, TimelineEntry,
 };
 use crate::domain::live::{LiveEvent, LiveKind};
-use crate::error::AppError;
+use crate::error::{AppError, OnConstraint, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::ingest::{Action, Delivery, NormalizedAlert, Outcome};
 use crate::server::state::AppState;
@@ -79,7 +79,8 @@ pub async fn page(
     }
     // One more than a page tells whether another follows.
     query.push(" order by last_seen_at desc, id desc limit ").push_bind(PAGE_SIZE as i64 + 1);
-    let mut rows: Vec<SummaryRow> = query.build_query_as().fetch_all(db).await.map_err(read_failed)?;
+    let mut rows: Vec<SummaryRow> =
+        query.build_query_as().fetch_all(db).await.or_internal("reading incidents failed")?;
     let more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
     let incidents = rows.into_iter().map(SummaryRow::into_summary).collect::<Result<Vec<_>, _>>()?;
@@ -101,7 +102,7 @@ pub async fn page(
         query.push(" and status = ").push_bind(status.as_str()).push(" limit ").push_bind(COUNT_CAP + 1).push(") c)");
     }
     let (triggered, acknowledged, resolved): (i64, i64, i64) =
-        query.build_query_as().fetch_one(db).await.map_err(read_failed)?;
+        query.build_query_as().fetch_one(db).await.or_internal("reading incidents failed")?;
     let counts = StatusCounts { triggered, acknowledged, resolved };
     Ok(IncidentPage { incidents, next, counts })
 }
@@ -125,10 +126,6 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, team: Uuid, filter: &Inci
 
 fn non_empty(field: &Option<String>) -> Option<&str> {
     field.as_deref().map(str::trim).filter(|value| !value.is_empty())
-}
-
-fn read_failed(error: sqlx::Error) -> AppError {
-    AppError::internal("reading incidents failed", &error)
 }
 
 fn corrupt(what: &str) -> AppError {
@@ -176,7 +173,7 @@ pub async fn detail(db: &PgPool, team: Uuid, id: Uuid) -> Result<IncidentDetail,
     .bind(team)
     .fetch_optional(db)
     .await
-    .map_err(read_failed)?
+    .or_internal("reading incidents failed")?
     .ok_or(AppError::NotFound)?;
 
     let (timeline, alerts, related) =
@@ -210,7 +207,7 @@ async fn timeline(db: &PgPool, incident: Uuid) -> Result<(Vec<TimelineEntry>, i6
     .bind(TIMELINE_LIMIT)
     .fetch_all(db)
     .await
-    .map_err(read_failed)?;
+    .or_internal("reading incidents failed")?;
     rows.reverse();
     let earlier = match rows.first() {
         Some(first) if rows.len() as i64 == TIMELINE_LIMIT => {
@@ -219,7 +216,7 @@ async fn timeline(db: &PgPool, incident: Uuid) -> Result<(Vec<TimelineEntry>, i6
                 .bind(first.id)
                 .fetch_one(db)
                 .await
-                .map_err(read_failed)?
+                .or_internal("reading incidents failed")?
         }
         _ => 0,
     };
@@ -249,7 +246,7 @@ async fn alerts(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<AlertReco
     .bind(ALERTS_SHOWN)
     .fetch_all(db)
     .await
-    .map_err(read_failed)?;
+    .or_internal("reading incidents failed")?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -300,7 +297,7 @@ async fn related(db: &PgPool, team: Uuid, row: &DetailRow) -> Result<Vec<Related
     .bind(&row.summary.title)
     .fetch_all(db)
     .await
-    .map_err(read_failed)?;
+    .or_internal("reading incidents failed")?;
     let mut related: Vec<RelatedIncident> = Vec::new();
     for row in rows {
         if related.iter().any(|known| known.incident.id == row.summary.id) {
@@ -316,15 +313,14 @@ async fn related(db: &PgPool, team: Uuid, row: &DetailRow) -> Result<Vec<Related
 pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &IncidentChange) -> Result<(), AppError> {
     let team = acting.team_id;
     let who = acting.email.as_str();
-    let failed = |error: sqlx::Error| AppError::internal("changing an incident failed", &error);
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("changing an incident failed")?;
     let (status, severity): (String, String) =
         sqlx::query_as("select status, severity from incidents where id = $1 and team_id = $2 for update")
             .bind(id)
             .bind(team)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(failed)?
+            .or_internal("changing an incident failed")?
             .ok_or(AppError::NotFound)?;
     let status = status.parse::<IncidentStatus>().map_err(corrupt)?;
     let severity = severity.parse::<Severity>().map_err(corrupt)?;
@@ -347,7 +343,7 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
             .bind(who)
             .execute(&mut *tx)
             .await
-            .map_err(failed)?;
+            .or_internal("changing an incident failed")?;
             ("status.acknowledged", format!("Acknowledged by {who}"), "incident.acknowledge")
         }
         IncidentChange::Resolve { note } => {
@@ -363,7 +359,7 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
             .bind(who)
             .execute(&mut *tx)
             .await
-            .map_err(failed)?;
+            .or_internal("changing an incident failed")?;
             let message = match note {
                 Some(note) => format!("Resolved by {who}: {note}"),
                 None => format!("Resolved by {who}"),
@@ -382,17 +378,15 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
             .bind(id)
             .execute(&mut *tx)
             .await;
-            match reopened {
-                Err(error)
-                    if error.as_database_error().and_then(|error| error.constraint())
-                        == Some("incidents_open_by_dedup_key") =>
-                {
-                    return Err(AppError::Conflict(
+            reopened.on_constraint(
+                "incidents_open_by_dedup_key",
+                || {
+                    AppError::Conflict(
                         "A newer incident with the same dedup key is open; follow that one instead.".into(),
-                    ));
-                }
-                other => other.map_err(failed)?,
-            };
+                    )
+                },
+                "changing an incident failed",
+            )?;
             ("status.reopened", format!("Reopened by {who}"), "incident.reopen")
         }
         IncidentChange::Note { text } => {
@@ -403,7 +397,7 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
                 .bind(id)
                 .execute(&mut *tx)
                 .await
-                .map_err(failed)?;
+                .or_internal("changing an incident failed")?;
             ("note", text.to_string(), "incident.note")
         }
         IncidentChange::Severity { severity: new } => {
@@ -415,15 +409,17 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
                 .bind(new.as_str())
                 .execute(&mut *tx)
                 .await
-                .map_err(failed)?;
+                .or_internal("changing an incident failed")?;
             ("severity.changed", format!("Severity changed from {severity} to {new} by {who}"), "incident.severity")
         }
     };
-    crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message).await.map_err(failed)?;
+    crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message)
+        .await
+        .or_internal("changing an incident failed")?;
     acting
         .audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default())
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("changing an incident failed")?;
     state
         .live
         .publish(team, [LiveEvent::new(LiveKind::IncidentUpdate, id), LiveEvent::new(LiveKind::TimelineEntry, id)]);

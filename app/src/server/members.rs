@@ -8,20 +8,16 @@
 use uuid::Uuid;
 
 use crate::domain::account::{Member, Permission, Role};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
-use crate::server::db;
 use crate::server::state::AppState;
-
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("a membership query failed", &error)
-}
+use crate::server::{api_keys, db, invitations};
 
 const LAST_OWNER: &str = "A team needs at least one owner: make someone else an owner first.";
 
 /// The caller's team's members.
 pub async fn list(state: &AppState, acting: &Acting) -> Result<Vec<Member>, AppError> {
-    db::teams::members(&state.db, acting.team_id).await.map_err(database)
+    db::teams::members(&state.db, acting.team_id).await.or_internal("a membership query failed")
 }
 
 /// Revokes what `user` made in `team` and may no longer stand behind with `role`
@@ -36,36 +32,19 @@ async fn revoke_outlived(
     let grantable: Vec<&str> = role
         .map(|role| Role::ALL.into_iter().filter(|given| role.gives(*given)).map(Role::as_str).collect())
         .unwrap_or_default();
-    let invitations = sqlx::query(
-        "update invitations set revoked_at = now()
-         where team_id = $1 and invited_by = $2 and accepted_at is null and revoked_at is null
-           and not (role = any($3))",
-    )
-    .bind(team)
-    .bind(user)
-    .bind(&grantable)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let invitations = invitations::store::revoke_made_by(&mut *tx, team, user, &grantable).await?;
     let api_keys = if role.is_some_and(|role| role.can(Permission::ManageApiKeys)) {
         0
     } else {
-        sqlx::query(
-            "update api_keys set revoked_at = now() where team_id = $1 and created_by = $2 and revoked_at is null",
-        )
-        .bind(team)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+        api_keys::store::revoke_made_by(&mut *tx, team, user).await?
     };
     Ok(serde_json::json!({ "invitations_revoked": invitations, "api_keys_revoked": api_keys }))
 }
 
 /// Gives a member of the caller's team a new role.
 pub async fn change_role(state: &AppState, acting: &Acting, user_id: Uuid, new_role: Role) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(database)?;
-    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.map_err(database)?;
+    let mut tx = state.db.begin().await.or_internal("a membership query failed")?;
+    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.or_internal("a membership query failed")?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
     if !acting.role.gives(current) || !acting.role.gives(new_role) {
         return Err(AppError::Forbidden);
@@ -77,9 +56,12 @@ pub async fn change_role(state: &AppState, acting: &Acting, user_id: Uuid, new_r
     if current == Role::Owner && owners == 1 {
         return Err(AppError::Conflict(LAST_OWNER.to_string()));
     }
-    db::teams::set_role(&mut *tx, acting.team_id, user_id, new_role).await.map_err(database)?;
-    let revoked = revoke_outlived(&mut tx, acting.team_id, user_id, Some(new_role)).await.map_err(database)?;
-    let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
+    db::teams::set_role(&mut *tx, acting.team_id, user_id, new_role).await.or_internal("a membership query failed")?;
+    let revoked = revoke_outlived(&mut tx, acting.team_id, user_id, Some(new_role))
+        .await
+        .or_internal("a membership query failed")?;
+    let email =
+        db::users::find(&mut *tx, user_id).await.or_internal("a membership query failed")?.map(|user| user.email);
     acting
         .audit(
             &mut *tx,
@@ -88,7 +70,7 @@ pub async fn change_role(state: &AppState, acting: &Acting, user_id: Uuid, new_r
             serde_json::json!({ "from": current, "to": new_role, "revoked": revoked }),
         )
         .await?;
-    tx.commit().await.map_err(database)?;
+    tx.commit().await.or_internal("a membership query failed")?;
     state.live.recheck(acting.team_id);
     Ok(())
 }
@@ -110,8 +92,8 @@ async fn remove_member(
     action: &str,
     check_rights: bool,
 ) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(database)?;
-    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.map_err(database)?;
+    let mut tx = state.db.begin().await.or_internal("a membership query failed")?;
+    let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.or_internal("a membership query failed")?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
     if check_rights && !acting.role.gives(current) {
         return Err(AppError::Forbidden);
@@ -120,13 +102,15 @@ async fn remove_member(
     if current == Role::Owner && owners == 1 {
         return Err(AppError::Conflict(LAST_OWNER.to_string()));
     }
-    let email = db::users::find(&mut *tx, user_id).await.map_err(database)?.map(|user| user.email);
-    db::teams::remove_member(&mut *tx, acting.team_id, user_id).await.map_err(database)?;
-    let revoked = revoke_outlived(&mut tx, acting.team_id, user_id, None).await.map_err(database)?;
+    let email =
+        db::users::find(&mut *tx, user_id).await.or_internal("a membership query failed")?.map(|user| user.email);
+    db::teams::remove_member(&mut *tx, acting.team_id, user_id).await.or_internal("a membership query failed")?;
+    let revoked =
+        revoke_outlived(&mut tx, acting.team_id, user_id, None).await.or_internal("a membership query failed")?;
     acting
         .audit(&mut *tx, action, email.as_deref(), serde_json::json!({ "role": current, "revoked": revoked }))
         .await?;
-    tx.commit().await.map_err(database)?;
+    tx.commit().await.or_internal("a membership query failed")?;
     state.live.recheck(acting.team_id);
     Ok(())
 }

@@ -27,7 +27,7 @@ use crate::domain::analysis::{
     AgentProgress, AnalysisView, Confidence, DiagnosisAccuracy, Family, Feedback, WrongDiagnosis,
 };
 use crate::domain::live::{LiveEvent, LiveKind};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::config::{AgentSettings, Provider};
 use crate::server::state::AppState;
@@ -649,7 +649,6 @@ struct AnalysisRow {
 
 /// Where the agent is with the team's incident: its analysis when done.
 pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentProgress, AppError> {
-    let failed = |error: sqlx::Error| AppError::internal("reading an analysis failed", &error);
     let analysis: Option<AnalysisRow> = sqlx::query_as(
         "select a.family, a.root_cause, a.confidence, a.evidence, a.actions, a.workload, a.llm_model, a.llm_answer, a.created_at,
                 a.diagnosed_after_ms, f.verdict as feedback_verdict, f.correction as feedback_correction,
@@ -661,7 +660,7 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
     .bind(team)
     .fetch_optional(db)
     .await
-    .map_err(failed)?;
+    .or_internal("reading an analysis failed")?;
     if let Some(row) = analysis {
         return Ok(AgentProgress::Done(Box::new(AnalysisView {
             family: Family::parse(&row.family).unwrap_or(Family::Unknown),
@@ -691,7 +690,7 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
             .bind(team)
             .fetch_optional(db)
             .await
-            .map_err(failed)?;
+            .or_internal("reading an analysis failed")?;
     Ok(match job {
         None => AgentProgress::NotQueued,
         Some((state, attempts, _)) if state == "queued" => AgentProgress::Queued { attempts },
@@ -704,15 +703,14 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
 
 /// Queues the team's failed analysis of `incident` again, on its timeline and audited.
 pub async fn retry(state: &AppState, acting: &Acting, incident: Uuid) -> Result<(), AppError> {
-    let failed = |error: sqlx::Error| AppError::internal("retrying an analysis failed", &error);
-    let mut tx = state.db.begin().await.map_err(failed)?;
-    if !jobs::retry(&mut *tx, acting.team_id, incident).await.map_err(failed)? {
+    let mut tx = state.db.begin().await.or_internal("retrying an analysis failed")?;
+    if !jobs::retry(&mut *tx, acting.team_id, incident).await.or_internal("retrying an analysis failed")? {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
             .bind(incident)
             .bind(acting.team_id)
             .fetch_one(&mut *tx)
             .await
-            .map_err(failed)?;
+            .or_internal("retrying an analysis failed")?;
         return Err(if exists {
             AppError::Conflict("The analysis has not failed: nothing to retry.".into())
         } else {
@@ -728,10 +726,13 @@ pub async fn retry(state: &AppState, acting: &Acting, incident: Uuid) -> Result<
         "Analysis queued again.",
     )
     .await
-    .map_err(failed)?;
+    .or_internal("retrying an analysis failed")?;
     acting.audit(&mut *tx, "incident.analysis_retried", Some(&incident.to_string()), serde_json::json!({})).await?;
-    sqlx::query("select pg_notify('agent_jobs', '')").execute(&mut *tx).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    sqlx::query("select pg_notify('agent_jobs', '')")
+        .execute(&mut *tx)
+        .await
+        .or_internal("retrying an analysis failed")?;
+    tx.commit().await.or_internal("retrying an analysis failed")?;
     state.live.publish(
         acting.team_id,
         [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],
@@ -752,8 +753,7 @@ pub async fn give_feedback(
     if correction.is_some_and(|c| c.chars().count() > 2000) {
         return Err(AppError::field("correction", "A correction is 2,000 characters at most."));
     }
-    let failed = |error: sqlx::Error| AppError::internal("saving feedback failed", &error);
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("saving feedback failed")?;
     let saved = sqlx::query(
         "insert into analysis_feedback (incident_id, team_id, verdict, correction, given_by)
          select incident_id, team_id, $3, $4, $5 from analyses where incident_id = $1 and team_id = $2
@@ -767,7 +767,7 @@ pub async fn give_feedback(
     .bind(&acting.email)
     .execute(&mut *tx)
     .await
-    .map_err(failed)?;
+    .or_internal("saving feedback failed")?;
     if saved.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -785,11 +785,11 @@ pub async fn give_feedback(
         &message,
     )
     .await
-    .map_err(failed)?;
+    .or_internal("saving feedback failed")?;
     acting
         .audit(&mut *tx, "incident.analysis_feedback", Some(&incident.to_string()), serde_json::json!({"right": right}))
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("saving feedback failed")?;
     state.live.publish(
         acting.team_id,
         [LiveEvent::new(LiveKind::TimelineEntry, incident), LiveEvent::new(LiveKind::IncidentUpdate, incident)],

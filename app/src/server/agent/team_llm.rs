@@ -5,15 +5,11 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::domain::analysis::{LlmView, TeamLlmProvider};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::config::{Provider, ProviderKind};
 use crate::server::secrets::Place;
 use crate::server::state::AppState;
-
-fn failed(error: sqlx::Error) -> AppError {
-    AppError::internal("reading or saving the LLM provider failed", &error)
-}
 
 type Row = (String, String, String, Option<Vec<u8>>);
 
@@ -22,7 +18,7 @@ async fn row(db: &sqlx::PgPool, team: Uuid) -> Result<Option<Row>, AppError> {
         .bind(team)
         .fetch_optional(db)
         .await
-        .map_err(failed)
+        .or_internal("reading or saving the LLM provider failed")
 }
 
 /// The team's own provider, its key opened, for asking it.
@@ -30,10 +26,8 @@ pub async fn provider(state: &AppState, team: Uuid) -> Result<Option<Provider>, 
     let Some((kind, base_url, model, sealed)) = row(&state.db, team).await? else { return Ok(None) };
     let api_key = match sealed {
         Some(sealed) => {
-            let key = state
-                .cipher
-                .open(&sealed, &Place::team_llm_key(team))
-                .map_err(|error| AppError::internal("opening an LLM key failed", &error))?;
+            let key =
+                state.cipher.open(&sealed, &Place::team_llm_key(team)).or_internal("opening an LLM key failed")?;
             Some(SecretString::from(String::from_utf8_lossy(&key).into_owned()))
         }
         None => None,
@@ -57,7 +51,7 @@ pub async fn view(state: &AppState, team: Uuid) -> Result<LlmView, AppError> {
     .bind(team)
     .fetch_one(&state.db)
     .await
-    .map_err(failed)?;
+    .or_internal("reading or saving the LLM provider failed")?;
     Ok(LlmView {
         deployment_providers: settings.providers.iter().map(Provider::name).collect(),
         team_provider,
@@ -109,7 +103,7 @@ pub async fn set(
     problems.finish()?;
     let (Some(kind), Some(base_url), Some(model)) = (kind, base_url, model) else { return Err(AppError::Internal) };
     let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::team_llm_key(acting.team_id)));
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("reading or saving the LLM provider failed")?;
     let has_key: bool = sqlx::query_scalar(
         "insert into team_llm_providers (team_id, kind, base_url, model, key_ciphertext) values ($1, $2, $3, $4, $5)
          on conflict (team_id) do update set kind = excluded.kind, base_url = excluded.base_url, model = excluded.model,
@@ -123,7 +117,7 @@ pub async fn set(
     .bind(sealed)
     .fetch_one(&mut *tx)
     .await
-    .map_err(failed)?;
+    .or_internal("reading or saving the LLM provider failed")?;
     if kind == "anthropic" && !has_key {
         return Err(AppError::field("key", "Anthropic needs an API key."));
     }
@@ -135,22 +129,22 @@ pub async fn set(
             serde_json::json!({"kind": kind, "base_url": base_url, "model": model, "key_changed": !key.is_empty()}),
         )
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("reading or saving the LLM provider failed")?;
     view(state, acting.team_id).await
 }
 
 /// Removes the team's own provider and its key.
 pub async fn remove(state: &AppState, acting: &Acting) -> Result<LlmView, AppError> {
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("reading or saving the LLM provider failed")?;
     let removed = sqlx::query("delete from team_llm_providers where team_id = $1")
         .bind(acting.team_id)
         .execute(&mut *tx)
         .await
-        .map_err(failed)?;
+        .or_internal("reading or saving the LLM provider failed")?;
     if removed.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
     acting.audit(&mut *tx, "llm.provider_removed", None, serde_json::json!({})).await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("reading or saving the LLM provider failed")?;
     view(state, acting.team_id).await
 }

@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
@@ -101,7 +101,7 @@ impl Authenticated {
     pub async fn viewer(&self) -> Result<Viewer, AppError> {
         let teams = db::teams::memberships_of(&self.request.state.db, self.acting.user_id)
             .await
-            .map_err(|error| AppError::internal("listing a user's teams failed", &error))?;
+            .or_internal("listing a user's teams failed")?;
         Ok(Viewer { user_id: self.acting.user_id, email: self.acting.email.clone(), team: self.team.clone(), teams })
     }
 }
@@ -117,8 +117,9 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     let max_age = i64::try_from(request.state.settings.sessions.max_age.as_secs()).unwrap_or(i64::MAX);
     let expired = chrono::Utc::now().timestamp().saturating_sub(sign_in.signed_in_at) > max_age;
     let pool = &request.state.db;
-    let database = |error: sqlx::Error| AppError::internal("loading the signed-in user failed", &error);
-    let found = db::teams::user_in_team(pool, sign_in.user_id, sign_in.team_id).await.map_err(database)?;
+    let found = db::teams::user_in_team(pool, sign_in.user_id, sign_in.team_id)
+        .await
+        .or_internal("loading the signed-in user failed")?;
     let Some((user, membership)) =
         found.filter(|(user, _)| !expired && user.session_version == sign_in.session_version)
     else {
@@ -128,7 +129,11 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     let team = match membership {
         Some(team) => team,
         None => {
-            let Some(other) = db::teams::memberships_of(pool, user.id).await.map_err(database)?.into_iter().next()
+            let Some(other) = db::teams::memberships_of(pool, user.id)
+                .await
+                .or_internal("loading the signed-in user failed")?
+                .into_iter()
+                .next()
             else {
                 session::end(&request.session).await?;
                 return Err(AppError::Unauthorized);

@@ -2,6 +2,7 @@
 //! per-request check of identity and permission that every server function starts with.
 
 pub mod context;
+mod login_attempts;
 pub mod password;
 pub mod session;
 pub mod throttle;

@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 
 /// Argon2id with OWASP's recommended minimum: 19 MiB of memory, 2 passes, 1 lane.
 /// <https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html>
@@ -30,10 +30,8 @@ fn slots() -> &'static tokio::sync::Semaphore {
 
 /// Runs `work` on the blocking pool once a hashing slot is free.
 async fn in_a_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-    let _slot = slots().acquire().await.map_err(|error| AppError::internal("the hashing slots closed", &error))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| AppError::internal("a password hashing task failed", &error))
+    let _slot = slots().acquire().await.or_internal("the hashing slots closed")?;
+    tokio::task::spawn_blocking(work).await.or_internal("a password hashing task failed")
 }
 
 fn hasher() -> Argon2<'static> {

@@ -16,9 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::config::SessionSettings;
-use crate::server::db;
 
 /// How far back failures count.
 pub const WINDOW: chrono::Duration = chrono::Duration::minutes(15);
@@ -28,10 +27,6 @@ pub const PER_ADDRESS: i64 = 10;
 pub const PER_ACCOUNT: i64 = 20;
 /// How long an attempt against an account over its limit waits before it is checked.
 pub const SLOW_DOWN: Duration = Duration::from_secs(2);
-
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("sign-in throttling query failed", &error)
-}
 
 /// The window sign-ups are counted over (their limits are settings:
 /// `SIGN_UPS_PER_ADDRESS`, `SIGN_UPS_IN_ALL`).
@@ -44,7 +39,7 @@ pub async fn sign_up(pool: &PgPool, client_addr: &str, limits: &SessionSettings)
     let now = Utc::now();
     // The count sees this attempt and every one recorded before it (a burst's first
     // attempts pass, the rest are refused).
-    let mut tx = pool.begin().await.map_err(database)?;
+    let mut tx = pool.begin().await.or_internal("sign-in throttling query failed")?;
     serialize(&mut tx, "sign-up").await?;
     let id: i64 = sqlx::query_scalar(
         "with pruned as (delete from sign_up_attempts where attempted_at < $2)
@@ -54,7 +49,7 @@ pub async fn sign_up(pool: &PgPool, client_addr: &str, limits: &SessionSettings)
     .bind(now - chrono::Duration::days(1))
     .fetch_one(&mut *tx)
     .await
-    .map_err(database)?;
+    .or_internal("sign-in throttling query failed")?;
     let (address, address_oldest, all, all_oldest): (i64, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>) =
         sqlx::query_as(
             "select count(*) filter (where client_addr = $1), min(attempted_at) filter (where client_addr = $1),
@@ -66,8 +61,8 @@ pub async fn sign_up(pool: &PgPool, client_addr: &str, limits: &SessionSettings)
         .bind(id)
         .fetch_one(&mut *tx)
         .await
-        .map_err(database)?;
-    tx.commit().await.map_err(database)?;
+        .or_internal("sign-in throttling query failed")?;
+    tx.commit().await.or_internal("sign-in throttling query failed")?;
     if address > limits.sign_ups_per_address {
         return Err(retry_after(address_oldest, now, SIGN_UP_WINDOW));
     }
@@ -92,13 +87,17 @@ pub struct Attempt {
 /// Records an attempt against `email` from `client_addr`, then checks the limits with
 /// it counted.
 pub async fn begin(pool: &PgPool, email: &str, client_addr: &str) -> Result<Attempt, AppError> {
-    let mut tx = pool.begin().await.map_err(database)?;
+    let mut tx = pool.begin().await.or_internal("sign-in throttling query failed")?;
     serialize(&mut tx, &format!("sign-in from {client_addr}")).await?;
-    let id = db::login_attempts::insert(&mut *tx, email, client_addr, false).await.map_err(database)?;
+    let id = super::login_attempts::insert(&mut *tx, email, client_addr, false)
+        .await
+        .or_internal("sign-in throttling query failed")?;
     let now = Utc::now();
     let ((account, _), (address, address_oldest)) =
-        db::login_attempts::recent_failures(&mut *tx, email, client_addr, now - WINDOW, id).await.map_err(database)?;
-    tx.commit().await.map_err(database)?;
+        super::login_attempts::recent_failures(&mut *tx, email, client_addr, now - WINDOW, id)
+            .await
+            .or_internal("sign-in throttling query failed")?;
+    tx.commit().await.or_internal("sign-in throttling query failed")?;
     let refused = (address > PER_ADDRESS).then(|| retry_after(address_oldest, now, WINDOW));
     Ok(Attempt {
         id,
@@ -116,7 +115,7 @@ async fn serialize(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), AppErro
         .execute(tx)
         .await
         .map(|_| ())
-        .map_err(database)
+        .or_internal("sign-in throttling query failed")
 }
 
 /// Refused until the oldest counted attempt leaves the `window`.
@@ -129,7 +128,9 @@ fn retry_after(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>, window: chrono
 impl Attempt {
     /// The password was right: the attempt no longer counts as a failure.
     pub async fn succeeded(self, pool: &PgPool) -> Result<(), AppError> {
-        db::login_attempts::mark_succeeded(pool, self.id).await.map_err(database)?;
-        db::login_attempts::delete_older_than(pool, Utc::now() - WINDOW * 4).await.map_err(database)
+        super::login_attempts::mark_succeeded(pool, self.id).await.or_internal("sign-in throttling query failed")?;
+        super::login_attempts::delete_older_than(pool, Utc::now() - WINDOW * 4)
+            .await
+            .or_internal("sign-in throttling query failed")
     }
 }

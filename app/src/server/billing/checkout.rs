@@ -10,7 +10,7 @@ use super::stripe_api;
 use super::{GRACE_DAYS, webhook_secrets};
 use crate::domain::account::Permission;
 use crate::domain::billing::{BillingView, PaymentRecord, PlanView, Pricing, TestCheckout};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::state::AppState;
 
@@ -19,17 +19,13 @@ pub const CARD_SUCCEEDS: &str = "4242424242424242";
 /// Stripe's test card that is always declined.
 pub const CARD_DECLINED: &str = "4000000000000002";
 
-fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |error| AppError::internal(context, &error)
-}
-
 /// Every plan, cheapest first.
 pub async fn plans(db: &PgPool) -> Result<Vec<PlanView>, AppError> {
     let rows: Vec<(String, String, Option<i32>, i32, bool)> =
         sqlx::query_as("select id, name, monthly_alert_limit, price_inr, recommended from plans order by position")
             .fetch_all(db)
             .await
-            .map_err(failed("reading the plans failed"))?;
+            .or_internal("reading the plans failed")?;
     Ok(rows
         .into_iter()
         .map(|(id, name, monthly_alert_limit, price_inr, recommended)| PlanView {
@@ -55,7 +51,7 @@ pub async fn pricing(state: &AppState, member: Option<&Acting>) -> Result<Pricin
                 .bind(member.team_id)
                 .fetch_one(&state.db)
                 .await
-                .map_err(failed("reading the team's plan failed"))?;
+                .or_internal("reading the team's plan failed")?;
             (Some(plan), member.role.can(Permission::ManageBilling))
         }
         None => (None, false),
@@ -79,7 +75,7 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
         .bind(team)
         .fetch_one(&state.db)
         .await
-        .map_err(failed("opening a checkout failed"))?;
+        .or_internal("opening a checkout failed")?;
     if current == plan {
         return Err(AppError::Conflict("The team is on this plan already.".into()));
     }
@@ -100,7 +96,7 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
         .bind(acting.user_id)
         .execute(&state.db)
         .await
-        .map_err(failed("opening a checkout failed"))?;
+        .or_internal("opening a checkout failed")?;
     acting.audit(&state.db, "billing.checkout_started", Some(&session), serde_json::json!({ "plan": plan })).await?;
     Ok(url)
 }
@@ -116,7 +112,7 @@ pub async fn test_checkout(state: &AppState, acting: &Acting, session: &str) -> 
     .bind(acting.team_id)
     .fetch_optional(&state.db)
     .await
-    .map_err(failed("reading a checkout failed"))?;
+    .or_internal("reading a checkout failed")?;
     let (team_name, plan_name, price_inr, completed_at) = row.ok_or(AppError::NotFound)?;
     Ok(TestCheckout {
         session_id: session.to_string(),
@@ -143,7 +139,7 @@ pub async fn pay_test_checkout(state: &AppState, acting: &Acting, session: &str,
     .bind(acting.team_id)
     .fetch_optional(&state.db)
     .await
-    .map_err(failed("paying a checkout failed"))?;
+    .or_internal("paying a checkout failed")?;
     let (plan, price_inr, completed_at) = row.ok_or(AppError::NotFound)?;
     if completed_at.is_some() {
         return Err(AppError::Conflict("This checkout is paid already.".into()));
@@ -171,7 +167,7 @@ async fn deliver_simulated(state: &AppState, events: &[serde_json::Value]) -> Re
     for event in events {
         let status = simulated::deliver(&state.self_url, &secret, event)
             .await
-            .map_err(|error| AppError::internal("delivering test mode's payment events failed", &error))?;
+            .or_internal("delivering test mode's payment events failed")?;
         if status != 200 {
             return Err(AppError::internal(
                 "delivering test mode's payment events failed",
@@ -200,7 +196,7 @@ pub async fn cancel_at_period_end(state: &AppState, acting: &Acting) -> Result<(
     .bind(acting.team_id)
     .fetch_one(&state.db)
     .await
-    .map_err(failed("cancelling failed"))?;
+    .or_internal("cancelling failed")?;
     let Row {
         stripe_subscription_id: Some(subscription_id),
         stripe_customer_id: Some(customer),
@@ -249,7 +245,7 @@ pub async fn portal(state: &AppState, acting: &Acting, return_base: &str) -> Res
         .bind(acting.team_id)
         .fetch_one(&state.db)
         .await
-        .map_err(failed("opening the billing portal failed"))?;
+        .or_internal("opening the billing portal failed")?;
     let customer = customer.ok_or_else(|| AppError::Conflict("The team has not paid through Stripe yet.".into()))?;
     let client = stripe_api::client(&state.settings.stripe)?;
     let url = stripe_api::portal(&client, &customer, return_base).await?;
@@ -291,7 +287,7 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
     .bind(team)
     .fetch_one(&state.db)
     .await
-    .map_err(failed("reading billing failed"))?;
+    .or_internal("reading billing failed")?;
     let payments: Vec<(String, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
         "select id, type, created, payload from stripe_events
          where team_id = $1 and type in ('invoice.paid', 'invoice.payment_failed')
@@ -300,7 +296,7 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
     .bind(team)
     .fetch_all(&state.db)
     .await
-    .map_err(failed("reading billing failed"))?;
+    .or_internal("reading billing failed")?;
     let payments = payments
         .into_iter()
         .map(|(event_id, kind, at, payload)| {

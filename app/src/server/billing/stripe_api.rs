@@ -13,7 +13,7 @@ use stripe_checkout::checkout_session::{
 };
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::config::StripeSettings;
 
 fn failed(context: &'static str) -> impl Fn(stripe::StripeError) -> AppError {
@@ -56,8 +56,7 @@ pub async fn create_checkout(
     line_item.quantity = Some(1);
     let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
     subscription_data.metadata = Some(metadata.clone());
-    let idempotency =
-        IdempotencyKey::new(key).map_err(|error| AppError::internal("making an idempotency key failed", &error))?;
+    let idempotency = IdempotencyKey::new(key).or_internal("making an idempotency key failed")?;
     let session = CreateCheckoutSession::new()
         .mode(CheckoutSessionMode::Subscription)
         .line_items(vec![line_item])
@@ -85,7 +84,7 @@ pub async fn portal(client: &Client, customer: &str, return_base: &str) -> Resul
         .customize()
         .request_strategy(RequestStrategy::Idempotent(
             IdempotencyKey::new(format!("portal-{}", Uuid::new_v4()))
-                .map_err(|error| AppError::internal("making an idempotency key failed", &error))?,
+                .or_internal("making an idempotency key failed")?,
         ))
         .send(client)
         .await

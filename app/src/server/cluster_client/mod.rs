@@ -17,7 +17,7 @@ use kube::{Api, Client, Config};
 use uuid::Uuid;
 
 use crate::domain::cluster::{ConnectionReport, PermissionCheck};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::egress::Policy;
 use crate::server::state::AppState;
 
@@ -34,7 +34,7 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
             .bind(team)
             .fetch_optional(&state.db)
             .await
-            .map_err(|error| AppError::internal("reading a cluster failed", &error))?
+            .or_internal("reading a cluster failed")?
             .ok_or(AppError::NotFound)?;
     let kubeconfig = crate::server::clusters::kubeconfig(state, team, id).await?;
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -45,8 +45,7 @@ pub async fn connect(state: &AppState, team: Uuid, id: Uuid) -> Result<Client, A
         // (the saved address's path on this instance), which only the server itself
         // writes: the one internal address clients reach.
         let url = format!("{}{}", state.self_url, config.cluster_url.path());
-        config.cluster_url =
-            url.parse().map_err(|error| AppError::internal("the demo cluster's address is malformed", &error))?;
+        config.cluster_url = url.parse().or_internal("the demo cluster's address is malformed")?;
     } else {
         within_policy(&state.settings.outbound.policy(), &mut config).await?;
     }
@@ -76,10 +75,8 @@ async fn within_policy(policy: &Policy, config: &mut Config) -> Result<(), AppEr
         config.tls_server_name = Some(host.clone());
     }
     let mut parts = config.cluster_url.clone().into_parts();
-    parts.authority =
-        Some(addresses[0].to_string().parse().map_err(|error| AppError::internal("an address is malformed", &error))?);
-    config.cluster_url =
-        axum::http::Uri::from_parts(parts).map_err(|error| AppError::internal("an address is malformed", &error))?;
+    parts.authority = Some(addresses[0].to_string().parse().or_internal("an address is malformed")?);
+    config.cluster_url = axum::http::Uri::from_parts(parts).or_internal("an address is malformed")?;
     Ok(())
 }
 

@@ -1,5 +1,9 @@
-//! The database: connection pool, schema migrations, and (in submodules) one module per
-//! group of tables. Every query of team data takes the team id.
+//! The database: connection pool, schema migrations, and the queries of the tables many
+//! modules share (users, teams and memberships, the audit trail, incident timelines),
+//! one submodule per group. The rule for the rest: a table's SQL lives in the module
+//! that owns it (its `store` submodule when it has one: API keys, invitations, sign-in
+//! attempts under `auth`), and no other module queries that table. Every query of team
+//! data takes the team id.
 
 use std::time::Duration;
 
@@ -10,10 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::server::config::DatabaseSettings;
 
-pub mod api_keys;
 pub mod audit;
-pub mod invitations;
-pub mod login_attempts;
 pub mod teams;
 pub mod timeline;
 pub mod users;

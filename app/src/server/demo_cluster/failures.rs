@@ -10,16 +10,12 @@ use super::programs::{NAMESPACE, demo_image};
 use super::store;
 use super::world::{World, text};
 use crate::domain::cluster::SimulatedFailure;
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::state::AppState;
 
 /// The app the failures break.
 pub const TARGET: &str = "healthy-app";
-
-fn failed(error: sqlx::Error) -> AppError {
-    AppError::internal("simulating a failure failed", &error)
-}
 
 /// Changes healthy-app's deployment in `world` as `failure` does, and lets the cluster
 /// react — a failed deployment for as long as its alert says (a quarter of an hour).
@@ -193,10 +189,10 @@ pub async fn simulate(
     .bind(acting.team_id)
     .fetch_optional(&state.db)
     .await
-    .map_err(failed)?;
+    .or_internal("simulating a failure failed")?;
     let cluster = cluster.ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin().await.map_err(failed)?;
-    let mut world = store::load(&mut tx, id).await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("simulating a failure failed")?;
+    let mut world = store::load(&mut tx, id).await.or_internal("simulating a failure failed")?;
     break_app(&mut world, failure)?;
     let pod = world
         .list("pods", Some(NAMESPACE))
@@ -207,9 +203,9 @@ pub async fn simulate(
         })
         .map(|pod| text(pod, "/metadata/name").to_string())
         .unwrap_or_default();
-    store::save(&mut tx, id, &mut world).await.map_err(failed)?;
+    store::save(&mut tx, id, &mut world).await.or_internal("simulating a failure failed")?;
     acting.audit(&mut *tx, "cluster.demo_failure", Some(&id.to_string()), json!({"failure": failure})).await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("simulating a failure failed")?;
     let payload = alert(failure, &cluster, &pod);
     let delivered = crate::server::ingest::integrations::send_as_alertmanager(
         &state.db,

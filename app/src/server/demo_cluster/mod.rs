@@ -23,7 +23,7 @@ use kube::config::Kubeconfig;
 use uuid::Uuid;
 
 use crate::domain::cluster::ClusterView;
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::clusters::{self, SavedCluster};
 use crate::server::state::AppState;
@@ -56,17 +56,13 @@ pub fn kubeconfig(server: &str, bearer: &str) -> Kubeconfig {
     serde_json::from_value(json).expect("a well-formed kubeconfig")
 }
 
-fn failed(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |error| AppError::internal(context, &error)
-}
-
 /// Adds the demo cluster to the team, its apps already running (and failing).
 pub async fn add(state: &AppState, acting: &Acting) -> Result<ClusterView, AppError> {
     let exists: bool = sqlx::query_scalar("select exists (select 1 from clusters where team_id = $1 and demo)")
         .bind(acting.team_id)
         .fetch_one(&state.db)
         .await
-        .map_err(failed("adding the demo cluster failed"))?;
+        .or_internal("adding the demo cluster failed")?;
     if exists {
         return Err(AppError::Conflict("The team has the demo cluster already.".into()));
     }
@@ -83,7 +79,7 @@ pub async fn add(state: &AppState, acting: &Acting) -> Result<ClusterView, AppEr
         namespace: programs::NAMESPACE,
         kubeconfig: &kubeconfig,
     };
-    let mut tx = state.db.begin().await.map_err(failed("adding the demo cluster failed"))?;
+    let mut tx = state.db.begin().await.or_internal("adding the demo cluster failed")?;
     let view = clusters::insert(&mut tx, state, acting, id, &saved, true).await?;
     sqlx::query("insert into demo_clusters (cluster_id, team_id, token_hash) values ($1, $2, $3)")
         .bind(id)
@@ -91,9 +87,9 @@ pub async fn add(state: &AppState, acting: &Acting) -> Result<ClusterView, AppEr
         .bind(token::digest(&bearer))
         .execute(&mut *tx)
         .await
-        .map_err(failed("adding the demo cluster failed"))?;
-    seed(&mut tx, id).await.map_err(failed("adding the demo cluster failed"))?;
-    tx.commit().await.map_err(failed("adding the demo cluster failed"))?;
+        .or_internal("adding the demo cluster failed")?;
+    seed(&mut tx, id).await.or_internal("adding the demo cluster failed")?;
+    tx.commit().await.or_internal("adding the demo cluster failed")?;
     Ok(view)
 }
 
@@ -106,19 +102,19 @@ async fn seed(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<(), sqlx::Error> 
 
 /// Puts the team's demo cluster `id` back as it started.
 pub async fn reset(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(failed("resetting the demo cluster failed"))?;
+    let mut tx = state.db.begin().await.or_internal("resetting the demo cluster failed")?;
     let found: Option<Uuid> =
         sqlx::query_scalar("select cluster_id from demo_clusters where cluster_id = $1 and team_id = $2 for update")
             .bind(id)
             .bind(acting.team_id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(failed("resetting the demo cluster failed"))?;
+            .or_internal("resetting the demo cluster failed")?;
     found.ok_or(AppError::NotFound)?;
-    store::clear(&mut tx, id).await.map_err(failed("resetting the demo cluster failed"))?;
-    seed(&mut tx, id).await.map_err(failed("resetting the demo cluster failed"))?;
+    store::clear(&mut tx, id).await.or_internal("resetting the demo cluster failed")?;
+    seed(&mut tx, id).await.or_internal("resetting the demo cluster failed")?;
     acting.audit(&mut *tx, "cluster.demo_reset", Some(&id.to_string()), serde_json::json!({})).await?;
-    tx.commit().await.map_err(failed("resetting the demo cluster failed"))
+    tx.commit().await.or_internal("resetting the demo cluster failed")
 }
 
 /// Answers a client's request to demo cluster `cluster`, authenticated by `bearer`, and

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets};
 
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::secrets::{Cipher, Place};
 use crate::server::state::AppState;
 use crate::server::token;
@@ -48,15 +48,9 @@ pub struct Integration {
     pub secrets: Secrets,
 }
 
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("an integration query failed", &error)
-}
-
 fn open(cipher: &Cipher, team: Uuid, id: Uuid, sealed: &[u8]) -> Result<Secrets, AppError> {
-    let bytes = cipher
-        .open(sealed, &Place::integration(team, id))
-        .map_err(|error| AppError::internal("opening integration secrets failed", &error))?;
-    serde_json::from_slice(&bytes).map_err(|error| AppError::internal("integration secrets are malformed", &error))
+    let bytes = cipher.open(sealed, &Place::integration(team, id)).or_internal("opening integration secrets failed")?;
+    serde_json::from_slice(&bytes).or_internal("integration secrets are malformed")
 }
 
 fn seal(cipher: &Cipher, team: Uuid, id: Uuid, secrets: &Secrets) -> Vec<u8> {
@@ -85,7 +79,7 @@ pub async fn create_missing(tx: &mut sqlx::PgConnection, cipher: &Cipher, team: 
         .bind(seal(cipher, team, id, &secrets))
         .execute(&mut *tx)
         .await
-        .map_err(database)?;
+        .or_internal("an integration query failed")?;
     }
     Ok(())
 }
@@ -96,7 +90,7 @@ pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<In
     if existing.len() == KINDS.len() {
         return Ok(existing);
     }
-    let mut connection = pool.acquire().await.map_err(database)?;
+    let mut connection = pool.acquire().await.or_internal("an integration query failed")?;
     create_missing(&mut connection, cipher, team).await?;
     load(pool, cipher, team).await
 }
@@ -112,7 +106,7 @@ pub async fn complete_every_team(pool: &PgPool, cipher: &Cipher) -> Result<usize
     .bind(KINDS.len() as i64)
     .fetch_all(pool)
     .await
-    .map_err(database)?;
+    .or_internal("an integration query failed")?;
     for &team in &lacking {
         ensure(pool, cipher, team).await?;
     }
@@ -128,7 +122,7 @@ async fn load(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integrat
     .bind(team)
     .fetch_all(pool)
     .await
-    .map_err(database)?;
+    .or_internal("an integration query failed")?;
     rows.into_iter()
         .map(|(id, kind, sealed)| {
             Ok(Integration { id, team_id: team, kind, secrets: open(cipher, team, id, &sealed)? })
@@ -145,7 +139,7 @@ pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Re
             .bind(kind)
             .fetch_optional(pool)
             .await
-            .map_err(database)?;
+            .or_internal("an integration query failed")?;
     row.map(|(id, team_id, sealed)| {
         Ok(Integration { id, team_id, kind: kind.to_string(), secrets: open(cipher, team_id, id, &sealed)? })
     })
@@ -193,14 +187,14 @@ async fn update_secrets(
 ) -> Result<(), AppError> {
     let (pool, cipher) = (&state.db, &state.cipher);
     ensure(pool, cipher, team).await?;
-    let mut tx = pool.begin().await.map_err(database)?;
+    let mut tx = pool.begin().await.or_internal("an integration query failed")?;
     let (id, sealed): (Uuid, Vec<u8>) =
         sqlx::query_as("select id, secrets_ciphertext from integrations where team_id = $1 and kind = $2 for update")
             .bind(team)
             .bind(kind)
             .fetch_one(&mut *tx)
             .await
-            .map_err(database)?;
+            .or_internal("an integration query failed")?;
     let mut secrets = open(cipher, team, id, &sealed)?;
     change(&mut secrets);
     sqlx::query("update integrations set token_hash = $2, secrets_ciphertext = $3 where id = $1")
@@ -209,8 +203,8 @@ async fn update_secrets(
         .bind(seal(cipher, team, id, &secrets))
         .execute(&mut *tx)
         .await
-        .map_err(database)?;
-    tx.commit().await.map_err(database)?;
+        .or_internal("an integration query failed")?;
+    tx.commit().await.or_internal("an integration query failed")?;
     state.senders.forget_all();
     Ok(())
 }
@@ -239,7 +233,7 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
         .bind(&integration.kind)
         .fetch_all(pool)
         .await
-        .map_err(database)?;
+        .or_internal("an integration query failed")?;
         views.push(IntegrationView {
             path: path(&integration.kind, MASK),
             signing_secrets: integration.secrets.signing_secrets.len(),
@@ -348,7 +342,7 @@ async fn deliver(self_url: &str, path: &str, body: String, headers: &[(&str, Str
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = request.send().await.map_err(|error| AppError::internal("delivering an alert failed", &error))?;
+    let response = request.send().await.or_internal("delivering an alert failed")?;
     let status = response.status();
     if status.is_success() {
         Ok(format!("Delivered: the endpoint answered {status}."))

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::domain::incident::Severity;
 use crate::domain::live::{LiveEvent, LiveKind};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 
 /// What an alert asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,7 +257,7 @@ async fn store_unparsed(pool: &PgPool, delivery: &Delivery<'_>, reason: &str) ->
     .bind(reason)
     .fetch_optional(pool)
     .await
-    .map_err(|error| AppError::internal("recording an alert failed", &error))?;
+    .or_internal("recording an alert failed")?;
     Ok(if stored.is_some() { Outcome::Unparsed } else { Outcome::Duplicate })
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 
 /// Alerts per second each plan sustains.
 const RATES: [(&str, f64); 4] = [("free", 10.0), ("starter", 50.0), ("pro", 200.0), ("enterprise", 1000.0)];
@@ -86,7 +86,7 @@ impl IngestRates {
                 .bind(team)
                 .fetch_optional(db)
                 .await
-                .map_err(|error| AppError::internal("reading a team's plan failed", &error))?;
+                .or_internal("reading a team's plan failed")?;
             let rate =
                 self.scale * RATES.iter().find(|(id, _)| Some(*id) == plan.as_deref()).map_or(RATES[0].1, |r| r.1);
             let mut buckets = self.buckets.lock().expect("not poisoned");

@@ -142,7 +142,7 @@ async fn run_lane(pool: PgPool, live: LiveHub, mut receiver: mpsc::Receiver<Job>
 /// Whether the error is two copies of one delivery meeting at the alert's primary key
 /// (the other copy was applied).
 fn is_concurrent_redelivery(error: &sqlx::Error) -> bool {
-    error.as_database_error().and_then(|error| error.constraint()) == Some("alerts_pkey")
+    crate::error::violates(error, "alerts_pkey")
 }
 
 /// The id an alert of a delivery is stored under: the delivery's own for its first

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::integration::{FailedCall, NotificationSettings};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::secrets::Place;
 use crate::server::state::AppState;
@@ -25,10 +25,6 @@ struct Saved {
     slack_webhook: Option<Vec<u8>>,
 }
 
-fn failed(error: sqlx::Error) -> AppError {
-    AppError::internal("reading notification settings failed", &error)
-}
-
 /// The team's credentials, opened.
 pub async fn credentials(state: &AppState, team: Uuid) -> Result<Credentials, AppError> {
     let saved: Saved = sqlx::query_as(
@@ -37,7 +33,7 @@ pub async fn credentials(state: &AppState, team: Uuid) -> Result<Credentials, Ap
     .bind(team)
     .fetch_optional(&state.db)
     .await
-    .map_err(failed)?
+    .or_internal("reading notification settings failed")?
     .unwrap_or_default();
     let Saved { pagerduty_key: key, pagerduty_from: from, slack_webhook: slack } = saved;
     let open = |sealed: Vec<u8>, place: Place| {
@@ -45,7 +41,7 @@ pub async fn credentials(state: &AppState, team: Uuid) -> Result<Credentials, Ap
             .cipher
             .open(&sealed, &place)
             .map(|plain| String::from_utf8_lossy(&plain).into_owned())
-            .map_err(|error| AppError::internal("opening a notification credential failed", &error))
+            .or_internal("opening a notification credential failed")
     };
     Ok(Credentials {
         pagerduty: match (key, from) {
@@ -64,7 +60,7 @@ pub async fn view(db: &PgPool, team: Uuid) -> Result<NotificationSettings, AppEr
     .bind(team)
     .fetch_optional(db)
     .await
-    .map_err(failed)?;
+    .or_internal("reading notification settings failed")?;
     let recent_failures: Vec<FailedCall> = sqlx::query_as(
         "select target, purpose, incident_id, coalesce(last_error, '') as error, finished_at as at from outbound_calls
          where team_id = $1 and state = 'failed' and finished_at > now() - interval '7 days'
@@ -73,7 +69,7 @@ pub async fn view(db: &PgPool, team: Uuid) -> Result<NotificationSettings, AppEr
     .bind(team)
     .fetch_all(db)
     .await
-    .map_err(failed)?;
+    .or_internal("reading notification settings failed")?;
     let (from, has_key, slack) = row.unwrap_or_default();
     Ok(NotificationSettings { pagerduty_from: from.filter(|_| has_key), slack_configured: slack, recent_failures })
 }
@@ -96,7 +92,7 @@ pub async fn set_pagerduty(
             .bind(acting.team_id)
             .fetch_optional(&state.db)
             .await
-            .map_err(failed)?;
+            .or_internal("reading notification settings failed")?;
     if key.is_empty() && saved != Some(true) {
         problems.fail("key", "Paste a PagerDuty REST API key.");
     } else if key.len() > 200 || key.contains(char::is_whitespace) {
@@ -104,7 +100,7 @@ pub async fn set_pagerduty(
     }
     problems.finish()?;
     let sealed = (!key.is_empty()).then(|| state.cipher.seal(key.as_bytes(), &Place::pagerduty_key(acting.team_id)));
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("reading notification settings failed")?;
     sqlx::query(
         "insert into team_notifications (team_id, pagerduty_key, pagerduty_from) values ($1, $2, $3)
          on conflict (team_id) do update set pagerduty_key = coalesce(excluded.pagerduty_key, team_notifications.pagerduty_key),
@@ -115,7 +111,7 @@ pub async fn set_pagerduty(
     .bind(from)
     .execute(&mut *tx)
     .await
-    .map_err(failed)?;
+    .or_internal("reading notification settings failed")?;
     acting
         .audit(
             &mut *tx,
@@ -124,7 +120,7 @@ pub async fn set_pagerduty(
             serde_json::json!({"from": from, "key_changed": !key.is_empty()}),
         )
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("reading notification settings failed")?;
     view(&state.db, acting.team_id).await
 }
 
@@ -146,7 +142,7 @@ pub async fn set_slack(state: &AppState, acting: &Acting, url: &str) -> Result<N
             ));
         }
     }
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("reading notification settings failed")?;
     sqlx::query(
         "insert into team_notifications (team_id, slack_webhook) values ($1, $2)
          on conflict (team_id) do update set slack_webhook = excluded.slack_webhook, updated_at = now()",
@@ -155,9 +151,9 @@ pub async fn set_slack(state: &AppState, acting: &Acting, url: &str) -> Result<N
     .bind(state.cipher.seal(url.as_bytes(), &Place::slack_webhook(acting.team_id)))
     .execute(&mut *tx)
     .await
-    .map_err(failed)?;
+    .or_internal("reading notification settings failed")?;
     acting.audit(&mut *tx, "notifications.slack_saved", None, serde_json::json!({})).await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("reading notification settings failed")?;
     view(&state.db, acting.team_id).await
 }
 
@@ -168,13 +164,13 @@ pub async fn remove(state: &AppState, acting: &Acting, which: &str) -> Result<No
         "slack" => "slack_webhook = null",
         _ => return Err(AppError::field("which", "Choose pagerduty or slack.")),
     };
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("reading notification settings failed")?;
     sqlx::query(&format!("update team_notifications set {set}, updated_at = now() where team_id = $1"))
         .bind(acting.team_id)
         .execute(&mut *tx)
         .await
-        .map_err(failed)?;
+        .or_internal("reading notification settings failed")?;
     acting.audit(&mut *tx, &format!("notifications.{which}_removed"), None, serde_json::json!({})).await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("reading notification settings failed")?;
     view(&state.db, acting.team_id).await
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::domain::account::Permission;
 use crate::domain::analysis::{Change, RecommendedAction, Risk};
 use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::config::RemediationSettings;
 use crate::server::state::AppState;
@@ -115,12 +115,11 @@ pub async fn approve(
     comment: Option<&str>,
 ) -> Result<ActionView, AppError> {
     let team = acting.team_id;
-    let failed = |error: sqlx::Error| AppError::internal("approving an action failed", &error);
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if comment.is_some_and(|c| c.chars().count() > 1000) {
         return Err(AppError::field("comment", "Keep the comment under 1,000 characters."));
     }
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("approving an action failed")?;
     let found: Option<(serde_json::Value, Option<Uuid>, String)> = sqlx::query_as(
         "select a.actions, a.cluster_id, i.status from analyses a join incidents i on i.id = a.incident_id
          where a.incident_id = $1 and a.team_id = $2 for update of i",
@@ -129,7 +128,7 @@ pub async fn approve(
     .bind(team)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(failed)?;
+    .or_internal("approving an action failed")?;
     let (actions, cluster, status) = found.ok_or(AppError::NotFound)?;
     let actions: Vec<RecommendedAction> = serde_json::from_value(actions).unwrap_or_default();
     let action = actions.get(index).ok_or(AppError::NotFound)?;
@@ -142,14 +141,14 @@ pub async fn approve(
     let cluster = cluster.ok_or_else(|| AppError::Conflict("The analysis names no cluster to act on.".into()))?;
     let policy = policy(&mut tx, team, cluster)
         .await
-        .map_err(failed)?
+        .or_internal("approving an action failed")?
         .ok_or_else(|| AppError::Conflict("The cluster of this analysis has been removed.".into()))?;
     if let Some(reason) = refused_by_policy(&policy, &action.change) {
         return Err(AppError::Conflict(reason));
     }
     let who = acting.email.as_str();
     let intent = Intent { team, incident, cluster, index, action, requested_by: Some(who), comment };
-    let Some(id) = intend(&mut tx, &intent).await.map_err(failed)? else {
+    let Some(id) = intend(&mut tx, &intent).await.or_internal("approving an action failed")? else {
         return Err(AppError::Conflict(format!(
             "An action on {} is already in progress; wait for its outcome.",
             workload(&action.change)
@@ -161,7 +160,7 @@ pub async fn approve(
     };
     crate::server::db::timeline::append(&mut *tx, team, incident, "action.approved", who, &message)
         .await
-        .map_err(failed)?;
+        .or_internal("approving an action failed")?;
     acting
         .audit(
             &mut *tx,
@@ -170,7 +169,7 @@ pub async fn approve(
             serde_json::json!({"action": id, "change": action.change, "risk": action.risk, "comment": comment}),
         )
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("approving an action failed")?;
     publish(state, team, incident);
     let view = list(&state.db, team, incident).await?.into_iter().find(|a| a.id == id).ok_or(AppError::NotFound)?;
     Ok(view)
@@ -247,7 +246,7 @@ pub async fn propose<'a>(
 
 /// Whether the team's kill switch is on.
 pub async fn paused(db: &PgPool, team: Uuid) -> Result<bool, AppError> {
-    kill_switch(db, team).await.map_err(|error| AppError::internal("reading the kill switch failed", &error))
+    kill_switch(db, team).await.or_internal("reading the kill switch failed")
 }
 
 /// The team's kill switch, read where the caller is (a pool or its transaction).
@@ -258,14 +257,13 @@ async fn kill_switch(db: impl sqlx::PgExecutor<'_>, team: Uuid) -> Result<bool, 
 /// Turns the team's kill switch on or off; on, automatic actions not yet begun are
 /// cancelled.
 pub async fn set_paused(state: &AppState, acting: &Acting, paused: bool) -> Result<(), AppError> {
-    let failed = |error: sqlx::Error| AppError::internal("changing the kill switch failed", &error);
-    let mut tx = state.db.begin().await.map_err(failed)?;
+    let mut tx = state.db.begin().await.or_internal("changing the kill switch failed")?;
     sqlx::query("update teams set automation_paused = $2 where id = $1")
         .bind(acting.team_id)
         .bind(paused)
         .execute(&mut *tx)
         .await
-        .map_err(failed)?;
+        .or_internal("changing the kill switch failed")?;
     let cancelled: Vec<Uuid> = if paused {
         sqlx::query_scalar(
             "update remediation_actions set state = 'cancelled', finished_at = now(),
@@ -275,7 +273,7 @@ pub async fn set_paused(state: &AppState, acting: &Acting, paused: bool) -> Resu
         .bind(acting.team_id)
         .fetch_all(&mut *tx)
         .await
-        .map_err(failed)?
+        .or_internal("changing the kill switch failed")?
     } else {
         Vec::new()
     };
@@ -287,7 +285,7 @@ pub async fn set_paused(state: &AppState, acting: &Acting, paused: bool) -> Resu
             serde_json::json!({"cancelled": cancelled.len()}),
         )
         .await?;
-    tx.commit().await.map_err(failed)?;
+    tx.commit().await.or_internal("changing the kill switch failed")?;
     for incident in cancelled {
         publish(state, acting.team_id, incident);
     }
@@ -333,7 +331,7 @@ pub async fn list(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<ActionV
     .bind(team)
     .fetch_all(db)
     .await
-    .map_err(|error| AppError::internal("listing actions failed", &error))?;
+    .or_internal("listing actions failed")?;
     rows.into_iter()
         .map(|row| {
             Ok(ActionView {
@@ -358,7 +356,6 @@ pub async fn list(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Vec<ActionV
 pub async fn incident_actions(state: &AppState, acting: &Acting, incident: Uuid) -> Result<IncidentActions, AppError> {
     let db = &state.db;
     let team = acting.team_id;
-    let failed = |error: sqlx::Error| AppError::internal("reading actions failed", &error);
     let found: Option<(String, Option<String>)> = sqlx::query_as(
         "select i.status, c.remediation_mode from incidents i
          left join analyses a on a.incident_id = i.id left join clusters c on c.id = a.cluster_id
@@ -368,7 +365,7 @@ pub async fn incident_actions(state: &AppState, acting: &Acting, incident: Uuid)
     .bind(team)
     .fetch_optional(db)
     .await
-    .map_err(failed)?;
+    .or_internal("reading actions failed")?;
     let paused = paused(db, team).await?;
     let (status, mode) = found.ok_or(AppError::NotFound)?;
     // Nothing more to approve on a resolved incident, or where the cluster is read-only.

@@ -1,12 +1,14 @@
 //! Invitations: an admin invites an email address with a role; the single-use link
 //! expires after 7 days; the invitee signs up or signs in through it and joins.
 
+pub(crate) mod store;
+
 use chrono::Utc;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::account::{CreatedInvitation, Email, InvitationPreview, PendingInvitation, Role};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
@@ -18,10 +20,6 @@ use crate::server::token;
 /// How long an invitation link works.
 pub const VALID_FOR: chrono::Duration = chrono::Duration::days(7);
 
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("an invitation query failed", &error)
-}
-
 /// Invites `email` to the caller's team as `role`; the returned link is shown once.
 pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
     let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
@@ -31,7 +29,7 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
     let pool = &state.db;
     let already_member = db::teams::members(pool, acting.team_id)
         .await
-        .map_err(database)?
+        .or_internal("an invitation query failed")?
         .iter()
         .any(|member| member.email.eq_ignore_ascii_case(email.as_str()));
     if already_member {
@@ -40,10 +38,10 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
     let token = token::random_hex(32);
     let invitation =
         PendingInvitation { id: Uuid::new_v4(), email: email.to_string(), role, expires_at: Utc::now() + VALID_FOR };
-    let mut tx = pool.begin().await.map_err(database)?;
-    db::invitations::insert(
+    let mut tx = pool.begin().await.or_internal("an invitation query failed")?;
+    store::insert(
         &mut *tx,
-        &db::invitations::NewInvitation {
+        &store::NewInvitation {
             id: invitation.id,
             team_id: acting.team_id,
             email: email.as_str(),
@@ -54,24 +52,26 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
         },
     )
     .await
-    .map_err(database)?;
+    .or_internal("an invitation query failed")?;
     acting.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
-    tx.commit().await.map_err(database)?;
+    tx.commit().await.or_internal("an invitation query failed")?;
     Ok(CreatedInvitation { invitation, link: format!("/invitations/{token}") })
 }
 
 /// The caller's team's invitations that can still be accepted.
 pub async fn pending(state: &AppState, acting: &Acting) -> Result<Vec<PendingInvitation>, AppError> {
-    db::invitations::pending(&state.db, acting.team_id).await.map_err(database)
+    store::pending(&state.db, acting.team_id).await.or_internal("an invitation query failed")
 }
 
 /// Revokes one of the caller's team's pending invitations; 404 for any other.
 pub async fn revoke(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(database)?;
-    let email =
-        db::invitations::revoke(&mut *tx, acting.team_id, id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    let mut tx = state.db.begin().await.or_internal("an invitation query failed")?;
+    let email = store::revoke(&mut *tx, acting.team_id, id)
+        .await
+        .or_internal("an invitation query failed")?
+        .ok_or(AppError::NotFound)?;
     acting.audit(&mut *tx, "invitation.revoked", Some(&email), serde_json::json!({})).await?;
-    tx.commit().await.map_err(database)
+    tx.commit().await.or_internal("an invitation query failed")
 }
 
 /// An invitation that may still be accepted.
@@ -85,7 +85,7 @@ pub struct Acceptable {
 }
 
 /// Checks an invitation row: 404 when used or revoked, a clear conflict when expired.
-fn acceptable(row: Option<db::invitations::InvitationRow>) -> Result<db::invitations::InvitationRow, AppError> {
+fn acceptable(row: Option<store::InvitationRow>) -> Result<store::InvitationRow, AppError> {
     let row = row.ok_or(AppError::NotFound)?;
     if row.accepted_at.is_some() || row.revoked_at.is_some() {
         return Err(AppError::NotFound);
@@ -101,7 +101,9 @@ fn acceptable(row: Option<db::invitations::InvitationRow>) -> Result<db::invitat
 
 /// The invitation behind `token`, if it can still be accepted.
 pub async fn find_acceptable(pool: &PgPool, token: &str) -> Result<Acceptable, AppError> {
-    let row = acceptable(db::invitations::find_by_token(pool, &token::digest(token), false).await.map_err(database)?)?;
+    let row = acceptable(
+        store::find_by_token(pool, &token::digest(token), false).await.or_internal("an invitation query failed")?,
+    )?;
     Ok(Acceptable {
         token: token.to_string(),
         email: row.email.clone(),
@@ -123,11 +125,12 @@ pub async fn accept_in(
     actor: &Actor,
     request: &RequestContext,
 ) -> Result<Uuid, AppError> {
-    let row =
-        acceptable(db::invitations::find_by_token(&mut **tx, &token::digest(token), true).await.map_err(database)?)?;
+    let row = acceptable(
+        store::find_by_token(&mut **tx, &token::digest(token), true).await.or_internal("an invitation query failed")?,
+    )?;
     let role: Role = row.role.parse().unwrap_or(Role::Viewer);
-    db::teams::add_member(&mut **tx, row.team_id, user_id, role).await.map_err(database)?;
-    db::invitations::mark_accepted(&mut **tx, row.id, user_id).await.map_err(database)?;
+    db::teams::add_member(&mut **tx, row.team_id, user_id, role).await.or_internal("an invitation query failed")?;
+    store::mark_accepted(&mut **tx, row.id, user_id).await.or_internal("an invitation query failed")?;
     audit::record(
         &mut **tx,
         Event {
@@ -140,7 +143,7 @@ pub async fn accept_in(
         },
     )
     .await
-    .map_err(database)?;
+    .or_internal("an invitation query failed")?;
     Ok(row.team_id)
 }
 
@@ -154,8 +157,8 @@ pub async fn accept(auth: &Authenticated, token: &str) -> Result<(), AppError> {
             invitation.email, auth.acting.email
         )));
     }
-    let mut tx = auth.request.state.db.begin().await.map_err(database)?;
+    let mut tx = auth.request.state.db.begin().await.or_internal("an invitation query failed")?;
     let team_id = accept_in(&mut tx, token, auth.acting.user_id, &auth.acting.actor(), &auth.request).await?;
-    tx.commit().await.map_err(database)?;
+    tx.commit().await.or_internal("an invitation query failed")?;
     session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
 }

@@ -109,3 +109,23 @@ pub async fn revoke(db: impl PgExecutor<'_>, team: Uuid, id: Uuid) -> Result<Opt
     .fetch_optional(db)
     .await
 }
+
+/// Revokes the pending invitations `user` made in `team` to a role not in `kept`; how many.
+pub async fn revoke_made_by(
+    db: impl PgExecutor<'_>,
+    team: Uuid,
+    user: Uuid,
+    kept: &[&str],
+) -> Result<u64, sqlx::Error> {
+    let revoked = sqlx::query(
+        "update invitations set revoked_at = now()
+         where team_id = $1 and invited_by = $2 and accepted_at is null and revoked_at is null
+           and not (role = any($3))",
+    )
+    .bind(team)
+    .bind(user)
+    .bind(kept)
+    .execute(db)
+    .await?;
+    Ok(revoked.rows_affected())
+}

@@ -101,3 +101,15 @@ pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error>
     .await?;
     Ok(())
 }
+
+/// Revokes every key `user` made in `team`; how many.
+pub async fn revoke_made_by(db: impl PgExecutor<'_>, team: Uuid, user: Uuid) -> Result<u64, sqlx::Error> {
+    let revoked = sqlx::query(
+        "update api_keys set revoked_at = now() where team_id = $1 and created_by = $2 and revoked_at is null",
+    )
+    .bind(team)
+    .bind(user)
+    .execute(db)
+    .await?;
+    Ok(revoked.rows_affected())
+}

@@ -4,6 +4,8 @@
 //! A key looks like `dok_<8 hex prefix>_<64 hex secret>`. The prefix is stored in
 //! clear (to recognise and look up the key); only a SHA-256 of the whole key is kept.
 
+pub(crate) mod store;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -11,18 +13,13 @@ use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
 use crate::domain::account::{ApiKeySummary, CreatedApiKey};
-use crate::error::AppError;
+use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::audit::Actor;
-use crate::server::db;
 use crate::server::state::AppState;
 use crate::server::token;
 
 const KEY_PREFIX: &str = "dok_";
-
-fn database(error: sqlx::Error) -> AppError {
-    AppError::internal("an API key query failed", &error)
-}
 
 /// Creates a key named `name` for the caller's team.
 pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<CreatedApiKey, AppError> {
@@ -31,7 +28,7 @@ pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<Cre
         return Err(AppError::field("name", "Give the key a name of 1 to 80 characters, e.g. \"Alertmanager prod\"."));
     }
     let pool = &state.db;
-    let mut tx = pool.begin().await.map_err(database)?;
+    let mut tx = pool.begin().await.or_internal("an API key query failed")?;
     // A clash of 32-bit prefixes is rare; a few tries make it vanishingly so.
     for _ in 0..5 {
         let prefix = format!("{KEY_PREFIX}{}", token::random_hex(4));
@@ -44,14 +41,14 @@ pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<Cre
             last_used_at: None,
             revoked_at: None,
         };
-        if db::api_keys::insert(&mut *tx, &summary, acting.team_id, &token::digest(&secret), acting.user_id)
+        if store::insert(&mut *tx, &summary, acting.team_id, &token::digest(&secret), acting.user_id)
             .await
-            .map_err(database)?
+            .or_internal("an API key query failed")?
         {
             acting
                 .audit(&mut *tx, "api_key.created", Some(&summary.prefix), serde_json::json!({ "name": summary.name }))
                 .await?;
-            tx.commit().await.map_err(database)?;
+            tx.commit().await.or_internal("an API key query failed")?;
             return Ok(CreatedApiKey { key: summary, secret });
         }
     }
@@ -61,18 +58,20 @@ pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<Cre
 
 /// The caller's team's keys.
 pub async fn list(state: &AppState, acting: &Acting) -> Result<Vec<ApiKeySummary>, AppError> {
-    db::api_keys::list(&state.db, acting.team_id).await.map_err(database)
+    store::list(&state.db, acting.team_id).await.or_internal("an API key query failed")
 }
 
 /// Revokes one of the caller's team's keys; 404 for any other key.
 pub async fn revoke(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), AppError> {
-    let mut tx = state.db.begin().await.map_err(database)?;
-    let revoked =
-        db::api_keys::revoke(&mut *tx, acting.team_id, id).await.map_err(database)?.ok_or(AppError::NotFound)?;
+    let mut tx = state.db.begin().await.or_internal("an API key query failed")?;
+    let revoked = store::revoke(&mut *tx, acting.team_id, id)
+        .await
+        .or_internal("an API key query failed")?
+        .ok_or(AppError::NotFound)?;
     acting
         .audit(&mut *tx, "api_key.revoked", Some(&revoked.prefix), serde_json::json!({ "name": revoked.name }))
         .await?;
-    tx.commit().await.map_err(database)
+    tx.commit().await.or_internal("an API key query failed")
 }
 
 /// A request authenticated by a team API key: the team it may act for.
@@ -99,14 +98,14 @@ pub async fn authenticate(pool: &sqlx::PgPool, presented: &str) -> Result<Option
         return Ok(None);
     };
     let Some((key_id, team_id, key_name, stored)) =
-        db::api_keys::find_active_by_prefix(pool, prefix).await.map_err(database)?
+        store::find_active_by_prefix(pool, prefix).await.or_internal("an API key query failed")?
     else {
         return Ok(None);
     };
     if !bool::from(token::digest(presented).ct_eq(&stored)) {
         return Ok(None);
     }
-    db::api_keys::touch(pool, key_id).await.map_err(database)?;
+    store::touch(pool, key_id).await.or_internal("an API key query failed")?;
     Ok(Some(ApiKeyTeam { team_id, key_id, key_name }))
 }
 
