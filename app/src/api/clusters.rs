@@ -96,11 +96,13 @@ pub async fn set_cluster_policy(
     #[server(default)] destructive_allowed: Option<String>,
 ) -> Result<ClusterView, AppError> {
     use crate::domain::account::Permission;
+    use crate::domain::analysis::Risk;
     use crate::domain::cluster::RemediationPolicy;
     let auth = crate::server::auth::context::require(Permission::ManageClusters).await?;
     let policy = RemediationPolicy {
-        mode,
-        max_autonomous_risk,
+        mode: mode.parse().map_err(|message: &str| AppError::field("mode", message))?,
+        max_autonomous_risk: Risk::parse(&max_autonomous_risk)
+            .ok_or_else(|| AppError::field("max_autonomous_risk", "Choose low, medium or high."))?,
         excluded_namespaces: crate::server::clusters::namespace_list(&excluded_namespaces)?,
         destructive_allowed: destructive_allowed.is_some_and(|value| value == "on" || value == "true"),
     };

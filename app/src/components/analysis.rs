@@ -12,6 +12,7 @@ use crate::components::forms::{FieldError, FormError, Outcome, SubmitButton};
 use crate::components::incident::When;
 use crate::components::live::LiveUpdates;
 use crate::domain::analysis::{AgentProgress, AnalysisView, Change, Confidence, RecommendedAction, Risk};
+use crate::domain::cluster::RemediationMode;
 use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
 
 fn risk_class(risk: Risk) -> &'static str {
@@ -228,16 +229,17 @@ fn Analysis(
 
 /// What the cluster's remediation mode means for these actions.
 fn mode_notice(remediation: &IncidentActions) -> Option<impl IntoView + use<>> {
-    let text = match remediation.mode.as_deref() {
-        Some("read_only") => "The cluster is read-only: DreamOps recommends and never acts there.",
-        Some("approve") => "Approve mode: an operator approves each action; the agent carries it out and verifies it.",
-        Some("autonomous") if remediation.automation_paused => {
+    let text = match remediation.mode? {
+        RemediationMode::ReadOnly => "The cluster is read-only: DreamOps recommends and never acts there.",
+        RemediationMode::Approve => {
+            "Approve mode: an operator approves each action; the agent carries it out and verifies it."
+        }
+        RemediationMode::Autonomous if remediation.automation_paused => {
             "Autonomous mode, paused by the team's kill switch: actions need an approval."
         }
-        Some("autonomous") => {
+        RemediationMode::Autonomous => {
             "Autonomous mode: the agent carries out actions within the cluster's policy by itself; others need an approval."
         }
-        _ => return None,
     };
     Some(view! { <p class="muted" data-testid="remediation-mode">{text}</p> })
 }

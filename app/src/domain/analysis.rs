@@ -206,6 +206,9 @@ pub enum Risk {
 }
 
 impl Risk {
+    /// Every level, least first.
+    pub const ALL: [Risk; 3] = [Risk::Low, Risk::Medium, Risk::High];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Risk::Low => "low",

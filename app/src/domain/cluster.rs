@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::analysis::Risk;
+
 /// The largest kubeconfig accepted, in bytes.
 pub const MAX_KUBECONFIG: usize = 256 * 1024;
 
@@ -172,25 +174,70 @@ pub struct ClusterOverview {
     pub read_at: DateTime<Utc>,
 }
 
+/// How far DreamOps may act on a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationMode {
+    /// Recommend, never act.
+    ReadOnly,
+    /// Act after an operator approves.
+    Approve,
+    /// Act within the policy's limits, unasked.
+    Autonomous,
+}
+
+impl RemediationMode {
+    /// Every mode, most cautious first.
+    pub const ALL: [RemediationMode; 3] =
+        [RemediationMode::ReadOnly, RemediationMode::Approve, RemediationMode::Autonomous];
+
+    /// The name stored in the database and sent by forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationMode::ReadOnly => "read_only",
+            RemediationMode::Approve => "approve",
+            RemediationMode::Autonomous => "autonomous",
+        }
+    }
+
+    /// The short name shown to people.
+    pub fn name(self) -> &'static str {
+        match self {
+            RemediationMode::ReadOnly => "read only",
+            RemediationMode::Approve => "approve",
+            RemediationMode::Autonomous => "autonomous",
+        }
+    }
+
+    /// What the mode means, as the policy form offers it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RemediationMode::ReadOnly => "Read-only: recommend, never act",
+            RemediationMode::Approve => "Approve: act after an operator approves",
+            RemediationMode::Autonomous => "Autonomous: act within the limits below",
+        }
+    }
+}
+
+impl std::str::FromStr for RemediationMode {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RemediationMode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == s)
+            .ok_or("Choose read-only, approve or autonomous.")
+    }
+}
+
 /// How far a cluster's remediation policy lets DreamOps act.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemediationPolicy {
-    /// `read_only`, `approve` or `autonomous`.
-    pub mode: String,
-    /// The highest risk autonomous mode may take: `low`, `medium` or `high`.
-    pub max_autonomous_risk: String,
+    pub mode: RemediationMode,
+    /// The highest risk autonomous mode may take.
+    pub max_autonomous_risk: Risk,
     /// Namespaces no action touches.
     pub excluded_namespaces: Vec<String>,
     /// Whether destructive operations (deleting pods) are allowed.
     pub destructive_allowed: bool,
 }
-
-/// The remediation modes, as stored, with their labels.
-pub const REMEDIATION_MODES: [(&str, &str); 3] = [
-    ("read_only", "Read-only: recommend, never act"),
-    ("approve", "Approve: act after an operator approves"),
-    ("autonomous", "Autonomous: act within the limits below"),
-];
-
-/// The risk levels, as stored.
-pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];

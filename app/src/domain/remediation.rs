@@ -98,9 +98,8 @@ pub struct ActionView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentActions {
     pub actions: Vec<ActionView>,
-    /// The remediation mode of the analysed cluster (`read_only`, `approve`,
-    /// `autonomous`), when there is one.
-    pub mode: Option<String>,
+    /// The remediation mode of the analysed cluster, when there is one.
+    pub mode: Option<crate::domain::cluster::RemediationMode>,
     /// Whether they may approve actions (operators and above, not in read-only mode,
     /// the incident open).
     pub can_approve: bool,

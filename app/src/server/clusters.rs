@@ -10,9 +10,9 @@
 use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
 use uuid::Uuid;
 
+use crate::domain::analysis::Risk;
 use crate::domain::cluster::{
-    ClusterView, KubeconfigContext, KubeconfigContexts, MAX_KUBECONFIG, REMEDIATION_MODES, RISK_LEVELS,
-    RemediationPolicy,
+    ClusterView, KubeconfigContext, KubeconfigContexts, MAX_KUBECONFIG, RemediationMode, RemediationPolicy,
 };
 use crate::error::{AppError, OnConstraint, OrInternal};
 use crate::server::audit::Acting;
@@ -152,6 +152,22 @@ struct ClusterRow {
     demo: bool,
 }
 
+/// A remediation policy as stored: a mode or risk the database holds that this version
+/// does not know reads as the most cautious one.
+pub fn policy_of(
+    mode: &str,
+    risk: &str,
+    excluded_namespaces: Vec<String>,
+    destructive_allowed: bool,
+) -> RemediationPolicy {
+    RemediationPolicy {
+        mode: mode.parse().unwrap_or(RemediationMode::ReadOnly),
+        max_autonomous_risk: Risk::parse(risk).unwrap_or(Risk::Low),
+        excluded_namespaces,
+        destructive_allowed,
+    }
+}
+
 impl From<ClusterRow> for ClusterView {
     fn from(row: ClusterRow) -> Self {
         ClusterView {
@@ -162,12 +178,12 @@ impl From<ClusterRow> for ClusterView {
             user: row.user_name,
             namespace: row.namespace,
             created_at: row.created_at,
-            policy: RemediationPolicy {
-                mode: row.remediation_mode,
-                max_autonomous_risk: row.max_autonomous_risk,
-                excluded_namespaces: row.excluded_namespaces,
-                destructive_allowed: row.destructive_allowed,
-            },
+            policy: policy_of(
+                &row.remediation_mode,
+                &row.max_autonomous_risk,
+                row.excluded_namespaces,
+                row.destructive_allowed,
+            ),
             demo: row.demo,
         }
     }
@@ -368,12 +384,6 @@ pub async fn set_policy(
     id: Uuid,
     policy: &RemediationPolicy,
 ) -> Result<ClusterView, AppError> {
-    if !REMEDIATION_MODES.iter().any(|(mode, _)| *mode == policy.mode) {
-        return Err(AppError::field("mode", "Choose read-only, approve or autonomous."));
-    }
-    if !RISK_LEVELS.contains(&policy.max_autonomous_risk.as_str()) {
-        return Err(AppError::field("max_autonomous_risk", "Choose low, medium or high."));
-    }
     let mut tx = state.db.begin().await.or_internal("saving a policy failed")?;
     let before: Option<ClusterRow> =
         sqlx::query_as(&format!("select {COLUMNS} from clusters where id = $1 and team_id = $2 for update"))
@@ -389,8 +399,8 @@ pub async fn set_policy(
     ))
     .bind(id)
     .bind(acting.team_id)
-    .bind(&policy.mode)
-    .bind(&policy.max_autonomous_risk)
+    .bind(policy.mode.as_str())
+    .bind(policy.max_autonomous_risk.as_str())
     .bind(&policy.excluded_namespaces)
     .bind(policy.destructive_allowed)
     .fetch_one(&mut *tx)

@@ -14,8 +14,9 @@ use crate::components::forms::{ConfirmButton, FieldError, FormError, LoadError, 
 use crate::components::incident::When;
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
+use crate::domain::analysis::Risk;
 use crate::domain::cluster::{
-    ClusterOverview, ClusterView, ConnectionReport, Finding, REMEDIATION_MODES, RISK_LEVELS, SimulatedFailure,
+    ClusterOverview, ClusterView, ConnectionReport, Finding, RemediationMode, SimulatedFailure,
 };
 use crate::routes::not_found::NotFound;
 
@@ -252,10 +253,10 @@ fn PolicyPanel(cluster: ClusterView, can_manage: bool, policy: ServerAction<SetC
                         <input type="hidden" name="id" value=cluster.id.to_string() />
                         <fieldset>
                             <legend>"Mode"</legend>
-                            {REMEDIATION_MODES.iter().map(|(mode, label)| view! {
+                            {RemediationMode::ALL.into_iter().map(|mode| view! {
                                 <label class="choice">
-                                    <input type="radio" name="mode" value=*mode checked=current.mode == *mode />
-                                    {*label}
+                                    <input type="radio" name="mode" value=mode.as_str() checked=current.mode == mode />
+                                    {mode.label()}
                                 </label>
                             }).collect_view()}
                             <FieldError outcome field="mode" />
@@ -263,7 +264,7 @@ fn PolicyPanel(cluster: ClusterView, can_manage: bool, policy: ServerAction<SetC
                         <div class="field">
                             <label for="max-risk">"Highest risk autonomous mode may take"</label>
                             <select id="max-risk" name="max_autonomous_risk">
-                                {RISK_LEVELS.iter().map(|risk| view! { <option value=*risk selected=current.max_autonomous_risk == *risk>{*risk}</option> }).collect_view()}
+                                {Risk::ALL.into_iter().map(|risk| view! { <option value=risk.as_str() selected=current.max_autonomous_risk == risk>{risk.as_str()}</option> }).collect_view()}
                             </select>
                             <FieldError outcome field="max_autonomous_risk" />
                         </div>
@@ -285,8 +286,8 @@ fn PolicyPanel(cluster: ClusterView, can_manage: bool, policy: ServerAction<SetC
             } else {
                 view! {
                     <dl class="facts" data-testid="policy">
-                        <div><dt>"Mode"</dt><dd>{current.mode.replace('_', " ")}</dd></div>
-                        <div><dt>"Highest autonomous risk"</dt><dd>{current.max_autonomous_risk.clone()}</dd></div>
+                        <div><dt>"Mode"</dt><dd>{current.mode.name()}</dd></div>
+                        <div><dt>"Highest autonomous risk"</dt><dd>{current.max_autonomous_risk.as_str()}</dd></div>
                         <div><dt>"Excluded namespaces"</dt><dd>{current.excluded_namespaces.join(", ")}</dd></div>
                         <div><dt>"Destructive operations"</dt><dd>{if current.destructive_allowed { "allowed" } else { "off" }}</dd></div>
                     </dl>

@@ -143,7 +143,7 @@ fn ClusterTable(
                                 <td>{cluster.context}</td>
                                 <td>{cluster.user.unwrap_or_default()}</td>
                                 <td>{cluster.namespace}</td>
-                                <td>{cluster.policy.mode.replace('_', " ")}</td>
+                                <td>{cluster.policy.mode.name()}</td>
                                 <td><When at=cluster.created_at /></td>
                                 {can_manage.then(|| view! {
                                     <td class="button-row">

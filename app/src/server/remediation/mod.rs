@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::account::Permission;
 use crate::domain::analysis::{Change, RecommendedAction, Risk};
+use crate::domain::cluster::{RemediationMode, RemediationPolicy};
 use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
@@ -20,30 +21,25 @@ use crate::server::state::AppState;
 /// The notification channel the agent's workers wake on.
 const CHANNEL: &str = "agent_jobs";
 
-/// A cluster's remediation policy, as the checks need it.
-#[derive(sqlx::FromRow)]
-struct Policy {
-    remediation_mode: String,
-    max_autonomous_risk: String,
-    excluded_namespaces: Vec<String>,
-    destructive_allowed: bool,
-}
-
-async fn policy(db: &mut PgConnection, team: Uuid, cluster: Uuid) -> Result<Option<Policy>, sqlx::Error> {
-    sqlx::query_as(
+/// Cluster `cluster`'s remediation policy, as the checks need it.
+async fn policy(db: &mut PgConnection, team: Uuid, cluster: Uuid) -> Result<Option<RemediationPolicy>, sqlx::Error> {
+    let row: Option<(String, String, Vec<String>, bool)> = sqlx::query_as(
         "select remediation_mode, max_autonomous_risk, excluded_namespaces, destructive_allowed
          from clusters where id = $1 and team_id = $2",
     )
     .bind(cluster)
     .bind(team)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|(mode, risk, excluded_namespaces, destructive_allowed)| {
+        crate::server::clusters::policy_of(&mode, &risk, excluded_namespaces, destructive_allowed)
+    }))
 }
 
 /// Why the policy refuses `change` to anyone, if it does.
-fn refused_by_policy(policy: &Policy, change: &Change) -> Option<String> {
+fn refused_by_policy(policy: &RemediationPolicy, change: &Change) -> Option<String> {
     let (namespace, _) = change.target()?;
-    if policy.remediation_mode == "read_only" {
+    if policy.mode == RemediationMode::ReadOnly {
         return Some(
             "The cluster is read-only: DreamOps recommends and never acts there. An admin can change its remediation policy."
                 .into(),
@@ -201,12 +197,12 @@ pub async fn propose<'a>(
 ) -> Result<Proposal<'a>, sqlx::Error> {
     let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(Proposal::default()) };
     let first = actions.iter().find(|action| action.change.target().is_some());
-    match policy.remediation_mode.as_str() {
-        "approve" => return Ok(Proposal { note: None, awaiting: first }),
-        "autonomous" => {}
-        _ => return Ok(Proposal::default()),
+    match policy.mode {
+        RemediationMode::Approve => return Ok(Proposal { note: None, awaiting: first }),
+        RemediationMode::Autonomous => {}
+        RemediationMode::ReadOnly => return Ok(Proposal::default()),
     }
-    let highest = Risk::parse(&policy.max_autonomous_risk).unwrap_or(Risk::Low).min(Risk::Medium);
+    let highest = policy.max_autonomous_risk.min(Risk::Medium);
     let Some((index, action)) = actions.iter().enumerate().find(|(_, action)| {
         action.change.target().is_some()
             && action.risk <= highest
@@ -368,9 +364,10 @@ pub async fn incident_actions(state: &AppState, acting: &Acting, incident: Uuid)
     .or_internal("reading actions failed")?;
     let paused = paused(db, team).await?;
     let (status, mode) = found.ok_or(AppError::NotFound)?;
+    let mode = mode.and_then(|mode| mode.parse::<RemediationMode>().ok());
     // Nothing more to approve on a resolved incident, or where the cluster is read-only.
     let can_approve = acting.role.can(Permission::ApproveRemediations)
-        && mode.as_deref().is_some_and(|m| m != "read_only")
+        && mode.is_some_and(|mode| mode != RemediationMode::ReadOnly)
         && status != "resolved";
     Ok(IncidentActions { actions: list(db, team, incident).await?, mode, can_approve, automation_paused: paused })
 }
