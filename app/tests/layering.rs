@@ -32,7 +32,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("ingest", &["alert_subject", "live", "secrets", "state", "token", "webhook_signature"]),
     ("incidents", &["audit", "db", "ingest", "state"]),
     ("outbound", &["audit", "db", "egress", "secrets", "state"]),
-    ("remediation", &["audit", "cluster_client", "config", "db", "outbound", "state"]),
+    ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "outbound", "state"]),
     (
         "agent",
         &[

@@ -154,18 +154,33 @@ struct ClusterRow {
 
 /// A remediation policy as stored: a mode or risk the database holds that this version
 /// does not know reads as the most cautious one.
-pub fn policy_of(
-    mode: &str,
-    risk: &str,
-    excluded_namespaces: Vec<String>,
-    destructive_allowed: bool,
-) -> RemediationPolicy {
+fn policy_of(mode: &str, risk: &str, excluded_namespaces: Vec<String>, destructive_allowed: bool) -> RemediationPolicy {
     RemediationPolicy {
         mode: mode.parse().unwrap_or(RemediationMode::ReadOnly),
         max_autonomous_risk: Risk::parse(risk).unwrap_or(Risk::Low),
         excluded_namespaces,
         destructive_allowed,
     }
+}
+
+/// Cluster `cluster`'s remediation policy, as remediation's checks need it (in the
+/// caller's transaction).
+pub async fn remediation_policy(
+    db: &mut sqlx::PgConnection,
+    team: Uuid,
+    cluster: Uuid,
+) -> Result<Option<RemediationPolicy>, sqlx::Error> {
+    let row: Option<(String, String, Vec<String>, bool)> = sqlx::query_as(
+        "select remediation_mode, max_autonomous_risk, excluded_namespaces, destructive_allowed
+         from clusters where id = $1 and team_id = $2",
+    )
+    .bind(cluster)
+    .bind(team)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(mode, risk, excluded_namespaces, destructive_allowed)| {
+        policy_of(&mode, &risk, excluded_namespaces, destructive_allowed)
+    }))
 }
 
 impl From<ClusterRow> for ClusterView {

@@ -15,26 +15,12 @@ use crate::domain::cluster::{RemediationMode, RemediationPolicy};
 use crate::domain::remediation::{ActionState, ActionView, IncidentActions};
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
+use crate::server::clusters;
 use crate::server::config::RemediationSettings;
 use crate::server::state::AppState;
 
 /// The notification channel the agent's workers wake on.
 const CHANNEL: &str = "agent_jobs";
-
-/// Cluster `cluster`'s remediation policy, as the checks need it.
-async fn policy(db: &mut PgConnection, team: Uuid, cluster: Uuid) -> Result<Option<RemediationPolicy>, sqlx::Error> {
-    let row: Option<(String, String, Vec<String>, bool)> = sqlx::query_as(
-        "select remediation_mode, max_autonomous_risk, excluded_namespaces, destructive_allowed
-         from clusters where id = $1 and team_id = $2",
-    )
-    .bind(cluster)
-    .bind(team)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(mode, risk, excluded_namespaces, destructive_allowed)| {
-        crate::server::clusters::policy_of(&mode, &risk, excluded_namespaces, destructive_allowed)
-    }))
-}
 
 /// Why the policy refuses `change` to anyone, if it does.
 fn refused_by_policy(policy: &RemediationPolicy, change: &Change) -> Option<String> {
@@ -135,7 +121,7 @@ pub async fn approve(
         return Err(AppError::Conflict("The incident is resolved; reopen it first.".into()));
     }
     let cluster = cluster.ok_or_else(|| AppError::Conflict("The analysis names no cluster to act on.".into()))?;
-    let policy = policy(&mut tx, team, cluster)
+    let policy = clusters::remediation_policy(&mut tx, team, cluster)
         .await
         .or_internal("approving an action failed")?
         .ok_or_else(|| AppError::Conflict("The cluster of this analysis has been removed.".into()))?;
@@ -195,7 +181,9 @@ pub async fn propose<'a>(
     cluster: Uuid,
     actions: &'a [RecommendedAction],
 ) -> Result<Proposal<'a>, sqlx::Error> {
-    let Some(policy) = policy(&mut *db, team, cluster).await? else { return Ok(Proposal::default()) };
+    let Some(policy) = clusters::remediation_policy(&mut *db, team, cluster).await? else {
+        return Ok(Proposal::default());
+    };
     let first = actions.iter().find(|action| action.change.target().is_some());
     match policy.mode {
         RemediationMode::Approve => return Ok(Proposal { note: None, awaiting: first }),
