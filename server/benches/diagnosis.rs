@@ -59,9 +59,17 @@ async fn main() {
     let added = client.post(format!("{address}/api/add_demo_cluster")).send().await.unwrap();
     assert!(added.status().is_success(), "the demo cluster is added");
     let sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, team).await.unwrap();
-    let alertmanager = sources.into_iter().find(|source| source.kind == "alertmanager").unwrap();
-    let webhook =
-        format!("{address}{}", app::server::ingest::integrations::path("alertmanager", &alertmanager.secrets.token));
+    let alertmanager = sources
+        .into_iter()
+        .find(|source| source.kind == app::domain::integration::IntegrationKind::Alertmanager)
+        .unwrap();
+    let webhook = format!(
+        "{address}{}",
+        app::server::ingest::integrations::path(
+            app::domain::integration::IntegrationKind::Alertmanager,
+            &alertmanager.secrets.token
+        )
+    );
     let bearer = format!("Bearer {}", alertmanager.secrets.bearer.clone().unwrap());
 
     let response = client.get(format!("{address}/events")).send().await.unwrap();

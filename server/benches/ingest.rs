@@ -195,7 +195,7 @@ async fn main() {
     sqlx::query("update teams set plan = 'enterprise'").execute(&state.db).await.unwrap();
     let integrations = app::server::ingest::integrations::ensure(&state.db, &state.cipher, team).await.unwrap();
     app::server::ingest::integrations::add_signing_secret(&state, team, "bench-secret").await.unwrap();
-    let token = |kind: &str| integrations.iter().find(|i| i.kind == kind).unwrap().secrets.token.clone();
+    let token = |kind: &str| integrations.iter().find(|i| i.kind.as_str() == kind).unwrap().secrets.token.clone();
     let (pagerduty_url, routing_key) =
         (format!("{address}/webhooks/pagerduty/{}", token("pagerduty")), token("events_api"));
     let baseline_url = baseline(state.db.clone()).await;

@@ -87,7 +87,7 @@ async fn main() {
         let state = state.clone();
         async move {
             let integrations = app::server::ingest::integrations::ensure(&state.db, &state.cipher, team).await.unwrap();
-            integrations.into_iter().find(|i| i.kind == "events_api").unwrap().secrets.token
+            integrations.into_iter().find(|i| i.kind.as_str() == "events_api").unwrap().secrets.token
         }
     };
     let (alpha_key, bravo_key) = (routing_key(alpha).await, routing_key(bravo).await);

@@ -22,8 +22,9 @@ pub async fn reveal_integration(kind: String) -> Result<RevealedSecrets, AppErro
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
-    let revealed = crate::server::ingest::integrations::reveal(&state.db, &state.cipher, auth.team_id(), &kind).await?;
-    auth.acting.audit(&state.db, "integration.secret_revealed", Some(&kind), serde_json::json!({})).await?;
+    let kind = known_kind(&kind)?;
+    let revealed = crate::server::ingest::integrations::reveal(&state.db, &state.cipher, auth.team_id(), kind).await?;
+    auth.acting.audit(&state.db, "integration.secret_revealed", Some(kind.as_str()), serde_json::json!({})).await?;
     Ok(revealed)
 }
 
@@ -33,8 +34,9 @@ pub async fn rotate_integration(kind: String) -> Result<(), AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
-    crate::server::ingest::integrations::rotate(state, auth.team_id(), &kind).await?;
-    auth.acting.audit(&state.db, "integration.token_rotated", Some(&kind), serde_json::json!({})).await
+    let kind = known_kind(&kind)?;
+    crate::server::ingest::integrations::rotate(state, auth.team_id(), kind).await?;
+    auth.acting.audit(&state.db, "integration.token_rotated", Some(kind.as_str()), serde_json::json!({})).await
 }
 
 /// Adds the signing secret PagerDuty showed for the webhook subscription; the previous
@@ -77,8 +79,9 @@ pub async fn send_test_alert(kind: String) -> Result<String, AppError> {
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     let state = &auth.request.state;
     let team = auth.team_id();
-    auth.acting.audit(&state.db, "integration.test_sent", Some(&kind), serde_json::json!({})).await?;
-    crate::server::ingest::integrations::send_test_alert(&state.db, &state.cipher, &state.self_url, team, &kind).await
+    let kind = known_kind(&kind)?;
+    auth.acting.audit(&state.db, "integration.test_sent", Some(kind.as_str()), serde_json::json!({})).await?;
+    crate::server::ingest::integrations::send_test_alert(&state.db, &state.cipher, &state.self_url, team, kind).await
 }
 
 /// How much of its alert quota the team has used this period.
@@ -125,4 +128,10 @@ pub async fn remove_notification(which: String) -> Result<crate::domain::integra
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
     crate::server::outbound::settings::remove(auth.state(), &auth.acting, &which).await
+}
+
+/// The alert source a form names; 404 for any other.
+#[cfg(feature = "ssr")]
+fn known_kind(kind: &str) -> Result<crate::domain::integration::IntegrationKind, AppError> {
+    kind.parse().map_err(|_| AppError::NotFound)
 }

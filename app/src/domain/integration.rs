@@ -4,11 +4,73 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The kinds of alert source a team has one of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationKind {
+    /// PagerDuty's signed webhooks.
+    Pagerduty,
+    /// PagerDuty Events API v2 senders.
+    EventsApi,
+    /// Prometheus Alertmanager.
+    Alertmanager,
+    /// Grafana alerting.
+    Grafana,
+}
+
+impl IntegrationKind {
+    /// Every kind, in the order the integrations page shows them.
+    pub const ALL: [IntegrationKind; 4] = [
+        IntegrationKind::Pagerduty,
+        IntegrationKind::EventsApi,
+        IntegrationKind::Alertmanager,
+        IntegrationKind::Grafana,
+    ];
+
+    /// The name stored in the database, used in webhook paths, forms and test ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Pagerduty => "pagerduty",
+            IntegrationKind::EventsApi => "events_api",
+            IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Grafana => "grafana",
+        }
+    }
+
+    /// The name people know the source by.
+    pub fn label(self) -> &'static str {
+        match self {
+            IntegrationKind::Pagerduty => "PagerDuty webhooks",
+            IntegrationKind::EventsApi => "Events API v2",
+            IntegrationKind::Alertmanager => "Prometheus Alertmanager",
+            IntegrationKind::Grafana => "Grafana alerting",
+        }
+    }
+
+    /// Whether senders present a bearer token besides the URL's (Alertmanager, Grafana).
+    pub fn has_bearer(self) -> bool {
+        matches!(self, IntegrationKind::Alertmanager | IntegrationKind::Grafana)
+    }
+}
+
+impl std::fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IntegrationKind {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        IntegrationKind::ALL.into_iter().find(|kind| kind.as_str() == s).ok_or("no such alert source")
+    }
+}
+
 /// One alert source of the team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrationView {
-    /// `pagerduty`, `events_api`, `alertmanager` or `grafana`.
-    pub kind: String,
+    pub kind: IntegrationKind,
     /// The path senders post to (the token in it is masked until revealed).
     pub path: String,
     /// PagerDuty: how many signing secrets are active (0, 1, or 2 while rotating).
@@ -21,24 +83,6 @@ pub struct IntegrationView {
     pub last_delivery_result: Option<String>,
     /// The latest deliveries, newest first.
     pub recent: Vec<DeliveryView>,
-}
-
-impl IntegrationView {
-    /// The name people know the source by.
-    pub fn label(&self) -> &'static str {
-        label(&self.kind)
-    }
-}
-
-/// The name people know a source by.
-pub fn label(kind: &str) -> &'static str {
-    match kind {
-        "pagerduty" => "PagerDuty webhooks",
-        "events_api" => "Events API v2",
-        "alertmanager" => "Prometheus Alertmanager",
-        "grafana" => "Grafana alerting",
-        _ => "Alert source",
-    }
 }
 
 /// A recent delivery.

@@ -14,6 +14,7 @@ use axum::routing::post;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use app::domain::integration::IntegrationKind;
 use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
 use app::server::ingest::{Delivery, Effect, Outcome, alertmanager, events_api, pagerduty, rest};
@@ -55,7 +56,7 @@ async fn pagerduty_webhook(
         Ok(signature) => signature,
         Err(oversized) => return unauthorized(&oversized.to_string()),
     };
-    let integration = match state.senders.find("pagerduty", &token).await {
+    let integration = match state.senders.find(IntegrationKind::Pagerduty, &token).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return unauthorized("unknown webhook URL"),
         Err(error) => return error.into_response(),
@@ -89,7 +90,7 @@ async fn events_api_enqueue(State(state): State<AppState>, body: Bytes) -> Respo
         Ok(key) => key,
         Err(errors) => return invalid_event(errors),
     };
-    let integration = match state.senders.find("events_api", &routing_key).await {
+    let integration = match state.senders.find(IntegrationKind::EventsApi, &routing_key).await {
         Ok(Some(integration)) => integration,
         Ok(None) => return invalid_event(vec!["Invalid routing key".to_string()]),
         Err(error) => return error.into_response(),
@@ -145,7 +146,7 @@ fn has_bearer(headers: &HeaderMap, expected: Option<&str>) -> bool {
 
 async fn alertmanager_like(
     state: AppState,
-    kind: &'static str,
+    kind: IntegrationKind,
     token: String,
     headers: HeaderMap,
     body: Bytes,
@@ -163,8 +164,8 @@ async fn alertmanager_like(
     {
         return unauthorized("invalid X-Grafana-Alerting-Signature");
     }
-    let delivery = Delivery { team_id: integration.team_id, source: kind, delivery_id: None, raw: &body };
-    match state.recorder.record(&delivery, alertmanager::parse(kind, &body)).await {
+    let delivery = Delivery { team_id: integration.team_id, source: kind.as_str(), delivery_id: None, raw: &body };
+    match state.recorder.record(&delivery, alertmanager::parse(kind.as_str(), &body)).await {
         Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "accepted" }))).into_response(),
         Err(error) => error.into_response(),
     }
@@ -191,7 +192,7 @@ async fn alertmanager_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    alertmanager_like(state, "alertmanager", token, headers, body).await
+    alertmanager_like(state, IntegrationKind::Alertmanager, token, headers, body).await
 }
 
 /// `POST /webhooks/grafana/{token}`.
@@ -201,7 +202,7 @@ async fn grafana_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    alertmanager_like(state, "grafana", token, headers, body).await
+    alertmanager_like(state, IntegrationKind::Grafana, token, headers, body).await
 }
 
 /// `POST /api/v1/alerts`, with a team API key.

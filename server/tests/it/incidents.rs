@@ -16,7 +16,7 @@ async fn team(app: &TestApp, name: &str) -> (User, String) {
     let state = app.state();
     sqlx::query("update teams set plan = 'enterprise' where id = $1").bind(id).execute(&state.db).await.unwrap();
     let integrations = app::server::ingest::integrations::ensure(&state.db, &state.cipher, id).await.unwrap();
-    let key = integrations.iter().find(|i| i.kind == "events_api").unwrap().secrets.token.clone();
+    let key = integrations.iter().find(|i| i.kind.as_str() == "events_api").unwrap().secrets.token.clone();
     (owner, key)
 }
 

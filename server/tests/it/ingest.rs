@@ -32,7 +32,7 @@ impl Team {
     }
 
     fn integration(&self, kind: &str) -> &Integration {
-        self.integrations.iter().find(|i| i.kind == kind).unwrap()
+        self.integrations.iter().find(|i| i.kind.as_str() == kind).unwrap()
     }
 
     /// Where an Alertmanager or Grafana integration takes deliveries, and its

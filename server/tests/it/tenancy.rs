@@ -359,7 +359,7 @@ async fn one_teams_alert_credentials_never_write_into_another_team() {
     let a_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, a_id).await.unwrap();
     let b_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, b_id).await.unwrap();
     let source = |list: &[app::server::ingest::integrations::Integration], kind: &str| {
-        list.iter().find(|i| i.kind == kind).unwrap().secrets.clone()
+        list.iter().find(|i| i.kind.as_str() == kind).unwrap().secrets.clone()
     };
 
     // B has an open incident with a well-known dedup key.

@@ -15,7 +15,7 @@ use crate::api::integrations::{
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
-use crate::domain::integration::{IntegrationView, RevealedSecrets};
+use crate::domain::integration::{IntegrationKind, IntegrationView, RevealedSecrets};
 use crate::error::AppError;
 
 /// `/settings/integrations`.
@@ -34,22 +34,22 @@ fn Integrations() -> impl IntoView {
     let revoke_old = ServerAction::<RevokeOldPagerdutySecret>::new();
     let grafana_secret = ServerAction::<SetGrafanaSecret>::new();
     // Kept per source at page level, so that they survive the list being reloaded.
-    let revealed = RwSignal::new(HashMap::<String, RevealedSecrets>::new());
-    let test_results = RwSignal::new(HashMap::<String, Result<String, AppError>>::new());
-    let reveal = Action::new(move |kind: &String| {
-        let kind = kind.clone();
+    let revealed = RwSignal::new(HashMap::<IntegrationKind, RevealedSecrets>::new());
+    let test_results = RwSignal::new(HashMap::<IntegrationKind, Result<String, AppError>>::new());
+    let reveal = Action::new(move |kind: &IntegrationKind| {
+        let kind = *kind;
         async move {
-            if let Ok(secrets) = reveal_integration(kind.clone()).await {
+            if let Ok(secrets) = reveal_integration(kind.to_string()).await {
                 revealed.update(|map| {
                     map.insert(kind, secrets);
                 });
             }
         }
     });
-    let test = Action::new(move |kind: &String| {
-        let kind = kind.clone();
+    let test = Action::new(move |kind: &IntegrationKind| {
+        let kind = *kind;
         async move {
-            let result = send_test_alert(kind.clone()).await;
+            let result = send_test_alert(kind.to_string()).await;
             test_results.update(|map| {
                 map.insert(kind, result);
             });
@@ -171,23 +171,18 @@ struct IntegrationActions {
     add_secret: ServerAction<AddPagerdutySecret>,
     revoke_old: ServerAction<RevokeOldPagerdutySecret>,
     grafana_secret: ServerAction<SetGrafanaSecret>,
-    reveal: Action<String, ()>,
-    test: Action<String, ()>,
-    revealed: RwSignal<HashMap<String, RevealedSecrets>>,
-    test_results: RwSignal<HashMap<String, Result<String, AppError>>>,
+    reveal: Action<IntegrationKind, ()>,
+    test: Action<IntegrationKind, ()>,
+    revealed: RwSignal<HashMap<IntegrationKind, RevealedSecrets>>,
+    test_results: RwSignal<HashMap<IntegrationKind, Result<String, AppError>>>,
 }
 
 #[component]
 fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) -> impl IntoView {
-    let kind = integration.kind.clone();
-    let revealed = {
-        let kind = kind.clone();
-        Signal::derive(move || actions.revealed.with(|map| map.get(&kind).cloned()))
-    };
-    let test_outcome: Outcome<String> = {
-        let kind = kind.clone();
-        Signal::derive(move || actions.test_results.with(|map| map.get(&kind).cloned()))
-    };
+    let kind = integration.kind;
+    let revealed = Signal::derive(move || actions.revealed.with(|map| map.get(&kind).cloned()));
+    let test_outcome: Outcome<String> =
+        Signal::derive(move || actions.test_results.with(|map| map.get(&kind).cloned()));
     let origin = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Ok(value) = window().location().origin() {
@@ -204,16 +199,12 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
         _ => "No deliveries yet".to_string(),
     };
     let secret_outcome = Outcome::from(actions.add_secret.value());
-    let label = integration.label();
-    let is_pagerduty = kind == "pagerduty";
-    let is_grafana = kind == "grafana";
+    let label = kind.label();
+    let is_pagerduty = kind == IntegrationKind::Pagerduty;
+    let is_grafana = kind == IntegrationKind::Grafana;
     let grafana_outcome = Outcome::from(actions.grafana_secret.value());
     let signed = integration.signed;
-    let has_bearer = matches!(kind.as_str(), "alertmanager" | "grafana");
-    let kind_for_reveal = kind.clone();
-    let kind_for_rotate = kind.clone();
-    let kind_for_test = kind.clone();
-    let kind_for_snippet = kind.clone();
+    let has_bearer = kind.has_bearer();
     view! {
         <section class="panel integration" data-testid=format!("integration-{kind}")>
             <div class="panel-header">
@@ -243,7 +234,7 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                     type="button"
                     class="button secondary small"
                     on:click=move |_| {
-                        actions.reveal.dispatch(kind_for_reveal.clone());
+                        actions.reveal.dispatch(kind);
                     }
                 >
                     "Reveal"
@@ -252,11 +243,10 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                     label="Rotate"
                     question=format!("Rotate the {label} token? The current URL or key stops working at once.")
                     on_confirm=move || {
-                        let kind = kind_for_rotate.clone();
                         actions.revealed.update(|map| {
                             map.remove(&kind);
                         });
-                        actions.rotate.dispatch(RotateIntegration { kind });
+                        actions.rotate.dispatch(RotateIntegration { kind: kind.to_string() });
                     }
                 />
                 <button
@@ -264,7 +254,7 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                     class="button small"
                     disabled=move || actions.test.pending().get()
                     on:click=move |_| {
-                        actions.test.dispatch(kind_for_test.clone());
+                        actions.test.dispatch(kind);
                     }
                 >
                     "Send test alert"
@@ -311,10 +301,9 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
             </Show>
             <Show when=move || has_bearer>
                 {
-                    let kind = kind_for_snippet.clone();
                     move || {
                         let bearer = revealed.with(|r| r.as_ref().and_then(|r| r.bearer.clone())).unwrap_or_else(|| "<reveal to fill in>".into());
-                        let snippet = if kind == "alertmanager" {
+                        let snippet = if kind == IntegrationKind::Alertmanager {
                             format!(
                                 "receivers:\n  - name: dreamops\n    webhook_configs:\n      - url: {}\n        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n            credentials: {bearer}\n",
                                 url.get()
@@ -327,7 +316,7 @@ fn IntegrationCard(integration: IntegrationView, actions: IntegrationActions) ->
                         };
                         view! {
                             <details>
-                                <summary>{if kind == "alertmanager" { "Alertmanager receiver" } else { "Grafana contact point" }}</summary>
+                                <summary>{if kind == IntegrationKind::Alertmanager { "Alertmanager receiver" } else { "Grafana contact point" }}</summary>
                                 <pre class="snippet"><code>{snippet}</code></pre>
                             </details>
                         }

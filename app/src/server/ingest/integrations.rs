@@ -12,15 +12,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::integration::{DeliveryView, IntegrationView, RevealedSecrets};
+use crate::domain::integration::{DeliveryView, IntegrationKind, IntegrationView, RevealedSecrets};
 
 use crate::error::{AppError, OrInternal};
 use crate::server::secrets::{Cipher, Place};
 use crate::server::state::AppState;
 use crate::server::token;
-
-/// The kinds of integration, as stored.
-pub const KINDS: [&str; 4] = ["pagerduty", "events_api", "alertmanager", "grafana"];
 
 /// An integration's secrets (sealed together in the database).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -43,7 +40,7 @@ pub struct Integration {
     /// The team it belongs to.
     pub team_id: Uuid,
     /// Its kind.
-    pub kind: String,
+    pub kind: IntegrationKind,
     /// Its secrets, opened.
     pub secrets: Secrets,
 }
@@ -60,11 +57,11 @@ fn seal(cipher: &Cipher, team: Uuid, id: Uuid, secrets: &Secrets) -> Vec<u8> {
 /// Creates the team's integrations that do not exist yet (one of each kind), in `tx`:
 /// every new team gets them in the transaction that creates it.
 pub async fn create_missing(tx: &mut sqlx::PgConnection, cipher: &Cipher, team: Uuid) -> Result<(), AppError> {
-    for kind in KINDS {
+    for kind in IntegrationKind::ALL {
         let token = token::random_hex(24);
         let secrets = Secrets {
             token: token.clone(),
-            bearer: matches!(kind, "alertmanager" | "grafana").then(|| token::random_hex(24)),
+            bearer: kind.has_bearer().then(|| token::random_hex(24)),
             ..Secrets::default()
         };
         let id = Uuid::new_v4();
@@ -74,7 +71,7 @@ pub async fn create_missing(tx: &mut sqlx::PgConnection, cipher: &Cipher, team: 
         )
         .bind(id)
         .bind(team)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(token::digest(&token))
         .bind(seal(cipher, team, id, &secrets))
         .execute(&mut *tx)
@@ -87,7 +84,7 @@ pub async fn create_missing(tx: &mut sqlx::PgConnection, cipher: &Cipher, team: 
 /// The team's integrations, creating any that do not exist yet.
 pub async fn ensure(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integration>, AppError> {
     let existing = load(pool, cipher, team).await?;
-    if existing.len() == KINDS.len() {
+    if existing.len() == IntegrationKind::ALL.len() {
         return Ok(existing);
     }
     let mut connection = pool.acquire().await.or_internal("an integration query failed")?;
@@ -103,7 +100,7 @@ pub async fn complete_every_team(pool: &PgPool, cipher: &Cipher) -> Result<usize
         "select t.id from teams t left join integrations i on i.team_id = t.id
          group by t.id having count(i.id) < $1",
     )
-    .bind(KINDS.len() as i64)
+    .bind(IntegrationKind::ALL.len() as i64)
     .fetch_all(pool)
     .await
     .or_internal("an integration query failed")?;
@@ -124,26 +121,30 @@ async fn load(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Integrat
     .await
     .or_internal("an integration query failed")?;
     rows.into_iter()
-        .map(|(id, kind, sealed)| {
-            Ok(Integration { id, team_id: team, kind, secrets: open(cipher, team, id, &sealed)? })
+        .filter_map(|(id, kind, sealed)| {
+            let kind = kind.parse().ok()?;
+            Some(open(cipher, team, id, &sealed).map(|secrets| Integration { id, team_id: team, kind, secrets }))
         })
         .collect()
 }
 
 /// The integration of `kind` whose token is `token`, as stored (requests find it through
 /// the [`SenderDirectory`](super::SenderDirectory)).
-pub async fn find(pool: &PgPool, cipher: &Cipher, kind: &str, token: &str) -> Result<Option<Integration>, AppError> {
+pub async fn find(
+    pool: &PgPool,
+    cipher: &Cipher,
+    kind: IntegrationKind,
+    token: &str,
+) -> Result<Option<Integration>, AppError> {
     let row: Option<(Uuid, Uuid, Vec<u8>)> =
         sqlx::query_as("select id, team_id, secrets_ciphertext from integrations where token_hash = $1 and kind = $2")
             .bind(token::digest(token))
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_optional(pool)
             .await
             .or_internal("an integration query failed")?;
-    row.map(|(id, team_id, sealed)| {
-        Ok(Integration { id, team_id, kind: kind.to_string(), secrets: open(cipher, team_id, id, &sealed)? })
-    })
-    .transpose()
+    row.map(|(id, team_id, sealed)| Ok(Integration { id, team_id, kind, secrets: open(cipher, team_id, id, &sealed)? }))
+        .transpose()
 }
 
 /// Adds a PagerDuty signing secret; the previous newest stays active beside it (so
@@ -153,7 +154,7 @@ pub async fn add_signing_secret(state: &AppState, team: Uuid, secret: &str) -> R
     if secret.is_empty() || secret.len() > 256 {
         return Err(AppError::field("secret", "Paste the signing secret PagerDuty showed for the subscription."));
     }
-    update_secrets(state, team, "pagerduty", |secrets| {
+    update_secrets(state, team, IntegrationKind::Pagerduty, |secrets| {
         secrets.signing_secrets.insert(0, secret.to_string());
         secrets.signing_secrets.truncate(2);
     })
@@ -169,12 +170,12 @@ pub async fn set_grafana_secret(state: &AppState, team: Uuid, secret: &str) -> R
         return Err(AppError::field("secret", "A signing secret is 256 characters at most."));
     }
     let secret = (!secret.is_empty()).then(|| secret.to_string());
-    update_secrets(state, team, "grafana", |secrets| secrets.hmac = secret).await
+    update_secrets(state, team, IntegrationKind::Grafana, |secrets| secrets.hmac = secret).await
 }
 
 /// Keeps only the newest PagerDuty signing secret (after the switch is complete).
 pub async fn revoke_old_signing_secret(state: &AppState, team: Uuid) -> Result<(), AppError> {
-    update_secrets(state, team, "pagerduty", |secrets| secrets.signing_secrets.truncate(1)).await
+    update_secrets(state, team, IntegrationKind::Pagerduty, |secrets| secrets.signing_secrets.truncate(1)).await
 }
 
 /// Changes an integration's secrets under a row lock (its token hash follows the token).
@@ -182,7 +183,7 @@ pub async fn revoke_old_signing_secret(state: &AppState, team: Uuid) -> Result<(
 async fn update_secrets(
     state: &AppState,
     team: Uuid,
-    kind: &str,
+    kind: IntegrationKind,
     change: impl FnOnce(&mut Secrets),
 ) -> Result<(), AppError> {
     let (pool, cipher) = (&state.db, &state.cipher);
@@ -191,7 +192,7 @@ async fn update_secrets(
     let (id, sealed): (Uuid, Vec<u8>) =
         sqlx::query_as("select id, secrets_ciphertext from integrations where team_id = $1 and kind = $2 for update")
             .bind(team)
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_one(&mut *tx)
             .await
             .or_internal("an integration query failed")?;
@@ -210,9 +211,9 @@ async fn update_secrets(
 }
 
 /// The path senders post to; `token` may be a mask.
-pub fn path(kind: &str, token: &str) -> String {
+pub fn path(kind: IntegrationKind, token: &str) -> String {
     match kind {
-        "events_api" => "/v2/enqueue".to_string(),
+        IntegrationKind::EventsApi => "/v2/enqueue".to_string(),
         kind => format!("/webhooks/{kind}/{token}"),
     }
 }
@@ -230,12 +231,12 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
              where team_id = $1 and source = $2 order by received_at desc limit 10",
         )
         .bind(team)
-        .bind(&integration.kind)
+        .bind(integration.kind.as_str())
         .fetch_all(pool)
         .await
         .or_internal("an integration query failed")?;
         views.push(IntegrationView {
-            path: path(&integration.kind, MASK),
+            path: path(integration.kind, MASK),
             signing_secrets: integration.secrets.signing_secrets.len(),
             signed: integration.secrets.hmac.is_some(),
             kind: integration.kind,
@@ -247,26 +248,25 @@ pub async fn views(pool: &PgPool, cipher: &Cipher, team: Uuid) -> Result<Vec<Int
     Ok(views)
 }
 
-fn check_kind(kind: &str) -> Result<(), AppError> {
-    if KINDS.contains(&kind) { Ok(()) } else { Err(AppError::NotFound) }
-}
-
 /// The secrets of one of the team's integrations.
-pub async fn reveal(pool: &PgPool, cipher: &Cipher, team: Uuid, kind: &str) -> Result<RevealedSecrets, AppError> {
-    check_kind(kind)?;
+pub async fn reveal(
+    pool: &PgPool,
+    cipher: &Cipher,
+    team: Uuid,
+    kind: IntegrationKind,
+) -> Result<RevealedSecrets, AppError> {
     let integration = load(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
     let secrets = integration.secrets;
     Ok(RevealedSecrets {
         path: path(kind, &secrets.token),
-        routing_key: (kind == "events_api").then(|| secrets.token.clone()),
+        routing_key: (kind == IntegrationKind::EventsApi).then(|| secrets.token.clone()),
         bearer: secrets.bearer,
     })
 }
 
 /// Replaces the integration's token (and bearer token): the old URL, routing key and
 /// bearer stop working at once.
-pub async fn rotate(state: &AppState, team: Uuid, kind: &str) -> Result<(), AppError> {
-    check_kind(kind)?;
+pub async fn rotate(state: &AppState, team: Uuid, kind: IntegrationKind) -> Result<(), AppError> {
     update_secrets(state, team, kind, |secrets| {
         secrets.token = token::random_hex(24);
         if secrets.bearer.is_some() {
@@ -283,16 +283,15 @@ pub async fn send_test_alert(
     cipher: &Cipher,
     self_url: &str,
     team: Uuid,
-    kind: &str,
+    kind: IntegrationKind,
 ) -> Result<String, AppError> {
-    check_kind(kind)?;
     let integration =
         ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == kind).ok_or(AppError::NotFound)?;
     let secrets = &integration.secrets;
     let id = Uuid::new_v4().simple().to_string();
     let title = "Test alert from DreamOps";
     let (body, headers): (String, Vec<(&str, String)>) = match kind {
-        "pagerduty" => {
+        IntegrationKind::Pagerduty => {
             let Some(secret) = secrets.signing_secrets.first() else {
                 return Err(AppError::Conflict("Add the signing secret PagerDuty gave you first.".into()));
             };
@@ -303,7 +302,7 @@ pub async fn send_test_alert(
             let signature = crate::server::webhook_signature::sign(secret.as_bytes(), &[body.as_bytes()]);
             (body, vec![("x-pagerduty-signature", format!("v1={signature}")), ("x-webhook-id", id.clone())])
         }
-        "events_api" => (
+        IntegrationKind::EventsApi => (
             serde_json::json!({"routing_key": secrets.token, "event_action": "trigger", "dedup_key": format!("dreamops-test-{id}"),
                 "payload": {"summary": title, "source": "dreamops", "severity": "info"}})
             .to_string(),
@@ -363,10 +362,18 @@ pub async fn send_as_alertmanager(
     team: Uuid,
     payload: &serde_json::Value,
 ) -> Result<String, AppError> {
-    let integration =
-        ensure(pool, cipher, team).await?.into_iter().find(|i| i.kind == "alertmanager").ok_or(AppError::NotFound)?;
+    let integration = ensure(pool, cipher, team)
+        .await?
+        .into_iter()
+        .find(|i| i.kind == IntegrationKind::Alertmanager)
+        .ok_or(AppError::NotFound)?;
     let secrets = &integration.secrets;
     let authorization = format!("Bearer {}", secrets.bearer.clone().unwrap_or_default());
-    deliver(self_url, &path("alertmanager", &secrets.token), payload.to_string(), &[("authorization", authorization)])
-        .await
+    deliver(
+        self_url,
+        &path(IntegrationKind::Alertmanager, &secrets.token),
+        payload.to_string(),
+        &[("authorization", authorization)],
+    )
+    .await
 }

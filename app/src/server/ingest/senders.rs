@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
 use super::integrations::{self, Integration};
+use crate::domain::integration::IntegrationKind;
 use crate::error::AppError;
 use crate::server::secrets::Cipher;
 use crate::server::token;
@@ -54,7 +55,7 @@ impl SenderDirectory {
     }
 
     /// The integration of `kind` whose token is `token`.
-    pub async fn find(&self, kind: &str, token: &str) -> Result<Option<Arc<Integration>>, AppError> {
+    pub async fn find(&self, kind: IntegrationKind, token: &str) -> Result<Option<Arc<Integration>>, AppError> {
         let digest = token::digest(token);
         if self.shared.listening.load(Ordering::Acquire)
             && let Some(integration) = self.shared.known.read().expect("not poisoned").get(&digest)
