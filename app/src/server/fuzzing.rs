@@ -10,9 +10,9 @@
 use serde_json::{Value, json};
 
 use crate::server::billing::signature as stripe;
-use crate::server::demo_cluster::{api, patch, selectors};
 use crate::server::ingest::{self, NormalizedAlert, alertmanager, events_api, pagerduty, rest};
 use crate::server::webhook_signature::{self, SignatureHeader};
+use kube_simulator::{patch, selectors};
 
 /// A target: any bytes in, a panic only on a bug.
 pub type Target = fn(&[u8]);
@@ -182,10 +182,7 @@ pub fn demo_selectors(data: &[u8]) {
 pub fn demo_request(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (path, query) = text.split_once('\n').unwrap_or((text, ""));
-    let _ = api::route(path);
-    for name in ["watch", "labelSelector", "fieldSelector", "container", "previous", "tailLines", "dryRun"] {
-        let _ = api::param(query, name);
-    }
+    let _ = kube_simulator::routes(path, query);
 }
 
 #[cfg(test)]

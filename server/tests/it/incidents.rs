@@ -422,13 +422,16 @@ async fn the_dashboards_daily_rollups_always_equal_what_they_count() {
         assert_eq!(owner.call(endpoint, &[("id", id)]).await.status(), StatusCode::OK);
     }
     // Alerts raced, so a resolved incident may have a newer open one with its dedup key,
-    // which rightly refuses to be reopened: reopen only those without.
+    // which rightly refuses to be reopened (and so does a second one of a key once the
+    // first is open again): reopen one each of keys with nothing open.
     let reopenable: Vec<(Uuid,)> = sqlx::query_as(
-        "select id from incidents resolved
-         where status = 'resolved' and team_id = $1
-           and not exists (select 1 from incidents newer
-                           where newer.team_id = resolved.team_id and newer.dedup_key = resolved.dedup_key
-                             and newer.status <> 'resolved')
+        "select id from (select distinct on (dedup_key) id, dedup_key from incidents resolved
+                         where status = 'resolved' and team_id = $1
+                           and not exists (select 1 from incidents newer
+                                           where newer.team_id = resolved.team_id
+                                             and newer.dedup_key = resolved.dedup_key
+                                             and newer.status <> 'resolved')
+                         order by dedup_key, id) one_per_key
          order by id limit 3",
     )
     .bind(owner.viewer().await["team"]["team_id"].as_str().unwrap().parse::<Uuid>().unwrap())

@@ -19,7 +19,7 @@ use tower_test::mock;
 use super::classify::{self, IncidentFacts};
 use super::context::{self, Steps};
 use super::rules;
-use crate::server::demo_cluster::selectors::{FieldSelector, LabelSelector};
+use kube_simulator::selectors::{FieldSelector, LabelSelector};
 
 /// One case, as written in its file.
 #[derive(Deserialize)]

@@ -6,13 +6,13 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::programs::{NAMESPACE, demo_image};
 use super::store;
-use super::world::{World, text};
 use crate::domain::cluster::SimulatedFailure;
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::state::AppState;
+use kube_simulator::programs::{NAMESPACE, demo_image};
+use kube_simulator::{World, text};
 
 /// The app the failures break.
 pub const TARGET: &str = "healthy-app";

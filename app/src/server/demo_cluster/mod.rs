@@ -1,23 +1,10 @@
-//! The demo cluster: a simulated Kubernetes API server built into DreamOps, one per team
-//! that adds it, its state in PostgreSQL. Clients — the agent through the kube crate,
+//! The demo cluster: the simulated Kubernetes API server (the `kube-simulator` crate)
+//! built into DreamOps, one per team that adds it, its state in PostgreSQL. Clients — the agent through the kube crate,
 //! kubectl — reach it over HTTP at `/demo-k8s/<cluster id>` with the bearer token of its
 //! kubeconfig, exactly as they would a real cluster.
 
-mod admission;
-pub mod api;
-mod autoscalers;
-mod claims;
 pub mod failures;
-mod jobs;
-mod network;
-pub(crate) mod patch;
-mod pods;
-pub mod programs;
-mod rbac;
-pub(crate) mod selectors;
-mod sets;
 pub mod store;
-mod world;
 
 use kube::config::Kubeconfig;
 use uuid::Uuid;
@@ -29,8 +16,7 @@ use crate::server::clusters::{self, SavedCluster};
 use crate::server::state::AppState;
 use crate::server::token;
 
-pub use api::{ApiRequest, ApiResponse};
-pub use world::World;
+pub use kube_simulator::{ApiRequest, ApiResponse, World, programs};
 
 /// Where the demo clusters are served, each under its id.
 pub const BASE_PATH: &str = "/demo-k8s";
@@ -120,17 +106,25 @@ pub async fn reset(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), Ap
 /// Answers a client's request to demo cluster `cluster`, authenticated by `bearer`, and
 /// notes it in the cluster's request log.
 pub async fn serve(state: &AppState, cluster: Uuid, bearer: Option<&str>, request: &ApiRequest<'_>) -> ApiResponse {
-    let unauthorized = || api::status(401, "Unauthorized", "Unauthorized", None);
+    let unauthorized = || kube_simulator::status(401, "Unauthorized", "Unauthorized", None);
     let Some(bearer) = bearer else { return unauthorized() };
     match store::cluster_of_token(&state.db, &token::digest(bearer)).await {
         Ok(Some(found)) if found == cluster => {}
         Ok(_) => return unauthorized(),
         Err(error) => {
             tracing::error!(%error, "finding a demo cluster failed");
-            return api::status(500, "InternalError", "Internal error occurred", None);
+            return kube_simulator::status(500, "InternalError", "Internal error occurred", None);
         }
     }
-    let response = api::serve(&state.db, cluster, request).await;
+    let mut objects = store::PgStore::new(state.db.clone(), cluster);
+    let answered = kube_simulator::serve(&mut objects, request).await;
+    let response = match (answered, objects.finish().await) {
+        (Ok(response), Ok(())) => response,
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "the demo cluster's store failed");
+            kube_simulator::internal_error()
+        }
+    };
     if let Err(error) =
         store::log_request(&state.db, cluster, request.method, request.path, request.query, response.status).await
     {

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::world::{Key, World};
+use kube_simulator::{Key, Store, World};
 
 /// Events kept per demo cluster (the oldest go first).
 const EVENTS_KEPT: i64 = 1000;
@@ -198,4 +198,66 @@ pub async fn requests(db: &PgPool, cluster: Uuid) -> Result<Vec<LoggedRequest>, 
         .bind(cluster)
         .fetch_all(db)
         .await
+}
+
+/// Demo cluster `cluster`'s objects in PostgreSQL, as the simulated API reads and changes
+/// them: reads straight from the rows, a change in one transaction under the cluster's
+/// row lock, committed when saved and rolled back when dropped unsaved.
+pub struct PgStore {
+    db: PgPool,
+    cluster: Uuid,
+    change: Option<Transaction<'static, Postgres>>,
+}
+
+impl PgStore {
+    pub fn new(db: PgPool, cluster: Uuid) -> Self {
+        PgStore { db, cluster, change: None }
+    }
+
+    /// Ends a change that was not saved (a dry run, a refusal): rolled back now, so that
+    /// the cluster's lock is free before anything else touches it.
+    pub async fn finish(mut self) -> Result<(), sqlx::Error> {
+        match self.change.take() {
+            Some(tx) => tx.rollback().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Store for PgStore {
+    type Error = sqlx::Error;
+
+    async fn list(&mut self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, sqlx::Error> {
+        list(&self.db, self.cluster, resource, namespace).await
+    }
+
+    async fn get(&mut self, resource: &str, namespace: &str, name: &str) -> Result<Option<Value>, sqlx::Error> {
+        get(&self.db, self.cluster, resource, namespace, name).await
+    }
+
+    async fn resource_version(&mut self) -> Result<i64, sqlx::Error> {
+        resource_version(&self.db, self.cluster).await
+    }
+
+    async fn world(&mut self) -> Result<World, sqlx::Error> {
+        // Outside a transaction: the lock `load` takes ends with its statement.
+        let mut connection = self.db.acquire().await?;
+        load(&mut connection, self.cluster).await
+    }
+
+    async fn lock(&mut self) -> Result<World, sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        let world = load(&mut tx, self.cluster).await?;
+        self.change = Some(tx);
+        Ok(world)
+    }
+
+    async fn save(&mut self, world: &mut World) -> Result<(), sqlx::Error> {
+        let mut tx = match self.change.take() {
+            Some(tx) => tx,
+            None => self.db.begin().await?,
+        };
+        save(&mut tx, self.cluster, world).await?;
+        tx.commit().await
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::programs::{self, Verdict};
 use super::world::{World, labels_match, selects};
-use crate::server::cluster_client::quantity;
+use crate::quantity;
 
 /// The cluster DNS server, as clients' errors name it.
 const DNS: &str = "10.96.0.10:53";

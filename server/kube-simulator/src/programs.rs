@@ -8,7 +8,7 @@
 use k8s_openapi::api::core::v1::Container;
 use serde_json::{Value, json};
 
-use crate::server::cluster_client::quantity::{cpu_millis, memory_bytes};
+use crate::quantity::{cpu_millis, memory_bytes};
 
 /// Where the demo images live (a registry that exists only inside the simulation).
 pub const REGISTRY: &str = "registry.dreamops.demo";

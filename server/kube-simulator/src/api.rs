@@ -1,15 +1,50 @@
-//! The demo cluster's Kubernetes REST API: the paths, verbs, discovery documents and
-//! `metav1.Status` errors that the kube crate and kubectl use, over the stored objects.
+//! The simulated Kubernetes REST API: the paths, verbs, discovery documents and
+//! `metav1.Status` errors that the kube crate and kubectl use, over the objects a
+//! [`Store`] keeps.
 
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use uuid::Uuid;
 
-use super::patch::{self, PatchError};
-use super::selectors::{FieldSelector, LabelSelector};
-use super::world::{World, text};
-use super::{programs, store};
-use crate::server::cluster_client::quantity;
+use crate::patch::{self, PatchError};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::world::{World, text};
+use crate::{programs, quantity};
+
+/// Where a cluster's objects are kept, as the API reads and changes them. Reads of one
+/// resource need not load the whole cluster; a change loads it with [`Store::lock`]
+/// (nothing else changes it meanwhile) and ends with [`Store::save`] — a change not
+/// saved (a dry run, a refusal) is dropped with the store.
+pub trait Store {
+    /// What the store fails with.
+    type Error: std::fmt::Display;
+
+    /// The objects of `resource`, in `namespace` or (none) in all, by namespace and name.
+    fn list(
+        &mut self,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Value>, Self::Error>> + Send;
+
+    /// One object.
+    fn get(
+        &mut self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>, Self::Error>> + Send;
+
+    /// The cluster's current resourceVersion.
+    fn resource_version(&mut self) -> impl Future<Output = Result<i64, Self::Error>> + Send;
+
+    /// The whole cluster, to read.
+    fn world(&mut self) -> impl Future<Output = Result<World, Self::Error>> + Send;
+
+    /// The whole cluster, to change: nothing else changes it until this store is saved
+    /// or dropped.
+    fn lock(&mut self) -> impl Future<Output = Result<World, Self::Error>> + Send;
+
+    /// Keeps what changed in `world` (fresh resourceVersions written into it).
+    fn save(&mut self, world: &mut World) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
 
 /// One request to the demo cluster, its path relative to the cluster's base.
 pub struct ApiRequest<'a> {
@@ -348,8 +383,8 @@ fn conflict(resource: &Resource, name: &str) -> ApiResponse {
     )
 }
 
-fn internal(error: sqlx::Error) -> ApiResponse {
-    tracing::error!(%error, "the demo cluster's store failed");
+/// The answer when the store failed (the caller logs the failure itself).
+pub fn internal_error() -> ApiResponse {
     status(500, "InternalError", "Internal error occurred: the demo cluster could not read or write its state", None)
 }
 
@@ -424,15 +459,32 @@ pub(crate) fn route(path: &str) -> Option<Target<'_>> {
     }
 }
 
-/// Answers one request made of the demo cluster `cluster`.
-pub async fn serve(db: &PgPool, cluster: Uuid, request: &ApiRequest<'_>) -> ApiResponse {
+/// Whether the API serves `path` at all (its route), reading every query parameter it
+/// would: what answering starts with, for callers that check requests (the fuzzers).
+pub fn routes(path: &str, query: &str) -> bool {
+    for name in
+        ["watch", "labelSelector", "fieldSelector", "container", "previous", "tailLines", "limitBytes", "dryRun"]
+    {
+        let _ = param(query, name);
+    }
+    route(path).is_some()
+}
+
+/// Answers one request made of the cluster whose objects `store` keeps; a failure of
+/// the store is the caller's to log and answer ([`internal_error`]).
+pub async fn serve<S: Store>(store: &mut S, request: &ApiRequest<'_>) -> Result<ApiResponse, S::Error> {
     let Some(target) = route(request.path) else {
-        return status(404, "NotFound", "the server could not find the requested resource", Some(json!({})));
+        return Ok(status(404, "NotFound", "the server could not find the requested resource", Some(json!({}))));
     };
     if param(request.query, "watch").is_some_and(|watch| watch == "true" || watch == "1") {
-        return status(405, "MethodNotAllowed", "the demo cluster does not serve watches; list again instead", None);
+        return Ok(status(
+            405,
+            "MethodNotAllowed",
+            "the demo cluster does not serve watches; list again instead",
+            None,
+        ));
     }
-    let result = match (request.method, target) {
+    match (request.method, target) {
         ("GET", Target::Version) => Ok(ApiResponse::ok(&json!({
             "major": "1", "minor": "31", "gitVersion": "v1.31.4-dreamops-demo", "gitCommit": "0000000000000000000000000000000000000000",
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.4", "compiler": "gc", "platform": "linux/amd64",
@@ -442,33 +494,30 @@ pub async fn serve(db: &PgPool, cluster: Uuid, request: &ApiRequest<'_>) -> ApiR
         }))),
         ("GET", Target::Groups) => Ok(ApiResponse::ok(&groups())),
         ("GET", Target::Resources(group)) => Ok(ApiResponse::ok(&resource_list(group))),
-        ("GET", Target::Collection { resource, namespace }) => {
-            list(db, cluster, resource, namespace, request.query).await
-        }
+        ("GET", Target::Collection { resource, namespace }) => list(store, resource, namespace, request.query).await,
         ("POST", Target::Collection { resource, namespace: None }) if resource.plural == "selfsubjectaccessreviews" => {
             Ok(access_review(request.body))
         }
         ("POST", Target::Collection { resource, namespace }) if resource.verbs.contains(&"create") => {
             match (namespace, resource.namespaced) {
-                (Some(namespace), true) => create(db, cluster, resource, namespace, request).await,
-                (None, false) => create(db, cluster, resource, "", request).await,
+                (Some(namespace), true) => create(store, resource, namespace, request).await,
+                (None, false) => create(store, resource, "", request).await,
                 _ => Ok(method_not_allowed()),
             }
         }
         ("GET", Target::Object { resource, namespace, name, subresource }) => {
-            get(db, cluster, resource, namespace, name, subresource, request.query).await
+            get(store, resource, namespace, name, subresource, request.query).await
         }
         ("PATCH" | "PUT", Target::Object { resource, namespace, name, subresource }) => {
-            change(db, cluster, resource, namespace, name, subresource, request).await
+            change(store, resource, namespace, name, subresource, request).await
         }
         ("DELETE", Target::Object { resource, namespace, name, subresource: None })
             if resource.verbs.contains(&"delete") =>
         {
-            delete(db, cluster, resource, namespace, name, request).await
+            delete(store, resource, namespace, name, request).await
         }
         _ => Ok(method_not_allowed()),
-    };
-    result.unwrap_or_else(internal)
+    }
 }
 
 fn groups() -> Value {
@@ -523,13 +572,12 @@ fn access_review(body: &[u8]) -> ApiResponse {
     ApiResponse::json(201, &review)
 }
 
-async fn list(
-    db: &PgPool,
-    cluster: Uuid,
+async fn list<S: Store>(
+    store: &mut S,
     resource: &Resource,
     namespace: Option<&str>,
     query: &str,
-) -> Result<ApiResponse, sqlx::Error> {
+) -> Result<ApiResponse, S::Error> {
     let labels = match LabelSelector::parse(&param(query, "labelSelector").unwrap_or_default()) {
         Ok(selector) => selector,
         Err(message) => return Ok(status(400, "BadRequest", &message, None)),
@@ -539,7 +587,8 @@ async fn list(
         Err(message) => return Ok(status(400, "BadRequest", &message, None)),
     };
     let namespace = if resource.namespaced { namespace } else { Some("") };
-    let mut items: Vec<Value> = store::list(db, cluster, resource.plural, namespace)
+    let mut items: Vec<Value> = store
+        .list(resource.plural, namespace)
         .await?
         .into_iter()
         .filter(|item| labels.matches(item) && fields.matches(item))
@@ -549,7 +598,7 @@ async fn list(
             event["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)
         });
     }
-    let version = store::resource_version(db, cluster).await?;
+    let version = store.resource_version().await?;
     Ok(ApiResponse::ok(&json!({
         "kind": format!("{}List", resource.kind),
         "apiVersion": api_version(resource.group),
@@ -580,16 +629,15 @@ fn scale_of(deployment: &Value) -> Value {
     })
 }
 
-async fn get(
-    db: &PgPool,
-    cluster: Uuid,
+async fn get<S: Store>(
+    store: &mut S,
     resource: &Resource,
     namespace: &str,
     name: &str,
     subresource: Option<&str>,
     query: &str,
-) -> Result<ApiResponse, sqlx::Error> {
-    let Some(object) = store::get(db, cluster, resource.plural, namespace, name).await? else {
+) -> Result<ApiResponse, S::Error> {
+    let Some(object) = store.get(resource.plural, namespace, name).await? else {
         return Ok(not_found(resource, name));
     };
     Ok(match subresource {
@@ -606,8 +654,7 @@ async fn get(
                 .filter_map(|c| serde_json::from_value(c.clone()).ok())
                 .any(|c| programs::meets_cluster(&c))
             {
-                let mut connection = db.acquire().await?;
-                Some(store::load(&mut connection, cluster).await?)
+                Some(store.world().await?)
             } else {
                 None
             };
@@ -811,15 +858,14 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiRe
     Ok(())
 }
 
-async fn change(
-    db: &PgPool,
-    cluster: Uuid,
+async fn change<S: Store>(
+    store: &mut S,
     resource: &'static Resource,
     namespace: &str,
     name: &str,
     subresource: Option<&str>,
     request: &ApiRequest<'_>,
-) -> Result<ApiResponse, sqlx::Error> {
+) -> Result<ApiResponse, S::Error> {
     let verb = if request.method == "PATCH" { "patch" } else { "update" };
     let allowed = match subresource {
         None => resource.verbs.contains(&verb),
@@ -828,8 +874,7 @@ async fn change(
     if !allowed {
         return Ok(method_not_allowed());
     }
-    let mut tx = db.begin().await?;
-    let mut world = store::load(&mut tx, cluster).await?;
+    let mut world = store.lock().await?;
     let Some(current) = world.get(resource.plural, namespace, name).cloned() else {
         return Ok(not_found(resource, name));
     };
@@ -912,8 +957,7 @@ async fn change(
     world.reconcile();
     let dry = dry_run(request.query);
     if !dry {
-        store::save(&mut tx, cluster, &mut world).await?;
-        tx.commit().await?;
+        store.save(&mut world).await?;
     }
     let mut answer = world.get(&key.0, &key.1, &key.2).cloned().unwrap_or(json!({}));
     if dry {
@@ -939,13 +983,12 @@ fn merge_string_data(secret: &mut Value) {
 
 /// Creates an object from the body: its name given or generated, its status left to the
 /// cluster, `AlreadyExists` when the name is taken.
-async fn create(
-    db: &PgPool,
-    cluster: Uuid,
+async fn create<S: Store>(
+    store: &mut S,
     resource: &'static Resource,
     namespace: &str,
     request: &ApiRequest<'_>,
-) -> Result<ApiResponse, sqlx::Error> {
+) -> Result<ApiResponse, S::Error> {
     let mut object = match serde_json::from_slice::<Value>(request.body) {
         Ok(body) if body.is_object() => body,
         _ => return Ok(status(400, "BadRequest", "the body of the request is not a JSON object", None)),
@@ -992,8 +1035,7 @@ async fn create(
     if let Err(refused) = validate(resource, &name, &object) {
         return Ok(refused);
     }
-    let mut tx = db.begin().await?;
-    let mut world = store::load(&mut tx, cluster).await?;
+    let mut world = store.lock().await?;
     if resource.namespaced && world.get("namespaces", "", namespace).is_none() {
         return Ok(status(
             404,
@@ -1013,24 +1055,21 @@ async fn create(
     let key = world.put(resource.plural, object);
     world.reconcile();
     if !dry_run(request.query) {
-        store::save(&mut tx, cluster, &mut world).await?;
-        tx.commit().await?;
+        store.save(&mut world).await?;
     }
     let answer = world.get(&key.0, &key.1, &key.2).cloned().unwrap_or(json!({}));
     Ok(ApiResponse::json(201, &answer))
 }
 
-async fn delete(
-    db: &PgPool,
-    cluster: Uuid,
+async fn delete<S: Store>(
+    store: &mut S,
     resource: &'static Resource,
     namespace: &str,
     name: &str,
     request: &ApiRequest<'_>,
-) -> Result<ApiResponse, sqlx::Error> {
+) -> Result<ApiResponse, S::Error> {
     let options: Value = serde_json::from_slice(request.body).unwrap_or(json!({}));
-    let mut tx = db.begin().await?;
-    let mut world: World = store::load(&mut tx, cluster).await?;
+    let mut world: World = store.lock().await?;
     let Some(current) = world.get(resource.plural, namespace, name).cloned() else {
         return Ok(not_found(resource, name));
     };
@@ -1054,8 +1093,7 @@ async fn delete(
     }
     world.reconcile();
     if !dry {
-        store::save(&mut tx, cluster, &mut world).await?;
-        tx.commit().await?;
+        store.save(&mut world).await?;
     }
     let mut answer = current;
     answer["metadata"]["deletionTimestamp"] = json!(super::world::timestamp(chrono::Utc::now()));
