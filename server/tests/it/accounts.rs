@@ -479,13 +479,8 @@ async fn no_get_request_changes_anything() {
     let (owner, cluster, _) = crate::demo_cluster::with_demo_cluster(&app, "owner@reads.example").await;
     let key: serde_json::Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
     let alert: serde_json::Value = app
-        .client
-        .post(format!("{}/api/v1/alerts", app.address))
-        .bearer_auth(key["secret"].as_str().unwrap())
-        .json(&serde_json::json!({"title": "Checkout is down"}))
-        .send()
+        .send_rest_alert(key["secret"].as_str().unwrap(), &serde_json::json!({"title": "Checkout is down"}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -273,18 +273,11 @@ async fn two_instances_share_the_queue_and_analyse_each_of_100_incidents_once() 
     let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
     unlimited(&first, team).await;
     let key: Value = owner.call("create_api_key", &[("name", "load")]).await.json().await.unwrap();
-    let bearer = format!("Bearer {}", key["secret"].as_str().unwrap());
+    let secret = key["secret"].as_str().unwrap();
     for index in 0..100 {
         let target = if index % 2 == 0 { &first } else { &second };
         let body = json!({"title": format!("Checkout latency high #{index}"), "severity": "warning", "dedup_key": format!("load-{index}")});
-        let response = target
-            .client
-            .post(format!("{}/api/v1/alerts", target.address))
-            .header("authorization", &bearer)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = target.send_rest_alert(secret, &body).await;
         assert!(response.status().is_success(), "{}", response.status());
     }
     let db = first.state().db;

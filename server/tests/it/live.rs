@@ -23,14 +23,8 @@ async fn an_alert_at_one_instance_streams_to_the_teams_pages_at_another_and_nowh
     let mut alpha_events = alpha.at(&second).events().await;
     let mut bravo_events = bravo.at(&second).events().await;
     let sent = Instant::now();
-    let response = first
-        .client
-        .post(format!("{}/api/v1/alerts", first.address))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"title": "Checkout is down", "severity": "critical"}))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        first.send_rest_alert(&key, &serde_json::json!({"title": "Checkout is down", "severity": "critical"})).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let answer: serde_json::Value = response.json().await.unwrap();
     let incident = answer["incident_id"].as_str().unwrap().to_string();

@@ -279,15 +279,9 @@ async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
     owner.call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")]).await;
     owner.call("set_slack_webhook", &[("url", &format!("{slack}/services/T0/B0/secret"))]).await;
     let key: Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let sent = app
-        .client
-        .post(format!("{}/api/v1/alerts", app.address))
-        .header("authorization", format!("Bearer {}", key["secret"].as_str().unwrap()))
-        .json(&json!({"title": "memory-hog OOMKilled in demo", "severity": "critical", "service": "memory-hog",
-                      "details": {"pagerduty_incident": "PSTEER"}}))
-        .send()
-        .await
-        .unwrap();
+    let steering = json!({"title": "memory-hog OOMKilled in demo", "severity": "critical", "service": "memory-hog",
+                          "details": {"pagerduty_incident": "PSTEER"}});
+    let sent = app.send_rest_alert(key["secret"].as_str().unwrap(), &steering).await;
     assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
     let incident: Uuid = sqlx::query_scalar("select id from incidents where team_id = $1")
         .bind(team)
@@ -360,13 +354,8 @@ async fn a_slow_destination_does_not_hold_up_other_teams_calls() {
     // The quick team's incident, opened before any webhook is set (so nothing is queued yet).
     let key: Value = quick_owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
     let answer: Value = app
-        .client
-        .post(format!("{}/api/v1/alerts", app.address))
-        .bearer_auth(key["secret"].as_str().unwrap())
-        .json(&json!({"title": "Checkout is down"}))
-        .send()
+        .send_rest_alert(key["secret"].as_str().unwrap(), &json!({"title": "Checkout is down"}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

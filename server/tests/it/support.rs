@@ -209,6 +209,17 @@ impl TestApp {
         User { client, address: self.address.clone() }
     }
 
+    /// Sends `alert` to the REST API as an API key with `secret` would.
+    pub async fn send_rest_alert(&self, secret: &str, alert: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/alerts", self.address))
+            .bearer_auth(secret)
+            .json(alert)
+            .send()
+            .await
+            .expect("the REST API answers")
+    }
+
     /// `GET path` on this server.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("the request reaches the server")

@@ -241,14 +241,7 @@ pub(crate) async fn member(app: &TestApp, team_owner: &User, email: &str, role: 
 
 /// A key's answer at the REST API: whether it still authenticates.
 async fn key_works(app: &TestApp, secret: &str) -> bool {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/alerts", app.address))
-        .header("authorization", format!("Bearer {secret}"))
-        .json(&serde_json::json!({"title": "still valid?"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.send_rest_alert(secret, &serde_json::json!({"title": "still valid?"})).await;
     response.status() != StatusCode::UNAUTHORIZED
 }
 
