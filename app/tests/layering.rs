@@ -25,14 +25,16 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("state", &["config", "secrets", "live", "ingest"]),
     ("auth", &["config", "db", "audit", "state"]),
     ("status", &["config", "db"]),
+    // The job runner's mechanics, for every queue.
+    ("jobs", &["config", "state"]),
     // Saved clusters and talking to them.
     ("clusters", &["audit", "secrets", "state"]),
     ("cluster_client", &["clusters", "egress", "state"]),
     // Features.
     ("ingest", &["alert_subject", "live", "secrets", "state", "token", "webhook_signature"]),
     ("incidents", &["audit", "db", "ingest", "state"]),
-    ("outbound", &["audit", "db", "egress", "secrets", "state"]),
-    ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "outbound", "state"]),
+    ("outbound", &["audit", "config", "db", "egress", "jobs", "secrets", "state"]),
+    ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "jobs", "outbound", "state"]),
     (
         "agent",
         &[
@@ -42,6 +44,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "config",
             "db",
             "egress",
+            "jobs",
             "outbound",
             "remediation",
             "secrets",

@@ -12,11 +12,9 @@ use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tokio::net::TcpListener;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion as _;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-use app::server::agent::Agent;
 use app::server::auth::context::SignedInOnce;
 use app::server::config::{BillingMode, Settings};
 use app::server::db;
@@ -28,15 +26,10 @@ use app::{App, shell};
 
 use crate::embedded_postgres::EmbeddedPostgres;
 use crate::http;
+use crate::runtime::Runtime;
 
 /// The name of the site's files (`/pkg/dreamops.js`, `.wasm`, `.css`), as in Cargo.toml.
 const OUTPUT_NAME: &str = "dreamops";
-
-/// How often expired sessions are deleted from the store.
-const SESSION_CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// How often held incidents are checked against a new period's quota.
-const QUOTA_RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// A server instance that is bound to its address and ready to run.
 pub struct Application {
@@ -87,6 +80,7 @@ impl Application {
             app::server::ingest::rate::IngestRates::new(settings.ingest_rate_scale),
         );
         let senders = SenderDirectory::start(pool.clone(), cipher.clone());
+        let outbound = settings.outbound.policy().client(app::server::outbound::deliver::TIMEOUT);
         let state = AppState {
             leptos_options,
             db: pool,
@@ -96,6 +90,7 @@ impl Application {
             live,
             senders,
             self_url,
+            outbound,
         };
         Ok((state, listener))
     }
@@ -110,8 +105,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets the agent finish (or give back) the
-    /// analyses in hand while still serving, stops taking connections, lets requests in
+    /// Serves until `shutdown` completes, then lets the background work finish (or give
+    /// back) the jobs in hand while still serving, stops taking connections, lets requests in
     /// flight finish (each up to `SHUTDOWN_TIMEOUT_SECS`), closes the database pool and
     /// stops the embedded database if this instance started one.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
@@ -122,21 +117,16 @@ impl Application {
                 let _ = stopping_rx.await;
             });
         let mut serving = tokio::spawn(async move { serve.await });
-        let session_cleanup =
-            tokio::spawn(PostgresStore::new(state.db.clone()).continuously_delete_expired(SESSION_CLEANUP_EVERY));
-        let quota_release = tokio::spawn(release_held_incidents(state.db.clone()));
-        let retention = tokio::spawn(app::server::ingest::retention::keep_removing(state.db.clone()));
-        let mut agent = Some(Agent::start(state.clone(), state.settings.agent.clone()));
-        let outbound = app::server::outbound::deliver::start(state.clone());
+        let mut background = Some(Runtime::start(&state));
 
         let result = tokio::select! {
             finished = &mut serving => finished.context("the server task failed")?.context("serving HTTP"),
             () = shutdown => {
                 tracing::info!(grace = ?state.settings.shutdown_timeout, "shutting down: finishing the work in flight");
-                // The agent first, while this server still answers: an analysis in hand
-                // may be reading the demo cluster, which the server serves itself.
-                if let Some(agent) = agent.take() {
-                    agent.shutdown(state.settings.shutdown_timeout).await;
+                // The jobs first, while this server still answers: an analysis or action
+                // in hand may be reading the demo cluster, which the server serves itself.
+                if let Some(background) = background.take() {
+                    background.shutdown(state.settings.shutdown_timeout).await;
                 }
                 let _ = stopping_tx.send(());
                 // Open event streams would otherwise hold the shutdown for its whole grace.
@@ -152,14 +142,10 @@ impl Application {
             }
         };
 
-        // The agent finishes (or gives back) the analyses in hand before the pool closes.
-        if let Some(agent) = agent.take() {
-            agent.shutdown(state.settings.shutdown_timeout).await;
+        // The jobs in hand finish (or are given back) before the pool closes.
+        if let Some(background) = background.take() {
+            background.shutdown(state.settings.shutdown_timeout).await;
         }
-        session_cleanup.abort();
-        quota_release.abort();
-        retention.abort();
-        outbound.abort();
         state.db.close().await;
         if let Some(embedded) = embedded {
             embedded.stop().await;
@@ -237,26 +223,6 @@ pub fn listen_without_delay(address: SocketAddr) -> std::io::Result<TcpListener>
     socket.set_nodelay(true)?;
     socket.bind(address)?;
     socket.listen(1024)
-}
-
-/// Every few minutes: ends the paid tier of teams whose payment stayed past due beyond
-/// the grace period, and frees incidents held over quota where a new period (or a
-/// larger plan) allows it.
-async fn release_held_incidents(pool: sqlx::PgPool) {
-    let mut every = tokio::time::interval(QUOTA_RELEASE_EVERY);
-    loop {
-        every.tick().await;
-        match app::server::billing::end_expired_grace(&pool).await {
-            Ok(0) => {}
-            Ok(ended) => tracing::info!(ended, "teams past due beyond the grace period are on Free"),
-            Err(error) => tracing::warn!(%error, "ending expired grace periods failed; retrying later"),
-        }
-        match app::server::quota::release_all_held(&pool).await {
-            Ok(0) => {}
-            Ok(released) => tracing::info!(released, "held incidents are eligible for analysis again"),
-            Err(error) => tracing::warn!(%error, "releasing held incidents failed; retrying later"),
-        }
-    }
 }
 
 /// The whole HTTP surface: probes and metrics, the server functions and pages, and the

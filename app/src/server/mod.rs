@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod incidents;
 pub mod ingest;
 pub mod invitations;
+pub mod jobs;
 pub mod live;
 pub mod members;
 pub mod outbound;

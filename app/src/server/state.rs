@@ -31,6 +31,9 @@ pub struct AppState {
     /// How this instance reaches itself (`http://127.0.0.1:<port>`), e.g. to send a
     /// test alert through its own public endpoint.
     pub self_url: String,
+    /// The client for calls to the destinations teams configured (Slack, PagerDuty),
+    /// under the outbound-address policy; its connections are kept between calls.
+    pub outbound: reqwest::Client,
 }
 
 impl AppState {

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::demo_cluster::with_demo_cluster;
+use app::server::agent::Analyses;
+
 use crate::support::{TestApp, User};
 
 /// An instance whose agent runs `workers` workers with a short lease.
@@ -46,8 +48,16 @@ pub(crate) async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
         .unwrap_or_else(|_| panic!("no incident for {fingerprint}"))
 }
 
-/// The incident's analysis once stored (waiting up to 20 s).
+/// The incident's analysis, once the server's jobs ran.
 pub(crate) async fn analysis(user: &User, incident: Uuid) -> Value {
+    user.run_pending_jobs().await;
+    let progress: Value = user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
+    progress.get("Done").unwrap_or_else(|| panic!("no analysis of {incident}: {progress}")).clone()
+}
+
+/// The incident's analysis once the instances' own workers stored it (waiting up to
+/// 20 s), for tests of the workers themselves, where other jobs never end.
+pub(crate) async fn analysed_in_background(user: &User, incident: Uuid) -> Value {
     for _ in 0..200 {
         let progress: Value =
             user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
@@ -233,8 +243,9 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
     let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     let db = app.state().db;
     // A worker claims the job and dies without a word.
-    let claimed =
-        app::server::agent::jobs::claim(&db, "doomed-worker", Duration::from_secs(2), 1).await.unwrap().unwrap();
+    let tuning = app::server::jobs::Tuning { workers: 1, lease: Duration::from_secs(2), max_attempts: 5, per_group: 1 };
+    let (doomed, claimed) =
+        app::server::jobs::claim::<Analyses>(&db, "doomed-worker", &tuning).await.unwrap().expect("a job is due");
     assert_eq!(claimed.incident_id, incident);
 
     let rescuer = app
@@ -243,7 +254,7 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
             settings.agent.lease = Duration::from_secs(2);
         })
         .await;
-    let found = analysis(&owner, incident).await;
+    let found = analysed_in_background(&owner, incident).await;
     assert_eq!(found["family"], "server_resources");
     let (attempts, state, analyses): (i32, String, i64) = sqlx::query_as(
         "select attempts, state, (select count(*) from analyses where incident_id = $1) from agent_jobs where incident_id = $1",
@@ -254,7 +265,7 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
     .unwrap();
     assert_eq!((attempts, state.as_str(), analyses), (2, "done", 1));
     // The dead worker's late finish changes nothing.
-    assert!(!app::server::agent::jobs::finish(&db, claimed.id, "doomed-worker").await.unwrap());
+    assert!(!doomed.finish(&db, "done").await.unwrap());
     rescuer.stop().await;
     app.stop().await;
 }
@@ -486,7 +497,7 @@ async fn a_team_with_a_stuck_cluster_does_not_hold_up_other_teams() {
     }
     let incident =
         send(&app, other_team, &alert("KubePodCrashLooping", json!({"pod": "api-1"}), "crash looping")).await;
-    analysis(&other, incident).await;
+    analysed_in_background(&other, incident).await;
     let waiting: i64 =
         sqlx::query_scalar("select count(*) from agent_jobs where team_id = $1 and state in ('queued', 'running')")
             .bind(stuck_team)

@@ -73,8 +73,7 @@ fn destinations(v4: &Recorder, v6: Option<&Recorder>) -> Vec<(String, bool)> {
     destinations
 }
 
-/// Queues a call to `target` for the team and waits until the deliverer gave up on it;
-/// its last error.
+/// Queues a call to `target` for the team and runs it; the error it was parked with.
 async fn delivered(app: &TestApp, team: Uuid, target: &str) -> String {
     let db = app.db().await;
     let id: i64 = sqlx::query_scalar(
@@ -86,19 +85,15 @@ async fn delivered(app: &TestApp, team: Uuid, target: &str) -> String {
     .fetch_one(&db)
     .await
     .unwrap();
-    for _ in 0..200 {
-        let (state, error): (String, Option<String>) =
-            sqlx::query_as("select state, last_error from outbound_calls where id = $1")
-                .bind(id)
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        if state == "failed" {
-            return error.unwrap_or_default();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the call to {target} was neither refused nor parked");
+    app.run_pending_jobs().await;
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("select state, last_error from outbound_calls where id = $1")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(state, "failed", "the call to {target} was neither refused nor parked");
+    error.unwrap_or_default()
 }
 
 #[tokio::test]
@@ -172,7 +167,8 @@ async fn every_destination_kind_refuses_internal_addresses_before_any_byte_is_se
 
     assert_eq!(v4.connections(), 0, "nothing reached the loopback listener");
     assert_eq!(v6.map_or(0, |v6| v6.connections()), 0, "nothing reached the IPv6 loopback listener");
-    app.stop().await;
+    let parked = app.stop_with_parked_jobs().await;
+    assert!(parked.iter().all(|p| p.starts_with("outbound calls") && refused(p)), "only the refused calls: {parked:?}");
 }
 
 #[tokio::test]
@@ -209,5 +205,6 @@ async fn redirects_are_not_followed() {
             .to_string();
     assert!(error.contains("redirect"), "{error}");
     assert_eq!(target.connections(), 0, "the redirect's target was never contacted");
-    app.stop().await;
+    let parked = app.stop_with_parked_jobs().await;
+    assert_eq!(parked.len(), 1, "the redirected Slack message: {parked:?}");
 }

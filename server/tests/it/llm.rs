@@ -80,9 +80,11 @@ async fn loopback(kind: ProviderKind, behaviour: Behaviour) -> (Provider, Receiv
     (provider, received)
 }
 
+/// An instance with these LLM providers; its analyses run when the test runs its jobs
+/// (no workers: the LLM's answer comes after the job is done, which a background
+/// worker would give without the test knowing when).
 async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
     TestApp::spawn_with(move |settings| {
-        settings.agent.workers = 1;
         settings.agent.lease = Duration::from_secs(5);
         settings.agent.llm.providers = providers;
         settings.agent.llm.timeout = Duration::from_secs(1);
@@ -91,14 +93,9 @@ async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
     .await
 }
 
-/// Sends an alert whose description carries secrets, as a log line would; waits for
-/// the analysis to be complete (its LLM step written); the incident and the analysis.
+/// Sends an alert whose description carries secrets, as a log line would, and runs the
+/// analysis (its LLM step included); the team, the analysis and its steps.
 async fn analysed(app: &TestApp) -> (Uuid, Value, Vec<String>) {
-    analysed_within(app, Duration::from_secs(15)).await
-}
-
-/// As [`analysed`], waiting at most `patience` for the LLM step.
-async fn analysed_within(app: &TestApp, patience: Duration) -> (Uuid, Value, Vec<String>) {
     let owner = app.user();
     owner.sign_up(&format!("{}@llm.example", Uuid::new_v4().simple()), "LLM").await;
     let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
@@ -116,28 +113,20 @@ async fn analysed_within(app: &TestApp, patience: Duration) -> (Uuid, Value, Vec
         .fetch_one(&state.db)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + patience;
-    while std::time::Instant::now() < deadline {
-        let steps: Vec<String> = sqlx::query_scalar(
-            "select message from timeline_entries where incident_id = $1 and kind = 'agent.step' order by id",
-        )
-        .bind(incident)
-        .fetch_all(&state.db)
-        .await
-        .unwrap();
-        let llm_step = steps
-            .iter()
-            .any(|s| s.contains("added its analysis") || s.contains("No LLM analysis") || s.contains("LLM budget"));
-        if llm_step {
-            let progress: Value =
-                owner.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
-            return (team, progress["Done"].clone(), steps);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let steps: Vec<(String, String)> =
-        sqlx::query_as("select kind, message from timeline_entries order by id").fetch_all(&state.db).await.unwrap();
-    panic!("the LLM step never came: {steps:?}");
+    app.run_pending_jobs().await;
+    let steps: Vec<String> = sqlx::query_scalar(
+        "select message from timeline_entries where incident_id = $1 and kind = 'agent.step' order by id",
+    )
+    .bind(incident)
+    .fetch_all(&state.db)
+    .await
+    .unwrap();
+    let llm_step = steps
+        .iter()
+        .any(|s| s.contains("added its analysis") || s.contains("No LLM analysis") || s.contains("LLM budget"));
+    assert!(llm_step, "the LLM step never came: {steps:?}");
+    let progress: Value = owner.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
+    (team, progress["Done"].clone(), steps)
 }
 
 #[tokio::test]
@@ -258,12 +247,7 @@ async fn a_teams_own_provider_is_asked_first_with_its_sealed_key() {
     app::server::ingest::integrations::send_as_alertmanager(&state.db, &state.cipher, &state.self_url, team, &payload)
         .await
         .unwrap();
-    for _ in 0..100 {
-        if !own_received.all().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.run_pending_jobs().await;
     let requests = own_received.all();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].0["authorization"], "Bearer team-key-77aa");
@@ -289,14 +273,13 @@ async fn a_real_local_model_answers_through_the_openai_compatible_provider() {
         model: "gemma-3-270m".to_string(),
     };
     let app = TestApp::spawn_with(move |settings| {
-        settings.agent.workers = 1;
         settings.agent.lease = Duration::from_secs(30);
         settings.agent.llm.providers = vec![provider];
         settings.agent.llm.timeout = Duration::from_secs(600);
         settings.agent.llm.monthly_tokens = 200_000;
     })
     .await;
-    let (team, analysis, steps) = analysed_within(&app, Duration::from_secs(900)).await;
+    let (team, analysis, steps) = analysed(&app).await;
     assert!(steps.iter().any(|s| s.contains("added its analysis")), "{steps:?}");
     assert_eq!(analysis["llm_model"], "openai-compatible/gemma-3-270m");
     let answer = analysis["llm_answer"].as_str().unwrap_or_default();

@@ -98,15 +98,12 @@ async fn from_pagerduty(app: &TestApp, owner: &User, team: Uuid, id: &str) -> Uu
         .unwrap()
 }
 
-/// Waits until `received` holds `count` requests (up to 20 s).
-async fn until(received: &Arc<Mutex<Vec<Received>>>, count: usize) -> Vec<Received> {
-    for _ in 0..200 {
-        if received.lock().unwrap().len() >= count {
-            return received.lock().unwrap().clone();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("expected {count} requests, got {:?}", received.lock().unwrap());
+/// What `received` holds once the server's jobs ran; at least `count` requests.
+async fn until(user: &User, received: &Arc<Mutex<Vec<Received>>>, count: usize) -> Vec<Received> {
+    user.run_pending_jobs().await;
+    let received = received.lock().unwrap().clone();
+    assert!(received.len() >= count, "expected {count} requests, got {received:?}");
+    received
 }
 
 #[tokio::test]
@@ -146,7 +143,7 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     // diagnosis added as a note.
     let incident = from_pagerduty(&app, &owner, team, "PX1").await;
     analysis(&owner, incident).await;
-    let calls = until(&pd_received, 3).await;
+    let calls = until(&owner, &pd_received, 3).await;
     let first = &calls[0];
     assert_eq!((first.method.as_str(), first.path.as_str()), ("PUT", "/incidents/PX1"), "answered 503, tried again");
     let ack = calls[1..].iter().find(|c| c.method == "PUT").expect("the acknowledgement again");
@@ -160,7 +157,7 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     assert!(note.body["note"]["content"].as_str().unwrap().starts_with("DreamOps diagnosis: "), "{:?}", note.body);
 
     // Slack: the new incident, then the action awaiting approval with a link.
-    let messages = until(&slack_received, 2).await;
+    let messages = until(&owner, &slack_received, 2).await;
     assert_eq!(messages[0].path, "/services/T0/B0/secret");
     let texts: Vec<&str> = messages.iter().map(|m| m.body["text"].as_str().unwrap()).collect();
     assert!(texts[0].contains("New") && texts[0].contains("memory-hog OOMKilled in demo"), "{texts:?}");
@@ -170,9 +167,9 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     // An approved fix verified: resolved in PagerDuty and announced in Slack.
     let answer = owner.call("approve_action", &[("incident", &incident.to_string()), ("index", "0")]).await;
     assert_eq!(answer.status(), StatusCode::OK);
-    let calls = until(&pd_received, 4).await;
+    let calls = until(&owner, &pd_received, 4).await;
     assert_eq!(calls[3].body, json!({"incident": {"type": "incident_reference", "status": "resolved"}}));
-    let messages = until(&slack_received, 3).await;
+    let messages = until(&owner, &slack_received, 3).await;
     assert!(messages[2].body["text"].as_str().unwrap().starts_with(":white_check_mark: Resolved"), "{:?}", messages[2]);
     app.stop().await;
 }
@@ -187,16 +184,9 @@ async fn calls_that_keep_failing_are_parked_and_shown_without_holding_up_the_ana
     let incident = from_pagerduty(&app, &owner, team, "PX9").await;
     // The analysis is stored whatever PagerDuty does.
     analysis(&owner, incident).await;
-    until(&pd_received, 4).await;
-    let mut failures = Vec::new();
-    for _ in 0..100 {
-        let settings: Value = owner.query("get_notification_settings").await.json().await.unwrap();
-        failures = settings["recent_failures"].as_array().unwrap().clone();
-        if failures.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(&owner, &pd_received, 4).await;
+    let settings: Value = owner.query("get_notification_settings").await.json().await.unwrap();
+    let failures = settings["recent_failures"].as_array().unwrap().clone();
     assert_eq!(failures.len(), 2, "acknowledge and note, each after 2 attempts: {failures:?}");
     // The status, never the remote's body ("try later").
     assert!(
@@ -224,9 +214,10 @@ async fn calls_that_keep_failing_are_parked_and_shown_without_holding_up_the_ana
     unlimited(&app, other_team).await;
     let other = send(&app, other_team, &quiet).await;
     analysis(&other_owner, other).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(pd_received.lock().unwrap().len(), before);
-    app.stop().await;
+    let parked = app.stop_with_parked_jobs().await;
+    assert_eq!(parked.len(), 2, "the acknowledgement and the note: {parked:?}");
+    assert!(parked.iter().all(|p| p.ends_with("PagerDuty's API answered HTTP 503")), "{parked:?}");
 }
 
 #[tokio::test]
@@ -250,7 +241,7 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
     assert_eq!(owner.call("set_automation_paused", &[("paused", "true")]).await.status(), StatusCode::OK);
     let incident = send(&app, team, &oom("KubeContainerOOMKilled")).await;
     analysis(&owner, incident).await;
-    let messages = until(&slack_received, 2).await;
+    let messages = until(&owner, &slack_received, 2).await;
     assert!(messages[1].body["text"].as_str().unwrap().starts_with(":hand: Awaiting approval"), "{:?}", texts(0));
 
     // Switched back on: the agent carries the fix out itself; Slack hears it resolved,
@@ -259,7 +250,7 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
     let before = slack_received.lock().unwrap().len();
     let incident = send(&app, team, &oom("KubePodCrashLooping")).await;
     analysis(&owner, incident).await;
-    until(&slack_received, before + 2).await;
+    until(&owner, &slack_received, before + 2).await;
     let heard = texts(before);
     assert!(heard.iter().any(|t| t.starts_with(":white_check_mark: Resolved")), "{heard:?}");
     assert!(!heard.iter().any(|t| t.starts_with(":hand:")), "{heard:?}");
@@ -289,8 +280,7 @@ async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
         .await
         .unwrap();
     analysis(&owner, incident).await;
-    until(&slack_received, 1).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    until(&owner, &slack_received, 1).await;
     assert!(pd_received.lock().unwrap().is_empty(), "PagerDuty was called: {:?}", pd_received.lock().unwrap());
     app.stop().await;
 }

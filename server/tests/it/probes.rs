@@ -55,6 +55,7 @@ fn state_on(url: &str) -> AppState {
         settings: Arc::new(settings),
         cipher,
         self_url: String::new(),
+        outbound: reqwest::Client::new(),
     }
 }
 

@@ -21,6 +21,7 @@ use crate::agent::{alert, analysis, send, unlimited};
 use crate::demo_cluster::with_demo_cluster;
 use crate::support::{ServerProcess, TestApp, User};
 use app::server::demo_cluster::store;
+use app::server::remediation::execute::Actions;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -77,18 +78,16 @@ async fn dry_runs(app: &TestApp, cluster: Uuid) -> usize {
         .count()
 }
 
-/// The incident's actions once the last has finished (waiting up to 20 s).
+/// The incident's actions once the server's jobs ran (every action finished).
 async fn settled(user: &User, incident: Uuid) -> Value {
-    for _ in 0..200 {
-        let actions: Value =
-            user.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
-        let list = actions["actions"].as_array().unwrap();
-        if !list.is_empty() && list.iter().all(|a| !matches!(a["state"].as_str(), Some("intended" | "executing"))) {
-            return actions;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the actions on {incident} did not finish");
+    user.run_pending_jobs().await;
+    let actions: Value = user.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
+    let list = actions["actions"].as_array().unwrap();
+    assert!(
+        !list.is_empty() && list.iter().all(|a| !matches!(a["state"].as_str(), Some("intended" | "executing"))),
+        "the actions on {incident} did not finish: {actions}"
+    );
+    actions
 }
 
 async fn incident_status(app: &TestApp, incident: Uuid) -> (String, Option<String>) {
@@ -568,7 +567,13 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
         if stop == Stop::BeforeWrite {
             // A live worker keeps its lease however long the action takes.
             tokio::time::sleep(Duration::from_secs(3)).await;
-            let taken = app::server::remediation::execute::claim(&db, "another", Duration::from_secs(2)).await.unwrap();
+            let tuning = app::server::jobs::Tuning {
+                workers: 1,
+                lease: Duration::from_secs(2),
+                max_attempts: 1,
+                per_group: i64::MAX,
+            };
+            let taken = app::server::jobs::claim::<Actions>(&db, "another", &tuning).await.unwrap();
             assert!(taken.is_none(), "the action was taken from a worker still at it");
         }
         worker.stop_with(Signal::SIGKILL).await;

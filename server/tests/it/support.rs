@@ -206,7 +206,13 @@ impl TestApp {
     pub fn user(&self) -> User {
         let client =
             reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        User { client, address: self.address.clone() }
+        User { client, address: self.address.clone(), state: self.state.clone() }
+    }
+
+    /// Runs every job queue to empty (analyses, actions, outbound calls), as the
+    /// instances' workers would in the background: what they produce is there after.
+    pub async fn run_pending_jobs(&self) {
+        server::runtime::run_pending_jobs(&self.state, JOB_PATIENCE).await;
     }
 
     /// Sends `alert` to the REST API as an API key with `secret` would.
@@ -225,21 +231,41 @@ impl TestApp {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("the request reaches the server")
     }
 
-    /// Stops the server gracefully and waits until it has.
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully and waits until it has; on the instance that owns
+    /// the database, checks that no job was left failed (parked by the job runner).
+    pub async fn stop(self) {
+        let parked = self.stop_with_parked_jobs().await;
+        assert!(parked.is_empty(), "jobs were left failed: {parked:?}");
+    }
+
+    /// Stops the server as [`TestApp::stop`] does, for a test that makes jobs fail on
+    /// purpose: the jobs left failed ("queue #id: error"), for it to check.
+    pub async fn stop_with_parked_jobs(mut self) -> Vec<String> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(stopped) = self.stopped.take() {
             stopped.await.expect("the server task ends").expect("the server stops cleanly");
         }
+        if self._database.is_none() {
+            return Vec::new();
+        }
+        let db = self.db().await;
+        let parked = server::runtime::parked_jobs(&db).await.expect("reading the parked jobs");
+        db.close().await;
+        parked
     }
 }
+
+/// How long [`TestApp::run_pending_jobs`] waits for jobs due later or in other hands.
+const JOB_PATIENCE: Duration = Duration::from_secs(60);
 
 /// One person's client, with its own session cookie.
 pub struct User {
     pub client: reqwest::Client,
     pub address: String,
+    /// The server's state, to run its pending jobs before reading what they produce.
+    state: app::server::state::AppState,
 }
 
 impl User {
@@ -264,7 +290,12 @@ impl User {
 
     /// The same user (same session) talking to `instance`.
     pub fn at(&self, instance: &TestApp) -> User {
-        User { client: self.client.clone(), address: instance.address.clone() }
+        User { client: self.client.clone(), address: instance.address.clone(), state: instance.state.clone() }
+    }
+
+    /// Runs the server's job queues to empty, as [`TestApp::run_pending_jobs`].
+    pub async fn run_pending_jobs(&self) {
+        server::runtime::run_pending_jobs(&self.state, JOB_PATIENCE).await;
     }
 
     /// Opens the live event stream of the user's active team; returns once the server

@@ -78,7 +78,7 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
 /// Queues the team's failed analysis of `incident` again, on its timeline and audited.
 pub async fn retry(state: &AppState, acting: &Acting, incident: Uuid) -> Result<(), AppError> {
     let mut tx = state.db.begin().await.or_internal("retrying an analysis failed")?;
-    if !jobs::retry(&mut *tx, acting.team_id, incident).await.or_internal("retrying an analysis failed")? {
+    if !jobs::retry(&mut tx, acting.team_id, incident).await.or_internal("retrying an analysis failed")? {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
             .bind(incident)
             .bind(acting.team_id)

@@ -3,9 +3,9 @@
 //! on the incident's timeline as it happens, streamed live. Any number of instances
 //! share the queue; each incident is analysed once.
 //!
-//! `workers` runs the queue on this instance, `pipeline` makes one analysis (`classify`,
-//! `context`, `rules`, `logs`), `prompt` asks an LLM after it (`llm`, `team_llm`), and
-//! `analyses` is what people read and do with the result; `jobs` is the queue itself.
+//! `jobs` is the queue (run by the job runner), `pipeline` makes one analysis
+//! (`classify`, `context`, `rules`, `logs`), `prompt` asks an LLM after it (`llm`,
+//! `team_llm`), and `analyses` is what people read and do with the result.
 //! The imports below are what the parts share.
 
 mod analyses;
@@ -20,16 +20,9 @@ mod pipeline;
 mod prompt;
 pub mod rules;
 pub mod team_llm;
-mod workers;
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::domain::analysis::{
@@ -38,16 +31,17 @@ use crate::domain::analysis::{
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
-use crate::server::config::{AgentSettings, Provider};
+use crate::server::config::Provider;
+use crate::server::jobs::Held;
 use crate::server::state::AppState;
 use classify::{Classification, IncidentFacts};
 use jobs::Job;
 use rules::Diagnosis;
 
 pub use analyses::{accuracy, give_feedback, progress, retry};
+pub use jobs::Analyses;
 use pipeline::*;
 use prompt::*;
-pub use workers::Agent;
 
 /// The name the agent writes under on timelines.
 pub const ACTOR: &str = crate::domain::incident::AGENT_NAME;

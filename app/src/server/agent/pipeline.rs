@@ -54,7 +54,7 @@ pub(super) async fn cluster_for(
 
 /// Analyses the incident of `job` and stores the analysis with the job's completion;
 /// the prompt for the LLMs when they are to be asked.
-pub(super) async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result<Option<String>, String> {
+pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) -> Result<Option<String>, String> {
     let db = &state.db;
     let (team, incident) = (job.team_id, job.incident_id);
     let row: Option<IncidentRow> = sqlx::query_as(
@@ -66,7 +66,7 @@ pub(super) async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result
     .await
     .map_err(|e| e.to_string())?;
     let Some(row) = row else {
-        jobs::finish(db, job.id, worker).await.map_err(|e| e.to_string())?;
+        held.finish(db, "done").await.map_err(|e| e.to_string())?;
         return Ok(None);
     };
     if job.attempts == 1 {
@@ -113,7 +113,7 @@ pub(super) async fn analyse(state: &AppState, worker: &str, job: &Job) -> Result
         None
     };
     let diagnosis = rules::diagnose(&facts, &found, context.as_ref());
-    if !store(state, worker, job, &diagnosis, cluster_id, row.first_seen_at).await? {
+    if !store(state, held, job, &diagnosis, cluster_id, row.first_seen_at).await? {
         return Ok(None);
     }
     let settings = &state.settings.agent.llm;
@@ -157,7 +157,7 @@ pub(super) fn classified(found: &Classification) -> String {
 /// lost the job (and stored nothing).
 pub(super) async fn store(
     state: &AppState,
-    worker: &str,
+    held: &Held<Analyses>,
     job: &Job,
     diagnosis: &Diagnosis,
     cluster: Option<Uuid>,
@@ -165,7 +165,7 @@ pub(super) async fn store(
 ) -> Result<bool, String> {
     let failed = |e: sqlx::Error| e.to_string();
     let mut tx = state.db.begin().await.map_err(failed)?;
-    if !jobs::finish(&mut *tx, job.id, worker).await.map_err(failed)? {
+    if !held.finish(&mut *tx, "done").await.map_err(failed)? {
         // Our lease ran out and another worker has the job: its analysis will count.
         return Ok(false);
     }

@@ -57,16 +57,12 @@ pub async fn remove_expired(db: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(removed)
 }
 
-/// Runs [`remove_expired`] now and every [`EVERY`], until the pool closes.
-pub async fn keep_removing(db: PgPool) {
-    let mut every = tokio::time::interval(EVERY);
-    loop {
-        every.tick().await;
-        match remove_expired(&db).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "removed raw deliveries past their plan's retention"),
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(error) => tracing::warn!(%error, "removing raw deliveries past their retention failed; retrying later"),
-        }
+/// Runs [`remove_expired`] and logs what it did (the runtime's periodic task, every
+/// [`EVERY`]).
+pub async fn remove_expired_logged(db: PgPool) {
+    match remove_expired(&db).await {
+        Ok(0) | Err(sqlx::Error::PoolClosed) => {}
+        Ok(removed) => tracing::info!(removed, "removed raw deliveries past their plan's retention"),
+        Err(error) => tracing::warn!(%error, "removing raw deliveries past their retention failed; retrying later"),
     }
 }

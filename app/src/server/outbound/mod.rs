@@ -2,7 +2,8 @@
 //! incident an alert came from when the agent starts, add the diagnosis as a note,
 //! resolve it when a fix is verified) and Slack incoming-webhook messages (a new
 //! incident, an action awaiting approval, resolved). Calls are queued in
-//! `outbound_calls` within the transaction of what they report; `deliver` sends them.
+//! `outbound_calls` within the transaction of what they report; the job runner sends
+//! them (`deliver`).
 
 pub mod deliver;
 pub mod settings;
@@ -57,9 +58,9 @@ async fn queue(
     .bind(method)
     .bind(path)
     .bind(body)
-    .execute(db)
-    .await
-    .map(|_| ())
+    .execute(&mut *db)
+    .await?;
+    crate::server::jobs::announce(db, &<deliver::Calls as crate::server::jobs::Kind>::QUEUE).await
 }
 
 /// PagerDuty's change of an incident's status.

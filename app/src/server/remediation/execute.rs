@@ -1,4 +1,4 @@
-//! Carrying out a recorded action, by the agent's workers: the workload as it was
+//! Carrying out a recorded action, by the job runner's workers: the workload as it was
 //! (recorded before anything is written), the preconditions, a server-side dry run, the
 //! change, then verification — the workload watched until it is healthy, fails again,
 //! or the time is up — and, when it did not help, the change undone if it can be. A
@@ -22,12 +22,16 @@ use crate::domain::remediation::ActionState;
 use crate::server::audit::{self, Actor};
 use crate::server::cluster_client::quantity::memory_bytes;
 use crate::server::cluster_client::{selector, timed, writes};
-use crate::server::config::RemediationSettings;
+use crate::server::config::{RemediationSettings, Settings};
+use crate::server::jobs::{self, Held, Kind, Queue, Tuning};
 use crate::server::state::AppState;
 
 /// Container states that mean a pod is failing, not merely starting.
 const FAILING: &[&str] =
     &["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName"];
+
+/// The queue of recorded actions.
+pub struct Actions;
 
 /// An action a worker holds.
 #[derive(sqlx::FromRow)]
@@ -42,47 +46,55 @@ pub struct Claimed {
     automatic: bool,
     requested_by: String,
     before: Option<Value>,
-    attempts: i32,
     created_at: DateTime<Utc>,
 }
 
 impl Claimed {
-    /// Whether a worker had it before and died: the workload was recorded, perhaps the
-    /// change made.
+    /// Whether a worker had it before and stopped (died, or gave it back) after
+    /// recording the workload: perhaps the change was made.
     fn resumed(&self) -> bool {
-        self.attempts > 1 && self.before.is_some()
+        self.before.is_some()
     }
 }
 
-/// Takes the oldest action waiting to run, or one whose worker's lease ran out.
-pub async fn claim(db: &sqlx::PgPool, worker: &str, lease: Duration) -> Result<Option<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "update remediation_actions set state = 'executing', attempts = attempts + 1, leased_by = $1,
-                lease_until = now() + make_interval(secs => $2)
-         where id = (select id from remediation_actions
-                     where state = 'intended' or (state = 'executing' and lease_until < now())
-                     order by created_at limit 1 for update skip locked)
-         returning id, team_id, incident_id, cluster_id, title, reversible, change, automatic, requested_by, before,
-                   attempts, created_at",
-    )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .fetch_optional(db)
-    .await
-}
+impl Kind for Actions {
+    type Id = Uuid;
+    type Job = Claimed;
 
-/// Extends `worker`'s lease on action `id`; false when the worker no longer holds it.
-pub async fn renew(db: &sqlx::PgPool, id: Uuid, worker: &str, lease: Duration) -> Result<bool, sqlx::Error> {
-    let renewed = sqlx::query(
-        "update remediation_actions set lease_until = now() + make_interval(secs => $3)
-         where id = $1 and leased_by = $2 and state = 'executing'",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .execute(db)
-    .await?;
-    Ok(renewed.rows_affected() == 1)
+    /// Recorded as `intended` (and announced) by `remediation::intend`, oldest first; one
+    /// attempt each, its outcome (`verified`, `failed`, …) recorded by the run itself. A
+    /// worker that dies leaves the action to the next, which asks the cluster first.
+    const QUEUE: Queue = Queue {
+        name: "remediation actions",
+        table: "remediation_actions",
+        channel: "remediation_actions",
+        waiting: "intended",
+        running: "executing",
+        parked: "failed",
+        group: &["team_id"],
+        also: "",
+    };
+
+    /// As many workers as the agent, under its lease; never more than the actions there
+    /// are (one per workload at a time).
+    fn tuning(settings: &Settings) -> Tuning {
+        Tuning { workers: settings.agent.workers, lease: settings.agent.lease, max_attempts: 1, per_group: i64::MAX }
+    }
+
+    /// Carries out the action and records what became of it.
+    async fn run(state: &AppState, held: &Held<Self>, action: &Claimed) -> jobs::Outcome {
+        let settings = &state.settings.agent.remediation;
+        let outcome = match serde_json::from_value::<Change>(action.change.clone()) {
+            Err(_) => Outcome::new(ActionState::Failed, "The recorded change cannot be read."),
+            Ok(change) => carry_out(state, &held.worker, action, &change, settings).await,
+        };
+        match finish(state, held, action, &outcome).await {
+            Ok(()) => jobs::Outcome::Finished,
+            Err(error) => jobs::Outcome::Retry(format!("recording the outcome failed: {error}")),
+        }
+    }
+
+    async fn parked(_: &AppState, _: &Claimed, _: &str) {}
 }
 
 /// What became of an action.
@@ -101,17 +113,6 @@ impl Outcome {
     fn with_before(mut self, before: &Value) -> Self {
         self.before = Some(before.clone());
         self
-    }
-}
-
-/// Carries out `action` and records what became of it.
-pub async fn run(state: &AppState, worker: &str, action: Claimed, settings: &RemediationSettings) {
-    let outcome = match serde_json::from_value::<Change>(action.change.clone()) {
-        Err(_) => Outcome::new(ActionState::Failed, "The recorded change cannot be read."),
-        Ok(change) => carry_out(state, worker, &action, &change, settings).await,
-    };
-    if let Err(error) = finish(state, worker, &action, &outcome).await {
-        tracing::warn!(%error, action = %action.id, "recording an action's outcome failed");
     }
 }
 
@@ -143,7 +144,7 @@ async fn carry_out(
     change: &Change,
     settings: &RemediationSettings,
 ) -> Outcome {
-    if action.automatic && action.attempts == 1 {
+    if action.automatic && !action.resumed() {
         // Unreadable counts as on: an automatic action never runs unchecked.
         if super::kill_switch(&state.db, action.team_id).await.unwrap_or(true) {
             return Outcome::new(ActionState::Cancelled, "Stopped by the kill switch before it began.");
@@ -489,22 +490,22 @@ async fn health(client: &Client, namespace: &str, name: &str, since: DateTime<Ut
 
 /// Records the outcome (if the action is still this worker's), on the timeline and the
 /// audit trail; a verified fix resolves the incident as the agent.
-async fn finish(state: &AppState, worker: &str, action: &Claimed, outcome: &Outcome) -> Result<(), sqlx::Error> {
+async fn finish(
+    state: &AppState,
+    held: &Held<Actions>,
+    action: &Claimed,
+    outcome: &Outcome,
+) -> Result<(), sqlx::Error> {
     let mut tx = state.db.begin().await?;
-    let recorded = sqlx::query(
-        "update remediation_actions set state = $2, outcome = $3, finished_at = now(), leased_by = null, lease_until = null
-         where id = $1 and leased_by = $4 and state = 'executing'",
-    )
-    .bind(action.id)
-    .bind(outcome.state.as_str())
-    .bind(&outcome.message)
-    .bind(worker)
-    .execute(&mut *tx)
-    .await?;
-    if recorded.rows_affected() == 0 {
+    if !held.finish(&mut *tx, outcome.state.as_str()).await? {
         // Our lease ran out and another worker has it: its outcome will count.
         return Ok(());
     }
+    sqlx::query("update remediation_actions set outcome = $2 where id = $1")
+        .bind(action.id)
+        .bind(&outcome.message)
+        .execute(&mut *tx)
+        .await?;
     let line = format!("\"{}\": {} — {}", action.title, outcome.state.label(), outcome.message);
     crate::server::db::timeline::append(
         &mut *tx,

@@ -1,7 +1,7 @@
 //! Remediation: what may be done about an incident and by whom — an operator's approval,
 //! or the agent in autonomous mode within the cluster's policy, the hourly limit and the
 //! team's kill switch — recorded as intended before anything touches the cluster, then
-//! carried out by the agent's workers (`execute`).
+//! carried out by the job runner (`execute`).
 
 pub mod execute;
 
@@ -18,9 +18,6 @@ use crate::server::audit::Acting;
 use crate::server::clusters;
 use crate::server::config::RemediationSettings;
 use crate::server::state::AppState;
-
-/// The notification channel the agent's workers wake on.
-const CHANNEL: &str = "agent_jobs";
 
 /// Why the policy refuses `change` to anyone, if it does.
 fn refused_by_policy(policy: &RemediationPolicy, change: &Change) -> Option<String> {
@@ -82,7 +79,7 @@ async fn intend(db: &mut PgConnection, intent: &Intent<'_>) -> Result<Option<Uui
     .fetch_optional(&mut *db)
     .await?;
     if id.is_some() {
-        sqlx::query("select pg_notify($1, '')").bind(CHANNEL).execute(&mut *db).await?;
+        crate::server::jobs::announce(&mut *db, &<execute::Actions as crate::server::jobs::Kind>::QUEUE).await?;
     }
     Ok(id)
 }

@@ -1,0 +1,263 @@
+//! The instance's background work: the workers of every job queue (analyses,
+//! remediation actions, outbound calls — `app::server::jobs` holds the queue mechanics),
+//! woken by the queues' NOTIFY channels or a poll, and the periodic tasks; all under one
+//! task tracker, stopped by one cancellation token. Tests run the queues to empty with
+//! [`run_pending_jobs`] instead of waiting for the workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::server::agent::Analyses;
+use app::server::jobs::{self, Kind};
+use app::server::outbound::deliver::Calls;
+use app::server::remediation::execute::Actions;
+use app::server::state::AppState;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_sessions::session_store::ExpiredDeletion as _;
+use tower_sessions_sqlx_store::PostgresStore;
+use uuid::Uuid;
+
+/// How often idle workers look for due jobs unprompted (retries after a back-off, leases
+/// that ran out), and how soon after a lost notification.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// How often expired sessions are deleted from the store.
+const SESSION_CLEANUP_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// How often held incidents are checked against a new period's quota.
+const QUOTA_RELEASE_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The background work of a running instance.
+pub struct Runtime {
+    /// Cancelled when the instance stops: take no new job, end the periodic tasks.
+    stopping: CancellationToken,
+    /// Cancelled when the grace period is over: give back the jobs still in hand.
+    giving_back: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Runtime {
+    /// Starts the workers of every queue (as many as each queue's tuning says), the
+    /// listener that wakes them, and the periodic tasks.
+    pub fn start(state: &AppState) -> Runtime {
+        let runtime = Runtime {
+            stopping: CancellationToken::new(),
+            giving_back: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let instance = Uuid::new_v4().simple().to_string()[..12].to_string();
+        let wakes = [
+            // Actions first: an approved fix does not wait behind analyses.
+            runtime.workers::<Actions>(state, &instance),
+            runtime.workers::<Analyses>(state, &instance),
+            runtime.workers::<Calls>(state, &instance),
+        ];
+        runtime.tasks.spawn(listen(state.db.clone(), wakes, runtime.stopping.clone()));
+        runtime.every(SESSION_CLEANUP_EVERY, {
+            let sessions = PostgresStore::new(state.db.clone());
+            move || {
+                let sessions = sessions.clone();
+                async move {
+                    if let Err(error) = sessions.delete_expired().await {
+                        tracing::warn!(%error, "deleting expired sessions failed; retrying later");
+                    }
+                }
+            }
+        });
+        runtime.every(QUOTA_RELEASE_EVERY, {
+            let db = state.db.clone();
+            move || release_held_incidents(db.clone())
+        });
+        runtime.every(app::server::ingest::retention::EVERY, {
+            let db = state.db.clone();
+            move || app::server::ingest::retention::remove_expired_logged(db.clone())
+        });
+        runtime
+    }
+
+    /// Starts the workers of `K`; the notifier that wakes them, with its channel.
+    fn workers<K: Kind>(&self, state: &AppState, instance: &str) -> (&'static str, Arc<Notify>) {
+        let wake = Arc::new(Notify::new());
+        let workers = K::tuning(&state.settings).workers;
+        for index in 0..workers {
+            let worker = format!("{instance}-{}-{index}", K::QUEUE.table);
+            self.tasks.spawn(work::<K>(
+                state.clone(),
+                worker,
+                wake.clone(),
+                self.stopping.clone(),
+                self.giving_back.clone(),
+            ));
+        }
+        if workers > 0 {
+            tracing::info!(queue = K::QUEUE.name, workers, "workers are running");
+        }
+        (K::QUEUE.channel, wake)
+    }
+
+    /// Runs `task` every `period` (the first time at once) until the instance stops.
+    fn every<Task, Done>(&self, period: Duration, task: Task)
+    where
+        Task: Fn() -> Done + Send + 'static,
+        Done: Future<Output = ()> + Send,
+    {
+        let stopping = self.stopping.clone();
+        self.tasks.spawn(async move {
+            let mut every = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => task().await,
+                    () = stopping.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    /// Stops taking jobs, lets the jobs in hand finish for up to `grace`, then gives back
+    /// whatever is still in hand (due again at once, for another instance).
+    pub async fn shutdown(self, grace: Duration) {
+        self.stopping.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+            self.giving_back.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait()).await.is_err() {
+                tracing::warn!("background work still running after the grace period was left behind");
+            }
+        }
+    }
+}
+
+/// One worker of `K`: runs due jobs one after another; between them waits for a
+/// notification, the poll, or the stop.
+async fn work<K: Kind>(
+    state: AppState,
+    worker: String,
+    wake: Arc<Notify>,
+    stopping: CancellationToken,
+    giving_back: CancellationToken,
+) {
+    while !stopping.is_cancelled() {
+        match jobs::run_next::<K>(&state, &worker, &giving_back).await {
+            // Another job may be due: let another worker look too.
+            Ok(true) => wake.notify_one(),
+            Ok(false) => {
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(POLL_EVERY) => {}
+                    () = stopping.cancelled() => {}
+                }
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, queue = K::QUEUE.name, "running a job failed");
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+        }
+    }
+}
+
+/// Wakes a queue's worker whenever a job of it is announced, on any instance.
+async fn listen<const N: usize>(
+    db: sqlx::PgPool,
+    wakes: [(&'static str, Arc<Notify>); N],
+    stopping: CancellationToken,
+) {
+    while !stopping.is_cancelled() {
+        let mut listener = match PgListener::connect_with(&db).await {
+            Ok(listener) => listener,
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for new jobs; polling meanwhile");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        let channels: Vec<&str> = wakes.iter().map(|(channel, _)| *channel).collect();
+        if listener.listen_all(channels).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                received = listener.recv() => match received {
+                    Ok(notification) => {
+                        for (channel, wake) in &wakes {
+                            if *channel == notification.channel() {
+                                wake.notify_one();
+                            }
+                        }
+                    }
+                    Err(_) => break,
+                },
+                () = stopping.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Ends the paid tier of teams whose payment stayed past due beyond the grace period,
+/// and frees incidents held over quota where a new period (or a larger plan) allows it.
+async fn release_held_incidents(pool: sqlx::PgPool) {
+    match app::server::billing::end_expired_grace(&pool).await {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(ended, "teams past due beyond the grace period are on Free"),
+        Err(error) => tracing::warn!(%error, "ending expired grace periods failed; retrying later"),
+    }
+    match app::server::quota::release_all_held(&pool).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "held incidents are eligible for analysis again"),
+        Err(error) => tracing::warn!(%error, "releasing held incidents failed; retrying later"),
+    }
+}
+
+/// Runs every queue until no job is left unfinished (waiting, due later, or held by
+/// any instance's worker): what the workers would do in the background, done now and
+/// awaited. For tests, which then read the results without waiting for them. Panics
+/// when jobs are still unfinished after `patience`.
+pub async fn run_pending_jobs(state: &AppState, patience: Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    let worker = format!("pending-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    loop {
+        // On a task of its own, as a worker runs: a job's future is large.
+        let (owned, named) = (state.clone(), worker.clone());
+        let ran = tokio::spawn(async move {
+            let never = CancellationToken::new();
+            Ok::<_, sqlx::Error>(
+                jobs::run_next::<Actions>(&owned, &named, &never).await?
+                    || jobs::run_next::<Analyses>(&owned, &named, &never).await?
+                    || jobs::run_next::<Calls>(&owned, &named, &never).await?,
+            )
+        })
+        .await
+        .expect("a job ran to its end")
+        .expect("running a job");
+        if ran {
+            continue;
+        }
+        let unfinished = jobs::unfinished::<Actions>(&state.db).await.expect("counting actions")
+            + jobs::unfinished::<Analyses>(&state.db).await.expect("counting analyses")
+            + jobs::unfinished::<Calls>(&state.db).await.expect("counting outbound calls");
+        if unfinished == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{unfinished} jobs still unfinished after {patience:?}");
+        // Due later (a back-off), or in another worker's hands.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The jobs the runner parked (failed for good) in every queue, as "queue #id: error".
+pub async fn parked_jobs(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> {
+    let mut parked = Vec::new();
+    for (queue, found) in [
+        (Actions::QUEUE.name, jobs::parked::<Actions>(db).await?),
+        (Analyses::QUEUE.name, jobs::parked::<Analyses>(db).await?),
+        (Calls::QUEUE.name, jobs::parked::<Calls>(db).await?),
+    ] {
+        parked.extend(found.into_iter().map(|(id, error)| format!("{queue} #{id}: {error}")));
+    }
+    Ok(parked)
+}
