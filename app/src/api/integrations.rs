@@ -127,7 +127,8 @@ pub async fn set_slack_webhook(url: String) -> Result<crate::domain::integration
 pub async fn remove_notification(which: String) -> Result<crate::domain::integration::NotificationSettings, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    crate::server::outbound::settings::remove(auth.state(), &auth.acting, &which).await
+    let which = which.parse().map_err(|refusal: &str| AppError::field("which", refusal))?;
+    crate::server::outbound::settings::remove(auth.state(), &auth.acting, which).await
 }
 
 /// The alert source a form names; 404 for any other.

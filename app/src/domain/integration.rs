@@ -123,11 +123,66 @@ pub struct NotificationSettings {
     pub recent_failures: Vec<FailedCall>,
 }
 
+/// Where DreamOps tells other tools what happened (an outbound call's target).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    /// PagerDuty's REST API, as the team's write-back user.
+    Pagerduty,
+    /// The team's Slack incoming webhook.
+    Slack,
+}
+
+impl Destination {
+    pub const ALL: [Destination; 2] = [Destination::Pagerduty, Destination::Slack];
+
+    /// The name stored in the database and used in forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Destination::Pagerduty => "pagerduty",
+            Destination::Slack => "slack",
+        }
+    }
+
+    /// What a call to it is, as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Destination::Pagerduty => "PagerDuty write-back",
+            Destination::Slack => "Slack message",
+        }
+    }
+
+    /// The remote end, as a failure names it.
+    pub fn remote(self) -> &'static str {
+        match self {
+            Destination::Pagerduty => "PagerDuty's API",
+            Destination::Slack => "the Slack webhook",
+        }
+    }
+}
+
+impl std::str::FromStr for Destination {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Destination::ALL.into_iter().find(|destination| destination.as_str() == s).ok_or("Choose pagerduty or slack.")
+    }
+}
+
+impl TryFrom<String> for Destination {
+    type Error = &'static str;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// A call to PagerDuty or Slack that gave up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct FailedCall {
-    pub target: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub target: Destination,
     pub purpose: String,
     pub incident_id: Option<Uuid>,
     pub error: String,

@@ -41,6 +41,31 @@ pub struct Queue {
     pub also: &'static str,
 }
 
+/// Where a job is in its life, whatever words its queue stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Due now or later.
+    Waiting,
+    /// A worker holds it.
+    Running,
+    /// Failed for good.
+    Parked,
+    /// Ended (done, or an outcome of the queue's own).
+    Finished,
+}
+
+impl Queue {
+    /// The state a stored `state` is in.
+    pub fn state(&self, stored: &str) -> JobState {
+        match stored {
+            s if s == self.waiting => JobState::Waiting,
+            s if s == self.running => JobState::Running,
+            s if s == self.parked => JobState::Parked,
+            _ => JobState::Finished,
+        }
+    }
+}
+
 /// How a queue runs, from the settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {

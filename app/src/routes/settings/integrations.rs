@@ -15,7 +15,7 @@ use crate::api::integrations::{
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
-use crate::domain::integration::{IntegrationKind, IntegrationView, RevealedSecrets};
+use crate::domain::integration::{Destination, IntegrationKind, IntegrationView, RevealedSecrets};
 use crate::error::AppError;
 
 /// `/settings/integrations`.
@@ -132,7 +132,7 @@ fn Notifications() -> impl IntoView {
                         </ActionForm>
                         {pagerduty_on.then(|| view! {
                             <ConfirmButton label="Turn off PagerDuty write-back" question="Turn off PagerDuty write-back and forget its key?".to_string()
-                                on_confirm=move || { remove.dispatch(RemoveNotification { which: "pagerduty".into() }); } />
+                                on_confirm=move || { remove.dispatch(RemoveNotification { which: Destination::Pagerduty.as_str().into() }); } />
                         })}
                         <h3>"Slack"</h3>
                         <p class="hint">"A message for each new incident, each action awaiting approval (with a link), and each incident a fix resolved."</p>
@@ -144,13 +144,13 @@ fn Notifications() -> impl IntoView {
                         </ActionForm>
                         {current.slack_configured.then(|| view! {
                             <ConfirmButton label="Turn off Slack messages" question="Turn off Slack messages and forget the webhook?".to_string()
-                                on_confirm=move || { remove.dispatch(RemoveNotification { which: "slack".into() }); } />
+                                on_confirm=move || { remove.dispatch(RemoveNotification { which: Destination::Slack.as_str().into() }); } />
                         })}
                         {(!current.recent_failures.is_empty()).then(|| view! {
                             <h3>"Calls that gave up (last 7 days)"</h3>
                             <ul data-testid="failed-calls">
                                 {current.recent_failures.iter().map(|f| view! {
-                                    <li><span class="badge status-triggered">{f.target.clone()}</span> " " {f.purpose.replace('_', " ")} ": " <code>{f.error.clone()}</code></li>
+                                    <li><span class="badge status-triggered">{f.target.label()}</span> " " {f.purpose.replace('_', " ")} ": " <code>{f.error.clone()}</code></li>
                                 }).collect_view()}
                             </ul>
                         })}

@@ -2,6 +2,7 @@
 //! one, responders' verdicts, and the dashboard's diagnosis accuracy.
 
 use super::*;
+use crate::server::jobs::{JobState, Kind};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AnalysisRow {
@@ -65,13 +66,12 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
             .fetch_optional(db)
             .await
             .or_internal("reading an analysis failed")?;
-    Ok(match job {
-        None => AgentProgress::NotQueued,
-        Some((state, attempts, _)) if state == "queued" => AgentProgress::Queued { attempts },
-        Some((state, attempts, error)) if state == "failed" => {
-            AgentProgress::Failed { error: error.unwrap_or_default(), attempts }
-        }
-        Some(_) => AgentProgress::Working,
+    let Some((state, attempts, error)) = job else { return Ok(AgentProgress::NotQueued) };
+    Ok(match <Analyses as Kind>::QUEUE.state(&state) {
+        JobState::Waiting => AgentProgress::Queued { attempts },
+        JobState::Parked => AgentProgress::Failed { error: error.unwrap_or_default(), attempts },
+        // Running, or done with the analysis not yet read.
+        JobState::Running | JobState::Finished => AgentProgress::Working,
     })
 }
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::incident::AGENT_NAME;
+use crate::domain::integration::Destination;
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::server::config::Settings;
 use crate::server::jobs::{Held, Kind, Outcome, Queue, Tuning};
@@ -35,7 +36,8 @@ pub struct Call {
     id: i64,
     team_id: Uuid,
     incident_id: Option<Uuid>,
-    target: String,
+    #[sqlx(try_from = "String")]
+    target: Destination,
     purpose: String,
     method: String,
     path: String,
@@ -88,7 +90,7 @@ impl Kind for Calls {
         let Some(incident) = call.incident_id else { return };
         let message = format!(
             "{} ({}) failed after {} attempt{}: {error}",
-            label(&call.target),
+            call.target.label(),
             call.purpose.replace('_', " "),
             call.attempts,
             if call.attempts == 1 { "" } else { "s" },
@@ -119,8 +121,8 @@ async fn send(state: &AppState, client: &reqwest::Client, call: &Call) -> Result
     let credentials = super::settings::credentials(state, call.team_id)
         .await
         .map_err(|error| Failure { message: error.to_string(), retry: true })?;
-    let request = match call.target.as_str() {
-        "pagerduty" => {
+    let request = match call.target {
+        Destination::Pagerduty => {
             let (key, from) = credentials.pagerduty.ok_or_else(|| Failure {
                 message: "PagerDuty write-back is no longer configured".into(),
                 retry: false,
@@ -134,14 +136,14 @@ async fn send(state: &AppState, client: &reqwest::Client, call: &Call) -> Result
                 .header("From", from)
                 .json(&call.body)
         }
-        _ => {
+        Destination::Slack => {
             let url = credentials
                 .slack
                 .ok_or_else(|| Failure { message: "The Slack webhook is no longer configured".into(), retry: false })?;
             client.post(url).json(&call.body)
         }
     };
-    let what = destination(&call.target);
+    let what = call.target.remote();
     let response = state
         .settings
         .outbound
@@ -158,13 +160,4 @@ async fn send(state: &AppState, client: &reqwest::Client, call: &Call) -> Result
         message: format!("{what} answered HTTP {}", status.as_u16()),
         retry: status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408,
     })
-}
-
-/// The destination of a call, as its failures name it.
-fn destination(target: &str) -> &'static str {
-    if target == "pagerduty" { "PagerDuty's API" } else { "the Slack webhook" }
-}
-
-fn label(target: &str) -> &'static str {
-    if target == "pagerduty" { "PagerDuty write-back" } else { "Slack message" }
 }

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::integration::Destination;
+
 /// What the team configured, and what the incident is.
 #[derive(sqlx::FromRow)]
 struct Facts {
@@ -43,7 +45,7 @@ async fn queue(
     db: &mut PgConnection,
     team: Uuid,
     incident: Uuid,
-    target: &str,
+    target: Destination,
     purpose: &str,
     (method, path, body): (&str, String, Value),
 ) -> Result<(), sqlx::Error> {
@@ -53,7 +55,7 @@ async fn queue(
     )
     .bind(team)
     .bind(incident)
-    .bind(target)
+    .bind(target.as_str())
     .bind(purpose)
     .bind(method)
     .bind(path)
@@ -86,11 +88,11 @@ pub async fn analysis_started(
 ) -> Result<(), sqlx::Error> {
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
-        queue(db, team, incident, "pagerduty", "acknowledge", pagerduty_status(id, "acknowledged")).await?;
+        queue(db, team, incident, Destination::Pagerduty, "acknowledge", pagerduty_status(id, "acknowledged")).await?;
     }
     if facts.slack {
         let text = format!(":rotating_light: New {} incident: {}", facts.severity, link(base, incident, &facts.title));
-        queue(db, team, incident, "slack", "new_incident", slack(text)).await?;
+        queue(db, team, incident, Destination::Slack, "new_incident", slack(text)).await?;
     }
     Ok(())
 }
@@ -109,11 +111,12 @@ pub async fn diagnosed(
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
         let note =
             json!({"note": {"content": format!("DreamOps diagnosis: {diagnosis}\n{base}/incidents/{incident}")}});
-        queue(db, team, incident, "pagerduty", "note", ("POST", format!("/incidents/{id}/notes"), note)).await?;
+        queue(db, team, incident, Destination::Pagerduty, "note", ("POST", format!("/incidents/{id}/notes"), note))
+            .await?;
     }
     if let Some(action) = awaiting.filter(|_| facts.slack) {
         let text = format!(":hand: Awaiting approval on {}: {action}\n{diagnosis}", link(base, incident, &facts.title));
-        queue(db, team, incident, "slack", "awaiting_approval", slack(text)).await?;
+        queue(db, team, incident, Destination::Slack, "awaiting_approval", slack(text)).await?;
     }
     Ok(())
 }
@@ -128,11 +131,11 @@ pub async fn resolved(
 ) -> Result<(), sqlx::Error> {
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
-        queue(db, team, incident, "pagerduty", "resolve", pagerduty_status(id, "resolved")).await?;
+        queue(db, team, incident, Destination::Pagerduty, "resolve", pagerduty_status(id, "resolved")).await?;
     }
     if facts.slack {
         let text = format!(":white_check_mark: Resolved: {} — {how}", link(base, incident, &facts.title));
-        queue(db, team, incident, "slack", "resolved", slack(text)).await?;
+        queue(db, team, incident, Destination::Slack, "resolved", slack(text)).await?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::integration::{FailedCall, NotificationSettings};
+use crate::domain::integration::{Destination, FailedCall, NotificationSettings};
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::secrets::Place;
@@ -157,12 +157,11 @@ pub async fn set_slack(state: &AppState, acting: &Acting, url: &str) -> Result<N
     view(&state.db, acting.team_id).await
 }
 
-/// Removes PagerDuty write-back (`pagerduty`) or the Slack webhook (`slack`).
-pub async fn remove(state: &AppState, acting: &Acting, which: &str) -> Result<NotificationSettings, AppError> {
+/// Removes PagerDuty write-back or the Slack webhook.
+pub async fn remove(state: &AppState, acting: &Acting, which: Destination) -> Result<NotificationSettings, AppError> {
     let set = match which {
-        "pagerduty" => "pagerduty_key = null, pagerduty_from = null",
-        "slack" => "slack_webhook = null",
-        _ => return Err(AppError::field("which", "Choose pagerduty or slack.")),
+        Destination::Pagerduty => "pagerduty_key = null, pagerduty_from = null",
+        Destination::Slack => "slack_webhook = null",
     };
     let mut tx = state.db.begin().await.or_internal("reading notification settings failed")?;
     sqlx::query(&format!("update team_notifications set {set}, updated_at = now() where team_id = $1"))
@@ -170,7 +169,7 @@ pub async fn remove(state: &AppState, acting: &Acting, which: &str) -> Result<No
         .execute(&mut *tx)
         .await
         .or_internal("reading notification settings failed")?;
-    acting.audit(&mut *tx, &format!("notifications.{which}_removed"), None, serde_json::json!({})).await?;
+    acting.audit(&mut *tx, &format!("notifications.{}_removed", which.as_str()), None, serde_json::json!({})).await?;
     tx.commit().await.or_internal("reading notification settings failed")?;
     view(&state.db, acting.team_id).await
 }
