@@ -268,6 +268,18 @@ impl Change {
         }
     }
 
+    /// Its kind, as stored (the serialised tag).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::SetMemoryLimit { .. } => "set_memory_limit",
+            Change::RollBack { .. } => "roll_back",
+            Change::Scale { .. } => "scale",
+            Change::RolloutRestart { .. } => "rollout_restart",
+            Change::DeletePod { .. } => "delete_pod",
+            Change::Manual { .. } => "manual",
+        }
+    }
+
     /// Whether it destroys something (a pod): allowed only where the policy allows it.
     pub fn destructive(&self) -> bool {
         matches!(self, Change::DeletePod { .. })
@@ -396,4 +408,37 @@ pub struct TeamLlmProvider {
     pub model: String,
     /// Whether a key is saved (it is never shown).
     pub has_key: bool,
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn a_changes_kind_is_its_stored_tag() {
+        let (namespace, deployment) = (String::from("n"), String::from("d"));
+        let every = [
+            Change::SetMemoryLimit {
+                namespace: namespace.clone(),
+                deployment: deployment.clone(),
+                container: "c".into(),
+                from: None,
+                to: "1Gi".into(),
+            },
+            Change::RollBack {
+                namespace: namespace.clone(),
+                deployment: deployment.clone(),
+                from_revision: 2,
+                to_revision: 1,
+                to_image: None,
+            },
+            Change::Scale { namespace: namespace.clone(), deployment: deployment.clone(), from: 0, to: 1 },
+            Change::RolloutRestart { namespace: namespace.clone(), deployment },
+            Change::DeletePod { namespace, pod: "p".into() },
+            Change::Manual { steps: Vec::new() },
+        ];
+        for change in every {
+            assert_eq!(serde_json::to_value(&change).unwrap()["kind"], change.kind());
+        }
+    }
 }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use app::domain::account::Role;
+
 use crate::support::{PASSWORD, TestApp, join_all};
 
 #[tokio::test]
@@ -12,10 +14,10 @@ async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
     let ana = app.user();
     ana.sign_up("Ana@Example.com", "Payments").await;
 
-    let viewer = ana.viewer().await;
-    assert_eq!(viewer["email"], "Ana@Example.com");
-    assert_eq!(viewer["team"]["team_name"], "Payments");
-    assert_eq!(viewer["team"]["role"], "owner");
+    let viewer = ana.viewer().await.expect("signed in");
+    assert_eq!(viewer.email, "Ana@Example.com");
+    assert_eq!(viewer.team.team_name, "Payments");
+    assert_eq!(viewer.team.role, Role::Owner);
 
     let db = app.db().await;
     let plan: String = sqlx::query_scalar("select plan from teams").fetch_one(&db).await.unwrap();
@@ -140,7 +142,7 @@ async fn logout_deletes_the_server_side_session() {
     assert!(response.status().is_success() || response.status().is_redirection());
     let after: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
     assert_eq!(after, 0);
-    assert!(ana.viewer().await.is_null());
+    assert!(ana.viewer().await.is_none());
     app.stop().await;
 }
 
@@ -151,7 +153,7 @@ async fn changing_the_password_ends_every_other_session() {
     laptop.sign_up("ana@example.com", "Payments").await;
     let phone = app.user();
     phone.log_in("ana@example.com", PASSWORD).await;
-    assert!(!phone.viewer().await.is_null());
+    assert!(!phone.viewer().await.is_none());
 
     let wrong = laptop
         .call("change_password", &[("current_password", "nope nope"), ("new_password", "a new long passphrase")])
@@ -162,8 +164,8 @@ async fn changing_the_password_ends_every_other_session() {
         .await;
     assert_eq!(changed.status(), StatusCode::OK, "{}", changed.text().await.unwrap());
 
-    assert!(phone.viewer().await.is_null(), "the other session ended");
-    assert!(!laptop.viewer().await.is_null(), "this session carries on");
+    assert!(phone.viewer().await.is_none(), "the other session ended");
+    assert!(!laptop.viewer().await.is_none(), "this session carries on");
     let stale = app.user();
     let response = stale.call("log_in", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "the old password no longer works");
@@ -343,7 +345,7 @@ async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
     let app = TestApp::spawn_with(|settings| settings.sessions.max_age = Duration::from_secs(2)).await;
     let ana = app.user();
     ana.sign_up("ana@example.com", "Payments").await;
-    assert!(!ana.viewer().await.is_null());
+    assert!(!ana.viewer().await.is_none());
 
     // Idle: the store no longer returns a session past its expiry.
     let bob = app.user();
@@ -352,14 +354,14 @@ async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
         .execute(&app.db().await)
         .await
         .unwrap();
-    assert!(bob.viewer().await.is_null(), "an idle session has ended");
+    assert!(bob.viewer().await.is_none(), "an idle session has ended");
 
     // Absolute: however busy, a session ends its lifetime after sign-in.
     let carol = app.user();
     carol.sign_up("carol@example.com", "Billing").await;
-    assert!(!carol.viewer().await.is_null());
+    assert!(!carol.viewer().await.is_none());
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    assert!(carol.viewer().await.is_null(), "the session outlived its absolute lifetime");
+    assert!(carol.viewer().await.is_none(), "the session outlived its absolute lifetime");
     app.stop().await;
 }
 
@@ -414,16 +416,16 @@ async fn a_session_in_use_is_written_at_most_once_per_renewal() {
     ana.sign_up("ana@example.com", "Payments").await;
     let signed_in = session_expiry(&app).await;
     for _ in 0..5 {
-        assert!(!ana.viewer().await.is_null());
+        assert!(!ana.viewer().await.is_none());
         assert!(ana.client.get(format!("{}/dashboard", ana.address)).send().await.unwrap().status().is_success());
     }
     assert_eq!(session_expiry(&app).await, signed_in, "requests within the renewal read the session, never write it");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert!(!ana.viewer().await.is_null());
+    assert!(!ana.viewer().await.is_none());
     let renewed = session_expiry(&app).await;
     assert!(renewed > signed_in, "the first request after the renewal interval writes it once");
-    assert!(!ana.viewer().await.is_null());
+    assert!(!ana.viewer().await.is_none());
     assert_eq!(session_expiry(&app).await, renewed, "and the next one does not");
     app.stop().await;
 }
@@ -439,11 +441,11 @@ async fn an_idle_session_ends_within_its_timeout_plus_the_renewal_and_a_busy_one
     // Ana keeps working for twice her idle timeout: renewed as she goes, she stays in.
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!ana.viewer().await.is_null(), "a session in use does not end");
+        assert!(!ana.viewer().await.is_none(), "a session in use does not end");
     }
     // Bob, idle all that time (4 s), was signed out by then: within timeout + renewal.
     assert!(Duration::from_secs(4) >= Duration::from_secs(2) + renewal);
-    assert!(bob.viewer().await.is_null(), "an idle session ended within its timeout plus the renewal");
+    assert!(bob.viewer().await.is_none(), "an idle session ended within its timeout plus the renewal");
     app.stop().await;
 }
 
@@ -477,13 +479,9 @@ async fn contents(db: &sqlx::PgPool) -> Vec<(String, String)> {
 async fn no_get_request_changes_anything() {
     let app = TestApp::spawn().await;
     let (owner, cluster, _) = crate::demo_cluster::with_demo_cluster(&app, "owner@reads.example").await;
-    let key: serde_json::Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let alert: serde_json::Value = app
-        .send_rest_alert(key["secret"].as_str().unwrap(), &serde_json::json!({"title": "Checkout is down"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let key = owner.api_key("ci").await;
+    let alert: serde_json::Value =
+        app.send_rest_alert(&key, &serde_json::json!({"title": "Checkout is down"})).await.json().await.unwrap();
     let incident = alert["incident_id"].as_str().unwrap().to_string();
     let invited = owner.call("create_invitation", &[("email", "vic@reads.example"), ("role", "viewer")]).await;
     let invited: serde_json::Value = invited.json().await.unwrap();

@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::demo_cluster::with_demo_cluster;
+use app::api::analysis::{GetAgentProgress, GiveAnalysisFeedback, RetryAnalysis};
+use app::api::incidents::GetDashboard;
+use app::domain::analysis::{AgentProgress, AnalysisView, Change, Family, Risk};
+use app::error::AppError;
 use app::server::agent::Analyses;
 
 use crate::support::{TestApp, User};
@@ -49,24 +53,39 @@ pub(crate) async fn send(app: &TestApp, team: Uuid, payload: &Value) -> Uuid {
 }
 
 /// The incident's analysis, once the server's jobs ran.
-pub(crate) async fn analysis(user: &User, incident: Uuid) -> Value {
+pub(crate) async fn analysis(user: &User, incident: Uuid) -> AnalysisView {
     user.run_pending_jobs().await;
-    let progress: Value = user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
-    progress.get("Done").unwrap_or_else(|| panic!("no analysis of {incident}: {progress}")).clone()
+    match progress(user, incident).await {
+        AgentProgress::Done(analysis) => *analysis,
+        other => panic!("no analysis of {incident}: {other:?}"),
+    }
 }
 
 /// The incident's analysis once the instances' own workers stored it (waiting up to
 /// 20 s), for tests of the workers themselves, where other jobs never end.
-pub(crate) async fn analysed_in_background(user: &User, incident: Uuid) -> Value {
+pub(crate) async fn analysed_in_background(user: &User, incident: Uuid) -> AnalysisView {
     for _ in 0..200 {
-        let progress: Value =
-            user.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
-        if let Some(done) = progress.get("Done") {
-            return done.clone();
+        if let AgentProgress::Done(analysis) = progress(user, incident).await {
+            return *analysis;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("no analysis of {incident}");
+}
+
+/// Where the agent is with the incident.
+pub(crate) async fn progress(user: &User, incident: Uuid) -> AgentProgress {
+    user.run(GetAgentProgress { incident }).await.expect("the progress is readable")
+}
+
+/// The kinds of the analysis's recommended changes, in order.
+pub(crate) fn change_kinds(analysis: &AnalysisView) -> Vec<&'static str> {
+    analysis.actions.iter().map(|action| action.change.kind()).collect()
+}
+
+/// The analysis's evidence, one line each: where, and what was found.
+pub(crate) fn evidence(analysis: &AnalysisView) -> String {
+    analysis.evidence.iter().map(|e| format!("{}: {}\n", e.source, e.line)).collect()
 }
 
 pub(crate) async fn unlimited(app: &TestApp, team: Uuid) {
@@ -75,10 +94,6 @@ pub(crate) async fn unlimited(app: &TestApp, team: Uuid) {
         .execute(&app.state().db)
         .await
         .unwrap();
-}
-
-pub(crate) fn change_kinds(analysis: &Value) -> Vec<String> {
-    analysis["actions"].as_array().unwrap().iter().map(|a| a["change"]["kind"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -128,42 +143,43 @@ async fn the_agent_diagnoses_each_demo_failure_from_its_alert_and_the_cluster() 
     }
     for (app_name, incident) in incidents {
         let found = analysis(&owner, incident).await;
-        let cause = found["root_cause"].as_str().unwrap().to_string();
+        let cause = found.root_cause.clone();
         let kinds = change_kinds(&found);
         match app_name {
             "memory-hog" => {
-                assert_eq!(found["family"], "oom_kill");
+                assert_eq!(found.family, Family::OomKill);
                 assert!(cause.contains("OOM-killed") && cause.contains("256Mi"), "{cause}");
-                let raise = &found["actions"][0]["change"];
-                assert_eq!(
-                    (raise["kind"].as_str(), raise["from"].as_str(), raise["to"].as_str()),
-                    (Some("set_memory_limit"), Some("256Mi"), Some("384Mi"))
-                );
-                assert_eq!(found["actions"][0]["risk"], "low");
-                let evidence = found["evidence"].to_string();
+                let Change::SetMemoryLimit { from, to, .. } = &found.actions[0].change else {
+                    panic!("not a raise: {found:?}")
+                };
+                assert_eq!((from.as_deref(), to.as_str()), (Some("256Mi"), "384Mi"));
+                assert_eq!(found.actions[0].risk, Risk::Low);
+                let evidence = evidence(&found);
                 assert!(evidence.contains("OOMKilled") && evidence.contains("limits.memory: 256Mi"), "{evidence}");
             }
             "analytics-service" => {
-                assert_eq!(found["family"], "image_pull");
+                assert_eq!(found.family, Family::ImagePull);
                 assert!(cause.contains("does not exist"), "{cause}");
-                let back = &found["actions"][0]["change"];
-                assert_eq!((back["kind"].as_str(), back["to_revision"].as_i64()), (Some("roll_back"), Some(1)));
-                assert!(back["to_image"].as_str().unwrap().ends_with(":2.3.0"));
+                let Change::RollBack { to_revision, to_image, .. } = &found.actions[0].change else {
+                    panic!("not a roll-back: {found:?}")
+                };
+                assert_eq!(*to_revision, 1);
+                assert!(to_image.as_deref().unwrap().ends_with(":2.3.0"));
             }
             "payment-service" => {
-                assert_eq!(found["family"], "pod_crash");
+                assert_eq!(found.family, Family::PodCrash);
                 assert!(cause.contains("configuration file is missing"), "{cause}");
                 assert_eq!(kinds, ["manual"], "a restart will not help: no automatic action");
-                assert!(found["evidence"].to_string().contains("/etc/payment/config.yaml"));
+                assert!(evidence(&found).contains("/etc/payment/config.yaml"));
             }
             "broken-database" => {
                 assert!(cause.contains("POSTGRES_PASSWORD is not set"), "{cause}");
-                assert!(!kinds.contains(&"rollout_restart".to_string()));
+                assert!(!kinds.contains(&"rollout_restart"));
             }
             "frontend-app" => {
                 assert!(cause.contains("scaled to zero"), "{cause}");
-                let scale = &found["actions"][0]["change"];
-                assert_eq!((scale["kind"].as_str(), scale["to"].as_i64()), (Some("scale"), Some(1)));
+                let Change::Scale { to, .. } = &found.actions[0].change else { panic!("not a scale: {found:?}") };
+                assert_eq!(*to, 1);
             }
             "orphan-service" => {
                 assert!(cause.contains("selector app=orphan-backend matches no pod"), "{cause}");
@@ -171,7 +187,7 @@ async fn the_agent_diagnoses_each_demo_failure_from_its_alert_and_the_cluster() 
             }
             // Near miss: the alert says crash loop, the cluster shows healthy pods.
             "healthy-app" => {
-                assert_eq!(found["family"], "pod_crash");
+                assert_eq!(found.family, Family::PodCrash);
                 assert!(cause.contains("does not show it now"), "{cause}");
                 assert_eq!(kinds, ["manual"], "nothing to change in a healthy app");
             }
@@ -202,7 +218,7 @@ async fn incidents_outside_kubernetes_get_a_runbook_answer_and_nothing_is_analys
     let app = with_agent(1).await;
     let owner = app.user();
     owner.sign_up("runbook@agent.example", "Runbook").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let mut events = owner.events().await;
     let payload = alert("PostgresqlTooManyConnections", json!({"instance": "db-1:5432"}), "too many connections");
     let incident = send(&app, team, &payload).await;
@@ -216,21 +232,21 @@ async fn incidents_outside_kubernetes_get_a_runbook_answer_and_nothing_is_analys
     }
     assert!(ready, "the live stream says when the analysis is stored");
     let found = analysis(&owner, incident).await;
-    assert_eq!(found["family"], "database_connections");
-    assert!(found["actions"][0]["change"]["steps"].to_string().contains("pg_stat_activity"));
+    assert_eq!(found.family, Family::DatabaseConnections);
+    let Change::Manual { steps } = &found.actions[0].change else { panic!("not a manual step: {found:?}") };
+    assert!(steps.iter().any(|step| step.contains("pg_stat_activity")), "{steps:?}");
 
     // Free allows 3 alerts a month: the 4th incident is held and not analysed.
     for _ in 0..2 {
         send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     }
     let held = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-2"}), "High CPU")).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let progress: Value = owner.query(&format!("get_agent_progress?incident={held}")).await.json().await.unwrap();
-    assert_eq!(progress, json!("NotQueued"), "held over quota");
+    owner.run_pending_jobs().await;
+    assert_eq!(progress(&owner, held).await, AgentProgress::NotQueued, "held over quota");
     // A larger plan releases it, and then it is analysed.
     unlimited(&app, team).await;
     app::server::quota::release_all_held(&app.state().db).await.unwrap();
-    assert_eq!(analysis(&owner, held).await["family"], "server_resources");
+    assert_eq!(analysis(&owner, held).await.family, Family::ServerResources);
     app.stop().await;
 }
 
@@ -239,7 +255,7 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
     let app = with_agent(0).await;
     let owner = app.user();
     owner.sign_up("crash@agent.example", "Crash").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     let db = app.state().db;
     // A worker claims the job and dies without a word.
@@ -255,7 +271,7 @@ async fn a_job_held_by_a_dead_worker_is_finished_by_another_once_its_lease_runs_
         })
         .await;
     let found = analysed_in_background(&owner, incident).await;
-    assert_eq!(found["family"], "server_resources");
+    assert_eq!(found.family, Family::ServerResources);
     let (attempts, state, analyses): (i32, String, i64) = sqlx::query_as(
         "select attempts, state, (select count(*) from analyses where incident_id = $1) from agent_jobs where incident_id = $1",
     )
@@ -281,14 +297,13 @@ async fn two_instances_share_the_queue_and_analyse_each_of_100_incidents_once() 
         .await;
     let owner = first.user();
     owner.sign_up("shared@agent.example", "Shared").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     unlimited(&first, team).await;
-    let key: Value = owner.call("create_api_key", &[("name", "load")]).await.json().await.unwrap();
-    let secret = key["secret"].as_str().unwrap();
+    let secret = owner.api_key("load").await;
     for index in 0..100 {
         let target = if index % 2 == 0 { &first } else { &second };
         let body = json!({"title": format!("Checkout latency high #{index}"), "severity": "warning", "dedup_key": format!("load-{index}")});
-        let response = target.send_rest_alert(secret, &body).await;
+        let response = target.send_rest_alert(&secret, &body).await;
         assert!(response.status().is_success(), "{}", response.status());
     }
     let db = first.state().db;
@@ -326,7 +341,7 @@ async fn a_failed_analysis_is_shown_and_can_be_retried_by_responders() {
     let app = with_agent(1).await;
     let owner = app.user();
     owner.sign_up("retry@agent.example", "Retry").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let incident = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     analysis(&owner, incident).await;
     let db = app.state().db;
@@ -337,14 +352,14 @@ async fn a_failed_analysis_is_shown_and_can_be_retried_by_responders() {
         .execute(&db)
         .await
         .unwrap();
-    let progress: Value = owner.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
-    assert_eq!(progress["Failed"]["error"], "the cluster answered 500");
-    assert_eq!(progress["Failed"]["attempts"], 5);
-    let retried = owner.call("retry_analysis", &[("incident", &incident.to_string())]).await;
-    assert_eq!(retried.status(), StatusCode::OK);
-    assert_eq!(analysis(&owner, incident).await["family"], "server_resources");
-    let again = owner.call("retry_analysis", &[("incident", &incident.to_string())]).await;
-    assert_eq!(again.status(), StatusCode::CONFLICT, "nothing failed any more");
+    assert_eq!(
+        progress(&owner, incident).await,
+        AgentProgress::Failed { error: "the cluster answered 500".into(), attempts: 5 }
+    );
+    owner.run(RetryAnalysis { incident }).await.expect("a failed analysis is retried");
+    assert_eq!(analysis(&owner, incident).await.family, Family::ServerResources);
+    let again = owner.run(RetryAnalysis { incident }).await;
+    assert!(matches!(again, Err(AppError::Conflict(_))), "nothing failed any more: {again:?}");
     app.stop().await;
 }
 
@@ -353,49 +368,41 @@ async fn responders_mark_analyses_right_or_wrong_and_the_dashboard_counts_them()
     let app = with_agent(1).await;
     let owner = app.user();
     owner.sign_up("verdict@agent.example", "Verdicts").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let first = send(&app, team, &alert("NodeHighCpuLoad", json!({"instance": "web-1"}), "High CPU")).await;
     let second =
         send(&app, team, &alert("PostgresqlTooManyConnections", json!({"instance": "db-1"}), "too many connections"))
             .await;
     analysis(&owner, first).await;
     analysis(&owner, second).await;
-    let give = |incident: Uuid, right: &'static str, correction: &'static str| {
-        let owner = &owner;
-        async move {
-            owner
-                .call(
-                    "give_analysis_feedback",
-                    &[("incident", &incident.to_string()), ("right", right), ("correction", correction)],
-                )
-                .await
-                .status()
-        }
+    let give = |incident: Uuid, right: bool, correction: &str| {
+        owner.run(GiveAnalysisFeedback { incident, right, correction: Some(correction.to_string()) })
     };
-    assert_eq!(give(first, "true", "").await, StatusCode::OK);
-    assert_eq!(give(second, "false", "A runaway cron job held the connections").await, StatusCode::OK);
-    let too_long: &'static str = Box::leak("x".repeat(2001).into_boxed_str());
-    assert_eq!(give(second, "false", too_long).await, StatusCode::UNPROCESSABLE_ENTITY);
+    give(first, true, "").await.expect("a verdict is given");
+    give(second, false, "A runaway cron job held the connections").await.expect("a verdict is given");
+    let too_long = give(second, false, &"x".repeat(2001)).await;
+    assert!(matches!(&too_long, Err(AppError::Validation(fields)) if fields[0].field == "correction"), "{too_long:?}");
 
-    let found = analysis(&owner, second).await;
-    assert_eq!(found["feedback"]["right"], false);
+    let feedback = analysis(&owner, second).await.feedback.expect("the verdict is shown");
+    assert!(!feedback.right);
     assert_eq!(
-        found["feedback"]["correction"], "A runaway cron job held the connections",
+        feedback.correction.as_deref(),
+        Some("A runaway cron job held the connections"),
         "the refused one changed nothing"
     );
-    let dashboard: Value = owner.query("get_dashboard").await.json().await.unwrap();
-    let weeks = dashboard["accuracy"]["weeks"].as_array().unwrap();
+    let dashboard = owner.run(GetDashboard {}).await.unwrap();
+    let weeks = &dashboard.accuracy.weeks;
     assert_eq!(weeks.len(), 8);
-    let this_week = weeks.last().unwrap();
-    assert_eq!((&this_week[1], &this_week[2]), (&json!(1), &json!(2)), "this week: 1 right of 2");
-    assert_eq!(dashboard["accuracy"]["wrong"][0]["correction"], "A runaway cron job held the connections");
+    let (_, right, all) = weeks.last().unwrap();
+    assert_eq!((right, all), (&1, &2), "this week: 1 right of 2");
+    assert_eq!(dashboard.accuracy.wrong[0].correction.as_deref(), Some("A runaway cron job held the connections"));
     // A verdict can change.
-    assert_eq!(give(second, "true", "").await, StatusCode::OK);
-    let dashboard: Value = owner.query("get_dashboard").await.json().await.unwrap();
-    let this_week = dashboard["accuracy"]["weeks"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&this_week[1], &this_week[2]), (&json!(2), &json!(2)));
-    assert!(dashboard["accuracy"]["wrong"].as_array().unwrap().is_empty());
-    assert!(dashboard["response_times"][0]["mttd_secs"].as_f64().unwrap() >= 0.0, "time to diagnosis is measured");
+    give(second, true, "").await.expect("a verdict changes");
+    let dashboard = owner.run(GetDashboard {}).await.unwrap();
+    let (_, right, all) = dashboard.accuracy.weeks.last().unwrap();
+    assert_eq!((right, all), (&2, &2));
+    assert!(dashboard.accuracy.wrong.is_empty());
+    assert!(dashboard.response_times[0].mttd_secs.unwrap() >= 0.0, "time to diagnosis is measured");
     app.stop().await;
 }
 
@@ -404,7 +411,7 @@ async fn on_shutdown_a_job_that_cannot_finish_in_time_is_given_back_for_another_
     let app = with_agent(0).await;
     let owner = app.user();
     owner.sign_up("shutdown@agent.example", "Shutdown").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     // A cluster that accepts connections and never answers: every read waits its time box.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = silent.local_addr().unwrap();
@@ -479,7 +486,7 @@ async fn a_team_with_a_stuck_cluster_does_not_hold_up_other_teams() {
     });
     let stuck = app.user();
     stuck.sign_up("owner@stuck.example", "Stuck").await;
-    let stuck_team: Uuid = stuck.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let stuck_team = stuck.team().await;
     let kubeconfig = format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'http://{stuck_at}'}}\n\
          contexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
@@ -489,7 +496,7 @@ async fn a_team_with_a_stuck_cluster_does_not_hold_up_other_teams() {
     unlimited(&app, stuck_team).await;
     let other = app.user();
     other.sign_up("owner@other.example", "Other").await;
-    let other_team: Uuid = other.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let other_team = other.team().await;
 
     for n in 0..3 {
         send(&app, stuck_team, &alert("KubePodCrashLooping", json!({"pod": format!("web-{n}")}), "crash looping"))

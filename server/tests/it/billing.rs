@@ -15,7 +15,7 @@ use crate::support::{TestApp, User, join_all};
 async fn team(app: &TestApp, name: &str) -> (User, Uuid) {
     let owner = app.user();
     owner.sign_up(&format!("owner@{name}.example"), name).await;
-    let id = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let id = owner.team().await;
     (owner, id)
 }
 

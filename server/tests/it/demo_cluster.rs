@@ -25,7 +25,7 @@ pub async fn with_demo_cluster(app: &TestApp, email: &str) -> (User, Uuid, Uuid)
     let added: serde_json::Value = added.json().await.unwrap();
     assert_eq!(added["demo"], true);
     let id: Uuid = added["id"].as_str().unwrap().parse().unwrap();
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     (owner, id, team)
 }
 

@@ -54,7 +54,7 @@ async fn strict(pagerduty: String) -> TestApp {
 async fn owner(app: &TestApp, name: &str) -> (User, Uuid) {
     let owner = app.user();
     owner.sign_up(&format!("owner@{name}.example"), name).await;
-    let team = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     (owner, team)
 }
 

@@ -12,7 +12,7 @@ use crate::support::{TestApp, User, join_all};
 async fn team(app: &TestApp, name: &str) -> (User, String) {
     let owner = app.user();
     owner.sign_up(&format!("owner@{name}.example"), name).await;
-    let id: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let id = owner.team().await;
     let state = app.state();
     sqlx::query("update teams set plan = 'enterprise' where id = $1").bind(id).execute(&state.db).await.unwrap();
     let integrations = app::server::ingest::integrations::ensure(&state.db, &state.cipher, id).await.unwrap();
@@ -291,7 +291,7 @@ async fn incidents_reported_by_hand_count_against_the_alert_quota() {
 async fn the_dashboard_counts_what_happened_in_its_windows() {
     let app = TestApp::spawn().await;
     let (owner, key) = team(&app, "dash").await;
-    let team_id: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team_id = owner.team().await;
     let db = app.state().db;
     // Two incidents opened now: one open critical, one warning acknowledged after 60 s.
     send(&app, &key, "trigger", "a", "A", "critical").await;
@@ -434,7 +434,7 @@ async fn the_dashboards_daily_rollups_always_equal_what_they_count() {
                          order by dedup_key, id) one_per_key
          order by id limit 3",
     )
-    .bind(owner.viewer().await["team"]["team_id"].as_str().unwrap().parse::<Uuid>().unwrap())
+    .bind(owner.team().await)
     .fetch_all(&db)
     .await
     .unwrap();
@@ -471,7 +471,7 @@ async fn the_activity_feed_folds_the_agents_steps_into_one_line() {
     let (owner, key) = team(&app, "feed").await;
     send(&app, &key, "trigger", "oom", "memory-hog OOMKilled", "critical").await;
     let id: Uuid = incident_id(&app, "oom").await.parse().unwrap();
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let db = &app.state().db;
     let append = |kind: &'static str, actor: &'static str, message: String| async move {
         app::server::db::timeline::append(db, team, id, kind, actor, &message).await.unwrap();

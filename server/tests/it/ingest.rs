@@ -25,7 +25,7 @@ impl Team {
     async fn create(app: &TestApp, name: &str) -> Team {
         let owner = app.user();
         owner.sign_up(&format!("owner@{name}.example"), name).await;
-        let id: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+        let id = owner.team().await;
         let state = app.state();
         let integrations = integrations::ensure(&state.db, &state.cipher, id).await.unwrap();
         Team { owner, id, integrations, db: app.db().await }
@@ -321,8 +321,8 @@ async fn alertmanager_deliveries_open_and_resolve_by_fingerprint() {
 async fn the_rest_api_takes_team_keys_and_reports_the_quota() {
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "rest").await;
-    let key: serde_json::Value = team.owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let auth = format!("Bearer {}", key["secret"].as_str().unwrap());
+    let key = team.owner.api_key("ci").await;
+    let auth = format!("Bearer {}", &key);
 
     for n in 0..4 {
         let body = serde_json::json!({"title": format!("Job {n} failed"), "severity": "error", "service": "batch"})

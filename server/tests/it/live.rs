@@ -16,8 +16,7 @@ async fn an_alert_at_one_instance_streams_to_the_teams_pages_at_another_and_nowh
     alpha.sign_up("owner@alpha.example", "Alpha").await;
     let bravo = first.user();
     bravo.sign_up("owner@bravo.example", "Bravo").await;
-    let key: serde_json::Value = alpha.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let key = key["secret"].as_str().unwrap().to_string();
+    let key = alpha.api_key("ci").await;
 
     // Both teams watch at the second instance; the alert goes to the first.
     let mut alpha_events = alpha.at(&second).events().await;

@@ -98,7 +98,7 @@ async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
 async fn analysed(app: &TestApp) -> (Uuid, Value, Vec<String>) {
     let owner = app.user();
     owner.sign_up(&format!("{}@llm.example", Uuid::new_v4().simple()), "LLM").await;
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let state = app.state();
     let payload = json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:cpu",
         "alerts": [{"status": "firing", "labels": {"alertname": "NodeHighCpuLoad", "instance": "web-1"},
@@ -239,7 +239,7 @@ async fn a_teams_own_provider_is_asked_first_with_its_sealed_key() {
         sqlx::query_scalar("select key_ciphertext from team_llm_providers").fetch_one(&app.state().db).await.unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("team-key-77aa"), "sealed at rest");
 
-    let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let team = owner.team().await;
     let state = app.state();
     let payload = json!({"version": "4", "status": "firing", "receiver": "dreamops", "groupKey": "{}:cpu",
         "alerts": [{"status": "firing", "labels": {"alertname": "NodeHighCpuLoad"}, "annotations": {"summary": "High CPU"},

@@ -269,10 +269,10 @@ async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
     unlimited(&app, team).await;
     owner.call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")]).await;
     owner.call("set_slack_webhook", &[("url", &format!("{slack}/services/T0/B0/secret"))]).await;
-    let key: Value = owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
+    let key = owner.api_key("ci").await;
     let steering = json!({"title": "memory-hog OOMKilled in demo", "severity": "critical", "service": "memory-hog",
                           "details": {"pagerduty_incident": "PSTEER"}});
-    let sent = app.send_rest_alert(key["secret"].as_str().unwrap(), &steering).await;
+    let sent = app.send_rest_alert(&key, &steering).await;
     assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
     let incident: Uuid = sqlx::query_scalar("select id from incidents where team_id = $1")
         .bind(team)
@@ -337,18 +337,13 @@ async fn a_slow_destination_does_not_hold_up_other_teams_calls() {
     for name in ["slow", "quick"] {
         let owner = app.user();
         owner.sign_up(&format!("owner@{name}.example"), name).await;
-        let team: Uuid = owner.viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+        let team = owner.team().await;
         teams.push((owner, team));
     }
     let [(slow_owner, slow), (quick_owner, quick)] = &teams[..] else { unreachable!() };
     // The quick team's incident, opened before any webhook is set (so nothing is queued yet).
-    let key: Value = quick_owner.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let answer: Value = app
-        .send_rest_alert(key["secret"].as_str().unwrap(), &json!({"title": "Checkout is down"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let key = quick_owner.api_key("ci").await;
+    let answer: Value = app.send_rest_alert(&key, &json!({"title": "Checkout is down"})).await.json().await.unwrap();
     let incident: Uuid = answer["incident_id"].as_str().unwrap().parse().unwrap();
     let (slow_webhook, slow_received, slow_in_hand) = slow_slack(Duration::from_secs(3)).await;
     let (quick_webhook, quick_received, _) = slow_slack(Duration::ZERO).await;

@@ -9,7 +9,6 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -20,10 +19,14 @@ use uuid::Uuid;
 use crate::agent::{alert, analysis, send, unlimited};
 use crate::demo_cluster::with_demo_cluster;
 use crate::support::{ServerProcess, TestApp, User};
+use app::api::clusters::{AddCluster, SetClusterPolicy};
+use app::api::remediation::{ApproveAction, GetIncidentActions, SetAutomationPaused};
+use app::domain::account::Role;
+use app::domain::cluster::RemediationMode;
+use app::domain::remediation::{ActionState, ActionView, IncidentActions};
+use app::error::AppError;
 use app::server::demo_cluster::store;
 use app::server::remediation::execute::Actions;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// An instance whose workers verify for `verify` and take `per_hour` automatic actions.
 async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
@@ -36,24 +39,15 @@ async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
     .await
 }
 
-/// A member of the owner's team with `role`.
-async fn member(app: &TestApp, owner: &User, email: &str, role: &str) -> User {
-    let created: Value =
-        owner.call("create_invitation", &[("email", email), ("role", role)]).await.json().await.unwrap();
-    let token = created["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
-    let user = app.user();
-    user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", &token)]).await;
-    user
-}
-
 async fn set_policy(owner: &User, cluster: Uuid, mode: &str, risk: &str, excluded: &str, destructive: bool) {
-    let id = cluster.to_string();
-    let mut form =
-        vec![("id", id.as_str()), ("mode", mode), ("max_autonomous_risk", risk), ("excluded_namespaces", excluded)];
-    if destructive {
-        form.push(("destructive_allowed", "on"));
-    }
-    assert_eq!(owner.call("set_cluster_policy", &form).await.status(), StatusCode::OK);
+    let policy = SetClusterPolicy {
+        id: cluster,
+        mode: mode.into(),
+        max_autonomous_risk: risk.into(),
+        excluded_namespaces: excluded.into(),
+        destructive_allowed: destructive.then(|| "on".into()),
+    };
+    owner.run(policy).await.expect("the policy is saved");
 }
 
 /// The writes the cluster received (not reads, not dry runs): method and path.
@@ -79,15 +73,19 @@ async fn dry_runs(app: &TestApp, cluster: Uuid) -> usize {
 }
 
 /// The incident's actions once the server's jobs ran (every action finished).
-async fn settled(user: &User, incident: Uuid) -> Value {
+async fn settled(user: &User, incident: Uuid) -> IncidentActions {
     user.run_pending_jobs().await;
-    let actions: Value = user.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
-    let list = actions["actions"].as_array().unwrap();
+    let actions = incident_actions(user, incident).await;
     assert!(
-        !list.is_empty() && list.iter().all(|a| !matches!(a["state"].as_str(), Some("intended" | "executing"))),
-        "the actions on {incident} did not finish: {actions}"
+        !actions.actions.is_empty()
+            && actions.actions.iter().all(|a| !matches!(a.state, ActionState::Intended | ActionState::Executing)),
+        "the actions on {incident} did not finish: {actions:?}"
     );
     actions
+}
+
+async fn incident_actions(user: &User, incident: Uuid) -> IncidentActions {
+    user.run(GetIncidentActions { incident }).await.expect("the actions are readable")
 }
 
 async fn incident_status(app: &TestApp, incident: Uuid) -> (String, Option<String>) {
@@ -108,9 +106,8 @@ fn oom() -> Value {
     alert("KubeContainerOOMKilled", demo(json!({"deployment": "memory-hog"})), "Container was OOM-killed.")
 }
 
-async fn approve(user: &User, incident: Uuid, index: usize, comment: &str) -> reqwest::Response {
-    let (incident, index) = (incident.to_string(), index.to_string());
-    user.call("approve_action", &[("incident", &incident), ("index", &index), ("comment", comment)]).await
+async fn approve(user: &User, incident: Uuid, index: usize, comment: &str) -> Result<ActionView, AppError> {
+    user.run(ApproveAction { incident, index, comment: Some(comment.into()) }).await
 }
 
 /// Stores an analysis recommending `change` for the team's incident, as the agent would
@@ -152,37 +149,35 @@ async fn approve_mode_writes_only_after_an_operators_approval_and_read_only_neve
     let app = with_remediation(3, 5).await;
     let (owner, cluster, team) = with_demo_cluster(&app, "approve@remediation.example").await;
     unlimited(&app, team).await;
-    let viewer = member(&app, &owner, "viewer@remediation.example", "viewer").await;
-    let operator = member(&app, &owner, "operator@remediation.example", "operator").await;
+    let viewer = app.member(&owner, "viewer@remediation.example", Role::Viewer).await;
+    let operator = app.member(&owner, "operator@remediation.example", Role::Operator).await;
     let mut events = operator.events().await;
 
     // Read-only (the default): the analysis recommends, nobody can approve, nothing is written.
     let incident = send(&app, team, &oom()).await;
     let found = analysis(&owner, incident).await;
-    assert_eq!(found["actions"][0]["change"]["kind"], "set_memory_limit");
-    let actions: Value = owner.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
-    assert_eq!((actions["mode"].as_str(), actions["can_approve"].as_bool()), (Some("read_only"), Some(false)));
+    assert_eq!(found.actions[0].change.kind(), "set_memory_limit");
+    let actions = incident_actions(&owner, incident).await;
+    assert_eq!((actions.mode, actions.can_approve), (Some(RemediationMode::ReadOnly), false));
     let refused = approve(&operator, incident, 0, "").await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert!(refused.text().await.unwrap().contains("read-only"));
+    assert!(matches!(&refused, Err(AppError::Conflict(why)) if why.contains("read-only")), "{refused:?}");
     assert!(writes(&app, cluster).await.is_empty(), "read-only never writes");
 
     // Approve mode: a viewer may not approve; a manual step cannot be approved; an
     // operator's approval is carried out, verified, and resolves the incident live.
     set_policy(&owner, cluster, "approve", "low", "", false).await;
-    assert_eq!(approve(&viewer, incident, 0, "").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(approve(&viewer, incident, 0, "").await, Err(AppError::Forbidden));
     assert!(writes(&app, cluster).await.is_empty(), "nothing is written without an approval");
-    let approved = approve(&operator, incident, 0, "raising it as the agent says").await;
-    assert_eq!(approved.status(), StatusCode::OK);
+    approve(&operator, incident, 0, "raising it as the agent says").await.expect("approved");
     // Approving it again: in flight, or done and the incident resolved — refused either way.
-    assert_eq!(approve(&operator, incident, 0, "").await.status(), StatusCode::CONFLICT);
+    assert!(matches!(approve(&operator, incident, 0, "").await, Err(AppError::Conflict(_))));
     let actions = settled(&operator, incident).await;
-    let action = &actions["actions"][0];
-    assert_eq!(action["state"], "verified", "{actions}");
-    assert_eq!(action["requested_by"], "operator@remediation.example");
-    assert_eq!(action["comment"], "raising it as the agent says");
-    assert!(action["outcome"].as_str().unwrap().contains("1 of 1 pods ready"), "{action}");
-    assert_eq!(actions["actions"].as_array().unwrap().len(), 1, "one action however often approved");
+    let action = &actions.actions[0];
+    assert_eq!(action.state, ActionState::Verified, "{actions:?}");
+    assert_eq!(action.requested_by, "operator@remediation.example");
+    assert_eq!(action.comment.as_deref(), Some("raising it as the agent says"));
+    assert!(action.outcome.as_deref().unwrap_or_default().contains("1 of 1 pods ready"), "{action:?}");
+    assert_eq!(actions.actions.len(), 1, "one action however often approved");
     assert_eq!(incident_status(&app, incident).await, ("resolved".into(), Some("DreamOps agent".into())));
     let written = writes(&app, cluster).await;
     assert_eq!(written, [("PATCH".to_string(), "/apis/apps/v1/namespaces/demo/deployments/memory-hog".to_string())]);
@@ -223,25 +218,25 @@ async fn each_action_is_verified_and_one_that_does_not_help_is_undone_or_reporte
     );
     let incident = send(&app, team, &pull).await;
     analysis(&owner, incident).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    assert_eq!(settled(&owner, incident).await.actions[0].state, ActionState::Verified);
 
     // Scale frontend-app up: verified.
     let no_endpoints = alert("KubeServiceNoEndpoints", demo(json!({"service": "frontend-app"})), "No endpoints.");
     let incident = send(&app, team, &no_endpoints).await;
     analysis(&owner, incident).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    assert_eq!(settled(&owner, incident).await.actions[0].state, ActionState::Verified);
 
     // Restarting payment-service does not help (its configuration is missing): not fixed,
     // nothing to undo, the incident stays open.
     let incident = bare_incident(&app, team, json!({"deployment": "payment-service"})).await;
     let restart = json!({"kind": "rollout_restart", "namespace": "demo", "deployment": "payment-service"});
     recommend(&app, team, incident, cluster, restart, "low", true).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "not_fixed", "{action}");
-    assert!(action["outcome"].as_str().unwrap().contains("CrashLoopBackOff"), "{action}");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    let action = settled(&owner, incident).await.actions[0].clone();
+    assert_eq!(action.state, ActionState::NotFixed, "{action:?}");
+    assert!(action.outcome.as_deref().unwrap_or_default().contains("CrashLoopBackOff"), "{action:?}");
     assert_eq!(incident_status(&app, incident).await.0, "triggered");
 
     // The wrong fix: raising broken-database's memory does not give it its password —
@@ -250,10 +245,10 @@ async fn each_action_is_verified_and_one_that_does_not_help_is_undone_or_reporte
     let raise = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "broken-database",
                        "container": "broken-database", "from": "512Mi", "to": "768Mi"});
     recommend(&app, team, incident, cluster, raise, "low", true).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "rolled_back", "{action}");
-    assert!(action["outcome"].as_str().unwrap().contains("the memory limit is 512Mi again"), "{action}");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    let action = settled(&owner, incident).await.actions[0].clone();
+    assert_eq!(action.state, ActionState::RolledBack, "{action:?}");
+    assert!(action.outcome.as_deref().unwrap_or_default().contains("the memory limit is 512Mi again"), "{action:?}");
     let database =
         store::get(&app.state().db, cluster, "deployments", "demo", "broken-database").await.unwrap().unwrap();
     assert_eq!(database["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "512Mi");
@@ -280,11 +275,10 @@ async fn each_action_is_verified_and_one_that_does_not_help_is_undone_or_reporte
     )
     .await;
     let refused = approve(&owner, incident, 0, "").await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert!(refused.text().await.unwrap().contains("destructive"));
+    assert!(matches!(&refused, Err(AppError::Conflict(why)) if why.contains("destructive")), "{refused:?}");
     set_policy(&owner, cluster, "approve", "low", "", true).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    assert_eq!(settled(&owner, incident).await.actions[0].state, ActionState::Verified);
     assert!(store::get(&app.state().db, cluster, "pods", "demo", &pod).await.unwrap().is_none());
 
     // Refusals write nothing: an excluded namespace; a precondition no longer true; a
@@ -295,21 +289,20 @@ async fn each_action_is_verified_and_one_that_does_not_help_is_undone_or_reporte
     let scale = json!({"kind": "scale", "namespace": "demo", "deployment": "healthy-app", "from": 0, "to": 3});
     recommend(&app, team, incident, cluster, scale, "low", true).await;
     let refused = approve(&owner, incident, 0, "").await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert!(refused.text().await.unwrap().contains("excluded"));
+    assert!(matches!(&refused, Err(AppError::Conflict(why)) if why.contains("excluded")), "{refused:?}");
     set_policy(&owner, cluster, "approve", "low", "", true).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "failed");
-    assert!(action["outcome"].as_str().unwrap().contains("runs 2 replicas now, not 0"), "{action}");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    let action = settled(&owner, incident).await.actions[0].clone();
+    assert_eq!(action.state, ActionState::Failed);
+    assert!(action.outcome.as_deref().unwrap_or_default().contains("runs 2 replicas now, not 0"), "{action:?}");
     let incident = bare_incident(&app, team, json!({"deployment": "cpu-intensive"})).await;
     let nonsense = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "cpu-intensive",
                           "container": "cpu-intensive", "from": null, "to": "lots"});
     recommend(&app, team, incident, cluster, nonsense, "low", true).await;
-    assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!(action["state"], "failed");
-    assert!(action["outcome"].as_str().unwrap().starts_with("The cluster refused the dry run"), "{action}");
+    approve(&owner, incident, 0, "").await.expect("approved");
+    let action = settled(&owner, incident).await.actions[0].clone();
+    assert_eq!(action.state, ActionState::Failed);
+    assert!(action.outcome.as_deref().unwrap_or_default().starts_with("The cluster refused the dry run"), "{action:?}");
     assert_eq!(writes(&app, cluster).await.len(), before, "refused actions write nothing");
     app.stop().await;
 }
@@ -341,8 +334,8 @@ async fn autonomous_mode_acts_within_risk_namespaces_the_hourly_limit_and_the_ki
     // A low-risk memory raise is taken without a click, verified, and resolves the incident.
     let incident = send(&app, team, &oom()).await;
     analysis(&owner, incident).await;
-    let action = settled(&owner, incident).await["actions"][0].clone();
-    assert_eq!((action["state"].as_str(), action["automatic"].as_bool()), (Some("verified"), Some(true)), "{action}");
+    let action = settled(&owner, incident).await.actions[0].clone();
+    assert_eq!((action.state, action.automatic), (ActionState::Verified, true), "{action:?}");
     assert_eq!(incident_status(&app, incident).await, ("resolved".into(), Some("DreamOps agent".into())));
 
     // The kill switch: nothing automatic while it is on.
@@ -352,19 +345,19 @@ async fn autonomous_mode_acts_within_risk_namespaces_the_hourly_limit_and_the_ki
         writes(&client, "demo", "memory-hog", "memory-hog", "256Mi", false).await.unwrap();
     };
     break_hog().await;
-    assert_eq!(owner.call("set_automation_paused", &[("paused", "true")]).await.status(), StatusCode::OK);
+    owner.run(SetAutomationPaused { paused: true }).await.expect("the kill switch is on");
     let incident = send(&app, team, &oom()).await;
     analysis(&owner, incident).await;
     assert!(steps(incident).await.iter().any(|s| s.contains("kill switch is on")));
-    let actions: Value = owner.query(&format!("get_incident_actions?incident={incident}")).await.json().await.unwrap();
-    assert!(actions["actions"].as_array().unwrap().is_empty());
-    assert_eq!(actions["automation_paused"], true);
-    assert_eq!(owner.call("set_automation_paused", &[("paused", "false")]).await.status(), StatusCode::OK);
+    let actions = incident_actions(&owner, incident).await;
+    assert!(actions.actions.is_empty());
+    assert!(actions.automation_paused);
+    owner.run(SetAutomationPaused { paused: false }).await.expect("the kill switch is off");
 
     // The hourly limit (2 here): one more automatic action, then none.
     let incident = send(&app, team, &oom()).await;
     analysis(&owner, incident).await;
-    assert_eq!(settled(&owner, incident).await["actions"][0]["state"], "verified");
+    assert_eq!(settled(&owner, incident).await.actions[0].state, ActionState::Verified);
     break_hog().await;
     let incident = send(&app, team, &oom()).await;
     analysis(&owner, incident).await;
@@ -516,11 +509,8 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
         relay.address,
         token.expose_secret()
     );
-    let added =
-        owner.call("add_cluster", &[("name", "relayed"), ("kubeconfig", &relayed), ("context", "relayed")]).await;
-    assert_eq!(added.status(), StatusCode::OK, "{}", added.text().await.unwrap());
-    let added: Value = added.json().await.unwrap();
-    let cluster: Uuid = added["id"].as_str().unwrap().parse().unwrap();
+    let added = AddCluster { name: "relayed".into(), kubeconfig: relayed, context: "relayed".into(), namespace: None };
+    let cluster = owner.run(added).await.expect("the relayed cluster is added").id;
     set_policy(&owner, cluster, "approve", "low", "", false).await;
     let db = app.state().db.clone();
     let raise = json!({"kind": "set_memory_limit", "namespace": "demo", "deployment": "memory-hog",
@@ -545,7 +535,7 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
         let before = patches().await;
         let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
         recommend(&app, team, incident, cluster, raise.clone(), "low", true).await;
-        assert_eq!(approve(&owner, incident, 0, "").await.status(), StatusCode::OK);
+        approve(&owner, incident, 0, "").await.expect("approved");
 
         // A server process with one worker takes the action and is killed at its write.
         let reached = relay.arm(stop, write.clone());
@@ -596,8 +586,8 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
                 settings.agent.remediation.verify = Duration::from_secs(20);
             })
             .await;
-        let action = settled(&owner, incident).await["actions"][0].clone();
-        assert_eq!(action["state"], "verified", "{stop:?}: {action}");
+        let action = settled(&owner, incident).await.actions[0].clone();
+        assert_eq!(action.state, ActionState::Verified, "{stop:?}: {action:?}");
         assert_eq!(patches().await, before + 1, "{stop:?}: the change is written exactly once");
         let attempts: i32 = sqlx::query_scalar("select attempts from remediation_actions where incident_id = $1")
             .bind(incident)

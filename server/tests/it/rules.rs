@@ -19,15 +19,16 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::agent::{alert, analysis, change_kinds, send, unlimited, with_agent};
+use crate::agent::{alert, analysis, change_kinds, evidence, send, unlimited, with_agent};
 use crate::demo_cluster::with_demo_cluster;
 use crate::support::TestApp;
+use app::domain::analysis::{AnalysisView, Change};
 use app::server::cluster_client;
 
 const APP: &str = "healthy-app";
 
 /// The analysis of `alert` after `seed` changed a fresh team's demo cluster.
-async fn diagnosed(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client), alert: Value) -> Value {
+async fn diagnosed(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client), alert: Value) -> AnalysisView {
     diagnosed_as(app, case, async move |client| {
         seed(client).await;
         alert
@@ -37,7 +38,7 @@ async fn diagnosed(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client), al
 
 /// The analysis of the alert `seed` returns once it changed a fresh team's demo cluster
 /// (for alerts that name what the cluster made: a pod, a cron job's job).
-async fn diagnosed_as(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client) -> Value) -> Value {
+async fn diagnosed_as(app: &TestApp, case: &str, seed: impl AsyncFnOnce(Client) -> Value) -> AnalysisView {
     let (owner, id, team) = with_demo_cluster(app, &format!("{case}@rules.example")).await;
     unlimited(app, team).await;
     let client = cluster_client::connect(&app.state(), team, id).await.unwrap();
@@ -105,15 +106,15 @@ async fn mount_claim(client: &Client, claim: &str) {
     .await
 }
 
-fn cause(found: &Value) -> String {
-    found["root_cause"].as_str().unwrap().to_string()
+fn cause(found: &AnalysisView) -> String {
+    found.root_cause.clone()
 }
 
 /// The cluster does not confirm the alert: the answer every near miss ends in when no
 /// other rule holds.
-fn not_confirmed(found: &Value) {
-    assert!(cause(found).contains("does not show it now"), "{found}");
-    assert_eq!(change_kinds(found), ["manual"], "{found}");
+fn not_confirmed(found: &AnalysisView) {
+    assert!(cause(found).contains("does not show it now"), "{found:?}");
+    assert_eq!(change_kinds(found), ["manual"], "{found:?}");
 }
 
 #[tokio::test]
@@ -135,9 +136,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         }
     };
     let found = diagnosed(&app, "oom", resource("limits", "memory", "64Mi"), oom_alert()).await;
-    assert_eq!(found["family"], "oom_kill", "{found}");
-    let raise = &found["actions"][0]["change"];
-    assert_eq!((raise["kind"].as_str(), raise["to"].as_str()), (Some("set_memory_limit"), Some("128Mi")), "{found}");
+    assert_eq!(found.family.as_str(), "oom_kill", "{found:?}");
+    let Change::SetMemoryLimit { to, .. } = &found.actions[0].change else { panic!("not a raise: {found:?}") };
+    assert_eq!(to, "128Mi", "{found:?}");
     not_confirmed(&diagnosed(&app, "oom-near", resource("limits", "memory", "128Mi"), oom_alert()).await);
 
     // Image pull after a rollout: roll back; an image that exists pulls.
@@ -151,9 +152,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let waiting = || alert("KubeContainerWaiting", demo(json!({"deployment": APP, "reason": "ImagePullBackOff"})), "w");
     let found = diagnosed(&app, "pull", image("1.9.1-hotfix"), waiting()).await;
-    assert_eq!(found["family"], "image_pull", "{found}");
-    assert_eq!(found["actions"][0]["change"]["kind"], "roll_back", "{found}");
-    assert_eq!(found["actions"][0]["change"]["to_revision"], 1, "{found}");
+    assert_eq!(found.family.as_str(), "image_pull", "{found:?}");
+    let Change::RollBack { to_revision, .. } = &found.actions[0].change else { panic!("not a roll-back: {found:?}") };
+    assert_eq!(*to_revision, 1, "{found:?}");
     not_confirmed(&diagnosed(&app, "pull-near", image("1.9.0"), waiting()).await);
 
     // A variable from a Secret that does not exist: create it; a Secret that exists is used.
@@ -169,9 +170,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let crash = || about_app("KubePodCrashLooping", "Pod is crash looping.");
     let found = diagnosed(&app, "config", async |client| from_secret(&client).await, crash()).await;
-    assert!(cause(&found).contains("secret \"db-credentials\" not found"), "{found}");
-    assert!(found["evidence"].to_string().contains("CreateContainerConfigError"), "{found}");
-    assert_eq!(change_kinds(&found), ["manual"], "{found}");
+    assert!(cause(&found).contains("secret \"db-credentials\" not found"), "{found:?}");
+    assert!(evidence(&found).contains("CreateContainerConfigError"), "{found:?}");
+    assert_eq!(change_kinds(&found), ["manual"], "{found:?}");
     let seed = async |client: Client| {
         create::<Secret>(
             &client,
@@ -197,25 +198,25 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let mismatch = || about_app("KubeDeploymentReplicasMismatch", "Deployment has not matched the expected replicas.");
     let found = diagnosed(&app, "claim", claimed(Some("fast-ssd")), mismatch()).await;
-    assert_eq!(found["family"], "volume_problem", "{found}");
-    assert!(cause(&found).contains("volume claim data is Pending"), "{found}");
-    assert!(cause(&found).contains("storageclass.storage.k8s.io \"fast-ssd\" not found"), "{found}");
+    assert_eq!(found.family.as_str(), "volume_problem", "{found:?}");
+    assert!(cause(&found).contains("volume claim data is Pending"), "{found:?}");
+    assert!(cause(&found).contains("storageclass.storage.k8s.io \"fast-ssd\" not found"), "{found:?}");
     not_confirmed(&diagnosed(&app, "claim-near", claimed(None), mismatch()).await);
     let no_claim = async |client: Client| mount_claim(&client, "nowhere").await;
     let found = diagnosed(&app, "claim-missing", no_claim, mismatch()).await;
-    assert!(cause(&found).contains("volume claim nowhere does not exist"), "{found}");
+    assert!(cause(&found).contains("volume claim nowhere does not exist"), "{found:?}");
 
     // More memory requested than any node has: roll back; a request that fits is placed.
     let found = diagnosed(&app, "unschedulable", resource("requests", "memory", "64Gi"), mismatch()).await;
-    assert_eq!(found["family"], "unschedulable", "{found}");
-    assert!(cause(&found).contains("Insufficient memory"), "{found}");
-    assert_eq!(change_kinds(&found), ["roll_back", "manual"], "{found}");
+    assert_eq!(found.family.as_str(), "unschedulable", "{found:?}");
+    assert!(cause(&found).contains("Insufficient memory"), "{found:?}");
+    assert_eq!(change_kinds(&found), ["roll_back", "manual"], "{found:?}");
     not_confirmed(&diagnosed(&app, "unschedulable-near", resource("requests", "memory", "1Gi"), mismatch()).await);
 
     // Evicted for writing more than its ephemeral-storage limit; a limit above it is not.
     let found = diagnosed(&app, "evicted", resource("limits", "ephemeral-storage", "10Mi"), mismatch()).await;
-    assert!(cause(&found).contains("was evicted"), "{found}");
-    assert!(cause(&found).contains("exceeds the total limit of containers 10Mi"), "{found}");
+    assert!(cause(&found).contains("was evicted"), "{found:?}");
+    assert!(cause(&found).contains("exceeds the total limit of containers 10Mi"), "{found:?}");
     not_confirmed(&diagnosed(&app, "evicted-near", resource("limits", "ephemeral-storage", "1Gi"), mismatch()).await);
 
     // A Secret volume that does not exist: stuck creating; once it exists, it mounts.
@@ -230,9 +231,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         .await
     };
     let found = diagnosed(&app, "mount", async |client| tls(&client).await, mismatch()).await;
-    assert_eq!(found["family"], "volume_problem", "{found}");
-    assert!(cause(&found).contains("FailedMount"), "{found}");
-    assert!(cause(&found).contains("secret \"tls-certs\" not found"), "{found}");
+    assert_eq!(found.family.as_str(), "volume_problem", "{found:?}");
+    assert!(cause(&found).contains("FailedMount"), "{found:?}");
+    assert!(cause(&found).contains("secret \"tls-certs\" not found"), "{found:?}");
     let seed = async |client: Client| {
         create::<Secret>(&client, json!({"metadata": {"name": "tls-certs"}, "stringData": {"tls.crt": "x"}})).await;
         tls(&client).await;
@@ -243,7 +244,7 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     // file fixes it, and the fixed app is not in a crash loop.
     let payment_crash = || alert("KubePodCrashLooping", demo(json!({"deployment": "payment-service"})), "crash");
     let found = diagnosed(&app, "crash", async |_| {}, payment_crash()).await;
-    assert!(cause(&found).contains("configuration file is missing"), "{found}");
+    assert!(cause(&found).contains("configuration file is missing"), "{found:?}");
     assert_eq!(change_kinds(&found), ["manual"]);
     let configured = async |client: Client| {
         create::<ConfigMap>(
@@ -274,8 +275,8 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         }
     };
     let found = diagnosed(&app, "zero", scale(0), no_endpoints()).await;
-    assert!(cause(&found).contains("scaled to zero"), "{found}");
-    assert_eq!(found["actions"][0]["change"]["kind"], "scale", "{found}");
+    assert!(cause(&found).contains("scaled to zero"), "{found:?}");
+    assert_eq!(found.actions[0].change.kind(), "scale", "{found:?}");
     not_confirmed(&diagnosed(&app, "zero-near", scale(2), no_endpoints()).await);
 
     // A selector that matches no pod; a selector that matches failing pods is not that
@@ -287,7 +288,7 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         alert("KubeServiceNoEndpoints", demo(json!({"service": "orphan-service"})), "No endpoints."),
     )
     .await;
-    assert!(cause(&found).contains("matches no pod"), "{found}");
+    assert!(cause(&found).contains("matches no pod"), "{found:?}");
     let found = diagnosed(
         &app,
         "selector-near",
@@ -295,8 +296,8 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         alert("KubeServiceNoEndpoints", demo(json!({"service": "payment-service"})), "No endpoints."),
     )
     .await;
-    assert!(!cause(&found).contains("matches no pod"), "{found}");
-    assert!(cause(&found).contains("configuration file is missing"), "{found}");
+    assert!(!cause(&found).contains("matches no pod"), "{found:?}");
+    assert!(cause(&found).contains("configuration file is missing"), "{found:?}");
 
     // A quota refuses the pods: ReplicaFailure; a quota with room does not.
     let quota = |pods: &'static str| {
@@ -314,8 +315,8 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         }
     };
     let found = diagnosed(&app, "quota", quota("12"), mismatch()).await;
-    assert_eq!(found["family"], "rollout_failure", "{found}");
-    assert!(cause(&found).contains("exceeded quota: demo-quota"), "{found}");
+    assert_eq!(found.family.as_str(), "rollout_failure", "{found:?}");
+    assert!(cause(&found).contains("exceeded quota: demo-quota"), "{found:?}");
     not_confirmed(&diagnosed(&app, "quota-near", quota("30"), mismatch()).await);
 
     // A readiness probe on a path the app does not serve: the probe is named, with a
@@ -343,17 +344,17 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let not_ready = || about_app("KubePodNotReady", "Pod has been in a non-ready state for more than 15 minutes.");
     let found = diagnosed(&app, "probe", probe("/ready-v2", None), not_ready()).await;
-    assert_eq!(found["family"], "probe_failure", "{found}");
-    assert!(cause(&found).contains("Readiness probe failed: HTTP probe failed with statuscode: 404"), "{found}");
-    assert_eq!(change_kinds(&found), ["roll_back", "manual"], "{found}");
+    assert_eq!(found.family.as_str(), "probe_failure", "{found:?}");
+    assert!(cause(&found).contains("Readiness probe failed: HTTP probe failed with statuscode: 404"), "{found:?}");
+    assert_eq!(change_kinds(&found), ["roll_back", "manual"], "{found:?}");
     not_confirmed(&diagnosed(&app, "probe-near", probe("/healthz", None), not_ready()).await);
     let stuck = || about_app("KubeDeploymentRolloutStuck", "Deployment rollout is not progressing.");
     let found = diagnosed(&app, "stuck", probe("/ready-v2", Some(1)), stuck()).await;
-    assert!(cause(&found).contains("The rollout of healthy-app is stuck"), "{found}");
-    assert_eq!(found["actions"][0]["change"]["kind"], "roll_back", "{found}");
+    assert!(cause(&found).contains("The rollout of healthy-app is stuck"), "{found:?}");
+    assert_eq!(found.actions[0].change.kind(), "roll_back", "{found:?}");
     // The near miss of a stuck rollout: within its deadline it is still progressing.
     let found = diagnosed(&app, "stuck-near", probe("/ready-v2", None), stuck()).await;
-    assert!(!cause(&found).contains("stuck"), "{found}");
+    assert!(!cause(&found).contains("stuck"), "{found:?}");
 
     // A liveness probe on a port nothing listens on restarts the pods: the probe is
     // named, not a crash of the app.
@@ -365,9 +366,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
         .await
     };
     let found = diagnosed(&app, "liveness", liveness, crash()).await;
-    assert_eq!(found["family"], "probe_failure", "{found}");
-    assert!(cause(&found).contains("Liveness probe failed"), "{found}");
-    assert!(cause(&found).contains("connection refused"), "{found}");
+    assert_eq!(found.family.as_str(), "probe_failure", "{found:?}");
+    assert!(cause(&found).contains("Liveness probe failed"), "{found:?}");
+    assert!(cause(&found).contains("connection refused"), "{found:?}");
 
     // A node not ready; all nodes ready is no node problem.
     let node_down = async |client: Client| {
@@ -377,9 +378,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let node_alert = || alert("KubeNodeNotReady", json!({"node": "demo-node-2"}), "Node is not ready.");
     let found = diagnosed(&app, "node", node_down, node_alert()).await;
-    assert_eq!(found["family"], "node_not_ready", "{found}");
-    assert!(cause(&found).contains("Node demo-node-2 is unhealthy (Ready=Unknown)"), "{found}");
-    assert!(found["evidence"].to_string().contains("Kubelet stopped posting node status."), "{found}");
+    assert_eq!(found.family.as_str(), "node_not_ready", "{found:?}");
+    assert!(cause(&found).contains("Node demo-node-2 is unhealthy (Ready=Unknown)"), "{found:?}");
+    assert!(evidence(&found).contains("Kubelet stopped posting node status."), "{found:?}");
     not_confirmed(&diagnosed(&app, "node-near", async |_| {}, node_alert()).await);
 
     // A job that ran out of retries: the log line that says why; a job that completed is
@@ -394,9 +395,9 @@ async fn each_rule_names_the_state_it_recognises_and_not_its_near_miss() {
     };
     let job_alert = || alert("KubeJobFailed", demo(json!({"job_name": "db-migrate"})), "Job failed to complete.");
     let found = diagnosed(&app, "job", job(json!([])), job_alert()).await;
-    assert_eq!(found["family"], "job_failure", "{found}");
-    assert!(cause(&found).contains("Job db-migrate failed (BackoffLimitExceeded) after 3 attempts"), "{found}");
-    assert!(cause(&found).contains("POSTGRES_PASSWORD is not set"), "{found}");
+    assert_eq!(found.family.as_str(), "job_failure", "{found:?}");
+    assert!(cause(&found).contains("Job db-migrate failed (BackoffLimitExceeded) after 3 attempts"), "{found:?}");
+    assert!(cause(&found).contains("POSTGRES_PASSWORD is not set"), "{found:?}");
     let set = json!([{"name": "POSTGRES_PASSWORD", "value": "s3cret-demo"}]);
     not_confirmed(&diagnosed(&app, "job-near", job(set), job_alert()).await);
 
@@ -447,9 +448,9 @@ async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their
         )
     };
     let found = diagnosed(&app, "sts", async |client: Client| stateful_set(&client, json!([])).await, crash()).await;
-    assert_eq!(found["family"], "pod_crash", "{found}");
-    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found}");
-    assert_eq!(found["workload"], "demo/statefulset/ledger", "{found}");
+    assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
+    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found:?}");
+    assert_eq!(found.workload.as_deref(), Some("demo/statefulset/ledger"), "{found:?}");
     let healthy = json!([{"name": "DATABASE_URL", "value": "postgres://ledger@db/ledger"}]);
     let seed = async move |client: Client| {
         stateful_set(&client, healthy).await;
@@ -484,8 +485,8 @@ async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their
         )
     };
     let found = diagnosed(&app, "ingress", ingress("shop-frontend"), errors("shop-frontend")).await;
-    assert_eq!(found["family"], "ingress", "{found}");
-    assert!(cause(&found).contains("Service shop-frontend, which does not exist"), "{found}");
+    assert_eq!(found.family.as_str(), "ingress", "{found:?}");
+    assert!(cause(&found).contains("Service shop-frontend, which does not exist"), "{found:?}");
     not_confirmed(&diagnosed(&app, "ingress-near", ingress(APP), errors(APP)).await);
 
     // Autoscalers: a target that does not exist, pods without the CPU request the
@@ -510,8 +511,8 @@ async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their
         )
     };
     let found = diagnosed(&app, "hpa-target", autoscaler("healthy-app-v2"), mismatch()).await;
-    assert_eq!(found["family"], "autoscaling", "{found}");
-    assert!(cause(&found).contains("Deployment healthy-app-v2 does not exist"), "{found}");
+    assert_eq!(found.family.as_str(), "autoscaling", "{found:?}");
+    assert!(cause(&found).contains("Deployment healthy-app-v2 does not exist"), "{found:?}");
     let no_request = async |client: Client| {
         change_pods(&client, APP, |spec| {
             if let Some(requests) = spec.containers[0].resources.as_mut().and_then(|r| r.requests.as_mut()) {
@@ -522,7 +523,7 @@ async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their
         autoscaler(APP)(client).await
     };
     let found = diagnosed(&app, "hpa-request", no_request, mismatch()).await;
-    assert!(cause(&found).contains("no cpu request (container healthy-app)"), "{found}");
+    assert!(cause(&found).contains("no cpu request (container healthy-app)"), "{found:?}");
     not_confirmed(&diagnosed(&app, "hpa-near", autoscaler(APP), mismatch()).await);
     app.stop().await;
 }
@@ -544,8 +545,8 @@ async fn the_panels_new_failures_are_diagnosed_by_name() {
             .await
             .unwrap();
         let found = analysis(&owner, incident).await;
-        assert_eq!(found["family"], family, "{found}");
-        assert!(cause(&found).contains(named), "{found}");
+        assert_eq!(found.family.as_str(), family, "{found:?}");
+        assert!(cause(&found).contains(named), "{found:?}");
     }
     app.stop().await;
 }
@@ -593,9 +594,9 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
         )
     };
     let found = diagnosed(&app, "daemonset", daemon_set(json!([])), stuck()).await;
-    assert_eq!(found["family"], "pod_crash", "{found}");
-    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found}");
-    assert_eq!(found["workload"], "demo/daemonset/log-agent", "{found}");
+    assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
+    assert!(cause(&found).contains("DATABASE_URL is not set"), "{found:?}");
+    assert_eq!(found.workload.as_deref(), Some("demo/daemonset/log-agent"), "{found:?}");
     let healthy = json!([{"name": "DATABASE_URL", "value": "postgres://agent@db/logs"}]);
     not_confirmed(&diagnosed(&app, "daemonset-near", daemon_set(healthy), stuck()).await);
 
@@ -623,8 +624,8 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
         }
     };
     let found = diagnosed_as(&app, "cronjob", cron_job("/app/report")).await;
-    assert_eq!(found["family"], "job_failure", "{found}");
-    assert!(cause(&found).contains("/app/report"), "{found}");
+    assert_eq!(found.family.as_str(), "job_failure", "{found:?}");
+    assert!(cause(&found).contains("/app/report"), "{found:?}");
     not_confirmed(&diagnosed_as(&app, "cronjob-near", cron_job("/app/healthy-app")).await);
 
     // An init container whose script calls a command the image lacks holds every pod in
@@ -643,9 +644,9 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
     };
     let mismatch = || about_app("KubeDeploymentReplicasMismatch", "Deployment has not matched the expected replicas.");
     let found = diagnosed(&app, "init", init("pg_isready -h db.demo -p 5432"), mismatch()).await;
-    assert_eq!(found["family"], "pod_crash", "{found}");
-    assert!(cause(&found).contains("pg_isready"), "{found}");
-    assert!(cause(&found).contains("init container wait-for-db"), "{found}");
+    assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
+    assert!(cause(&found).contains("pg_isready"), "{found:?}");
+    assert!(cause(&found).contains("init container wait-for-db"), "{found:?}");
     not_confirmed(&diagnosed(&app, "init-near", init("echo database reachable"), mismatch()).await);
 
     // A postStart hook whose command is not in the image: the kubelet kills the container
@@ -662,9 +663,9 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
     };
     let crash = || about_app("KubePodCrashLooping", "Pod is crash looping.");
     let found = diagnosed(&app, "hook", hook("/app/warm-cache"), crash()).await;
-    assert_eq!(found["family"], "pod_crash", "{found}");
-    assert!(cause(&found).contains("postStart lifecycle hook fails"), "{found}");
-    assert!(cause(&found).contains("warm-cache"), "{found}");
+    assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
+    assert!(cause(&found).contains("postStart lifecycle hook fails"), "{found:?}");
+    assert!(cause(&found).contains("warm-cache"), "{found:?}");
     not_confirmed(&diagnosed(&app, "hook-near", hook("echo"), crash()).await);
 
     // A container command the image does not have never starts: the command is named, and
@@ -675,9 +676,9 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
         }
     };
     let found = diagnosed(&app, "command", command("gunicorn"), crash()).await;
-    assert_eq!(found["family"], "pod_crash", "{found}");
-    assert!(cause(&found).contains("gunicorn"), "{found}");
-    assert!(!change_kinds(&found).iter().any(|kind| kind == "rollout_restart"), "{found}");
+    assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
+    assert!(cause(&found).contains("gunicorn"), "{found:?}");
+    assert!(!change_kinds(&found).iter().any(|kind| *kind == "rollout_restart"), "{found:?}");
     not_confirmed(&diagnosed(&app, "command-near", command("healthy-app"), crash()).await);
     app.stop().await;
 }
@@ -722,17 +723,17 @@ async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes
     let crash = || alert("KubePodCrashLooping", demo(json!({"deployment": "orders"})), "Pod is crash looping.");
 
     let found = diagnosed(&app, "dns", orders(vec![]), crash()).await;
-    assert_eq!(found["family"], "dependency", "{found}");
-    assert!(cause(&found).contains("cannot resolve the host name orders-db.demo"), "{found}");
-    assert!(cause(&found).contains("there is no Service orders-db in namespace demo"), "{found}");
+    assert_eq!(found.family.as_str(), "dependency", "{found:?}");
+    assert!(cause(&found).contains("cannot resolve the host name orders-db.demo"), "{found:?}");
+    assert!(cause(&found).contains("there is no Service orders-db in namespace demo"), "{found:?}");
 
     let found = diagnosed(&app, "refused", orders(vec![database("nothing")]), crash()).await;
-    assert_eq!(found["family"], "dependency", "{found}");
-    assert!(cause(&found).contains("orders-db"), "{found}");
-    assert!(cause(&found).contains("refuse"), "{found}");
+    assert_eq!(found.family.as_str(), "dependency", "{found:?}");
+    assert!(cause(&found).contains("orders-db"), "{found:?}");
+    assert!(cause(&found).contains("refuse"), "{found:?}");
 
     let found = diagnosed(&app, "policy", orders(vec![database(APP), policy("web")]), crash()).await;
-    assert!(cause(&found).contains("only-web"), "{found}");
+    assert!(cause(&found).contains("only-web"), "{found:?}");
 
     // A default-deny policy selects every pod of its namespace (`podSelector: {}`).
     let deny_all = (
@@ -740,7 +741,7 @@ async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes
         json!({"metadata": {"name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
     );
     let found = diagnosed(&app, "deny-all", orders(vec![database(APP), deny_all]), crash()).await;
-    assert!(cause(&found).contains("default-deny"), "{found}");
+    assert!(cause(&found).contains("default-deny"), "{found:?}");
 
     // orders-api keeps 600 MiB of data at /var/lib/orders: a 512Mi claim there fills up,
     // and the claim is named with its size; a 1Gi claim holds it.
@@ -764,7 +765,7 @@ async fn dependencies_that_do_not_resolve_refuse_or_are_blocked_and_full_volumes
         }
     };
     let found = diagnosed(&app, "full", with_claim("512Mi"), crash()).await;
-    assert!(cause(&found).contains("its volume claim orders-data (512Mi) is full"), "{found}");
+    assert!(cause(&found).contains("its volume claim orders-data (512Mi) is full"), "{found:?}");
     not_confirmed(&diagnosed(&app, "roomy", with_claim("1Gi"), crash()).await);
 
     // Near misses: the Service with ready endpoints, and a policy that admits orders.
@@ -830,9 +831,9 @@ async fn forbidden_api_calls_admission_webhooks_sandboxes_and_full_nodes_are_nam
         )
     };
     let found = diagnosed(&app, "rbac", reloader(false), mismatch("config-reloader")).await;
-    assert_eq!(found["family"], "permissions", "{found}");
+    assert_eq!(found.family.as_str(), "permissions", "{found:?}");
     for named in ["demo/config-reloader", "list", "configmaps"] {
-        assert!(cause(&found).contains(named), "{named}: {found}");
+        assert!(cause(&found).contains(named), "{named}: {found:?}");
     }
     not_confirmed(&diagnosed(&app, "rbac-near", reloader(true), mismatch("config-reloader")).await);
 
@@ -869,10 +870,10 @@ async fn forbidden_api_calls_admission_webhooks_sandboxes_and_full_nodes_are_nam
         )
     };
     let found = diagnosed(&app, "webhook", guarded(false), stateful_mismatch()).await;
-    assert_eq!(found["family"], "rollout_failure", "{found}");
-    assert!(cause(&found).contains("admission webhook pods.policy-guard.example.com cannot be reached"), "{found}");
-    assert!(cause(&found).contains("service \"policy-guard\" not found"), "{found}");
-    assert_eq!(found["workload"], "demo/statefulset/ledger", "{found}");
+    assert_eq!(found.family.as_str(), "rollout_failure", "{found:?}");
+    assert!(cause(&found).contains("admission webhook pods.policy-guard.example.com cannot be reached"), "{found:?}");
+    assert!(cause(&found).contains("service \"policy-guard\" not found"), "{found:?}");
+    assert_eq!(found.workload.as_deref(), Some("demo/statefulset/ledger"), "{found:?}");
     not_confirmed(&diagnosed(&app, "webhook-near", guarded(true), stateful_mismatch()).await);
 
     // Pods of a RuntimeClass whose handler the nodes' runtime lacks (or of no such class)
@@ -892,10 +893,10 @@ async fn forbidden_api_calls_admission_webhooks_sandboxes_and_full_nodes_are_nam
     let mismatch_app =
         || about_app("KubeDeploymentReplicasMismatch", "Deployment has not matched the expected replicas.");
     let found = diagnosed(&app, "sandbox", sandboxed(Some("runsc")), mismatch_app()).await;
-    assert!(cause(&found).contains("FailedCreatePodSandBox"), "{found}");
-    assert!(cause(&found).contains("no runtime for \"runsc\" is configured"), "{found}");
+    assert!(cause(&found).contains("FailedCreatePodSandBox"), "{found:?}");
+    assert!(cause(&found).contains("no runtime for \"runsc\" is configured"), "{found:?}");
     let found = diagnosed(&app, "sandbox-class", sandboxed(None), mismatch_app()).await;
-    assert!(cause(&found).contains("runtimeclass.node.k8s.io \"sandboxed\" not found"), "{found}");
+    assert!(cause(&found).contains("runtimeclass.node.k8s.io \"sandboxed\" not found"), "{found:?}");
     not_confirmed(&diagnosed(&app, "sandbox-near", sandboxed(Some("runc")), mismatch_app()).await);
 
     // A node whose kubelet allows no more pods than it runs: the scheduler places new pods
@@ -920,8 +921,8 @@ async fn forbidden_api_calls_admission_webhooks_sandboxes_and_full_nodes_are_nam
     let too_many =
         || from_kube_state_metrics("KubeletTooManyPods", json!({"node": node}), "Kubelet is running at capacity.");
     let found = diagnosed(&app, "node-full", capped(0), too_many()).await;
-    assert_eq!(found["family"], "unschedulable", "{found}");
-    assert!(cause(&found).contains(node) && cause(&found).contains("maxPods"), "{found}");
+    assert_eq!(found.family.as_str(), "unschedulable", "{found:?}");
+    assert!(cause(&found).contains(node) && cause(&found).contains("maxPods"), "{found:?}");
     not_confirmed(&diagnosed(&app, "node-full-near", capped(50), too_many()).await);
     app.stop().await;
 }

@@ -8,11 +8,17 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use app::api::accounts::{CurrentViewer, LogIn, SignUp};
+use app::api::api_keys::CreateApiKey;
+use app::api::invitations::CreateInvitation;
+use app::domain::account::{Role, Viewer};
+use app::error::AppError;
 use app::server::config::Settings;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret as _;
 use server::embedded_postgres::EmbeddedPostgres;
 use server::startup::Application;
+use server_fn::{Protocol, ServerFn};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 
@@ -209,6 +215,22 @@ impl TestApp {
         User { client, address: self.address.clone(), state: self.state.clone() }
     }
 
+    /// A new member of `owner`'s active team with `role`, signed in.
+    pub async fn member(&self, owner: &User, email: &str, role: Role) -> User {
+        let link = owner.invite(email, role).await;
+        let user = self.user();
+        let joined = user
+            .run(SignUp {
+                email: email.into(),
+                password: PASSWORD.into(),
+                team_name: String::new(),
+                invitation: Some(link.trim_start_matches("/invitations/").into()),
+            })
+            .await;
+        joined.unwrap_or_else(|error| panic!("{email} could not join: {error}"));
+        user
+    }
+
     /// Runs every job queue to empty (analyses, actions, outbound calls), as the
     /// instances' workers would in the background: what they produce is there after.
     pub async fn run_pending_jobs(&self) {
@@ -269,7 +291,52 @@ pub struct User {
 }
 
 impl User {
-    /// Calls a POST server function with form fields.
+    /// Calls server function `F` with its generated arguments, at its own path and with
+    /// its own method and encoding, as the hydrated app does; the raw answer.
+    pub async fn send<F>(&self, arguments: F) -> reqwest::Response
+    where
+        F: ServerFn + serde::Serialize,
+    {
+        let encoded = serde_qs::to_string(&arguments).expect("server function arguments encode");
+        let url = format!("{}{}", self.address, F::PATH);
+        let request = if <F::Protocol as Protocol<
+            F,
+            F::Output,
+            F::Client,
+            F::Server,
+            F::Error,
+            F::InputStreamError,
+            F::OutputStreamError,
+        >>::METHOD
+            == http::Method::GET
+        {
+            self.client.get(format!("{url}?{encoded}"))
+        } else {
+            self.client.post(url).header("content-type", "application/x-www-form-urlencoded").body(encoded)
+        };
+        request.send().await.expect("the request reaches the server")
+    }
+
+    /// Calls server function `F` as [`User::send`] does; its typed answer, or the
+    /// [`AppError`] it refused with.
+    pub async fn run<F, T>(&self, arguments: F) -> Result<T, AppError>
+    where
+        F: ServerFn<Output = T, Error = AppError> + serde::Serialize,
+        T: serde::de::DeserializeOwned,
+    {
+        let response = self.send(arguments).await;
+        let (status, body) = (response.status(), response.bytes().await.expect("the answer arrives"));
+        if status.is_success() {
+            Ok(serde_json::from_slice(&body)
+                .unwrap_or_else(|error| panic!("{}: {error}: {}", F::PATH, String::from_utf8_lossy(&body))))
+        } else {
+            Err(serde_json::from_slice(&body)
+                .unwrap_or_else(|error| panic!("{} ({status}): {error}: {}", F::PATH, String::from_utf8_lossy(&body))))
+        }
+    }
+
+    /// Calls a POST server function by its endpoint name with raw form fields: for tests
+    /// of the wire itself (malformed or missing fields, every endpoint by name).
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(format!("{}/api/{endpoint}", self.address))
@@ -279,7 +346,7 @@ impl User {
             .expect("the request reaches the server")
     }
 
-    /// Calls a GET server function.
+    /// Calls a GET server function by its endpoint name, for tests of the wire itself.
     pub async fn query(&self, endpoint: &str) -> reqwest::Response {
         self.client
             .get(format!("{}/api/{endpoint}", self.address))
@@ -311,29 +378,42 @@ impl User {
 
     /// Signs up with a new team; panics unless it worked.
     pub async fn sign_up(&self, email: &str, team: &str) {
-        let response = self.call("sign_up", &[("email", email), ("password", PASSWORD), ("team_name", team)]).await;
-        assert!(
-            response.status().is_success() || response.status().is_redirection(),
-            "sign-up failed: {}",
-            response.text().await.unwrap()
-        );
+        let signed_up = self
+            .run(SignUp { email: email.into(), password: PASSWORD.into(), team_name: team.into(), invitation: None })
+            .await;
+        signed_up.unwrap_or_else(|error| panic!("sign-up failed: {error}"));
     }
 
     /// Signs in; panics unless it worked.
     pub async fn log_in(&self, email: &str, password: &str) {
-        let response = self.call("log_in", &[("email", email), ("password", password)]).await;
-        assert!(
-            response.status().is_success() || response.status().is_redirection(),
-            "login failed: {}",
-            response.text().await.unwrap()
-        );
+        let signed_in = self.run(LogIn { email: email.into(), password: password.into(), next: None }).await;
+        signed_in.unwrap_or_else(|error| panic!("login failed: {error}"));
     }
 
-    /// The signed-in user as the app sees them (`null` when signed out).
-    pub async fn viewer(&self) -> serde_json::Value {
-        let response = self.query("current_viewer").await;
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+    /// The signed-in user as the app sees them (none when signed out).
+    pub async fn viewer(&self) -> Option<Viewer> {
+        self.run(CurrentViewer {}).await.expect("the viewer is known")
+    }
+
+    /// The signed-in user's id; panics when signed out.
+    pub async fn id(&self) -> uuid::Uuid {
+        self.viewer().await.expect("signed in").user_id
+    }
+
+    /// Invites `email` to the active team as `role`; the invitation's link.
+    pub async fn invite(&self, email: &str, role: Role) -> String {
+        let created = self.run(CreateInvitation { email: email.into(), role }).await;
+        created.unwrap_or_else(|error| panic!("inviting {email} failed: {error}")).link
+    }
+
+    /// A new API key of the active team named `name`; its secret.
+    pub async fn api_key(&self, name: &str) -> String {
+        self.run(CreateApiKey { name: name.into() }).await.expect("the API key is created").secret
+    }
+
+    /// The signed-in user's active team; panics when signed out.
+    pub async fn team(&self) -> uuid::Uuid {
+        self.viewer().await.expect("signed in").team.team_id
     }
 }
 

@@ -1,5 +1,6 @@
 //! Members, roles, invitations and API keys, against real PostgreSQL.
 
+use app::domain::account::Role;
 use app::server::api_keys::ApiKeyTeam;
 use axum::Router;
 use axum::http::StatusCode;
@@ -37,9 +38,9 @@ async fn an_invitation_is_single_use_and_joins_the_invited_team() {
         .call("sign_up", &[("email", "vic@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
         .await;
     assert!(joined.status().is_success() || joined.status().is_redirection(), "{}", joined.text().await.unwrap());
-    let viewer = vic.viewer().await;
-    assert_eq!(viewer["team"]["team_name"], "Payments");
-    assert_eq!(viewer["team"]["role"], "viewer");
+    let viewer = vic.viewer().await.expect("signed in");
+    assert_eq!(viewer.team.team_name, "Payments");
+    assert_eq!(viewer.team.role, Role::Viewer);
     let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db().await).await.unwrap();
     assert_eq!(teams, 1, "joining through an invitation creates no team");
 
@@ -106,14 +107,13 @@ async fn an_existing_user_accepts_and_switches_between_teams() {
     let response = ana.call("accept_invitation", &[("token", token(&link))]).await;
     assert!(response.status().is_success() || response.status().is_redirection());
 
-    let viewer = ana.viewer().await;
-    assert_eq!(viewer["team"]["team_name"], "Payments");
-    let teams = viewer["teams"].as_array().unwrap();
-    assert_eq!(teams.len(), 2);
-    let search = teams.iter().find(|t| t["team_name"] == "Search").unwrap()["team_id"].as_str().unwrap().to_string();
+    let viewer = ana.viewer().await.expect("signed in");
+    assert_eq!(viewer.team.team_name, "Payments");
+    assert_eq!(viewer.teams.len(), 2);
+    let search = viewer.teams.iter().find(|t| t.team_name == "Search").unwrap().team_id.to_string();
     let response = ana.call("switch_team", &[("team_id", &search)]).await;
     assert!(response.status().is_success(), "{}", response.status());
-    assert_eq!(ana.viewer().await["team"]["team_name"], "Search");
+    assert_eq!(ana.viewer().await.unwrap().team.team_name, "Search");
     app.stop().await;
 }
 
@@ -122,7 +122,7 @@ async fn the_last_owner_cannot_leave_or_be_demoted() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let me = owner.viewer().await["user_id"].as_str().unwrap().to_string();
+    let me = owner.id().await.to_string();
 
     // With one owner, nobody can demote them, not even themselves.
     let demote = owner.call("change_member_role", &[("user_id", &me), ("role", "admin")]).await;
@@ -138,7 +138,7 @@ async fn the_last_owner_cannot_leave_or_be_demoted() {
     second
         .call("sign_up", &[("email", "second@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
         .await;
-    let second_id = second.viewer().await["user_id"].as_str().unwrap().to_string();
+    let second_id = second.id().await.to_string();
     let demote_other = second.call("change_member_role", &[("user_id", &me), ("role", "admin")]).await;
     assert_eq!(demote_other.status(), StatusCode::OK);
     let demote_last = owner.call("change_member_role", &[("user_id", &second_id), ("role", "admin")]).await;
@@ -235,7 +235,7 @@ pub(crate) async fn member(app: &TestApp, team_owner: &User, email: &str, role: 
     let user = app.user();
     let joined = user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", token(&link))]).await;
     assert!(joined.status().is_success() || joined.status().is_redirection(), "{}", joined.text().await.unwrap());
-    let id = user.viewer().await["user_id"].as_str().unwrap().to_string();
+    let id = user.id().await.to_string();
     (user, id)
 }
 
@@ -256,8 +256,7 @@ async fn a_demoted_or_removed_members_invitations_and_keys_are_revoked() {
     let (admin, admin_id) = member(&app, &owner, "adam@example.com", "admin").await;
     let to_operator = invite(&admin, "op@example.com", "operator").await;
     let to_viewer = invite(&admin, "vi@example.com", "viewer").await;
-    let key: serde_json::Value = admin.call("create_api_key", &[("name", "ci")]).await.json().await.unwrap();
-    let secret = key["secret"].as_str().unwrap().to_string();
+    let secret = admin.api_key("ci").await;
     assert!(key_works(&app, &secret).await);
     let pending = |link: String| {
         let user = app.user();
@@ -273,8 +272,7 @@ async fn a_demoted_or_removed_members_invitations_and_keys_are_revoked() {
     // Removed: what they made since is revoked too.
     let (second, second_id) = member(&app, &owner, "bea@example.com", "admin").await;
     let later = invite(&second, "later@example.com", "viewer").await;
-    let key: serde_json::Value = second.call("create_api_key", &[("name", "deploys")]).await.json().await.unwrap();
-    let secret = key["secret"].as_str().unwrap().to_string();
+    let secret = second.api_key("deploys").await;
     let kept = invite(&owner, "kept@example.com", "viewer").await;
     assert_eq!(owner.call("remove_member", &[("user_id", &second_id)]).await.status(), StatusCode::OK);
     assert!(!pending(later).await, "the removed admin's invitation was revoked");

@@ -18,7 +18,7 @@ impl Team {
         let owner = app.user();
         let owner_email = format!("owner@{name}.example");
         owner.sign_up(&owner_email, name).await;
-        let owner_id = owner.viewer().await["user_id"].as_str().unwrap().to_string();
+        let owner_id = owner.id().await.to_string();
         let mut members = Vec::new();
         for role in [Role::Admin, Role::Operator, Role::Viewer] {
             let email = format!("{role}@{name}.example");
@@ -31,7 +31,7 @@ impl Team {
             let token = created["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
             let user = app.user();
             user.call("sign_up", &[("email", &email), ("password", PASSWORD), ("invitation", &token)]).await;
-            let id = user.viewer().await["user_id"].as_str().unwrap().to_string();
+            let id = user.id().await.to_string();
             members.push((role, user, id));
         }
         members.insert(0, (Role::Owner, owner, owner_id));
@@ -249,7 +249,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .unwrap();
     let b_key: serde_json::Value =
         b_owner.call("create_api_key", &[("name", "bravo-secret-key")]).await.json().await.unwrap();
-    let b_team_id = b_owner.viewer().await["team"]["team_id"].as_str().unwrap().to_string();
+    let b_team_id = b_owner.team().await.to_string();
     let b_incident: serde_json::Value = b_owner
         .call("report_incident", &[("incident[title]", "bravo-incident-title"), ("incident[service]", "bravo-svc")])
         .await
@@ -354,8 +354,8 @@ async fn one_teams_alert_credentials_never_write_into_another_team() {
     let a = Team::create(&app, "alpha").await;
     let b = Team::create(&app, "bravo").await;
     let state = app.state();
-    let a_id: Uuid = a.member(Role::Owner).viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
-    let b_id: Uuid = b.member(Role::Owner).viewer().await["team"]["team_id"].as_str().unwrap().parse().unwrap();
+    let a_id = a.member(Role::Owner).team().await;
+    let b_id = b.member(Role::Owner).team().await;
     let a_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, a_id).await.unwrap();
     let b_sources = app::server::ingest::integrations::ensure(&state.db, &state.cipher, b_id).await.unwrap();
     let source = |list: &[app::server::ingest::integrations::Integration], kind: &str| {
