@@ -678,7 +678,7 @@ async fn daemon_sets_cron_jobs_init_containers_hooks_and_commands_are_diagnosed_
     let found = diagnosed(&app, "command", command("gunicorn"), crash()).await;
     assert_eq!(found.family.as_str(), "pod_crash", "{found:?}");
     assert!(cause(&found).contains("gunicorn"), "{found:?}");
-    assert!(!change_kinds(&found).iter().any(|kind| *kind == "rollout_restart"), "{found:?}");
+    assert!(!change_kinds(&found).contains(&"rollout_restart"), "{found:?}");
     not_confirmed(&diagnosed(&app, "command-near", command("healthy-app"), crash()).await);
     app.stop().await;
 }
