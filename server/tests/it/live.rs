@@ -3,10 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use app::api::accounts::LogOut;
+use app::api::incidents::AcknowledgeIncident;
+use app::api::members::{ChangeMemberRole, RemoveMember};
+use app::domain::account::Role;
 use axum::http::StatusCode;
 
 use crate::support::{PASSWORD, TestApp};
-use crate::teams::member;
 
 #[tokio::test]
 async fn an_alert_at_one_instance_streams_to_the_teams_pages_at_another_and_nowhere_else() {
@@ -26,7 +29,7 @@ async fn an_alert_at_one_instance_streams_to_the_teams_pages_at_another_and_nowh
         first.send_rest_alert(&key, &serde_json::json!({"title": "Checkout is down", "severity": "critical"})).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let answer: serde_json::Value = response.json().await.unwrap();
-    let incident = answer["incident_id"].as_str().unwrap().to_string();
+    let incident: uuid::Uuid = answer["incident_id"].as_str().unwrap().parse().unwrap();
 
     let (name, data) = alpha_events.next(Duration::from_secs(1)).await.expect("an event within one second");
     let latency = sent.elapsed();
@@ -37,11 +40,10 @@ async fn an_alert_at_one_instance_streams_to_the_teams_pages_at_another_and_nowh
     for expected in ["alert.recorded", "incident.new", "timeline.entry"] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
-    assert!(heard.iter().all(|(_, data)| data["incident_id"] == incident.as_str()), "{heard:?}");
+    assert!(heard.iter().all(|(_, data)| data["incident_id"] == incident.to_string()), "{heard:?}");
 
     // A responder's change at the second instance streams too.
-    let response = alpha.at(&second).call("acknowledge_incident", &[("id", &incident)]).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    alpha.at(&second).run(AcknowledgeIncident { id: incident }).await.expect("acknowledged at the second instance");
     let changes = alpha_events.drain(Duration::from_millis(500)).await;
     assert!(changes.iter().any(|(name, _)| name == "incident.update"), "{changes:?}");
 
@@ -56,18 +58,17 @@ async fn streams_end_with_their_sign_in_and_a_session_holds_a_few() {
     let second = first.another_instance().await;
     let owner = first.user();
     owner.sign_up("owner@alpha.example", "Alpha").await;
-    let (operator, operator_id) = member(&first, &owner, "op@alpha.example", "operator").await;
-    let (viewer, viewer_id) = member(&first, &owner, "vi@alpha.example", "viewer").await;
+    let operator = first.member(&owner, "op@alpha.example", Role::Operator).await;
+    let viewer = first.member(&owner, "vi@alpha.example", Role::Viewer).await;
 
     // Each change is made at the first instance; the streams are open at the second.
     let mut operators = operator.at(&second).events().await;
     let mut viewers = viewer.at(&second).events().await;
     let mut owners = owner.at(&second).events().await;
-    let changed = owner.call("change_member_role", &[("user_id", &operator_id), ("role", "viewer")]).await;
-    assert_eq!(changed.status(), StatusCode::OK);
+    let demoted = ChangeMemberRole { user_id: operator.id().await, role: Role::Viewer };
+    owner.run(demoted).await.expect("the operator is demoted");
     assert!(operators.ends_within(Duration::from_secs(3)).await, "a role change ends the member's streams");
-    let removed = owner.call("remove_member", &[("user_id", &viewer_id)]).await;
-    assert_eq!(removed.status(), StatusCode::OK);
+    owner.run(RemoveMember { user_id: viewer.id().await }).await.expect("the viewer is removed");
     assert!(viewers.ends_within(Duration::from_secs(3)).await, "removal ends the member's streams");
     assert!(!owners.ends_within(Duration::from_secs(1)).await, "everyone else's stay open");
     let reopened = operator.at(&second).events().await;
@@ -77,7 +78,7 @@ async fn streams_end_with_their_sign_in_and_a_session_holds_a_few() {
     let again = first.user();
     again.log_in("owner@alpha.example", PASSWORD).await;
     let mut signed_out = again.at(&second).events().await;
-    assert_eq!(again.call("log_out", &[]).await.status(), StatusCode::OK);
+    again.run(LogOut {}).await.expect("signed out");
     assert!(signed_out.ends_within(Duration::from_secs(3)).await, "signing out ends the session's streams");
     assert!(!owners.ends_within(Duration::from_secs(1)).await, "the owner's other session stays signed in");
 

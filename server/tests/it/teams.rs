@@ -1,23 +1,37 @@
 //! Members, roles, invitations and API keys, against real PostgreSQL.
 
+use app::api::accounts::{SignUp, SwitchTeam};
+use app::api::api_keys::{CreateApiKey, ListApiKeys, RevokeApiKey};
+use app::api::audit::ListAuditLog;
+use app::api::invitations::{AcceptInvitation, GetInvitation};
+use app::api::members::{ChangeMemberRole, LeaveTeam, RemoveMember};
 use app::domain::account::Role;
+use app::domain::audit::AuditFilter;
+use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+use uuid::Uuid;
 
-use crate::support::{PASSWORD, TestApp, User};
+use crate::support::{PASSWORD, TestApp};
 
-/// Invites `email` as `role` from `admin`'s team; returns the link's path.
-pub(crate) async fn invite(admin: &User, email: &str, role: &str) -> String {
-    let response = admin.call("create_invitation", &[("email", email), ("role", role)]).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
-    let created: serde_json::Value = response.json().await.unwrap();
-    created["link"].as_str().unwrap().to_string()
+fn token(link: &str) -> String {
+    link.trim_start_matches("/invitations/").to_string()
 }
 
-fn token(link: &str) -> &str {
-    link.trim_start_matches("/invitations/")
+/// Signing up as `email` through the invitation at `link`.
+fn joining(email: &str, link: &str) -> SignUp {
+    SignUp { email: email.into(), password: PASSWORD.into(), team_name: String::new(), invitation: Some(token(link)) }
+}
+
+/// Whether `error` is a conflict that says `why`.
+fn conflict(error: &Result<(), AppError>, why: &str) -> bool {
+    matches!(error, Err(AppError::Conflict(said)) if said.contains(why))
+}
+
+fn change_role(user_id: Uuid, role: Role) -> ChangeMemberRole {
+    ChangeMemberRole { user_id, role }
 }
 
 #[tokio::test]
@@ -25,19 +39,13 @@ async fn an_invitation_is_single_use_and_joins_the_invited_team() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let link = invite(&owner, "vic@example.com", "viewer").await;
+    let link = owner.invite("vic@example.com", Role::Viewer).await;
 
-    let preview = app.user().query(&format!("get_invitation?token={}", token(&link))).await;
-    assert_eq!(preview.status(), StatusCode::OK);
-    let preview: serde_json::Value = preview.json().await.unwrap();
-    assert_eq!(preview["team_name"], "Payments");
-    assert_eq!(preview["role"], "viewer");
+    let preview = app.user().run(GetInvitation { token: token(&link) }).await.expect("the invitation is shown");
+    assert_eq!((preview.team_name.as_str(), preview.role), ("Payments", Role::Viewer));
 
     let vic = app.user();
-    let joined = vic
-        .call("sign_up", &[("email", "vic@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
-        .await;
-    assert!(joined.status().is_success() || joined.status().is_redirection(), "{}", joined.text().await.unwrap());
+    vic.run(joining("vic@example.com", &link)).await.expect("vic joins");
     let viewer = vic.viewer().await.expect("signed in");
     assert_eq!(viewer.team.team_name, "Payments");
     assert_eq!(viewer.team.role, Role::Viewer);
@@ -45,13 +53,8 @@ async fn an_invitation_is_single_use_and_joins_the_invited_team() {
     assert_eq!(teams, 1, "joining through an invitation creates no team");
 
     // Used once: the link is dead for everyone else.
-    let again = app
-        .user()
-        .call("sign_up", &[("email", "vic@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
-        .await;
-    assert_eq!(again.status(), StatusCode::NOT_FOUND);
-    let preview = app.user().query(&format!("get_invitation?token={}", token(&link))).await;
-    assert_eq!(preview.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.user().run(joining("vic@example.com", &link)).await, Err(AppError::NotFound));
+    assert_eq!(app.user().run(GetInvitation { token: token(&link) }).await, Err(AppError::NotFound));
     app.stop().await;
 }
 
@@ -60,17 +63,12 @@ async fn an_expired_invitation_says_so_and_adds_nobody() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let link = invite(&owner, "late@example.com", "operator").await;
+    let link = owner.invite("late@example.com", Role::Operator).await;
     let db = app.db().await;
     sqlx::query("update invitations set expires_at = now() - interval '1 second'").execute(&db).await.unwrap();
 
-    let response = app
-        .user()
-        .call("sign_up", &[("email", "late@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
-        .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["Conflict"].as_str().unwrap().contains("expired"), "{body}");
+    let refused = app.user().run(joining("late@example.com", &link)).await;
+    assert!(conflict(&refused, "expired"), "{refused:?}");
     let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&db).await.unwrap();
     assert_eq!(users, 1, "no account was created for the late invitee");
     app.stop().await;
@@ -81,18 +79,15 @@ async fn an_invitation_works_only_for_its_email_address() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let link = invite(&owner, "vic@example.com", "viewer").await;
-    let response = app
-        .user()
-        .call("sign_up", &[("email", "mallory@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
-        .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let link = owner.invite("vic@example.com", Role::Viewer).await;
+    let refused = app.user().run(joining("mallory@example.com", &link)).await;
+    assert!(matches!(&refused, Err(AppError::Validation(fields)) if fields[0].field == "email"), "{refused:?}");
 
     // A signed-in user with another address cannot accept it either.
     let other = app.user();
     other.sign_up("other@example.com", "Elsewhere").await;
-    let response = other.call("accept_invitation", &[("token", token(&link))]).await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let refused = other.run(AcceptInvitation { token: token(&link) }).await;
+    assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
     app.stop().await;
 }
 
@@ -103,16 +98,14 @@ async fn an_existing_user_accepts_and_switches_between_teams() {
     owner.sign_up("owner@example.com", "Payments").await;
     let ana = app.user();
     ana.sign_up("ana@example.com", "Search").await;
-    let link = invite(&owner, "ana@example.com", "operator").await;
-    let response = ana.call("accept_invitation", &[("token", token(&link))]).await;
-    assert!(response.status().is_success() || response.status().is_redirection());
+    let link = owner.invite("ana@example.com", Role::Operator).await;
+    ana.run(AcceptInvitation { token: token(&link) }).await.expect("ana accepts");
 
     let viewer = ana.viewer().await.expect("signed in");
     assert_eq!(viewer.team.team_name, "Payments");
     assert_eq!(viewer.teams.len(), 2);
-    let search = viewer.teams.iter().find(|t| t.team_name == "Search").unwrap().team_id.to_string();
-    let response = ana.call("switch_team", &[("team_id", &search)]).await;
-    assert!(response.status().is_success(), "{}", response.status());
+    let search = viewer.teams.iter().find(|t| t.team_name == "Search").unwrap().team_id;
+    ana.run(SwitchTeam { team_id: search }).await.expect("ana switches");
     assert_eq!(ana.viewer().await.unwrap().team.team_name, "Search");
     app.stop().await;
 }
@@ -122,29 +115,21 @@ async fn the_last_owner_cannot_leave_or_be_demoted() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let me = owner.id().await.to_string();
+    let me = owner.id().await;
 
     // With one owner, nobody can demote them, not even themselves.
-    let demote = owner.call("change_member_role", &[("user_id", &me), ("role", "admin")]).await;
-    assert_eq!(demote.status(), StatusCode::CONFLICT);
-    let body: serde_json::Value = demote.json().await.unwrap();
-    assert!(body["Conflict"].as_str().unwrap().contains("at least one owner"), "{body}");
-    let leave = owner.call("leave_team", &[]).await;
-    assert_eq!(leave.status(), StatusCode::CONFLICT);
+    let demote = owner.run(change_role(me, Role::Admin)).await;
+    assert!(conflict(&demote, "at least one owner"), "{demote:?}");
+    assert!(matches!(owner.run(LeaveTeam {}).await, Err(AppError::Conflict(_))));
 
     // With a second owner, the first may leave.
-    let link = invite(&owner, "second@example.com", "owner").await;
-    let second = app.user();
-    second
-        .call("sign_up", &[("email", "second@example.com"), ("password", PASSWORD), ("invitation", token(&link))])
-        .await;
-    let second_id = second.id().await.to_string();
-    let demote_other = second.call("change_member_role", &[("user_id", &me), ("role", "admin")]).await;
-    assert_eq!(demote_other.status(), StatusCode::OK);
-    let demote_last = owner.call("change_member_role", &[("user_id", &second_id), ("role", "admin")]).await;
-    assert_eq!(demote_last.status(), StatusCode::FORBIDDEN, "an admin cannot touch owners");
-    let leave_last = second.call("leave_team", &[]).await;
-    assert_eq!(leave_last.status(), StatusCode::CONFLICT, "the only owner left cannot leave");
+    let second = app.member(&owner, "second@example.com", Role::Owner).await;
+    let second_id = second.id().await;
+    second.run(change_role(me, Role::Admin)).await.expect("an owner demotes another");
+    let demote_last = owner.run(change_role(second_id, Role::Admin)).await;
+    assert_eq!(demote_last, Err(AppError::Forbidden), "an admin cannot touch owners");
+    let leave_last = second.run(LeaveTeam {}).await;
+    assert!(matches!(leave_last, Err(AppError::Conflict(_))), "the only owner left cannot leave");
     app.stop().await;
 }
 
@@ -153,15 +138,14 @@ async fn an_api_key_is_shown_once_stored_as_a_hash_and_refused_once_revoked() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let created = owner.call("create_api_key", &[("name", "Alertmanager prod")]).await;
-    assert_eq!(created.status(), StatusCode::OK);
-    let created: serde_json::Value = created.json().await.unwrap();
-    let secret = created["secret"].as_str().unwrap().to_string();
-    let prefix = created["key"]["prefix"].as_str().unwrap().to_string();
+    let created = owner.run(CreateApiKey { name: "Alertmanager prod".into() }).await.expect("the key is created");
+    let (secret, prefix) = (created.secret.clone(), created.key.prefix.clone());
     assert!(secret.starts_with(&format!("{prefix}_")));
 
-    let listed = owner.query("list_api_keys").await.text().await.unwrap();
+    let listed = owner.send(ListApiKeys {}).await.text().await.unwrap();
     assert!(listed.contains(&prefix) && !listed.contains(&secret), "the list never shows the secret");
+    let keys = owner.run(ListApiKeys {}).await.unwrap();
+    assert_eq!(keys.iter().map(|key| key.name.as_str()).collect::<Vec<_>>(), ["Alertmanager prod"]);
 
     let db = app.db().await;
     let dump: String =
@@ -186,8 +170,7 @@ async fn an_api_key_is_shown_once_stored_as_a_hash_and_refused_once_revoked() {
     };
     assert_eq!(call(secret.clone()).await, StatusCode::OK);
     assert_eq!(call(format!("{secret}x")).await, StatusCode::UNAUTHORIZED);
-    let id = created["key"]["id"].as_str().unwrap();
-    assert_eq!(owner.call("revoke_api_key", &[("key_id", id)]).await.status(), StatusCode::OK);
+    owner.run(RevokeApiKey { key_id: created.key.id }).await.expect("the key is revoked");
     assert_eq!(call(secret).await, StatusCode::UNAUTHORIZED);
     let actions: Vec<String> =
         sqlx::query_scalar("select action from audit_log where action like 'api_key.%' order by id")
@@ -204,15 +187,15 @@ async fn the_audit_log_filters_pages_and_exports() {
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
     for n in 0..55 {
-        owner.call("create_api_key", &[("name", &format!("key {n}"))]).await;
+        owner.api_key(&format!("key {n}")).await;
     }
-    let first: serde_json::Value = owner.query("list_audit_log?filter[action]=api_key.").await.json().await.unwrap();
-    assert_eq!(first["entries"].as_array().unwrap().len(), 50);
-    let before = first["next_before"].as_i64().expect("a second page");
-    let second: serde_json::Value =
-        owner.query(&format!("list_audit_log?filter[action]=api_key.&before={before}")).await.json().await.unwrap();
-    assert_eq!(second["entries"].as_array().unwrap().len(), 5);
-    assert!(second["next_before"].is_null());
+    let keys = || AuditFilter { action: Some("api_key.".into()), ..AuditFilter::default() };
+    let first = owner.run(ListAuditLog { filter: keys(), before: None }).await.unwrap();
+    assert_eq!(first.entries.len(), 50);
+    let before = first.next_before.expect("a second page");
+    let second = owner.run(ListAuditLog { filter: keys(), before: Some(before) }).await.unwrap();
+    assert_eq!(second.entries.len(), 5);
+    assert_eq!(second.next_before, None);
 
     let csv =
         owner.client.get(format!("{}/settings/audit-log.csv?action=account.", owner.address)).send().await.unwrap();
@@ -229,16 +212,6 @@ async fn the_audit_log_filters_pages_and_exports() {
     app.stop().await;
 }
 
-/// Joins `team_owner`'s team as `email` with `role`, through an invitation; the member.
-pub(crate) async fn member(app: &TestApp, team_owner: &User, email: &str, role: &str) -> (User, String) {
-    let link = invite(team_owner, email, role).await;
-    let user = app.user();
-    let joined = user.call("sign_up", &[("email", email), ("password", PASSWORD), ("invitation", token(&link))]).await;
-    assert!(joined.status().is_success() || joined.status().is_redirection(), "{}", joined.text().await.unwrap());
-    let id = user.id().await.to_string();
-    (user, id)
-}
-
 /// A key's answer at the REST API: whether it still authenticates.
 async fn key_works(app: &TestApp, secret: &str) -> bool {
     let response = app.send_rest_alert(secret, &serde_json::json!({"title": "still valid?"})).await;
@@ -253,28 +226,27 @@ async fn a_demoted_or_removed_members_invitations_and_keys_are_revoked() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let (admin, admin_id) = member(&app, &owner, "adam@example.com", "admin").await;
-    let to_operator = invite(&admin, "op@example.com", "operator").await;
-    let to_viewer = invite(&admin, "vi@example.com", "viewer").await;
+    let admin = app.member(&owner, "adam@example.com", Role::Admin).await;
+    let to_operator = admin.invite("op@example.com", Role::Operator).await;
+    let to_viewer = admin.invite("vi@example.com", Role::Viewer).await;
     let secret = admin.api_key("ci").await;
     assert!(key_works(&app, &secret).await);
     let pending = |link: String| {
         let user = app.user();
-        async move { user.query(&format!("get_invitation?token={}", token(&link))).await.status() == StatusCode::OK }
+        async move { user.run(GetInvitation { token: token(&link) }).await.is_ok() }
     };
 
     // An operator invites no one and manages no keys.
-    let demoted = owner.call("change_member_role", &[("user_id", &admin_id), ("role", "operator")]).await;
-    assert_eq!(demoted.status(), StatusCode::OK);
+    owner.run(change_role(admin.id().await, Role::Operator)).await.expect("the admin is demoted");
     assert!(!pending(to_operator.clone()).await && !pending(to_viewer.clone()).await, "invitations revoked");
     assert!(!key_works(&app, &secret).await, "the demoted admin's key was revoked");
 
     // Removed: what they made since is revoked too.
-    let (second, second_id) = member(&app, &owner, "bea@example.com", "admin").await;
-    let later = invite(&second, "later@example.com", "viewer").await;
+    let second = app.member(&owner, "bea@example.com", Role::Admin).await;
+    let later = second.invite("later@example.com", Role::Viewer).await;
     let secret = second.api_key("deploys").await;
-    let kept = invite(&owner, "kept@example.com", "viewer").await;
-    assert_eq!(owner.call("remove_member", &[("user_id", &second_id)]).await.status(), StatusCode::OK);
+    let kept = owner.invite("kept@example.com", Role::Viewer).await;
+    owner.run(RemoveMember { user_id: second.id().await }).await.expect("the admin is removed");
     assert!(!pending(later).await, "the removed admin's invitation was revoked");
     assert!(!key_works(&app, &secret).await, "the removed admin's key was revoked");
     assert!(pending(kept).await, "other members' invitations stand");
