@@ -9,6 +9,8 @@ mod admission;
 mod api;
 mod autoscalers;
 mod claims;
+mod deployments;
+mod endpoints;
 mod jobs;
 mod network;
 pub mod patch;

@@ -1,7 +1,8 @@
-//! The demo cluster's objects during one request, and the controllers that act on them
-//! as Kubernetes' own would: deployments roll out through replica sets (revisions kept
-//! for roll-backs), replica sets keep their pods, pods start or fail as their programs
-//! decide, services get endpoints, and events tell what happened.
+//! The demo cluster's objects during one request — kept, changed, and the events that
+//! tell what happened — the helpers every controller shares, the loop that runs the
+//! controllers until the cluster is settled, and the cluster as it starts. Each
+//! controller has its own file: `deployments` (and replica sets), `sets` (stateful and
+//! daemon sets), `jobs`, `pods`, `claims`, `autoscalers`, `endpoints`.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,7 @@ pub struct World {
     pub(super) objects: BTreeMap<Key, Value>,
     original: BTreeMap<Key, Value>,
     /// Each deployment's spec when its generation was last counted.
-    counted_specs: BTreeMap<Key, Value>,
+    pub(crate) counted_specs: BTreeMap<Key, Value>,
     /// Events raised while handling this request, to be stored with the changes.
     pub events: Vec<Value>,
     pub(super) now: DateTime<Utc>,
@@ -53,7 +54,7 @@ pub(super) fn suffix(length: usize) -> String {
 
 /// `value` with object keys sorted and nulls and empty objects dropped: two templates
 /// that mean the same have the same form, however a client spelled them.
-fn canonical(value: &Value) -> Value {
+pub(crate) fn canonical(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut sorted: Vec<(&String, Value)> = map
@@ -123,7 +124,7 @@ pub(super) fn is_active(pod: &Value) -> bool {
     !matches!(text(pod, "/status/phase"), "Failed" | "Succeeded")
 }
 
-fn revision(object: &Value) -> i64 {
+pub(crate) fn revision(object: &Value) -> i64 {
     object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(REVISION))
@@ -132,7 +133,7 @@ fn revision(object: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn replicas(object: &Value) -> i64 {
+pub(crate) fn replicas(object: &Value) -> i64 {
     object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
 }
 
@@ -294,137 +295,6 @@ impl World {
         self.reconcile_quotas();
     }
 
-    fn reconcile_deployment(&mut self, key: &Key) {
-        let Some(deployment) = self.objects.get(key).cloned() else { return };
-        let namespace = key.1.clone();
-        let uid = text(&deployment, "/metadata/uid").to_string();
-        // A changed spec is a new generation.
-        let generation = deployment.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-        let spec_changed = self.counted_specs.get(key) != Some(&deployment["spec"]);
-        let generation = if spec_changed || generation == 0 { generation + 1 } else { generation };
-        self.counted_specs.insert(key.clone(), deployment["spec"].clone());
-        let template = deployment.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        let hash = template_hash(&template);
-        let owned: Vec<Key> = self
-            .keys("replicasets", &namespace)
-            .into_iter()
-            .filter(|rs| owner_uid(&self.objects[rs]) == Some(uid.as_str()))
-            .collect();
-        let newest = owned.iter().map(|rs| revision(&self.objects[rs])).max().unwrap_or(0);
-        let current =
-            owned.iter().find(|rs| text(&self.objects[*rs], "/metadata/labels/pod-template-hash") == hash).cloned();
-        let current = match current {
-            Some(rs) => {
-                if revision(&self.objects[&rs]) < newest {
-                    // Back to an earlier template (a roll-back): that replica set becomes the newest revision.
-                    self.objects.get_mut(&rs).expect("listed")["metadata"]["annotations"][REVISION] =
-                        json!((newest + 1).to_string());
-                }
-                rs
-            }
-            None => self.new_replica_set(&deployment, &template, &hash, newest + 1),
-        };
-        let desired = replicas(&deployment).max(0);
-        let recreate = text(&deployment, "/spec/strategy/type") == "Recreate";
-        // A rolling update surges by a quarter (rounded up) and keeps every ready old
-        // pod until a new one is ready, step by step, until nothing changes.
-        let surge = (desired + 3) / 4;
-        let olds: Vec<Key> = owned.iter().filter(|rs| **rs != current).cloned().collect();
-        for _ in 0..=desired + 1 {
-            if !recreate {
-                self.clean_up_unhealthy(&deployment, &olds, &current, desired);
-            }
-            let old_replicas: i64 = olds.iter().map(|rs| replicas(&self.objects[rs])).sum();
-            let new_target = if recreate || old_replicas == 0 {
-                desired
-            } else {
-                desired.min((desired + surge - old_replicas).max(replicas(&self.objects[&current])))
-            };
-            self.scale_replica_set(&deployment, &current, new_target);
-            self.sync_pods(&current);
-            let ready_new = self.pods_of(&current).iter().filter(|pod| is_ready(pod)).count() as i64;
-            for old in &olds {
-                let had = replicas(&self.objects[old]);
-                let keep = if recreate { 0 } else { had.min((desired - ready_new).max(0)) };
-                self.scale_replica_set(&deployment, old, keep);
-                self.sync_pods(old);
-            }
-            let now_old: i64 = olds.iter().map(|rs| replicas(&self.objects[rs])).sum();
-            if now_old == old_replicas && replicas(&self.objects[&current]) == new_target {
-                break;
-            }
-        }
-        let current_revision = revision(&self.objects[&current]).to_string();
-        let status = self.deployment_status(&deployment, &current, &owned, generation);
-        let deployment = self.objects.get_mut(key).expect("listed");
-        deployment["metadata"]["generation"] = json!(generation);
-        if !deployment["metadata"]["annotations"].is_object() {
-            deployment["metadata"]["annotations"] = json!({});
-        }
-        deployment["metadata"]["annotations"][REVISION] = json!(current_revision);
-        deployment["status"] = status;
-    }
-
-    /// Scales down old replica sets' pods that are not ready, as far as the deployment's
-    /// availability allows (Kubernetes' cleanup of unhealthy replicas; at most a quarter of
-    /// the replicas, rounded down, may be unavailable): they serve nothing, and they would
-    /// take the room the new pods need.
-    fn clean_up_unhealthy(&mut self, deployment: &Value, olds: &[Key], current: &Key, desired: i64) {
-        let min_available = desired - desired / 4;
-        let new_unavailable = self.pods_of(current).iter().filter(|pod| !is_ready(pod)).count() as i64;
-        let all: i64 = olds.iter().chain([current]).map(|rs| self.pods_of(rs).len() as i64).sum();
-        let mut room = all - min_available - new_unavailable;
-        for old in olds {
-            if room <= 0 {
-                break;
-            }
-            let ready = self.pods_of(old).iter().filter(|pod| is_ready(pod)).count() as i64;
-            let had = replicas(&self.objects[old]);
-            let unhealthy = (had - ready).clamp(0, room);
-            if unhealthy > 0 {
-                self.scale_replica_set(deployment, old, had - unhealthy);
-                self.sync_pods(old);
-                room -= unhealthy;
-            }
-        }
-    }
-
-    fn new_replica_set(&mut self, deployment: &Value, template: &Value, hash: &str, revision: i64) -> Key {
-        let name = format!("{}-{hash}", text(deployment, "/metadata/name"));
-        let mut template = template.clone();
-        template["metadata"]["labels"][TEMPLATE_HASH] = json!(hash);
-        let mut selector = deployment.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-        selector["matchLabels"][TEMPLATE_HASH] = json!(hash);
-        let replica_set = json!({
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": name,
-                "namespace": text(deployment, "/metadata/namespace"),
-                "labels": template["metadata"]["labels"].clone(),
-                "annotations": {REVISION: revision.to_string(), "deployment.kubernetes.io/desired-replicas": replicas(deployment).to_string()},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": text(deployment, "/metadata/name"),
-                                     "uid": text(deployment, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true}],
-                "generation": 1,
-            },
-            "spec": {"replicas": 0, "selector": selector, "template": template},
-            "status": {"replicas": 0, "observedGeneration": 1},
-        });
-        self.put("replicasets", replica_set)
-    }
-
-    fn scale_replica_set(&mut self, deployment: &Value, rs: &Key, to: i64) {
-        let replica_set = self.objects.get_mut(rs).expect("listed");
-        let had = replicas(replica_set);
-        if had == to {
-            return;
-        }
-        replica_set["spec"]["replicas"] = json!(to);
-        let message =
-            format!("Scaled {} replica set {} from {had} to {to}", if to > had { "up" } else { "down" }, rs.2);
-        self.event(deployment, "Deployment", false, "ScalingReplicaSet", &message, 1);
-    }
-
     /// Removes the pods whose owner of `kind` (stored as `resource`) is gone.
     /// Removes the pods whose owner of `kind` (stored as `resource`) is gone.
     pub(super) fn remove_orphan_pods(&mut self, resource: &str, kind: &str) {
@@ -451,209 +321,6 @@ impl World {
             .collect();
         for key in orphans {
             self.objects.remove(&key);
-        }
-    }
-
-    pub(super) fn pods_of(&self, rs: &Key) -> Vec<&Value> {
-        let uid = text(&self.objects[rs], "/metadata/uid");
-        self.list("pods", Some(&rs.1)).filter(|pod| owner_uid(pod) == Some(uid)).collect()
-    }
-
-    /// Creates or deletes pods of replica set `rs` until it has as many as it wants.
-    fn sync_pods(&mut self, rs: &Key) {
-        let want = replicas(&self.objects[rs]).max(0) as usize;
-        let mut pods: Vec<(bool, String, String)> = self
-            .pods_of(rs)
-            .iter()
-            .map(|pod| {
-                (
-                    is_ready(pod),
-                    text(pod, "/metadata/creationTimestamp").to_string(),
-                    text(pod, "/metadata/name").to_string(),
-                )
-            })
-            .collect();
-        if pods.len() > want {
-            // Not-ready pods go first, then the youngest.
-            pods.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            for (_, _, name) in pods.iter().take(pods.len() - want) {
-                self.remove("pods", &rs.1, name);
-            }
-        }
-        let mut refused = None;
-        for _ in pods.len()..want {
-            let replica_set = self.objects[rs].clone();
-            if let Err(message) = self.create_pod(&replica_set, "ReplicaSet", None) {
-                refused = Some(message);
-                break;
-            }
-        }
-        let pods = self.pods_of(rs);
-        let ready = pods.iter().filter(|pod| is_ready(pod)).count();
-        let mut status = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": ready,
-                                "availableReplicas": ready, "observedGeneration": 1});
-        if let Some(message) = refused {
-            status["conditions"] = json!([{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                                           "message": message, "lastTransitionTime": timestamp(self.now)}]);
-        }
-        self.objects.get_mut(rs).expect("listed")["status"] = status;
-    }
-
-    fn deployment_status(&self, deployment: &Value, current: &Key, owned: &[Key], generation: i64) -> Value {
-        let desired = replicas(deployment).max(0);
-        let mut all_pods = Vec::new();
-        for rs in owned.iter().chain(std::iter::once(current)).collect::<std::collections::BTreeSet<_>>() {
-            all_pods.extend(self.pods_of(rs));
-        }
-        let new_pods = self.pods_of(current);
-        let ready = all_pods.iter().filter(|pod| is_ready(pod)).count() as i64;
-        let new_ready = new_pods.iter().filter(|pod| is_ready(pod)).count() as i64;
-        let now = timestamp(self.now);
-        let previous = |kind: &str| {
-            deployment
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .and_then(|conditions| conditions.iter().find(|c| c["type"] == kind).cloned())
-        };
-        let condition = |kind: &str, ok: bool, reason: &str, message: String| {
-            let status = if ok { "True" } else { "False" };
-            let since = previous(kind)
-                .filter(|c| c["status"] == status)
-                .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_string))
-                .unwrap_or_else(|| now.clone());
-            json!({"type": kind, "status": status, "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": since})
-        };
-        let available = if ready >= desired {
-            condition("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
-        } else {
-            condition(
-                "Available",
-                false,
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.".into(),
-            )
-        };
-        // A rollout has `progressDeadlineSeconds` (600 by default) from when it began to
-        // complete; it began when the condition first named the current replica set.
-        let progressing = if new_ready >= desired && new_pods.len() as i64 == desired {
-            condition(
-                "Progressing",
-                true,
-                "NewReplicaSetAvailable",
-                format!("ReplicaSet \"{}\" has successfully progressed.", current.2),
-            )
-        } else {
-            let began = previous("Progressing")
-                .filter(|c| {
-                    c["reason"] != "NewReplicaSetAvailable"
-                        && c["message"].as_str().is_some_and(|m| m.contains(&format!("\"{}\"", current.2)))
-                })
-                .and_then(|c| c["lastUpdateTime"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()))
-                .unwrap_or(self.now - self.backdate.unwrap_or_default());
-            let deadline = deployment.pointer("/spec/progressDeadlineSeconds").and_then(Value::as_i64).unwrap_or(600);
-            let mut progressing = if self.now - began > Duration::seconds(deadline) {
-                condition(
-                    "Progressing",
-                    false,
-                    "ProgressDeadlineExceeded",
-                    format!("ReplicaSet \"{}\" has timed out progressing.", current.2),
-                )
-            } else {
-                condition(
-                    "Progressing",
-                    true,
-                    "ReplicaSetUpdated",
-                    format!("ReplicaSet \"{}\" is progressing.", current.2),
-                )
-            };
-            progressing["lastUpdateTime"] = json!(timestamp(began));
-            progressing
-        };
-        let mut conditions = vec![available, progressing];
-        // A replica set refused its pods (a quota, say): the deployment says so.
-        let refused = owned.iter().chain(std::iter::once(current)).find_map(|rs| {
-            self.objects[rs]
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .and_then(|c| c.iter().find(|c| c["type"] == "ReplicaFailure" && c["status"] == "True"))
-        });
-        if let Some(refused) = refused {
-            conditions.push(condition(
-                "ReplicaFailure",
-                true,
-                "FailedCreate",
-                refused["message"].as_str().unwrap_or_default().to_string(),
-            ));
-        }
-        let mut status = json!({
-            "observedGeneration": generation,
-            "replicas": all_pods.len(),
-            "updatedReplicas": new_pods.len(),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "conditions": conditions,
-        });
-        if desired > ready {
-            status["unavailableReplicas"] = json!(desired - ready);
-        }
-        let object = status.as_object_mut().expect("an object");
-        object.retain(|_, value| value != &json!(0));
-        status
-    }
-
-    fn reconcile_endpoints(&mut self, service_key: &Key) {
-        let service = &self.objects[service_key];
-        let Some(selector) = service.pointer("/spec/selector").and_then(Value::as_object).cloned() else { return };
-        let namespace = service_key.1.clone();
-        let ports: Vec<Value> = service
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|port| {
-                let target = port.get("targetPort").filter(|t| t.is_i64()).or(port.get("port")).cloned().unwrap_or(json!(80));
-                json!({"name": port.get("name").cloned().unwrap_or(json!("")), "port": target, "protocol": port.get("protocol").cloned().unwrap_or(json!("TCP"))})
-            })
-            .collect();
-        let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
-        for pod in
-            self.list("pods", Some(&namespace)).filter(|pod| labels_match(&selector, pod.pointer("/metadata/labels")))
-        {
-            let Some(ip) = pod.pointer("/status/podIP").and_then(Value::as_str) else { continue };
-            let address = json!({"ip": ip, "nodeName": text(pod, "/spec/nodeName"),
-                "targetRef": {"kind": "Pod", "name": text(pod, "/metadata/name"), "namespace": namespace, "uid": text(pod, "/metadata/uid")}});
-            if is_ready(pod) { ready.push(address) } else { not_ready.push(address) }
-        }
-        let mut endpoints = json!({
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {"name": service_key.2, "namespace": namespace, "labels": service["metadata"]["labels"].clone()},
-        });
-        if !ready.is_empty() || !not_ready.is_empty() {
-            let mut subset = json!({"ports": ports});
-            if !ready.is_empty() {
-                subset["addresses"] = json!(ready);
-            }
-            if !not_ready.is_empty() {
-                subset["notReadyAddresses"] = json!(not_ready);
-            }
-            endpoints["subsets"] = json!([subset]);
-        }
-        let key = ("endpoints".to_string(), namespace, service_key.2.clone());
-        match self.objects.get_mut(&key) {
-            Some(existing) => {
-                if existing.get("subsets") != endpoints.get("subsets") {
-                    match endpoints.get("subsets") {
-                        Some(subsets) => existing["subsets"] = subsets.clone(),
-                        None => {
-                            existing.as_object_mut().expect("an object").remove("subsets");
-                        }
-                    }
-                }
-            }
-            None => {
-                self.put("endpoints", endpoints);
-            }
         }
     }
 
