@@ -6,6 +6,14 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use app::api::billing::{
+    CancelSubscription, GetBilling, GetPricing, GetTestCheckout, OpenBillingPortal, PayTestCheckout, StartCheckout,
+};
+use app::api::incidents::ReportIncident;
+use app::api::integrations::GetUsage;
+use app::domain::billing::BillingView;
+use app::domain::incident::NewIncident;
+use app::error::AppError;
 use app::server::billing::simulated::{self, SimulatedSubscription};
 use app::server::billing::{signature, webhook_secrets};
 
@@ -43,10 +51,17 @@ async fn deliver(app: &TestApp, event: &Value) -> (StatusCode, Value) {
 
 /// Opens a checkout for `plan`; its session id.
 async fn open_checkout(owner: &User, plan: &str) -> String {
-    let response = owner.call("start_checkout", &[("plan", plan)]).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
-    let url: String = response.json().await.unwrap();
+    let url = owner.run(StartCheckout { plan: plan.into() }).await.expect("the checkout opens");
     url.rsplit('/').next().unwrap().to_string()
+}
+
+/// Pays test checkout `session` with `card`.
+async fn pay(owner: &User, session: &str, card: &str) -> Result<(), AppError> {
+    owner.run(PayTestCheckout { session: session.into(), card: card.into() }).await
+}
+
+async fn billing(owner: &User) -> BillingView {
+    owner.run(GetBilling {}).await.expect("the billing page's figures")
 }
 
 async fn plan_of(app: &TestApp, team: Uuid) -> (String, Option<String>) {
@@ -69,8 +84,8 @@ async fn a_test_mode_checkout_upgrades_the_team_and_releases_its_held_incidents(
     let app = TestApp::spawn().await;
     let (owner, team) = team(&app, "upgrade").await;
     for n in 0..4 {
-        let response = owner.call("report_incident", &[("incident[title]", &format!("Incident {n}"))]).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let incident = NewIncident { title: format!("Incident {n}"), severity: None, service: None, description: None };
+        owner.run(ReportIncident { incident }).await.expect("reported");
     }
     let held: i64 = sqlx::query_scalar("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'")
         .bind(team)
@@ -80,18 +95,17 @@ async fn a_test_mode_checkout_upgrades_the_team_and_releases_its_held_incidents(
     assert_eq!(held, 1, "Free analyses three a month");
 
     let session = open_checkout(&owner, "pro").await;
-    let declined = owner.call("pay_test_checkout", &[("session", &session), ("card", "4000 0000 0000 0002")]).await;
-    assert_eq!(declined.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(declined.text().await.unwrap().contains("Your card was declined."));
+    let declined = pay(&owner, &session, "4000 0000 0000 0002").await;
+    assert!(matches!(&declined, Err(AppError::Validation(_))), "{declined:?}");
+    let said = declined.as_ref().map_err(ToString::to_string).unwrap_err();
+    assert!(said.contains("Your card was declined."), "{said}");
     assert_eq!(plan_of(&app, team).await.0, "free", "a declined card changes nothing");
-    let unknown = owner.call("pay_test_checkout", &[("session", &session), ("card", "1234 5678 9012 3456")]).await;
-    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = pay(&owner, &session, "1234 5678 9012 3456").await;
+    assert!(matches!(unknown, Err(AppError::Validation(_))), "{unknown:?}");
 
-    let paid = owner.call("pay_test_checkout", &[("session", &session), ("card", "4242 4242 4242 4242")]).await;
-    assert_eq!(paid.status(), StatusCode::OK, "{}", paid.text().await.unwrap());
+    pay(&owner, &session, "4242 4242 4242 4242").await.expect("paid");
     assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("active".to_string())));
-    let usage: Value = owner.query("get_usage").await.json().await.unwrap();
-    assert_eq!(usage["limit"], 200);
+    assert_eq!(owner.run(GetUsage {}).await.unwrap().limit, Some(200));
     let held: i64 = sqlx::query_scalar("select count(*) from incidents where team_id = $1 and analysis = 'over_quota'")
         .bind(team)
         .fetch_one(&app.state().db)
@@ -99,12 +113,12 @@ async fn a_test_mode_checkout_upgrades_the_team_and_releases_its_held_incidents(
         .unwrap();
     assert_eq!(held, 0, "the held incident is eligible for analysis at once");
 
-    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
-    assert_eq!(billing["plan_name"], "Pro");
-    assert_eq!(billing["payments"][0]["paid"], true);
-    assert_eq!(billing["payments"][0]["amount"], "INR 2999.00");
-    let again = owner.call("pay_test_checkout", &[("session", &session), ("card", "4242424242424242")]).await;
-    assert_eq!(again.status(), StatusCode::CONFLICT, "a checkout is paid once");
+    let view = billing(&owner).await;
+    assert_eq!(view.plan_name, "Pro");
+    assert!(view.payments[0].paid);
+    assert_eq!(view.payments[0].amount.as_deref(), Some("INR 2999.00"));
+    let again = pay(&owner, &session, "4242424242424242").await;
+    assert!(matches!(again, Err(AppError::Conflict(_))), "a checkout is paid once: {again:?}");
 
     let audited: Vec<(String, String)> = sqlx::query_as(
         "select actor_kind, action from audit_log where team_id = $1 and action like 'billing.%' order by id",
@@ -117,10 +131,10 @@ async fn a_test_mode_checkout_upgrades_the_team_and_releases_its_held_incidents(
     assert!(audited.contains(&("user".into(), "billing.checkout_started".into())));
 
     // Cancelling keeps the plan to the period's end, then Stripe's deletion ends it.
-    assert_eq!(owner.call("cancel_subscription", &[]).await.status(), StatusCode::OK);
-    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
-    assert_eq!(billing["cancel_at_period_end"], true);
-    assert_eq!(billing["plan"], "pro");
+    owner.run(CancelSubscription {}).await.expect("cancelled at the period's end");
+    let view = billing(&owner).await;
+    assert!(view.cancel_at_period_end);
+    assert_eq!(view.plan, "pro");
     app.stop().await;
 }
 
@@ -237,9 +251,9 @@ async fn a_failed_payment_keeps_the_tier_for_the_grace_period_and_a_paid_one_end
     };
     assert_eq!(deliver(&app, &invoice("invoice.payment_failed")).await.1["outcome"], "applied");
     assert_eq!(plan_of(&app, team).await, ("pro".to_string(), Some("past_due".to_string())));
-    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
-    assert!(billing["grace_ends"].is_string(), "the billing page shows until when: {billing}");
-    assert_eq!(billing["grace_over"], false);
+    let view = billing(&owner).await;
+    assert!(view.grace_ends.is_some(), "the billing page shows until when: {view:?}");
+    assert!(!view.grace_over);
 
     // Past the grace period, the team is on Free.
     sqlx::query("update teams set past_due_since = now() - interval '8 days' where id = $1")
@@ -249,13 +263,12 @@ async fn a_failed_payment_keeps_the_tier_for_the_grace_period_and_a_paid_one_end
         .unwrap();
     assert_eq!(app::server::billing::end_expired_grace(&app.state().db).await.unwrap(), 1);
     assert_eq!(plan_of(&app, team).await.0, "free");
-    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
-    assert_eq!(billing["grace_over"], true, "the banner says the grace period is over, not that Pro stays");
+    assert!(billing(&owner).await.grace_over, "the banner says the grace period is over, not that Pro stays");
 
     assert_eq!(deliver(&app, &invoice("invoice.paid")).await.1["outcome"], "applied");
-    let billing: Value = owner.query("get_billing").await.json().await.unwrap();
-    assert!(billing["grace_ends"].is_null());
-    assert_eq!(billing["payments"].as_array().unwrap().len(), 2);
+    let view = billing(&owner).await;
+    assert_eq!(view.grace_ends, None);
+    assert_eq!(view.payments.len(), 2);
     app.stop().await;
 }
 
@@ -301,10 +314,8 @@ async fn a_checkout_of_one_team_never_upgrades_another() {
     // Bravo cannot see or pay Alpha's checkout.
     let bravo = app.user();
     bravo.log_in("owner@bravo.example", crate::support::PASSWORD).await;
-    let seen = bravo.query(&format!("get_test_checkout?session={session}")).await;
-    assert_eq!(seen.status(), StatusCode::NOT_FOUND);
-    let paid = bravo.call("pay_test_checkout", &[("session", &session), ("card", "4242424242424242")]).await;
-    assert_eq!(paid.status(), StatusCode::NOT_FOUND);
+    assert_eq!(bravo.run(GetTestCheckout { session: session.clone() }).await, Err(AppError::NotFound));
+    assert_eq!(pay(&bravo, &session, "4242424242424242").await, Err(AppError::NotFound));
     assert_eq!(plan_of(&app, alpha_team).await.0, "free");
     app.stop().await;
 }
@@ -381,9 +392,7 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
     .await;
     let (owner, team) = team(&app, "live").await;
 
-    let response = owner.call("start_checkout", &[("plan", "pro")]).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
-    let url: String = response.json().await.unwrap();
+    let url = owner.run(StartCheckout { plan: "pro".into() }).await.expect("the checkout opens");
     assert_eq!(url, "https://checkout.stripe.com/c/pay/cs_test_loopback");
     let request = received.lock().unwrap()[0].clone();
     assert_eq!(request.path, "POST /v1/checkout/sessions");
@@ -418,10 +427,9 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
         .execute(&app.state().db)
         .await
         .unwrap();
-    let response = owner.call("open_billing_portal", &[]).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
-    assert_eq!(response.json::<String>().await.unwrap(), "https://billing.stripe.com/p/session/loopback");
-    assert_eq!(owner.call("cancel_subscription", &[]).await.status(), StatusCode::OK);
+    let portal = owner.run(OpenBillingPortal {}).await.expect("the portal opens");
+    assert_eq!(portal, "https://billing.stripe.com/p/session/loopback");
+    owner.run(CancelSubscription {}).await.expect("cancelled at the period's end");
     let requests = received.lock().unwrap().clone();
     assert_eq!(requests[1].path, "POST /v1/billing_portal/sessions");
     assert_eq!(requests[1].field("customer"), Some("cus_live"));
@@ -430,9 +438,7 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
     assert_eq!(requests[2].field("cancel_at_period_end"), Some("true"));
 
     // With a key there is no test checkout.
-    let refused =
-        owner.call("pay_test_checkout", &[("session", "cs_test_loopback"), ("card", "4242424242424242")]).await;
-    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert_eq!(pay(&owner, "cs_test_loopback", "4242424242424242").await, Err(AppError::NotFound));
     app.stop().await;
 }
 
@@ -470,11 +476,13 @@ async fn stripes_own_sample_events_are_understood() {
 async fn a_deployment_whose_payments_are_off_sells_no_upgrade() {
     let app = TestApp::spawn_with(|settings| settings.stripe.mode = app::server::config::BillingMode::Off).await;
     let (owner, team) = team(&app, "unpaid").await;
-    let pricing: Value = owner.query("get_pricing").await.json().await.unwrap();
-    assert_eq!((pricing["upgrades"].as_bool(), pricing["test_mode"].as_bool()), (Some(false), Some(false)));
-    let started = owner.call("start_checkout", &[("plan", "enterprise")]).await;
-    assert_eq!(started.status(), StatusCode::CONFLICT);
-    assert!(started.text().await.unwrap().contains("not available on this deployment"));
+    let pricing = owner.run(GetPricing {}).await.expect("the prices are shown");
+    assert_eq!((pricing.upgrades, pricing.test_mode), (false, false));
+    let started = owner.run(StartCheckout { plan: "enterprise".into() }).await;
+    assert!(
+        matches!(&started, Err(AppError::Conflict(why)) if why.contains("not available on this deployment")),
+        "{started:?}"
+    );
     assert_eq!(plan_of(&app, team).await.0, "free");
     let page = owner.client.get(format!("{}/pricing", owner.address)).send().await.unwrap().text().await.unwrap();
     assert!(
