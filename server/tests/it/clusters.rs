@@ -1,6 +1,11 @@
 //! Kubernetes clusters: kubeconfigs read, saved with their credentials sealed (never
 //! shown again), renamed and removed; plugins and local files refused.
 
+use app::api::clusters::{
+    AddCluster, GetClusterOverview, ListClusters, ReadKubeconfig, RemoveCluster, RenameCluster, TestClusterConnection,
+};
+use app::domain::cluster::{ClusterView, ConnectionReport, RemediationMode};
+use app::error::AppError;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
@@ -26,8 +31,19 @@ users:
     exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", "id"]}
 "#;
 
-async fn add(user: &User, name: &str, context: &str) -> reqwest::Response {
-    user.call("add_cluster", &[("name", name), ("kubeconfig", KUBECONFIG), ("context", context)]).await
+/// Adds the cluster of `kubeconfig`'s `context` as `name`.
+async fn add_from(user: &User, name: &str, kubeconfig: &str, context: &str) -> Result<ClusterView, AppError> {
+    user.run(AddCluster { name: name.into(), kubeconfig: kubeconfig.into(), context: context.into(), namespace: None })
+        .await
+}
+
+async fn add(user: &User, name: &str, context: &str) -> Result<ClusterView, AppError> {
+    add_from(user, name, KUBECONFIG, context).await
+}
+
+/// Whether `result` is refused as invalid input that says `why`.
+fn invalid<T: std::fmt::Debug>(result: &Result<T, AppError>, why: &str) -> bool {
+    matches!(result, Err(error @ AppError::Validation(_)) if error.to_string().contains(why))
 }
 
 #[tokio::test]
@@ -36,45 +52,42 @@ async fn a_cluster_is_saved_from_a_kubeconfig_and_its_credentials_never_come_bac
     let owner = app.user();
     owner.sign_up("owner@clusters.example", "Clusters").await;
 
-    let read = owner.call("read_kubeconfig", &[("kubeconfig", KUBECONFIG)]).await;
-    assert_eq!(read.status(), StatusCode::OK);
-    let read: serde_json::Value = read.json().await.unwrap();
-    assert_eq!(read["current"], "prod");
-    assert_eq!(read["contexts"][0]["server"], "https://prod.example:6443");
-    assert!(!read.to_string().contains("cluster-secret-token-123"));
+    let read = owner.send(ReadKubeconfig { kubeconfig: KUBECONFIG.into() }).await.text().await.unwrap();
+    assert!(!read.contains("cluster-secret-token-123"), "{read}");
+    let read = owner.run(ReadKubeconfig { kubeconfig: KUBECONFIG.into() }).await.expect("the kubeconfig is read");
+    assert_eq!(read.current.as_deref(), Some("prod"));
+    assert_eq!(read.contexts[0].server, "https://prod.example:6443");
 
     let refused = add(&owner, "plugin", "plugin").await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().await.unwrap().contains("will not run"));
-    let bad = owner.call("read_kubeconfig", &[("kubeconfig", "not: [a, kubeconfig")]).await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(invalid(&refused, "will not run"), "{refused:?}");
+    let bad = owner.run(ReadKubeconfig { kubeconfig: "not: [a, kubeconfig".into() }).await;
+    assert!(matches!(bad, Err(AppError::Validation(_))), "{bad:?}");
 
-    let added = add(&owner, "production", "prod").await;
-    assert_eq!(added.status(), StatusCode::OK, "{}", added.text().await.unwrap());
-    let added: serde_json::Value = added.json().await.unwrap();
-    assert_eq!(added["namespace"], "shop", "the context's namespace by default");
-    assert_eq!(added["user"], "deployer");
-    assert_eq!(added["policy"]["mode"], "read_only");
-    assert_eq!(added["policy"]["excluded_namespaces"], serde_json::json!(["kube-system"]));
-    assert_eq!(added["policy"]["destructive_allowed"], false);
-    assert_eq!(add(&owner, "production", "prod").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "names are unique");
+    let added = add(&owner, "production", "prod").await.expect("the cluster is added");
+    assert_eq!(added.namespace, "shop", "the context's namespace by default");
+    assert_eq!(added.user.as_deref(), Some("deployer"));
+    assert_eq!(added.policy.mode, RemediationMode::ReadOnly);
+    assert_eq!(added.policy.excluded_namespaces, ["kube-system"]);
+    assert!(!added.policy.destructive_allowed);
+    let again = add(&owner, "production", "prod").await;
+    assert!(matches!(again, Err(AppError::Validation(_))), "names are unique: {again:?}");
 
-    let listed = owner.query("list_clusters").await.text().await.unwrap();
+    let listed = owner.send(ListClusters {}).await.text().await.unwrap();
     assert!(listed.contains("production") && !listed.contains("cluster-secret-token-123"), "{listed}");
     let state = app.state();
     let (team, sealed): (Uuid, Vec<u8>) =
         sqlx::query_as("select team_id, credentials_ciphertext from clusters").fetch_one(&state.db).await.unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("cluster-secret-token-123"), "sealed at rest");
-    let id: Uuid = added["id"].as_str().unwrap().parse().unwrap();
+    let id = added.id;
     let opened = app::server::clusters::kubeconfig(&state, team, id).await.unwrap();
     assert_eq!(opened.current_context.as_deref(), Some("prod"));
     assert_eq!(opened.contexts.len(), 1, "only the chosen context is kept");
 
-    let id = id.to_string();
-    assert_eq!(owner.call("rename_cluster", &[("id", &id), ("name", "prod-eu")]).await.status(), StatusCode::OK);
-    assert!(owner.query("list_clusters").await.text().await.unwrap().contains("prod-eu"));
-    assert_eq!(owner.call("remove_cluster", &[("id", &id)]).await.status(), StatusCode::OK);
-    assert_eq!(owner.call("remove_cluster", &[("id", &id)]).await.status(), StatusCode::NOT_FOUND);
+    owner.run(RenameCluster { id, name: "prod-eu".into() }).await.expect("renamed");
+    let names: Vec<String> = owner.run(ListClusters {}).await.unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["prod-eu"]);
+    owner.run(RemoveCluster { id }).await.expect("removed");
+    assert_eq!(owner.run(RemoveCluster { id }).await, Err(AppError::NotFound));
     let audited: Vec<String> =
         sqlx::query_scalar("select action from audit_log where action like 'cluster.%' order by id")
             .fetch_all(&state.db)
@@ -98,22 +111,16 @@ fn kubeconfig_for(server: &str) -> String {
     )
 }
 
-async fn add_for(user: &User, name: &str, server: &str) -> String {
+async fn add_for(user: &User, name: &str, server: &str) -> Uuid {
     add_context(user, name, server, "c").await
 }
 
-async fn add_context(user: &User, name: &str, server: &str, context: &str) -> String {
-    let added = user
-        .call("add_cluster", &[("name", name), ("kubeconfig", &kubeconfig_for(server)), ("context", context)])
-        .await;
-    assert_eq!(added.status(), StatusCode::OK, "{}", added.text().await.unwrap());
-    added.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+async fn add_context(user: &User, name: &str, server: &str, context: &str) -> Uuid {
+    add_from(user, name, &kubeconfig_for(server), context).await.expect("the cluster is added").id
 }
 
-async fn test_connection(user: &User, id: &str) -> serde_json::Value {
-    let report = user.call("test_cluster_connection", &[("id", id)]).await;
-    assert_eq!(report.status(), StatusCode::OK, "{}", report.text().await.unwrap());
-    report.json().await.unwrap()
+async fn test_connection(user: &User, id: Uuid) -> ConnectionReport {
+    user.run(TestClusterConnection { id }).await.expect("the connection is tested")
 }
 
 /// A loopback Kubernetes API that grants everything but patching and deleting, to the
@@ -167,21 +174,20 @@ async fn a_cluster_short_of_permissions_is_shown_what_to_grant() {
     let owner = app.user();
     owner.sign_up("matrix@clusters.example", "Matrix").await;
     let id = add_for(&owner, "limited", &limited_api_server().await).await;
-    let report = test_connection(&owner, &id).await;
-    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
-    assert_eq!(report["version"], "v1.30.2", "the saved token was presented");
-    assert_eq!(report["namespaces"], serde_json::json!(["shop"]));
-    let permissions = report["permissions"].as_array().unwrap();
-    let missing: Vec<&str> =
-        permissions.iter().filter(|p| p["allowed"] == false).map(|p| p["rule"].as_str().unwrap()).collect();
+    let report = test_connection(&owner, id).await;
+    assert_eq!(report.error, None, "{report:?}");
+    assert_eq!(report.version.as_deref(), Some("v1.30.2"), "the saved token was presented");
+    assert_eq!(report.namespaces, ["shop"]);
+    let permissions = &report.permissions;
+    let missing: Vec<&str> = permissions.iter().filter(|p| p.allowed == Some(false)).map(|p| p.rule.as_str()).collect();
     assert_eq!(missing, ["patch deployments.apps", "patch deployments.apps/scale", "delete pods"]);
-    let delete = permissions.iter().find(|p| p["rule"] == "delete pods").unwrap();
+    let delete = permissions.iter().find(|p| p.rule == "delete pods").unwrap();
     assert_eq!(
-        delete["grant"],
+        delete.grant,
         "kubectl create clusterrole dreamops-delete-pods --verb=delete --resource=pods\n\
          kubectl create clusterrolebinding dreamops-delete-pods --clusterrole=dreamops-delete-pods --serviceaccount=ops:dreamops-agent"
     );
-    assert!(permissions.iter().filter(|p| p["allowed"] == true).all(|p| p["grant"] == ""));
+    assert!(permissions.iter().filter(|p| p.allowed == Some(true)).all(|p| p.grant.is_empty()));
     app.stop().await;
 }
 
@@ -195,12 +201,11 @@ async fn an_unreachable_or_silent_cluster_fails_the_test_with_the_reason_instead
         listener.local_addr().unwrap()
     };
     let id = add_for(&owner, "down", &format!("http://{closed}")).await;
-    let report = test_connection(&owner, &id).await;
-    let error = report["error"].as_str().unwrap();
+    let report = test_connection(&owner, id).await;
     // Classified: the transport's own words ("connection refused") would make the test
     // a port scanner.
-    assert_eq!(error, "Reading the version (/version): could not connect to the API server");
-    assert_eq!(report["version"], serde_json::Value::Null);
+    assert_eq!(report.error.as_deref(), Some("Reading the version (/version): could not connect to the API server"));
+    assert_eq!(report.version, None);
 
     // Accepts connections and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -212,12 +217,11 @@ async fn an_unreachable_or_silent_cluster_fails_the_test_with_the_reason_instead
         }
     });
     let id = add_for(&owner, "silent", &format!("http://{address}")).await;
-    let report = test_connection(&owner, &id).await;
-    let error = report["error"].as_str().unwrap();
+    let report = test_connection(&owner, id).await;
+    let error = report.error.unwrap();
     assert!(error.contains("did not answer within 5 seconds"), "{error}");
-    let overview = owner.call("get_cluster_overview", &[("id", &id)]).await;
-    assert_eq!(overview.status(), StatusCode::CONFLICT);
-    assert!(overview.text().await.unwrap().contains("did not answer"));
+    let overview = owner.run(GetClusterOverview { id }).await;
+    assert!(matches!(&overview, Err(AppError::Conflict(why)) if why.contains("did not answer")), "{overview:?}");
     app.stop().await;
 }
 
@@ -228,17 +232,18 @@ async fn no_credential_of_a_saved_kubeconfig_is_stored_or_logged_in_plain_text()
     let owner = app.user();
     owner.sign_up("secrets@clusters.example", "Secrets").await;
     let server = limited_api_server().await;
-    owner.call("read_kubeconfig", &[("kubeconfig", &kubeconfig_for(&server))]).await;
+    owner.run(ReadKubeconfig { kubeconfig: kubeconfig_for(&server) }).await.expect("read");
     let id = add_for(&owner, "secretive", &server).await;
-    test_connection(&owner, &id).await;
-    owner.call("get_cluster_overview", &[("id", &id)]).await;
+    test_connection(&owner, id).await;
+    let _ = owner.run(GetClusterOverview { id }).await;
     for context in ["basic", "certificate"] {
         let id = add_context(&owner, context, &server, context).await;
-        owner.call("test_cluster_connection", &[("id", &id)]).await;
+        // The fake certificate fails to load: whatever the answer, nothing may leak.
+        let _ = owner.run(TestClusterConnection { id }).await;
     }
-    owner.query("list_clusters").await;
+    owner.run(ListClusters {}).await.expect("listed");
     // A kubeconfig refused for a plugin is not stored or logged either.
-    owner.call("add_cluster", &[("name", "plugin"), ("kubeconfig", KUBECONFIG), ("context", "plugin")]).await;
+    assert!(add(&owner, "plugin", "plugin").await.is_err());
 
     let db = app.db().await;
     let tables: Vec<String> = sqlx::query_scalar(
