@@ -12,9 +12,25 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use app::api::integrations::{GetNotificationSettings, RevealIntegration, SetPagerdutyWriteback, SetSlackWebhook};
+use app::api::remediation::SetAutomationPaused;
+use app::domain::integration::NotificationSettings;
+use app::error::AppError;
+
 use crate::agent::{alert, analysis, send, unlimited};
 use crate::demo_cluster::with_demo_cluster;
+use crate::remediation::{approve, set_policy};
 use crate::support::{TestApp, User};
+
+/// Saves PagerDuty write-back as `from` with `key`.
+async fn writeback(owner: &User, key: &str, from: &str) -> Result<NotificationSettings, AppError> {
+    owner.run(SetPagerdutyWriteback { key: key.into(), from: from.into() }).await
+}
+
+/// Saves the team's Slack webhook.
+async fn slack_webhook(owner: &User, url: &str) -> Result<NotificationSettings, AppError> {
+    owner.run(SetSlackWebhook { url: url.into() }).await
+}
 
 /// A request a loopback server received.
 #[derive(Clone, Debug)]
@@ -69,8 +85,7 @@ async fn from_pagerduty(app: &TestApp, owner: &User, team: Uuid, id: &str) -> Uu
     use hmac::{Hmac, Mac};
     let state = app.state();
     app::server::ingest::integrations::add_signing_secret(&state, team, "pd-secret").await.unwrap();
-    let revealed: Value = owner.call("reveal_integration", &[("kind", "pagerduty")]).await.json().await.unwrap();
-    let path = revealed["path"].as_str().unwrap().to_string();
+    let path = owner.run(RevealIntegration { kind: "pagerduty".into() }).await.expect("revealed").path;
     let body = json!({"event": {"id": Uuid::new_v4().to_string(), "event_type": "incident.triggered", "resource_type": "incident",
         "occurred_at": "2026-11-29T02:00:00Z", "agent": {"summary": "Ana"},
         "data": {"id": id, "type": "incident", "title": "memory-hog OOMKilled in demo", "urgency": "high",
@@ -115,20 +130,21 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     unlimited(&app, team).await;
 
     // Settings: validated, the key sealed and never shown again.
-    let refused = owner.call("set_pagerduty_writeback", &[("key", ""), ("from", "not an email")]).await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let saved: Value = owner
-        .call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")])
+    let refused = writeback(&owner, "", "not an email").await;
+    assert!(matches!(refused, Err(AppError::Validation(_))), "{refused:?}");
+    let saved = owner
+        .send(SetPagerdutyWriteback { key: "pd-rest-key-77".into(), from: "oncall@notify.example".into() })
         .await
-        .json()
+        .text()
         .await
         .unwrap();
-    assert_eq!(saved["pagerduty_from"], "oncall@notify.example");
-    assert!(!saved.to_string().contains("pd-rest-key-77"));
-    let refused = owner.call("set_slack_webhook", &[("url", "ftp://hooks.example")]).await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(saved.contains("oncall@notify.example") && !saved.contains("pd-rest-key-77"), "{saved}");
+    let shown = owner.run(GetNotificationSettings {}).await.unwrap();
+    assert_eq!(shown.pagerduty_from.as_deref(), Some("oncall@notify.example"));
+    let refused = slack_webhook(&owner, "ftp://hooks.example").await;
+    assert!(matches!(refused, Err(AppError::Validation(_))), "{refused:?}");
     let webhook = format!("{slack}/services/T0/B0/secret");
-    assert_eq!(owner.call("set_slack_webhook", &[("url", &webhook)]).await.status(), StatusCode::OK);
+    slack_webhook(&owner, &webhook).await.expect("the webhook is saved");
     let stored: String = sqlx::query_scalar(
         "select encode(pagerduty_key, 'escape') || encode(slack_webhook, 'escape') from team_notifications",
     )
@@ -136,8 +152,7 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     .await
     .unwrap();
     assert!(!stored.contains("pd-rest-key-77") && !stored.contains("/services/T0"), "sealed at rest");
-    let id = cluster.to_string();
-    owner.call("set_cluster_policy", &[("id", id.as_str()), ("mode", "approve"), ("max_autonomous_risk", "low")]).await;
+    set_policy(&owner, cluster, "approve", "low", "", false).await;
 
     // An alert from PagerDuty: acknowledged when the agent starts (after one 503), the
     // diagnosis added as a note.
@@ -165,8 +180,7 @@ async fn pagerduty_hears_acknowledge_note_and_resolve_and_slack_hears_each_step(
     assert!(texts[1].contains(&format!("/incidents/{incident}|")), "{texts:?}");
 
     // An approved fix verified: resolved in PagerDuty and announced in Slack.
-    let answer = owner.call("approve_action", &[("incident", &incident.to_string()), ("index", "0")]).await;
-    assert_eq!(answer.status(), StatusCode::OK);
+    approve(&owner, incident, 0, "").await.expect("approved");
     let calls = until(&owner, &pd_received, 4).await;
     assert_eq!(calls[3].body, json!({"incident": {"type": "incident_reference", "status": "resolved"}}));
     let messages = until(&owner, &slack_received, 3).await;
@@ -180,19 +194,15 @@ async fn calls_that_keep_failing_are_parked_and_shown_without_holding_up_the_ana
     let app = with_outbound(&pagerduty, 2).await;
     let (owner, _, team) = with_demo_cluster(&app, "failing@notify.example").await;
     unlimited(&app, team).await;
-    owner.call("set_pagerduty_writeback", &[("key", "pd-key"), ("from", "oncall@notify.example")]).await;
+    writeback(&owner, "pd-key", "oncall@notify.example").await.expect("write-back is saved");
     let incident = from_pagerduty(&app, &owner, team, "PX9").await;
     // The analysis is stored whatever PagerDuty does.
     analysis(&owner, incident).await;
     until(&owner, &pd_received, 4).await;
-    let settings: Value = owner.query("get_notification_settings").await.json().await.unwrap();
-    let failures = settings["recent_failures"].as_array().unwrap().clone();
+    let failures = owner.run(GetNotificationSettings {}).await.unwrap().recent_failures;
     assert_eq!(failures.len(), 2, "acknowledge and note, each after 2 attempts: {failures:?}");
     // The status, never the remote's body ("try later").
-    assert!(
-        failures.iter().all(|f| f["error"].as_str().unwrap() == "PagerDuty's API answered HTTP 503"),
-        "{failures:?}"
-    );
+    assert!(failures.iter().all(|f| f.error == "PagerDuty's API answered HTTP 503"), "{failures:?}");
     let steps: Vec<String> = sqlx::query_scalar(
         "select message from timeline_entries where incident_id = $1 and kind = 'outbound.failed' order by id",
     )
@@ -226,11 +236,8 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
     let app = with_outbound("http://127.0.0.1:9", 2).await;
     let (owner, cluster, team) = with_demo_cluster(&app, "autonomous@notify.example").await;
     unlimited(&app, team).await;
-    let webhook = format!("{slack}/services/T0/B0/secret");
-    assert_eq!(owner.call("set_slack_webhook", &[("url", &webhook)]).await.status(), StatusCode::OK);
-    let id = cluster.to_string();
-    let policy = [("id", id.as_str()), ("mode", "autonomous"), ("max_autonomous_risk", "low")];
-    assert_eq!(owner.call("set_cluster_policy", &policy).await.status(), StatusCode::OK);
+    slack_webhook(&owner, &format!("{slack}/services/T0/B0/secret")).await.expect("the webhook is saved");
+    set_policy(&owner, cluster, "autonomous", "low", "", false).await;
     let oom =
         |name: &str| alert(name, json!({"namespace": "demo", "deployment": "memory-hog"}), "memory-hog OOMKilled");
     let texts = |from: usize| -> Vec<String> {
@@ -238,7 +245,7 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
     };
 
     // The kill switch is on: the agent does not act, so the fix waits for an approval.
-    assert_eq!(owner.call("set_automation_paused", &[("paused", "true")]).await.status(), StatusCode::OK);
+    owner.run(SetAutomationPaused { paused: true }).await.expect("the kill switch is on");
     let incident = send(&app, team, &oom("KubeContainerOOMKilled")).await;
     analysis(&owner, incident).await;
     let messages = until(&owner, &slack_received, 2).await;
@@ -246,7 +253,7 @@ async fn in_autonomous_mode_slack_hears_of_an_approval_only_when_the_agent_does_
 
     // Switched back on: the agent carries the fix out itself; Slack hears it resolved,
     // and of no approval.
-    assert_eq!(owner.call("set_automation_paused", &[("paused", "false")]).await.status(), StatusCode::OK);
+    owner.run(SetAutomationPaused { paused: false }).await.expect("the kill switch is off");
     let before = slack_received.lock().unwrap().len();
     let incident = send(&app, team, &oom("KubePodCrashLooping")).await;
     analysis(&owner, incident).await;
@@ -267,8 +274,8 @@ async fn alerts_from_other_senders_cannot_steer_pagerduty_write_back() {
     let app = with_outbound(&pagerduty, 5).await;
     let (owner, _cluster, team) = with_demo_cluster(&app, "steer@notify.example").await;
     unlimited(&app, team).await;
-    owner.call("set_pagerduty_writeback", &[("key", "pd-rest-key-77"), ("from", "oncall@notify.example")]).await;
-    owner.call("set_slack_webhook", &[("url", &format!("{slack}/services/T0/B0/secret"))]).await;
+    writeback(&owner, "pd-rest-key-77", "oncall@notify.example").await.expect("write-back is saved");
+    slack_webhook(&owner, &format!("{slack}/services/T0/B0/secret")).await.expect("the webhook is saved");
     let key = owner.api_key("ci").await;
     let steering = json!({"title": "memory-hog OOMKilled in demo", "severity": "critical", "service": "memory-hog",
                           "details": {"pagerduty_incident": "PSTEER"}});
@@ -348,7 +355,7 @@ async fn a_slow_destination_does_not_hold_up_other_teams_calls() {
     let (slow_webhook, slow_received, slow_in_hand) = slow_slack(Duration::from_secs(3)).await;
     let (quick_webhook, quick_received, _) = slow_slack(Duration::ZERO).await;
     for (owner, webhook) in [(slow_owner, &slow_webhook), (quick_owner, &quick_webhook)] {
-        assert_eq!(owner.call("set_slack_webhook", &[("url", webhook)]).await.status(), StatusCode::OK);
+        slack_webhook(owner, webhook).await.expect("the webhook is saved");
     }
     for n in 0..6 {
         queue_slack(&db, *slow, None, &format!("slow {n}")).await;

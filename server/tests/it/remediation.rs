@@ -39,7 +39,7 @@ async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
     .await
 }
 
-async fn set_policy(owner: &User, cluster: Uuid, mode: &str, risk: &str, excluded: &str, destructive: bool) {
+pub(crate) async fn set_policy(owner: &User, cluster: Uuid, mode: &str, risk: &str, excluded: &str, destructive: bool) {
     let policy = SetClusterPolicy {
         id: cluster,
         mode: mode.into(),
@@ -106,7 +106,7 @@ fn oom() -> Value {
     alert("KubeContainerOOMKilled", demo(json!({"deployment": "memory-hog"})), "Container was OOM-killed.")
 }
 
-async fn approve(user: &User, incident: Uuid, index: usize, comment: &str) -> Result<ActionView, AppError> {
+pub(crate) async fn approve(user: &User, incident: Uuid, index: usize, comment: &str) -> Result<ActionView, AppError> {
     user.run(ApproveAction { incident, index, comment: Some(comment.into()) }).await
 }
 
