@@ -9,6 +9,13 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use app::api::incidents::GetIncident;
+use app::api::integrations::{
+    AddPagerdutySecret, GetUsage, ListIntegrations, RevealIntegration, RotateIntegration, SendTestAlert,
+    SetGrafanaSecret,
+};
+use app::domain::integration::IntegrationKind;
+use app::error::AppError;
 use app::server::ingest::integrations::{self, Integration};
 
 use crate::support::{TestApp, User, join_all};
@@ -257,7 +264,7 @@ async fn the_events_api_speaks_pagerdutys_protocol() {
             .fetch_one(&team.db)
             .await
             .unwrap();
-    let shown = team.owner.query(&format!("get_incident?id={id}")).await.text().await.unwrap();
+    let shown = team.owner.send(GetIncident { id }).await.text().await.unwrap();
     assert!(shown.contains("Disk 95% full") && shown.contains("routing_key"), "{shown}");
     assert!(!shown.contains(&key), "the routing key is shown to viewers");
 
@@ -505,26 +512,24 @@ async fn test_alerts_go_through_the_real_endpoints_and_rotation_retires_old_toke
     let app = TestApp::spawn().await;
     let team = Team::create(&app, "admin").await;
 
-    let refused = team.owner.call("send_test_alert", &[("kind", "pagerduty")]).await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT, "PagerDuty needs its signing secret first");
-    assert_eq!(team.owner.call("add_pagerduty_secret", &[("secret", "from-pagerduty")]).await.status(), StatusCode::OK);
+    let test_alert = |kind: &str| team.owner.run(SendTestAlert { kind: kind.into() });
+    let refused = test_alert("pagerduty").await;
+    assert!(matches!(refused, Err(AppError::Conflict(_))), "PagerDuty needs its signing secret first: {refused:?}");
+    team.owner.run(AddPagerdutySecret { secret: "from-pagerduty".into() }).await.expect("the secret is added");
     for kind in ["pagerduty", "events_api", "alertmanager", "grafana"] {
-        let response = team.owner.call("send_test_alert", &[("kind", kind)]).await;
-        assert_eq!(response.status(), StatusCode::OK, "{kind}: {}", response.text().await.unwrap());
+        test_alert(kind).await.unwrap_or_else(|error| panic!("{kind}: {error}"));
     }
     assert_eq!(team.count("select count(*) from incidents where team_id = $1").await, 4);
-    let views: serde_json::Value = team.owner.query("list_integrations").await.json().await.unwrap();
-    for view in views.as_array().unwrap() {
-        assert_eq!(view["last_delivery_result"], "parsed", "{view}");
-        assert_eq!(view["recent"].as_array().unwrap().len(), 1);
-        assert!(view["path"].as_str().unwrap().contains("••") || view["kind"] == "events_api");
+    for view in team.owner.run(ListIntegrations {}).await.unwrap() {
+        assert_eq!(view.last_delivery_result.as_deref(), Some("parsed"), "{view:?}");
+        assert_eq!(view.recent.len(), 1);
+        assert!(view.path.contains("••") || view.kind == IntegrationKind::EventsApi, "{view:?}");
     }
 
     let old = team.integration("alertmanager").secrets.clone();
-    let revealed: serde_json::Value =
-        team.owner.call("reveal_integration", &[("kind", "alertmanager")]).await.json().await.unwrap();
-    assert_eq!(revealed["bearer"], old.bearer.clone().unwrap());
-    assert_eq!(team.owner.call("rotate_integration", &[("kind", "alertmanager")]).await.status(), StatusCode::OK);
+    let revealed = team.owner.run(RevealIntegration { kind: "alertmanager".into() }).await.unwrap();
+    assert_eq!(revealed.bearer, old.bearer.clone());
+    team.owner.run(RotateIntegration { kind: "alertmanager".into() }).await.expect("rotated");
     let path = format!("/webhooks/alertmanager/{}", old.token);
     let body = fixture("alertmanager_0.25_v4_firing_then_resolved.jsonl").lines().next().unwrap().to_string();
     let response = post(&app, &path, &[("authorization", format!("Bearer {}", old.bearer.unwrap()))], body).await;
@@ -556,10 +561,8 @@ async fn unlimited_plans_analyse_everything_and_count_it() {
         assert_eq!(post(&app, "/v2/enqueue", &[], body).await.status(), StatusCode::ACCEPTED);
     }
     assert_eq!(team.count("select count(*) from incidents where team_id = $1 and analysis = 'eligible'").await, 5);
-    let usage: serde_json::Value = team.owner.query("get_usage").await.json().await.unwrap();
-    assert_eq!(usage["used"], 5);
-    assert!(usage["limit"].is_null());
-    assert_eq!(usage["plan"], "Enterprise");
+    let usage = team.owner.run(GetUsage {}).await.unwrap();
+    assert_eq!((usage.used, usage.limit, usage.plan.as_str()), (5, None, "Enterprise"));
     app.stop().await;
 }
 
@@ -702,7 +705,7 @@ async fn a_rotated_token_stops_working_at_every_instance() {
     assert_eq!(send(app.address.clone(), event(&old, 0)).await, StatusCode::ACCEPTED);
     assert_eq!(send(second.address.clone(), event(&old, 1)).await, StatusCode::ACCEPTED);
 
-    assert_eq!(team.owner.call("rotate_integration", &[("kind", "events_api")]).await.status(), StatusCode::OK);
+    team.owner.run(RotateIntegration { kind: "events_api".into() }).await.expect("rotated");
     assert_eq!(send(app.address.clone(), event(&old, 2)).await, StatusCode::BAD_REQUEST, "refused at once here");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut n = 3;
@@ -711,9 +714,8 @@ async fn a_rotated_token_stops_working_at_every_instance() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         n += 1;
     }
-    let revealed: serde_json::Value =
-        team.owner.call("reveal_integration", &[("kind", "events_api")]).await.json().await.unwrap();
-    let new = revealed["routing_key"].as_str().unwrap().to_string();
+    let revealed = team.owner.run(RevealIntegration { kind: "events_api".into() }).await.unwrap();
+    let new = revealed.routing_key.expect("the Events API has a routing key");
     assert_eq!(send(second.address.clone(), event(&new, 100)).await, StatusCode::ACCEPTED);
     second.stop().await;
     app.stop().await;
@@ -790,13 +792,12 @@ async fn grafana_deliveries_are_signed_and_fresh_once_a_secret_is_set() {
     let unsigned = vec![("authorization", bearer.clone())];
     assert_eq!(post(&app, &path, &unsigned, body("g1")).await.status(), StatusCode::OK, "no secret: not checked");
 
-    let set = team.owner.call("set_grafana_secret", &[("secret", "grafana-hmac-secret")]).await;
-    assert_eq!(set.status(), StatusCode::OK);
-    let integrations = team.owner.query("list_integrations").await.text().await.unwrap();
-    assert!(
-        integrations.contains("\"signed\":true") && !integrations.contains("grafana-hmac-secret"),
-        "{integrations}"
-    );
+    let grafana_secret = |secret: &str| team.owner.run(SetGrafanaSecret { secret: secret.into() });
+    grafana_secret("grafana-hmac-secret").await.expect("the secret is set");
+    let integrations = team.owner.send(ListIntegrations {}).await.text().await.unwrap();
+    assert!(!integrations.contains("grafana-hmac-secret"), "{integrations}");
+    let grafana = team.owner.run(ListIntegrations {}).await.unwrap();
+    assert!(grafana.iter().any(|view| view.kind == IntegrationKind::Grafana && view.signed));
     for (what, headers, status) in [
         ("unsigned", unsigned.clone(), StatusCode::UNAUTHORIZED),
         ("another secret", signed(&body("g2"), now, "not-the-secret"), StatusCode::UNAUTHORIZED),
@@ -805,10 +806,10 @@ async fn grafana_deliveries_are_signed_and_fresh_once_a_secret_is_set() {
     ] {
         assert_eq!(post(&app, &path, &headers, body("g2")).await.status(), status, "{what}");
     }
-    let test = team.owner.call("send_test_alert", &[("kind", "grafana")]).await;
-    assert_eq!(test.status(), StatusCode::OK, "the test alert is signed: {}", test.text().await.unwrap());
+    let test = team.owner.run(SendTestAlert { kind: "grafana".into() }).await;
+    assert!(test.is_ok(), "the test alert is signed: {test:?}");
 
-    assert_eq!(team.owner.call("set_grafana_secret", &[("secret", "")]).await.status(), StatusCode::OK);
+    grafana_secret("").await.expect("the secret is removed");
     assert_eq!(post(&app, &path, &unsigned, body("g3")).await.status(), StatusCode::OK, "the check is off again");
     app.stop().await;
 }
@@ -913,9 +914,9 @@ async fn raw_deliveries_are_removed_after_their_plans_retention() {
             .fetch_one(&free.db)
             .await
             .unwrap();
-    let page: serde_json::Value = free.owner.query(&format!("get_incident?id={incident}")).await.json().await.unwrap();
-    let shown = &page["alerts"][0];
-    assert_eq!(shown["removed"], true, "{page}");
-    assert_eq!(shown["raw"], "");
+    let page = free.owner.run(GetIncident { id: incident.parse().unwrap() }).await.unwrap();
+    let shown = &page.alerts[0];
+    assert!(shown.removed, "{page:?}");
+    assert_eq!(shown.raw, "");
     app.stop().await;
 }
