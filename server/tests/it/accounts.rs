@@ -4,9 +4,27 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use app::api::accounts::{ChangePassword, LogIn, LogOut, SignUp};
 use app::domain::account::Role;
+use app::error::{AppError, FieldError};
 
 use crate::support::{PASSWORD, TestApp, join_all};
+
+fn sign_up(email: &str, password: &str, team_name: &str) -> SignUp {
+    SignUp { email: email.into(), password: password.into(), team_name: team_name.into(), invitation: None }
+}
+
+fn log_in(email: &str, password: &str) -> LogIn {
+    LogIn { email: email.into(), password: password.into(), next: None }
+}
+
+/// The fields a refusal names, in order; panics unless the input was refused as invalid.
+fn refused_fields(answer: Result<(), AppError>) -> Vec<FieldError> {
+    match answer {
+        Err(AppError::Validation(fields)) => fields,
+        other => panic!("not refused as invalid input: {other:?}"),
+    }
+}
 
 #[tokio::test]
 async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
@@ -41,14 +59,10 @@ async fn passwords_are_hashed_with_argon2id_at_owasp_strength() {
 async fn emails_are_unique_whatever_their_case_and_nothing_is_half_created() {
     let app = TestApp::spawn().await;
     app.user().sign_up("ana@example.com", "Payments").await;
-    let again = app
-        .user()
-        .call("sign_up", &[("email", "ANA@example.com"), ("password", PASSWORD), ("team_name", "Other")])
-        .await;
-    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = again.json().await.unwrap();
-    assert_eq!(body["Validation"][0]["field"], "email");
-    assert!(body["Validation"][0]["message"].as_str().unwrap().contains("already exists"));
+    let again = app.user().run(sign_up("ANA@example.com", PASSWORD, "Other")).await;
+    let fields = refused_fields(again);
+    assert_eq!(fields[0].field, "email");
+    assert!(fields[0].message.contains("already exists"), "{fields:?}");
     let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db().await).await.unwrap();
     assert_eq!(teams, 1, "the refused sign-up left no team behind");
     app.stop().await;
@@ -69,12 +83,8 @@ async fn bad_sign_up_input_names_every_field_and_creates_nothing() {
         ("ana@example.com", "Password123", &long_team, &["password", "team_name"]),
     ];
     for (email, password, team, fields) in cases {
-        let response =
-            app.user().call("sign_up", &[("email", email), ("password", password), ("team_name", team)]).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email:?} {password:?} {team:?}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        let named: Vec<&str> =
-            body["Validation"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let refused = refused_fields(app.user().run(sign_up(email, password, team)).await);
+        let named: Vec<&str> = refused.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, fields, "{email:?} {password:?} {team:?}");
     }
     let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db().await).await.unwrap();
@@ -138,8 +148,7 @@ async fn logout_deletes_the_server_side_session() {
     let db = app.db().await;
     let before: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
     assert_eq!(before, 1);
-    let response = ana.call("log_out", &[]).await;
-    assert!(response.status().is_success() || response.status().is_redirection());
+    ana.run(LogOut {}).await.expect("signed out");
     let after: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
     assert_eq!(after, 0);
     assert!(ana.viewer().await.is_none());
@@ -155,20 +164,19 @@ async fn changing_the_password_ends_every_other_session() {
     phone.log_in("ana@example.com", PASSWORD).await;
     assert!(phone.viewer().await.is_some());
 
-    let wrong = laptop
-        .call("change_password", &[("current_password", "nope nope"), ("new_password", "a new long passphrase")])
-        .await;
-    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let changed = laptop
-        .call("change_password", &[("current_password", PASSWORD), ("new_password", "a new long passphrase")])
-        .await;
-    assert_eq!(changed.status(), StatusCode::OK, "{}", changed.text().await.unwrap());
+    let change = |current: &str| ChangePassword {
+        current_password: current.into(),
+        new_password: "a new long passphrase".into(),
+    };
+    let wrong = laptop.run(change("nope nope")).await;
+    assert!(matches!(wrong, Err(AppError::Validation(_))), "{wrong:?}");
+    laptop.run(change(PASSWORD)).await.expect("the password is changed");
 
     assert!(phone.viewer().await.is_none(), "the other session ended");
     assert!(laptop.viewer().await.is_some(), "this session carries on");
     let stale = app.user();
-    let response = stale.call("log_in", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "the old password no longer works");
+    let old = stale.run(log_in("ana@example.com", PASSWORD)).await;
+    assert!(matches!(old, Err(AppError::Validation(_))), "the old password no longer works: {old:?}");
     stale.log_in("ana@example.com", "a new long passphrase").await;
     app.stop().await;
 }
@@ -179,10 +187,8 @@ async fn a_wrong_password_gets_one_message_whether_or_not_the_account_exists() {
     app.user().sign_up("ana@example.com", "Payments").await;
     let mut messages = Vec::new();
     for email in ["ana@example.com", "nobody@example.com"] {
-        let response = app.user().call("log_in", &[("email", email), ("password", "wrong password")]).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let body: serde_json::Value = response.json().await.unwrap();
-        messages.push(body["Validation"][0]["message"].clone());
+        let refused = refused_fields(app.user().run(log_in(email, "wrong password")).await);
+        messages.push(refused[0].message.clone());
     }
     assert_eq!(messages[0], messages[1]);
     app.stop().await;
@@ -194,15 +200,16 @@ async fn failed_logins_are_throttled_and_the_throttle_expires() {
     app.user().sign_up("ana@example.com", "Payments").await;
     let attacker = app.user();
     for attempt in 1..=10 {
-        let response = attacker.call("log_in", &[("email", "ana@example.com"), ("password", "guess")]).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "attempt {attempt}");
+        let refused = attacker.run(log_in("ana@example.com", "guess")).await;
+        assert!(matches!(refused, Err(AppError::Validation(_))), "attempt {attempt}: {refused:?}");
     }
-    let blocked = attacker.call("log_in", &[("email", "ana@example.com"), ("password", PASSWORD)]).await;
+    // The raw answer: the throttle's header is part of it.
+    let blocked = attacker.send(log_in("ana@example.com", PASSWORD)).await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = blocked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
-    let body: serde_json::Value = blocked.json().await.unwrap();
-    assert!(body["TooManyRequests"]["retry_after_secs"].as_u64().is_some());
+    let said: AppError = blocked.json().await.unwrap();
+    assert!(matches!(said, AppError::TooManyRequests { retry_after_secs } if retry_after_secs > 0), "{said:?}");
 
     let db = app.db().await;
     let throttled: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'auth.login_throttled'")
@@ -483,9 +490,7 @@ async fn no_get_request_changes_anything() {
     let alert: serde_json::Value =
         app.send_rest_alert(&key, &serde_json::json!({"title": "Checkout is down"})).await.json().await.unwrap();
     let incident = alert["incident_id"].as_str().unwrap().to_string();
-    let invited = owner.call("create_invitation", &[("email", "vic@reads.example"), ("role", "viewer")]).await;
-    let invited: serde_json::Value = invited.json().await.unwrap();
-    let token = invited["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
+    let token = owner.invite("vic@reads.example", Role::Viewer).await.trim_start_matches("/invitations/").to_string();
     // Let the agent finish with the incident, so that only the requests below could write.
     app.run_pending_jobs().await;
     let db = app.db().await;
