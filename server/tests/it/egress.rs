@@ -9,10 +9,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use app::api::analysis::SetTeamLlm;
+use app::api::clusters::{AddCluster, TestClusterConnection};
+use app::api::integrations::{SetPagerdutyWriteback, SetSlackWebhook};
+use app::error::AppError;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::support::{TestApp, User};
+
+/// Whether `answer` is a refusal of input (an address typed where it may not go).
+fn invalid<T: std::fmt::Debug>(answer: &Result<T, AppError>) -> bool {
+    matches!(answer, Err(AppError::Validation(_)))
+}
+
+/// The team's own OpenAI-compatible LLM at `base_url`.
+fn team_llm(base_url: &str) -> SetTeamLlm {
+    SetTeamLlm { kind: "openai".into(), base_url: base_url.into(), model: "m".into(), key: "k".into() }
+}
 
 /// A listener that records every connection it accepts, and closes it.
 struct Recorder {
@@ -111,40 +125,31 @@ async fn every_destination_kind_refuses_internal_addresses_before_any_byte_is_se
              contexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
         );
         let name = format!("c-{}", Uuid::new_v4().simple());
-        let added = owner.call("add_cluster", &[("name", &name), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
-        let (status, body) = (added.status(), added.text().await.unwrap());
+        let added = owner.run(AddCluster { name, kubeconfig, context: "c".into(), namespace: None }).await;
         if is_name {
-            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
-            let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
-            let tested = owner.call("test_cluster_connection", &[("id", &id)]).await;
-            let (status, body) = (tested.status(), tested.text().await.unwrap());
-            assert_eq!(status, StatusCode::CONFLICT, "{destination}: {body}");
-            assert!(refused(&body) && body.contains("loopback"), "{destination}: {body}");
+            let id = added.unwrap_or_else(|error| panic!("{destination}: {error}")).id;
+            let tested = owner.run(TestClusterConnection { id }).await;
+            let Err(AppError::Conflict(why)) = tested else { panic!("{destination}: {tested:?}") };
+            assert!(refused(&why) && why.contains("loopback"), "{destination}: {why}");
         } else {
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
-            assert!(refused(&body), "{destination}: {body}");
+            assert!(invalid(&added) && refused(&format!("{added:?}")), "{destination}: {added:?}");
         }
 
         // The Slack webhook.
-        let saved = owner.call("set_slack_webhook", &[("url", &format!("https://{destination}/services/T/B/x"))]).await;
-        let (status, body) = (saved.status(), saved.text().await.unwrap());
+        let saved = owner.run(SetSlackWebhook { url: format!("https://{destination}/services/T/B/x") }).await;
         if is_name {
-            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
+            assert!(saved.is_ok(), "{destination}: {saved:?}");
             let error = delivered(&app, team, "slack").await;
             assert!(refused(&error) && error.contains("the Slack webhook"), "{destination}: {error}");
         } else {
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
-            assert!(refused(&body), "{destination}: {body}");
+            assert!(invalid(&saved) && refused(&format!("{saved:?}")), "{destination}: {saved:?}");
         }
 
         // The team's LLM endpoint.
         let base_url = format!("https://{destination}/v1");
-        let saved = owner
-            .call("set_team_llm", &[("kind", "openai"), ("base_url", &base_url), ("model", "m"), ("key", "k")])
-            .await;
-        let (status, body) = (saved.status(), saved.text().await.unwrap());
+        let saved = owner.run(team_llm(&base_url)).await;
         if is_name {
-            assert_eq!(status, StatusCode::OK, "{destination}: {body}");
+            assert!(saved.is_ok(), "{destination}: {saved:?}");
             let state = app.state();
             let provider = app::server::agent::team_llm::provider(&state, team).await.unwrap().unwrap();
             let policy = state.settings.outbound.policy();
@@ -154,14 +159,13 @@ async fn every_destination_kind_refuses_internal_addresses_before_any_byte_is_se
                 .to_string();
             assert!(refused(&error), "{destination}: {error}");
         } else {
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{destination}: {body}");
-            assert!(refused(&body), "{destination}: {body}");
+            assert!(invalid(&saved) && refused(&format!("{saved:?}")), "{destination}: {saved:?}");
         }
     }
 
     // PagerDuty's API, set by the operator to a name that resolves to loopback.
-    let saved = owner.call("set_pagerduty_writeback", &[("key", "u+key"), ("from", "ops@egress.example")]).await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    let writeback = SetPagerdutyWriteback { key: "u+key".into(), from: "ops@egress.example".into() };
+    owner.run(writeback).await.expect("write-back is saved");
     let error = delivered(&app, team, "pagerduty").await;
     assert!(refused(&error) && error.contains("PagerDuty's API"), "{error}");
 
@@ -186,16 +190,12 @@ async fn redirects_are_not_followed() {
     let first_hop = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, redirecting).await.unwrap() });
 
-    let saved = owner.call("set_slack_webhook", &[("url", &format!("http://{first_hop}/hook"))]).await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    owner.run(SetSlackWebhook { url: format!("http://{first_hop}/hook") }).await.expect("the webhook is saved");
     let error = delivered(&app, team, "slack").await;
     assert!(error.contains("HTTP 302") && error.contains("redirect"), "{error}");
     assert!(!error.contains("moved"), "the remote's body is not shown: {error}");
 
-    let saved = owner
-        .call("set_team_llm", &[("kind", "openai"), ("base_url", &format!("http://{first_hop}/v1")), ("model", "m")])
-        .await;
-    assert_eq!(saved.status(), StatusCode::OK);
+    owner.run(team_llm(&format!("http://{first_hop}/v1"))).await.expect("the team's LLM is saved");
     let state = app.state();
     let provider = app::server::agent::team_llm::provider(&state, team).await.unwrap().unwrap();
     let error =
