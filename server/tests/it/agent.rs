@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::demo_cluster::with_demo_cluster;
 use app::api::analysis::{GetAgentProgress, GiveAnalysisFeedback, RetryAnalysis};
+use app::api::clusters::AddCluster;
 use app::api::incidents::GetDashboard;
 use app::domain::analysis::{AgentProgress, AnalysisView, Change, Family, Risk};
 use app::error::AppError;
@@ -425,8 +425,8 @@ async fn on_shutdown_a_job_that_cannot_finish_in_time_is_given_back_for_another_
         "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'http://{address}'}}\n\
          contexts:\n- name: c\n  context: {{cluster: k, user: u, namespace: shop}}\nusers:\n- name: u\n  user: {{token: t}}\n"
     );
-    let added = owner.call("add_cluster", &[("name", "silent"), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
-    assert_eq!(added.status(), StatusCode::OK);
+    let added = AddCluster { name: "silent".into(), kubeconfig, context: "c".into(), namespace: None };
+    owner.run(added).await.expect("the cluster is added");
 
     let worker = app
         .another_instance_with(|settings| {
@@ -491,8 +491,8 @@ async fn a_team_with_a_stuck_cluster_does_not_hold_up_other_teams() {
         "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: 'http://{stuck_at}'}}\n\
          contexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
     );
-    let added = stuck.call("add_cluster", &[("name", "stuck"), ("kubeconfig", &kubeconfig), ("context", "c")]).await;
-    assert_eq!(added.status(), StatusCode::OK);
+    let added = AddCluster { name: "stuck".into(), kubeconfig, context: "c".into(), namespace: None };
+    stuck.run(added).await.expect("the cluster is added");
     unlimited(&app, stuck_team).await;
     let other = app.user();
     other.sign_up("owner@other.example", "Other").await;

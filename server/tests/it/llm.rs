@@ -15,6 +15,11 @@ use uuid::Uuid;
 
 use app::server::config::{Provider, ProviderKind};
 
+use app::api::analysis::{RemoveTeamLlm, SetTeamLlm};
+use app::domain::analysis::{AnalysisView, Family, LlmView};
+use app::error::AppError;
+
+use crate::agent::analysis;
 use crate::support::TestApp;
 
 /// How a loopback provider behaves.
@@ -95,7 +100,7 @@ async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
 
 /// Sends an alert whose description carries secrets, as a log line would, and runs the
 /// analysis (its LLM step included); the team, the analysis and its steps.
-async fn analysed(app: &TestApp) -> (Uuid, Value, Vec<String>) {
+async fn analysed(app: &TestApp) -> (Uuid, AnalysisView, Vec<String>) {
     let owner = app.user();
     owner.sign_up(&format!("{}@llm.example", Uuid::new_v4().simple()), "LLM").await;
     let team = owner.team().await;
@@ -125,8 +130,7 @@ async fn analysed(app: &TestApp) -> (Uuid, Value, Vec<String>) {
         .iter()
         .any(|s| s.contains("added its analysis") || s.contains("No LLM analysis") || s.contains("LLM budget"));
     assert!(llm_step, "the LLM step never came: {steps:?}");
-    let progress: Value = owner.query(&format!("get_agent_progress?incident={incident}")).await.json().await.unwrap();
-    (team, progress["Done"].clone(), steps)
+    (team, analysis(&owner, incident).await, steps)
 }
 
 #[tokio::test]
@@ -134,9 +138,9 @@ async fn anthropic_answers_beside_the_deterministic_analysis_and_sees_nothing_se
     let (anthropic, received) = loopback(ProviderKind::Anthropic, Behaviour::Answer).await;
     let app = app_with(vec![anthropic], 200_000).await;
     let (team, analysis, _) = analysed(&app).await;
-    assert_eq!(analysis["llm_model"], "anthropic/claude-test");
-    assert_eq!(analysis["llm_answer"], "I agree: the CPU load explains it.");
-    assert_eq!(analysis["family"], "server_resources", "the deterministic analysis stands beside it");
+    assert_eq!(analysis.llm_model.as_deref(), Some("anthropic/claude-test"));
+    assert_eq!(analysis.llm_answer.as_deref(), Some("I agree: the CPU load explains it."));
+    assert_eq!(analysis.family, Family::ServerResources, "the deterministic analysis stands beside it");
 
     let requests = received.all();
     assert_eq!(requests.len(), 1);
@@ -167,8 +171,8 @@ async fn a_provider_that_times_out_is_retried_once_then_the_next_one_answers() {
     let (openai, local) = loopback(ProviderKind::OpenAiCompatible, Behaviour::Answer).await;
     let app = app_with(vec![anthropic, openai], 200_000).await;
     let (_, analysis, _) = analysed(&app).await;
-    assert_eq!(analysis["llm_model"], "openai-compatible/local-model");
-    assert_eq!(analysis["llm_answer"], "The local model agrees.");
+    assert_eq!(analysis.llm_model.as_deref(), Some("openai-compatible/local-model"));
+    assert_eq!(analysis.llm_answer.as_deref(), Some("The local model agrees."));
     assert_eq!(slow.all().len(), 2, "one retry after the timeout");
     let (headers, body) = &local.all()[0];
     assert_eq!(headers["authorization"], "Bearer llm-key-5c1e");
@@ -183,14 +187,14 @@ async fn a_provider_failing_with_5xx_falls_back_and_when_all_fail_the_determinis
     let (openai, _) = loopback(ProviderKind::OpenAiCompatible, Behaviour::Answer).await;
     let app = app_with(vec![failing.clone(), openai], 200_000).await;
     let (_, analysis, _) = analysed(&app).await;
-    assert_eq!(analysis["llm_model"], "openai-compatible/local-model");
+    assert_eq!(analysis.llm_model.as_deref(), Some("openai-compatible/local-model"));
     assert_eq!(attempts.all().len(), 2);
     app.stop().await;
 
     let app = app_with(vec![failing], 200_000).await;
     let (_, analysis, steps) = analysed(&app).await;
-    assert_eq!(analysis["llm_model"], Value::Null);
-    assert!(analysis["root_cause"].as_str().unwrap().contains("short of CPU"));
+    assert_eq!(analysis.llm_model, None);
+    assert!(analysis.root_cause.contains("short of CPU"));
     assert!(steps.iter().any(|s| s.contains("No LLM analysis") && s.contains("503")), "{steps:?}");
     app.stop().await;
 }
@@ -200,7 +204,7 @@ async fn with_the_monthly_budget_spent_no_llm_is_asked() {
     let (anthropic, received) = loopback(ProviderKind::Anthropic, Behaviour::Answer).await;
     let app = app_with(vec![anthropic], 0).await;
     let (_, analysis, steps) = analysed(&app).await;
-    assert_eq!(analysis["llm_model"], Value::Null);
+    assert_eq!(analysis.llm_model, None);
     assert!(steps.iter().any(|s| s.contains("LLM budget for this month is spent")), "{steps:?}");
     assert!(received.all().is_empty(), "nothing was sent");
     app.stop().await;
@@ -213,28 +217,25 @@ async fn a_teams_own_provider_is_asked_first_with_its_sealed_key() {
     let app = app_with(vec![deployment], 200_000).await;
     let owner = app.user();
     owner.sign_up("own-llm@llm.example", "Own LLM").await;
-    let refused = owner
-        .call(
-            "set_team_llm",
-            &[("kind", "anthropic"), ("base_url", "https://api.anthropic.com"), ("model", "m"), ("key", "")],
-        )
-        .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "Anthropic needs a key");
-    let bad =
-        owner.call("set_team_llm", &[("kind", "gemini"), ("base_url", "ftp://x"), ("model", ""), ("key", "")]).await;
-    let bad = bad.text().await.unwrap();
-    assert!(bad.contains("kind") && bad.contains("base_url") && bad.contains("model"), "every problem at once: {bad}");
-    let saved = owner
-        .call(
-            "set_team_llm",
-            &[("kind", "openai"), ("base_url", &own.base_url), ("model", "team-model"), ("key", "team-key-77aa")],
-        )
-        .await;
-    assert_eq!(saved.status(), StatusCode::OK);
-    let view: Value = saved.json().await.unwrap();
-    assert_eq!(view["team_provider"]["has_key"], true);
-    assert!(!view.to_string().contains("team-key-77aa"), "the key never comes back");
-    assert_eq!(view["deployment_providers"], json!(["anthropic/claude-test"]));
+    let provider = |kind: &str, base_url: &str, model: &str, key: &str| SetTeamLlm {
+        kind: kind.into(),
+        base_url: base_url.into(),
+        model: model.into(),
+        key: key.into(),
+    };
+    let refused = owner.run(provider("anthropic", "https://api.anthropic.com", "m", "")).await;
+    assert!(matches!(&refused, Err(AppError::Validation(fields)) if fields[0].field == "key"), "Anthropic needs a key");
+    let Err(AppError::Validation(bad)) = owner.run(provider("gemini", "ftp://x", "", "")).await else {
+        panic!("refused")
+    };
+    let named: Vec<&str> = bad.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(named, ["kind", "base_url", "model"], "every problem at once: {bad:?}");
+    let saved =
+        owner.send(provider("openai", &own.base_url, "team-model", "team-key-77aa")).await.text().await.unwrap();
+    assert!(!saved.contains("team-key-77aa"), "the key never comes back: {saved}");
+    let view: LlmView = serde_json::from_str(&saved).unwrap();
+    assert!(view.team_provider.expect("the team's provider is saved").has_key);
+    assert_eq!(view.deployment_providers, ["anthropic/claude-test"]);
     let sealed: Vec<u8> =
         sqlx::query_scalar("select key_ciphertext from team_llm_providers").fetch_one(&app.state().db).await.unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("team-key-77aa"), "sealed at rest");
@@ -253,9 +254,8 @@ async fn a_teams_own_provider_is_asked_first_with_its_sealed_key() {
     assert_eq!(requests[0].0["authorization"], "Bearer team-key-77aa");
     assert_eq!(requests[0].1["model"], "team-model");
     assert!(deployment_received.all().is_empty(), "the team's own provider answered first");
-    let removed = owner.call("remove_team_llm", &[]).await;
-    assert_eq!(removed.status(), StatusCode::OK);
-    assert_eq!(owner.call("remove_team_llm", &[]).await.status(), StatusCode::NOT_FOUND);
+    owner.run(RemoveTeamLlm {}).await.expect("the team's provider is removed");
+    assert_eq!(owner.run(RemoveTeamLlm {}).await, Err(AppError::NotFound));
     app.stop().await;
 }
 
@@ -281,10 +281,10 @@ async fn a_real_local_model_answers_through_the_openai_compatible_provider() {
     .await;
     let (team, analysis, steps) = analysed(&app).await;
     assert!(steps.iter().any(|s| s.contains("added its analysis")), "{steps:?}");
-    assert_eq!(analysis["llm_model"], "openai-compatible/gemma-3-270m");
-    let answer = analysis["llm_answer"].as_str().unwrap_or_default();
-    assert!(!answer.trim().is_empty(), "the model's answer is stored: {analysis}");
-    assert_eq!(analysis["family"], "server_resources", "the deterministic analysis stands beside it");
+    assert_eq!(analysis.llm_model.as_deref(), Some("openai-compatible/gemma-3-270m"));
+    let answer = analysis.llm_answer.as_deref().unwrap_or_default();
+    assert!(!answer.trim().is_empty(), "the model's answer is stored: {analysis:?}");
+    assert_eq!(analysis.family, Family::ServerResources, "the deterministic analysis stands beside it");
     // What the model was sent, as the server received it: redacted.
     let received: Value = reqwest::get(format!("{base}/received")).await.unwrap().json().await.unwrap();
     let sent = received.to_string();

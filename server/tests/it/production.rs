@@ -1,9 +1,9 @@
 //! Production configuration that cannot be half-right: what production refuses to start
 //! without, one secret key shared by every instance on a database, and its rotation.
 
-use axum::http::StatusCode;
 use secrecy::SecretString;
 
+use app::api::clusters::TestClusterConnection;
 use app::server::config::SecretKey;
 use app::server::secrets::SEALED_COLUMNS;
 use server::startup::Application;
@@ -41,10 +41,8 @@ fn key(id: u8, byte: &str) -> SecretKey {
 
 /// The demo cluster's connection test, which opens its sealed kubeconfig.
 async fn connection_works(user: &User, cluster: &str) {
-    let report = user.call("test_cluster_connection", &[("id", cluster)]).await;
-    assert_eq!(report.status(), StatusCode::OK);
-    let report: serde_json::Value = report.json().await.unwrap();
-    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
+    let report = user.run(TestClusterConnection { id: cluster.parse().unwrap() }).await.expect("tested");
+    assert_eq!(report.error, None, "{report:?}");
 }
 
 #[tokio::test]

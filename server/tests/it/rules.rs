@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use crate::agent::{alert, analysis, change_kinds, evidence, send, unlimited, with_agent};
 use crate::demo_cluster::with_demo_cluster;
 use crate::support::TestApp;
+use app::api::clusters::SimulateFailure;
 use app::domain::analysis::{AnalysisView, Change};
+use app::domain::cluster::SimulatedFailure;
 use app::server::cluster_client;
 
 const APP: &str = "healthy-app";
@@ -532,13 +534,13 @@ async fn statefulsets_ingresses_and_autoscalers_are_read_and_diagnosed_and_their
 async fn the_panels_new_failures_are_diagnosed_by_name() {
     let app = with_agent(2).await;
     for (failure, family, named) in [
-        ("autoscaler_blind", "autoscaling", "no cpu request (container healthy-app)"),
-        ("ingress_misrouted", "ingress", "Service healthy-app-web, which does not exist"),
+        (SimulatedFailure::AutoscalerBlind, "autoscaling", "no cpu request (container healthy-app)"),
+        (SimulatedFailure::IngressMisrouted, "ingress", "Service healthy-app-web, which does not exist"),
     ] {
-        let (owner, id, team) = with_demo_cluster(&app, &format!("{failure}@rules.example")).await;
+        let (owner, id, team) = with_demo_cluster(&app, &format!("{failure:?}@rules.example").to_lowercase()).await;
         unlimited(&app, team).await;
-        let simulated = owner.call("simulate_failure", &[("id", &id.to_string()), ("failure", failure)]).await;
-        assert!(simulated.status().is_success(), "{failure}");
+        let simulated = owner.run(SimulateFailure { id, failure }).await;
+        assert!(simulated.is_ok(), "{failure:?}: {simulated:?}");
         let incident: uuid::Uuid = sqlx::query_scalar("select id from incidents where team_id = $1")
             .bind(team)
             .fetch_one(&app.state().db)
