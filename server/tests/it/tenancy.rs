@@ -4,9 +4,15 @@
 use axum::http::StatusCode;
 use uuid::Uuid;
 
+use app::api::api_keys::CreateApiKey;
+use app::api::clusters::{AddCluster, AddDemoCluster};
+use app::api::incidents::ReportIncident;
+use app::api::integrations::ListIntegrations;
+use app::api::invitations::CreateInvitation;
 use app::domain::account::{Permission, Role};
+use app::domain::incident::NewIncident;
 
-use crate::support::{PASSWORD, TestApp, User};
+use crate::support::{TestApp, User};
 
 /// A team with an owner and one member of each other role.
 struct Team {
@@ -21,16 +27,7 @@ impl Team {
         let owner_id = owner.id().await.to_string();
         let mut members = Vec::new();
         for role in [Role::Admin, Role::Operator, Role::Viewer] {
-            let email = format!("{role}@{name}.example");
-            let created: serde_json::Value = owner
-                .call("create_invitation", &[("email", &email), ("role", role.as_str())])
-                .await
-                .json()
-                .await
-                .unwrap();
-            let token = created["link"].as_str().unwrap().trim_start_matches("/invitations/").to_string();
-            let user = app.user();
-            user.call("sign_up", &[("email", &email), ("password", PASSWORD), ("invitation", &token)]).await;
+            let user = app.member(&owner, &format!("{role}@{name}.example"), role).await;
             let id = user.id().await.to_string();
             members.push((role, user, id));
         }
@@ -241,34 +238,30 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     let a = Team::create(&app, "alpha").await;
     let b = Team::create(&app, "bravo").await;
     let b_owner = b.member(Role::Owner);
-    let b_invitation: serde_json::Value = b_owner
-        .call("create_invitation", &[("email", "pending@bravo.example"), ("role", "viewer")])
+    let b_invitation = b_owner
+        .run(CreateInvitation { email: "pending@bravo.example".into(), role: Role::Viewer })
         .await
-        .json()
-        .await
-        .unwrap();
-    let b_key: serde_json::Value =
-        b_owner.call("create_api_key", &[("name", "bravo-secret-key")]).await.json().await.unwrap();
+        .expect("invited");
+    let b_key = b_owner.run(CreateApiKey { name: "bravo-secret-key".into() }).await.expect("the key is created");
     let b_team_id = b_owner.team().await.to_string();
-    let b_incident: serde_json::Value = b_owner
-        .call("report_incident", &[("incident[title]", "bravo-incident-title"), ("incident[service]", "bravo-svc")])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b_incident = b_incident["id"].as_str().unwrap().to_string();
+    let reported = NewIncident {
+        title: "bravo-incident-title".into(),
+        severity: None,
+        service: Some("bravo-svc".into()),
+        description: None,
+    };
+    let b_incident = b_owner.run(ReportIncident { incident: reported }).await.expect("reported").id.to_string();
     let b_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://bravo.example'}\n\
                         contexts:\n- name: bravo-context\n  context: {cluster: c, user: u}\n\
                         users:\n- name: u\n  user: {token: bravo-cluster-token}\n";
-    let b_cluster: serde_json::Value = b_owner
-        .call("add_cluster", &[("name", "bravo-cluster"), ("kubeconfig", b_kubeconfig), ("context", "bravo-context")])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b_cluster = b_cluster["id"].as_str().unwrap().to_string();
-    let b_demo: serde_json::Value = b_owner.call("add_demo_cluster", &[]).await.json().await.unwrap();
-    let b_demo = b_demo["id"].as_str().unwrap().to_string();
+    let added = AddCluster {
+        name: "bravo-cluster".into(),
+        kubeconfig: b_kubeconfig.into(),
+        context: "bravo-context".into(),
+        namespace: None,
+    };
+    let b_cluster = b_owner.run(added).await.expect("the cluster is added").id.to_string();
+    let b_demo = b_owner.run(AddDemoCluster {}).await.expect("the demo cluster is added").id.to_string();
     let db = app.db().await;
     let snapshot = || async {
         sqlx::query_scalar::<_, String>(
@@ -295,8 +288,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("change_member_role", vec![("user_id", b.id_of(Role::Viewer).to_string()), ("role", "admin".into())]),
         ("remove_member", vec![("user_id", b.id_of(Role::Viewer).to_string())]),
         ("remove_member", vec![("user_id", b.id_of(Role::Owner).to_string())]),
-        ("revoke_invitation", vec![("invitation_id", b_invitation["invitation"]["id"].as_str().unwrap().to_string())]),
-        ("revoke_api_key", vec![("key_id", b_key["key"]["id"].as_str().unwrap().to_string())]),
+        ("revoke_invitation", vec![("invitation_id", b_invitation.invitation.id.to_string())]),
+        ("revoke_api_key", vec![("key_id", b_key.key.id.to_string())]),
         ("switch_team", vec![("team_id", b_team_id.clone())]),
         ("get_incident", vec![("id", b_incident.clone())]),
         ("acknowledge_incident", vec![("id", b_incident.clone())]),
@@ -342,7 +335,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
             .await
             .unwrap(),
     );
-    for secret in ["bravo", &b_team_id, b_key["key"]["prefix"].as_str().unwrap(), &b_incident, &b_cluster, &b_demo] {
+    for secret in ["bravo", &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;
@@ -398,7 +391,7 @@ async fn one_teams_alert_credentials_never_write_into_another_team() {
     assert_eq!(b_alerts, 1);
 
     // A's views never show B's tokens.
-    let seen = a.member(Role::Owner).query("list_integrations").await.text().await.unwrap();
+    let seen = a.member(Role::Owner).send(ListIntegrations {}).await.text().await.unwrap();
     for secret in [source(&b_sources, "alertmanager").token, source(&b_sources, "events_api").token] {
         assert!(!seen.contains(&secret));
     }
