@@ -20,9 +20,12 @@ use tower_sessions::session_store::ExpiredDeletion as _;
 use tower_sessions_sqlx_store::PostgresStore;
 use uuid::Uuid;
 
-/// How often idle workers look for due jobs unprompted (retries after a back-off, leases
-/// that ran out), and how soon after a lost notification.
-const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How often a queue's idle workers together look for due jobs unprompted (retries
+/// after a back-off, leases that ran out, a lost notification): each of `n` workers
+/// looks about every `n` times this, at a random moment, so that an idle instance asks
+/// PostgreSQL about once a second per queue however many workers it runs. New jobs do
+/// not wait for it: their announcement wakes a worker at once.
+const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// How often expired sessions are deleted from the store.
 const SESSION_CLEANUP_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -87,6 +90,7 @@ impl Runtime {
             self.tasks.spawn(work::<K>(
                 state.clone(),
                 worker,
+                POLL_EVERY * workers as u32,
                 wake.clone(),
                 self.stopping.clone(),
                 self.giving_back.clone(),
@@ -131,10 +135,11 @@ impl Runtime {
 }
 
 /// One worker of `K`: runs due jobs one after another; between them waits for a
-/// notification, the poll, or the stop.
+/// notification, its next look (`idle`, give or take half), or the stop.
 async fn work<K: Kind>(
     state: AppState,
     worker: String,
+    idle: Duration,
     wake: Arc<Notify>,
     stopping: CancellationToken,
     giving_back: CancellationToken,
@@ -144,9 +149,10 @@ async fn work<K: Kind>(
             // Another job may be due: let another worker look too.
             Ok(true) => wake.notify_one(),
             Ok(false) => {
+                let next_look = idle.mul_f64(0.5 + f64::from(Uuid::new_v4().as_bytes()[0]) / 255.0);
                 tokio::select! {
                     () = wake.notified() => {}
-                    () = tokio::time::sleep(POLL_EVERY) => {}
+                    () = tokio::time::sleep(next_look) => {}
                     () = stopping.cancelled() => {}
                 }
             }

@@ -320,7 +320,8 @@ async fn slow_slack(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mu
     (format!("http://{address}/services/T0/B0/secret"), received, in_hand)
 }
 
-/// Queues a Slack message for `team` (about `incident`, if any), as the agent does.
+/// Queues a Slack message for `team` (about `incident`, if any) and announces it, as the
+/// agent does.
 async fn queue_slack(db: &sqlx::PgPool, team: Uuid, incident: Option<Uuid>, text: &str) {
     sqlx::query(
         "insert into outbound_calls (team_id, incident_id, target, purpose, method, path, body)
@@ -332,6 +333,8 @@ async fn queue_slack(db: &sqlx::PgPool, team: Uuid, incident: Option<Uuid>, text
     .execute(db)
     .await
     .unwrap();
+    let queue = <app::server::outbound::deliver::Calls as app::server::jobs::Kind>::QUEUE;
+    app::server::jobs::announce(db, &queue).await.unwrap();
 }
 
 /// One team's slow Slack webhook holds a couple of the deliverer's workers, not all of
