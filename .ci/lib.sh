@@ -112,6 +112,19 @@ ensure_kubectl() {
   export KUBECTL="$dir/bin/kubectl"
 }
 
+# A real SMTP server for the tests that send mail: aiosmtpd from PyPI, pinned, in
+# target/tools (its Mailbox handler stores what it receives in a Maildir, where the
+# tests read it). SMTP_SERVER_PATH names it for the tests, as PYTHONPATH.
+AIOSMTPD_VERSION="1.4.6"
+ensure_smtp_server() {
+  local dir="$ROOT/target/tools/aiosmtpd-$AIOSMTPD_VERSION"
+  if [ ! -f "$dir/aiosmtpd/__init__.py" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dir" \
+      "aiosmtpd==$AIOSMTPD_VERSION" "atpublic==9.0.0" "attrs==26.1.0"
+  fi
+  export SMTP_SERVER_PATH="$dir"
+}
+
 # What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 ensure_build_tools() {
   ensure_wasm_target

@@ -25,7 +25,8 @@ use crate::routes::auth::{LoginPage, SignUpPage};
 use crate::routes::pricing::PricingPage;
 use crate::routes::{
     AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
-    IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute, TestCheckoutRoute,
+    ForgotPasswordRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute,
+    ResetPasswordRoute, TestCheckoutRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -100,6 +101,8 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("settings"), StaticSegment("billing")) view={Lazy::<BillingRoute>::new()} />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
+                        <Route path=StaticSegment("forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} />
+                        <Route path=StaticSegment("reset-password") view={Lazy::<ResetPasswordRoute>::new()} />
                         <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} />
                         <Route path=StaticSegment("incidents") view={Lazy::<IncidentsRoute>::new()} />
                         <Route path=(StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} />

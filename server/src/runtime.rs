@@ -1,7 +1,7 @@
 //! The instance's background work: the workers of every job queue (analyses,
-//! remediation actions, outbound calls — `app::server::jobs` holds the queue mechanics),
-//! woken by the queues' NOTIFY channels or a poll, and the periodic tasks; all under one
-//! task tracker, stopped by one cancellation token. Tests run the queues to empty with
+//! remediation actions, outbound calls, mails — `app::server::jobs` holds the queue
+//! mechanics), woken by the queues' NOTIFY channels or a poll, and the periodic tasks;
+//! all under one task tracker, stopped by one cancellation token. Tests run the queues to empty with
 //! [`run_pending_jobs`] instead of waiting for the workers.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use app::server::agent::Analyses;
 use app::server::jobs::{self, Kind};
+use app::server::mail::send::Mails;
 use app::server::outbound::deliver::Calls;
 use app::server::remediation::execute::Actions;
 use app::server::state::AppState;
@@ -57,6 +58,7 @@ impl Runtime {
             runtime.workers::<Actions>(state, &instance),
             runtime.workers::<Analyses>(state, &instance),
             runtime.workers::<Calls>(state, &instance),
+            runtime.workers::<Mails>(state, &instance),
         ];
         runtime.tasks.spawn(listen(state.db.clone(), wakes, runtime.stopping.clone()));
         runtime.every(SESSION_CLEANUP_EVERY, {
@@ -234,7 +236,8 @@ pub async fn run_pending_jobs(state: &AppState, patience: Duration) {
             Ok::<_, sqlx::Error>(
                 jobs::run_next::<Actions>(&owned, &named, &never).await?
                     || jobs::run_next::<Analyses>(&owned, &named, &never).await?
-                    || jobs::run_next::<Calls>(&owned, &named, &never).await?,
+                    || jobs::run_next::<Calls>(&owned, &named, &never).await?
+                    || jobs::run_next::<Mails>(&owned, &named, &never).await?,
             )
         })
         .await
@@ -245,7 +248,8 @@ pub async fn run_pending_jobs(state: &AppState, patience: Duration) {
         }
         let unfinished = jobs::unfinished::<Actions>(&state.db).await.expect("counting actions")
             + jobs::unfinished::<Analyses>(&state.db).await.expect("counting analyses")
-            + jobs::unfinished::<Calls>(&state.db).await.expect("counting outbound calls");
+            + jobs::unfinished::<Calls>(&state.db).await.expect("counting outbound calls")
+            + jobs::unfinished::<Mails>(&state.db).await.expect("counting mails");
         if unfinished == 0 {
             return;
         }
@@ -262,6 +266,7 @@ pub async fn parked_jobs(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> 
         (Actions::QUEUE.name, jobs::parked::<Actions>(db).await?),
         (Analyses::QUEUE.name, jobs::parked::<Analyses>(db).await?),
         (Calls::QUEUE.name, jobs::parked::<Calls>(db).await?),
+        (Mails::QUEUE.name, jobs::parked::<Mails>(db).await?),
     ] {
         parked.extend(found.into_iter().map(|(id, error)| format!("{queue} #{id}: {error}")));
     }

@@ -20,6 +20,7 @@ use app::server::config::{BillingMode, Settings};
 use app::server::db;
 use app::server::ingest::{Recorder, SenderDirectory};
 use app::server::live::LiveHub;
+use app::server::mail::send::Mailer;
 use app::server::secrets::{self, Cipher, Reseal};
 use app::server::state::AppState;
 use app::{App, shell};
@@ -51,6 +52,9 @@ impl Application {
             BillingMode::Test => tracing::info!("payments are simulated (BILLING_MODE=test): no money moves"),
             BillingMode::Stripe => {}
         }
+        if settings.mail.smtp_url.is_none() {
+            tracing::warn!("mails are not sent (set SMTP_URL): they are written to the log and listed at /dev/mail");
+        }
         let (url, embedded) = database(&settings).await?;
         match Self::connect(settings, leptos_options, &url).await {
             Ok((state, listener)) => Ok(Application { router: router(state.clone()), listener, state, embedded }),
@@ -68,6 +72,7 @@ impl Application {
         leptos_options: LeptosOptions,
         url: &secrecy::SecretString,
     ) -> anyhow::Result<(AppState, TcpListener)> {
+        let mailer = Mailer::new(&settings.mail).map_err(anyhow::Error::msg)?;
         let (pool, cipher) = migrated_with_keys(&settings, url).await?;
         let listener = listen_without_delay(leptos_options.site_addr)
             .with_context(|| format!("listening on {}", leptos_options.site_addr))?;
@@ -91,6 +96,7 @@ impl Application {
             senders,
             self_url,
             outbound,
+            mailer,
         };
         Ok((state, listener))
     }
@@ -235,6 +241,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(http::probes::ready))
         .route("/metrics", get(http::metrics::render))
         .route("/settings/audit-log.csv", get(http::audit_export::export))
+        .route("/dev/mail", get(http::dev_mail::page))
         .route(app::domain::live::EVENTS_PATH, get(http::live::stream))
         .merge(http::ingest::routes())
         .merge(http::billing::routes())

@@ -1,4 +1,5 @@
-//! Signing up, in and out; the signed-in user; changing password; teams.
+//! Signing up, in and out; the signed-in user; changing and resetting the password;
+//! teams.
 
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
@@ -67,6 +68,24 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
         Err(AppError::Unauthorized) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Mails a password-reset link to `email` if it has an account; the answer is the same
+/// either way.
+#[server(prefix = "/api", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    accounts::reset::request(&RequestContext::current()?, &email).await
+}
+
+/// Sets a new password with the token of a reset link, ends every other session, and
+/// signs in.
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    accounts::reset::complete(&RequestContext::current()?, &token, password).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
 }
 
 /// Changes the signed-in user's password; their other sessions end.

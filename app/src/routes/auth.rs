@@ -52,6 +52,9 @@ pub fn LoginPage() -> impl IntoView {
                 <input type="hidden" name="next" value=next />
                 <Field outcome name="email" label="Email" kind="email" autocomplete="username" />
                 <Field outcome name="password" label="Password" kind="password" autocomplete="current-password" />
+                <p class="field-aside">
+                    <A href="/forgot-password">"Forgot password?"</A>
+                </p>
                 <FormError outcome />
                 <SubmitButton pending=action.pending() label="Log in" busy_label="Logging in…" />
             </ActionForm>

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod invitation;
 pub mod landing;
 pub mod not_found;
+pub mod password_reset;
 pub mod pricing;
 pub mod settings;
 pub mod status;
@@ -54,4 +55,6 @@ lazy_routes! {
     AiRoute => settings::ai::AiPage,
     ClustersRoute => settings::clusters::ClustersPage,
     ClusterRoute => settings::cluster::ClusterPage,
+    ForgotPasswordRoute => password_reset::ForgotPasswordPage,
+    ResetPasswordRoute => password_reset::ResetPasswordPage,
 }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub agent: AgentSettings,
     /// PagerDuty write-back and Slack messages.
     pub outbound: OutboundSettings,
+    /// Email.
+    pub mail: MailSettings,
     /// `INGEST_RATE_SCALE`: multiplies each plan's ingestion rate (ingestion's rate
     /// limits); 0 turns the limits off. Default 1.
     pub ingest_rate_scale: f64,
@@ -207,8 +209,8 @@ pub enum ConfigError {
     Invalid { variable: &'static str, value: String, expected: &'static str },
     /// Production (`LEPTOS_ENV=PROD`) without variables it cannot do without.
     #[error(
-        "LEPTOS_ENV=PROD needs {}: DREAMOPS_SECRET_KEY is the key every instance seals stored credentials with (64 hex characters, the same everywhere; `openssl rand -hex 32`), PUBLIC_URL the address people reach DreamOps at",
-        .0.join(" and ")
+        "LEPTOS_ENV=PROD needs {}: DREAMOPS_SECRET_KEY is the key every instance seals stored credentials with (64 hex characters, the same everywhere; `openssl rand -hex 32`), PUBLIC_URL the address people reach DreamOps at, SMTP_URL the mail server that sends password resets and invitations",
+        .0.join(", ")
     )]
     MissingInProduction(Vec<&'static str>),
 }
@@ -357,6 +359,14 @@ impl Settings {
                 allow_http: parse(&read, "OUTBOUND_ALLOW_HTTP", false, "true or false", |_| true)?,
                 allow_private: parse(&read, "OUTBOUND_ALLOW_PRIVATE", false, "true or false", |_| true)?,
             },
+            mail: MailSettings {
+                smtp_url: read("SMTP_URL").map(|url| SecretString::from(url.trim().to_string())),
+                from: read("MAIL_FROM").map_or_else(|| MailSettings::default().from, |from| from.trim().to_string()),
+                max_attempts: parse(&read, "MAIL_MAX_ATTEMPTS", 8, "a whole number from 1 to 20", |n| {
+                    (1..=20).contains(n)
+                })?,
+                workers: parse(&read, "MAIL_WORKERS", 2, "a whole number from 0 (none here) to 16", |n| *n <= 16)?,
+            },
             production: matches!(
                 read("LEPTOS_ENV").map(|env| env.trim().to_ascii_lowercase()).as_deref(),
                 Some("prod" | "production")
@@ -388,11 +398,14 @@ impl Settings {
     /// itself after a redeploy) can open; without the public address links point at
     /// whatever address a request happened to use.
     fn check_production(&self) -> Result<(), ConfigError> {
-        let missing: Vec<&'static str> =
-            [("DREAMOPS_SECRET_KEY", self.secret_key.is_none()), ("PUBLIC_URL", self.public_url.is_none())]
-                .into_iter()
-                .filter_map(|(variable, missing)| missing.then_some(variable))
-                .collect();
+        let missing: Vec<&'static str> = [
+            ("DREAMOPS_SECRET_KEY", self.secret_key.is_none()),
+            ("PUBLIC_URL", self.public_url.is_none()),
+            ("SMTP_URL", self.mail.smtp_url.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(variable, missing)| missing.then_some(variable))
+        .collect();
         if self.production && !missing.is_empty() {
             return Err(ConfigError::MissingInProduction(missing));
         }
@@ -574,6 +587,29 @@ impl Default for OutboundSettings {
     }
 }
 
+/// How mails leave.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `SMTP_URL`: the SMTP server mails are handed to. `smtps://user:password@host:465`
+    /// speaks TLS from the start; `smtp://user:password@host:587?tls=required` upgrades
+    /// with STARTTLS (`tls=opportunistic`: when the server offers it); `smtp://host:25`
+    /// is plain, for a relay on a private network. Required in production; unset in
+    /// development, mails are written to the log and listed at `/dev/mail`.
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_FROM`: the sender, e.g. `DreamOps <noreply@dreamops.example.com>`.
+    pub from: String,
+    /// `MAIL_MAX_ATTEMPTS`: attempts to hand a mail over before it is parked as failed.
+    pub max_attempts: i32,
+    /// `MAIL_WORKERS`: mails this instance hands over at once (0: other instances send).
+    pub workers: usize,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings { smtp_url: None, from: "DreamOps <noreply@localhost>".into(), max_attempts: 8, workers: 2 }
+    }
+}
+
 /// Which API a provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -686,21 +722,23 @@ mod tests {
     }
 
     #[test]
-    fn production_needs_the_secret_key_and_the_public_address() {
+    fn production_needs_the_secret_key_the_public_address_and_a_mail_server() {
         let key = "ab".repeat(32);
         assert!(!settings(&[]).unwrap().production, "development by default");
         assert_eq!(
             settings(&[("LEPTOS_ENV", "PROD")]).unwrap_err(),
-            ConfigError::MissingInProduction(vec!["DREAMOPS_SECRET_KEY", "PUBLIC_URL"])
+            ConfigError::MissingInProduction(vec!["DREAMOPS_SECRET_KEY", "PUBLIC_URL", "SMTP_URL"])
         );
         assert_eq!(
-            settings(&[("LEPTOS_ENV", "prod"), ("PUBLIC_URL", "https://x.example")]).unwrap_err(),
+            settings(&[("LEPTOS_ENV", "prod"), ("PUBLIC_URL", "https://x.example"), ("SMTP_URL", "smtp://mail:25")])
+                .unwrap_err(),
             ConfigError::MissingInProduction(vec!["DREAMOPS_SECRET_KEY"])
         );
         let s = settings(&[
             ("LEPTOS_ENV", "production"),
             ("PUBLIC_URL", "https://x.example/"),
             ("DREAMOPS_SECRET_KEY", &key),
+            ("SMTP_URL", "smtps://user:pass@mail.example"),
         ])
         .unwrap();
         assert!(s.production);

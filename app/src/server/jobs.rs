@@ -1,5 +1,5 @@
 //! The one job runner's mechanics, shared by every durable queue (analyses, remediation
-//! actions, outbound calls): claiming the next due job with `FOR UPDATE SKIP LOCKED`
+//! actions, outbound calls, mails): claiming the next due job with `FOR UPDATE SKIP LOCKED`
 //! under a lease, fairly between groups (a team, a destination); renewing the lease
 //! while the job runs; one back-off with jitter between attempts; parking a job whose
 //! attempts ran out; giving a job back untouched on shutdown; announcing new jobs on the
@@ -20,7 +20,7 @@ use crate::server::config::Settings;
 use crate::server::state::AppState;
 
 /// A queue's table and the words its `state` column uses. The table has the runner's
-/// columns: `id`, `team_id`, `state`, `attempts`, `run_after`, `leased_by`,
+/// columns: `id`, `state`, `attempts`, `run_after`, `leased_by`,
 /// `lease_until`, `last_error` and `finished_at`.
 pub struct Queue {
     /// The queue's name in logs.

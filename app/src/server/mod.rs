@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod invitations;
 pub mod jobs;
 pub mod live;
+pub mod mail;
 pub mod members;
 pub mod outbound;
 pub mod quota;

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::server::config::Settings;
 use crate::server::ingest::{Recorder, SenderDirectory};
 use crate::server::live::LiveHub;
+use crate::server::mail::send::Mailer;
 use crate::server::secrets::Cipher;
 
 /// Shared by all handlers; cheap to clone.
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The client for calls to the destinations teams configured (Slack, PagerDuty),
     /// under the outbound-address policy; its connections are kept between calls.
     pub outbound: reqwest::Client,
+    /// Hands mails to the SMTP server (or, in development, to the log).
+    pub mailer: Mailer,
 }
 
 impl AppState {

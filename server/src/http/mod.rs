@@ -6,6 +6,7 @@ pub mod billing;
 pub mod bundle;
 pub mod csrf;
 pub mod demo_cluster;
+pub mod dev_mail;
 pub mod ingest;
 pub mod live;
 pub mod metrics;

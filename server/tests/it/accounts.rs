@@ -69,6 +69,14 @@ async fn emails_are_unique_whatever_their_case_and_nothing_is_half_created() {
 }
 
 #[tokio::test]
+async fn signing_in_ignores_the_case_of_the_email() {
+    let app = TestApp::spawn().await;
+    app.user().sign_up("ana@example.com", "Payments").await;
+    app.user().run(log_in("ANA@Example.COM", PASSWORD)).await.expect("the same account, however it is typed");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_sign_up_input_names_every_field_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let long_email = format!("{}@example.com", "a".repeat(250));
@@ -266,9 +274,11 @@ async fn guesses_sent_in_parallel_are_all_counted() {
 async fn nobody_can_lock_someone_else_out_of_their_account() {
     let app = TestApp::spawn_with(|settings| settings.sessions.client_ip_header = Some("x-client-ip".into())).await;
     app.user().sign_up("ana@example.com", "Payments").await;
+    // The account is the same however its address is typed: the guesses count together.
+    let spellings = ["ana@example.com", "ANA@example.com", "Ana@Example.com", "anA@EXAMPLE.COM", "aNa@example.com"];
     for attacker in 0..6 {
-        for _ in 0..5 {
-            let status = log_in_from(&app, &format!("203.0.113.{attacker}"), "ana@example.com", "guess").await;
+        for spelling in spellings {
+            let status = log_in_from(&app, &format!("203.0.113.{attacker}"), spelling, "guess").await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         }
     }

@@ -56,6 +56,7 @@ fn state_on(url: &str) -> AppState {
         cipher,
         self_url: String::new(),
         outbound: reqwest::Client::new(),
+        mailer: app::server::mail::send::Mailer::new(&Default::default()).unwrap(),
     }
 }
 

@@ -24,13 +24,20 @@ fn refusal(env: &[(&str, &str)]) -> String {
 }
 
 #[test]
-fn production_refuses_to_start_without_its_secret_key_and_public_address() {
+fn production_refuses_to_start_without_its_secret_key_public_address_and_mail_server() {
     let key = "ab".repeat(32);
-    let neither = refusal(&[("LEPTOS_ENV", "PROD")]);
-    assert!(neither.contains("LEPTOS_ENV=PROD needs DREAMOPS_SECRET_KEY and PUBLIC_URL:"), "{neither}");
-    let no_address = refusal(&[("LEPTOS_ENV", "PROD"), ("DREAMOPS_SECRET_KEY", &key)]);
+    let none = refusal(&[("LEPTOS_ENV", "PROD")]);
+    assert!(none.contains("LEPTOS_ENV=PROD needs DREAMOPS_SECRET_KEY, PUBLIC_URL, SMTP_URL:"), "{none}");
+    let no_address = refusal(&[("LEPTOS_ENV", "PROD"), ("DREAMOPS_SECRET_KEY", &key), ("SMTP_URL", "smtp://mail:25")]);
     assert!(no_address.contains("LEPTOS_ENV=PROD needs PUBLIC_URL:"), "{no_address}");
-    let no_key = refusal(&[("LEPTOS_ENV", "production"), ("PUBLIC_URL", "https://dreamops.example")]);
+    let no_mail =
+        refusal(&[("LEPTOS_ENV", "PROD"), ("DREAMOPS_SECRET_KEY", &key), ("PUBLIC_URL", "https://x.example")]);
+    assert!(no_mail.contains("LEPTOS_ENV=PROD needs SMTP_URL:"), "{no_mail}");
+    let no_key = refusal(&[
+        ("LEPTOS_ENV", "production"),
+        ("PUBLIC_URL", "https://dreamops.example"),
+        ("SMTP_URL", "smtp://mail:25"),
+    ]);
     assert!(no_key.contains("LEPTOS_ENV=PROD needs DREAMOPS_SECRET_KEY:"), "{no_key}");
     assert!(!no_key.contains(&key));
 }

@@ -522,7 +522,10 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
     let client = app::server::cluster_client::connect(&app.state(), team, demo).await.unwrap();
 
     for stop in [Stop::BeforeWrite, Stop::AfterWrite] {
-        app::server::cluster_client::writes::set_memory_limit(
+        // The limit put back for the round: one call may outlast its five seconds on a
+        // busy machine (CI saw it), so the test tries a few times.
+        let mut tries = 0;
+        while let Err(error) = app::server::cluster_client::writes::set_memory_limit(
             &client,
             "demo",
             "memory-hog",
@@ -531,7 +534,10 @@ async fn a_worker_killed_between_intended_and_done_never_acts_twice() {
             false,
         )
         .await
-        .unwrap();
+        {
+            tries += 1;
+            assert!(tries < 5, "{stop:?}: putting the limit back failed {tries} times: {error}");
+        }
         let before = patches().await;
         let incident = bare_incident(&app, team, json!({"deployment": "memory-hog"})).await;
         recommend(&app, team, incident, cluster, raise.clone(), "low", true).await;

@@ -120,6 +120,8 @@ pub fn settings(database_url: &str) -> Settings {
         // The agent works only where a test asks for it (its timeline entries would
         // otherwise arrive in the middle of other tests' checks).
         "AGENT_WORKERS" => Some("0".to_string()),
+        // Mails too: a test sends them with `run_pending_jobs`, and reads them.
+        "MAIL_WORKERS" => Some("0".to_string()),
         // The stand-ins for PagerDuty, Slack, LLM providers and clusters listen on
         // loopback, over plain HTTP: allowed as an operator allows a private network.
         // `egress.rs` tests the policy with these off, as production runs it.

@@ -34,10 +34,10 @@ pub async fn recent_failures(
     up_to: i64,
 ) -> Result<((i64, Option<DateTime<Utc>>), (i64, Option<DateTime<Utc>>)), sqlx::Error> {
     let row: (i64, Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select count(*) filter (where email = $1), min(attempted_at) filter (where email = $1),
+        "select count(*) filter (where email = $1::citext), min(attempted_at) filter (where email = $1::citext),
                 count(*) filter (where client_addr = $2), min(attempted_at) filter (where client_addr = $2)
          from login_attempts
-         where not succeeded and attempted_at > $3 and id <= $4 and (email = $1 or client_addr = $2)",
+         where not succeeded and attempted_at > $3 and id <= $4 and (email = $1::citext or client_addr = $2)",
     )
     .bind(email)
     .bind(client_addr)

@@ -1,4 +1,4 @@
-//! Throttling of password guessing, and of sign-ups.
+//! Throttling of password guessing, of sign-ups, and of password-reset requests.
 //!
 //! Each sign-in attempt is recorded as a failure before its password is checked, and the
 //! limits are checked counting it and those recorded before it: guesses sent in
@@ -70,6 +70,50 @@ pub async fn sign_up(pool: &PgPool, client_addr: &str, limits: &SessionSettings)
         return Err(retry_after(all_oldest, now, SIGN_UP_WINDOW));
     }
     Ok(())
+}
+
+/// The window password-reset requests are counted over.
+pub const RESET_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+/// Reset requests from one address in [`RESET_WINDOW`] before it is refused.
+pub const RESETS_PER_ADDRESS: i64 = 10;
+/// Reset mails to one address in [`RESET_WINDOW`]; further requests are answered as
+/// any other, and send nothing (nobody can flood someone's mailbox through us).
+pub const RESET_MAILS_PER_EMAIL: i64 = 3;
+
+/// Records a password-reset request for `email` from `client_addr`, then refuses it
+/// (429) when the address is over its limit with it counted; otherwise says whether a
+/// mail may go to `email`.
+pub async fn password_reset(pool: &PgPool, email: &str, client_addr: &str) -> Result<bool, AppError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await.or_internal("password reset throttling query failed")?;
+    serialize(&mut tx, "password-reset").await?;
+    let id: i64 = sqlx::query_scalar(
+        "with pruned as (delete from password_reset_requests where requested_at < $3)
+         insert into password_reset_requests (email, client_addr) values ($1, $2) returning id",
+    )
+    .bind(email)
+    .bind(client_addr)
+    .bind(now - chrono::Duration::days(1))
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("password reset throttling query failed")?;
+    let (address, address_oldest, to_email): (i64, Option<DateTime<Utc>>, i64) = sqlx::query_as(
+        "select count(*) filter (where client_addr = $1), min(requested_at) filter (where client_addr = $1),
+                count(*) filter (where email = $2::citext)
+         from password_reset_requests where requested_at > $3 and id <= $4",
+    )
+    .bind(client_addr)
+    .bind(email)
+    .bind(now - RESET_WINDOW)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("password reset throttling query failed")?;
+    tx.commit().await.or_internal("password reset throttling query failed")?;
+    if address > RESETS_PER_ADDRESS {
+        return Err(retry_after(address_oldest, now, RESET_WINDOW));
+    }
+    Ok(to_email <= RESET_MAILS_PER_EMAIL)
 }
 
 /// A sign-in attempt, recorded as a failure until [`Attempt::succeeded`].

@@ -26,7 +26,7 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, email: &str, password_has
 
 /// The user with this email (compared without regard to case).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("select id, email::text, password_hash, session_version from users where email = $1")
+    sqlx::query_as("select id, email::text, password_hash, session_version from users where email = $1::citext")
         .bind(email)
         .fetch_optional(db)
         .await

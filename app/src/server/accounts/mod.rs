@@ -1,5 +1,8 @@
 //! Accounts: signing up (with a new team or through an invitation), signing in and
-//! out, changing the password, creating and switching teams.
+//! out, changing the password, creating and switching teams; [`reset`]: resetting a
+//! forgotten password.
+
+pub mod reset;
 
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -126,26 +129,11 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         return Err(AppError::field("password", WRONG_CREDENTIALS));
     };
     attempt.succeeded(pool).await?;
-
-    let Some(team) =
-        db::teams::memberships_of(pool, user.id).await.or_internal("an account query failed")?.into_iter().next()
-    else {
-        return Err(AppError::field(
-            "email",
-            "This account no longer belongs to any team. Ask a team admin for a new invitation.",
-        ));
-    };
-    let sign_in = SignIn {
-        user_id: user.id,
-        team_id: team.team_id,
-        session_version: user.session_version,
-        signed_in_at: chrono::Utc::now().timestamp(),
-    };
-    session::start(&request.session, &sign_in).await?;
+    let team_id = sign_in(request, user.id, user.session_version).await?;
     audit::record(
         pool,
         Event {
-            team_id: team.team_id,
+            team_id,
             actor: &Actor::User { id: user.id, email: user.email.clone() },
             action: "auth.logged_in",
             target: None,
@@ -155,6 +143,24 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
     )
     .await
     .or_internal("an account query failed")
+}
+
+/// Starts a session of `user_id` (at `session_version`) in the first of their teams;
+/// that team's id.
+async fn sign_in(request: &RequestContext, user_id: Uuid, session_version: i32) -> Result<Uuid, AppError> {
+    let pool = &request.state.db;
+    let Some(team) =
+        db::teams::memberships_of(pool, user_id).await.or_internal("an account query failed")?.into_iter().next()
+    else {
+        return Err(AppError::field(
+            "email",
+            "This account no longer belongs to any team. Ask a team admin for a new invitation.",
+        ));
+    };
+    let sign_in =
+        SignIn { user_id, team_id: team.team_id, session_version, signed_in_at: chrono::Utc::now().timestamp() };
+    session::start(&request.session, &sign_in).await?;
+    Ok(team.team_id)
 }
 
 /// Writes `action` to the audit log of every team the user belongs to.
@@ -218,9 +224,14 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
     let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
     session::start(&auth.request.session, &sign_in).await?;
     record_for_every_team(&auth.request, auth.acting.user_id, &auth.acting.email, "auth.password_changed").await?;
-    // The other sessions' live streams end too.
-    for team in db::teams::memberships_of(pool, auth.acting.user_id).await.or_internal("an account query failed")? {
-        auth.request.state.live.recheck(team.team_id);
+    end_live_streams(&auth.request, auth.acting.user_id).await
+}
+
+/// Has the live streams of `user_id`'s teams check their sessions again: those of a
+/// session that ended close.
+async fn end_live_streams(request: &RequestContext, user_id: Uuid) -> Result<(), AppError> {
+    for team in db::teams::memberships_of(&request.state.db, user_id).await.or_internal("an account query failed")? {
+        request.state.live.recheck(team.team_id);
     }
     Ok(())
 }

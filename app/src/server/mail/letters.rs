@@ -1,0 +1,139 @@
+//! What each mail says. A [`Letter`] is paragraphs, at most one action (a button in
+//! HTML, the bare link in plain text) and small print; it renders as both bodies of the
+//! mail, the HTML escaped.
+
+use crate::PRODUCT_NAME;
+
+/// A mail's words.
+#[derive(Clone, Debug, Default)]
+pub struct Letter {
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// The one thing to do: its label and link.
+    pub action: Option<(String, String)>,
+    /// Why the recipient got this, and what to do if it was not them.
+    pub small_print: Vec<String>,
+}
+
+impl Letter {
+    /// The plain-text body.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for paragraph in &self.paragraphs {
+            text.push_str(paragraph);
+            text.push_str("\n\n");
+        }
+        if let Some((label, link)) = &self.action {
+            text.push_str(&format!("{label}:\n{link}\n\n"));
+        }
+        for line in &self.small_print {
+            text.push_str(line);
+            text.push_str("\n\n");
+        }
+        text.push_str(&format!("— {PRODUCT_NAME}\n"));
+        text
+    }
+
+    /// The HTML body.
+    pub fn html(&self) -> String {
+        let mut html = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+             <body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f24;max-width:560px;margin:0 auto;padding:24px\">",
+            escape(&self.subject)
+        );
+        for paragraph in &self.paragraphs {
+            html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        }
+        if let Some((label, link)) = &self.action {
+            html.push_str(&format!(
+                "<p><a href=\"{link}\" style=\"display:inline-block;background:#2454d6;color:#fff;padding:10px 18px;\
+                 border-radius:6px;text-decoration:none\">{label}</a></p>\
+                 <p style=\"font-size:13px;color:#57606a\">Or open this link: <a href=\"{link}\">{link}</a></p>",
+                link = escape(link),
+                label = escape(label)
+            ));
+        }
+        for line in &self.small_print {
+            html.push_str(&format!("<p style=\"font-size:13px;color:#57606a\">{}</p>", escape(line)));
+        }
+        html.push_str(&format!("<p style=\"font-size:13px;color:#57606a\">— {PRODUCT_NAME}</p></body></html>"));
+        html
+    }
+}
+
+/// `text` safe inside HTML text and quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A link to reset the password, valid for `minutes`.
+pub fn password_reset(link: &str, minutes: i64) -> Letter {
+    Letter {
+        subject: format!("Reset your {PRODUCT_NAME} password"),
+        paragraphs: vec![
+            format!("Someone asked to reset the password of your {PRODUCT_NAME} account."),
+            format!(
+                "The link below lets you choose a new one. It works once, for {minutes} minutes, and signs you out everywhere else."
+            ),
+        ],
+        action: Some(("Choose a new password".into(), link.to_string())),
+        small_print: vec!["If you did not ask for this, ignore this mail: your password stays as it is.".into()],
+    }
+}
+
+/// Tells the account's owner that its password was just reset.
+pub fn password_was_reset(sign_in: &str) -> Letter {
+    Letter {
+        subject: format!("Your {PRODUCT_NAME} password was changed"),
+        paragraphs: vec![
+            "The password of your account was just reset through a link sent to this address, and every other session was signed out.".into(),
+        ],
+        action: Some(("Sign in".into(), sign_in.to_string())),
+        small_print: vec![
+            "If this was not you, reset your password again at once and tell your team's owner: someone can read your mail."
+                .into(),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_bodies_carry_the_words_and_the_link_and_html_is_escaped() {
+        let letter = Letter {
+            subject: "A <b> & c".into(),
+            paragraphs: vec!["Hello <script>alert(1)</script> & \"you\"".into()],
+            action: Some(("Go".into(), "https://x.example/reset?token=a&b=\"c\"".into())),
+            small_print: vec!["Small".into()],
+        };
+        let text = letter.text();
+        assert!(text.contains("Hello <script>alert(1)</script> & \"you\"\n"), "{text}");
+        assert!(text.contains("Go:\nhttps://x.example/reset?token=a&b=\"c\"\n"), "{text}");
+        let html = letter.html();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("Hello &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;you&quot;"), "{html}");
+        assert!(html.contains("href=\"https://x.example/reset?token=a&amp;b=&quot;c&quot;\""), "{html}");
+        assert!(html.contains("<title>A &lt;b&gt; &amp; c</title>"), "{html}");
+    }
+
+    #[test]
+    fn the_reset_mail_links_to_its_page_and_says_how_long_it_lasts() {
+        let letter = password_reset("https://d.example/reset-password?token=abc", 60);
+        assert!(letter.text().contains("https://d.example/reset-password?token=abc"));
+        assert!(letter.text().contains("for 60 minutes"));
+        assert!(letter.html().contains("href=\"https://d.example/reset-password?token=abc\""));
+    }
+}
