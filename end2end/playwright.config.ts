@@ -7,6 +7,9 @@
 // embedded one) and the production secrets are this run's. Playwright stops the server
 // with SIGTERM, so a clean shutdown is part of every run.
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig, devices } from "@playwright/test";
 import { IMAGE_DIR, assembleImage, imageEnvironment, inImage, runtimeStage } from "./image";
 
@@ -15,6 +18,13 @@ const baseURL = `http://127.0.0.1:${port}`;
 const image = runtimeStage();
 // The deployment's key, the same for every instance this run starts (workers inherit it).
 process.env.DREAMOPS_SECRET_KEY ??= randomBytes(32).toString("hex");
+// The mail server the deployment sends through: a real SMTP server (aiosmtpd, which the
+// test command installs) storing what it receives in a Maildir the tests read (mail.ts).
+const smtpPort = Number(process.env.E2E_SMTP_PORT ?? port + 1);
+process.env.E2E_MAILDIR ??= join(tmpdir(), `dreamops-e2e-mail-${randomBytes(6).toString("hex")}`);
+const smtpServerPath = process.env.SMTP_SERVER_PATH ?? join(__dirname, "..", "target", "tools", "aiosmtpd-1.4.6");
+process.env.E2E_SMTP_URL ??= `smtp://127.0.0.1:${smtpPort}`;
+if (!process.env.TEST_WORKER_INDEX) rmSync(process.env.E2E_MAILDIR, { recursive: true, force: true });
 // Workers read this file too, while the server runs: only the main process lays it out.
 if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
@@ -54,28 +64,40 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
-    cwd: IMAGE_DIR,
-    url: `${baseURL}/ready`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-    gracefulShutdown: { signal: "SIGTERM", timeout: 30_000 },
-    env: {
-      ...(process.env as Record<string, string>),
-      ...imageEnvironment(image),
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      PUBLIC_URL: baseURL,
-      // No Stripe keys: payments simulated, as an operator chooses for a trial.
-      BILLING_MODE: "test",
-      // The suite signs up hundreds of teams, all from this machine.
-      SIGN_UPS_PER_ADDRESS: "100000",
-      SIGN_UPS_IN_ALL: "100000",
-      DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY,
-      ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
-      RUST_LOG: process.env.RUST_LOG ?? "warn",
+  webServer: [
+    {
+      // aiosmtpd creates the Maildir itself (and refuses one it did not create).
+      command: `python3 -m aiosmtpd -n -l 127.0.0.1:${smtpPort} -c aiosmtpd.handlers.Mailbox ${process.env.E2E_MAILDIR}`,
+      port: smtpPort,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      env: { ...(process.env as Record<string, string>), PYTHONPATH: smtpServerPath },
     },
-  },
+    {
+      command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
+      cwd: IMAGE_DIR,
+      url: `${baseURL}/ready`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+      gracefulShutdown: { signal: "SIGTERM", timeout: 30_000 },
+      env: {
+        ...(process.env as Record<string, string>),
+        ...imageEnvironment(image),
+        LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+        PUBLIC_URL: baseURL,
+        SMTP_URL: process.env.E2E_SMTP_URL,
+        MAIL_FROM: "DreamOps <noreply@dreamops.test>",
+        // No Stripe keys: payments simulated, as an operator chooses for a trial.
+        BILLING_MODE: "test",
+        // The suite signs up hundreds of teams, all from this machine.
+        SIGN_UPS_PER_ADDRESS: "100000",
+        SIGN_UPS_IN_ALL: "100000",
+        DREAMOPS_SECRET_KEY: process.env.DREAMOPS_SECRET_KEY,
+        ...(process.env.DREAMOPS_DATA_DIR ? { DREAMOPS_DATA_DIR: process.env.DREAMOPS_DATA_DIR } : {}),
+        RUST_LOG: process.env.RUST_LOG ?? "warn",
+      },
+    },
+  ],
 });

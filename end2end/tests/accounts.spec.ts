@@ -1,6 +1,7 @@
-// Accounts and teams in the browser: sign-up, sign-out, sign-in errors, invitations
-// and roles, the team switcher, and form validation.
+// Accounts and teams in the browser: sign-up, sign-out, sign-in errors, password reset
+// by mail, invitations and roles, the team switcher, and form validation.
 import { expect, test } from "@playwright/test";
+import { linkIn, waitForMail } from "./mail";
 import { PASSWORD, signUp, uniqueEmail, waitForHydration } from "./support";
 
 test("sign up lands on the dashboard with the team's name", async ({ page }) => {
@@ -38,6 +39,63 @@ test("a wrong password gets a clear error next to the password", async ({ page }
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
+});
+
+test("a forgotten password is reset from the mailed link, and the old one stops working", async ({ page, browser }) => {
+  const email = uniqueEmail("reset");
+  await signUp(page, email, "Ledger");
+  // A second browser stays signed in; the reset ends its session.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto("/login");
+  await waitForHydration(other);
+  await other.getByLabel("Email").fill(email);
+  await other.getByLabel("Password").fill(PASSWORD);
+  await other.getByRole("button", { name: "Log in" }).click();
+  await expect(other).toHaveURL(/\/dashboard$/);
+  await page.getByRole("button", { name: "Log out" }).click();
+
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Forgot password?" }).click();
+  await expect(page).toHaveURL(/\/forgot-password$/);
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(email.toUpperCase());
+  await page.getByRole("button", { name: "Send reset link" }).click();
+  await expect(page.getByText("Check your inbox.")).toBeVisible();
+
+  const mail = await waitForMail(email, "Reset your DreamOps password");
+  const link = linkIn(mail, "http://127.0.0.1");
+  expect(link).toContain("/reset-password?token=");
+  await page.goto(link);
+  await waitForHydration(page);
+  await page.getByLabel("New password").fill("short");
+  await page.getByRole("button", { name: "Set password and log in" }).click();
+  await expect(page.locator("#password-error")).toContainText("8");
+  await page.getByLabel("New password").fill("a brand new passphrase");
+  await page.getByRole("button", { name: "Set password and log in" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("team-name")).toHaveText("Ledger");
+  await waitForMail(email, "Your DreamOps password was changed");
+
+  // The other browser was signed out; the link does not work twice.
+  await other.goto("/dashboard");
+  await expect(other).toHaveURL(/\/login\?next=/);
+  await page.goto(link);
+  await waitForHydration(page);
+  await page.getByLabel("New password").fill("another new passphrase");
+  await page.getByRole("button", { name: "Set password and log in" }).click();
+  await expect(page.getByText("This reset link has expired or was already used.")).toBeVisible();
+
+  // Only the new password signs in.
+  await other.goto("/login");
+  await waitForHydration(other);
+  await other.getByLabel("Email").fill(email);
+  await other.getByLabel("Password").fill(PASSWORD);
+  await other.getByRole("button", { name: "Log in" }).click();
+  await expect(other.locator("#password-error")).toHaveText("The email or password is incorrect.");
+  await other.getByLabel("Password").fill("a brand new passphrase");
+  await other.getByRole("button", { name: "Log in" }).click();
+  await expect(other).toHaveURL(/\/dashboard$/);
 });
 
 test("an invited viewer joins through the link and sees no admin controls", async ({ page, browser }) => {

@@ -94,6 +94,8 @@ export async function deployment(extra: Record<string, string> = {}): Promise<{ 
     ...imageEnvironment(image),
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     PUBLIC_URL: url,
+    // This run's mail server (playwright.config.ts starts it).
+    SMTP_URL: process.env.E2E_SMTP_URL ?? "",
     // No Stripe keys: payments simulated, as an operator chooses for a trial.
     BILLING_MODE: "test",
     // The suite signs up hundreds of teams, all from this machine.
