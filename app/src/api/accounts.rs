@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::domain::account::Viewer;
 use crate::error::AppError;
 
-/// Creates an account (and a team, or joins the invited one) and signs it in.
+/// Creates an account: with a new team, whose address a mailed link confirms (the
+/// answer is the same when the address already has an account); or through an
+/// invitation, joining its team, signed in.
 #[server(prefix = "/api", endpoint = "sign_up")]
 pub async fn sign_up(
     email: String,
@@ -18,8 +20,10 @@ pub async fn sign_up(
 ) -> Result<(), AppError> {
     use crate::server::{accounts, auth::context::RequestContext};
     let request = RequestContext::current()?;
-    accounts::sign_up(&request, accounts::SignUp { email, password, team_name, invitation }).await?;
-    leptos_axum::redirect("/dashboard");
+    let signed_up = accounts::sign_up(&request, accounts::SignUp { email, password, team_name, invitation }).await?;
+    if signed_up == accounts::SignedUp::SignedIn {
+        leptos_axum::redirect("/dashboard");
+    }
     Ok(())
 }
 
@@ -86,6 +90,32 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     accounts::reset::complete(&RequestContext::current()?, &token, password).await?;
     leptos_axum::redirect("/dashboard");
     Ok(())
+}
+
+/// Confirms an address with the token of the link mailed to it, and signs in.
+#[server(prefix = "/api", endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    use crate::server::{accounts, auth::context::RequestContext};
+    accounts::verification::confirm(&RequestContext::current()?, &token).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Mails the signed-in user a new link to confirm their address.
+#[server(prefix = "/api", endpoint = "resend_verification")]
+pub async fn resend_verification() -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::verification::resend(&auth).await
+}
+
+/// Starts moving the signed-in user to `new_email`: it takes effect when the link mailed
+/// there is used.
+#[server(prefix = "/api", endpoint = "change_email")]
+pub async fn change_email(new_email: String, password: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::verification::change_email(&auth, &new_email, password).await
 }
 
 /// Changes the signed-in user's password; their other sessions end.

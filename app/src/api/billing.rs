@@ -24,6 +24,7 @@ pub async fn get_pricing() -> Result<Pricing, AppError> {
 pub async fn start_checkout(plan: String) -> Result<String, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
+    auth.require_verified("upgrade")?;
     let return_base = crate::server::billing::checkout::return_base(auth.state(), auth.request.host.as_deref());
     crate::server::billing::checkout::start(auth.state(), &auth.acting, &plan, &return_base).await
 }

@@ -215,6 +215,9 @@ pub struct Viewer {
     pub user_id: Uuid,
     /// Their email address.
     pub email: String,
+    /// Whether a link mailed to it was used (until then: no invitations to accept, no
+    /// notifications, no upgrade).
+    pub email_verified: bool,
     /// The active team and the role in it.
     pub team: TeamMembership,
     /// Every team the user belongs to, the active one included, by name.

@@ -8,17 +8,28 @@ use leptos_router::hooks::use_query_map;
 use crate::api::accounts::{LogIn, SignUp};
 use crate::components::forms::{Field, FormError, Outcome, SubmitButton};
 
-/// `/signup`: an account and a new team on the Free plan.
+/// `/signup`: an account and a new team on the Free plan; then a mailed link confirms
+/// the address (and the page says so, whether or not the address had an account).
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let outcome = Outcome::from(action.value());
+    let done = move || matches!(outcome.get(), Some(Ok(())));
     view! {
         <Title text="Sign up" />
         <section class="panel auth-panel">
             <h1>"Create your team"</h1>
+            <Show when=done>
+                <div class="notice" role="status">
+                    <p>
+                        <strong>"Check your inbox."</strong>
+                        " We mailed a link to confirm your address; it signs you in. It works for 24 hours."
+                    </p>
+                    <p>"Meanwhile you can " <A href="/login">"log in"</A> " with your password and start setting up."</p>
+                </div>
+            </Show>
             <p class="muted">"Free plan: 3 alerts a month, no card needed."</p>
-            <ActionForm action attr:novalidate=true attr:class="stacked-form">
+            <ActionForm action attr:novalidate=true attr:class="stacked-form" attr:hidden=done>
                 <Field outcome name="email" label="Work email" kind="email" autocomplete="email" />
                 <Field
                     outcome

@@ -9,8 +9,8 @@ pub mod incident;
 pub mod incidents;
 pub mod invitation;
 pub mod landing;
+pub mod mailed_links;
 pub mod not_found;
-pub mod password_reset;
 pub mod pricing;
 pub mod settings;
 pub mod status;
@@ -55,6 +55,7 @@ lazy_routes! {
     AiRoute => settings::ai::AiPage,
     ClustersRoute => settings::clusters::ClustersPage,
     ClusterRoute => settings::cluster::ClusterPage,
-    ForgotPasswordRoute => password_reset::ForgotPasswordPage,
-    ResetPasswordRoute => password_reset::ResetPasswordPage,
+    ForgotPasswordRoute => mailed_links::ForgotPasswordPage,
+    ResetPasswordRoute => mailed_links::ResetPasswordPage,
+    VerifyEmailRoute => mailed_links::VerifyEmailPage,
 }

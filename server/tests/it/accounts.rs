@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use app::api::accounts::{ChangePassword, LogIn, LogOut, SignUp};
+use app::api::accounts::{ChangePassword, LogIn, LogOut, SignUp, VerifyEmail};
 use app::domain::account::Role;
 use app::error::{AppError, FieldError};
 
@@ -27,12 +27,16 @@ fn refused_fields(answer: Result<(), AppError>) -> Vec<FieldError> {
 }
 
 #[tokio::test]
-async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
+async fn sign_up_creates_the_user_their_team_and_ownership_and_the_mailed_link_signs_in() {
     let app = TestApp::spawn().await;
     let ana = app.user();
-    ana.sign_up("Ana@Example.com", "Payments").await;
+    ana.run(sign_up("Ana@Example.com", PASSWORD, "Payments")).await.expect("signed up");
+    assert!(ana.viewer().await.is_none(), "not signed in until the address is confirmed");
+    let token = ana.mailed_token("ana@example.com", "verify_email").await;
+    ana.run(VerifyEmail { token }).await.expect("the link confirms the address");
 
     let viewer = ana.viewer().await.expect("signed in");
+    assert!(viewer.email_verified);
     assert_eq!(viewer.email, "Ana@Example.com");
     assert_eq!(viewer.team.team_name, "Payments");
     assert_eq!(viewer.team.role, Role::Owner);
@@ -41,7 +45,7 @@ async fn sign_up_creates_the_user_their_team_and_ownership_then_signs_in() {
     let plan: String = sqlx::query_scalar("select plan from teams").fetch_one(&db).await.unwrap();
     assert_eq!(plan, "free");
     let actions: Vec<String> = sqlx::query_scalar("select action from audit_log").fetch_all(&db).await.unwrap();
-    assert_eq!(actions, ["account.signed_up"]);
+    assert_eq!(actions, ["account.signed_up", "account.email_verified"]);
     app.stop().await;
 }
 
@@ -56,15 +60,29 @@ async fn passwords_are_hashed_with_argon2id_at_owasp_strength() {
 }
 
 #[tokio::test]
-async fn emails_are_unique_whatever_their_case_and_nothing_is_half_created() {
+async fn sign_up_never_tells_whether_an_address_has_an_account_and_creates_nothing_twice() {
     let app = TestApp::spawn().await;
     app.user().sign_up("ana@example.com", "Payments").await;
-    let again = app.user().run(sign_up("ANA@example.com", PASSWORD, "Other")).await;
-    let fields = refused_fields(again);
-    assert_eq!(fields[0].field, "email");
-    assert!(fields[0].message.contains("already exists"), "{fields:?}");
-    let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db().await).await.unwrap();
-    assert_eq!(teams, 1, "the refused sign-up left no team behind");
+    let form = |email: &'static str| [("email", email), ("password", PASSWORD), ("team_name", "Other")];
+    let post = |email: &'static str| {
+        let request = app.client.post(format!("{}/api/sign_up", app.address));
+        async move { request.form(&form(email)).send().await.unwrap() }
+    };
+    let (taken, new) = (post("ANA@example.com").await, post("new@example.com").await);
+    assert_eq!(taken.status(), new.status());
+    assert_eq!(taken.headers().get("set-cookie").is_some(), new.headers().get("set-cookie").is_some());
+    assert_eq!(taken.text().await.unwrap(), new.text().await.unwrap());
+
+    let db = app.db().await;
+    let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&db).await.unwrap();
+    assert_eq!(teams, 2, "Payments and new@'s team; nothing for the taken address");
+    // The holder of the taken address is told, by mail, how to sign in instead.
+    let told: Vec<String> =
+        sqlx::query_scalar("select purpose from mails where recipient = 'ana@example.com' order by created_at")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(told, ["verify_email", "already_registered"]);
     app.stop().await;
 }
 
@@ -385,10 +403,11 @@ async fn sessions_end_after_their_idle_timeout_and_their_absolute_lifetime() {
 #[tokio::test]
 async fn over_https_the_cookie_is_secure_and_host_bound() {
     let app = TestApp::spawn_with(|settings| settings.sessions.secure_cookies = true).await;
+    app.user().run(sign_up("ana@example.com", PASSWORD, "Payments")).await.expect("signed up");
     let response = app
         .client
-        .post(format!("{}/api/sign_up", app.address))
-        .form(&[("email", "ana@example.com"), ("password", PASSWORD), ("team_name", "Payments")])
+        .post(format!("{}/api/log_in", app.address))
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();

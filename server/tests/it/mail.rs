@@ -17,6 +17,8 @@ use crate::smtp_server::SmtpServer;
 use crate::support::{PASSWORD, ServerProcess, TestApp};
 
 const PUBLIC_URL: &str = "https://dreamops.example";
+/// The reset mail's subject.
+const RESET: &str = "Reset your DreamOps password";
 
 /// A server whose mails go to `smtp` (SMTP_URL), its links to [`PUBLIC_URL`].
 async fn mailing_to(smtp_url: &str) -> TestApp {
@@ -27,6 +29,12 @@ async fn mailing_to(smtp_url: &str) -> TestApp {
         settings.public_url = Some(PUBLIC_URL.into());
     })
     .await
+}
+
+/// Drops the mails queued so far (the sign-up's confirmation), for a test about the
+/// next one.
+async fn forget_mails_so_far(app: &TestApp) {
+    sqlx::query("delete from mails").execute(&app.db().await).await.unwrap();
 }
 
 fn reset_request(email: &str) -> RequestPasswordReset {
@@ -52,16 +60,18 @@ async fn a_reset_mail_reaches_the_smtp_server_with_both_bodies_and_its_link_and_
     ask_for_reset(&app, "Ana@Example.com").await;
     app.run_pending_jobs().await;
 
-    let mail = smtp.wait_for("ana@example.com", 1).await.remove(0);
+    let mail = smtp.wait_for("ana@example.com", RESET, 1).await.remove(0);
     assert_eq!(mail.from, "DreamOps <noreply@dreamops.example>");
-    assert_eq!(mail.subject, "Reset your DreamOps password");
     let link = mail.link(&format!("{PUBLIC_URL}/reset-password?token="));
     assert!(mail.html.contains(&format!("href=\"{link}\"")), "{}", mail.html);
     assert!(mail.text.contains("for 60 minutes"), "{}", mail.text);
 
     let db = app.db().await;
     let (id, state, text, html): (uuid::Uuid, String, String, String) =
-        sqlx::query_as("select id, state, text_body, html_body from mails").fetch_one(&db).await.unwrap();
+        sqlx::query_as("select id, state, text_body, html_body from mails where purpose = 'password_reset'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(mail.message_id, format!("<{id}@dreamops.example>"));
     assert_eq!((state.as_str(), text.as_str(), html.as_str()), ("sent", "", ""), "sent, its link no longer stored");
     // The token is stored as its digest only.
@@ -84,7 +94,7 @@ async fn an_address_without_an_account_gets_the_same_answer_and_no_mail() {
     assert_eq!(known.status(), unknown.status());
     assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
     app.run_pending_jobs().await;
-    assert_eq!(smtp.wait_for("ana@example.com", 1).await.len(), 1);
+    assert_eq!(smtp.wait_for("ana@example.com", RESET, 1).await.len(), 1);
     assert!(smtp.messages().iter().all(|m| !m.to.contains("nobody@")), "{:?}", smtp.messages());
 
     let refused = app.user().run(reset_request("not an address")).await.unwrap_err();
@@ -105,7 +115,7 @@ async fn a_reset_sets_the_password_ends_every_session_and_every_other_link_and_s
     ask_for_reset(&app, "ana@example.com").await;
     ask_for_reset(&app, "ana@example.com").await;
     app.run_pending_jobs().await;
-    let mails = smtp.wait_for("ana@example.com", 2).await;
+    let mails = smtp.wait_for("ana@example.com", RESET, 2).await;
     let (first, second) = (token_in(&mails[0].link(PUBLIC_URL)), token_in(&mails[1].link(PUBLIC_URL)));
 
     // Too short a password is refused and the link still works.
@@ -131,8 +141,7 @@ async fn a_reset_sets_the_password_ends_every_session_and_every_other_link_and_s
 
     // The owner is told, and the audit log has it.
     app.run_pending_jobs().await;
-    let told = smtp.wait_for("ana@example.com", 3).await.remove(2);
-    assert_eq!(told.subject, "Your DreamOps password was changed");
+    smtp.wait_for("ana@example.com", "Your DreamOps password was changed", 1).await;
     let actions: Vec<String> = sqlx::query_scalar("select action from audit_log where action like 'auth.password%'")
         .fetch_all(&app.db().await)
         .await
@@ -153,7 +162,7 @@ async fn a_link_expires_after_an_hour() {
     app.user().sign_up("ana@example.com", "Payments").await;
     ask_for_reset(&app, "ana@example.com").await;
     app.run_pending_jobs().await;
-    let token = token_in(&smtp.wait_for("ana@example.com", 1).await[0].link(PUBLIC_URL));
+    let token = token_in(&smtp.wait_for("ana@example.com", RESET, 1).await[0].link(PUBLIC_URL));
     let db = app.db().await;
     let valid_for: f64 =
         sqlx::query_scalar("select extract(epoch from expires_at - created_at)::float8 from password_resets")
@@ -182,7 +191,7 @@ async fn requests_are_throttled_per_address_and_a_mailbox_gets_only_a_few_links_
         other => panic!("the address was not refused: {other:?}"),
     }
     app.run_pending_jobs().await;
-    let sent = smtp.wait_for("ana@example.com", RESET_MAILS_PER_EMAIL as usize).await;
+    let sent = smtp.wait_for("ana@example.com", RESET, RESET_MAILS_PER_EMAIL as usize).await;
     assert_eq!(sent.len(), 3);
     app.stop().await;
     smtp.stop().await;
@@ -198,7 +207,7 @@ async fn changing_the_password_does_not_need_mail_and_a_reset_link_from_before_s
     ana.sign_up("ana@example.com", "Payments").await;
     ask_for_reset(&app, "ana@example.com").await;
     app.run_pending_jobs().await;
-    let token = token_in(&smtp.wait_for("ana@example.com", 1).await[0].link(PUBLIC_URL));
+    let token = token_in(&smtp.wait_for("ana@example.com", RESET, 1).await[0].link(PUBLIC_URL));
     ana.run(ChangePassword { current_password: PASSWORD.into(), new_password: "changed while signed in".into() })
         .await
         .expect("changed");
@@ -214,6 +223,7 @@ async fn while_the_smtp_server_is_away_a_mail_waits_and_goes_out_once_it_is_back
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = mailing_to(&format!("smtp://127.0.0.1:{port}")).await;
     app.user().sign_up("ana@example.com", "Payments").await;
+    forget_mails_so_far(&app).await;
     ask_for_reset(&app, "ana@example.com").await;
 
     // Nobody listens: the attempt fails, and the mail waits for its next turn.
@@ -229,7 +239,7 @@ async fn while_the_smtp_server_is_away_a_mail_waits_and_goes_out_once_it_is_back
     let smtp = SmtpServer::start_on(port).await;
     sqlx::query("update mails set run_after = now()").execute(&db).await.unwrap();
     app.run_pending_jobs().await;
-    assert_eq!(smtp.wait_for("ana@example.com", 1).await.len(), 1);
+    assert_eq!(smtp.wait_for("ana@example.com", RESET, 1).await.len(), 1);
     let (status, attempts): (String, i32) =
         sqlx::query_as("select state, attempts from mails").fetch_one(&db).await.unwrap();
     assert_eq!((status.as_str(), attempts), ("sent", 2));
@@ -262,6 +272,7 @@ async fn a_sender_killed_while_handing_a_mail_over_neither_loses_nor_doubles_it(
     let smtp = SmtpServer::start().await;
     let app = mailing_to(&smtp.url()).await;
     app.user().sign_up("ana@example.com", "Payments").await;
+    forget_mails_so_far(&app).await;
     ask_for_reset(&app, "ana@example.com").await;
 
     // An SMTP server that takes the connection and never answers: the sender hangs in
@@ -289,7 +300,7 @@ async fn a_sender_killed_while_handing_a_mail_over_neither_loses_nor_doubles_it(
     // Its lease runs out (made to, rather than waited for); the next sender takes it.
     sqlx::query("update mails set lease_until = now() - interval '1 second'").execute(&db).await.unwrap();
     app.run_pending_jobs().await;
-    let delivered = smtp.wait_for("ana@example.com", 1).await;
+    let delivered = smtp.wait_for("ana@example.com", RESET, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), 1, "exactly one copy: {:?}", smtp.messages());
     let (status, attempts): (String, i32) =

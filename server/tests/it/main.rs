@@ -25,3 +25,4 @@ mod smtp_server;
 mod support;
 mod teams;
 mod tenancy;
+mod verification;

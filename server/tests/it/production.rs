@@ -161,8 +161,10 @@ async fn every_binary_column_is_known_as_sealed_or_not() {
         ("alerts", "raw_body"),
         ("api_keys", "secret_hash"),
         ("demo_clusters", "token_hash"),
+        ("email_verifications", "token_hash"),
         ("integrations", "token_hash"),
         ("invitations", "token_hash"),
+        ("password_resets", "token_hash"),
         ("secret_keys", "check_sealed"),
         ("stripe_events", "payload"),
     ];

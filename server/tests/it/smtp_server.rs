@@ -89,12 +89,13 @@ impl SmtpServer {
         files.into_iter().map(|(_, path)| parse(&std::fs::read(path).unwrap())).collect()
     }
 
-    /// The messages received for `to`, once there are `count` of them (waiting up to
-    /// 20 s); panics with what did arrive otherwise.
-    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Delivered> {
+    /// The messages received for `to` about `subject`, once there are `count` of them
+    /// (waiting up to 20 s); panics with what did arrive otherwise.
+    pub async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Vec<Delivered> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let received: Vec<Delivered> = self.messages().into_iter().filter(|m| m.to.contains(to)).collect();
+            let received: Vec<Delivered> =
+                self.messages().into_iter().filter(|m| m.to.contains(to) && m.subject == subject).collect();
             if received.len() >= count || tokio::time::Instant::now() > deadline {
                 assert_eq!(received.len(), count, "mails to {to}: {received:#?}");
                 return received;

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use app::api::accounts::{CurrentViewer, LogIn, SignUp};
+use app::api::accounts::{CurrentViewer, LogIn, SignUp, VerifyEmail};
 use app::api::api_keys::CreateApiKey;
 use app::api::invitations::CreateInvitation;
 use app::domain::account::{Role, Viewer};
@@ -384,6 +384,24 @@ impl User {
             .run(SignUp { email: email.into(), password: PASSWORD.into(), team_name: team.into(), invitation: None })
             .await;
         signed_up.unwrap_or_else(|error| panic!("sign-up failed: {error}"));
+        let token = self.mailed_token(email, "verify_email").await;
+        self.run(VerifyEmail { token }).await.unwrap_or_else(|error| panic!("confirming {email} failed: {error}"));
+    }
+
+    /// The token of the latest link mailed to `email` for `purpose` (`verify_email`,
+    /// `password_reset`, …), read from the queued mail.
+    pub async fn mailed_token(&self, email: &str, purpose: &str) -> String {
+        let text: String = sqlx::query_scalar(
+            "select text_body from mails where recipient = $1::citext and purpose = $2 order by created_at desc limit 1",
+        )
+        .bind(email)
+        .bind(purpose)
+        .fetch_optional(&self.state.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {purpose} mail to {email}"));
+        let at = text.find("token=").expect("the mail carries a link with a token") + "token=".len();
+        text[at..].split_whitespace().next().unwrap().to_string()
     }
 
     /// Signs in; panics unless it worked.

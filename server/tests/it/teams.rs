@@ -204,8 +204,9 @@ async fn the_audit_log_filters_pages_and_exports() {
     let text = csv.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "time,actor_kind,actor,action,target,client_address,details");
-    assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[1].contains("account.signed_up"));
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].contains("account.email_verified"), "newest first: {text}");
+    assert!(lines[2].contains("account.signed_up"), "{text}");
 
     let stranger = app.user().client.get(format!("{}/settings/audit-log.csv", owner.address)).send().await.unwrap();
     assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);

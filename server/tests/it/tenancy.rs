@@ -54,6 +54,13 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
     let nobody = Uuid::new_v4().to_string();
     vec![
         ("list_members", Permission::ReadTeam, vec![]),
+        // Every member's own account: answered (a conflict, a wrong password) with no effect.
+        ("resend_verification", Permission::ReadTeam, vec![]),
+        (
+            "change_email",
+            Permission::ReadTeam,
+            vec![("new_email", "moved@else.example".into()), ("password", "wrong".into())],
+        ),
         ("change_member_role", Permission::ManageMembers, vec![("user_id", nobody.clone()), ("role", "viewer".into())]),
         ("remove_member", Permission::ManageMembers, vec![("user_id", nobody.clone())]),
         (

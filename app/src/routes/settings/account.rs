@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::accounts::{ChangePassword, CreateTeam};
+use crate::api::accounts::{ChangeEmail, ChangePassword, CreateTeam, ResendVerification};
 use crate::api::members::LeaveTeam;
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
@@ -15,6 +15,10 @@ pub fn AccountPage() -> impl IntoView {
         <Title text="Account" />
         <SignedIn children=|viewer| {
             let change = ServerAction::<ChangePassword>::new();
+            let move_to = ServerAction::<ChangeEmail>::new();
+            let resend = ServerAction::<ResendVerification>::new();
+            let moving = Outcome::from(move_to.value());
+            let verified = viewer.email_verified;
             let create_team = ServerAction::<CreateTeam>::new();
             let leave = ServerAction::<LeaveTeam>::new();
             let changed = Outcome::from(change.value());
@@ -23,6 +27,43 @@ pub fn AccountPage() -> impl IntoView {
             view! {
                 <h1>"Account"</h1>
                 <p class="lead">{viewer.email.clone()}</p>
+                <section class="panel" aria-labelledby="email-title">
+                    <h2 id="email-title">"Email"</h2>
+                    {if verified {
+                        view! { <p data-testid="email-status">"Confirmed."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p data-testid="email-status">"Not confirmed yet: use the link we mailed you."</p>
+                            <button
+                                type="button"
+                                class="button secondary small"
+                                disabled=move || resend.pending().get()
+                                on:click=move |_| {
+                                    resend.dispatch(ResendVerification {});
+                                }
+                            >
+                                "Send the link again"
+                            </button>
+                            <Show when=move || matches!(resend.value().get(), Some(Ok(())))>
+                                <p class="notice" role="status">"Sent."</p>
+                            </Show>
+                            <FormError outcome=resend.value() />
+                        }
+                            .into_any()
+                    }}
+                    <h3>"Change your email"</h3>
+                    <ActionForm action=move_to attr:novalidate=true attr:class="stacked-form">
+                        <Field outcome=moving name="new_email" label="New email" kind="email" autocomplete="email" />
+                        <Field outcome=moving name="password" id="email-password" label="Your password" kind="password" autocomplete="current-password" />
+                        <FormError outcome=moving />
+                        <Show when=move || matches!(moving.get(), Some(Ok(())))>
+                            <p class="notice" role="status">
+                                "Check the new address's inbox: the change takes effect when you use the link we mailed there."
+                            </p>
+                        </Show>
+                        <SubmitButton pending=move_to.pending() label="Send confirmation link" busy_label="Sending…" />
+                    </ActionForm>
+                </section>
                 <section class="panel" aria-labelledby="password-title">
                     <h2 id="password-title">"Change password"</h2>
                     <ActionForm action=change attr:novalidate=true attr:class="stacked-form">

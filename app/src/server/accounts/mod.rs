@@ -1,8 +1,9 @@
 //! Accounts: signing up (with a new team or through an invitation), signing in and
 //! out, changing the password, creating and switching teams; [`reset`]: resetting a
-//! forgotten password.
+//! forgotten password; [`verification`]: confirming an address, and moving to another.
 
 pub mod reset;
+pub mod verification;
 
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use crate::server::auth::context::{Authenticated, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::auth::{password, throttle};
 use crate::server::ingest::integrations;
+use crate::server::mail::{self, Mail, letters};
 use crate::server::{db, invitations};
 
 /// Checks a new password: length, and not a common one.
@@ -37,9 +39,21 @@ pub struct SignUp {
     pub invitation: Option<String>,
 }
 
-/// Creates the account and either a new team it owns or its membership of the team it
-/// was invited to, all in one transaction, then signs it in.
-pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppError> {
+/// What became of a sign-up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignedUp {
+    /// Through an invitation (whose link reached the address): a member, signed in.
+    SignedIn,
+    /// Without one: a link was mailed to confirm the address — or, when the address
+    /// already has an account, a mail saying so. The answer is the same either way, so
+    /// that sign-up never tells whether an address has an account.
+    CheckInbox,
+}
+
+/// Creates the account and either a new team it owns (the address to be confirmed by
+/// a mailed link) or its membership of the team it was invited to (then signed in), all
+/// in one transaction.
+pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<SignedUp, AppError> {
     let mut checks = Checks::default();
     let email = checks.field("email", Email::parse(&form.email));
     check_new_password(&mut checks, "password", &form.password);
@@ -61,23 +75,39 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
 
     throttle::sign_up(&request.state.db, &request.client_addr, &request.state.settings.sessions).await?;
     let hash = password::hash(SecretString::from(form.password)).await?;
-    let pool = &request.state.db;
-    let mut tx = pool.begin().await.or_internal("an account query failed")?;
+    let state = &request.state;
+    let mut tx = state.db.begin().await.or_internal("an account query failed")?;
     let user_id = Uuid::new_v4();
     if !db::users::insert(&mut *tx, user_id, email.as_str(), &hash).await.or_internal("an account query failed")? {
-        return Err(AppError::field("email", "An account with this email already exists. Log in instead."));
+        if invitation.is_some() {
+            // Only the holder of an invitation to this address learns it has an account.
+            return Err(AppError::field("email", "An account with this email already exists. Log in instead."));
+        }
+        drop(tx);
+        tell_the_account_holder(state, email.as_str()).await?;
+        return Ok(SignedUp::CheckInbox);
     }
     let actor = Actor::User { id: user_id, email: email.to_string() };
-    let team_id = match (invitation, team_name) {
-        (Some(invitation), _) => invitations::accept_in(&mut tx, &invitation.token, user_id, &actor, request).await?,
+    let (team_id, signed_up) = match (invitation, team_name) {
+        (Some(invitation), _) => {
+            // The invitation's link reached this address: it is confirmed.
+            sqlx::query("update users set email_verified_at = now() where id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .or_internal("an account query failed")?;
+            let team_id = invitations::accept_in(&mut tx, &invitation.token, user_id, &actor, request).await?;
+            (team_id, SignedUp::SignedIn)
+        }
         (None, Some(team_name)) => {
             let team_id = Uuid::new_v4();
             db::teams::insert(&mut *tx, team_id, team_name.as_str()).await.or_internal("an account query failed")?;
             db::teams::add_member(&mut *tx, team_id, user_id, Role::Owner)
                 .await
                 .or_internal("an account query failed")?;
-            integrations::create_missing(&mut tx, &request.state.cipher, team_id).await?;
-            team_id
+            integrations::create_missing(&mut tx, &state.cipher, team_id).await?;
+            verification::send_link(&mut tx, state, user_id, email.as_str(), verification::Link::Verify).await?;
+            (team_id, SignedUp::CheckInbox)
         }
         (None, None) => return Err(AppError::Internal),
     };
@@ -96,8 +126,34 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<(), AppEr
     .or_internal("an account query failed")?;
     tx.commit().await.or_internal("an account query failed")?;
 
-    let sign_in = SignIn { user_id, team_id, session_version: 1, signed_in_at: chrono::Utc::now().timestamp() };
-    session::start(&request.session, &sign_in).await
+    if signed_up == SignedUp::SignedIn {
+        let sign_in = SignIn { user_id, team_id, session_version: 1, signed_in_at: chrono::Utc::now().timestamp() };
+        session::start(&request.session, &sign_in).await?;
+    }
+    Ok(signed_up)
+}
+
+/// Mails the holder of `email`'s account that someone signed up with it — at most
+/// [`verification::LINKS_PER_HOUR`] such mails an hour, so that nobody floods a mailbox
+/// through the sign-up form.
+async fn tell_the_account_holder(state: &crate::server::state::AppState, email: &str) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await.or_internal("an account query failed")?;
+    let told: i64 = sqlx::query_scalar(
+        "select count(*) from mails where recipient = $1::citext and purpose = 'already_registered'
+         and created_at > now() - interval '1 hour'",
+    )
+    .bind(email)
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("an account query failed")?;
+    if told < verification::LINKS_PER_HOUR {
+        let base = state.public_url();
+        let letter = letters::already_registered(&format!("{base}/login"), &format!("{base}/forgot-password"));
+        mail::queue(&mut tx, Mail { to: email.to_string(), purpose: "already_registered", letter })
+            .await
+            .or_internal("queueing a mail failed")?;
+    }
+    tx.commit().await.or_internal("an account query failed")
 }
 
 /// The message for any failed sign-in: it never says whether the account exists.

@@ -2,7 +2,8 @@
 //! whether or not the address has an account; throttled per client address, and at
 //! most a few mails per address an hour), whose token is stored only as its SHA-256,
 //! valid for an hour; using it sets the new password, ends every session of the user
-//! and every other link they were sent, and signs them in.
+//! and every other link they were sent, confirms their address (the link reached it),
+//! and signs them in.
 
 use secrecy::SecretString;
 
@@ -70,6 +71,12 @@ pub async fn complete(request: &RequestContext, secret: &str, new_password: Stri
     let user_id = user_id.ok_or_else(|| AppError::Conflict(LINK_UNUSABLE.into()))?;
     let session_version =
         db::users::set_password(&mut *tx, user_id, &hash).await.or_internal("an account query failed")?;
+    // The link reached the address: it is confirmed too.
+    sqlx::query("update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .or_internal("an account query failed")?;
     sqlx::query("update password_resets set used_at = now() where user_id = $1 and used_at is null")
         .bind(user_id)
         .execute(&mut *tx)

@@ -74,6 +74,8 @@ pub struct Authenticated {
     pub team: TeamMembership,
     /// The sign-in stored in the session.
     pub sign_in: SignIn,
+    /// Whether the user's address is verified.
+    pub email_verified: bool,
 }
 
 impl Authenticated {
@@ -97,12 +99,30 @@ impl Authenticated {
         if self.role().can(permission) { Ok(self) } else { Err(AppError::Forbidden) }
     }
 
+    /// Refuses (409) what an account whose address is not verified may not do yet —
+    /// `what`, e.g. "accept an invitation" — saying how to verify it.
+    pub fn require_verified(&self, what: &str) -> Result<(), AppError> {
+        if self.email_verified {
+            return Ok(());
+        }
+        Err(AppError::Conflict(format!(
+            "Confirm your email address before you {what}: use the link we mailed to {}, or send a new one from your account page.",
+            self.acting.email
+        )))
+    }
+
     /// What the browser is told about the signed-in user.
     pub async fn viewer(&self) -> Result<Viewer, AppError> {
         let teams = db::teams::memberships_of(&self.request.state.db, self.acting.user_id)
             .await
             .or_internal("listing a user's teams failed")?;
-        Ok(Viewer { user_id: self.acting.user_id, email: self.acting.email.clone(), team: self.team.clone(), teams })
+        Ok(Viewer {
+            user_id: self.acting.user_id,
+            email: self.acting.email.clone(),
+            email_verified: self.email_verified,
+            team: self.team.clone(),
+            teams,
+        })
     }
 }
 
@@ -144,6 +164,7 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
         }
     };
     session::keep_alive(&request.session, request.state.settings.sessions.renewal()).await?;
+    let email_verified = user.email_verified;
     let acting = Acting {
         team_id: team.team_id,
         user_id: user.id,
@@ -151,7 +172,7 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
         role: team.role,
         client_addr: request.client_addr.clone(),
     };
-    Ok(Authenticated { request, acting, team, sign_in })
+    Ok(Authenticated { request, acting, team, sign_in, email_verified })
 }
 
 /// Remembers who is signed in for the rest of one request: a server-rendered page

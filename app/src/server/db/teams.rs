@@ -77,7 +77,7 @@ pub async fn user_in_team(
     }
     let row: Option<Row> = sqlx::query_as(
         "select u.id, u.email::text as email, u.password_hash, u.session_version,
-                t.id as team_id, t.name as team_name, m.role
+                u.email_verified_at is not null as email_verified, t.id as team_id, t.name as team_name, m.role
          from users u
          left join memberships m on m.user_id = u.id and m.team_id = $2
          left join teams t on t.id = m.team_id

@@ -10,6 +10,8 @@ pub struct UserRow {
     pub email: String,
     pub password_hash: String,
     pub session_version: i32,
+    /// Whether a link mailed to the address was used.
+    pub email_verified: bool,
 }
 
 /// Inserts a user; `None` when the email is taken (in any capitalisation).
@@ -26,18 +28,24 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, email: &str, password_has
 
 /// The user with this email (compared without regard to case).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("select id, email::text, password_hash, session_version from users where email = $1::citext")
-        .bind(email)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select id, email::text, password_hash, session_version, email_verified_at is not null as email_verified
+         from users where email = $1::citext",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await
 }
 
 /// The user with this id.
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("select id, email::text, password_hash, session_version from users where id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select id, email::text, password_hash, session_version, email_verified_at is not null as email_verified
+         from users where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Sets a new password hash and bumps the session version; returns the new version.

@@ -107,6 +107,62 @@ pub fn password_was_reset(sign_in: &str) -> Letter {
     }
 }
 
+/// A link that confirms the address of a new account.
+pub fn verify_email(link: &str, hours: i64) -> Letter {
+    Letter {
+        subject: format!("Confirm your email for {PRODUCT_NAME}"),
+        paragraphs: vec![
+            format!("Welcome to {PRODUCT_NAME}. Confirm that this address is yours to finish setting up your account."),
+            format!("The link works once, for {hours} hours, and signs you in."),
+        ],
+        action: Some(("Confirm my email".into(), link.to_string())),
+        small_print: vec![format!(
+            "If you did not sign up for {PRODUCT_NAME}, ignore this mail: nothing happens without this link."
+        )],
+    }
+}
+
+/// Tells the owner of an address that already has an account that someone signed up
+/// with it (the sign-up page answers as for a new address).
+pub fn already_registered(log_in: &str, reset: &str) -> Letter {
+    Letter {
+        subject: format!("You already have a {PRODUCT_NAME} account"),
+        paragraphs: vec![
+            "Someone just tried to sign up with this address, which already has an account.".into(),
+            format!("If that was you, log in at {log_in}; if you forgot your password, choose a new one:"),
+        ],
+        action: Some(("Reset my password".into(), reset.to_string())),
+        small_print: vec!["If it was not you, ignore this mail: nothing changed.".into()],
+    }
+}
+
+/// A link that moves the account to this (new) address.
+pub fn confirm_new_email(link: &str, hours: i64) -> Letter {
+    Letter {
+        subject: format!("Confirm your new email for {PRODUCT_NAME}"),
+        paragraphs: vec![
+            format!("You asked to sign in to {PRODUCT_NAME} with this address from now on."),
+            format!("The change takes effect when you use this link (once, within {hours} hours)."),
+        ],
+        action: Some(("Confirm my new email".into(), link.to_string())),
+        small_print: vec!["If you did not ask for this, ignore this mail: nothing changes.".into()],
+    }
+}
+
+/// Tells the old address that the account moved to `new_email`.
+pub fn email_changed(new_email: &str) -> Letter {
+    Letter {
+        subject: format!("Your {PRODUCT_NAME} email was changed"),
+        paragraphs: vec![format!(
+            "Your account now signs in as {new_email}; mail about it goes there. This address no longer has access."
+        )],
+        action: None,
+        small_print: vec![
+            "If you did not make this change, reply to your team's owner at once: someone has your password.".into(),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

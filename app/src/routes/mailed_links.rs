@@ -1,12 +1,13 @@
-//! `/forgot-password` (ask for a reset link) and `/reset-password?token=…` (where the
-//! link leads: choose the new password).
+//! The pages mailed links lead to, and what leads to them: `/forgot-password` (ask for
+//! a reset link), `/reset-password?token=…` (choose the new password) and
+//! `/verify-email?token=…` (confirm an address).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::accounts::{RequestPasswordReset, ResetPassword};
+use crate::api::accounts::{RequestPasswordReset, ResetPassword, VerifyEmail};
 use crate::components::forms::{Field, FormError, Outcome, SubmitButton};
 
 /// `/forgot-password`: an email address, and the same answer whether it has an account.
@@ -79,6 +80,39 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 </ActionForm>
                 <p class="muted">"Link expired? " <A href="/forgot-password">"Ask for a new one"</A></p>
             </Show>
+        </section>
+    }
+}
+
+/// `/verify-email?token=…`: where the link that confirms an address leads. Confirming
+/// is a button, not the visit (a mail scanner that opens links changes nothing).
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<VerifyEmail>::new();
+    let outcome = Outcome::from(action.value());
+    let token = move || use_query_map().with(|query| query.get("token")).unwrap_or_default();
+    view! {
+        <Title text="Confirm your email" />
+        <section class="panel auth-panel">
+            <h1>"Confirm your email"</h1>
+            <Show
+                when=move || !token().is_empty()
+                fallback=|| {
+                    view! {
+                        <p class="form-error" role="alert">
+                            "This page needs the link from your confirmation mail."
+                        </p>
+                    }
+                }
+            >
+                <p class="muted">"One click confirms the address this link was sent to, and signs you in."</p>
+                <ActionForm action attr:novalidate=true attr:class="stacked-form">
+                    <input type="hidden" name="token" value=token />
+                    <FormError outcome />
+                    <SubmitButton pending=action.pending() label="Confirm my email" busy_label="Confirming…" />
+                </ActionForm>
+            </Show>
+            <p class="muted">"Trouble? " <A href="/login">"Log in"</A> " and send a new link from your account page."</p>
         </section>
     }
 }
