@@ -2,7 +2,7 @@
 // by mail, invitations and roles, the team switcher, and form validation.
 import { expect, test } from "@playwright/test";
 import { linkIn, waitForMail } from "./mail";
-import { PASSWORD, signUp, uniqueEmail, waitForHydration } from "./support";
+import { CONFIRM_SUBJECT, PASSWORD, signUp, uniqueEmail, waitForHydration } from "./support";
 
 test("sign up lands on the dashboard with the team's name", async ({ page }) => {
   const email = uniqueEmail("owner");
@@ -191,12 +191,10 @@ test("bad sign-up input is explained next to each field and creates nothing", as
   await expect(page.locator("#team_name-error")).toHaveCount(0);
   await expect(page).toHaveURL(/\/signup$/);
 
-  // A duplicate account is refused with a pointer to logging in.
+  // Signing up again with a taken address answers as for a new one (the page never
+  // tells whether an address has an account); the address's owner is told by mail.
   const email = uniqueEmail("twice");
-  await page.getByLabel("Work email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create team" }).click();
-  await expect(page).toHaveURL(/\/dashboard$/);
+  await signUp(page, email, "Ops");
   await page.getByRole("button", { name: "Log out" }).click();
   await page.goto("/signup");
   await waitForHydration(page);
@@ -204,5 +202,38 @@ test("bad sign-up input is explained next to each field and creates nothing", as
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByLabel("Team name").fill("Again");
   await page.getByRole("button", { name: "Create team" }).click();
-  await expect(page.locator("#email-error")).toContainText("already exists");
+  await expect(page.getByText("Check your inbox.")).toBeVisible();
+  const told = await waitForMail(email, "You already have a DreamOps account");
+  expect(told.text).toContain("/forgot-password");
+});
+
+test("an address is confirmed from the mailed link; until then the banner says so", async ({ page }) => {
+  const email = uniqueEmail("confirm");
+  await page.goto("/signup");
+  await waitForHydration(page);
+  await page.getByLabel("Work email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Team name").fill("Unconfirmed");
+  await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page.getByText("Check your inbox.")).toBeVisible();
+  // Signing in with the password works before confirming; the banner asks for it.
+  await page.getByRole("link", { name: "log in", exact: true }).click();
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  const banner = page.getByRole("complementary", { name: "Email confirmation" });
+  await expect(banner).toContainText(email);
+  await banner.getByRole("button", { name: "Send the link again" }).click();
+  await expect(banner.getByText("Sent.")).toBeVisible();
+
+  const latest = await waitForMail(email, CONFIRM_SUBJECT, 2);
+  await page.goto(linkIn(latest, "http"));
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Confirm my email" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByRole("complementary", { name: "Email confirmation" })).toHaveCount(0);
+  await page.goto("/settings/account");
+  await expect(page.getByTestId("email-status")).toHaveText("Confirmed.");
 });

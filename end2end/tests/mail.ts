@@ -24,7 +24,10 @@ async function mailsTo(to: string): Promise<Mail[]> {
   files.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
   const mails: Mail[] = [];
   for (const file of files) {
-    const parsed = await simpleParser(readFileSync(file));
+    const raw = readFileSync(file);
+    // Only the mails that name the address are parsed (a run stores hundreds).
+    if (!raw.toString("latin1").toLowerCase().includes(to.toLowerCase())) continue;
+    const parsed = await simpleParser(raw);
     const recipient = Array.isArray(parsed.to) ? parsed.to.map((a) => a.text).join(", ") : (parsed.to?.text ?? "");
     if (recipient.toLowerCase().includes(to.toLowerCase())) {
       mails.push({ to: recipient, subject: parsed.subject ?? "", text: parsed.text ?? "", html: parsed.html || "" });

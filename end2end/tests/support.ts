@@ -1,5 +1,6 @@
 // Helpers shared by the end-to-end tests.
 import { type Browser, expect, type Page } from "@playwright/test";
+import { linkIn, waitForMail } from "./mail";
 
 /** Waits until the browser has taken over the server-rendered page: clicks before that do nothing. */
 export async function waitForHydration(page: Page): Promise<void> {
@@ -38,7 +39,11 @@ export const SIGNED_IN_PAGES = [
 /** A password that passes every rule. */
 export const PASSWORD = "correct horse battery staple";
 
-/** Signs up through the form and waits for the dashboard. */
+/** The subject of the mail that confirms a new account's address. */
+export const CONFIRM_SUBJECT = "Confirm your email for DreamOps";
+
+/** Signs up through the form, confirms the address with the mailed link, and waits for
+ * the dashboard. */
 export async function signUp(page: Page, email: string, team: string): Promise<void> {
   await page.goto("/signup");
   await waitForHydration(page);
@@ -46,6 +51,11 @@ export async function signUp(page: Page, email: string, team: string): Promise<v
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByLabel("Team name").fill(team);
   await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page.getByText("Check your inbox.")).toBeVisible();
+  const mail = await waitForMail(email, CONFIRM_SUBJECT);
+  await page.goto(linkIn(mail, "http"));
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Confirm my email" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByTestId("team-name")).toHaveText(team);
 }
