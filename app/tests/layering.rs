@@ -56,10 +56,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("dashboard", &["agent"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "quota", "secrets", "state", "webhook_signature"]),
-    ("invitations", &["audit", "auth", "db", "state", "token"]),
+    ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),
     ("api_keys", &["audit", "state", "token"]),
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),
-    ("accounts", &["audit", "auth", "db", "ingest", "invitations", "mail", "token"]),
+    ("accounts", &["audit", "auth", "db", "ingest", "invitations", "mail", "state", "token"]),
 ];
 
 /// Files compiled only for tests, which may reach across layers to build their cases.

@@ -332,3 +332,24 @@ async fn without_an_smtp_server_mails_are_logged_and_listed_on_the_dev_page_only
     sending.stop().await;
     smtp.stop().await;
 }
+
+#[tokio::test]
+async fn an_invitation_is_mailed_with_the_same_link_the_admin_can_copy() {
+    use app::api::invitations::CreateInvitation;
+    use app::domain::account::Role;
+
+    let smtp = SmtpServer::start().await;
+    let app = mailing_to(&smtp.url()).await;
+    let owner = app.user();
+    owner.sign_up("owner@payments.example", "Payments").await;
+    let created =
+        owner.run(CreateInvitation { email: "Bob@Example.com".into(), role: Role::Operator }).await.expect("invited");
+    app.run_pending_jobs().await;
+    let subject = "owner@payments.example invited you to Payments on DreamOps";
+    let mail = smtp.wait_for("Bob@Example.com", subject, 1).await.remove(0);
+    assert_eq!(mail.link(PUBLIC_URL), format!("{PUBLIC_URL}{}", created.link));
+    assert!(mail.text.contains("as operator"), "{}", mail.text);
+    assert!(mail.html.contains(&format!("href=\"{PUBLIC_URL}{}\"", created.link)), "{}", mail.html);
+    app.stop().await;
+    smtp.stop().await;
+}

@@ -240,8 +240,8 @@ fn InviteForm(invite: ServerAction<CreateInvitation>, grantable: Vec<Role>) -> i
                         view! {
                             <div class="notice" role="status">
                                 <p>
-                                    "Send this single-use link to " <strong>{email}</strong>
-                                    ". It works for 7 days and is shown only now."
+                                    "We mailed the invitation to " <strong>{email}</strong>
+                                    ". You can also send them this single-use link yourself: it works for 7 days and is shown only now."
                                 </p>
                                 <InvitationLink link />
                             </div>

@@ -12,6 +12,11 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, name: &str) -> Result<(),
     Ok(())
 }
 
+/// The team's name.
+pub async fn name(db: impl PgExecutor<'_>, team: Uuid) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("select name from teams where id = $1").bind(team).fetch_one(db).await
+}
+
 /// Adds a member; `false` when they already belong to the team.
 pub async fn add_member(db: impl PgExecutor<'_>, team: Uuid, user: Uuid, role: Role) -> Result<bool, sqlx::Error> {
     let added =

@@ -1,5 +1,6 @@
-//! Invitations: an admin invites an email address with a role; the single-use link
-//! expires after 7 days; the invitee signs up or signs in through it and joins.
+//! Invitations: an admin invites an email address with a role; the single-use link is
+//! mailed to it (and shown to the admin to copy), expires after 7 days; the invitee
+//! signs up or signs in through it and joins.
 
 pub(crate) mod store;
 
@@ -14,6 +15,7 @@ use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
+use crate::server::mail::{self, Mail, letters};
 use crate::server::state::AppState;
 use crate::server::token;
 
@@ -54,6 +56,17 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
     .await
     .or_internal("an invitation query failed")?;
     acting.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
+    let team_name = db::teams::name(&mut *tx, acting.team_id).await.or_internal("an invitation query failed")?;
+    let letter = letters::invitation(
+        &acting.email,
+        &team_name,
+        role.as_str(),
+        &format!("{}/invitations/{token}", state.public_url()),
+        VALID_FOR.num_days(),
+    );
+    mail::queue(&mut tx, Mail { to: email.to_string(), purpose: "invitation", letter })
+        .await
+        .or_internal("queueing a mail failed")?;
     tx.commit().await.or_internal("an invitation query failed")?;
     Ok(CreatedInvitation { invitation, link: format!("/invitations/{token}") })
 }

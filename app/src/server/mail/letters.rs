@@ -107,6 +107,21 @@ pub fn password_was_reset(sign_in: &str) -> Letter {
     }
 }
 
+/// An invitation to join `team` as `role`, from `inviter`.
+pub fn invitation(inviter: &str, team: &str, role: &str, link: &str, days: i64) -> Letter {
+    Letter {
+        subject: format!("{inviter} invited you to {team} on {PRODUCT_NAME}"),
+        paragraphs: vec![
+            format!("{inviter} invited you to join the team {team} on {PRODUCT_NAME} as {role}."),
+            format!(
+                "{PRODUCT_NAME} turns alerts into incidents and helps the team diagnose and fix them. The link works once, for {days} days, for this address only."
+            ),
+        ],
+        action: Some(("Join the team".into(), link.to_string())),
+        small_print: vec!["Not expecting this? Ignore this mail: nothing happens without the link.".into()],
+    }
+}
+
 /// A link that confirms the address of a new account.
 pub fn verify_email(link: &str, hours: i64) -> Letter {
     Letter {
