@@ -404,3 +404,37 @@ async fn one_teams_alert_credentials_never_write_into_another_team() {
     }
     app.stop().await;
 }
+
+/// The account functions anyone may call signed out (they are reached from mailed
+/// links): without a valid link they change nothing and say nothing about any account.
+#[tokio::test]
+async fn the_signed_out_account_functions_change_nothing_without_a_valid_link() {
+    let app = TestApp::spawn().await;
+    let team = Team::create(&app, "alpha").await;
+    let db = app.db().await;
+    let snapshot = || async {
+        sqlx::query_scalar::<_, String>(
+            "select (select string_agg(u.email || u.password_hash || u.session_version || coalesce(u.email_verified_at::text, ''), '|' order by u.id) from users u)
+                 || (select count(*) from memberships)::text || (select count(*) from mails)::text",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    };
+    let before = snapshot().await;
+    let stranger = app.user();
+    let forged = app::server::token::random_hex(32);
+    for (endpoint, args) in [
+        ("reset_password", vec![("token", forged.clone()), ("password", "a new horse battery".to_string())]),
+        ("verify_email", vec![("token", forged.clone())]),
+    ] {
+        let status = call(&stranger, endpoint, &args).await.status();
+        assert_eq!(status, StatusCode::CONFLICT, "{endpoint} with a forged token");
+    }
+    let unknown = call(&stranger, "request_password_reset", &[("email", "nobody@else.example".into())]).await;
+    assert_eq!(unknown.status(), StatusCode::OK);
+    assert_eq!(snapshot().await, before, "nothing changed, no mail queued");
+    assert!(stranger.viewer().await.is_none(), "and nobody was signed in");
+    assert!(team.member(Role::Owner).viewer().await.is_some(), "the team's sessions carry on");
+    app.stop().await;
+}
