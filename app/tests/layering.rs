@@ -23,7 +23,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("egress", &["config"]),
     ("audit", &["db"]),
     ("state", &["config", "secrets", "live", "ingest", "mail"]),
-    ("auth", &["config", "db", "audit", "state"]),
+    ("auth", &["config", "db", "audit", "secrets", "state", "token"]),
     ("status", &["config", "db"]),
     // The job runner's mechanics, for every queue.
     ("jobs", &["config", "state"]),

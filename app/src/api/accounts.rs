@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::account::Viewer;
+use crate::domain::account::{SignInStep, TwoFactorSetup, Viewer};
 use crate::error::AppError;
 
 /// Creates an account: with a new team, whose address a mailed link confirms (the
@@ -27,12 +27,47 @@ pub async fn sign_up(
     Ok(())
 }
 
-/// Signs in; `next` is where to go afterwards (a path on this site).
+/// Signs in; `next` is where to go afterwards (a path on this site). With two-factor
+/// sign-in on, the answer asks for the code ([`log_in_with_code`]) instead.
 #[server(prefix = "/api", endpoint = "log_in")]
-pub async fn log_in(email: String, password: String, #[server(default)] next: Option<String>) -> Result<(), AppError> {
+pub async fn log_in(
+    email: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<SignInStep, AppError> {
     use crate::server::{accounts, auth::context::RequestContext};
     let request = RequestContext::current()?;
-    accounts::log_in(&request, &email, password).await?;
+    let step = accounts::log_in(&request, &email, password).await?;
+    if step == SignInStep::SignedIn {
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+    }
+    Ok(step)
+}
+
+/// The second step of signing in: a code from the authenticator app or a recovery
+/// code; `remember_device` skips it in this browser for 30 days.
+#[server(prefix = "/api", endpoint = "log_in_with_code")]
+pub async fn log_in_with_code(
+    code: String,
+    #[server(default)] remember_device: Option<String>,
+    #[server(default)] next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::auth::two_factor::{DEVICE_COOKIE, REMEMBER_FOR};
+    use crate::server::{accounts, auth::context::RequestContext};
+    let request = RequestContext::current()?;
+    let remember = remember_device.is_some_and(|value| !value.is_empty() && value != "false");
+    if let Some(token) = accounts::two_factor::sign_in_with_code(&request, &code, remember).await? {
+        let secure = if request.state.settings.sessions.secure_cookies { "; Secure" } else { "" };
+        let cookie = format!(
+            "{DEVICE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            REMEMBER_FOR.num_seconds()
+        );
+        if let (Some(response), Ok(value)) =
+            (use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(&cookie))
+        {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
+    }
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }
@@ -116,6 +151,43 @@ pub async fn change_email(new_email: String, password: String) -> Result<(), App
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
     crate::server::accounts::verification::change_email(&auth, &new_email, password).await
+}
+
+/// Starts setting up two-factor sign-in: the secret to scan, pending a first code.
+#[server(prefix = "/api", endpoint = "start_two_factor")]
+pub async fn start_two_factor() -> Result<TwoFactorSetup, AppError> {
+    let auth = crate::server::auth::context::current().await?;
+    crate::server::accounts::two_factor::start(&auth).await
+}
+
+/// Turns two-factor sign-in on with a first code; the recovery codes, shown once.
+#[server(prefix = "/api", endpoint = "confirm_two_factor")]
+pub async fn confirm_two_factor(code: String) -> Result<Vec<String>, AppError> {
+    let auth = crate::server::auth::context::current().await?;
+    crate::server::accounts::two_factor::confirm(&auth, &code).await
+}
+
+/// Turns two-factor sign-in off (the password confirms it).
+#[server(prefix = "/api", endpoint = "turn_off_two_factor")]
+pub async fn turn_off_two_factor(password: String) -> Result<(), AppError> {
+    let auth = crate::server::auth::context::current().await?;
+    crate::server::accounts::two_factor::turn_off(&auth, password).await
+}
+
+/// Whether the active team requires its members to use two-factor sign-in.
+#[server(prefix = "/api", endpoint = "team_two_factor", input = GetUrl)]
+pub async fn team_two_factor() -> Result<bool, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::accounts::two_factor::required_by_team(auth.state(), &auth.acting).await
+}
+
+/// Owners: requires (or no longer requires) every member to use two-factor sign-in.
+#[server(prefix = "/api", endpoint = "set_team_two_factor")]
+pub async fn set_team_two_factor(required: bool) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageOwners).await?;
+    crate::server::accounts::two_factor::require_for_team(auth.state(), &auth.acting, required).await
 }
 
 /// Changes the signed-in user's password; their other sessions end.

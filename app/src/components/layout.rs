@@ -139,12 +139,21 @@ pub fn AppLayout(children: Children) -> impl IntoView {
         <main id="main" class="container content" tabindex="-1">
             <Transition fallback=|| ()>
                 {move || {
-                    viewer
-                        .get()
-                        .and_then(Result::ok)
-                        .flatten()
-                        .filter(|viewer| !viewer.email_verified)
-                        .map(|viewer| view! { <UnconfirmedEmail email=viewer.email /> })
+                    viewer.get().and_then(Result::ok).flatten().map(|viewer| {
+                        view! {
+                            {viewer.two_factor_required.then(|| view! {
+                                <aside class="notice" aria-label="Two-factor sign-in required">
+                                    <p>
+                                        {viewer.team.team_name.clone()}
+                                        " requires two-factor sign-in. "
+                                        <A href="/settings/account">"Set it up on your account page"</A>
+                                        " to continue."
+                                    </p>
+                                </aside>
+                            })}
+                            {(!viewer.email_verified).then(|| view! { <UnconfirmedEmail email=viewer.email.clone() /> })}
+                        }
+                    })
                 }}
             </Transition>
             <ErrorBoundary fallback=|errors| {

@@ -196,6 +196,28 @@ pub enum Permission {
     DeleteTeam,
 }
 
+/// Where signing in with a password stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInStep {
+    /// Signed in.
+    SignedIn,
+    /// The password was right; a code from the authenticator app (or a recovery code)
+    /// is still to come.
+    CodeNeeded,
+}
+
+/// What enrolling in two-factor sign-in shows: the secret as a QR code for the
+/// authenticator app, and as text for typing in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSetup {
+    /// The secret in base32.
+    pub secret: String,
+    /// The `otpauth://` address the QR code holds.
+    pub otpauth_url: String,
+    /// The QR code, as SVG drawn by the server.
+    pub qr_svg: String,
+}
+
 /// A team as its members see it in lists and the team switcher.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamMembership {
@@ -218,6 +240,11 @@ pub struct Viewer {
     /// Whether a link mailed to it was used (until then: no invitations to accept, no
     /// notifications, no upgrade).
     pub email_verified: bool,
+    /// Whether they sign in with a second factor.
+    pub two_factor: bool,
+    /// The active team requires a second factor they have not set up: until they do,
+    /// only their account page works.
+    pub two_factor_required: bool,
     /// The active team and the role in it.
     pub team: TeamMembership,
     /// Every team the user belongs to, the active one included, by name.

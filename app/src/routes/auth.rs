@@ -5,8 +5,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::accounts::{LogIn, SignUp};
+use crate::api::accounts::{LogIn, LogInWithCode, SignUp};
 use crate::components::forms::{Field, FormError, Outcome, SubmitButton};
+use crate::domain::account::SignInStep;
 
 /// `/signup`: an account and a new team on the Free plan; then a mailed link confirms
 /// the address (and the page says so, whether or not the address had an account).
@@ -49,17 +50,22 @@ pub fn SignUpPage() -> impl IntoView {
     }
 }
 
-/// `/login`: email and password; `?next=` says where to go afterwards.
+/// `/login`: email and password, then the code when two-factor sign-in is on; `?next=`
+/// says where to go afterwards.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
     let outcome = Outcome::from(action.value());
     let next = move || use_query_map().with(|query| query.get("next")).unwrap_or_default();
+    let code_needed = move || matches!(outcome.get(), Some(Ok(SignInStep::CodeNeeded)));
     view! {
         <Title text="Log in" />
         <section class="panel auth-panel">
             <h1>"Log in"</h1>
-            <ActionForm action attr:novalidate=true attr:class="stacked-form">
+            <Show when=code_needed>
+                <SecondFactor next=next() />
+            </Show>
+            <ActionForm action attr:novalidate=true attr:class="stacked-form" attr:hidden=code_needed>
                 <input type="hidden" name="next" value=next />
                 <Field outcome name="email" label="Email" kind="email" autocomplete="username" />
                 <Field outcome name="password" label="Password" kind="password" autocomplete="current-password" />
@@ -71,5 +77,32 @@ pub fn LoginPage() -> impl IntoView {
             </ActionForm>
             <p class="muted">"New to DreamOps? " <A href="/signup">"Create a team"</A></p>
         </section>
+    }
+}
+
+/// The second step of signing in: the code from the authenticator app, or a recovery
+/// code.
+#[component]
+fn SecondFactor(next: String) -> impl IntoView {
+    let action = ServerAction::<LogInWithCode>::new();
+    let outcome = Outcome::from(action.value());
+    view! {
+        <ActionForm action attr:novalidate=true attr:class="stacked-form">
+            <input type="hidden" name="next" value=next />
+            <Field
+                outcome
+                name="code"
+                label="Authentication code"
+                autocomplete="one-time-code"
+                maxlength=16
+                hint="The 6 digits your authenticator app shows, or one of your recovery codes."
+            />
+            <label class="checkbox">
+                <input type="checkbox" name="remember_device" value="true" />
+                " Remember this browser for 30 days"
+            </label>
+            <FormError outcome />
+            <SubmitButton pending=action.pending() label="Verify" busy_label="Verifying…" />
+        </ActionForm>
     }
 }

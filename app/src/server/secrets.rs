@@ -20,16 +20,20 @@ use uuid::Uuid;
 
 use crate::server::config::SecretKey;
 
-/// Every column that holds sealed credentials, as (table, its key column, column); each
-/// table has a `team_id`. A test checks that every `bytea` column of the schema is here
-/// or known not to be.
-pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("integrations", "id", "secrets_ciphertext"),
-    ("clusters", "id", "credentials_ciphertext"),
-    ("team_llm_providers", "team_id", "key_ciphertext"),
-    ("team_notifications", "team_id", "pagerduty_key"),
-    ("team_notifications", "team_id", "slack_webhook"),
+/// Every column that holds sealed credentials, as (table, its team (a column, or the
+/// nil id for what belongs to a user), its key column, column). A test checks that
+/// every `bytea` column of the schema is here or known not to be.
+pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("integrations", "team_id", "id", "secrets_ciphertext"),
+    ("clusters", "team_id", "id", "credentials_ciphertext"),
+    ("team_llm_providers", "team_id", "team_id", "key_ciphertext"),
+    ("team_notifications", "team_id", "team_id", "pagerduty_key"),
+    ("team_notifications", "team_id", "team_id", "slack_webhook"),
+    ("two_factor", NO_TEAM, "user_id", "secret"),
 ];
+
+/// The team of a credential that belongs to a user, not a team.
+const NO_TEAM: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
 
 /// The first byte of a credential sealed to its place (key ids are 1 to 255).
 const PLACED: u8 = 0;
@@ -68,6 +72,11 @@ impl Place {
     /// The team's Slack incoming-webhook address.
     pub fn slack_webhook(team: Uuid) -> Self {
         Place { table: "team_notifications", column: "slack_webhook", team, row: team }
+    }
+
+    /// A user's two-factor secret (`two_factor.secret`).
+    pub fn two_factor(user: Uuid) -> Self {
+        Place { table: "two_factor", column: "secret", team: Uuid::nil(), row: user }
     }
 
     fn associated_data(&self) -> String {
@@ -292,10 +301,10 @@ pub async fn reseal(db: &PgPool, cipher: &Cipher, what: Reseal) -> Result<u64, S
         Reseal::ToTheirPlaces => None,
         Reseal::ToTheCurrentKey => Some(i32::from(cipher.current)),
     };
-    for &(table, key, column) in SEALED_COLUMNS {
+    for &(table, team, key, column) in SEALED_COLUMNS {
         // Identifiers from the constant above, never from input.
         let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(&format!(
-            "select team_id, {key}, {column} from {table}
+            "select {team}, {key}, {column} from {table}
              where {column} is not null
                and (get_byte({column}, 0) <> $1 or ($2::integer is not null and get_byte({column}, 1) <> $2))
              for update"

@@ -47,8 +47,13 @@ impl Viewer {
     /// user still in the team with the same role. Read afresh from the session store.
     async fn still_signed_in(&self, state: &AppState) -> bool {
         let session = Session::new(Some(self.session), Arc::new(PostgresStore::new(state.db.clone())), None);
-        let context =
-            RequestContext { state: state.clone(), session, client_addr: self.client_addr.clone(), host: None };
+        let context = RequestContext {
+            state: state.clone(),
+            session,
+            client_addr: self.client_addr.clone(),
+            host: None,
+            device: None,
+        };
         authenticate(context)
             .await
             .is_ok_and(|now| now.acting.user_id == self.user && now.team_id() == self.team && now.role() == self.role)

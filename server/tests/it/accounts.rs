@@ -19,7 +19,7 @@ fn log_in(email: &str, password: &str) -> LogIn {
 }
 
 /// The fields a refusal names, in order; panics unless the input was refused as invalid.
-fn refused_fields(answer: Result<(), AppError>) -> Vec<FieldError> {
+fn refused_fields<T: std::fmt::Debug>(answer: Result<T, AppError>) -> Vec<FieldError> {
     match answer {
         Err(AppError::Validation(fields)) => fields,
         other => panic!("not refused as invalid input: {other:?}"),

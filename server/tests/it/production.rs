@@ -90,7 +90,7 @@ async fn after_a_rotation_old_credentials_open_and_reseal_moves_them_to_the_new_
     rotated(&mut settings);
     assert!(server::startup::reseal(settings).await.unwrap() >= 1, "the cluster's credentials at least");
     let db = first.db().await;
-    for (table, _, column) in SEALED_COLUMNS {
+    for (table, _, _, column) in SEALED_COLUMNS {
         let ids: Vec<(i32, i32)> = sqlx::query_as(&format!(
             "select get_byte({column}, 0), get_byte({column}, 1) from {table} where {column} is not null"
         ))
@@ -165,6 +165,8 @@ async fn every_binary_column_is_known_as_sealed_or_not() {
         ("integrations", "token_hash"),
         ("invitations", "token_hash"),
         ("password_resets", "token_hash"),
+        ("recovery_codes", "code_hash"),
+        ("remembered_devices", "token_hash"),
         ("secret_keys", "check_sealed"),
         ("stripe_events", "payload"),
     ];
@@ -179,12 +181,12 @@ async fn every_binary_column_is_known_as_sealed_or_not() {
     let unknown: Vec<&(String, String)> = columns
         .iter()
         .filter(|(table, column)| {
-            !SEALED_COLUMNS.iter().any(|(t, _, c)| t == table && c == column)
+            !SEALED_COLUMNS.iter().any(|(t, _, _, c)| t == table && c == column)
                 && !NOT_SEALED.iter().any(|(t, c)| t == table && c == column)
         })
         .collect();
     assert!(unknown.is_empty(), "say in SEALED_COLUMNS or here whether these hold credentials: {unknown:?}");
-    let listed = SEALED_COLUMNS.iter().map(|(t, _, c)| (*t, *c)).chain(NOT_SEALED.iter().copied());
+    let listed = SEALED_COLUMNS.iter().map(|(t, _, _, c)| (*t, *c)).chain(NOT_SEALED.iter().copied());
     for (table, column) in listed {
         assert!(columns.iter().any(|(t, c)| t == table && c == column), "{table}.{column} is a binary column");
     }

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::accounts::{ChangeEmail, ChangePassword, CreateTeam, ResendVerification};
+use crate::api::accounts::{
+    ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, ResendVerification, StartTwoFactor, TurnOffTwoFactor,
+};
 use crate::api::members::LeaveTeam;
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
@@ -64,6 +66,7 @@ pub fn AccountPage() -> impl IntoView {
                         <SubmitButton pending=move_to.pending() label="Send confirmation link" busy_label="Sending…" />
                     </ActionForm>
                 </section>
+                <TwoFactorSection on=viewer.two_factor required=viewer.two_factor_required />
                 <section class="panel" aria-labelledby="password-title">
                     <h2 id="password-title">"Change password"</h2>
                     <ActionForm action=change attr:novalidate=true attr:class="stacked-form">
@@ -99,5 +102,79 @@ pub fn AccountPage() -> impl IntoView {
                 </section>
             }
         } />
+    }
+}
+
+/// Two-factor sign-in: on (and a way to turn it off), or setting it up — the QR code
+/// to scan, a first code to confirm, then the recovery codes, shown once.
+#[component]
+fn TwoFactorSection(on: bool, required: bool) -> impl IntoView {
+    let start = ServerAction::<StartTwoFactor>::new();
+    let confirm = ServerAction::<ConfirmTwoFactor>::new();
+    let turn_off = ServerAction::<TurnOffTwoFactor>::new();
+    let confirmed = Outcome::from(confirm.value());
+    let turned_off = Outcome::from(turn_off.value());
+    let setup = move || start.value().get().and_then(Result::ok);
+    let codes = move || confirm.value().get().and_then(Result::ok);
+    view! {
+        <section class="panel" aria-labelledby="two-factor-title">
+            <h2 id="two-factor-title">"Two-factor sign-in"</h2>
+            {required.then(|| view! {
+                <p class="notice" role="alert">"Your team requires two-factor sign-in: set it up to continue."</p>
+            })}
+            {if on {
+                view! {
+                    <p data-testid="two-factor-status">"On: signing in asks for a code from your authenticator app."</p>
+                    <Show
+                        when=move || matches!(turned_off.get(), Some(Ok(())))
+                        fallback=move || view! {
+                            <ActionForm action=turn_off attr:novalidate=true attr:class="stacked-form">
+                                <Field outcome=turned_off name="password" id="two-factor-password" label="Your password" kind="password" autocomplete="current-password" />
+                                <FormError outcome=turned_off />
+                                <SubmitButton pending=turn_off.pending() label="Turn off two-factor sign-in" busy_label="Turning off…" />
+                            </ActionForm>
+                        }
+                    >
+                        <p class="notice" role="status">"Two-factor sign-in is off."</p>
+                    </Show>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <Show
+                        when=move || codes().is_some()
+                        fallback=move || view! {
+                            <p data-testid="two-factor-status">"Off. With it on, signing in also asks for a code from an authenticator app."</p>
+                            <Show
+                                when=move || setup().is_some()
+                                fallback=move || view! {
+                                    <button type="button" class="button secondary" disabled=move || start.pending().get() on:click=move |_| { start.dispatch(StartTwoFactor {}); }>
+                                        "Set up two-factor sign-in"
+                                    </button>
+                                    <FormError outcome=start.value() />
+                                }
+                            >
+                                {move || setup().map(|setup| view! {
+                                    <p>"Scan this code with your authenticator app, or type the key in."</p>
+                                    <div class="qr-code" inner_html=setup.qr_svg></div>
+                                    <p>"Key: " <code data-testid="two-factor-secret">{setup.secret}</code></p>
+                                })}
+                                <ActionForm action=confirm attr:novalidate=true attr:class="stacked-form">
+                                    <Field outcome=confirmed name="code" id="enrol-code" label="Code from the app" autocomplete="one-time-code" maxlength=6 />
+                                    <FormError outcome=confirmed />
+                                    <SubmitButton pending=confirm.pending() label="Turn on" busy_label="Checking…" />
+                                </ActionForm>
+                            </Show>
+                        }
+                    >
+                        <p class="notice" role="status">"Two-factor sign-in is on. Save these recovery codes now: each signs you in once if you lose your phone, and they are not shown again."</p>
+                        <ul class="recovery-codes" data-testid="recovery-codes">
+                            {move || codes().unwrap_or_default().into_iter().map(|code| view! { <li>{code}</li> }).collect::<Vec<_>>()}
+                        </ul>
+                    </Show>
+                }
+                    .into_any()
+            }}
+        </section>
     }
 }

@@ -1,8 +1,10 @@
-//! `/settings/members`: who is in the team, with what role; invitations.
+//! `/settings/members`: who is in the team, with what role; invitations; whether the
+//! team requires two-factor sign-in.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::accounts::{SetTeamTwoFactor, team_two_factor};
 use crate::api::invitations::{CreateInvitation, RevokeInvitation, list_invitations};
 use crate::api::members::{ChangeMemberRole, RemoveMember, list_members};
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
@@ -34,6 +36,8 @@ fn Members(viewer: Viewer) -> impl IntoView {
         move || (invite.version().get(), revoke.version().get()),
         move |_| async move { if manage { list_invitations().await.map(Some) } else { Ok(None) } },
     );
+    let set_two_factor = ServerAction::<SetTeamTwoFactor>::new();
+    let two_factor = Resource::new(move || set_two_factor.version().get(), |_| team_two_factor());
     let me = viewer.user_id;
     // Roles the viewer may hand out: admins up to operator, owners any.
     let grantable: Vec<Role> = Role::ALL.into_iter().filter(|role| manage_owners || *role >= Role::Operator).collect();
@@ -142,6 +146,50 @@ fn Members(viewer: Viewer) -> impl IntoView {
                 </Transition>
             </section>
         </Show>
+        <Show when=move || manage_owners>
+            <TeamTwoFactor required=two_factor set_two_factor />
+        </Show>
+    }
+}
+
+/// Owners: whether every member must sign in with a second factor.
+#[component]
+fn TeamTwoFactor(
+    required: Resource<Result<bool, crate::error::AppError>>,
+    set_two_factor: ServerAction<SetTeamTwoFactor>,
+) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="team-two-factor-title">
+            <h2 id="team-two-factor-title">"Two-factor sign-in"</h2>
+            <FormError outcome=set_two_factor.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    required.get().map(|result| match result {
+                        Ok(required) => view! {
+                            <p data-testid="team-two-factor">
+                                {if required {
+                                    "Required: members without it can use only their account page until they set it up."
+                                } else {
+                                    "Optional: each member chooses."
+                                }}
+                            </p>
+                            <button
+                                type="button"
+                                class="button secondary"
+                                disabled=move || set_two_factor.pending().get()
+                                on:click=move |_| {
+                                    set_two_factor.dispatch(SetTeamTwoFactor { required: !required });
+                                }
+                            >
+                                {if required { "Make it optional" } else { "Require it for every member" }}
+                            </button>
+                        }
+                            .into_any(),
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                    })
+                }}
+            </Transition>
+        </section>
     }
 }
 

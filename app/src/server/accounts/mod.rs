@@ -1,14 +1,16 @@
 //! Accounts: signing up (with a new team or through an invitation), signing in and
 //! out, changing the password, creating and switching teams; [`reset`]: resetting a
-//! forgotten password; [`verification`]: confirming an address, and moving to another.
+//! forgotten password; [`verification`]: confirming an address, and moving to another;
+//! [`two_factor`]: sign-in with a second factor.
 
 pub mod reset;
+pub mod two_factor;
 pub mod verification;
 
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::domain::account::{Email, Role, TeamName, check_password_length};
+use crate::domain::account::{Email, Role, SignInStep, TeamName, check_password_length};
 use crate::error::{AppError, Checks, OrInternal};
 use crate::server::audit::{self, Actor, Event};
 use crate::server::auth::context::{Authenticated, RequestContext};
@@ -159,8 +161,9 @@ async fn tell_the_account_holder(state: &crate::server::state::AppState, email: 
 /// The message for any failed sign-in: it never says whether the account exists.
 const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
 
-/// Signs in with email and password, subject to throttling.
-pub async fn log_in(request: &RequestContext, email: &str, password: String) -> Result<(), AppError> {
+/// Signs in with email and password, subject to throttling; with a second factor (and
+/// a browser not remembered), the code is awaited before the session starts.
+pub async fn log_in(request: &RequestContext, email: &str, password: String) -> Result<SignInStep, AppError> {
     let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
     if password.is_empty() {
         return Err(AppError::field("password", "Enter your password."));
@@ -185,6 +188,9 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         return Err(AppError::field("password", WRONG_CREDENTIALS));
     };
     attempt.succeeded(pool).await?;
+    if two_factor::awaits_code(request, &user).await? {
+        return Ok(SignInStep::CodeNeeded);
+    }
     let team_id = sign_in(request, user.id, user.session_version).await?;
     audit::record(
         pool,
@@ -198,7 +204,8 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         },
     )
     .await
-    .or_internal("an account query failed")
+    .or_internal("an account query failed")?;
+    Ok(SignInStep::SignedIn)
 }
 
 /// Starts a session of `user_id` (at `session_version`) in the first of their teams;

@@ -27,6 +27,8 @@ pub struct RequestContext {
     pub client_addr: String,
     /// The `Host` the request was sent to, if it said.
     pub host: Option<String>,
+    /// The cookie of a browser remembered for two-factor sign-in, if it sent one.
+    pub device: Option<String>,
 }
 
 impl RequestContext {
@@ -44,7 +46,16 @@ impl RequestContext {
             .unwrap_or_else(|| "unknown".to_string());
         let host =
             parts.headers.get(axum::http::header::HOST).and_then(|value| value.to_str().ok()).map(str::to_string);
-        Ok(RequestContext { state, session, client_addr, host })
+        let device = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|cookies| cookies.split(';'))
+            .filter_map(|cookie| cookie.trim().split_once('='))
+            .find(|(name, _)| *name == super::two_factor::DEVICE_COOKIE)
+            .map(|(_, value)| value.to_string());
+        Ok(RequestContext { state, session, client_addr, host, device })
     }
 
     /// The context of the server function or page being handled.
@@ -76,6 +87,11 @@ pub struct Authenticated {
     pub sign_in: SignIn,
     /// Whether the user's address is verified.
     pub email_verified: bool,
+    /// Whether the user signs in with a second factor.
+    pub two_factor: bool,
+    /// The active team requires a second factor and the user has none yet: only their
+    /// own account may be used until they set it up.
+    pub two_factor_required: bool,
 }
 
 impl Authenticated {
@@ -94,9 +110,19 @@ impl Authenticated {
         self.acting.role
     }
 
-    /// Refuses with 403 unless their role allows `permission`.
+    /// Refuses with 403 unless their role allows `permission`, and with 409 while the
+    /// team requires a second factor they have not set up.
     pub fn require(self, permission: Permission) -> Result<Self, AppError> {
-        if self.role().can(permission) { Ok(self) } else { Err(AppError::Forbidden) }
+        if !self.role().can(permission) {
+            return Err(AppError::Forbidden);
+        }
+        if self.two_factor_required {
+            return Err(AppError::Conflict(format!(
+                "{} requires two-factor sign-in: set it up on your account page to continue.",
+                self.team.team_name
+            )));
+        }
+        Ok(self)
     }
 
     /// Refuses (409) what an account whose address is not verified may not do yet —
@@ -120,6 +146,8 @@ impl Authenticated {
             user_id: self.acting.user_id,
             email: self.acting.email.clone(),
             email_verified: self.email_verified,
+            two_factor: self.two_factor,
+            two_factor_required: self.two_factor_required,
             team: self.team.clone(),
             teams,
         })
@@ -140,8 +168,8 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     let found = db::teams::user_in_team(pool, sign_in.user_id, sign_in.team_id)
         .await
         .or_internal("loading the signed-in user failed")?;
-    let Some((user, membership)) =
-        found.filter(|(user, _)| !expired && user.session_version == sign_in.session_version)
+    let Some((user, membership, team_requires_two_factor)) =
+        found.filter(|(user, _, _)| !expired && user.session_version == sign_in.session_version)
     else {
         session::end(&request.session).await?;
         return Err(AppError::Unauthorized);
@@ -165,6 +193,7 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
     };
     session::keep_alive(&request.session, request.state.settings.sessions.renewal()).await?;
     let email_verified = user.email_verified;
+    let two_factor = user.two_factor;
     let acting = Acting {
         team_id: team.team_id,
         user_id: user.id,
@@ -172,7 +201,8 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
         role: team.role,
         client_addr: request.client_addr.clone(),
     };
-    Ok(Authenticated { request, acting, team, sign_in, email_verified })
+    let two_factor_required = team_requires_two_factor && !two_factor;
+    Ok(Authenticated { request, acting, team, sign_in, email_verified, two_factor, two_factor_required })
 }
 
 /// Remembers who is signed in for the rest of one request: a server-rendered page

@@ -6,3 +6,4 @@ mod login_attempts;
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod two_factor;

@@ -12,6 +12,31 @@ use crate::error::AppError;
 const KEY: &str = "auth";
 /// The key under which the time of the session's last renewal is stored (Unix ms).
 const RENEWED_KEY: &str = "renewed_at";
+/// The key under which a sign-in waiting for its second factor is stored.
+const PENDING_KEY: &str = "pending_second_factor";
+/// How long a right password waits for its second factor.
+pub const SECOND_FACTOR_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A right password whose second factor is still to come (not signed in yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSecondFactor {
+    pub user_id: Uuid,
+    pub email: String,
+    pub session_version: i32,
+    /// Until when the code may come (Unix seconds).
+    pub until: i64,
+}
+
+/// Remembers a right password, waiting for its second factor.
+pub async fn await_second_factor(session: &Session, pending: &PendingSecondFactor) -> Result<(), AppError> {
+    session.insert(PENDING_KEY, pending).await.map_err(session_error)
+}
+
+/// The sign-in waiting for its second factor, if it has not expired.
+pub async fn pending_second_factor(session: &Session) -> Result<Option<PendingSecondFactor>, AppError> {
+    let pending = session.get::<PendingSecondFactor>(PENDING_KEY).await.map_err(session_error)?;
+    Ok(pending.filter(|pending| pending.until > chrono::Utc::now().timestamp()))
+}
 
 /// The sign-in stored in a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +60,7 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 /// sign-in (session fixation) is worthless afterwards.
 pub async fn start(session: &Session, sign_in: &SignIn) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
+    session.remove_value(PENDING_KEY).await.map_err(session_error)?;
     session.insert(KEY, sign_in).await.map_err(session_error)?;
     session.insert(RENEWED_KEY, now_ms()).await.map_err(session_error)
 }

@@ -65,13 +65,14 @@ pub async fn membership(
     Ok(row.map(Into::into))
 }
 
-/// The user and their membership of `team` (if they still belong to it), in one round
-/// trip: what every signed-in request reads after its session.
+/// The user, their membership of `team` (if they still belong to it) and whether that
+/// team requires a second factor, in one round trip: what every signed-in request reads
+/// after its session.
 pub async fn user_in_team(
     db: impl PgExecutor<'_>,
     user: Uuid,
     team: Uuid,
-) -> Result<Option<(super::users::UserRow, Option<TeamMembership>)>, sqlx::Error> {
+) -> Result<Option<(super::users::UserRow, Option<TeamMembership>, bool)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -79,15 +80,16 @@ pub async fn user_in_team(
         team_id: Option<Uuid>,
         team_name: Option<String>,
         role: Option<String>,
+        requires_two_factor: Option<bool>,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "select u.id, u.email::text as email, u.password_hash, u.session_version,
-                u.email_verified_at is not null as email_verified, t.id as team_id, t.name as team_name, m.role
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "select {}, t.id as team_id, t.name as team_name, m.role, t.require_two_factor as requires_two_factor
          from users u
          left join memberships m on m.user_id = u.id and m.team_id = $2
          left join teams t on t.id = m.team_id
          where u.id = $1",
-    )
+        super::users::USER_COLUMNS
+    ))
     .bind(user)
     .bind(team)
     .fetch_optional(db)
@@ -97,7 +99,7 @@ pub async fn user_in_team(
             (Some(team_id), Some(team_name), Some(role)) => Some(MembershipRow { team_id, team_name, role }.into()),
             _ => None,
         };
-        (row.user, membership)
+        (row.user, membership, row.requires_two_factor.unwrap_or(false))
     }))
 }
 

@@ -12,7 +12,14 @@ pub struct UserRow {
     pub session_version: i32,
     /// Whether a link mailed to the address was used.
     pub email_verified: bool,
+    /// Whether they sign in with a second factor.
+    pub two_factor: bool,
 }
+
+/// The columns of a [`UserRow`], from `users u`.
+pub(super) const USER_COLUMNS: &str = "u.id, u.email::text as email, u.password_hash, u.session_version,
+    u.email_verified_at is not null as email_verified,
+    exists (select 1 from two_factor f where f.user_id = u.id and f.enabled_at is not null) as two_factor";
 
 /// Inserts a user; `None` when the email is taken (in any capitalisation).
 pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, email: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
@@ -28,24 +35,15 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, email: &str, password_has
 
 /// The user with this email (compared without regard to case).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, email::text, password_hash, session_version, email_verified_at is not null as email_verified
-         from users where email = $1::citext",
-    )
-    .bind(email)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("select {USER_COLUMNS} from users u where u.email = $1::citext"))
+        .bind(email)
+        .fetch_optional(db)
+        .await
 }
 
 /// The user with this id.
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, email::text, password_hash, session_version, email_verified_at is not null as email_verified
-         from users where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("select {USER_COLUMNS} from users u where u.id = $1")).bind(id).fetch_optional(db).await
 }
 
 /// Sets a new password hash and bumps the session version; returns the new version.
