@@ -25,4 +25,5 @@ mod smtp_server;
 mod support;
 mod teams;
 mod tenancy;
+mod two_factor;
 mod verification;

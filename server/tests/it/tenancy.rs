@@ -61,6 +61,10 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
             Permission::ReadTeam,
             vec![("new_email", "moved@else.example".into()), ("password", "wrong".into())],
         ),
+        ("confirm_two_factor", Permission::ReadTeam, vec![("code", "000000".into())]),
+        ("turn_off_two_factor", Permission::ReadTeam, vec![("password", "wrong".into())]),
+        ("team_two_factor", Permission::ReadTeam, vec![]),
+        ("set_team_two_factor", Permission::ManageOwners, vec![("required", "false".into())]),
         ("change_member_role", Permission::ManageMembers, vec![("user_id", nobody.clone()), ("role", "viewer".into())]),
         ("remove_member", Permission::ManageMembers, vec![("user_id", nobody.clone())]),
         (
@@ -172,6 +176,7 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
 
 const QUERIES: &[&str] = &[
     "list_members",
+    "team_two_factor",
     "list_invitations",
     "list_api_keys",
     "list_audit_log",
