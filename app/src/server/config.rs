@@ -749,7 +749,12 @@ mod tests {
     #[test]
     fn a_deployment_without_stripe_keys_sells_nothing_unless_its_operator_chose_test_mode() {
         let key = "ab".repeat(32);
-        let production = [("LEPTOS_ENV", "PROD"), ("PUBLIC_URL", "https://x.example"), ("DREAMOPS_SECRET_KEY", &key)];
+        let production = [
+            ("LEPTOS_ENV", "PROD"),
+            ("PUBLIC_URL", "https://x.example"),
+            ("DREAMOPS_SECRET_KEY", &key),
+            ("SMTP_URL", "smtp://mail.example:25"),
+        ];
         let mode = |extra: &[(&str, &str)]| {
             let vars: Vec<(&str, &str)> = production.iter().chain(extra).copied().collect();
             settings(&vars).map(|s| (s.stripe.mode, s.stripe.test_mode(), s.stripe.upgrades()))
