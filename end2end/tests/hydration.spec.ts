@@ -17,7 +17,17 @@ test("every signed-in page hydrates without an error when loaded directly", asyn
   await expect(page.getByTestId("recommended-actions")).toContainText("Raise healthy-app's memory limit");
   const incident = page.url();
 
-  const pages = [...SIGNED_IN_PAGES, incident, cluster, "/pricing", "/status"];
+  const pages = [
+    ...SIGNED_IN_PAGES,
+    incident,
+    cluster,
+    "/pricing",
+    "/status",
+    // The pages mailed links lead to (a link's token is in its address).
+    "/forgot-password",
+    "/reset-password?token=0000",
+    "/verify-email?token=0000",
+  ];
   for (const address of pages) {
     const fresh = await page.context().newPage();
     const errors = collectErrors(fresh);
