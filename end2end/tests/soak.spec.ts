@@ -12,7 +12,8 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { expect, test } from "@playwright/test";
-import { PASSWORD } from "./support";
+import { linkIn, waitForMail } from "./mail";
+import { CONFIRM_SUBJECT, PASSWORD } from "./support";
 import { ImageServer, deployment } from "./instance";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -101,19 +102,25 @@ async function call(url: string, team: Team, endpoint: string, form: Record<stri
   return response.body ? JSON.parse(response.body) : null;
 }
 
-/** A new team on Pro (through test mode's checkout) with the demo cluster and an API key. */
+/** A new team on Pro (through test mode's checkout) with the demo cluster and an API key;
+ * its address confirmed with the mailed link, which signs it in. */
 async function newTeam(url: string, n: number): Promise<Team> {
+  const email = `soak-${n}-${Date.now()}@example.com`;
   const signUp = await fetch(`${url}/api/sign_up`, {
     method: "POST",
     redirect: "manual",
-    body: new URLSearchParams({
-      email: `soak-${n}-${Date.now()}@example.com`,
-      password: PASSWORD,
-      team_name: `Soak ${n}`,
-    }),
+    body: new URLSearchParams({ email, password: PASSWORD, team_name: `Soak ${n}` }),
   });
   expect(signUp.status, await signUp.clone().text()).toBeLessThan(400);
-  const cookie = signUp.headers
+  const link = linkIn(await waitForMail(email, CONFIRM_SUBJECT), "http");
+  const token = new URL(link).searchParams.get("token") ?? "";
+  const confirmed = await fetch(`${url}/api/verify_email`, {
+    method: "POST",
+    redirect: "manual",
+    body: new URLSearchParams({ token }),
+  });
+  expect(confirmed.status, await confirmed.clone().text()).toBeLessThan(400);
+  const cookie = confirmed.headers
     .getSetCookie()
     .map((line) => line.split(";")[0])
     .join("; ");

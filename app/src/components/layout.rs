@@ -4,8 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::PRODUCT_NAME;
-use crate::api::accounts::{LogOut, ResendVerification, SwitchTeam};
-use crate::components::forms::FormError;
+use crate::api::accounts::{LogOut, SwitchTeam};
 use crate::components::viewer::{ViewerResource, use_viewer};
 use crate::domain::account::{Permission, Viewer};
 
@@ -137,25 +136,6 @@ pub fn AppLayout(children: Children) -> impl IntoView {
             </div>
         </header>
         <main id="main" class="container content" tabindex="-1">
-            <Transition fallback=|| ()>
-                {move || {
-                    viewer.get().and_then(Result::ok).flatten().map(|viewer| {
-                        view! {
-                            {viewer.two_factor_required.then(|| view! {
-                                <aside class="notice" aria-label="Two-factor sign-in required">
-                                    <p>
-                                        {viewer.team.team_name.clone()}
-                                        " requires two-factor sign-in. "
-                                        <A href="/settings/account">"Set it up on your account page"</A>
-                                        " to continue."
-                                    </p>
-                                </aside>
-                            })}
-                            {(!viewer.email_verified).then(|| view! { <UnconfirmedEmail email=viewer.email.clone() /> })}
-                        }
-                    })
-                }}
-            </Transition>
             <ErrorBoundary fallback=|errors| {
                 view! { <PageError errors /> }
             }>{children()}</ErrorBoundary>
@@ -166,42 +146,6 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                 <span class="muted">"AI-assisted on-call for Kubernetes teams"</span>
             </div>
         </footer>
-    }
-}
-
-/// Asks a signed-in user whose address is not confirmed yet to use the mailed link, and
-/// offers to send it again.
-#[component]
-fn UnconfirmedEmail(email: String) -> impl IntoView {
-    let resend = ServerAction::<ResendVerification>::new();
-    let sent = move || matches!(resend.value().get(), Some(Ok(())));
-    view! {
-        <aside class="notice unconfirmed-email" aria-label="Email confirmation">
-            <p>
-                "Confirm your email address: we mailed a link to " <strong>{email}</strong>
-                ". Until then you cannot accept invitations, get notifications or upgrade."
-            </p>
-            <Show
-                when=sent
-                fallback=move || {
-                    view! {
-                        <button
-                            type="button"
-                            class="button secondary small"
-                            disabled=move || resend.pending().get()
-                            on:click=move |_| {
-                                resend.dispatch(ResendVerification {});
-                            }
-                        >
-                            "Send the link again"
-                        </button>
-                        <FormError outcome=resend.value() />
-                    }
-                }
-            >
-                <p role="status">"Sent. It works for 24 hours."</p>
-            </Show>
-        </aside>
     }
 }
 

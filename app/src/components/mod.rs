@@ -1,5 +1,6 @@
 //! Reusable pieces of the interface, used by more than one page.
 
+pub mod account_notices;
 pub mod analysis;
 pub mod charts;
 pub mod forms;

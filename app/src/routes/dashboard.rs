@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::incidents::get_dashboard;
+use crate::components::account_notices::AccountNotices;
 use crate::components::charts::{BarChart, DonutChart, LineChart};
 use crate::components::forms::LoadError;
 use crate::components::incident::{When, duration, severity_class};
@@ -30,7 +31,9 @@ pub fn DashboardPage() -> impl IntoView {
         <Title text="Dashboard" />
         <SignedIn children=move |viewer| {
             let can_manage = viewer.can(Permission::ManageMembers);
+            let notices = viewer.clone();
             view! {
+                <AccountNotices viewer=notices />
                 <div class="page-header">
                     <div>
                         <p class="eyebrow">"Dashboard"</p>
