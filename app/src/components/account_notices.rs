@@ -1,7 +1,7 @@
 //! What a signed-in user must still do about their account, shown on the dashboard (a
 //! lazy page, so that it costs a first visit nothing; the account page says the same in
-//! its own sections): confirm their address (and have the link sent again), or set up
-//! the two-factor sign-in their team requires.
+//! its own sections, with the same [`ResendConfirmation`]): confirm their address (and
+//! have the link sent again), or set up the two-factor sign-in their team requires.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -34,34 +34,42 @@ pub fn AccountNotices(viewer: Viewer) -> impl IntoView {
 /// to send it again.
 #[component]
 fn UnconfirmedEmail(email: String) -> impl IntoView {
-    let resend = ServerAction::<ResendVerification>::new();
-    let sent = move || matches!(resend.value().get(), Some(Ok(())));
     view! {
         <aside class="notice unconfirmed-email" aria-label="Email confirmation">
             <p>
                 "Confirm your email address: we mailed a link to " <strong>{email}</strong>
                 ". Until then you cannot accept invitations, get notifications or upgrade."
             </p>
-            <Show
-                when=sent
-                fallback=move || {
-                    view! {
-                        <button
-                            type="button"
-                            class="button secondary small"
-                            disabled=move || resend.pending().get()
-                            on:click=move |_| {
-                                resend.dispatch(ResendVerification {});
-                            }
-                        >
-                            "Send the link again"
-                        </button>
-                        <FormError outcome=resend.value() />
-                    }
-                }
-            >
-                <p role="status">"Sent. It works for 24 hours."</p>
-            </Show>
+            <ResendConfirmation />
         </aside>
+    }
+}
+
+/// Sends the link that confirms the signed-in user's address again, and says so.
+#[component]
+pub fn ResendConfirmation() -> impl IntoView {
+    let resend = ServerAction::<ResendVerification>::new();
+    let sent = move || matches!(resend.value().get(), Some(Ok(())));
+    view! {
+        <Show
+            when=sent
+            fallback=move || {
+                view! {
+                    <button
+                        type="button"
+                        class="button secondary small"
+                        disabled=move || resend.pending().get()
+                        on:click=move |_| {
+                            resend.dispatch(ResendVerification {});
+                        }
+                    >
+                        "Send the link again"
+                    </button>
+                    <FormError outcome=resend.value() />
+                }
+            }
+        >
+            <p role="status">"Sent. It works for 24 hours."</p>
+        </Show>
     }
 }

@@ -4,9 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::accounts::{
-    ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, ResendVerification, StartTwoFactor, TurnOffTwoFactor,
+    ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, StartTwoFactor, TurnOffTwoFactor,
 };
 use crate::api::members::LeaveTeam;
+use crate::components::account_notices::ResendConfirmation;
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
 
@@ -18,7 +19,6 @@ pub fn AccountPage() -> impl IntoView {
         <SignedIn children=|viewer| {
             let change = ServerAction::<ChangePassword>::new();
             let move_to = ServerAction::<ChangeEmail>::new();
-            let resend = ServerAction::<ResendVerification>::new();
             let moving = Outcome::from(move_to.value());
             let verified = viewer.email_verified;
             let create_team = ServerAction::<CreateTeam>::new();
@@ -36,20 +36,7 @@ pub fn AccountPage() -> impl IntoView {
                     } else {
                         view! {
                             <p data-testid="email-status">"Not confirmed yet: use the link we mailed you."</p>
-                            <button
-                                type="button"
-                                class="button secondary small"
-                                disabled=move || resend.pending().get()
-                                on:click=move |_| {
-                                    resend.dispatch(ResendVerification {});
-                                }
-                            >
-                                "Send the link again"
-                            </button>
-                            <Show when=move || matches!(resend.value().get(), Some(Ok(())))>
-                                <p class="notice" role="status">"Sent."</p>
-                            </Show>
-                            <FormError outcome=resend.value() />
+                            <ResendConfirmation />
                         }
                             .into_any()
                     }}
