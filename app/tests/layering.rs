@@ -60,6 +60,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("api_keys", &["audit", "state", "token"]),
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),
     ("accounts", &["audit", "auth", "db", "ingest", "invitations", "mail", "state", "token"]),
+    ("deletion", &["audit", "auth", "billing", "db", "mail", "state"]),
+    ("export", &[]),
 ];
 
 /// Files compiled only for tests, which may reach across layers to build their cases.

@@ -1,11 +1,11 @@
 //! Signing up, in and out; the signed-in user; changing and resetting the password;
-//! teams.
+//! creating, switching and deleting teams; deleting the account.
 
 use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::account::{SignInStep, TwoFactorSetup, Viewer};
+use crate::domain::account::{AccountDeletion, SignInStep, TwoFactorSetup, Viewer};
 use crate::error::AppError;
 
 /// Creates an account: with a new team, whose address a mailed link confirms (the
@@ -102,8 +102,8 @@ pub async fn log_out() -> Result<(), AppError> {
 /// The signed-in user and their teams, or `None` when nobody is signed in.
 #[server(prefix = "/api", endpoint = "current_viewer", input = GetUrl)]
 pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
-    match crate::server::auth::context::current().await {
-        Ok(auth) => Ok(Some(auth.viewer().await?)),
+    match crate::server::auth::context::current_account().await {
+        Ok(account) => Ok(Some(account.viewer().await?)),
         Err(AppError::Unauthorized) => Ok(None),
         Err(error) => Err(error),
     }
@@ -139,8 +139,7 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 /// Mails the signed-in user a new link to confirm their address.
 #[server(prefix = "/api", endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
-    use crate::domain::account::Permission;
-    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::verification::resend(&auth).await
 }
 
@@ -148,29 +147,28 @@ pub async fn resend_verification() -> Result<(), AppError> {
 /// there is used.
 #[server(prefix = "/api", endpoint = "change_email")]
 pub async fn change_email(new_email: String, password: String) -> Result<(), AppError> {
-    use crate::domain::account::Permission;
-    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::verification::change_email(&auth, &new_email, password).await
 }
 
 /// Starts setting up two-factor sign-in: the secret to scan, pending a first code.
 #[server(prefix = "/api", endpoint = "start_two_factor")]
 pub async fn start_two_factor() -> Result<TwoFactorSetup, AppError> {
-    let auth = crate::server::auth::context::current().await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::two_factor::start(&auth).await
 }
 
 /// Turns two-factor sign-in on with a first code; the recovery codes, shown once.
 #[server(prefix = "/api", endpoint = "confirm_two_factor")]
 pub async fn confirm_two_factor(code: String) -> Result<Vec<String>, AppError> {
-    let auth = crate::server::auth::context::current().await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::two_factor::confirm(&auth, &code).await
 }
 
 /// Turns two-factor sign-in off (the password confirms it).
 #[server(prefix = "/api", endpoint = "turn_off_two_factor")]
 pub async fn turn_off_two_factor(password: String) -> Result<(), AppError> {
-    let auth = crate::server::auth::context::current().await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::two_factor::turn_off(&auth, password).await
 }
 
@@ -193,26 +191,51 @@ pub async fn set_team_two_factor(required: bool) -> Result<(), AppError> {
 /// Changes the signed-in user's password; their other sessions end.
 #[server(prefix = "/api", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    use crate::domain::account::Permission;
-    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::change_password(&auth, current_password, new_password).await
 }
 
 /// Creates a team owned by the signed-in user and switches to it.
 #[server(prefix = "/api", endpoint = "create_team")]
 pub async fn create_team(team_name: String) -> Result<(), AppError> {
-    use crate::domain::account::Permission;
-    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
-    crate::server::accounts::create_team(&auth, &team_name).await?;
+    let account = crate::server::auth::context::current_account().await?;
+    crate::server::accounts::create_team(&account, &team_name).await?;
     leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Owners: deletes the active team, once its name is typed as `confirmation` (its
+/// subscription is cancelled first); the user carries on in another team, or none.
+#[server(prefix = "/api", endpoint = "delete_team")]
+pub async fn delete_team(confirmation: String) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::DeleteTeam).await?;
+    crate::server::deletion::delete_team(auth.state(), &auth.acting, &confirmation).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// What deleting the signed-in user's account would take with it.
+#[server(prefix = "/api", endpoint = "preview_account_deletion", input = GetUrl)]
+pub async fn preview_account_deletion() -> Result<AccountDeletion, AppError> {
+    let account = crate::server::auth::context::current_account().await?;
+    crate::server::deletion::preview(&account).await
+}
+
+/// Deletes the signed-in user's account (their password and typed address confirm it),
+/// with the teams they alone own.
+#[server(prefix = "/api", endpoint = "delete_account")]
+pub async fn delete_account(password: String, confirmation: String) -> Result<(), AppError> {
+    let account = crate::server::auth::context::current_account().await?;
+    crate::server::deletion::delete_account(&account, password, &confirmation).await?;
+    leptos_axum::redirect("/");
     Ok(())
 }
 
 /// Makes another of the signed-in user's teams the active one.
 #[server(prefix = "/api", endpoint = "switch_team")]
 pub async fn switch_team(team_id: Uuid) -> Result<(), AppError> {
-    use crate::domain::account::Permission;
-    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    let auth = crate::server::auth::context::current_account().await?;
     crate::server::accounts::switch_team(&auth, team_id).await
 }
 

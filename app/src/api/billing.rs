@@ -11,8 +11,8 @@ use crate::error::AppError;
 #[server(prefix = "/api", endpoint = "get_pricing", input = GetUrl)]
 pub async fn get_pricing() -> Result<Pricing, AppError> {
     let state = expect_context::<crate::server::state::AppState>();
-    let member = match crate::server::auth::context::current().await {
-        Ok(auth) => Some(auth),
+    let member = match crate::server::auth::context::current_account().await {
+        Ok(account) => account.in_team().ok(),
         Err(AppError::Unauthorized) => None,
         Err(error) => return Err(error),
     };

@@ -18,7 +18,7 @@ pub fn AccountNotices(viewer: Viewer) -> impl IntoView {
             view! {
                 <aside class="notice" aria-label="Two-factor sign-in required">
                     <p>
-                        {viewer.team.team_name.clone()}
+                        {viewer.team_name().to_string()}
                         " requires two-factor sign-in. "
                         <A href="/settings/account">"Set it up on your account page"</A>
                         " to continue."

@@ -25,16 +25,16 @@ const PUBLIC_NAVIGATION: &[NavEntry] = &[
 
 /// For signed-in members. Each feature adds its page here when it lands.
 const TEAM_NAVIGATION: &[NavEntry] = &[
-    NavEntry { href: "/dashboard", label: "Dashboard", permission: None },
-    NavEntry { href: "/incidents", label: "Incidents", permission: None },
+    NavEntry { href: "/dashboard", label: "Dashboard", permission: Some(Permission::ReadTeam) },
+    NavEntry { href: "/incidents", label: "Incidents", permission: Some(Permission::ReadTeam) },
     NavEntry {
         href: "/settings/integrations",
         label: "Integrations",
         permission: Some(Permission::ManageIntegrations),
     },
-    NavEntry { href: "/settings/clusters", label: "Clusters", permission: None },
+    NavEntry { href: "/settings/clusters", label: "Clusters", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/settings/ai", label: "AI", permission: Some(Permission::ManageIntegrations) },
-    NavEntry { href: "/settings/members", label: "Members", permission: None },
+    NavEntry { href: "/settings/members", label: "Members", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },
     NavEntry { href: "/settings/billing", label: "Billing", permission: Some(Permission::ManageBilling) },
@@ -154,7 +154,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
 #[component]
 fn TeamSwitcher(viewer: Viewer) -> impl IntoView {
     let switch = ServerAction::<SwitchTeam>::new();
-    let active = viewer.team.team_id;
+    let active = viewer.team.as_ref().map(|team| team.team_id);
     Effect::new(move |_| {
         if let Some(Ok(())) = switch.value().get() {
             let _ = window().location().reload();
@@ -177,7 +177,7 @@ fn TeamSwitcher(viewer: Viewer) -> impl IntoView {
                     .into_iter()
                     .map(|team| {
                         view! {
-                            <option value=team.team_id.to_string() selected=team.team_id == active>
+                            <option value=team.team_id.to_string() selected=Some(team.team_id) == active>
                                 {team.team_name}
                             </option>
                         }

@@ -26,10 +26,17 @@ pub fn use_viewer() -> ViewerResource {
 }
 
 /// Renders `children` with the signed-in user; sends anyone else to the login page
-/// (and back here afterwards). It asks the server itself when the page opens, rather
-/// than reading the header's copy, which may still describe the previous page.
+/// (and back here afterwards), and a user in no team to their account page (where they
+/// can create one) unless the page is `without_team`. It asks the server itself when
+/// the page opens, rather than reading the header's copy, which may still describe the
+/// previous page.
 #[component]
-pub fn SignedIn<F, IV>(children: F) -> impl IntoView
+pub fn SignedIn<F, IV>(
+    children: F,
+    /// The page works for a user in no team.
+    #[prop(optional)]
+    without_team: bool,
+) -> impl IntoView
 where
     F: Fn(Viewer) -> IV + Send + Sync + 'static,
     IV: IntoView + 'static,
@@ -44,6 +51,9 @@ where
                 viewer
                     .get()
                     .map(move |result| match result {
+                        Ok(Some(viewer)) if viewer.team.is_none() && !without_team => {
+                            view! { <Redirect path="/settings/account" /> }.into_any()
+                        }
                         Ok(Some(viewer)) => children(viewer).into_any(),
                         Ok(None) => {
                             let next = location.pathname.get_untracked();

@@ -140,7 +140,9 @@ impl Role {
         match permission {
             ReadTeam => true,
             RespondToIncidents | ApproveRemediations => self <= Role::Operator,
-            ManageIntegrations | ManageClusters | ManageMembers | ManageApiKeys | ReadAuditLog => self <= Role::Admin,
+            ManageIntegrations | ManageClusters | ManageMembers | ManageApiKeys | ReadAuditLog | ExportTeamData => {
+                self <= Role::Admin
+            }
             ManageOwners | ManageBilling | DeleteTeam => self == Role::Owner,
         }
     }
@@ -188,6 +190,8 @@ pub enum Permission {
     ManageApiKeys,
     /// Read and export the audit log.
     ReadAuditLog,
+    /// Download all of the team's data as JSON.
+    ExportTeamData,
     /// Make or unmake owners and admins.
     ManageOwners,
     /// Change the plan and payment details.
@@ -245,8 +249,9 @@ pub struct Viewer {
     /// The active team requires a second factor they have not set up: until they do,
     /// only their account page works.
     pub two_factor_required: bool,
-    /// The active team and the role in it.
-    pub team: TeamMembership,
+    /// The active team and the role in it; none when they belong to no team (they may
+    /// create one, or accept an invitation).
+    pub team: Option<TeamMembership>,
     /// Every team the user belongs to, the active one included, by name.
     pub teams: Vec<TeamMembership>,
 }
@@ -254,7 +259,12 @@ pub struct Viewer {
 impl Viewer {
     /// Whether the user's role in the active team allows `permission`.
     pub fn can(&self, permission: Permission) -> bool {
-        self.team.role.can(permission)
+        self.team.as_ref().is_some_and(|team| team.role.can(permission))
+    }
+
+    /// The active team's name (empty without one).
+    pub fn team_name(&self) -> &str {
+        self.team.as_ref().map_or("", |team| team.team_name.as_str())
     }
 }
 
@@ -392,4 +402,22 @@ mod tests {
         }
         assert!("superuser".parse::<Role>().is_err());
     }
+}
+
+/// What deleting the signed-in user's account takes with it, shown before they confirm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDeletion {
+    /// The teams they alone own: deleted with the account, with all their data.
+    pub deleted_teams: Vec<TeamToDelete>,
+    /// The teams they leave (another owner stays).
+    pub left_teams: Vec<String>,
+}
+
+/// A team deleted with its only owner's account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamToDelete {
+    /// Its name.
+    pub name: String,
+    /// How many other members lose it.
+    pub other_members: i64,
 }

@@ -37,10 +37,10 @@ pub fn DashboardPage() -> impl IntoView {
                 <div class="page-header">
                     <div>
                         <p class="eyebrow">"Dashboard"</p>
-                        <h1 data-testid="team-name">{viewer.team.team_name.clone()}</h1>
+                        <h1 data-testid="team-name">{viewer.team_name().to_string()}</h1>
                         <p class="muted">
                             "Signed in as " <strong>{viewer.email.clone()}</strong> ", "
-                            <span data-testid="team-role">{viewer.team.role.label()}</span> " of this team."
+                            <span data-testid="team-role">{viewer.team.as_ref().map(|team| team.role.label())}</span> " of this team."
                         </p>
                     </div>
                     <LiveIndicator updates=live />

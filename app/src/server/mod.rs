@@ -13,8 +13,10 @@ pub mod clusters;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod deletion;
 pub mod demo_cluster;
 pub mod egress;
+pub mod export;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod incidents;

@@ -38,8 +38,8 @@ async fn sign_up_creates_the_user_their_team_and_ownership_and_the_mailed_link_s
     let viewer = ana.viewer().await.expect("signed in");
     assert!(viewer.email_verified);
     assert_eq!(viewer.email, "Ana@Example.com");
-    assert_eq!(viewer.team.team_name, "Payments");
-    assert_eq!(viewer.team.role, Role::Owner);
+    assert_eq!(viewer.team.as_ref().expect("in a team").team_name, "Payments");
+    assert_eq!(viewer.team.as_ref().expect("in a team").role, Role::Owner);
 
     let db = app.db().await;
     let plan: String = sqlx::query_scalar("select plan from teams").fetch_one(&db).await.unwrap();

@@ -6,6 +6,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use app::api::accounts::DeleteTeam;
 use app::api::billing::{
     CancelSubscription, GetBilling, GetPricing, GetTestCheckout, OpenBillingPortal, PayTestCheckout, StartCheckout,
 };
@@ -348,12 +349,17 @@ async fn loopback_stripe() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Recei
     async fn answer(
         State(received): State<std::sync::Arc<std::sync::Mutex<Vec<Received>>>>,
         request: Request,
-    ) -> axum::Json<Value> {
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
         let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
         let path = format!("{} {}", parts.method, parts.uri.path());
         received.lock().unwrap().push(Received { path: path.clone(), headers: parts.headers, form });
+        if path.contains("/v1/subscriptions/sub_down") {
+            let error = json!({"error": {"type": "api_error", "message": "Stripe is having a moment."}});
+            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(error)).into_response();
+        }
         let mut object = if path.contains("/v1/checkout/sessions") {
             let mut session = sample("stripe_evt_cs_completed.json")["data"]["object"].clone();
             session["id"] = json!("cs_test_loopback");
@@ -367,10 +373,12 @@ async fn loopback_stripe() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Recei
         } else {
             sample("stripe_evt_sub_updated.json")["data"]["object"].clone()
         };
-        if path.contains("/v1/subscriptions/") {
+        if path.starts_with("DELETE /v1/subscriptions/") {
+            object["status"] = json!("canceled");
+        } else if path.contains("/v1/subscriptions/") {
             object["cancel_at_period_end"] = json!(true);
         }
-        axum::Json(object)
+        axum::Json(object).into_response()
     }
     let router = axum::Router::new().fallback(answer).with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -439,6 +447,44 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
 
     // With a key there is no test checkout.
     assert_eq!(pay(&owner, "cs_test_loopback", "4242424242424242").await, Err(AppError::NotFound));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_paying_team_cancels_its_subscription_at_stripe_first() {
+    let (stripe_url, received) = loopback_stripe().await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
+        settings.stripe.mode = app::server::config::BillingMode::Stripe;
+        settings.stripe.api_base = Some(stripe_url.clone());
+    })
+    .await;
+    let (owner, team) = team(&app, "leaving").await;
+    let db = app.state().db;
+    let subscribe = |subscription: &'static str| {
+        sqlx::query(
+            "update teams set plan = 'pro', stripe_customer_id = 'cus_live', stripe_subscription_id = $2,
+             subscription_status = 'active' where id = $1",
+        )
+        .bind(team)
+        .bind(subscription)
+        .execute(&db)
+    };
+    subscribe("sub_down").await.unwrap();
+    let exists = || sqlx::query_scalar::<_, bool>("select exists (select 1 from teams where id = $1)").bind(team);
+
+    // Stripe does not confirm: nothing is deleted, and the owner is told why.
+    let refused = owner.run(DeleteTeam { confirmation: "leaving".into() }).await;
+    assert!(matches!(&refused, Err(AppError::Conflict(why)) if why.contains("nothing was deleted")), "{refused:?}");
+    assert!(exists().fetch_one(&db).await.unwrap(), "the team is still there");
+
+    subscribe("sub_live").await.unwrap();
+    owner.run(DeleteTeam { confirmation: "leaving".into() }).await.expect("deleted");
+    let requests = received.lock().unwrap().clone();
+    let cancel = requests.last().expect("Stripe was called");
+    assert_eq!(cancel.path, "DELETE /v1/subscriptions/sub_live");
+    assert_eq!(cancel.headers["authorization"], "Bearer sk_test_loopback");
+    assert!(!exists().fetch_one(&db).await.unwrap(), "the team is gone");
     app.stop().await;
 }
 

@@ -6,6 +6,7 @@ mod agent;
 mod billing;
 mod bundle;
 mod clusters;
+mod deletion;
 mod demo_cluster;
 mod egress;
 mod embedded;

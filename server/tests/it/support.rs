@@ -433,7 +433,7 @@ impl User {
 
     /// The signed-in user's active team; panics when signed out.
     pub async fn team(&self) -> uuid::Uuid {
-        self.viewer().await.expect("signed in").team.team_id
+        self.viewer().await.expect("signed in").team.as_ref().expect("in a team").team_id
     }
 }
 

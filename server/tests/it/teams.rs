@@ -47,8 +47,8 @@ async fn an_invitation_is_single_use_and_joins_the_invited_team() {
     let vic = app.user();
     vic.run(joining("vic@example.com", &link)).await.expect("vic joins");
     let viewer = vic.viewer().await.expect("signed in");
-    assert_eq!(viewer.team.team_name, "Payments");
-    assert_eq!(viewer.team.role, Role::Viewer);
+    assert_eq!(viewer.team.as_ref().expect("in a team").team_name, "Payments");
+    assert_eq!(viewer.team.as_ref().expect("in a team").role, Role::Viewer);
     let teams: i64 = sqlx::query_scalar("select count(*) from teams").fetch_one(&app.db().await).await.unwrap();
     assert_eq!(teams, 1, "joining through an invitation creates no team");
 
@@ -102,11 +102,11 @@ async fn an_existing_user_accepts_and_switches_between_teams() {
     ana.run(AcceptInvitation { token: token(&link) }).await.expect("ana accepts");
 
     let viewer = ana.viewer().await.expect("signed in");
-    assert_eq!(viewer.team.team_name, "Payments");
+    assert_eq!(viewer.team.as_ref().expect("in a team").team_name, "Payments");
     assert_eq!(viewer.teams.len(), 2);
     let search = viewer.teams.iter().find(|t| t.team_name == "Search").unwrap().team_id;
     ana.run(SwitchTeam { team_id: search }).await.expect("ana switches");
-    assert_eq!(ana.viewer().await.unwrap().team.team_name, "Search");
+    assert_eq!(ana.viewer().await.unwrap().team.as_ref().expect("in a team").team_name, "Search");
     app.stop().await;
 }
 

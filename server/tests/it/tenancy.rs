@@ -84,6 +84,11 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
             vec![("current_password", "wrong".into()), ("new_password", "x".into())],
         ),
         ("create_team", Permission::ReadTeam, vec![("team_name", String::new())]),
+        // Not the team's name: an owner is refused for the field (422), deleting nothing.
+        ("delete_team", Permission::DeleteTeam, vec![("confirmation", "not the name".into())]),
+        ("preview_account_deletion", Permission::ReadTeam, vec![]),
+        // A wrong password: refused for the field (422), deleting nothing.
+        ("delete_account", Permission::ReadTeam, vec![("password", "wrong".into()), ("confirmation", String::new())]),
         ("switch_team", Permission::ReadTeam, vec![("team_id", nobody.clone())]),
         ("accept_invitation", Permission::ReadTeam, vec![("token", "no-such-token".into())]),
         ("list_integrations", Permission::ManageIntegrations, vec![]),
@@ -193,6 +198,7 @@ const QUERIES: &[&str] = &[
     "get_llm_settings",
     "get_incident_actions",
     "get_automation_paused",
+    "preview_account_deletion",
     "get_notification_settings",
 ];
 
@@ -235,11 +241,15 @@ async fn every_server_function_answers_each_role_as_the_permission_matrix_says()
         assert_eq!(status, StatusCode::OK, "events as {role}");
     }
     assert_eq!(app.get("/events").await.status(), StatusCode::UNAUTHORIZED, "events signed out");
-    // The CSV export follows the audit log's permission.
-    for role in Role::ALL {
-        let user = team.member(role);
-        let status = user.client.get(format!("{}/settings/audit-log.csv", user.address)).send().await.unwrap().status();
-        assert_eq!(status == StatusCode::OK, role.can(Permission::ReadAuditLog), "CSV as {role}: {status}");
+    // The downloads follow their permissions.
+    for (path, permission) in
+        [("audit-log.csv", Permission::ReadAuditLog), ("team-export.json", Permission::ExportTeamData)]
+    {
+        for role in Role::ALL {
+            let user = team.member(role);
+            let status = user.client.get(format!("{}/settings/{path}", user.address)).send().await.unwrap().status();
+            assert_eq!(status == StatusCode::OK, role.can(permission), "{path} as {role}: {status}");
+        }
     }
     app.stop().await;
 }

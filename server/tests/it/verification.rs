@@ -37,7 +37,11 @@ fn conflict(answer: Result<impl std::fmt::Debug, AppError>) -> String {
 async fn an_unconfirmed_account_uses_its_team_but_cannot_accept_invitations_or_upgrade_until_confirmed() {
     let app = TestApp::spawn().await;
     let ana = unconfirmed(&app, "ana@example.com", "Payments").await;
-    assert_eq!(ana.viewer().await.unwrap().team.team_name, "Payments", "its own team works");
+    assert_eq!(
+        ana.viewer().await.unwrap().team.as_ref().expect("in a team").team_name,
+        "Payments",
+        "its own team works"
+    );
 
     let refused = conflict(ana.run(StartCheckout { plan: "pro".into() }).await);
     assert!(refused.contains("Confirm your email address before you upgrade"), "{refused}");

@@ -1,34 +1,46 @@
-//! `/settings/account`: the signed-in user's password, and their teams.
+//! `/settings/account`: the signed-in user's address, second factor and password; their
+//! teams (creating one, leaving, exporting and deleting the active one); deleting the
+//! account. It works for a user in no team, who starts here.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::accounts::{
-    ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, StartTwoFactor, TurnOffTwoFactor,
+    ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, DeleteAccount, DeleteTeam, StartTwoFactor,
+    TurnOffTwoFactor, preview_account_deletion,
 };
 use crate::api::members::LeaveTeam;
 use crate::components::account_notices::ResendConfirmation;
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
+use crate::domain::account::{Permission, TeamMembership};
 
 /// `/settings/account`.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account" />
-        <SignedIn children=|viewer| {
+        <SignedIn without_team=true children=|viewer| {
             let change = ServerAction::<ChangePassword>::new();
             let move_to = ServerAction::<ChangeEmail>::new();
             let moving = Outcome::from(move_to.value());
             let verified = viewer.email_verified;
             let create_team = ServerAction::<CreateTeam>::new();
-            let leave = ServerAction::<LeaveTeam>::new();
             let changed = Outcome::from(change.value());
             let created = Outcome::from(create_team.value());
-            let team_name = viewer.team.team_name.clone();
+            let team = viewer.team.clone();
+            let can_export = viewer.can(Permission::ExportTeamData);
+            let can_delete = viewer.can(Permission::DeleteTeam);
             view! {
                 <h1>"Account"</h1>
                 <p class="lead">{viewer.email.clone()}</p>
+                {team.is_none().then(|| view! {
+                    <aside class="notice" aria-label="No team" data-testid="no-team">
+                        <p>
+                            "You are not in a team. Create one below, or open the invitation link a team admin sent you."
+                        </p>
+                    </aside>
+                })}
                 <section class="panel" aria-labelledby="email-title">
                     <h2 id="email-title">"Email"</h2>
                     {if verified {
@@ -74,21 +86,108 @@ pub fn AccountPage() -> impl IntoView {
                     </ActionForm>
                     <FormError outcome=created />
                 </section>
-                <section class="panel danger-zone" aria-labelledby="leave-title">
-                    <h2 id="leave-title">"Leave " {team_name.clone()}</h2>
-                    <p class="muted">"You will lose access to this team until someone invites you again."</p>
-                    <ConfirmButton
-                        label="Leave team"
-                        question=format!("Leave {team_name}?")
-                        on_confirm=move || {
-                            leave.dispatch(LeaveTeam {});
-                        }
-                        class="button secondary danger"
-                    />
-                    <FormError outcome=leave.value() />
-                </section>
+                {team.map(|team| view! { <ActiveTeam team can_export can_delete /> })}
+                <DeleteAccountSection />
             }
         } />
+    }
+}
+
+/// The active team: leaving it; for admins, downloading its data; for owners,
+/// deleting it, its name typed to confirm.
+#[component]
+fn ActiveTeam(team: TeamMembership, can_export: bool, can_delete: bool) -> impl IntoView {
+    let leave = ServerAction::<LeaveTeam>::new();
+    let delete = ServerAction::<DeleteTeam>::new();
+    let deleting = Outcome::from(delete.value());
+    let name = team.team_name;
+    view! {
+        {can_export.then(|| view! {
+            <section class="panel" aria-labelledby="export-title">
+                <h2 id="export-title">"Export " {name.clone()}</h2>
+                <p class="muted">
+                    "One JSON file with the team's incidents, their timelines, analyses and remediations, its members and its audit log."
+                </p>
+                <a class="button secondary" href="/settings/team-export.json" download="" rel="external">
+                    "Download the team's data"
+                </a>
+            </section>
+        })}
+        <section class="panel danger-zone" aria-labelledby="leave-title">
+            <h2 id="leave-title">"Leave " {name.clone()}</h2>
+            <p class="muted">"You will lose access to this team until someone invites you again."</p>
+            <ConfirmButton
+                label="Leave team"
+                question=format!("Leave {name}?")
+                on_confirm=move || {
+                    leave.dispatch(LeaveTeam {});
+                }
+                class="button secondary danger"
+            />
+            <FormError outcome=leave.value() />
+        </section>
+        {can_delete.then(|| view! {
+            <section class="panel danger-zone" aria-labelledby="delete-team-title">
+                <h2 id="delete-team-title">"Delete " {name.clone()}</h2>
+                <p>
+                    "Deletes the team for every member, with all of its data: incidents, timelines and analyses, alert sources, "
+                    "clusters and their credentials, API keys and the audit log. Its subscription is cancelled. This cannot be undone."
+                </p>
+                <p>"To confirm, type the team's name: " <strong>{name.clone()}</strong></p>
+                <ActionForm action=delete attr:novalidate=true attr:class="stacked-form">
+                    <Field outcome=deleting name="confirmation" id="delete-team-confirmation" label="Team name" autocomplete="off" />
+                    <FormError outcome=deleting />
+                    <SubmitButton pending=delete.pending() label="Delete this team" busy_label="Deleting…" class="danger" />
+                </ActionForm>
+            </section>
+        })}
+    }
+}
+
+/// Deleting the account: what goes with it (the teams it alone owns), then the password
+/// and the address typed to confirm.
+#[component]
+fn DeleteAccountSection() -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    let deleting = Outcome::from(delete.value());
+    let preview = Resource::new(|| (), |_| preview_account_deletion());
+    view! {
+        <section class="panel danger-zone" aria-labelledby="delete-account-title">
+            <h2 id="delete-account-title">"Delete your account"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Checking your teams…"</p> }>
+                {move || preview.get().map(|result| match result {
+                    Ok(preview) => view! {
+                        {(!preview.deleted_teams.is_empty()).then(|| view! {
+                            <p>"You are the only owner of these teams: they are deleted with your account, with all their data."</p>
+                            <ul data-testid="teams-deleted-with-account">
+                                {preview.deleted_teams.into_iter().map(|team| view! {
+                                    <li>
+                                        <strong>{team.name}</strong>
+                                        {(team.other_members > 0).then(|| format!(
+                                            " ({} other member{} lose{} it)",
+                                            team.other_members,
+                                            if team.other_members == 1 { "" } else { "s" },
+                                            if team.other_members == 1 { "s" } else { "" },
+                                        ))}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            <p class="muted">"To keep a team, make another member its owner first."</p>
+                        })}
+                        {(!preview.left_teams.is_empty()).then(|| view! {
+                            <p>"You leave: " {preview.left_teams.join(", ")} "."</p>
+                        })}
+                    }.into_any(),
+                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+            <ActionForm action=delete attr:novalidate=true attr:class="stacked-form">
+                <Field outcome=deleting name="password" id="delete-account-password" label="Your password" kind="password" autocomplete="current-password" />
+                <Field outcome=deleting name="confirmation" id="delete-account-confirmation" label="Your email address, to confirm" kind="email" autocomplete="off" />
+                <FormError outcome=deleting />
+                <SubmitButton pending=delete.pending() label="Delete my account" busy_label="Deleting…" class="danger" />
+            </ActionForm>
+        </section>
     }
 }
 

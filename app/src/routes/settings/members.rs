@@ -45,7 +45,7 @@ fn Members(viewer: Viewer) -> impl IntoView {
 
     view! {
         <h1>"Members"</h1>
-        <p class="lead">{format!("Everyone in {}.", viewer.team.team_name)}</p>
+        <p class="lead">{format!("Everyone in {}.", viewer.team_name())}</p>
         <FormError outcome=change_role.value() />
         <FormError outcome=remove.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>

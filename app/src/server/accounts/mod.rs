@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::account::{Email, Role, SignInStep, TeamName, check_password_length};
 use crate::error::{AppError, Checks, OrInternal};
 use crate::server::audit::{self, Actor, Event};
-use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::context::{Account, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::auth::{password, throttle};
 use crate::server::ingest::integrations;
@@ -129,7 +129,12 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<SignedUp,
     tx.commit().await.or_internal("an account query failed")?;
 
     if signed_up == SignedUp::SignedIn {
-        let sign_in = SignIn { user_id, team_id, session_version: 1, signed_in_at: chrono::Utc::now().timestamp() };
+        let sign_in = SignIn {
+            user_id,
+            team_id: Some(team_id),
+            session_version: 1,
+            signed_in_at: chrono::Utc::now().timestamp(),
+        };
         session::start(&request.session, &sign_in).await?;
     }
     Ok(signed_up)
@@ -192,38 +197,43 @@ pub async fn log_in(request: &RequestContext, email: &str, password: String) -> 
         return Ok(SignInStep::CodeNeeded);
     }
     let team_id = sign_in(request, user.id, user.session_version).await?;
-    audit::record(
-        pool,
-        Event {
-            team_id,
-            actor: &Actor::User { id: user.id, email: user.email.clone() },
-            action: "auth.logged_in",
-            target: None,
-            client_addr: Some(&request.client_addr),
-            details: serde_json::json!({}),
-        },
-    )
-    .await
-    .or_internal("an account query failed")?;
+    record_sign_in(request, team_id, user.id, &user.email, serde_json::json!({})).await?;
     Ok(SignInStep::SignedIn)
 }
 
-/// Starts a session of `user_id` (at `session_version`) in the first of their teams;
-/// that team's id.
-async fn sign_in(request: &RequestContext, user_id: Uuid, session_version: i32) -> Result<Uuid, AppError> {
-    let pool = &request.state.db;
-    let Some(team) =
-        db::teams::memberships_of(pool, user_id).await.or_internal("an account query failed")?.into_iter().next()
-    else {
-        return Err(AppError::field(
-            "email",
-            "This account no longer belongs to any team. Ask a team admin for a new invitation.",
-        ));
-    };
-    let sign_in =
-        SignIn { user_id, team_id: team.team_id, session_version, signed_in_at: chrono::Utc::now().timestamp() };
+/// Starts a session of `user_id` (at `session_version`) in the first of their teams —
+/// or in none, when they belong to none (they may create one); that team's id.
+async fn sign_in(request: &RequestContext, user_id: Uuid, session_version: i32) -> Result<Option<Uuid>, AppError> {
+    let team_id = db::teams::memberships_of(&request.state.db, user_id)
+        .await
+        .or_internal("an account query failed")?
+        .into_iter()
+        .next()
+        .map(|team| team.team_id);
+    let sign_in = SignIn { user_id, team_id, session_version, signed_in_at: chrono::Utc::now().timestamp() };
     session::start(&request.session, &sign_in).await?;
-    Ok(team.team_id)
+    Ok(team_id)
+}
+
+/// Writes a sign-in (with `details`, e.g. the second factor used) to the audit log of
+/// the team it started in, if any.
+async fn record_sign_in(
+    request: &RequestContext,
+    team_id: Option<Uuid>,
+    user_id: Uuid,
+    email: &str,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    let Some(team_id) = team_id else { return Ok(()) };
+    let event = Event {
+        team_id,
+        actor: &Actor::User { id: user_id, email: email.to_string() },
+        action: "auth.logged_in",
+        target: None,
+        client_addr: Some(&request.client_addr),
+        details,
+    };
+    audit::record(&request.state.db, event).await.or_internal("an account query failed")
 }
 
 /// Writes `action` to the audit log of every team the user belongs to.
@@ -257,22 +267,22 @@ async fn record_for_every_team(
 pub async fn log_out(request: &RequestContext) -> Result<(), AppError> {
     let signed_in = session::read(&request.session).await?;
     session::end(&request.session).await?;
-    if let Some(sign_in) = signed_in {
-        request.state.live.recheck(sign_in.team_id);
+    if let Some(team_id) = signed_in.and_then(|sign_in| sign_in.team_id) {
+        request.state.live.recheck(team_id);
     }
     Ok(())
 }
 
 /// Changes the password after checking the current one. Every other session of the
 /// user ends (their session version is now stale); this one carries on, under a new id.
-pub async fn change_password(auth: &Authenticated, current: String, new: String) -> Result<(), AppError> {
+pub async fn change_password(auth: &Account, current: String, new: String) -> Result<(), AppError> {
     let mut checks = Checks::default();
     check_new_password(&mut checks, "new_password", &new);
     if new == current {
         checks.fail("new_password", "Choose a password different from the current one.");
     }
     let pool = &auth.request.state.db;
-    let user = db::users::find(pool, auth.acting.user_id)
+    let user = db::users::find(pool, auth.user_id)
         .await
         .or_internal("an account query failed")?
         .ok_or(AppError::Unauthorized)?;
@@ -283,11 +293,11 @@ pub async fn change_password(auth: &Authenticated, current: String, new: String)
 
     let hash = password::hash(SecretString::from(new)).await?;
     let session_version =
-        db::users::set_password(pool, auth.acting.user_id, &hash).await.or_internal("an account query failed")?;
+        db::users::set_password(pool, auth.user_id, &hash).await.or_internal("an account query failed")?;
     let sign_in = SignIn { session_version, ..auth.sign_in.clone() };
     session::start(&auth.request.session, &sign_in).await?;
-    record_for_every_team(&auth.request, auth.acting.user_id, &auth.acting.email, "auth.password_changed").await?;
-    end_live_streams(&auth.request, auth.acting.user_id).await
+    record_for_every_team(&auth.request, auth.user_id, &auth.email, "auth.password_changed").await?;
+    end_live_streams(&auth.request, auth.user_id).await
 }
 
 /// Has the live streams of `user_id`'s teams check their sessions again: those of a
@@ -299,21 +309,19 @@ async fn end_live_streams(request: &RequestContext, user_id: Uuid) -> Result<(),
     Ok(())
 }
 
-/// Creates a team owned by the caller and makes it their active team.
-pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppError> {
+/// Creates a team owned by the caller (in a team or not) and makes it their active team.
+pub async fn create_team(auth: &Account, name: &str) -> Result<Uuid, AppError> {
     let name = TeamName::parse(name).map_err(|message| AppError::field("team_name", message))?;
     let mut tx = auth.request.state.db.begin().await.or_internal("an account query failed")?;
     let team_id = Uuid::new_v4();
     db::teams::insert(&mut *tx, team_id, name.as_str()).await.or_internal("an account query failed")?;
-    db::teams::add_member(&mut *tx, team_id, auth.acting.user_id, Role::Owner)
-        .await
-        .or_internal("an account query failed")?;
+    db::teams::add_member(&mut *tx, team_id, auth.user_id, Role::Owner).await.or_internal("an account query failed")?;
     integrations::create_missing(&mut tx, &auth.request.state.cipher, team_id).await?;
     audit::record(
         &mut *tx,
         Event {
             team_id,
-            actor: &auth.acting.actor(),
+            actor: &auth.actor(),
             action: "team.created",
             target: Some(name.as_str()),
             client_addr: Some(&auth.request.client_addr),
@@ -323,15 +331,15 @@ pub async fn create_team(auth: &Authenticated, name: &str) -> Result<Uuid, AppEr
     .await
     .or_internal("an account query failed")?;
     tx.commit().await.or_internal("an account query failed")?;
-    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await?;
+    session::update(&auth.request.session, &SignIn { team_id: Some(team_id), ..auth.sign_in.clone() }).await?;
     Ok(team_id)
 }
 
 /// Makes another of the caller's teams the active one; 404 for a team they are not in.
-pub async fn switch_team(auth: &Authenticated, team_id: Uuid) -> Result<(), AppError> {
-    db::teams::membership(&auth.request.state.db, team_id, auth.acting.user_id)
+pub async fn switch_team(auth: &Account, team_id: Uuid) -> Result<(), AppError> {
+    db::teams::membership(&auth.request.state.db, team_id, auth.user_id)
         .await
         .or_internal("an account query failed")?
         .ok_or(AppError::NotFound)?;
-    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
+    session::update(&auth.request.session, &SignIn { team_id: Some(team_id), ..auth.sign_in.clone() }).await
 }

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::domain::account::TwoFactorSetup;
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
-use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::context::{Account, RequestContext};
 use crate::server::auth::session::{self, PendingSecondFactor};
 use crate::server::auth::{password, throttle, two_factor};
 use crate::server::db;
@@ -25,17 +25,17 @@ fn now() -> u64 {
 }
 
 /// Starts (or starts again) enrolment: a new secret, pending until a code confirms it.
-pub async fn start(auth: &Authenticated) -> Result<TwoFactorSetup, AppError> {
+pub async fn start(auth: &Account) -> Result<TwoFactorSetup, AppError> {
     if auth.two_factor {
         return Err(AppError::Conflict(
             "Two-factor sign-in is already on. Turn it off first to move to a new app.".into(),
         ));
     }
-    let state = auth.state();
+    let state = &auth.request.state;
     let secret = two_factor::new_secret();
     let mut db = state.db.acquire().await.or_internal("a two-factor query failed")?;
-    two_factor::store_pending(&mut db, &state.cipher, auth.acting.user_id, &secret).await?;
-    let totp = two_factor::totp(secret, &auth.acting.email)?;
+    two_factor::store_pending(&mut db, &state.cipher, auth.user_id, &secret).await?;
+    let totp = two_factor::totp(secret, &auth.email)?;
     let url = totp.get_url();
     let qr_svg = QrCode::new(url.as_bytes())
         .map_err(|error| AppError::internal("the QR code cannot be drawn", &error))?
@@ -47,11 +47,11 @@ pub async fn start(auth: &Authenticated) -> Result<TwoFactorSetup, AppError> {
 }
 
 /// Confirms enrolment with a first code; the recovery codes, shown once.
-pub async fn confirm(auth: &Authenticated, code: &str) -> Result<Vec<String>, AppError> {
-    let state = auth.state();
-    let user = auth.acting.user_id;
+pub async fn confirm(auth: &Account, code: &str) -> Result<Vec<String>, AppError> {
+    let state = &auth.request.state;
+    let user = auth.user_id;
     let mut tx = state.db.begin().await.or_internal("a two-factor query failed")?;
-    if !two_factor::check_code(&mut tx, &state.cipher, user, &auth.acting.email, code, true, now()).await? {
+    if !two_factor::check_code(&mut tx, &state.cipher, user, &auth.email, code, true, now()).await? {
         return Err(AppError::field("code", "That code is not right. Enter the 6 digits your app shows now."));
     }
     sqlx::query("update two_factor set enabled_at = now() where user_id = $1")
@@ -61,14 +61,14 @@ pub async fn confirm(auth: &Authenticated, code: &str) -> Result<Vec<String>, Ap
         .or_internal("a two-factor query failed")?;
     let codes = two_factor::new_recovery_codes(&mut tx, user).await?;
     tx.commit().await.or_internal("a two-factor query failed")?;
-    super::record_for_every_team(&auth.request, user, &auth.acting.email, "auth.two_factor_enabled").await?;
+    super::record_for_every_team(&auth.request, user, &auth.email, "auth.two_factor_enabled").await?;
     Ok(codes)
 }
 
 /// Turns two-factor sign-in off after checking the password.
-pub async fn turn_off(auth: &Authenticated, password: String) -> Result<(), AppError> {
-    let state = auth.state();
-    let user = db::users::find(&state.db, auth.acting.user_id)
+pub async fn turn_off(auth: &Account, password: String) -> Result<(), AppError> {
+    let state = &auth.request.state;
+    let user = db::users::find(&state.db, auth.user_id)
         .await
         .or_internal("an account query failed")?
         .ok_or(AppError::Unauthorized)?;
@@ -130,19 +130,7 @@ pub async fn sign_in_with_code(
     attempt.succeeded(&state.db).await?;
     let team_id = super::sign_in(request, pending.user_id, pending.session_version).await?;
     let details = serde_json::json!({ "with": if by_app { "app" } else { "recovery_code" }, "remembered": remember });
-    crate::server::audit::record(
-        &state.db,
-        crate::server::audit::Event {
-            team_id,
-            actor: &crate::server::audit::Actor::User { id: pending.user_id, email: pending.email.clone() },
-            action: "auth.logged_in",
-            target: None,
-            client_addr: Some(&request.client_addr),
-            details,
-        },
-    )
-    .await
-    .or_internal("an account query failed")?;
+    super::record_sign_in(request, team_id, pending.user_id, &pending.email, details).await?;
     if !remember {
         return Ok(None);
     }

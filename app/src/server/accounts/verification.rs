@@ -2,7 +2,7 @@
 //! the address (its token stored only as its SHA-256, valid a day, used once) proves
 //! that the person holds the mailbox. Until then the account uses its own team but
 //! cannot accept invitations, receive notifications or upgrade
-//! (`Authenticated::require_verified`). A new
+//! (`require_verified`). A new
 //! address takes effect only when the link sent to it is used. At most a few links an
 //! hour per account.
 
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{AppError, OrInternal};
-use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::context::{Account, RequestContext};
 use crate::server::mail::{self, Mail, letters};
 use crate::server::state::AppState;
 use crate::server::{db, token};
@@ -81,32 +81,32 @@ async fn throttle(db: &sqlx::PgPool, user_id: Uuid) -> Result<(), AppError> {
 }
 
 /// Mails the signed-in user a new link for their address.
-pub async fn resend(auth: &Authenticated) -> Result<(), AppError> {
+pub async fn resend(auth: &Account) -> Result<(), AppError> {
     if auth.email_verified {
         return Err(AppError::Conflict("Your email address is already confirmed.".into()));
     }
-    let state = auth.state();
-    throttle(&state.db, auth.acting.user_id).await?;
+    let state = &auth.request.state;
+    throttle(&state.db, auth.user_id).await?;
     let mut tx = state.db.begin().await.or_internal("an email verification query failed")?;
-    send_link(&mut tx, state, auth.acting.user_id, &auth.acting.email, Link::Verify).await?;
+    send_link(&mut tx, state, auth.user_id, &auth.email, Link::Verify).await?;
     tx.commit().await.or_internal("an email verification query failed")
 }
 
 /// Starts moving the signed-in user to `new_email` (after checking their password): a
 /// link goes to the new address, which takes effect when it is used. Whether another
 /// account has that address is not said here (the link then cannot be used).
-pub async fn change_email(auth: &Authenticated, new_email: &str, password: String) -> Result<(), AppError> {
+pub async fn change_email(auth: &Account, new_email: &str, password: String) -> Result<(), AppError> {
     use crate::domain::account::Email;
     use crate::error::Checks;
     use secrecy::SecretString;
 
     let mut checks = Checks::default();
     let email = checks.field("new_email", Email::parse(new_email));
-    if email.as_ref().is_some_and(|email| email.as_str().eq_ignore_ascii_case(&auth.acting.email)) {
+    if email.as_ref().is_some_and(|email| email.as_str().eq_ignore_ascii_case(&auth.email)) {
         checks.fail("new_email", "That is already your address.");
     }
-    let state = auth.state();
-    let user = db::users::find(&state.db, auth.acting.user_id)
+    let state = &auth.request.state;
+    let user = db::users::find(&state.db, auth.user_id)
         .await
         .or_internal("an account query failed")?
         .ok_or(AppError::Unauthorized)?;
@@ -120,7 +120,7 @@ pub async fn change_email(auth: &Authenticated, new_email: &str, password: Strin
     if db::users::find_by_email(&mut *tx, email.as_str()).await.or_internal("an account query failed")?.is_none() {
         send_link(&mut tx, state, user.id, email.as_str(), Link::MoveTo).await?;
     }
-    auth.acting.audit(&mut *tx, "account.email_change_requested", Some(email.as_str()), serde_json::json!({})).await?;
+    auth.audit(&mut *tx, "account.email_change_requested", Some(email.as_str()), serde_json::json!({})).await?;
     tx.commit().await.or_internal("an email verification query failed")
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
 use crate::error::{AppError, OrInternal};
-use crate::server::audit::Acting;
+use crate::server::audit::{Acting, Actor};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
 use crate::server::state::AppState;
@@ -72,6 +72,116 @@ impl RequestContext {
     }
 }
 
+/// A signed-in user, in a team or not (after leaving their last one, or when it was
+/// deleted): enough for their own account — creating a team, accepting an invitation,
+/// deleting the account. [`Account::in_team`] gives what everything else needs.
+#[derive(Clone)]
+pub struct Account {
+    /// The request.
+    pub request: RequestContext,
+    /// The user.
+    pub user_id: Uuid,
+    /// Their email address.
+    pub email: String,
+    /// The sign-in stored in the session.
+    pub sign_in: SignIn,
+    /// Whether the user's address is verified.
+    pub email_verified: bool,
+    /// Whether the user signs in with a second factor.
+    pub two_factor: bool,
+    /// The active team and whether it requires a second factor, if they are in one.
+    pub team: Option<(TeamMembership, bool)>,
+}
+
+/// What a team-less user is told when they ask for a team's data.
+pub const NO_TEAM: &str = "You are not in a team yet: create one, or accept an invitation to one.";
+
+impl Account {
+    /// As a member of their active team; 409 (saying what to do) when they have none.
+    pub fn in_team(self) -> Result<Authenticated, AppError> {
+        let Some((team, team_requires_two_factor)) = self.team else {
+            return Err(AppError::Conflict(NO_TEAM.to_string()));
+        };
+        let acting = Acting {
+            team_id: team.team_id,
+            user_id: self.user_id,
+            email: self.email,
+            role: team.role,
+            client_addr: self.request.client_addr.clone(),
+        };
+        Ok(Authenticated {
+            request: self.request,
+            acting,
+            team,
+            sign_in: self.sign_in,
+            email_verified: self.email_verified,
+            two_factor: self.two_factor,
+            two_factor_required: team_requires_two_factor && !self.two_factor,
+        })
+    }
+
+    /// Who acts (in audit entries of any team).
+    pub fn actor(&self) -> Actor {
+        Actor::User { id: self.user_id, email: self.email.clone() }
+    }
+
+    /// Refuses (409) what an account whose address is not verified may not do yet —
+    /// `what`, e.g. "accept an invitation" — saying how to verify it.
+    pub fn require_verified(&self, what: &str) -> Result<(), AppError> {
+        require_verified(self.email_verified, &self.email, what)
+    }
+
+    /// Records `action` on their own account in their active team's audit trail, if
+    /// they are in one; pass the transaction of the action itself.
+    pub async fn audit(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let Some((team, _)) = &self.team else { return Ok(()) };
+        let event = crate::server::audit::Event {
+            team_id: team.team_id,
+            actor: &self.actor(),
+            action,
+            target,
+            client_addr: Some(&self.request.client_addr),
+            details,
+        };
+        crate::server::audit::record(db, event).await.or_internal("writing the audit trail failed")
+    }
+
+    /// What the browser is told about the signed-in user.
+    pub async fn viewer(&self) -> Result<Viewer, AppError> {
+        let teams = db::teams::memberships_of(&self.request.state.db, self.user_id)
+            .await
+            .or_internal("listing a user's teams failed")?;
+        let (team, two_factor_required) = match &self.team {
+            Some((team, required)) => (Some(team.clone()), *required && !self.two_factor),
+            None => (None, false),
+        };
+        Ok(Viewer {
+            user_id: self.user_id,
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+            two_factor: self.two_factor,
+            two_factor_required,
+            team,
+            teams,
+        })
+    }
+}
+
+fn require_verified(verified: bool, email: &str, what: &str) -> Result<(), AppError> {
+    if verified {
+        return Ok(());
+    }
+    Err(AppError::Conflict(format!(
+        "Confirm your email address before you {what}: use the link we mailed to {email}, or send a new one from your account page."
+    )))
+}
+
 /// A signed-in user acting in their active team: the request, who acts where, and the
 /// sign-in stored in the session. Backend functions take [`Acting`] (and the state),
 /// not this; only those that change the session take it whole.
@@ -126,39 +236,17 @@ impl Authenticated {
     }
 
     /// Refuses (409) what an account whose address is not verified may not do yet —
-    /// `what`, e.g. "accept an invitation" — saying how to verify it.
+    /// `what`, e.g. "start an upgrade" — saying how to verify it.
     pub fn require_verified(&self, what: &str) -> Result<(), AppError> {
-        if self.email_verified {
-            return Ok(());
-        }
-        Err(AppError::Conflict(format!(
-            "Confirm your email address before you {what}: use the link we mailed to {}, or send a new one from your account page.",
-            self.acting.email
-        )))
-    }
-
-    /// What the browser is told about the signed-in user.
-    pub async fn viewer(&self) -> Result<Viewer, AppError> {
-        let teams = db::teams::memberships_of(&self.request.state.db, self.acting.user_id)
-            .await
-            .or_internal("listing a user's teams failed")?;
-        Ok(Viewer {
-            user_id: self.acting.user_id,
-            email: self.acting.email.clone(),
-            email_verified: self.email_verified,
-            two_factor: self.two_factor,
-            two_factor_required: self.two_factor_required,
-            team: self.team.clone(),
-            teams,
-        })
+        require_verified(self.email_verified, &self.acting.email, what)
     }
 }
 
 /// The signed-in user of `request`, or [`AppError::Unauthorized`]; their session is
 /// kept alive. A session past its absolute lifetime, or from before a password
-/// change, is ended here. If the user was removed from their active team, they
-/// continue in another of their teams.
-pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppError> {
+/// change, or of a deleted account, is ended here. If the user was removed from their
+/// active team, they continue in another of their teams, or in none.
+pub async fn authenticate_account(request: RequestContext) -> Result<Account, AppError> {
     let Some(mut sign_in) = session::read(&request.session).await? else {
         return Err(AppError::Unauthorized);
     };
@@ -175,34 +263,45 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
         return Err(AppError::Unauthorized);
     };
     let team = match membership {
-        Some(team) => team,
+        Some(team) => Some((team, team_requires_two_factor)),
         None => {
-            let Some(other) = db::teams::memberships_of(pool, user.id)
+            let other = db::teams::memberships_of(pool, user.id)
                 .await
                 .or_internal("loading the signed-in user failed")?
                 .into_iter()
-                .next()
-            else {
-                session::end(&request.session).await?;
-                return Err(AppError::Unauthorized);
-            };
-            sign_in.team_id = other.team_id;
-            session::update(&request.session, &sign_in).await?;
-            other
+                .next();
+            let other_team_id = other.as_ref().map(|other| other.team_id);
+            if other_team_id != sign_in.team_id {
+                sign_in.team_id = other_team_id;
+                session::update(&request.session, &sign_in).await?;
+            }
+            match other {
+                Some(other) => {
+                    let requires = db::teams::requires_two_factor(pool, other.team_id)
+                        .await
+                        .or_internal("loading the signed-in user failed")?;
+                    Some((other, requires))
+                }
+                None => None,
+            }
         }
     };
     session::keep_alive(&request.session, request.state.settings.sessions.renewal()).await?;
-    let email_verified = user.email_verified;
-    let two_factor = user.two_factor;
-    let acting = Acting {
-        team_id: team.team_id,
+    Ok(Account {
+        request,
         user_id: user.id,
         email: user.email,
-        role: team.role,
-        client_addr: request.client_addr.clone(),
-    };
-    let two_factor_required = team_requires_two_factor && !two_factor;
-    Ok(Authenticated { request, acting, team, sign_in, email_verified, two_factor, two_factor_required })
+        sign_in,
+        email_verified: user.email_verified,
+        two_factor: user.two_factor,
+        team,
+    })
+}
+
+/// The signed-in user of `request` in their active team: [`authenticate_account`], then
+/// [`Account::in_team`].
+pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppError> {
+    authenticate_account(request).await?.in_team()
 }
 
 /// Remembers who is signed in for the rest of one request: a server-rendered page
@@ -210,15 +309,22 @@ pub async fn authenticate(request: RequestContext) -> Result<Authenticated, AppE
 /// otherwise read the session, the user and the membership again. Provided afresh for
 /// every request by the router.
 #[derive(Clone, Default)]
-pub struct SignedInOnce(std::sync::Arc<tokio::sync::OnceCell<Result<Authenticated, AppError>>>);
+pub struct SignedInOnce(std::sync::Arc<tokio::sync::OnceCell<Result<Account, AppError>>>);
 
-/// The signed-in user of the current server function or page (authenticated once per
-/// request when [`SignedInOnce`] is provided).
-pub async fn current() -> Result<Authenticated, AppError> {
+/// The signed-in user of the current server function or page, in a team or not
+/// (authenticated once per request when [`SignedInOnce`] is provided).
+pub async fn current_account() -> Result<Account, AppError> {
     match leptos::prelude::use_context::<SignedInOnce>() {
-        Some(once) => once.0.get_or_init(|| async { authenticate(RequestContext::current()?).await }).await.clone(),
-        None => authenticate(RequestContext::current()?).await,
+        Some(once) => {
+            once.0.get_or_init(|| async { authenticate_account(RequestContext::current()?).await }).await.clone()
+        }
+        None => authenticate_account(RequestContext::current()?).await,
     }
+}
+
+/// The signed-in user of the current server function or page, in their active team.
+pub async fn current() -> Result<Authenticated, AppError> {
+    current_account().await?.in_team()
 }
 
 /// The signed-in user of the current server function, allowed `permission` in their

@@ -43,8 +43,8 @@ pub async fn pending_second_factor(session: &Session) -> Result<Option<PendingSe
 pub struct SignIn {
     /// Who signed in.
     pub user_id: Uuid,
-    /// The team they are working in.
-    pub team_id: Uuid,
+    /// The team they are working in; none after leaving (or losing) their last team.
+    pub team_id: Option<Uuid>,
     /// The user's session version at sign-in; a password change bumps it, which ends
     /// every session that carries an older one.
     pub session_version: i32,

@@ -1,12 +1,13 @@
 //! Stripe's API through the async-stripe client: Checkout Sessions in subscription
-//! mode, customer-portal sessions, and cancelling at the period's end. Used when a
+//! mode, customer-portal sessions, and cancelling (at the period's end, or at once for
+//! a team being deleted). Used when a
 //! secret key is configured (test mode needs none of it).
 
 use std::collections::HashMap;
 
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest as _};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_billing::subscription::UpdateSubscription;
+use stripe_billing::subscription::{CancelSubscription, UpdateSubscription};
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
@@ -100,4 +101,17 @@ pub async fn cancel_at_period_end(client: &Client, subscription: &str) -> Result
         .await
         .map_err(failed("cancelling the Stripe subscription failed"))?;
     Ok(())
+}
+
+/// Ends `subscription` now, without a final invoice: its team is being deleted. A
+/// subscription Stripe no longer knows (already cancelled, or deleted there) is ended.
+pub async fn cancel_now(client: &Client, subscription: &str) -> Result<(), AppError> {
+    match CancelSubscription::new(subscription).send(client).await {
+        Ok(_) => Ok(()),
+        Err(stripe::StripeError::Stripe(error, 404)) => {
+            tracing::info!(subscription, message = ?error.message, "Stripe no longer knows the subscription");
+            Ok(())
+        }
+        Err(error) => Err(failed("cancelling the Stripe subscription failed")(error)),
+    }
 }

@@ -71,7 +71,7 @@ pub async fn membership(
 pub async fn user_in_team(
     db: impl PgExecutor<'_>,
     user: Uuid,
-    team: Uuid,
+    team: Option<Uuid>,
 ) -> Result<Option<(super::users::UserRow, Option<TeamMembership>, bool)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -101,6 +101,13 @@ pub async fn user_in_team(
         };
         (row.user, membership, row.requires_two_factor.unwrap_or(false))
     }))
+}
+
+/// Whether `team`'s owners require every member to sign in with a second factor.
+pub async fn requires_two_factor(db: impl PgExecutor<'_>, team: Uuid) -> Result<bool, sqlx::Error> {
+    let required: Option<bool> =
+        sqlx::query_scalar("select require_two_factor from teams where id = $1").bind(team).fetch_optional(db).await?;
+    Ok(required.unwrap_or(false))
 }
 
 /// Every team the user belongs to, by name.

@@ -12,7 +12,7 @@ use crate::domain::account::{CreatedInvitation, Email, InvitationPreview, Pendin
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::audit::{self, Actor, Event};
-use crate::server::auth::context::{Authenticated, RequestContext};
+use crate::server::auth::context::{Account, RequestContext};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
 use crate::server::mail::{self, Mail, letters};
@@ -162,17 +162,17 @@ pub async fn accept_in(
 
 /// A signed-in user accepts an invitation addressed to their email, joins the team and
 /// switches to it.
-pub async fn accept(auth: &Authenticated, token: &str) -> Result<(), AppError> {
+pub async fn accept(auth: &Account, token: &str) -> Result<(), AppError> {
     auth.require_verified("accept an invitation")?;
     let invitation = find_acceptable(&auth.request.state.db, token).await?;
-    if !invitation.email.eq_ignore_ascii_case(&auth.acting.email) {
+    if !invitation.email.eq_ignore_ascii_case(&auth.email) {
         return Err(AppError::Conflict(format!(
             "This invitation is for {}, but you are signed in as {}. Sign out and use the link again.",
-            invitation.email, auth.acting.email
+            invitation.email, auth.email
         )));
     }
     let mut tx = auth.request.state.db.begin().await.or_internal("an invitation query failed")?;
-    let team_id = accept_in(&mut tx, token, auth.acting.user_id, &auth.acting.actor(), &auth.request).await?;
+    let team_id = accept_in(&mut tx, token, auth.user_id, &auth.actor(), &auth.request).await?;
     tx.commit().await.or_internal("an invitation query failed")?;
-    session::update(&auth.request.session, &SignIn { team_id, ..auth.sign_in.clone() }).await
+    session::update(&auth.request.session, &SignIn { team_id: Some(team_id), ..auth.sign_in.clone() }).await
 }

@@ -178,6 +178,37 @@ pub fn email_changed(new_email: &str) -> Letter {
     }
 }
 
+/// Tells a member that `team` was deleted, by whom, with all of its data.
+pub fn team_deleted(team: &str, by: &str) -> Letter {
+    Letter {
+        subject: format!("{team} was deleted from {PRODUCT_NAME}"),
+        paragraphs: vec![
+            format!("{by} deleted the team {team}: its incidents, alert sources, clusters and audit log are gone."),
+            "Alerts sent to its integrations are refused from now on; its subscription, if it had one, was cancelled."
+                .into(),
+        ],
+        action: None,
+        small_print: vec!["Your account and your other teams are unchanged.".into()],
+    }
+}
+
+/// Confirms to a deleted account's address that it is gone.
+pub fn account_deleted(deleted_teams: &[String]) -> Letter {
+    let mut paragraphs = vec![format!("Your {PRODUCT_NAME} account was deleted, as you asked.")];
+    if !deleted_teams.is_empty() {
+        paragraphs.push(format!(
+            "The teams you alone owned were deleted with it, with all their data: {}.",
+            deleted_teams.join(", ")
+        ));
+    }
+    Letter {
+        subject: format!("Your {PRODUCT_NAME} account was deleted"),
+        paragraphs,
+        action: None,
+        small_print: vec!["You can sign up again with this address at any time.".into()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
