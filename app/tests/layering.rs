@@ -34,8 +34,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("cluster_client", &["clusters", "egress", "state"]),
     // Features.
     ("ingest", &["alert_subject", "live", "secrets", "state", "token", "webhook_signature"]),
-    ("incidents", &["audit", "db", "ingest", "state"]),
-    ("outbound", &["audit", "config", "db", "egress", "jobs", "secrets", "state"]),
+    ("notifications", &["audit", "mail", "state"]),
+    ("incidents", &["audit", "db", "ingest", "notifications", "state"]),
+    ("outbound", &["audit", "config", "db", "egress", "jobs", "notifications", "secrets", "state"]),
     ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "jobs", "outbound", "state"]),
     (
         "agent",

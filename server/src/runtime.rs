@@ -76,6 +76,10 @@ impl Runtime {
             let db = state.db.clone();
             move || release_held_incidents(db.clone())
         });
+        runtime.every(app::server::notifications::DIGEST_EVERY, {
+            let state = state.clone();
+            move || send_weekly_digests(state.clone())
+        });
         runtime.every(app::server::ingest::retention::EVERY, {
             let db = state.db.clone();
             move || app::server::ingest::retention::remove_expired_logged(db.clone())
@@ -203,6 +207,15 @@ async fn listen<const N: usize>(
                 () = stopping.cancelled() => return,
             }
         }
+    }
+}
+
+/// Queues the weekly digests of the week just ended, if no instance did yet.
+async fn send_weekly_digests(state: AppState) {
+    match app::server::notifications::send_weekly_digests(&state).await {
+        Ok(0) => {}
+        Ok(teams) => tracing::info!(teams, "weekly digests queued"),
+        Err(error) => tracing::warn!(%error, "queueing weekly digests failed; retrying later"),
     }
 }
 

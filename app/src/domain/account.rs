@@ -421,3 +421,17 @@ pub struct TeamToDelete {
     /// How many other members lose it.
     pub other_members: i64,
 }
+
+/// Which mails a member gets about their team's incidents (only once their address is
+/// confirmed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationPreferences {
+    /// New incidents at this severity or worse; none when `None`.
+    pub new_incident_severity: Option<crate::domain::incident::Severity>,
+    /// An action the agent proposes waits for an operator's approval.
+    pub awaiting_approval: bool,
+    /// An incident was resolved.
+    pub resolved: bool,
+    /// A summary of the week, on Mondays.
+    pub weekly_digest: bool,
+}

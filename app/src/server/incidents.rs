@@ -364,6 +364,16 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
                 Some(note) => format!("Resolved by {who}: {note}"),
                 None => format!("Resolved by {who}"),
             };
+            crate::server::notifications::resolved(
+                &mut tx,
+                state,
+                team,
+                id,
+                &format!("{message}."),
+                Some(acting.user_id),
+            )
+            .await
+            .or_internal("changing an incident failed")?;
             ("status.resolved", message, "incident.resolve")
         }
         IncidentChange::Reopen => {

@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod live;
 pub mod mail;
 pub mod members;
+pub mod notifications;
 pub mod outbound;
 pub mod quota;
 pub mod remediation;

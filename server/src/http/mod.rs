@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod probes;
 pub mod server_fn_errors;
 pub mod team_export;
+pub mod unsubscribe;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};

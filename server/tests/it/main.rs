@@ -16,6 +16,7 @@ mod kubectl;
 mod live;
 mod llm;
 mod mail;
+mod notifications;
 mod outbound;
 mod pages;
 mod probes;

@@ -29,7 +29,7 @@ use app::server::demo_cluster::store;
 use app::server::remediation::execute::Actions;
 
 /// An instance whose workers verify for `verify` and take `per_hour` automatic actions.
-async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
+pub(crate) async fn with_remediation(verify: u64, per_hour: i64) -> TestApp {
     TestApp::spawn_with(|settings| {
         settings.agent.workers = 2;
         settings.agent.lease = Duration::from_secs(2);
@@ -73,7 +73,7 @@ async fn dry_runs(app: &TestApp, cluster: Uuid) -> usize {
 }
 
 /// The incident's actions once the server's jobs ran (every action finished).
-async fn settled(user: &User, incident: Uuid) -> IncidentActions {
+pub(crate) async fn settled(user: &User, incident: Uuid) -> IncidentActions {
     user.run_pending_jobs().await;
     let actions = incident_actions(user, incident).await;
     assert!(
@@ -102,7 +102,7 @@ fn demo(labels: Value) -> Value {
     labels
 }
 
-fn oom() -> Value {
+pub(crate) fn oom() -> Value {
     alert("KubeContainerOOMKilled", demo(json!({"deployment": "memory-hog"})), "Container was OOM-killed.")
 }
 

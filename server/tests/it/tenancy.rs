@@ -87,6 +87,13 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         // Not the team's name: an owner is refused for the field (422), deleting nothing.
         ("delete_team", Permission::DeleteTeam, vec![("confirmation", "not the name".into())]),
         ("preview_account_deletion", Permission::ReadTeam, vec![]),
+        ("get_email_notifications", Permission::ReadTeam, vec![]),
+        // Not a severity: refused for the field (422), saving nothing.
+        (
+            "set_email_notifications",
+            Permission::ReadTeam,
+            vec![("new_incident_severity", "loud".into()), ("resolved", "true".into())],
+        ),
         // A wrong password: refused for the field (422), deleting nothing.
         ("delete_account", Permission::ReadTeam, vec![("password", "wrong".into()), ("confirmation", String::new())]),
         ("switch_team", Permission::ReadTeam, vec![("team_id", nobody.clone())]),
@@ -199,6 +206,7 @@ const QUERIES: &[&str] = &[
     "get_incident_actions",
     "get_automation_paused",
     "preview_account_deletion",
+    "get_email_notifications",
     "get_notification_settings",
 ];
 

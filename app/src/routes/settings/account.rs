@@ -9,7 +9,7 @@ use crate::api::accounts::{
     ChangeEmail, ChangePassword, ConfirmTwoFactor, CreateTeam, DeleteAccount, DeleteTeam, StartTwoFactor,
     TurnOffTwoFactor, preview_account_deletion,
 };
-use crate::api::members::LeaveTeam;
+use crate::api::members::{LeaveTeam, SetEmailNotifications, get_email_notifications};
 use crate::components::account_notices::ResendConfirmation;
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
@@ -86,10 +86,64 @@ pub fn AccountPage() -> impl IntoView {
                     </ActionForm>
                     <FormError outcome=created />
                 </section>
-                {team.map(|team| view! { <ActiveTeam team can_export can_delete /> })}
+                {team.map(|team| view! {
+                    <EmailNotifications team_name=team.team_name.clone() verified />
+                    <ActiveTeam team can_export can_delete />
+                })}
                 <DeleteAccountSection />
             }
         } />
+    }
+}
+
+/// Which incident mails the user gets from the active team.
+#[component]
+fn EmailNotifications(team_name: String, verified: bool) -> impl IntoView {
+    let save = ServerAction::<SetEmailNotifications>::new();
+    let saved = Outcome::from(save.value());
+    let chosen = Resource::new(|| (), |_| get_email_notifications());
+    view! {
+        <section class="panel" aria-labelledby="notifications-title">
+            <h2 id="notifications-title">"Email notifications from " {team_name}</h2>
+            {(!verified).then(|| view! { <p class="muted">"They are sent once your address is confirmed."</p> })}
+            <Transition fallback=|| view! { <p class="muted">"Loading your choices…"</p> }>
+                {move || chosen.get().map(|result| match result {
+                    Ok(chosen) => {
+                        let severity = chosen.new_incident_severity.map_or("none", |severity| severity.as_str());
+                        view! {
+                            <ActionForm action=save attr:novalidate=true attr:class="stacked-form">
+                                <label for="new-incident-severity">"New incidents"</label>
+                                <select id="new-incident-severity" name="new_incident_severity">
+                                    {[("critical", "Critical only"), ("error", "Error or worse"), ("warning", "Warning or worse"), ("info", "Every new incident"), ("none", "None")]
+                                        .into_iter()
+                                        .map(|(value, label)| view! { <option value=value selected=value == severity>{label}</option> })
+                                        .collect_view()}
+                                </select>
+                                <label class="checkbox">
+                                    <input type="checkbox" name="awaiting_approval" value="true" checked=chosen.awaiting_approval />
+                                    "An action awaits approval"
+                                </label>
+                                <label class="checkbox">
+                                    <input type="checkbox" name="resolved" value="true" checked=chosen.resolved />
+                                    "An incident is resolved"
+                                </label>
+                                <label class="checkbox">
+                                    <input type="checkbox" name="weekly_digest" value="true" checked=chosen.weekly_digest />
+                                    "A digest of the week, on Mondays"
+                                </label>
+                                <FormError outcome=saved />
+                                <Show when=move || matches!(saved.get(), Some(Ok(())))>
+                                    <p class="notice" role="status">"Saved."</p>
+                                </Show>
+                                <SubmitButton pending=save.pending() label="Save notifications" busy_label="Saving…" />
+                            </ActionForm>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 
@@ -135,7 +189,7 @@ fn ActiveTeam(team: TeamMembership, can_export: bool, can_delete: bool) -> impl 
                 </p>
                 <p>"To confirm, type the team's name: " <strong>{name.clone()}</strong></p>
                 <ActionForm action=delete attr:novalidate=true attr:class="stacked-form">
-                    <Field outcome=deleting name="confirmation" id="delete-team-confirmation" label="Team name" autocomplete="off" />
+                    <Field outcome=deleting name="confirmation" id="delete-team-confirmation" label="Team name, to confirm" autocomplete="off" />
                     <FormError outcome=deleting />
                     <SubmitButton pending=delete.pending() label="Delete this team" busy_label="Deleting…" class="danger" />
                 </ActionForm>

@@ -73,9 +73,7 @@ pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) 
         note(state, team, incident, "agent.started", "Started analysing the incident.").await;
         // PagerDuty hears that someone is on it; Slack hears of the incident.
         let mut db = state.db.acquire().await.map_err(|e| e.to_string())?;
-        crate::server::outbound::analysis_started(&mut db, state.public_url(), team, incident)
-            .await
-            .map_err(|e| e.to_string())?;
+        crate::server::outbound::analysis_started(&mut db, state, team, incident).await.map_err(|e| e.to_string())?;
     }
     let facts = IncidentFacts {
         title: row.title,
@@ -223,7 +221,7 @@ pub(super) async fn store(
         // PagerDuty gets the diagnosis as a note; Slack hears of an action awaiting approval.
         crate::server::outbound::diagnosed(
             &mut tx,
-            state.public_url(),
+            state,
             job.team_id,
             job.incident_id,
             &diagnosis.root_cause,

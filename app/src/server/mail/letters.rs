@@ -178,6 +178,50 @@ pub fn email_changed(new_email: &str) -> Letter {
     }
 }
 
+/// A new incident in `team`.
+pub fn incident_opened(team: &str, title: &str, severity: &str, service: Option<&str>, link: &str) -> Letter {
+    let service = service.map(|service| format!(" in {service}")).unwrap_or_default();
+    Letter {
+        subject: format!("[{team}] New {severity} incident: {title}"),
+        paragraphs: vec![format!("A new {severity} incident{service} opened in {team}: {title}.")],
+        action: Some(("Open the incident".into(), link.to_string())),
+        small_print: Vec::new(),
+    }
+}
+
+/// An action the agent proposes waits for an operator's approval.
+pub fn awaiting_approval(team: &str, title: &str, action: &str, link: &str) -> Letter {
+    Letter {
+        subject: format!("[{team}] Awaiting approval: {action}"),
+        paragraphs: vec![
+            format!("{PRODUCT_NAME} diagnosed \"{title}\" and proposes: {action}."),
+            "It waits for an operator to approve it on the incident's page.".into(),
+        ],
+        action: Some(("Review the action".into(), link.to_string())),
+        small_print: Vec::new(),
+    }
+}
+
+/// An incident was resolved, `how`.
+pub fn incident_resolved(team: &str, title: &str, how: &str, link: &str) -> Letter {
+    Letter {
+        subject: format!("[{team}] Resolved: {title}"),
+        paragraphs: vec![format!("\"{title}\" is resolved. {how}")],
+        action: Some(("Open the incident".into(), link.to_string())),
+        small_print: Vec::new(),
+    }
+}
+
+/// The week in `team`, summed up.
+pub fn weekly_digest(team: &str, summary: &str, link: &str) -> Letter {
+    Letter {
+        subject: format!("[{team}] Your week on {PRODUCT_NAME}"),
+        paragraphs: vec![format!("Last week in {team}: {summary}.")],
+        action: Some(("Open the dashboard".into(), link.to_string())),
+        small_print: Vec::new(),
+    }
+}
+
 /// Tells a member that `team` was deleted, by whom, with all of its data.
 pub fn team_deleted(team: &str, by: &str) -> Letter {
     Letter {

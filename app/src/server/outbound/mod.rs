@@ -1,4 +1,5 @@
-//! Telling other tools what happened: PagerDuty write-back (acknowledge the PagerDuty
+//! Telling other tools (and, by email, the members who asked: `notifications`) what
+//! happened: PagerDuty write-back (acknowledge the PagerDuty
 //! incident an alert came from when the agent starts, add the diagnosis as a note,
 //! resolve it when a fix is verified) and Slack incoming-webhook messages (a new
 //! incident, an action awaiting approval, resolved). Calls are queued in
@@ -13,6 +14,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::integration::Destination;
+use crate::server::notifications;
+use crate::server::state::AppState;
 
 /// What the team configured, and what the incident is.
 #[derive(sqlx::FromRow)]
@@ -82,10 +85,12 @@ fn link(base: &str, incident: Uuid, title: &str) -> String {
 /// The agent started on the incident: acknowledge it in PagerDuty, announce it in Slack.
 pub async fn analysis_started(
     db: &mut PgConnection,
-    base: &str,
+    state: &AppState,
     team: Uuid,
     incident: Uuid,
 ) -> Result<(), sqlx::Error> {
+    notifications::incident_opened(db, state, team, incident).await?;
+    let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
         queue(db, team, incident, Destination::Pagerduty, "acknowledge", pagerduty_status(id, "acknowledged")).await?;
@@ -101,12 +106,16 @@ pub async fn analysis_started(
 /// say when an action awaits an operator's approval.
 pub async fn diagnosed(
     db: &mut PgConnection,
-    base: &str,
+    state: &AppState,
     team: Uuid,
     incident: Uuid,
     diagnosis: &str,
     awaiting: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    if let Some(action) = awaiting {
+        notifications::awaiting_approval(db, state, team, incident, action).await?;
+    }
+    let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
         let note =
@@ -124,11 +133,13 @@ pub async fn diagnosed(
 /// A verified fix resolved the incident: resolve it in PagerDuty, say so in Slack.
 pub async fn resolved(
     db: &mut PgConnection,
-    base: &str,
+    state: &AppState,
     team: Uuid,
     incident: Uuid,
     how: &str,
 ) -> Result<(), sqlx::Error> {
+    notifications::resolved(db, state, team, incident, how, None).await?;
+    let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {
         queue(db, team, incident, Destination::Pagerduty, "resolve", pagerduty_status(id, "resolved")).await?;

@@ -560,8 +560,7 @@ async fn finish(
             .await?;
             events.push(LiveEvent::new(LiveKind::IncidentUpdate, action.incident_id));
             let told = format!("\"{}\", carried out {how}, fixed it.", action.title);
-            crate::server::outbound::resolved(&mut tx, state.public_url(), action.team_id, action.incident_id, &told)
-                .await?;
+            crate::server::outbound::resolved(&mut tx, state, action.team_id, action.incident_id, &told).await?;
         }
     }
     tx.commit().await?;
