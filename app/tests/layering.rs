@@ -62,6 +62,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),
     ("accounts", &["audit", "auth", "db", "ingest", "invitations", "mail", "state", "token"]),
     ("deletion", &["audit", "auth", "billing", "db", "mail", "state"]),
+    ("sso", &["audit", "auth", "db", "egress", "secrets", "state", "token"]),
     ("export", &[]),
 ];
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::account::{AccountDeletion, SignInStep, TwoFactorSetup, Viewer};
+use crate::domain::account::{AccountDeletion, SignInStep, SsoPage, TwoFactorSetup, Viewer};
 use crate::error::AppError;
 
 /// Creates an account: with a new team, whose address a mailed link confirms (the
@@ -230,6 +230,46 @@ pub async fn delete_account(password: String, confirmation: String) -> Result<()
     crate::server::deletion::delete_account(&account, password, &confirmation).await?;
     leptos_axum::redirect("/");
     Ok(())
+}
+
+/// Starts single sign-on for `email`: where to send the browser (the provider of the
+/// team that takes the address's domain).
+#[server(prefix = "/api", endpoint = "start_sso")]
+pub async fn start_sso(email: String) -> Result<String, AppError> {
+    use crate::server::auth::context::RequestContext;
+    crate::server::sso::start(&RequestContext::current()?, &email).await
+}
+
+/// Owners: the team's single sign-on, and whether its plan allows it.
+#[server(prefix = "/api", endpoint = "get_sso", input = GetUrl)]
+pub async fn get_sso() -> Result<SsoPage, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageSso).await?;
+    crate::server::sso::page(auth.state(), &auth.acting).await
+}
+
+/// Owners of Enterprise teams: saves the team's OpenID provider once its configuration
+/// can be read. A blank secret keeps the saved one.
+#[server(prefix = "/api", endpoint = "save_sso")]
+pub async fn save_sso(
+    issuer: String,
+    client_id: String,
+    #[server(default)] client_secret: String,
+    allowed_domains: String,
+    default_role: String,
+) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageSso).await?;
+    let form = crate::server::sso::SsoForm { issuer, client_id, client_secret, allowed_domains, default_role };
+    crate::server::sso::save(auth.state(), &auth.acting, form).await
+}
+
+/// Owners: turns the team's single sign-on off.
+#[server(prefix = "/api", endpoint = "remove_sso")]
+pub async fn remove_sso() -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageSso).await?;
+    crate::server::sso::remove(auth.state(), &auth.acting).await
 }
 
 /// Makes another of the signed-in user's teams the active one.

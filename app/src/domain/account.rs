@@ -143,7 +143,7 @@ impl Role {
             ManageIntegrations | ManageClusters | ManageMembers | ManageApiKeys | ReadAuditLog | ExportTeamData => {
                 self <= Role::Admin
             }
-            ManageOwners | ManageBilling | DeleteTeam => self == Role::Owner,
+            ManageOwners | ManageBilling | DeleteTeam | ManageSso => self == Role::Owner,
         }
     }
 
@@ -192,6 +192,8 @@ pub enum Permission {
     ReadAuditLog,
     /// Download all of the team's data as JSON.
     ExportTeamData,
+    /// Configure the team's single sign-on.
+    ManageSso,
     /// Make or unmake owners and admins.
     ManageOwners,
     /// Change the plan and payment details.
@@ -434,4 +436,30 @@ pub struct NotificationPreferences {
     pub resolved: bool,
     /// A summary of the week, on Mondays.
     pub weekly_digest: bool,
+}
+
+/// A team's single sign-on, as its owners see it (never the client secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSettings {
+    /// The OpenID provider's issuer URL.
+    pub issuer: String,
+    /// The client id DreamOps has at the provider.
+    pub client_id: String,
+    /// The email domains it signs in.
+    pub allowed_domains: Vec<String>,
+    /// The role of people it brings into the team.
+    pub default_role: Role,
+    /// Where the provider sends people back (to register at the provider).
+    pub redirect_uri: String,
+}
+
+/// A team's single-sign-on page: whether the plan allows it, and the settings if saved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoPage {
+    /// Single sign-on is for Enterprise teams.
+    pub available: bool,
+    /// Where the provider sends people back (to register at the provider).
+    pub redirect_uri: String,
+    /// The saved settings, if any.
+    pub settings: Option<SsoSettings>,
 }

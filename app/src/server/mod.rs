@@ -31,6 +31,7 @@ pub mod outbound;
 pub mod quota;
 pub mod remediation;
 pub mod secrets;
+pub mod sso;
 pub mod state;
 pub mod status;
 pub mod token;

@@ -30,6 +30,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("team_notifications", "team_id", "team_id", "pagerduty_key"),
     ("team_notifications", "team_id", "team_id", "slack_webhook"),
     ("two_factor", NO_TEAM, "user_id", "secret"),
+    ("team_sso", "team_id", "team_id", "client_secret"),
 ];
 
 /// The team of a credential that belongs to a user, not a team.
@@ -77,6 +78,11 @@ impl Place {
     /// A user's two-factor secret (`two_factor.secret`).
     pub fn two_factor(user: Uuid) -> Self {
         Place { table: "two_factor", column: "secret", team: Uuid::nil(), row: user }
+    }
+
+    /// The client secret of the team's single sign-on (`team_sso.client_secret`).
+    pub fn sso_client_secret(team: Uuid) -> Self {
+        Place { table: "team_sso", column: "client_secret", team, row: team }
     }
 
     fn associated_data(&self) -> String {

@@ -12,6 +12,7 @@ pub mod live;
 pub mod metrics;
 pub mod probes;
 pub mod server_fn_errors;
+pub mod sso;
 pub mod team_export;
 pub mod unsubscribe;
 

@@ -134,6 +134,7 @@ pub async fn sign_up(request: &RequestContext, form: SignUp) -> Result<SignedUp,
             team_id: Some(team_id),
             session_version: 1,
             signed_in_at: chrono::Utc::now().timestamp(),
+            sso_team: None,
         };
         session::start(&request.session, &sign_in).await?;
     }
@@ -210,7 +211,8 @@ async fn sign_in(request: &RequestContext, user_id: Uuid, session_version: i32) 
         .into_iter()
         .next()
         .map(|team| team.team_id);
-    let sign_in = SignIn { user_id, team_id, session_version, signed_in_at: chrono::Utc::now().timestamp() };
+    let sign_in =
+        SignIn { user_id, team_id, session_version, signed_in_at: chrono::Utc::now().timestamp(), sso_team: None };
     session::start(&request.session, &sign_in).await?;
     Ok(team_id)
 }
@@ -311,6 +313,7 @@ async fn end_live_streams(request: &RequestContext, user_id: Uuid) -> Result<(),
 
 /// Creates a team owned by the caller (in a team or not) and makes it their active team.
 pub async fn create_team(auth: &Account, name: &str) -> Result<Uuid, AppError> {
+    auth.require_own_sign_in("create a team")?;
     let name = TeamName::parse(name).map_err(|message| AppError::field("team_name", message))?;
     let mut tx = auth.request.state.db.begin().await.or_internal("an account query failed")?;
     let team_id = Uuid::new_v4();
@@ -335,8 +338,12 @@ pub async fn create_team(auth: &Account, name: &str) -> Result<Uuid, AppError> {
     Ok(team_id)
 }
 
-/// Makes another of the caller's teams the active one; 404 for a team they are not in.
+/// Makes another of the caller's teams the active one; 404 for a team they are not in
+/// (or, signed in through a team's single sign-on, for any other team).
 pub async fn switch_team(auth: &Account, team_id: Uuid) -> Result<(), AppError> {
+    if auth.sign_in.sso_team.is_some_and(|sso_team| sso_team != team_id) {
+        return Err(AppError::NotFound);
+    }
     db::teams::membership(&auth.request.state.db, team_id, auth.user_id)
         .await
         .or_internal("an account query failed")?

@@ -26,6 +26,7 @@ fn now() -> u64 {
 
 /// Starts (or starts again) enrolment: a new secret, pending until a code confirms it.
 pub async fn start(auth: &Account) -> Result<TwoFactorSetup, AppError> {
+    auth.require_own_sign_in("set up two-factor sign-in")?;
     if auth.two_factor {
         return Err(AppError::Conflict(
             "Two-factor sign-in is already on. Turn it off first to move to a new app.".into(),
@@ -48,6 +49,7 @@ pub async fn start(auth: &Account) -> Result<TwoFactorSetup, AppError> {
 
 /// Confirms enrolment with a first code; the recovery codes, shown once.
 pub async fn confirm(auth: &Account, code: &str) -> Result<Vec<String>, AppError> {
+    auth.require_own_sign_in("set up two-factor sign-in")?;
     let state = &auth.request.state;
     let user = auth.user_id;
     let mut tx = state.db.begin().await.or_internal("a two-factor query failed")?;

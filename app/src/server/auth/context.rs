@@ -109,6 +109,7 @@ impl Account {
             role: team.role,
             client_addr: self.request.client_addr.clone(),
         };
+        let by_sso = self.sign_in.sso_team.is_some();
         Ok(Authenticated {
             request: self.request,
             acting,
@@ -116,7 +117,8 @@ impl Account {
             sign_in: self.sign_in,
             email_verified: self.email_verified,
             two_factor: self.two_factor,
-            two_factor_required: team_requires_two_factor && !self.two_factor,
+            // A single sign-on's second factor is its provider's to ask for.
+            two_factor_required: team_requires_two_factor && !self.two_factor && !by_sso,
         })
     }
 
@@ -129,6 +131,18 @@ impl Account {
     /// `what`, e.g. "accept an invitation" — saying how to verify it.
     pub fn require_verified(&self, what: &str) -> Result<(), AppError> {
         require_verified(self.email_verified, &self.email, what)
+    }
+
+    /// Refuses (409) `what` — changes to how the account itself signs in — in a session
+    /// a team's single sign-on started: that provider vouched for the person in its
+    /// team, not for their account.
+    pub fn require_own_sign_in(&self, what: &str) -> Result<(), AppError> {
+        if self.sign_in.sso_team.is_none() {
+            return Ok(());
+        }
+        Err(AppError::Conflict(format!(
+            "You signed in through your team's single sign-on; sign in with your password to {what}."
+        )))
     }
 
     /// Records `action` on their own account in their active team's audit trail, if
@@ -154,11 +168,16 @@ impl Account {
 
     /// What the browser is told about the signed-in user.
     pub async fn viewer(&self) -> Result<Viewer, AppError> {
-        let teams = db::teams::memberships_of(&self.request.state.db, self.user_id)
+        let mut teams = db::teams::memberships_of(&self.request.state.db, self.user_id)
             .await
             .or_internal("listing a user's teams failed")?;
+        if let Some(sso_team) = self.sign_in.sso_team {
+            teams.retain(|team| team.team_id == sso_team);
+        }
         let (team, two_factor_required) = match &self.team {
-            Some((team, required)) => (Some(team.clone()), *required && !self.two_factor),
+            Some((team, required)) => {
+                (Some(team.clone()), *required && !self.two_factor && self.sign_in.sso_team.is_none())
+            }
             None => (None, false),
         };
         Ok(Viewer {
@@ -256,14 +275,20 @@ pub async fn authenticate_account(request: RequestContext) -> Result<Account, Ap
     let found = db::teams::user_in_team(pool, sign_in.user_id, sign_in.team_id)
         .await
         .or_internal("loading the signed-in user failed")?;
+    let in_its_team = sign_in.sso_team.is_none_or(|sso_team| sign_in.team_id == Some(sso_team));
     let Some((user, membership, team_requires_two_factor)) =
-        found.filter(|(user, _, _)| !expired && user.session_version == sign_in.session_version)
+        found.filter(|(user, _, _)| !expired && in_its_team && user.session_version == sign_in.session_version)
     else {
         session::end(&request.session).await?;
         return Err(AppError::Unauthorized);
     };
     let team = match membership {
         Some(team) => Some((team, team_requires_two_factor)),
+        // Signed in through a team's single sign-on, and no longer in that team.
+        None if sign_in.sso_team.is_some() => {
+            session::end(&request.session).await?;
+            return Err(AppError::Unauthorized);
+        }
         None => {
             let other = db::teams::memberships_of(pool, user.id)
                 .await

@@ -14,6 +14,8 @@ const KEY: &str = "auth";
 const RENEWED_KEY: &str = "renewed_at";
 /// The key under which a sign-in waiting for its second factor is stored.
 const PENDING_KEY: &str = "pending_second_factor";
+/// The key under which a single sign-on waiting for the provider's answer is stored.
+const PENDING_SSO_KEY: &str = "pending_sso";
 /// How long a right password waits for its second factor.
 pub const SECOND_FACTOR_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -38,6 +40,32 @@ pub async fn pending_second_factor(session: &Session) -> Result<Option<PendingSe
     Ok(pending.filter(|pending| pending.until > chrono::Utc::now().timestamp()))
 }
 
+/// A single sign-on sent to the provider, awaiting its answer in this browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSso {
+    /// The team whose provider it is.
+    pub team_id: Uuid,
+    /// The `state` sent, which the answer must carry.
+    pub state: String,
+    /// The `nonce` sent, which the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier of the challenge sent.
+    pub pkce_verifier: String,
+    /// Until when the answer may come (Unix seconds).
+    pub until: i64,
+}
+
+/// Remembers a single sign-on sent to the provider.
+pub async fn await_sso(session: &Session, pending: &PendingSso) -> Result<(), AppError> {
+    session.insert(PENDING_SSO_KEY, pending).await.map_err(session_error)
+}
+
+/// Takes (and forgets: it is good for one answer) the single sign-on awaiting its answer.
+pub async fn take_pending_sso(session: &Session) -> Result<Option<PendingSso>, AppError> {
+    let pending = session.remove::<PendingSso>(PENDING_SSO_KEY).await.map_err(session_error)?;
+    Ok(pending.filter(|pending| pending.until > chrono::Utc::now().timestamp()))
+}
+
 /// The sign-in stored in a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {
@@ -50,6 +78,10 @@ pub struct SignIn {
     pub session_version: i32,
     /// When they signed in (Unix seconds), for the absolute lifetime.
     pub signed_in_at: i64,
+    /// Signed in through this team's single sign-on: the session reaches this team only
+    /// (its provider vouched for the person there, and nowhere else).
+    #[serde(default)]
+    pub sso_team: Option<Uuid>,
 }
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {

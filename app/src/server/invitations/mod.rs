@@ -163,6 +163,7 @@ pub async fn accept_in(
 /// A signed-in user accepts an invitation addressed to their email, joins the team and
 /// switches to it.
 pub async fn accept(auth: &Account, token: &str) -> Result<(), AppError> {
+    auth.require_own_sign_in("join another team")?;
     auth.require_verified("accept an invitation")?;
     let invitation = find_acceptable(&auth.request.state.db, token).await?;
     if !invitation.email.eq_ignore_ascii_case(&auth.email) {
