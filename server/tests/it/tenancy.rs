@@ -88,6 +88,20 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("delete_team", Permission::DeleteTeam, vec![("confirmation", "not the name".into())]),
         ("preview_account_deletion", Permission::ReadTeam, vec![]),
         ("get_email_notifications", Permission::ReadTeam, vec![]),
+        ("get_sso", Permission::ManageSso, vec![]),
+        // Not on Enterprise: an owner is told so (409), saving nothing.
+        (
+            "save_sso",
+            Permission::ManageSso,
+            vec![
+                ("issuer", "https://id.example".into()),
+                ("client_id", "x".into()),
+                ("allowed_domains", "example.com".into()),
+                ("default_role", "viewer".into()),
+            ],
+        ),
+        // Nothing saved: an owner is told so (404).
+        ("remove_sso", Permission::ManageSso, vec![]),
         // Not a severity: refused for the field (422), saving nothing.
         (
             "set_email_notifications",
@@ -207,6 +221,7 @@ const QUERIES: &[&str] = &[
     "get_automation_paused",
     "preview_account_deletion",
     "get_email_notifications",
+    "get_sso",
     "get_notification_settings",
 ];
 
