@@ -25,6 +25,12 @@ process.env.E2E_MAILDIR ??= join(tmpdir(), `dreamops-e2e-mail-${randomBytes(6).t
 const smtpServerPath = process.env.SMTP_SERVER_PATH ?? join(__dirname, "..", "target", "tools", "aiosmtpd-1.4.6");
 process.env.E2E_SMTP_URL ??= `smtp://127.0.0.1:${smtpPort}`;
 if (!process.env.TEST_WORKER_INDEX) rmSync(process.env.E2E_MAILDIR, { recursive: true, force: true });
+
+// The run's OpenID provider (npm's oidc-provider, oidc-provider.mjs) for single sign-on,
+// with one client: DreamOps. sso.spec.ts reads its issuer and the client's credentials.
+const oidcPort = Number(process.env.E2E_OIDC_PORT ?? port + 2);
+process.env.E2E_OIDC_ISSUER ??= `http://127.0.0.1:${oidcPort}`;
+process.env.E2E_OIDC_CLIENT_SECRET ??= randomBytes(16).toString("hex");
 // Workers read this file too, while the server runs: only the main process lays it out.
 if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
@@ -74,6 +80,23 @@ export default defineConfig({
       env: { ...(process.env as Record<string, string>), PYTHONPATH: smtpServerPath },
     },
     {
+      command: `node ${join(__dirname, "oidc-provider.mjs")}`,
+      url: `${process.env.E2E_OIDC_ISSUER}/.well-known/openid-configuration`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      env: {
+        ...(process.env as Record<string, string>),
+        OIDC_PORT: String(oidcPort),
+        OIDC_CLIENTS: JSON.stringify([
+          {
+            client_id: "dreamops-e2e",
+            client_secret: process.env.E2E_OIDC_CLIENT_SECRET,
+            redirect_uris: [`${baseURL}/sso/callback`],
+          },
+        ]),
+      },
+    },
+    {
       command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
       cwd: IMAGE_DIR,
       url: `${baseURL}/ready`,
@@ -89,6 +112,9 @@ export default defineConfig({
         PUBLIC_URL: baseURL,
         SMTP_URL: process.env.E2E_SMTP_URL,
         MAIL_FROM: "DreamOps <noreply@dreamops.test>",
+        // The OpenID provider is on this machine, over http (as a self-hosted deployment's may be).
+        OUTBOUND_ALLOW_HTTP: "true",
+        OUTBOUND_ALLOW_PRIVATE: "true",
         // No Stripe keys: payments simulated, as an operator chooses for a trial.
         BILLING_MODE: "test",
         // The suite signs up hundreds of teams, all from this machine.

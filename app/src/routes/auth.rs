@@ -75,7 +75,9 @@ pub fn LoginPage() -> impl IntoView {
                 <FormError outcome />
                 <SubmitButton pending=action.pending() label="Log in" busy_label="Logging in…" />
             </ActionForm>
-            <p class="muted">"New to DreamOps? " <A href="/signup">"Create a team"</A></p>
+            <p class="muted">
+                <A href="/sso">"Sign in with SSO"</A> " · New to DreamOps? " <A href="/signup">"Create a team"</A>
+            </p>
         </section>
     }
 }

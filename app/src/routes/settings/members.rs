@@ -1,10 +1,11 @@
 //! `/settings/members`: who is in the team, with what role; invitations; whether the
-//! team requires two-factor sign-in.
+//! team requires two-factor sign-in; its single sign-on (owners of Enterprise teams).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
-use crate::api::accounts::{SetTeamTwoFactor, team_two_factor};
+use crate::api::accounts::{RemoveSso, SaveSso, SetTeamTwoFactor, get_sso, team_two_factor};
 use crate::api::invitations::{CreateInvitation, RevokeInvitation, list_invitations};
 use crate::api::members::{ChangeMemberRole, RemoveMember, list_members};
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
@@ -148,7 +149,77 @@ fn Members(viewer: Viewer) -> impl IntoView {
         </Show>
         <Show when=move || manage_owners>
             <TeamTwoFactor required=two_factor set_two_factor />
+            <SingleSignOn />
         </Show>
+    }
+}
+
+/// Owners of Enterprise teams: the team's OpenID provider, which signs in the addresses
+/// of its domains and brings new people in with the default role.
+#[component]
+fn SingleSignOn() -> impl IntoView {
+    let save = ServerAction::<SaveSso>::new();
+    let remove = ServerAction::<RemoveSso>::new();
+    let saved = Outcome::from(save.value());
+    let page = Resource::new(
+        move || (save.version().get(), remove.version().get()),
+        |_| get_sso(),
+    );
+    view! {
+        <section class="panel" aria-labelledby="sso-title">
+            <h2 id="sso-title">"Single sign-on"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || page.get().map(|result| match result {
+                    Ok(page) if !page.available => view! {
+                        <p class="muted">
+                            "Members can sign in through your identity provider (OpenID Connect) on the Enterprise plan. "
+                            <A href="/pricing">"See the plans"</A>
+                        </p>
+                    }.into_any(),
+                    Ok(page) => {
+                        let settings = page.settings.clone();
+                        let is_saved = settings.is_some();
+                        let role = settings.as_ref().map_or(Role::Viewer, |settings| settings.default_role);
+                        view! {
+                            <p class="muted">
+                                "Register DreamOps at your provider with this redirect URI: "
+                                <code data-testid="sso-redirect-uri">{page.redirect_uri.clone()}</code>
+                            </p>
+                            <ActionForm action=save attr:novalidate=true attr:class="stacked-form">
+                                <Field outcome=saved name="issuer" label="Issuer URL" kind="url" placeholder="https://id.example.com"
+                                    value=settings.as_ref().map(|settings| settings.issuer.clone()).unwrap_or_default() />
+                                <Field outcome=saved name="client_id" label="Client ID"
+                                    value=settings.as_ref().map(|settings| settings.client_id.clone()).unwrap_or_default() />
+                                <Field outcome=saved name="client_secret" label="Client secret" kind="password" autocomplete="off"
+                                    hint="Stored sealed and never shown again; leave blank to keep the saved one." />
+                                <Field outcome=saved name="allowed_domains" label="Email domains" placeholder="example.com, example.org"
+                                    value=settings.as_ref().map(|settings| settings.allowed_domains.join(", ")).unwrap_or_default() />
+                                <label for="sso-role">"Role of people it brings in"</label>
+                                <select id="sso-role" name="default_role">
+                                    {[Role::Viewer, Role::Operator, Role::Admin].into_iter().map(|option| view! {
+                                        <option value=option.as_str() selected=option == role>{option.label()}</option>
+                                    }).collect_view()}
+                                </select>
+                                <FormError outcome=saved />
+                                <Show when=move || matches!(saved.get(), Some(Ok(())))>
+                                    <p class="notice" role="status">"Saved. Members with those addresses can sign in with SSO."</p>
+                                </Show>
+                                <SubmitButton pending=save.pending() label="Save single sign-on" busy_label="Checking the provider…" />
+                            </ActionForm>
+                            {is_saved.then(|| view! {
+                                <ConfirmButton
+                                    label="Turn off single sign-on"
+                                    question="Turn off single sign-on? Members keep their accounts but must sign in with a password.".to_string()
+                                    on_confirm=move || { remove.dispatch(RemoveSso {}); }
+                                />
+                                <FormError outcome=remove.value() />
+                            })}
+                        }.into_any()
+                    }
+                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 
