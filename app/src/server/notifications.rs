@@ -339,6 +339,19 @@ pub async fn resolved(
     .await
 }
 
+/// A team's week, for its digest.
+#[derive(sqlx::FromRow)]
+struct WeekOfTeam {
+    team: Uuid,
+    name: String,
+    opened: i64,
+    resolved: i64,
+    /// Mean minutes from first alert to resolution, of those resolved.
+    minutes: Option<f64>,
+    /// The service most of its incidents were in.
+    top_service: Option<String>,
+}
+
 /// How often instances look for weekly digests to send.
 pub const DIGEST_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -347,7 +360,7 @@ pub const DIGEST_EVERY: std::time::Duration = std::time::Duration::from_secs(15 
 /// skipped. How many teams' digests were queued.
 pub async fn send_weekly_digests(state: &AppState) -> Result<u64, sqlx::Error> {
     let mut tx = state.db.begin().await?;
-    let claimed: Vec<(Uuid, String, i64, i64, Option<f64>, Option<String>)> = sqlx::query_as(
+    let claimed: Vec<WeekOfTeam> = sqlx::query_as(
         "with week as (select date_trunc('week', now() at time zone 'UTC') at time zone 'UTC' as ends),
               busy as (
                 select t.id, t.name,
@@ -362,12 +375,13 @@ pub async fn send_weekly_digests(state: &AppState) -> Result<u64, sqlx::Error> {
                 insert into weekly_digests (team_id, week)
                 select busy.id, (week.ends at time zone 'UTC')::date from busy, week
                 on conflict do nothing returning team_id)
-         select busy.id, busy.name, busy.opened, busy.resolved, busy.minutes_to_resolve, busy.top_service
+         select busy.id as team, busy.name, busy.opened, busy.resolved, busy.minutes_to_resolve as minutes,
+                busy.top_service
          from busy join claimed on claimed.team_id = busy.id",
     )
     .fetch_all(&mut *tx)
     .await?;
-    for (team, name, opened, resolved, minutes, top_service) in &claimed {
+    for WeekOfTeam { team, name, opened, resolved, minutes, top_service } in &claimed {
         let mut summary =
             format!("{opened} incident{} opened, {resolved} resolved", if *opened == 1 { "" } else { "s" });
         if let Some(minutes) = minutes {

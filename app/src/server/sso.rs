@@ -113,15 +113,26 @@ struct Saved {
     default_role: Role,
 }
 
+#[derive(sqlx::FromRow)]
+struct SavedRow {
+    issuer: String,
+    client_id: String,
+    client_secret: Vec<u8>,
+    allowed_domains: Vec<String>,
+    default_role: String,
+}
+
 async fn saved(state: &AppState, team: Uuid) -> Result<Option<Saved>, AppError> {
-    let row: Option<(String, String, Vec<u8>, Vec<String>, String)> = sqlx::query_as(
+    let row: Option<SavedRow> = sqlx::query_as(
         "select issuer, client_id, client_secret, allowed_domains, default_role from team_sso where team_id = $1",
     )
     .bind(team)
     .fetch_optional(&state.db)
     .await
     .or_internal("reading single sign-on failed")?;
-    let Some((issuer, client_id, sealed, allowed_domains, role)) = row else { return Ok(None) };
+    let Some(SavedRow { issuer, client_id, client_secret: sealed, allowed_domains, default_role: role }) = row else {
+        return Ok(None);
+    };
     let secret = state
         .cipher
         .open(&sealed, &Place::sso_client_secret(team))

@@ -161,10 +161,7 @@ fn SingleSignOn() -> impl IntoView {
     let save = ServerAction::<SaveSso>::new();
     let remove = ServerAction::<RemoveSso>::new();
     let saved = Outcome::from(save.value());
-    let page = Resource::new(
-        move || (save.version().get(), remove.version().get()),
-        |_| get_sso(),
-    );
+    let page = Resource::new(move || (save.version().get(), remove.version().get()), |_| get_sso());
     view! {
         <section class="panel" aria-labelledby="sso-title">
             <h2 id="sso-title">"Single sign-on"</h2>
