@@ -362,6 +362,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let status = call(attacker, endpoint, args).await.status();
         assert_eq!(status, StatusCode::NOT_FOUND, "{endpoint} with B's ids");
     }
+    // B's name deletes nothing: deletion is of A's own team, by its own name.
+    let status = call(attacker, "delete_team", &[("confirmation", "bravo".into())]).await.status();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "delete_team with B's name");
     assert_eq!(snapshot().await, before, "nothing of B changed");
 
     // Nothing of B appears in anything A can read.
@@ -369,17 +372,10 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     for endpoint in QUERIES.iter().chain(&["current_viewer"]) {
         seen.push_str(&call(attacker, endpoint, &[]).await.text().await.unwrap());
     }
-    seen.push_str(
-        &attacker
-            .client
-            .get(format!("{}/settings/audit-log.csv", attacker.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    for download in ["team-export.json", "audit-log.csv"] {
+        let url = format!("{}/settings/{download}", attacker.address);
+        seen.push_str(&attacker.client.get(url).send().await.unwrap().text().await.unwrap());
+    }
     for secret in ["bravo", &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }

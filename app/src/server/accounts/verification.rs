@@ -74,8 +74,7 @@ async fn throttle(db: &sqlx::PgPool, user_id: Uuid) -> Result<(), AppError> {
     .await
     .or_internal("an email verification query failed")?;
     if sent >= LINKS_PER_HOUR {
-        let wait = oldest.map_or(60, |oldest| (oldest + chrono::Duration::hours(1) - Utc::now()).num_seconds().max(1));
-        return Err(AppError::TooManyRequests { retry_after_secs: u64::try_from(wait).unwrap_or(60) });
+        return Err(crate::server::auth::throttle::retry_after(oldest, Utc::now(), chrono::Duration::hours(1)));
     }
     Ok(())
 }

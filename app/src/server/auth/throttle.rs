@@ -163,7 +163,7 @@ async fn serialize(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), AppErro
 }
 
 /// Refused until the oldest counted attempt leaves the `window`.
-fn retry_after(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>, window: chrono::Duration) -> AppError {
+pub fn retry_after(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>, window: chrono::Duration) -> AppError {
     let until = oldest.map_or(now, |oldest| oldest + window);
     let retry_after_secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
     AppError::TooManyRequests { retry_after_secs }
