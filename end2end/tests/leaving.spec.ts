@@ -17,11 +17,11 @@ test("an owner exports the team, deletes it by typing its name, and creates anot
   expect(exported.audit_log.map((entry: { action: string }) => entry.action)).toContain("team.exported");
 
   const deletion = page.getByRole("region", { name: "Delete Doomed team" });
-  await deletion.getByLabel("Team name, to confirm").fill("Doomed");
+  await deletion.getByLabel("The team's name, to confirm").fill("Doomed");
   await deletion.getByRole("button", { name: "Delete this team" }).click();
   await expect(deletion.locator("#confirmation-error")).toContainText("Doomed team");
 
-  await deletion.getByLabel("Team name, to confirm").fill("Doomed team");
+  await deletion.getByLabel("The team's name, to confirm").fill("Doomed team");
   await deletion.getByRole("button", { name: "Delete this team" }).click();
   // In no team, every team page leads to the account page, which says what to do.
   await expect(page).toHaveURL(/\/settings\/account$/);

@@ -63,7 +63,10 @@ pub fn LoginPage() -> impl IntoView {
         <section class="panel auth-panel">
             <h1>"Log in"</h1>
             <Show when=code_needed>
-                <SecondFactor next=next() />
+                {move || {
+                    let next = next();
+                    Suspend::new(async move { second_factor(next).await })
+                }}
             </Show>
             <ActionForm action attr:novalidate=true attr:class="stacked-form" attr:hidden=code_needed>
                 <input type="hidden" name="next" value=next />
@@ -80,6 +83,13 @@ pub fn LoginPage() -> impl IntoView {
             </p>
         </section>
     }
+}
+
+/// The second step, in its own part of the bundle: most sign-ins never need it, and the
+/// first visit's budget is tight (docs/benchmarks.md).
+#[lazy]
+fn second_factor(next: String) -> AnyView {
+    view! { <SecondFactor next /> }.into_any()
 }
 
 /// The second step of signing in: the code from the authenticator app, or a recovery

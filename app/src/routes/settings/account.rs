@@ -189,7 +189,7 @@ fn ActiveTeam(team: TeamMembership, can_export: bool, can_delete: bool) -> impl 
                 </p>
                 <p>"To confirm, type the team's name: " <strong>{name.clone()}</strong></p>
                 <ActionForm action=delete attr:novalidate=true attr:class="stacked-form">
-                    <Field outcome=deleting name="confirmation" id="delete-team-confirmation" label="Team name, to confirm" autocomplete="off" />
+                    <Field outcome=deleting name="confirmation" id="delete-team-confirmation" label="The team's name, to confirm" autocomplete="off" />
                     <FormError outcome=deleting />
                     <SubmitButton pending=delete.pending() label="Delete this team" busy_label="Deleting…" class="danger" />
                 </ActionForm>
