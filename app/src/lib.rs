@@ -26,7 +26,7 @@ use crate::routes::pricing::PricingPage;
 use crate::routes::{
     AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
     ForgotPasswordRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute,
-    ResetPasswordRoute, SsoRoute, TestCheckoutRoute, VerifyEmailRoute,
+    ResetPasswordRoute, TestCheckoutRoute, VerifyEmailRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -104,7 +104,6 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} />
                         <Route path=StaticSegment("reset-password") view={Lazy::<ResetPasswordRoute>::new()} />
                         <Route path=StaticSegment("verify-email") view={Lazy::<VerifyEmailRoute>::new()} />
-                        <Route path=StaticSegment("sso") view={Lazy::<SsoRoute>::new()} />
                         <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} />
                         <Route path=StaticSegment("incidents") view={Lazy::<IncidentsRoute>::new()} />
                         <Route path=(StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} />

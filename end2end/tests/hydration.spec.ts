@@ -27,7 +27,6 @@ test("every signed-in page hydrates without an error when loaded directly", asyn
     "/forgot-password",
     "/reset-password?token=0000",
     "/verify-email?token=0000",
-    "/sso",
   ];
   for (const address of pages) {
     const fresh = await page.context().newPage();

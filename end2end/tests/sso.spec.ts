@@ -34,7 +34,6 @@ test("an Enterprise owner sets up single sign-on and a colleague signs in throug
   await waitForHydration(colleague);
   await colleague.getByRole("link", { name: "Sign in with SSO" }).click();
   await expect(colleague).toHaveURL(/\/sso$/);
-  await waitForHydration(colleague);
   await colleague.getByLabel("Work email").fill(`ana@${domain}`);
   await colleague.getByRole("button", { name: "Continue" }).click();
   // The provider's own sign-in form, the address already filled in from the hint.

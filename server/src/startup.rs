@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(http::metrics::render))
         .route("/settings/audit-log.csv", get(http::audit_export::export))
         .route("/settings/team-export.json", get(http::team_export::export))
+        .route("/sso", get(http::sso::ask).post(http::sso::start))
         .route("/sso/callback", get(http::sso::callback))
         .route("/unsubscribe", get(http::unsubscribe::ask).post(http::unsubscribe::confirm))
         .route("/dev/mail", get(http::dev_mail::page))

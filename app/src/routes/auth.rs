@@ -79,7 +79,10 @@ pub fn LoginPage() -> impl IntoView {
                 <SubmitButton pending=action.pending() label="Log in" busy_label="Logging in…" />
             </ActionForm>
             <p class="muted">
-                <A href="/sso">"Sign in with SSO"</A> " · New to DreamOps? " <A href="/signup">"Create a team"</A>
+                // Served by the server (no app code in the first visit's bundle).
+                <a href="/sso" rel="external">"Sign in with SSO"</a>
+                " · New to DreamOps? "
+                <A href="/signup">"Create a team"</A>
             </p>
         </section>
     }

@@ -13,7 +13,6 @@ pub mod mailed_links;
 pub mod not_found;
 pub mod pricing;
 pub mod settings;
-pub mod sso;
 pub mod status;
 
 use leptos::prelude::{AnyView, IntoAny as _};
@@ -59,5 +58,4 @@ lazy_routes! {
     ForgotPasswordRoute => mailed_links::ForgotPasswordPage,
     ResetPasswordRoute => mailed_links::ResetPasswordPage,
     VerifyEmailRoute => mailed_links::VerifyEmailPage,
-    SsoRoute => sso::SsoSignInPage,
 }

@@ -237,6 +237,21 @@ async fn enterprise_owners_configure_it_the_secret_stays_sealed_and_other_domain
     let callback = to_provider_and_back(&provider, &browser, "bo@acme.example").await;
     assert_eq!(follow(&browser, &callback).await.0, StatusCode::SEE_OTHER);
 
+    // The same through the page that works without the app's code: the form posts, the
+    // browser goes to the provider, and comes back signed in; an unknown domain is told.
+    let browser = app.user();
+    let form = browser.client.post(format!("{}/sso", app.address)).form(&[("email", "cy@acme.example")]);
+    let response = form.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to_provider = response.headers()["location"].to_str().unwrap().to_string();
+    let callback = provider.sign_in(&browser.client, &to_provider, "cy@acme.example").await;
+    assert_eq!(follow(&browser, &callback).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(browser.viewer().await.expect("signed in").email, "cy@acme.example");
+    let form = app.client.post(format!("{}/sso", app.address)).form(&[("email", "someone@elsewhere.example")]);
+    let response = form.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("No team signs in elsewhere.example addresses"));
+
     let nobody = app.user().run(StartSso { email: "someone@elsewhere.example".into() }).await.unwrap_err();
     assert!(nobody.message_for("email").is_some_and(|said| said.contains("elsewhere.example")), "{nobody:?}");
     owner.run(RemoveSso {}).await.expect("removed");
