@@ -107,8 +107,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                                         <ul class="nav-list">{nav_links(TEAM_NAVIGATION, Some(&viewer))}</ul>
                                     </nav>
                                     <div class="account-menu">
-                                        <TeamSwitcher viewer=viewer.clone() />
-                                        <LogOutButton />
+                                        {Suspend::new(account_menu(viewer.clone()))}
                                     </div>
                                 }
                                     .into_any()
@@ -147,6 +146,17 @@ pub fn AppLayout(children: Children) -> impl IntoView {
             </div>
         </footer>
     }
+}
+
+/// The signed-in user's menu, in its own part of the bundle: a first visit is signed out,
+/// and its budget is tight (docs/benchmarks.md).
+#[lazy]
+fn account_menu(viewer: Viewer) -> AnyView {
+    view! {
+        <TeamSwitcher viewer />
+        <LogOutButton />
+    }
+    .into_any()
 }
 
 /// Chooses the team to work in, among the signed-in user's teams. Everything on the
