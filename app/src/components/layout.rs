@@ -68,6 +68,10 @@ pub fn AppLayout(children: Children) -> impl IntoView {
     // Below 768 px the navigation sits behind the menu button; it closes again when
     // a page is chosen.
     let menu_open = RwSignal::new(false);
+    // The signed-in user's menu is drawn once the browser has taken the page over: its
+    // code is a part of the bundle of its own, loaded then, so hydration never waits on it.
+    let taken_over = RwSignal::new(false);
+    Effect::new(move |_| taken_over.set(true));
     let location = leptos_router::hooks::use_location();
     Effect::new(move |_| {
         location.pathname.track();
@@ -107,7 +111,12 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                                         <ul class="nav-list">{nav_links(TEAM_NAVIGATION, Some(&viewer))}</ul>
                                     </nav>
                                     <div class="account-menu">
-                                        {Suspend::new(account_menu(viewer.clone()))}
+                                        {
+                                            let viewer = viewer.clone();
+                                            move || {
+                                                taken_over.get().then(|| Suspend::new(account_menu(viewer.clone())))
+                                            }
+                                        }
                                     </div>
                                 }
                                     .into_any()
