@@ -84,6 +84,18 @@ impl Runtime {
             let db = state.db.clone();
             move || app::server::ingest::retention::remove_expired_logged(db.clone())
         });
+        runtime.every(app::server::ingest::retention::EVERY, {
+            let db = state.db.clone();
+            move || {
+                let db = db.clone();
+                async move {
+                    match app::server::api_keys::idempotency::remove_expired(&db).await {
+                        Ok(removed) => tracing::debug!(removed, "forgot idempotent answers past their day"),
+                        Err(error) => tracing::warn!(%error, "forgetting idempotent answers failed; retrying later"),
+                    }
+                }
+            }
+        });
         runtime
     }
 

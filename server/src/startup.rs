@@ -85,6 +85,7 @@ impl Application {
             app::server::ingest::rate::IngestRates::new(settings.ingest_rate_scale),
         );
         let senders = SenderDirectory::start(pool.clone(), cipher.clone());
+        let api_rates = app::server::api_keys::rate::ApiRates::new(settings.api_rate_scale);
         let outbound = settings.outbound.policy().client(app::server::outbound::deliver::TIMEOUT);
         let state = AppState {
             leptos_options,
@@ -97,6 +98,7 @@ impl Application {
             self_url,
             outbound,
             mailer,
+            api_rates,
         };
         Ok((state, listener))
     }
@@ -259,6 +261,8 @@ pub fn router(state: AppState) -> Router {
         // The browser bundle needs no session: served outside the session layer, so that
         // loading a page's assets neither reads nor renews a session in the database.
         .merge(http::bundle::routes(&state.leptos_options))
+        // The public API authenticates with keys, never a session cookie.
+        .merge(http::api::routes(&state))
         .with_state(state);
     http::with_middleware(pages, https_only)
 }

@@ -4,15 +4,16 @@ use leptos::prelude::*;
 use server_fn::codec::GetUrl;
 use uuid::Uuid;
 
-use crate::domain::account::{ApiKeySummary, CreatedApiKey};
+use crate::domain::account::{ApiKeySummary, ApiScope, CreatedApiKey};
 use crate::error::AppError;
 
-/// Creates a key; its secret is in the answer and never again.
+/// Creates a key allowed `scopes` (sending alerts when none are given); its secret is
+/// in the answer and never again.
 #[server(prefix = "/api", endpoint = "create_api_key")]
-pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
+pub async fn create_api_key(name: String, #[server(default)] scopes: Vec<ApiScope>) -> Result<CreatedApiKey, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageApiKeys).await?;
-    crate::server::api_keys::create(auth.state(), &auth.acting, &name).await
+    crate::server::api_keys::create(auth.state(), &auth.acting, &name, &scopes).await
 }
 
 /// The active team's keys, without secrets.

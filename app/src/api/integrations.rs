@@ -77,11 +77,7 @@ pub async fn revoke_old_pagerduty_secret() -> Result<(), AppError> {
 pub async fn send_test_alert(kind: String) -> Result<String, AppError> {
     use crate::domain::account::Permission;
     let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
-    let state = &auth.request.state;
-    let team = auth.team_id();
-    let kind = known_kind(&kind)?;
-    auth.acting.audit(&state.db, "integration.test_sent", Some(kind.as_str()), serde_json::json!({})).await?;
-    crate::server::ingest::integrations::send_test_alert(&state.db, &state.cipher, &state.self_url, team, kind).await
+    crate::server::ingest::integrations::test(auth.state(), &auth.acting, known_kind(&kind)?).await
 }
 
 /// How much of its alert quota the team has used this period.

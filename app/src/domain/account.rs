@@ -18,6 +18,7 @@ pub const EMAIL_MAX: usize = 254;
 /// An email address as people type it: trimmed, checked for one `@` with something on
 /// both sides and a dot in the domain. Compared case-insensitively by the database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Email(String);
 
 impl Email {
@@ -59,6 +60,7 @@ impl fmt::Display for Email {
 
 /// A team's name: trimmed, 1 to 80 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TeamName(String);
 
 impl TeamName {
@@ -97,6 +99,7 @@ pub fn check_password_length(password: &str) -> Result<(), &'static str> {
 
 /// What a member may do in a team, from most to least powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including billing, admins and deleting the team.
@@ -173,6 +176,7 @@ impl FromStr for Role {
 
 /// Something a member may be allowed to do. See [`Role::can`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Permission {
     /// See the team's incidents, dashboard, members and settings.
     ReadTeam,
@@ -204,6 +208,7 @@ pub enum Permission {
 
 /// Where signing in with a password stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SignInStep {
     /// Signed in.
     SignedIn,
@@ -215,6 +220,7 @@ pub enum SignInStep {
 /// What enrolling in two-factor sign-in shows: the secret as a QR code for the
 /// authenticator app, and as text for typing in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TwoFactorSetup {
     /// The secret in base32.
     pub secret: String,
@@ -226,6 +232,7 @@ pub struct TwoFactorSetup {
 
 /// A team as its members see it in lists and the team switcher.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TeamMembership {
     /// The team.
     pub team_id: Uuid,
@@ -238,6 +245,7 @@ pub struct TeamMembership {
 /// The signed-in user, the team they are working in, and the other teams they can
 /// switch to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Viewer {
     /// The user.
     pub user_id: Uuid,
@@ -272,6 +280,7 @@ impl Viewer {
 
 /// A member of a team, as the members page lists them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     /// The user.
     pub user_id: Uuid,
@@ -285,6 +294,7 @@ pub struct Member {
 
 /// An invitation that has not been accepted, revoked or let expire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PendingInvitation {
     /// The invitation.
     pub id: Uuid,
@@ -298,6 +308,7 @@ pub struct PendingInvitation {
 
 /// A newly created invitation: the link is shown to the admin once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedInvitation {
     /// The invitation.
     pub invitation: PendingInvitation,
@@ -307,6 +318,7 @@ pub struct CreatedInvitation {
 
 /// What the invitation page shows before the invitee accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvitationPreview {
     /// The team to join.
     pub team_name: String,
@@ -320,6 +332,7 @@ pub struct InvitationPreview {
 
 /// An API key as listed: never its secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeySummary {
     /// The key.
     pub id: Uuid,
@@ -333,10 +346,92 @@ pub struct ApiKeySummary {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What it may do.
+    pub scopes: Vec<ApiScope>,
+}
+
+/// What an API key may do. Each scope is a set of [`Permission`]s ([`ApiScope::grants`]);
+/// every scope but `alerts` includes reading the team's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApiScope {
+    /// Send alerts (`POST /api/v1/alerts`): what keys were first made for.
+    Alerts,
+    /// Read incidents, analyses, actions, the dashboard, clusters and usage.
+    Read,
+    /// Acknowledge, resolve, reopen and annotate incidents; give feedback on analyses.
+    Respond,
+    /// Approve proposed remediations.
+    Approve,
+    /// Read the audit log, list alert sources, send test alerts.
+    Admin,
+}
+
+impl ApiScope {
+    /// Every scope, in the order the key form lists them.
+    pub const ALL: [ApiScope; 5] =
+        [ApiScope::Alerts, ApiScope::Read, ApiScope::Respond, ApiScope::Approve, ApiScope::Admin];
+
+    /// The name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Alerts => "alerts",
+            ApiScope::Read => "read",
+            ApiScope::Respond => "respond",
+            ApiScope::Approve => "approve",
+            ApiScope::Admin => "admin",
+        }
+    }
+
+    /// What it allows, in a few words for the key form.
+    pub fn description(self) -> &'static str {
+        match self {
+            ApiScope::Alerts => "send alerts",
+            ApiScope::Read => "read incidents, figures and settings",
+            ApiScope::Respond => "acknowledge, resolve and annotate incidents",
+            ApiScope::Approve => "approve remediations",
+            ApiScope::Admin => "audit log, alert sources and test alerts",
+        }
+    }
+
+    /// Whether a key with `scopes` holds `permission`. A key never manages members,
+    /// keys, billing, single sign-on or the team itself: those stay with people.
+    pub fn grants(scopes: &[ApiScope], permission: Permission) -> bool {
+        use Permission::*;
+        let has = |scope| scopes.contains(&scope);
+        match permission {
+            ReadTeam => scopes.iter().any(|scope| *scope != ApiScope::Alerts),
+            RespondToIncidents => has(ApiScope::Respond),
+            ApproveRemediations => has(ApiScope::Approve),
+            ManageIntegrations | ManageClusters | ReadAuditLog => has(ApiScope::Admin),
+            ManageMembers | ManageApiKeys | ExportTeamData | ManageSso | ManageOwners | ManageBilling | DeleteTeam => {
+                false
+            }
+        }
+    }
+}
+
+impl fmt::Display for ApiScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ApiScope {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ApiScope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or("Choose alerts, read, respond, approve or admin.")
+    }
 }
 
 /// A newly created API key: the only time its secret is shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The key as listed from now on.
     pub key: ApiKeySummary,
@@ -347,6 +442,28 @@ pub struct CreatedApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_grant_only_their_permissions_and_never_a_persons() {
+        use Permission::*;
+        let people_only =
+            [ManageMembers, ManageApiKeys, ExportTeamData, ManageSso, ManageOwners, ManageBilling, DeleteTeam];
+        for permission in people_only {
+            assert!(!ApiScope::grants(&ApiScope::ALL, permission), "{permission:?}");
+        }
+        assert!(!ApiScope::grants(&[ApiScope::Alerts], ReadTeam));
+        for scope in [ApiScope::Read, ApiScope::Respond, ApiScope::Approve, ApiScope::Admin] {
+            assert!(ApiScope::grants(&[scope], ReadTeam), "{scope} reads");
+        }
+        assert!(ApiScope::grants(&[ApiScope::Respond], RespondToIncidents));
+        assert!(!ApiScope::grants(&[ApiScope::Respond], ApproveRemediations));
+        assert!(ApiScope::grants(&[ApiScope::Approve], ApproveRemediations));
+        assert!(!ApiScope::grants(&[ApiScope::Read, ApiScope::Respond, ApiScope::Approve], ReadAuditLog));
+        assert!(ApiScope::grants(&[ApiScope::Admin], ReadAuditLog));
+        for scope in ApiScope::ALL {
+            assert_eq!(scope.as_str().parse::<ApiScope>(), Ok(scope));
+        }
+    }
 
     #[test]
     fn emails_are_trimmed_and_checked() {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kinds of failure the agent recognises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     PodCrash,
@@ -171,6 +172,7 @@ impl Family {
 
 /// How sure the agent is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     Low,
@@ -198,6 +200,7 @@ impl Confidence {
 
 /// How much could go wrong if an action is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     Low,
@@ -229,6 +232,7 @@ impl Risk {
 
 /// One line the diagnosis rests on, quoted from where it was found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Evidence {
     /// Where: `pod demo/web-1 status`, `events`, `previous log of web-1`, `alert`.
     pub source: String,
@@ -238,6 +242,7 @@ pub struct Evidence {
 
 /// What an action changes in the cluster, exactly.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// Raise a container's memory limit.
@@ -310,6 +315,7 @@ impl Change {
 
 /// A recommended action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RecommendedAction {
     /// What it does, in a sentence.
     pub title: String,
@@ -322,6 +328,7 @@ pub struct RecommendedAction {
 
 /// The agent's analysis of one incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AnalysisView {
     pub family: Family,
     /// The root cause in one sentence.
@@ -343,6 +350,7 @@ pub struct AnalysisView {
 
 /// A responder's verdict on an analysis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Feedback {
     /// Whether the analysis was right.
     pub right: bool,
@@ -354,6 +362,7 @@ pub struct Feedback {
 
 /// How right the analyses were, by responders' verdicts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DiagnosisAccuracy {
     /// Per week (its Monday), oldest first: verdicts right and in all.
     pub weeks: Vec<(chrono::NaiveDate, i64, i64)>,
@@ -363,6 +372,7 @@ pub struct DiagnosisAccuracy {
 
 /// An analysis a responder marked wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct WrongDiagnosis {
     pub incident_id: uuid::Uuid,
@@ -374,6 +384,7 @@ pub struct WrongDiagnosis {
 
 /// Where the agent is with an incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AgentProgress {
     /// Held over quota, or not yet queued.
     NotQueued,
@@ -389,6 +400,7 @@ pub enum AgentProgress {
 
 /// How a team's analyses use LLMs, as its admins see it (never a key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LlmView {
     /// The deployment's providers, in order (`anthropic/claude-…`).
     pub deployment_providers: Vec<String>,
@@ -401,6 +413,7 @@ pub struct LlmView {
 
 /// A team's own LLM provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TeamLlmProvider {
     /// `anthropic` or `openai` (any OpenAI-compatible endpoint).
     pub kind: String,

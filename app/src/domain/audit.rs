@@ -8,6 +8,7 @@ pub const AUDIT_PAGE_SIZE: usize = 50;
 
 /// One recorded action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Increasing with time; pages are cut by it.
     pub id: i64,
@@ -29,6 +30,7 @@ pub struct AuditEntry {
 
 /// Which entries to show. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditFilter {
     /// Part of the actor's name.
     pub actor: Option<String>,
@@ -42,6 +44,7 @@ pub struct AuditFilter {
 
 /// One page of entries, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     /// The entries.
     pub entries: Vec<AuditEntry>,

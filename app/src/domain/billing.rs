@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A plan on the pricing page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlanView {
     /// `free`, `starter`, `pro`, `enterprise`.
     pub id: String,
@@ -19,6 +20,7 @@ pub struct PlanView {
 
 /// What the pricing page needs besides the plans.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pricing {
     pub plans: Vec<PlanView>,
     /// The signed-in member's current plan, if signed in.
@@ -33,6 +35,7 @@ pub struct Pricing {
 
 /// The billing page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BillingView {
     pub plan: String,
     pub plan_name: String,
@@ -53,6 +56,7 @@ pub struct BillingView {
 
 /// One payment event received from the provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PaymentRecord {
     pub at: DateTime<Utc>,
     /// Whether it was paid (or failed).
@@ -65,6 +69,7 @@ pub struct PaymentRecord {
 
 /// A checkout in test mode, as its page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestCheckout {
     pub session_id: String,
     pub team_name: String,

@@ -11,6 +11,7 @@ pub const MAX_KUBECONFIG: usize = 256 * 1024;
 
 /// One context of a kubeconfig, as offered when adding a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KubeconfigContext {
     /// The context's name.
     pub name: String,
@@ -24,6 +25,7 @@ pub struct KubeconfigContext {
 
 /// What a kubeconfig offers: its contexts, and the current one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KubeconfigContexts {
     pub contexts: Vec<KubeconfigContext>,
     pub current: Option<String>,
@@ -31,6 +33,7 @@ pub struct KubeconfigContexts {
 
 /// A saved cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterView {
     pub id: Uuid,
     pub name: String,
@@ -47,6 +50,7 @@ pub struct ClusterView {
 
 /// A failure the demo cluster's "simulate failure" panel can cause (to its healthy app).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SimulatedFailure {
     /// A release without its database URL: the pods crash-loop.
@@ -110,6 +114,7 @@ impl SimulatedFailure {
 
 /// One capability the agent needs, as the cluster's access review answered it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PermissionCheck {
     /// What the agent does with it ("Delete pods").
     pub capability: String,
@@ -123,6 +128,7 @@ pub struct PermissionCheck {
 
 /// What testing the connection to a cluster found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionReport {
     /// The API server's version (`v1.31.4`), when it answered.
     pub version: Option<String>,
@@ -138,6 +144,7 @@ pub struct ConnectionReport {
 
 /// A node and whether it is ready.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeView {
     pub name: String,
     pub ready: bool,
@@ -149,6 +156,7 @@ pub struct NodeView {
 
 /// One workload the health summary points at.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Finding {
     pub namespace: String,
     pub name: String,
@@ -158,6 +166,7 @@ pub struct Finding {
 
 /// A cluster at a glance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterOverview {
     pub version: String,
     pub nodes: Vec<NodeView>,
@@ -176,6 +185,7 @@ pub struct ClusterOverview {
 
 /// How far DreamOps may act on a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RemediationMode {
     /// Recommend, never act.
@@ -232,6 +242,7 @@ impl std::str::FromStr for RemediationMode {
 
 /// How far a cluster's remediation policy lets DreamOps act.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RemediationPolicy {
     pub mode: RemediationMode,
     /// The highest risk autonomous mode may take.

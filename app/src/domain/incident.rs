@@ -22,6 +22,7 @@ pub const SOURCES: [(&str, &str); 6] = [
 
 /// How bad an incident is (PagerDuty's Events API levels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Down or about to be.
@@ -79,6 +80,7 @@ impl FromStr for Severity {
 
 /// Where an incident is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// Open, nobody on it yet.
@@ -120,6 +122,7 @@ impl FromStr for IncidentStatus {
 
 /// Which incidents to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentFilter {
     /// Only this status.
     pub status: Option<IncidentStatus>,
@@ -135,6 +138,7 @@ pub struct IncidentFilter {
 
 /// An incident as the list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentSummary {
     pub id: Uuid,
     pub title: String,
@@ -154,6 +158,7 @@ pub struct IncidentSummary {
 /// Where a listing continues: after the incident with this last activity and id (keyset
 /// pagination, so that incidents arriving meanwhile neither repeat nor hide others).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentCursor {
     pub last_seen_at: DateTime<Utc>,
     pub id: Uuid,
@@ -162,6 +167,7 @@ pub struct IncidentCursor {
 /// Incidents per status, for the filter bar (under the other filters). Each is
 /// counted up to [`COUNT_CAP`] + 1: more than the cap reads "1,000+".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusCounts {
     pub triggered: i64,
     pub acknowledged: i64,
@@ -199,6 +205,7 @@ pub fn web_link(url: &str) -> Option<&str> {
 
 /// One page of the incident list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentPage {
     pub incidents: Vec<IncidentSummary>,
     /// Where the next page starts; `None` on the last page.
@@ -208,6 +215,7 @@ pub struct IncidentPage {
 
 /// Everything the incident page shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentDetail {
     pub summary: IncidentSummary,
     pub description: Option<String>,
@@ -240,6 +248,7 @@ pub const ALERTS_SHOWN: i64 = 20;
 
 /// One thing that happened to an incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -252,6 +261,7 @@ pub struct TimelineEntry {
 
 /// One alert as received.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertRecord {
     pub id: Uuid,
     pub source: String,
@@ -271,6 +281,7 @@ pub const RAW_SHOWN: usize = 64 * 1024;
 
 /// An incident that may be the same problem, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RelatedIncident {
     pub incident: IncidentSummary,
     /// "same dedup key", "same service", "similar title".
@@ -279,6 +290,7 @@ pub struct RelatedIncident {
 
 /// A responder's change to an incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IncidentChange {
     /// "I am on it."
@@ -291,6 +303,23 @@ pub enum IncidentChange {
     Note { text: String },
     /// It is worse (or less bad) than the alert said.
     Severity { severity: Severity },
+    /// A clearer title than the alert's.
+    Title { title: String },
+}
+
+/// Longest incident title, in characters.
+pub const TITLE_MAX: usize = 1_024;
+
+/// A title as typed: trimmed, 1 to [`TITLE_MAX`] characters; or what is wrong with it.
+pub fn check_title(title: &str) -> Result<&str, String> {
+    let title = title.trim();
+    if title.is_empty() {
+        Err("Give the incident a title.".to_string())
+    } else if title.chars().count() > TITLE_MAX {
+        Err("A title is 1,024 characters at most.".to_string())
+    } else {
+        Ok(title)
+    }
 }
 
 /// Longest note, in characters.
@@ -298,6 +327,7 @@ pub const NOTE_MAX: usize = 4_000;
 
 /// A manual incident, reported from the incidents page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewIncident {
     pub title: String,
     pub severity: Option<Severity>,
@@ -307,6 +337,7 @@ pub struct NewIncident {
 
 /// What the dashboard shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DashboardStats {
     /// Open (triggered or acknowledged) incidents per severity, worst first.
     pub open_by_severity: Vec<(Severity, i64)>,
@@ -336,6 +367,7 @@ impl DashboardStats {
 
 /// MTTA and MTTR over one window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResponseTimes {
     /// "24 h" (the last 24 hours), "7 d", "30 d" (the last 7 and 30 UTC days, today
     /// included: the days the charts show).
@@ -351,6 +383,7 @@ pub struct ResponseTimes {
 
 /// One line of the activity feed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ActivityItem {
     pub incident_id: Uuid,
     pub incident_title: String,
@@ -359,6 +392,7 @@ pub struct ActivityItem {
 
 /// How much of its alert quota a team has used in the current period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Usage {
     /// The plan's name.
     pub plan: String,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// The kinds of alert source a team has one of each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationKind {
     /// PagerDuty's signed webhooks.
@@ -69,6 +70,7 @@ impl std::str::FromStr for IntegrationKind {
 
 /// One alert source of the team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IntegrationView {
     pub kind: IntegrationKind,
     /// The path senders post to (the token in it is masked until revealed).
@@ -87,6 +89,7 @@ pub struct IntegrationView {
 
 /// A recent delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct DeliveryView {
     /// When it arrived.
@@ -103,6 +106,7 @@ pub struct DeliveryView {
 
 /// An integration's secrets, revealed to an admin on request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevealedSecrets {
     /// The full path, token included.
     pub path: String,
@@ -115,6 +119,7 @@ pub struct RevealedSecrets {
 /// Where DreamOps tells other tools what happened: PagerDuty write-back and Slack
 /// (credentials are never shown again, only whether they are set).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NotificationSettings {
     /// The PagerDuty user write-back acts as, when a REST API key is saved.
     pub pagerduty_from: Option<String>,
@@ -125,6 +130,7 @@ pub struct NotificationSettings {
 
 /// Where DreamOps tells other tools what happened (an outbound call's target).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
     /// PagerDuty's REST API, as the team's write-back user.
@@ -179,6 +185,7 @@ impl TryFrom<String> for Destination {
 
 /// A call to PagerDuty or Slack that gave up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct FailedCall {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]

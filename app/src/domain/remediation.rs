@@ -9,6 +9,7 @@ use super::analysis::{Change, Risk};
 
 /// Where an action is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionState {
     /// Recorded, not yet begun.
@@ -75,6 +76,7 @@ impl ActionState {
 
 /// One action on an incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ActionView {
     pub id: Uuid,
     /// Which recommended action of the analysis it carries out.
@@ -96,6 +98,7 @@ pub struct ActionView {
 
 /// The actions on an incident, and what the signed-in responder may do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncidentActions {
     pub actions: Vec<ActionView>,
     /// The remediation mode of the analysed cluster, when there is one.

@@ -3,7 +3,7 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::account::Role;
+use crate::domain::account::{ApiScope, Permission, Role};
 use crate::domain::audit::{AUDIT_PAGE_SIZE, AuditEntry, AuditFilter, AuditPage};
 use crate::error::{AppError, OrInternal};
 use crate::server::db;
@@ -58,30 +58,87 @@ impl Actor {
     }
 }
 
-/// A member acting in their team: what a backend function needs of a request to scope
-/// its work to that one team, check the member's role, and record what they did — not
-/// the request or its session.
+/// Someone acting in a team: what a backend function needs of a request to scope its
+/// work to that one team, check what the caller may do, and record what they did — not
+/// the request or its session. The caller is a member signed in, or an API key.
 #[derive(Clone, Debug)]
 pub struct Acting {
     /// The team whose data this may touch, and no other's.
     pub team_id: Uuid,
+    /// Who.
+    pub by: Principal,
+    /// Where the request came from.
+    pub client_addr: String,
+}
+
+/// Who acts in a team.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// A member, signed in.
+    Member(Member),
+    /// A team API key.
+    ApiKey {
+        /// The key.
+        id: Uuid,
+        /// Its name.
+        name: String,
+        /// What it may do.
+        scopes: Vec<ApiScope>,
+    },
+}
+
+/// A member of the team acting in it.
+#[derive(Clone, Debug)]
+pub struct Member {
     /// Who.
     pub user_id: Uuid,
     /// Their email.
     pub email: String,
     /// Their role in the team.
     pub role: Role,
-    /// Where the request came from.
-    pub client_addr: String,
 }
 
 impl Acting {
-    /// The actor for the audit trail.
-    pub fn actor(&self) -> Actor {
-        Actor::User { id: self.user_id, email: self.email.clone() }
+    /// Whether the caller may do what `permission` allows: a member by their role, a key
+    /// by its scopes.
+    pub fn can(&self, permission: Permission) -> bool {
+        match &self.by {
+            Principal::Member(member) => member.role.can(permission),
+            Principal::ApiKey { scopes, .. } => ApiScope::grants(scopes, permission),
+        }
     }
 
-    /// Records `action` by this member in their team's audit trail; pass the transaction
+    /// The member acting; 403 for an API key (what only people do: managing members,
+    /// keys, billing, their own settings).
+    pub fn member(&self) -> Result<&Member, AppError> {
+        match &self.by {
+            Principal::Member(member) => Ok(member),
+            Principal::ApiKey { .. } => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The acting user, if a person acts.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.member().ok().map(|member| member.user_id)
+    }
+
+    /// The caller as the timeline names them: an email, or "API key <name>".
+    pub fn name(&self) -> String {
+        match &self.by {
+            Principal::Member(member) => member.email.clone(),
+            Principal::ApiKey { name, .. } => format!("API key {name}"),
+        }
+    }
+
+    /// The actor for the audit trail.
+    pub fn actor(&self) -> Actor {
+        match &self.by {
+            Principal::Member(member) => Actor::User { id: member.user_id, email: member.email.clone() },
+            Principal::ApiKey { id, name, .. } => Actor::ApiKey { id: *id, name: name.clone() },
+        }
+    }
+
+    /// Records `action` by this caller in their team's audit trail; pass the transaction
     /// of the action itself.
     pub async fn audit(
         &self,

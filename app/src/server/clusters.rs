@@ -295,7 +295,7 @@ pub async fn insert(
     .bind(cluster.user)
     .bind(cluster.namespace)
     .bind(sealed)
-    .bind(acting.user_id)
+    .bind(acting.member()?.user_id)
     .bind(demo)
     .fetch_one(&mut *tx)
     .await

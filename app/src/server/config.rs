@@ -53,6 +53,9 @@ pub struct Settings {
     /// `INGEST_RATE_SCALE`: multiplies each plan's ingestion rate (ingestion's rate
     /// limits); 0 turns the limits off. Default 1.
     pub ingest_rate_scale: f64,
+    /// `API_RATE_SCALE`: multiplies the public API's request limits per key and per
+    /// team; 0 turns them off. Default 1.
+    pub api_rate_scale: f64,
     /// `METRICS_TOKEN`: `/metrics` answers only requests carrying `Authorization: Bearer
     /// <token>` (the operator's scraper). Unset: `/metrics` is not served.
     pub metrics_token: Option<SecretString>,
@@ -373,6 +376,9 @@ impl Settings {
             ),
             public_url: read("PUBLIC_URL").map(|url| url.trim().trim_end_matches('/').to_string()),
             ingest_rate_scale: parse(&read, "INGEST_RATE_SCALE", 1.0, "a number from 0 (no limits) to 1000", |n| {
+                (0.0..=1000.0).contains(n)
+            })?,
+            api_rate_scale: parse(&read, "API_RATE_SCALE", 1.0, "a number from 0 (no limits) to 1000", |n| {
                 (0.0..=1000.0).contains(n)
             })?,
             metrics_token: read("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_string())),

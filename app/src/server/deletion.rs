@@ -25,9 +25,9 @@ pub async fn delete_team(state: &AppState, acting: &Acting, confirmation: &str) 
     }
     cancel_subscription(state, acting.team_id).await?;
     let mut tx = state.db.begin().await.or_internal("deleting a team failed")?;
-    delete_in(&mut tx, acting.team_id, &name, &acting.email, None).await?;
+    delete_in(&mut tx, acting.team_id, &name, &acting.member()?.email, None).await?;
     tx.commit().await.or_internal("deleting a team failed")?;
-    tracing::info!(team = %acting.team_id, by = %acting.user_id, "team deleted");
+    tracing::info!(team = %acting.team_id, by = %acting.name(), "team deleted");
     state.live.recheck(acting.team_id);
     Ok(())
 }

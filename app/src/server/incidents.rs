@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::incident::{
     ALERTS_SHOWN, AlertRecord, COUNT_CAP, IncidentChange, IncidentCursor, IncidentDetail, IncidentFilter, IncidentPage,
     IncidentStatus, IncidentSummary, NOTE_MAX, NewIncident, RAW_SHOWN, RelatedIncident, Severity, StatusCounts,
-    TIMELINE_LIMIT, TimelineEntry,
+    TIMELINE_LIMIT, TimelineEntry, check_title,
 };
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::error::{AppError, OnConstraint, OrInternal};
@@ -312,7 +312,8 @@ async fn related(db: &PgPool, team: Uuid, row: &DetailRow) -> Result<Vec<Related
 /// and audit record in the same transaction, and tells the team's open pages.
 pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &IncidentChange) -> Result<(), AppError> {
     let team = acting.team_id;
-    let who = acting.email.as_str();
+    let who = acting.name();
+    let who = who.as_str();
     let mut tx = state.db.begin().await.or_internal("changing an incident failed")?;
     let (status, severity): (String, String) =
         sqlx::query_as("select status, severity from incidents where id = $1 and team_id = $2 for update")
@@ -364,16 +365,9 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
                 Some(note) => format!("Resolved by {who}: {note}"),
                 None => format!("Resolved by {who}"),
             };
-            crate::server::notifications::resolved(
-                &mut tx,
-                state,
-                team,
-                id,
-                &format!("{message}."),
-                Some(acting.user_id),
-            )
-            .await
-            .or_internal("changing an incident failed")?;
+            crate::server::notifications::resolved(&mut tx, state, team, id, &format!("{message}."), acting.user_id())
+                .await
+                .or_internal("changing an incident failed")?;
             ("status.resolved", message, "incident.resolve")
         }
         IncidentChange::Reopen => {
@@ -422,6 +416,21 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
                 .or_internal("changing an incident failed")?;
             ("severity.changed", format!("Severity changed from {severity} to {new} by {who}"), "incident.severity")
         }
+        IncidentChange::Title { title } => {
+            let title = check_title(title).map_err(|message| AppError::field("title", message))?;
+            let renamed = sqlx::query(
+                "update incidents set title = $2, last_seen_at = now() where id = $1 and title is distinct from $2",
+            )
+            .bind(id)
+            .bind(title)
+            .execute(&mut *tx)
+            .await
+            .or_internal("changing an incident failed")?;
+            if renamed.rows_affected() == 0 {
+                return Ok(());
+            }
+            ("title.changed", format!("Title changed to \"{title}\" by {who}"), "incident.title")
+        }
     };
     crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message)
         .await
@@ -448,13 +457,11 @@ fn optional_note(note: Option<&str>) -> Result<Option<&str>, AppError> {
 /// Opens an incident reported by hand: it goes through ingestion like any alert, so it
 /// counts against the alert quota. Returns the incident and whether it is over quota.
 pub async fn report(state: &AppState, acting: &Acting, incident: &NewIncident) -> Result<(Uuid, bool), AppError> {
-    let title = incident.title.trim();
     let mut errors = Vec::new();
-    if title.is_empty() {
-        errors.push(("title", "Give the incident a title.".to_string()));
-    } else if title.chars().count() > 1024 {
-        errors.push(("title", "A title is 1,024 characters at most.".to_string()));
-    }
+    let title = check_title(&incident.title).unwrap_or_else(|message| {
+        errors.push(("title", message));
+        ""
+    });
     let service = incident.service.as_deref().map(str::trim).filter(|service| !service.is_empty());
     if service.is_some_and(|service| service.chars().count() > 255) {
         errors.push(("service", "A service name is 255 characters at most.".to_string()));
@@ -474,7 +481,7 @@ pub async fn report(state: &AppState, acting: &Acting, incident: &NewIncident) -
     let severity = incident.severity.unwrap_or(Severity::Warning);
     let raw = serde_json::to_vec(&serde_json::json!({
         "title": title, "severity": severity, "service": service, "description": description,
-        "reported_by": acting.email,
+        "reported_by": acting.name(),
     }))
     .unwrap_or_default();
     let alert = NormalizedAlert {
@@ -485,8 +492,8 @@ pub async fn report(state: &AppState, acting: &Acting, incident: &NewIncident) -
         severity,
         service: service.map(str::to_string),
         external_url: None,
-        details: serde_json::json!({ "reported_by": acting.email }),
-        actor: Some(acting.email.clone()),
+        details: serde_json::json!({ "reported_by": acting.name() }),
+        actor: Some(acting.name()),
         raw: raw.clone(),
     };
     let delivery = Delivery { team_id: acting.team_id, source: "manual", delivery_id: None, raw: &raw };

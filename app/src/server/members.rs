@@ -46,7 +46,8 @@ pub async fn change_role(state: &AppState, acting: &Acting, user_id: Uuid, new_r
     let mut tx = state.db.begin().await.or_internal("a membership query failed")?;
     let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.or_internal("a membership query failed")?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
-    if !acting.role.gives(current) || !acting.role.gives(new_role) {
+    let role = acting.member()?.role;
+    if !role.gives(current) || !role.gives(new_role) {
         return Err(AppError::Forbidden);
     }
     if current == new_role {
@@ -82,7 +83,7 @@ pub async fn remove(state: &AppState, acting: &Acting, user_id: Uuid) -> Result<
 
 /// The caller leaves their active team.
 pub async fn leave(state: &AppState, acting: &Acting) -> Result<(), AppError> {
-    remove_member(state, acting, acting.user_id, "member.left", false).await
+    remove_member(state, acting, acting.member()?.user_id, "member.left", false).await
 }
 
 async fn remove_member(
@@ -95,7 +96,7 @@ async fn remove_member(
     let mut tx = state.db.begin().await.or_internal("a membership query failed")?;
     let roles = db::teams::lock_roles(&mut *tx, acting.team_id).await.or_internal("a membership query failed")?;
     let current = roles.iter().find(|(user, _)| *user == user_id).map(|(_, role)| *role).ok_or(AppError::NotFound)?;
-    if check_rights && !acting.role.gives(current) {
+    if check_rights && !acting.member()?.role.gives(current) {
         return Err(AppError::Forbidden);
     }
     let owners = roles.iter().filter(|(_, role)| *role == Role::Owner).count();

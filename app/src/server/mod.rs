@@ -29,6 +29,7 @@ pub mod members;
 pub mod notifications;
 pub mod outbound;
 pub mod quota;
+pub mod rate_limit;
 pub mod remediation;
 pub mod secrets;
 pub mod sso;

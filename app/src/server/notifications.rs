@@ -78,7 +78,7 @@ pub async fn preferences(db: &PgPool, acting: &Acting) -> Result<NotificationPre
          from member_notifications where team_id = $1 and user_id = $2",
     )
     .bind(acting.team_id)
-    .bind(acting.user_id)
+    .bind(acting.member()?.user_id)
     .fetch_optional(db)
     .await
     .or_internal("reading notification preferences failed")?
@@ -103,7 +103,7 @@ pub async fn save(state: &AppState, acting: &Acting, chosen: &NotificationPrefer
              resolved = excluded.resolved, weekly_digest = excluded.weekly_digest, updated_at = now()",
     )
     .bind(acting.team_id)
-    .bind(acting.user_id)
+    .bind(acting.member()?.user_id)
     .bind(chosen.new_incident_severity.map(Severity::as_str))
     .bind(chosen.awaiting_approval)
     .bind(chosen.resolved)

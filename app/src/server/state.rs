@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
+use crate::server::api_keys::rate::ApiRates;
 use crate::server::config::Settings;
 use crate::server::ingest::{Recorder, SenderDirectory};
 use crate::server::live::LiveHub;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub outbound: reqwest::Client,
     /// Hands mails to the SMTP server (or, in development, to the log).
     pub mailer: Mailer,
+    /// The public API's request limits, per key and per team.
+    pub api_rates: ApiRates,
 }
 
 impl AppState {

@@ -14,6 +14,7 @@ use axum::routing::post;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use app::domain::account::ApiScope;
 use app::domain::integration::IntegrationKind;
 use app::error::AppError;
 use app::server::api_keys::ApiKeyTeam;
@@ -207,7 +208,7 @@ async fn grafana_webhook(
 
 /// `POST /api/v1/alerts`, with a team API key.
 async fn rest_alert(State(state): State<AppState>, team: Result<ApiKeyTeam, AppError>, body: Bytes) -> Response {
-    let team = match team {
+    let team = match team.and_then(|team| team.require_scope(ApiScope::Alerts).map(|()| team)) {
         Ok(team) => team,
         Err(error) => return error.into_response(),
     };

@@ -54,9 +54,9 @@ impl Viewer {
             host: None,
             device: None,
         };
-        authenticate(context)
-            .await
-            .is_ok_and(|now| now.acting.user_id == self.user && now.team_id() == self.team && now.role() == self.role)
+        authenticate(context).await.is_ok_and(|now| {
+            now.acting.user_id() == Some(self.user) && now.team_id() == self.team && now.role() == self.role
+        })
     }
 }
 
@@ -109,7 +109,7 @@ async fn signed_in(state: AppState, parts: &axum::http::request::Parts) -> Resul
     let signed_in = authenticate(context).await?.require(Permission::ReadTeam)?;
     let session = signed_in.request.session.id().ok_or(AppError::Unauthorized)?;
     Ok(Viewer {
-        user: signed_in.acting.user_id,
+        user: signed_in.acting.member()?.user_id,
         team: signed_in.team_id(),
         role: signed_in.role(),
         session,

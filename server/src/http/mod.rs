@@ -1,6 +1,7 @@
 //! The HTTP edge outside Leptos: probes, metrics, and the middleware every request
 //! passes through (request id, tracing span, request metrics).
 
+pub mod api;
 pub mod audit_export;
 pub mod billing;
 pub mod bundle;
@@ -72,6 +73,20 @@ pub fn with_middleware<S: Clone + Send + Sync + 'static>(router: Router<S>, http
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     )
+}
+
+/// A page drawn on the server alone, for what must work without the app's code (single
+/// sign-on, unsubscribing, the API reference): `title` as its heading, `body` (HTML,
+/// already escaped) at most `width_rem` wide.
+pub fn plain_page(status: axum::http::StatusCode, title: &str, width_rem: u32, body: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · DreamOps</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:{width_rem}rem;margin:3rem auto;padding:0 1rem;line-height:1.5\">\
+         <h1 style=\"font-size:1.4rem\">{title}</h1>{body}</body></html>"
+    );
+    (status, axum::response::Html(html)).into_response()
 }
 
 /// Seconds since the Unix epoch, for signatures' timestamps.

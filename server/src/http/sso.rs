@@ -7,7 +7,7 @@
 use axum::Form;
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use app::error::AppError;
@@ -18,13 +18,7 @@ use app::server::state::AppState;
 
 /// A small page in the site's words (these pages do without the app's styles).
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · DreamOps</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5\">\
-         <h1 style=\"font-size:1.4rem\">{title}</h1>{body}</body></html>"
-    );
-    (status, Html(html)).into_response()
+    super::plain_page(status, title, 28, body)
 }
 
 fn sign_in_form(status: StatusCode, email: &str, error: Option<&str>) -> Response {

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -36,14 +36,8 @@ pub struct Confirmed {
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · DreamOps</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5\">\
-         <h1 style=\"font-size:1.4rem\">{title}</h1>{body}<p><a href=\"/settings/account\">Your account's settings</a></p>\
-         </body></html>"
-    );
-    (status, Html(html)).into_response()
+    let body = format!("{body}<p><a href=\"/settings/account\">Your account's settings</a></p>");
+    super::plain_page(status, title, 36, &body)
 }
 
 fn invalid() -> Response {

@@ -57,6 +57,7 @@ fn state_on(url: &str) -> AppState {
         self_url: String::new(),
         outbound: reqwest::Client::new(),
         mailer: app::server::mail::send::Mailer::new(&Default::default()).unwrap(),
+        api_rates: app::server::api_keys::rate::ApiRates::new(0.0),
     }
 }
 

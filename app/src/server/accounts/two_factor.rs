@@ -142,7 +142,7 @@ pub async fn sign_in_with_code(
 /// Sets whether the team requires its members to sign in with a second factor; an
 /// owner requiring it must use it.
 pub async fn require_for_team(state: &AppState, acting: &Acting, required: bool) -> Result<(), AppError> {
-    if required && !two_factor::enabled(&state.db, acting.user_id).await? {
+    if required && !two_factor::enabled(&state.db, acting.member()?.user_id).await? {
         return Err(AppError::Conflict(
             "Turn on two-factor sign-in for yourself first (account page), so that you are not locked out.".into(),
         ));

@@ -96,7 +96,7 @@ pub async fn retry(state: &AppState, acting: &Acting, incident: Uuid) -> Result<
         acting.team_id,
         incident,
         "agent.retry",
-        &acting.email,
+        &acting.name(),
         "Analysis queued again.",
     )
     .await
@@ -138,7 +138,7 @@ pub async fn give_feedback(
     .bind(acting.team_id)
     .bind(if right { "right" } else { "wrong" })
     .bind(correction)
-    .bind(&acting.email)
+    .bind(acting.name())
     .execute(&mut *tx)
     .await
     .or_internal("saving feedback failed")?;
@@ -155,7 +155,7 @@ pub async fn give_feedback(
         acting.team_id,
         incident,
         "analysis.feedback",
-        &acting.email,
+        &acting.name(),
         &message,
     )
     .await

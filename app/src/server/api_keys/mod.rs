@@ -4,6 +4,8 @@
 //! A key looks like `dok_<8 hex prefix>_<64 hex secret>`. The prefix is stored in
 //! clear (to recognise and look up the key); only a SHA-256 of the whole key is kept.
 
+pub mod idempotency;
+pub mod rate;
 pub(crate) mod store;
 
 use axum::extract::FromRequestParts;
@@ -12,21 +14,29 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
-use crate::domain::account::{ApiKeySummary, CreatedApiKey};
+use crate::domain::account::{ApiKeySummary, ApiScope, CreatedApiKey, Permission};
 use crate::error::{AppError, OrInternal};
-use crate::server::audit::Acting;
-use crate::server::audit::Actor;
+use crate::server::audit::{Acting, Actor, Principal};
 use crate::server::state::AppState;
 use crate::server::token;
 
 const KEY_PREFIX: &str = "dok_";
 
-/// Creates a key named `name` for the caller's team.
-pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<CreatedApiKey, AppError> {
+/// Creates a key named `name` for the caller's team, allowed `scopes` (sending alerts
+/// when none are given, which is what keys were first made for).
+pub async fn create(
+    state: &AppState,
+    acting: &Acting,
+    name: &str,
+    scopes: &[ApiScope],
+) -> Result<CreatedApiKey, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::field("name", "Give the key a name of 1 to 80 characters, e.g. \"Alertmanager prod\"."));
     }
+    let mut scopes = if scopes.is_empty() { vec![ApiScope::Alerts] } else { scopes.to_vec() };
+    scopes.sort();
+    scopes.dedup();
     let pool = &state.db;
     let mut tx = pool.begin().await.or_internal("an API key query failed")?;
     // A clash of 32-bit prefixes is rare; a few tries make it vanishingly so.
@@ -40,13 +50,19 @@ pub async fn create(state: &AppState, acting: &Acting, name: &str) -> Result<Cre
             created_at: chrono::Utc::now(),
             last_used_at: None,
             revoked_at: None,
+            scopes: scopes.clone(),
         };
-        if store::insert(&mut *tx, &summary, acting.team_id, &token::digest(&secret), acting.user_id)
+        if store::insert(&mut *tx, &summary, acting.team_id, &token::digest(&secret), acting.member()?.user_id)
             .await
             .or_internal("an API key query failed")?
         {
             acting
-                .audit(&mut *tx, "api_key.created", Some(&summary.prefix), serde_json::json!({ "name": summary.name }))
+                .audit(
+                    &mut *tx,
+                    "api_key.created",
+                    Some(&summary.prefix),
+                    serde_json::json!({ "name": summary.name, "scopes": summary.scopes }),
+                )
                 .await?;
             tx.commit().await.or_internal("an API key query failed")?;
             return Ok(CreatedApiKey { key: summary, secret });
@@ -74,7 +90,7 @@ pub async fn revoke(state: &AppState, acting: &Acting, id: Uuid) -> Result<(), A
     tx.commit().await.or_internal("an API key query failed")
 }
 
-/// A request authenticated by a team API key: the team it may act for.
+/// A request authenticated by a team API key: the team it may act for, and how.
 #[derive(Clone, Debug)]
 pub struct ApiKeyTeam {
     /// The team the key belongs to.
@@ -83,12 +99,32 @@ pub struct ApiKeyTeam {
     pub key_id: Uuid,
     /// The key's name, for the audit trail.
     pub key_name: String,
+    /// What it may do.
+    pub scopes: Vec<ApiScope>,
+    /// The team's plan (which sizes its request limit).
+    pub plan: String,
 }
 
 impl ApiKeyTeam {
     /// The actor for the audit trail.
     pub fn actor(&self) -> Actor {
         Actor::ApiKey { id: self.key_id, name: self.key_name.clone() }
+    }
+
+    /// Refuses (403) a key without `scope`.
+    pub fn require_scope(&self, scope: ApiScope) -> Result<(), AppError> {
+        if self.scopes.contains(&scope) { Ok(()) } else { Err(AppError::Forbidden) }
+    }
+
+    /// The key acting in its team, from `client_addr`, if its scopes allow `permission`
+    /// (else 403): what the backend functions take, as they take a member.
+    pub fn acting(&self, permission: Permission, client_addr: String) -> Result<Acting, AppError> {
+        let acting = Acting {
+            team_id: self.team_id,
+            by: Principal::ApiKey { id: self.key_id, name: self.key_name.clone(), scopes: self.scopes.clone() },
+            client_addr,
+        };
+        if acting.can(permission) { Ok(acting) } else { Err(AppError::Forbidden) }
     }
 }
 
@@ -97,7 +133,7 @@ pub async fn authenticate(pool: &sqlx::PgPool, presented: &str) -> Result<Option
     let Some(prefix) = presented.get(..KEY_PREFIX.len() + 8).filter(|p| p.starts_with(KEY_PREFIX)) else {
         return Ok(None);
     };
-    let Some((key_id, team_id, key_name, stored)) =
+    let Some((key_id, team_id, key_name, stored, scopes, plan)) =
         store::find_active_by_prefix(pool, prefix).await.or_internal("an API key query failed")?
     else {
         return Ok(None);
@@ -106,7 +142,7 @@ pub async fn authenticate(pool: &sqlx::PgPool, presented: &str) -> Result<Option
         return Ok(None);
     }
     store::touch(pool, key_id).await.or_internal("an API key query failed")?;
-    Ok(Some(ApiKeyTeam { team_id, key_id, key_name }))
+    Ok(Some(ApiKeyTeam { team_id, key_id, key_name, scopes: store::parse_scopes(&scopes), plan }))
 }
 
 impl FromRequestParts<AppState> for ApiKeyTeam {

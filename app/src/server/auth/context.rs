@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::account::{Permission, Role, TeamMembership, Viewer};
 use crate::error::{AppError, OrInternal};
-use crate::server::audit::{Acting, Actor};
+use crate::server::audit::{Acting, Actor, Member, Principal};
 use crate::server::auth::session::{self, SignIn};
 use crate::server::db;
 use crate::server::state::AppState;
@@ -38,12 +38,7 @@ impl RequestContext {
             tracing::error!("no session layer in front of this route");
             AppError::Internal
         })?;
-        let from_header = state.settings.sessions.client_ip_header.as_deref().and_then(|name| {
-            parts.headers.get(name).and_then(|value| value.to_str().ok()).map(|value| value.trim().to_string())
-        });
-        let client_addr = from_header
-            .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
-            .unwrap_or_else(|| "unknown".to_string());
+        let client_addr = client_addr(&state, parts);
         let host =
             parts.headers.get(axum::http::header::HOST).and_then(|value| value.to_str().ok()).map(str::to_string);
         let device = parts
@@ -70,6 +65,17 @@ impl RequestContext {
         })?;
         Self::from_parts(state, &parts)
     }
+}
+
+/// The client's address: from the trusted proxy's header when one is configured, else
+/// the connection's peer.
+pub fn client_addr(state: &AppState, parts: &Parts) -> String {
+    let from_header = state.settings.sessions.client_ip_header.as_deref().and_then(|name| {
+        parts.headers.get(name).and_then(|value| value.to_str().ok()).map(|value| value.trim().to_string())
+    });
+    from_header
+        .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// A signed-in user, in a team or not (after leaving their last one, or when it was
@@ -104,9 +110,7 @@ impl Account {
         };
         let acting = Acting {
             team_id: team.team_id,
-            user_id: self.user_id,
-            email: self.email,
-            role: team.role,
+            by: Principal::Member(Member { user_id: self.user_id, email: self.email.clone(), role: team.role }),
             client_addr: self.request.client_addr.clone(),
         };
         let by_sso = self.sign_in.sso_team.is_some();
@@ -236,7 +240,7 @@ impl Authenticated {
 
     /// Their role in the active team.
     pub fn role(&self) -> Role {
-        self.acting.role
+        self.team.role
     }
 
     /// Refuses with 403 unless their role allows `permission`, and with 409 while the
@@ -257,7 +261,7 @@ impl Authenticated {
     /// Refuses (409) what an account whose address is not verified may not do yet —
     /// `what`, e.g. "start an upgrade" — saying how to verify it.
     pub fn require_verified(&self, what: &str) -> Result<(), AppError> {
-        require_verified(self.email_verified, &self.acting.email, what)
+        require_verified(self.email_verified, &self.acting.member()?.email, what)
     }
 }
 

@@ -52,7 +52,7 @@ pub async fn pricing(state: &AppState, member: Option<&Acting>) -> Result<Pricin
                 .fetch_one(&state.db)
                 .await
                 .or_internal("reading the team's plan failed")?;
-            (Some(plan), member.role.can(Permission::ManageBilling))
+            (Some(plan), member.can(Permission::ManageBilling))
         }
         None => (None, false),
     };
@@ -93,7 +93,7 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
         .bind(&session)
         .bind(team)
         .bind(plan)
-        .bind(acting.user_id)
+        .bind(acting.member()?.user_id)
         .execute(&state.db)
         .await
         .or_internal("opening a checkout failed")?;

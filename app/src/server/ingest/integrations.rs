@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::domain::integration::{DeliveryView, IntegrationKind, IntegrationView, RevealedSecrets};
 
 use crate::error::{AppError, OrInternal};
+use crate::server::audit::Acting;
 use crate::server::secrets::{Cipher, Place};
 use crate::server::state::AppState;
 use crate::server::token;
@@ -274,6 +275,12 @@ pub async fn rotate(state: &AppState, team: Uuid, kind: IntegrationKind) -> Resu
         }
     })
     .await
+}
+
+/// A test alert sent by `acting` (audited first): see [`send_test_alert`].
+pub async fn test(state: &AppState, acting: &Acting, kind: IntegrationKind) -> Result<String, AppError> {
+    acting.audit(&state.db, "integration.test_sent", Some(kind.as_str()), serde_json::json!({})).await?;
+    send_test_alert(&state.db, &state.cipher, &state.self_url, acting.team_id, kind).await
 }
 
 /// Sends a sample alert of `kind` through this instance's own public endpoint, exactly

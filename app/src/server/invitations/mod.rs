@@ -25,7 +25,8 @@ pub const VALID_FOR: chrono::Duration = chrono::Duration::days(7);
 /// Invites `email` to the caller's team as `role`; the returned link is shown once.
 pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
     let email = Email::parse(email).map_err(|message| AppError::field("email", message))?;
-    if !acting.role.gives(role) {
+    let member = acting.member()?;
+    if !member.role.gives(role) {
         return Err(AppError::Forbidden);
     }
     let pool = &state.db;
@@ -49,7 +50,7 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
             email: email.as_str(),
             role,
             token_hash: &token::digest(&token),
-            invited_by: acting.user_id,
+            invited_by: member.user_id,
             expires_at: invitation.expires_at,
         },
     )
@@ -58,7 +59,7 @@ pub async fn create(state: &AppState, acting: &Acting, email: &str, role: Role) 
     acting.audit(&mut *tx, "invitation.created", Some(email.as_str()), serde_json::json!({ "role": role })).await?;
     let team_name = db::teams::name(&mut *tx, acting.team_id).await.or_internal("an invitation query failed")?;
     let letter = letters::invitation(
-        &acting.email,
+        &member.email,
         &team_name,
         role.as_str(),
         &format!("{}/invitations/{token}", state.public_url()),

@@ -125,7 +125,8 @@ pub async fn approve(
     if let Some(reason) = refused_by_policy(&policy, &action.change) {
         return Err(AppError::Conflict(reason));
     }
-    let who = acting.email.as_str();
+    let who = acting.name();
+    let who = who.as_str();
     let intent = Intent { team, incident, cluster, index, action, requested_by: Some(who), comment };
     let Some(id) = intend(&mut tx, &intent).await.or_internal("approving an action failed")? else {
         return Err(AppError::Conflict(format!(
@@ -351,7 +352,7 @@ pub async fn incident_actions(state: &AppState, acting: &Acting, incident: Uuid)
     let (status, mode) = found.ok_or(AppError::NotFound)?;
     let mode = mode.and_then(|mode| mode.parse::<RemediationMode>().ok());
     // Nothing more to approve on a resolved incident, or where the cluster is read-only.
-    let can_approve = acting.role.can(Permission::ApproveRemediations)
+    let can_approve = acting.can(Permission::ApproveRemediations)
         && mode.is_some_and(|mode| mode != RemediationMode::ReadOnly)
         && status != "resolved";
     Ok(IncidentActions { actions: list(db, team, incident).await?, mode, can_approve, automation_paused: paused })
