@@ -125,6 +125,21 @@ ensure_smtp_server() {
   export SMTP_SERVER_PATH="$dir"
 }
 
+# Schemathesis (PyPI), which tests the public API from its OpenAPI document alone
+# (server/tests/it/public_api.rs), in a virtual environment under target/tools with
+# every package pinned in .ci/schemathesis-requirements.txt. SCHEMATHESIS names it.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local dir="$ROOT/target/tools/schemathesis-$SCHEMATHESIS_VERSION"
+  if [ ! -x "$dir/bin/schemathesis" ]; then
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+      -r "$ROOT/.ci/schemathesis-requirements.txt"
+  fi
+  export SCHEMATHESIS="$dir/bin/schemathesis"
+}
+
 # What `cargo leptos build` needs (wasm-opt for --release comes with the npm packages).
 ensure_build_tools() {
   ensure_wasm_target

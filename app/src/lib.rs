@@ -26,7 +26,7 @@ use crate::routes::pricing::PricingPage;
 use crate::routes::{
     AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
     ForgotPasswordRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute,
-    ResetPasswordRoute, TestCheckoutRoute, VerifyEmailRoute,
+    ResetPasswordRoute, TestCheckoutRoute, VerifyEmailRoute, WebhooksRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -110,6 +110,7 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("invitations"), ParamSegment("token")) view={Lazy::<InvitationRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("members")) view={Lazy::<MembersRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("webhooks")) view={Lazy::<WebhooksRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view={Lazy::<AuditLogRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<AccountRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view={Lazy::<IntegrationsRoute>::new()} />

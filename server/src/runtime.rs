@@ -13,6 +13,7 @@ use app::server::mail::send::Mails;
 use app::server::outbound::deliver::Calls;
 use app::server::remediation::execute::Actions;
 use app::server::state::AppState;
+use app::server::webhooks::deliver::Deliveries;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,7 @@ impl Runtime {
             runtime.workers::<Analyses>(state, &instance),
             runtime.workers::<Calls>(state, &instance),
             runtime.workers::<Mails>(state, &instance),
+            runtime.workers::<Deliveries>(state, &instance),
         ];
         runtime.tasks.spawn(listen(state.db.clone(), wakes, runtime.stopping.clone()));
         runtime.every(SESSION_CLEANUP_EVERY, {
@@ -246,6 +248,26 @@ async fn release_held_incidents(pool: sqlx::PgPool) {
     }
 }
 
+/// Runs one job that is due now, of the first queue that has one (actions first, as the
+/// workers take them); false when none is due. For tests that step through retries.
+pub async fn run_due_job(state: &AppState, worker: &str) -> bool {
+    // On a task of its own, as a worker runs: a job's future is large.
+    let (owned, named) = (state.clone(), worker.to_string());
+    tokio::spawn(async move {
+        let never = CancellationToken::new();
+        Ok::<_, sqlx::Error>(
+            jobs::run_next::<Actions>(&owned, &named, &never).await?
+                || jobs::run_next::<Analyses>(&owned, &named, &never).await?
+                || jobs::run_next::<Calls>(&owned, &named, &never).await?
+                || jobs::run_next::<Mails>(&owned, &named, &never).await?
+                || jobs::run_next::<Deliveries>(&owned, &named, &never).await?,
+        )
+    })
+    .await
+    .expect("a job ran to its end")
+    .expect("running a job")
+}
+
 /// Runs every queue until no job is left unfinished (waiting, due later, or held by
 /// any instance's worker): what the workers would do in the background, done now and
 /// awaited. For tests, which then read the results without waiting for them. Panics
@@ -254,27 +276,14 @@ pub async fn run_pending_jobs(state: &AppState, patience: Duration) {
     let deadline = tokio::time::Instant::now() + patience;
     let worker = format!("pending-{}", &Uuid::new_v4().simple().to_string()[..8]);
     loop {
-        // On a task of its own, as a worker runs: a job's future is large.
-        let (owned, named) = (state.clone(), worker.clone());
-        let ran = tokio::spawn(async move {
-            let never = CancellationToken::new();
-            Ok::<_, sqlx::Error>(
-                jobs::run_next::<Actions>(&owned, &named, &never).await?
-                    || jobs::run_next::<Analyses>(&owned, &named, &never).await?
-                    || jobs::run_next::<Calls>(&owned, &named, &never).await?
-                    || jobs::run_next::<Mails>(&owned, &named, &never).await?,
-            )
-        })
-        .await
-        .expect("a job ran to its end")
-        .expect("running a job");
-        if ran {
+        if run_due_job(state, &worker).await {
             continue;
         }
         let unfinished = jobs::unfinished::<Actions>(&state.db).await.expect("counting actions")
             + jobs::unfinished::<Analyses>(&state.db).await.expect("counting analyses")
             + jobs::unfinished::<Calls>(&state.db).await.expect("counting outbound calls")
-            + jobs::unfinished::<Mails>(&state.db).await.expect("counting mails");
+            + jobs::unfinished::<Mails>(&state.db).await.expect("counting mails")
+            + jobs::unfinished::<Deliveries>(&state.db).await.expect("counting webhook deliveries");
         if unfinished == 0 {
             return;
         }
@@ -292,6 +301,7 @@ pub async fn parked_jobs(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> 
         (Analyses::QUEUE.name, jobs::parked::<Analyses>(db).await?),
         (Calls::QUEUE.name, jobs::parked::<Calls>(db).await?),
         (Mails::QUEUE.name, jobs::parked::<Mails>(db).await?),
+        (Deliveries::QUEUE.name, jobs::parked::<Deliveries>(db).await?),
     ] {
         parked.extend(found.into_iter().map(|(id, error)| format!("{queue} #{id}: {error}")));
     }

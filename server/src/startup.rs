@@ -83,6 +83,7 @@ impl Application {
             pool.clone(),
             live.clone(),
             app::server::ingest::rate::IngestRates::new(settings.ingest_rate_scale),
+            settings.public_url.as_deref().unwrap_or(&self_url),
         );
         let senders = SenderDirectory::start(pool.clone(), cipher.clone());
         let api_rates = app::server::api_keys::rate::ApiRates::new(settings.api_rate_scale);

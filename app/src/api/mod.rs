@@ -13,3 +13,4 @@ pub mod invitations;
 pub mod members;
 pub mod remediation;
 pub mod status;
+pub mod webhooks;

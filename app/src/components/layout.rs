@@ -36,6 +36,7 @@ const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/settings/ai", label: "AI", permission: Some(Permission::ManageIntegrations) },
     NavEntry { href: "/settings/members", label: "Members", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/settings/api-keys", label: "API keys", permission: Some(Permission::ManageApiKeys) },
+    NavEntry { href: "/settings/webhooks", label: "Webhooks", permission: Some(Permission::ManageIntegrations) },
     NavEntry { href: "/settings/audit-log", label: "Audit log", permission: Some(Permission::ReadAuditLog) },
     NavEntry { href: "/settings/billing", label: "Billing", permission: Some(Permission::ManageBilling) },
     NavEntry { href: "/settings/account", label: "Account", permission: None },

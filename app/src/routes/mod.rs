@@ -49,6 +49,7 @@ lazy_routes! {
     TestCheckoutRoute => billing::TestCheckoutPage,
     MembersRoute => settings::members::MembersPage,
     ApiKeysRoute => settings::api_keys::ApiKeysPage,
+    WebhooksRoute => settings::webhooks::WebhooksPage,
     AuditLogRoute => settings::audit_log::AuditLogPage,
     AccountRoute => settings::account::AccountPage,
     IntegrationsRoute => settings::integrations::IntegrationsPage,

@@ -12,6 +12,7 @@ use crate::domain::incident::{
     TIMELINE_LIMIT, TimelineEntry, check_title,
 };
 use crate::domain::live::{LiveEvent, LiveKind};
+use crate::domain::webhook::WebhookEvent;
 use crate::error::{AppError, OnConstraint, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::ingest::{Action, Delivery, NormalizedAlert, Outcome};
@@ -435,6 +436,12 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
     crate::server::db::timeline::append(&mut *tx, team, id, kind, who, &message)
         .await
         .or_internal("changing an incident failed")?;
+    let event = match change {
+        IncidentChange::Resolve { .. } => WebhookEvent::IncidentResolved,
+        _ => WebhookEvent::IncidentUpdated,
+    };
+    let data = serde_json::json!({ "change": { "kind": kind, "message": message, "by": who } });
+    crate::server::webhooks::emit(&mut tx, state, team, event, id, data).await.or_internal("changing an incident failed")?;
     acting
         .audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default())
         .await?;

@@ -108,6 +108,9 @@ pub trait Kind: Send + Sync + Sized + 'static {
 
     const QUEUE: Queue;
 
+    /// The longest wait between attempts ([`back_off`]'s cap).
+    const LONGEST_WAIT: Duration = Duration::from_secs(300);
+
     fn tuning(settings: &Settings) -> Tuning;
 
     /// Runs `job`, which `held` holds.
@@ -232,10 +235,10 @@ async fn renew<K: Kind>(db: &PgPool, held: &Held<K>, lease: Duration) -> Result<
 }
 
 /// The wait after `attempts` failed attempts before the next: doubling from one second,
-/// capped at five minutes, with up to a quarter of jitter either way (so that jobs that
-/// failed together do not come back together).
-pub fn back_off(attempts: i32) -> Duration {
-    let base = Duration::from_secs(1u64 << (attempts - 1).clamp(0, 9) as u32).min(Duration::from_secs(300));
+/// capped at `longest` (a queue's [`Kind::LONGEST_WAIT`]), with up to a quarter of
+/// jitter either way (so that jobs that failed together do not come back together).
+pub fn back_off(attempts: i32, longest: Duration) -> Duration {
+    let base = Duration::from_secs(1u64 << (attempts - 1).clamp(0, 30) as u32).min(longest);
     let jitter = (uuid::Uuid::new_v4().as_bytes()[0] as f64 / 255.0 - 0.5) / 2.0;
     base.mul_f64(1.0 + jitter)
 }
@@ -253,7 +256,7 @@ async fn fail<K: Kind>(db: &PgPool, held: &Held<K>, error: &str, park: bool) -> 
     .bind(&held.worker)
     .bind(if park { queue.parked } else { queue.waiting })
     .bind(error)
-    .bind(back_off(held.attempts).as_secs_f64())
+    .bind(back_off(held.attempts, K::LONGEST_WAIT).as_secs_f64())
     .bind(park)
     .execute(db)
     .await
@@ -373,9 +376,9 @@ mod tests {
 
     #[test]
     fn back_off_doubles_from_a_second_with_jitter_and_is_capped() {
-        for attempts in 1..14 {
-            let wait = back_off(attempts).as_secs_f64();
-            let base = 2f64.powi(attempts - 1).min(300.0);
+        for (attempts, longest) in (1..40).flat_map(|a| [(a, 300.0), (a, 3600.0)]) {
+            let wait = back_off(attempts, Duration::from_secs_f64(longest)).as_secs_f64();
+            let base = 2f64.powi(attempts - 1).min(longest);
             assert!(wait >= base * 0.75 && wait <= base * 1.25, "after {attempts} attempts: {wait}");
         }
     }

@@ -37,3 +37,4 @@ pub mod state;
 pub mod status;
 pub mod token;
 pub mod webhook_signature;
+pub mod webhooks;

@@ -31,6 +31,8 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("team_notifications", "team_id", "team_id", "slack_webhook"),
     ("two_factor", NO_TEAM, "user_id", "secret"),
     ("team_sso", "team_id", "team_id", "client_secret"),
+    ("webhook_endpoints", "team_id", "id", "secret"),
+    ("webhook_endpoints", "team_id", "id", "previous_secret"),
 ];
 
 /// The team of a credential that belongs to a user, not a team.
@@ -83,6 +85,16 @@ impl Place {
     /// The client secret of the team's single sign-on (`team_sso.client_secret`).
     pub fn sso_client_secret(team: Uuid) -> Self {
         Place { table: "team_sso", column: "client_secret", team, row: team }
+    }
+
+    /// A webhook endpoint's signing secret.
+    pub fn webhook_secret(team: Uuid, endpoint: Uuid) -> Self {
+        Place { table: "webhook_endpoints", column: "secret", team, row: endpoint }
+    }
+
+    /// A webhook endpoint's previous signing secret, kept for a day after a rotation.
+    pub fn webhook_previous_secret(team: Uuid, endpoint: Uuid) -> Self {
+        Place { table: "webhook_endpoints", column: "previous_secret", team, row: endpoint }
     }
 
     fn associated_data(&self) -> String {

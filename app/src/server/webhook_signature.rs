@@ -116,6 +116,19 @@ pub fn verify_grafana(signature: &str, timestamp: Option<&str>, body: &[u8], sec
     }
 }
 
+/// A timestamped signature header as Stripe makes it, and DreamOps for its own webhooks:
+/// `t=<timestamp>,v1=<hex>` with one `v1` per secret, each the HMAC-SHA256 of
+/// `"<timestamp>.<body>"` (several while a secret rotates).
+pub fn sign_timestamped<'s>(secrets: impl IntoIterator<Item = &'s [u8]>, timestamp: i64, body: &[u8]) -> String {
+    let signed_at = timestamp.to_string();
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        header.push_str(",v1=");
+        header.push_str(&sign(secret, &[signed_at.as_bytes(), b".", body]));
+    }
+    header
+}
+
 /// The hex MAC of `message` under `secret`, as a `v1` entry carries it.
 pub fn sign(secret: &[u8], message: &[&[u8]]) -> String {
     hex::encode(mac(secret, message))

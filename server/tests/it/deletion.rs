@@ -50,7 +50,7 @@ async fn populated_team(app: &TestApp, name: &str) -> (User, User, Uuid) {
     owner.sign_up(&format!("owner@{name}.example"), name).await;
     let member = app.member(&owner, &format!("member@{name}.example"), Role::Viewer).await;
     let team = owner.team().await;
-    let key = owner.run(CreateApiKey { name: format!("{name}-key") }).await.expect("a key").secret;
+    let key = owner.run(CreateApiKey { name: format!("{name}-key"), scopes: vec![] }).await.expect("a key").secret;
     owner.run(AddDemoCluster {}).await.expect("the demo cluster is added");
     let alert = json!({"title": format!("{name}: checkout is down"), "severity": "critical", "service": "checkout"});
     assert!(app.send_rest_alert(&key, &alert).await.status().is_success());

@@ -48,6 +48,7 @@ fn state_on(url: &str) -> AppState {
             pool.clone(),
             live.clone(),
             app::server::ingest::rate::IngestRates::new(0.0),
+            "",
         ),
         live,
         senders: app::server::ingest::SenderDirectory::start(pool.clone(), cipher.clone()),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use app::api::accounts::{CurrentViewer, LogIn, SignUp, VerifyEmail};
 use app::api::api_keys::CreateApiKey;
 use app::api::invitations::CreateInvitation;
-use app::domain::account::{Role, Viewer};
+use app::domain::account::{ApiScope, Role, Viewer};
 use app::error::AppError;
 use app::server::config::Settings;
 use leptos::prelude::LeptosOptions;
@@ -130,6 +130,8 @@ pub fn settings(database_url: &str) -> Settings {
         "SIGN_UPS_PER_ADDRESS" | "SIGN_UPS_IN_ALL" => Some("100000".to_string()),
         // Tests send bursts of thousands of alerts; `ingest.rs` tests the rate limits.
         "INGEST_RATE_SCALE" => Some("0".to_string()),
+        // Likewise the API's request limits; `public_api.rs` tests them.
+        "API_RATE_SCALE" => Some("0".to_string()),
         _ => None,
     })
     .expect("valid test settings")
@@ -426,9 +428,15 @@ impl User {
         created.unwrap_or_else(|error| panic!("inviting {email} failed: {error}")).link
     }
 
-    /// A new API key of the active team named `name`; its secret.
+    /// A new API key of the active team named `name`, for sending alerts; its secret.
     pub async fn api_key(&self, name: &str) -> String {
-        self.run(CreateApiKey { name: name.into() }).await.expect("the API key is created").secret
+        self.api_key_with(name, &[]).await
+    }
+
+    /// A new API key of the active team named `name` with `scopes`; its secret.
+    pub async fn api_key_with(&self, name: &str, scopes: &[ApiScope]) -> String {
+        let created = self.run(CreateApiKey { name: name.into(), scopes: scopes.to_vec() }).await;
+        created.expect("the API key is created").secret
     }
 
     /// The signed-in user's active team; panics when signed out.

@@ -9,8 +9,10 @@ use app::api::clusters::{AddCluster, AddDemoCluster};
 use app::api::incidents::ReportIncident;
 use app::api::integrations::ListIntegrations;
 use app::api::invitations::CreateInvitation;
+use app::api::webhooks::CreateWebhook;
 use app::domain::account::{Permission, Role};
 use app::domain::incident::NewIncident;
+use app::domain::webhook::WebhookEvent;
 
 use crate::support::{TestApp, User};
 
@@ -197,6 +199,13 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ),
         ("set_slack_webhook", Permission::ManageIntegrations, vec![("url", String::new())]),
         ("remove_notification", Permission::ManageIntegrations, vec![("which", "nothing".into())]),
+        ("list_webhooks", Permission::ManageIntegrations, vec![]),
+        // A blank URL: allowed roles are refused for the field (422), saving nothing.
+        ("create_webhook", Permission::ManageIntegrations, vec![("url", String::new())]),
+        ("rotate_webhook_secret", Permission::ManageIntegrations, vec![("id", nobody.clone())]),
+        ("remove_webhook", Permission::ManageIntegrations, vec![("id", nobody.clone())]),
+        ("list_webhook_deliveries", Permission::ManageIntegrations, vec![("endpoint", nobody.clone())]),
+        ("replay_webhook_delivery", Permission::ManageIntegrations, vec![("delivery", "1".into())]),
     ]
 }
 
@@ -223,6 +232,8 @@ const QUERIES: &[&str] = &[
     "get_email_notifications",
     "get_sso",
     "get_notification_settings",
+    "list_webhooks",
+    "list_webhook_deliveries",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -287,8 +298,10 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .run(CreateInvitation { email: "pending@bravo.example".into(), role: Role::Viewer })
         .await
         .expect("invited");
-    let b_key = b_owner.run(CreateApiKey { name: "bravo-secret-key".into() }).await.expect("the key is created");
+    let b_key = b_owner.run(CreateApiKey { name: "bravo-secret-key".into(), scopes: vec![] }).await.expect("the key is created");
     let b_team_id = b_owner.team().await.to_string();
+    let hook = CreateWebhook { url: "https://bravo-hooks.example/in".into(), events: vec![WebhookEvent::IncidentOpened] };
+    let b_webhook = b_owner.run(hook).await.expect("the webhook is added").endpoint.id.to_string();
     let reported = NewIncident {
         title: "bravo-incident-title".into(),
         severity: None,
@@ -308,6 +321,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     let b_cluster = b_owner.run(added).await.expect("the cluster is added").id.to_string();
     let b_demo = b_owner.run(AddDemoCluster {}).await.expect("the demo cluster is added").id.to_string();
     let db = app.db().await;
+    let b_delivery: i64 = sqlx::query_scalar("select id from webhook_deliveries").fetch_one(&db).await.unwrap();
     let snapshot = || async {
         sqlx::query_scalar::<_, String>(
             "select (select string_agg(m::text, '|' order by m::text) from memberships m)
@@ -319,7 +333,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(o.object::text, '|' order by o.resource, o.namespace, o.name) from demo_objects o)
                  || (select count(*) from remediation_actions)::text
                  || (select count(*) from team_notifications)::text
-                 || (select string_agg(t.automation_paused::text, '|' order by t.id) from teams t)",
+                 || (select string_agg(t.automation_paused::text, '|' order by t.id) from teams t)
+                 || (select string_agg(w::text, '|' order by w.id) from webhook_endpoints w)
+                 || (select count(*) from webhook_deliveries)::text",
         )
         .fetch_one(&db)
         .await
@@ -357,6 +373,10 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("give_analysis_feedback", vec![("incident", b_incident.clone()), ("right", "false".into())]),
         ("get_incident_actions", vec![("incident", b_incident.clone())]),
         ("approve_action", vec![("incident", b_incident.clone()), ("index", "0".into())]),
+        ("rotate_webhook_secret", vec![("id", b_webhook.clone())]),
+        ("remove_webhook", vec![("id", b_webhook.clone())]),
+        ("list_webhook_deliveries", vec![("endpoint", b_webhook.clone())]),
+        ("replay_webhook_delivery", vec![("delivery", b_delivery.to_string())]),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();
@@ -376,7 +396,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let url = format!("{}/settings/{download}", attacker.address);
         seen.push_str(&attacker.client.get(url).send().await.unwrap().text().await.unwrap());
     }
-    for secret in ["bravo", &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo] {
+    for secret in ["bravo", &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo, &b_webhook] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;

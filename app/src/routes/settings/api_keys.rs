@@ -1,4 +1,5 @@
-//! `/settings/api-keys`: keys for the REST API; the secret is shown once.
+//! `/settings/api-keys`: keys for the REST API and what each may do (its scopes); the
+//! secret is shown once.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -6,7 +7,7 @@ use leptos_meta::Title;
 use crate::api::api_keys::{CreateApiKey, RevokeApiKey, list_api_keys};
 use crate::components::forms::{ConfirmButton, Field, FormError, Outcome, SubmitButton};
 use crate::components::viewer::Permitted;
-use crate::domain::account::Permission;
+use crate::domain::account::{ApiScope, Permission};
 
 /// `/settings/api-keys`.
 #[component]
@@ -25,11 +26,30 @@ fn ApiKeys() -> impl IntoView {
     let outcome = Outcome::from(create.value());
     view! {
         <h1>"API keys"</h1>
-        <p class="lead">"Keys let your tools send alerts to DreamOps' REST API as this team."</p>
+        <p class="lead">
+            "Keys let your tools use DreamOps' REST API as this team: send alerts, and — as their scopes allow — read and handle incidents. "
+            <a href="/docs/api">"API reference"</a>
+        </p>
         <section class="panel" aria-labelledby="new-key-title">
             <h2 id="new-key-title">"New key"</h2>
-            <ActionForm action=create attr:novalidate=true attr:class="inline-fields">
+            <ActionForm action=create attr:novalidate=true attr:class="stacked-form">
                 <Field outcome name="name" id="key-name" label="Name" maxlength=80 placeholder="Alertmanager prod" />
+                <fieldset>
+                    <legend>"Scopes"</legend>
+                    {ApiScope::ALL
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, scope)| {
+                            view! {
+                                <label class="checkbox">
+                                    <input type="checkbox" name=format!("scopes[{index}]") value=scope.as_str() checked=scope == ApiScope::Alerts />
+                                    <code>{scope.as_str()}</code>
+                                    {format!(": {}", scope.description())}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
                 <SubmitButton pending=create.pending() label="Create key" busy_label="Creating…" />
             </ActionForm>
             <FormError outcome />
@@ -65,6 +85,7 @@ fn ApiKeys() -> impl IntoView {
                                             <tr>
                                                 <th scope="col">"Name"</th>
                                                 <th scope="col">"Key"</th>
+                                                <th scope="col">"Scopes"</th>
                                                 <th scope="col">"Created"</th>
                                                 <th scope="col">"Last used"</th>
                                                 <th scope="col">"Status"</th>
@@ -81,6 +102,7 @@ fn ApiKeys() -> impl IntoView {
                                                         <tr>
                                                             <td>{key.name.clone()}</td>
                                                             <td><code>{format!("{}_…", key.prefix)}</code></td>
+                                                            <td>{key.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(", ")}</td>
                                                             <td>{key.created_at.format("%-d %b %Y").to_string()}</td>
                                                             <td>
                                                                 {key.last_used_at.map_or_else(|| "never".to_string(), |at| at.format("%-d %b %Y %H:%M UTC").to_string())}

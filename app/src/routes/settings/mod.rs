@@ -9,3 +9,4 @@ pub mod cluster;
 pub mod clusters;
 pub mod integrations;
 pub mod members;
+pub mod webhooks;

@@ -66,7 +66,16 @@ pub async fn progress(db: &PgPool, team: Uuid, incident: Uuid) -> Result<AgentPr
             .fetch_optional(db)
             .await
             .or_internal("reading an analysis failed")?;
-    let Some((state, attempts, error)) = job else { return Ok(AgentProgress::NotQueued) };
+    let Some((state, attempts, error)) = job else {
+        // Held over quota, or another team's incident (or none): only the first is an answer.
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
+            .bind(incident)
+            .bind(team)
+            .fetch_one(db)
+            .await
+            .or_internal("reading an analysis failed")?;
+        return if exists { Ok(AgentProgress::NotQueued) } else { Err(AppError::NotFound) };
+    };
     Ok(match <Analyses as Kind>::QUEUE.state(&state) {
         JobState::Waiting => AgentProgress::Queued { attempts },
         JobState::Parked => AgentProgress::Failed { error: error.unwrap_or_default(), attempts },

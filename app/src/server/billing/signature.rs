@@ -49,11 +49,7 @@ pub fn verify(header: Option<&str>, body: &[u8], secrets: &[&str], now: i64) -> 
 /// The `Stripe-Signature` header for `body` signed with `secret` at `timestamp`, as
 /// Stripe makes it (test mode delivers its events with it).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let signed_at = timestamp.to_string();
-    format!(
-        "t={timestamp},v1={}",
-        crate::server::webhook_signature::sign(secret.as_bytes(), &[signed_at.as_bytes(), b".", body])
-    )
+    crate::server::webhook_signature::sign_timestamped([secret.as_bytes()], timestamp, body)
 }
 
 #[cfg(test)]

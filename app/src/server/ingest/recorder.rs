@@ -53,11 +53,12 @@ impl Recorder {
     /// recorder is dropped and their queues are empty. What each delivery did is
     /// announced on `live` once committed.
     /// Each team's deliveries are admitted within its plan's rate (`rates`).
-    pub fn start(pool: PgPool, live: LiveHub, rates: IngestRates) -> Self {
+    pub fn start(pool: PgPool, live: LiveHub, rates: IngestRates, public_url: &str) -> Self {
+        let public_url: std::sync::Arc<str> = public_url.into();
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(QUEUE);
-                tokio::spawn(run_lane(pool.clone(), live.clone(), receiver));
+                tokio::spawn(run_lane(pool.clone(), live.clone(), public_url.clone(), receiver));
                 sender
             })
             .collect();
@@ -107,7 +108,7 @@ impl Recorder {
     }
 }
 
-async fn run_lane(pool: PgPool, live: LiveHub, mut receiver: mpsc::Receiver<Job>) {
+async fn run_lane(pool: PgPool, live: LiveHub, public_url: std::sync::Arc<str>, mut receiver: mpsc::Receiver<Job>) {
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Quota rows in team order (see the module's documentation); the sort is
@@ -115,7 +116,7 @@ async fn run_lane(pool: PgPool, live: LiveHub, mut receiver: mpsc::Receiver<Job>
         batch.sort_by_key(|job| job.team_id);
         // recv_many counts deliveries; a delivery of many alerts makes a bigger batch,
         // which is fine: it is applied whole either way.
-        match apply_batch(&pool, &batch).await {
+        match apply_batch(&pool, &public_url, &batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     live.publish(job.team_id, outcome.live_events());
@@ -124,7 +125,7 @@ async fn run_lane(pool: PgPool, live: LiveHub, mut receiver: mpsc::Receiver<Job>
             }
             Err(_) => {
                 for job in batch.drain(..) {
-                    let outcome = match apply_batch(&pool, std::slice::from_ref(&job)).await {
+                    let outcome = match apply_batch(&pool, &public_url, std::slice::from_ref(&job)).await {
                         Ok(mut outcomes) => Ok(outcomes.remove(0)),
                         Err(error) if is_concurrent_redelivery(&error) => Ok(Outcome::Duplicate),
                         Err(error) => Err(AppError::internal("recording an alert failed", &error)),
@@ -152,8 +153,9 @@ fn alert_delivery_id(delivery_id: Option<&str>, index: usize) -> Option<String> 
 }
 
 /// Applies the jobs' alerts, in order, in one transaction (PostgreSQL's
-/// `ingest_alerts`); one outcome per job.
-async fn apply_batch(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+/// `ingest_alerts`, and the webhook deliveries of what it opened, changed or resolved);
+/// one outcome per job.
+async fn apply_batch(pool: &PgPool, public_url: &str, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut columns = Columns::default();
     for job in jobs {
         for (index, alert) in job.alerts.iter().enumerate() {
@@ -161,10 +163,14 @@ async fn apply_batch(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::
         }
     }
     // One statement, so one transaction without BEGIN and COMMIT round trips.
-    let rows: Vec<(i32, String, Option<Uuid>, bool)> = sqlx::query_as(
-        "select seq, outcome, incident_id, over_quota
-         from ingest_alerts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
+    let rows: Vec<(i32, String, Option<Uuid>, bool, i64)> = sqlx::query_as(&format!(
+        "with results as (
+             select seq, outcome, incident_id, over_quota
+             from ingest_alerts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ), {}
+         select seq, outcome, incident_id, over_quota, (select count(*) from webhooks) from results order by seq",
+        crate::server::webhooks::INGEST_EVENTS_CTE
+    ))
     .bind(&columns.team)
     .bind(&columns.source)
     .bind(&columns.label)
@@ -180,15 +186,20 @@ async fn apply_batch(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::
     .bind(&columns.details)
     .bind(&columns.actor)
     .bind(&columns.note)
+    .bind(public_url)
     .fetch_all(pool)
     .await?;
+    if rows.first().is_some_and(|row| row.4 > 0) {
+        crate::server::jobs::announce(pool, &<crate::server::webhooks::deliver::Deliveries as crate::server::jobs::Kind>::QUEUE)
+            .await?;
+    }
 
     let mut rows = rows.into_iter().zip(columns.dedup_key);
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let mut applied = Vec::with_capacity(job.alerts.len());
         let mut duplicate = false;
-        for ((_, outcome, incident_id, over_quota), dedup_key) in rows.by_ref().take(job.alerts.len()) {
+        for ((_, outcome, incident_id, over_quota, _), dedup_key) in rows.by_ref().take(job.alerts.len()) {
             let dedup_key = dedup_key.to_string();
             let effect = match outcome.as_str() {
                 "duplicate" => {

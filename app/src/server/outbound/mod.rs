@@ -1,5 +1,5 @@
-//! Telling other tools (and, by email, the members who asked: `notifications`) what
-//! happened: PagerDuty write-back (acknowledge the PagerDuty
+//! Telling other tools (and, by email, the members who asked: `notifications`; and the
+//! team's webhook endpoints: `webhooks`) what happened: PagerDuty write-back (acknowledge the PagerDuty
 //! incident an alert came from when the agent starts, add the diagnosis as a note,
 //! resolve it when a fix is verified) and Slack incoming-webhook messages (a new
 //! incident, an action awaiting approval, resolved). Calls are queued in
@@ -14,7 +14,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::integration::Destination;
-use crate::server::notifications;
+use crate::domain::webhook::WebhookEvent;
+use crate::server::{notifications, webhooks};
 use crate::server::state::AppState;
 
 /// What the team configured, and what the incident is.
@@ -112,8 +113,12 @@ pub async fn diagnosed(
     diagnosis: &str,
     awaiting: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    webhooks::emit(db, state, team, WebhookEvent::AnalysisReady, incident, json!({ "analysis": { "diagnosis": diagnosis } }))
+        .await?;
     if let Some(action) = awaiting {
         notifications::awaiting_approval(db, state, team, incident, action).await?;
+        let data = json!({ "action": { "title": action }, "analysis": { "diagnosis": diagnosis } });
+        webhooks::emit(db, state, team, WebhookEvent::ActionAwaitingApproval, incident, data).await?;
     }
     let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
@@ -139,6 +144,8 @@ pub async fn resolved(
     how: &str,
 ) -> Result<(), sqlx::Error> {
     notifications::resolved(db, state, team, incident, how, None).await?;
+    let data = json!({ "change": { "kind": "status.resolved", "message": how, "by": crate::domain::incident::AGENT_NAME } });
+    webhooks::emit(db, state, team, WebhookEvent::IncidentResolved, incident, data).await?;
     let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };
     if let Some(id) = facts.pagerduty_incident.as_deref().filter(|_| facts.pagerduty) {

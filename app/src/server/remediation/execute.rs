@@ -19,6 +19,7 @@ use crate::domain::analysis::Change;
 use crate::domain::incident::AGENT_NAME;
 use crate::domain::live::{LiveEvent, LiveKind};
 use crate::domain::remediation::ActionState;
+use crate::domain::webhook::WebhookEvent;
 use crate::server::audit::{self, Actor};
 use crate::server::cluster_client::quantity::memory_bytes;
 use crate::server::cluster_client::{selector, timed, writes};
@@ -530,6 +531,11 @@ async fn finish(
         },
     )
     .await?;
+    let data = json!({"action": {"id": action.id, "title": action.title, "change": action.change,
+                                  "requested_by": action.requested_by, "automatic": action.automatic,
+                                  "state": outcome.state.as_str(), "outcome": outcome.message}});
+    crate::server::webhooks::emit(&mut tx, state, action.team_id, WebhookEvent::ActionExecuted, action.incident_id, data)
+        .await?;
     let mut events = vec![
         LiveEvent::new(LiveKind::ActionExecuted, action.incident_id),
         LiveEvent::new(LiveKind::TimelineEntry, action.incident_id),

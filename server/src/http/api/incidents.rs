@@ -36,6 +36,7 @@ pub struct ListQuery {
     /// Words in the title (case-insensitive).
     text: Option<String>,
     /// `next_cursor` of the page before, to continue the listing.
+    #[param(pattern = "^[0-9]+\\.[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 
@@ -65,7 +66,7 @@ fn parse_cursor(text: &str) -> Result<IncidentCursor, Problem> {
 }
 
 /// Lists the team's incidents.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListQuery),
+#[utoipa::path(get, operation_id = "list_incidents", path = "/api/v1/incidents", tag = "incidents", params(ListQuery),
     responses((status = 200, description = "A page of incidents.", body = IncidentList),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn list(
@@ -74,7 +75,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<IncidentList>> {
     let acting = caller.acting(Permission::ReadTeam)?;
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let after = query.cursor.as_deref().filter(|cursor| !cursor.is_empty()).map(parse_cursor).transpose()?;
     let filter = IncidentFilter {
         status: query.status,
         severity: query.severity,
@@ -97,7 +98,7 @@ async fn detail(state: &AppState, caller: &Caller, id: Uuid) -> Result<IncidentD
 
 /// One incident: its state, who acknowledged and resolved it, its details. Timeline,
 /// alerts and related incidents have their own paths.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_incident", path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The incident.", body = Incident),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn get(
@@ -150,12 +151,13 @@ impl From<IncidentDetail> for Incident {
 #[serde(deny_unknown_fields)]
 pub struct IncidentUpdate {
     pub severity: Option<Severity>,
-    /// 1 to 1,024 characters.
+    /// 1 to 1,024 characters, not all blank.
+    #[schema(min_length = 1, max_length = 1024, pattern = "\\S")]
     pub title: Option<String>,
 }
 
-/// Changes the severity or the title (respond scope).
-#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path)),
+/// Changes the severity or the title (respond scope); a field left out or null stays.
+#[utoipa::path(patch, operation_id = "update_incident", path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path)),
     request_body = IncidentUpdate,
     responses((status = 200, description = "The incident after the change.", body = Incident), Problems))]
 pub async fn update(
@@ -170,9 +172,6 @@ pub async fn update(
     }
     if let Some(title) = update.title {
         changes.push(IncidentChange::Title { title });
-    }
-    if changes.is_empty() {
-        return Err(Problem(AppError::field("body", "Send `severity`, `title` or both.")));
     }
     for change in changes {
         respond(&state, &caller, id, change).await?;
@@ -197,8 +196,8 @@ async fn respond_then_show(
 }
 
 /// Acknowledges the incident (respond scope).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
-    params(("id" = Uuid, Path), IdempotencyKey),
+#[utoipa::path(post, operation_id = "acknowledge_incident", path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
+    params(("id" = Uuid, Path)),
     responses((status = 200, description = "The incident, acknowledged.", body = Incident), Problems))]
 pub async fn acknowledge(
     State(state): State<AppState>,
@@ -213,12 +212,13 @@ pub async fn acknowledge(
 #[serde(deny_unknown_fields)]
 pub struct Resolution {
     /// What was done, for the timeline (4,000 characters at most).
+    #[schema(max_length = 4000)]
     pub note: Option<String>,
 }
 
 /// Resolves the incident, with an optional note (respond scope).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
-    params(("id" = Uuid, Path), IdempotencyKey), request_body(content = Option<Resolution>),
+#[utoipa::path(post, operation_id = "resolve_incident", path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
+    params(("id" = Uuid, Path)), request_body(content = Option<Resolution>),
     responses((status = 200, description = "The incident, resolved.", body = Incident), Problems))]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -231,8 +231,8 @@ pub async fn resolve(
 }
 
 /// Opens a resolved incident again (respond scope).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/reopen", tag = "incidents",
-    params(("id" = Uuid, Path), IdempotencyKey),
+#[utoipa::path(post, operation_id = "reopen_incident", path = "/api/v1/incidents/{id}/reopen", tag = "incidents",
+    params(("id" = Uuid, Path)),
     responses((status = 200, description = "The incident, open again.", body = Incident), Problems))]
 pub async fn reopen(
     State(state): State<AppState>,
@@ -246,13 +246,14 @@ pub async fn reopen(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
-    /// 1 to 4,000 characters.
+    /// 1 to 4,000 characters, not all blank.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub text: String,
 }
 
 /// Adds a note to the incident's timeline (respond scope).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents",
-    params(("id" = Uuid, Path), IdempotencyKey), request_body = Note,
+#[utoipa::path(post, operation_id = "add_incident_note", path = "/api/v1/incidents/{id}/notes", tag = "incidents",
+    params(("id" = Uuid, Path)), request_body = Note,
     responses((status = 201, description = "The note is on the timeline.", body = Incident), Problems))]
 pub async fn add_note(
     State(state): State<AppState>,
@@ -265,7 +266,7 @@ pub async fn add_note(
 }
 
 /// The incident's timeline, oldest first (the latest 500 entries).
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_incident_timeline", path = "/api/v1/incidents/{id}/timeline", tag = "incidents", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The timeline.", body = Vec<TimelineEntry>),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn timeline(
@@ -277,7 +278,7 @@ pub async fn timeline(
 }
 
 /// Incidents that may be the same problem, and why.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/related", tag = "incidents", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "list_related_incidents", path = "/api/v1/incidents/{id}/related", tag = "incidents", params(("id" = Uuid, Path)),
     responses((status = 200, description = "Related incidents.", body = Vec<RelatedIncident>),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn related(
@@ -289,7 +290,7 @@ pub async fn related(
 }
 
 /// The alerts behind the incident as they were received, newest first (the latest 100).
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/alerts", tag = "incidents", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "list_incident_alerts", path = "/api/v1/incidents/{id}/alerts", tag = "incidents", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The alerts.", body = Vec<AlertRecord>),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn alerts(
@@ -301,7 +302,7 @@ pub async fn alerts(
 }
 
 /// Where the agent is with the incident, and its analysis once done.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/analysis", tag = "analyses", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_analysis", path = "/api/v1/incidents/{id}/analysis", tag = "analyses", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The agent's progress or analysis.", body = AgentProgress),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn analysis(
@@ -320,12 +321,13 @@ pub struct Verdict {
     /// Whether the analysis named the right cause.
     pub right: bool,
     /// What the cause really was (2,000 characters at most).
+    #[schema(max_length = 2000)]
     pub correction: Option<String>,
 }
 
 /// Records whether the analysis was right (respond scope); replaces an earlier verdict.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/analysis/feedback", tag = "analyses",
-    params(("id" = Uuid, Path), IdempotencyKey), request_body = Verdict,
+#[utoipa::path(post, operation_id = "give_analysis_feedback", path = "/api/v1/incidents/{id}/analysis/feedback", tag = "analyses",
+    params(("id" = Uuid, Path)), request_body = Verdict,
     responses((status = 200, description = "The analysis with the verdict.", body = AgentProgress), Problems))]
 pub async fn feedback(
     State(state): State<AppState>,
@@ -339,8 +341,8 @@ pub async fn feedback(
 }
 
 /// Queues the analysis again (respond scope).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/analysis/rerun", tag = "analyses",
-    params(("id" = Uuid, Path), IdempotencyKey),
+#[utoipa::path(post, operation_id = "rerun_analysis", path = "/api/v1/incidents/{id}/analysis/rerun", tag = "analyses",
+    params(("id" = Uuid, Path)),
     responses((status = 202, description = "Queued; poll the analysis.", body = AgentProgress), Problems))]
 pub async fn rerun(
     State(state): State<AppState>,
@@ -354,7 +356,7 @@ pub async fn rerun(
 }
 
 /// The remediations of the incident, and whether this key may approve more.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/actions", tag = "remediations", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "list_actions", path = "/api/v1/incidents/{id}/actions", tag = "remediations", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The actions.", body = IncidentActions),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn actions(
@@ -367,7 +369,7 @@ pub async fn actions(
 }
 
 /// One remediation of the incident.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/actions/{action_id}", tag = "remediations",
+#[utoipa::path(get, operation_id = "get_action", path = "/api/v1/incidents/{id}/actions/{action_id}", tag = "remediations",
     params(("id" = Uuid, Path), ("action_id" = Uuid, Path)),
     responses((status = 200, description = "The action.", body = ActionView),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
@@ -386,14 +388,15 @@ pub async fn action(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
-    /// Why, for the timeline and the audit log.
+    /// Why, for the timeline and the audit log (1,000 characters at most).
+    #[schema(max_length = 1000)]
     pub comment: Option<String>,
 }
 
 /// Approves the analysis's recommended action number `index` (0-based; approve scope):
 /// the agent carries it out and verifies it.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/recommendations/{index}/approve", tag = "remediations",
-    params(("id" = Uuid, Path), ("index" = u32, Path, minimum = 0), IdempotencyKey),
+#[utoipa::path(post, operation_id = "approve_recommendation", path = "/api/v1/incidents/{id}/recommendations/{index}/approve", tag = "remediations",
+    params(("id" = Uuid, Path), ("index" = u32, Path, minimum = 0)),
     request_body(content = Option<Approval>),
     responses((status = 201, description = "The action, queued.", body = ActionView), Problems))]
 pub async fn approve(
@@ -406,16 +409,4 @@ pub async fn approve(
     let comment = approval.comment;
     let action = app::server::remediation::approve(&state, &acting, id, index as usize, comment.as_deref()).await?;
     Ok((StatusCode::CREATED, axum::Json(action)))
-}
-
-/// The `Idempotency-Key` header every POST takes.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct IdempotencyKey {
-    /// Any unique string (a UUID): the same request sent again with the same key is
-    /// answered as the first time, for a day; another request with it is refused (422).
-    #[serde(rename = "Idempotency-Key")]
-    #[param(rename = "Idempotency-Key", max_length = 255, min_length = 1)]
-    idempotency_key: Option<String>,
 }

@@ -13,6 +13,7 @@ pub mod problem;
 pub mod reference;
 pub mod reports;
 pub mod settings;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -58,6 +59,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/clusters", get(settings::clusters))
         .route("/api/v1/clusters/{id}/test", post(settings::test_cluster))
         .route("/api/v1/clusters/{id}/overview", get(settings::cluster_overview))
+        .route("/api/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/v1/webhooks/{id}", axum::routing::delete(webhooks::remove))
+        .route("/api/v1/webhooks/{id}/rotate-secret", post(webhooks::rotate))
+        .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/api/v1/webhook-deliveries/{id}/replay", post(webhooks::replay))
         .route_layer(axum::middleware::from_fn(etag::tag))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), caller::admit));
@@ -115,8 +121,14 @@ async fn not_found() -> Problem {
         settings::clusters,
         settings::test_cluster,
         settings::cluster_overview,
+        webhooks::list,
+        webhooks::create,
+        webhooks::remove,
+        webhooks::rotate,
+        webhooks::deliveries,
+        webhooks::replay,
     ),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &IdempotencyHeader),
     security(("api_key" = [])),
     tags(
         (name = "incidents", description = "Incidents, their timelines, alerts and related incidents."),
@@ -124,6 +136,10 @@ async fn not_found() -> Problem {
         (name = "remediations", description = "Fixes proposed and carried out, and their approval."),
         (name = "reports", description = "The dashboard's figures, usage and the audit log."),
         (name = "settings", description = "Alert sources and Kubernetes clusters (never their credentials)."),
+        (name = "webhooks", description = "Endpoints told when something happens, signed like Stripe's webhooks: \
+            `DreamOps-Signature: t=<unix time>,v1=<hex>`, each `v1` the HMAC-SHA256 of `<t>.<raw body>` under one of \
+            the endpoint's active secrets (two for a day after a rotation). Check it against the raw body, and refuse \
+            a `t` more than five minutes away from your clock."),
     )
 )]
 pub struct ApiDoc;
@@ -144,6 +160,38 @@ impl Modify for BearerKey {
             ),
         );
     }
+}
+
+/// Declares the `Idempotency-Key` header on every POST.
+struct IdempotencyHeader;
+
+impl Modify for IdempotencyHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let Some(operation) = item.post.as_mut() else { continue };
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(idempotency_key_max()))
+                .pattern(Some("^[!-~]+$"));
+            let parameter = ParameterBuilder::new()
+                .name(idempotency::IDEMPOTENCY_KEY.as_str())
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Any unique string, e.g. a UUID: the same request sent again with the same key within a day \
+                     is answered as the first time, without a second effect; another request with it is refused (422).",
+                ))
+                .schema(Some(schema));
+            operation.parameters.get_or_insert_with(Vec::new).push(parameter.build());
+        }
+    }
+}
+
+fn idempotency_key_max() -> usize {
+    app::server::api_keys::idempotency::KEY_MAX
 }
 
 /// The problems any authenticated operation may answer.
@@ -219,7 +267,10 @@ where
                 "Send a JSON body with `Content-Type: application/json`, or none.".into(),
             )));
         }
-        ApiJson::<T>::from_request(request, state).await.map(|ApiJson(value)| ApiJsonOrEmpty(value))
+        // `null` is the same as no body.
+        ApiJson::<Option<T>>::from_request(request, state)
+            .await
+            .map(|ApiJson(value)| ApiJsonOrEmpty(value.unwrap_or_default()))
     }
 }
 

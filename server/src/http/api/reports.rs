@@ -15,7 +15,7 @@ use app::error::OrInternal;
 use app::server::state::AppState;
 
 use super::caller::Caller;
-use super::problem::ApiResult;
+use super::problem::{ApiResult, Problem};
 use super::{ApiQuery, Problems};
 
 /// The dashboard's figures.
@@ -29,7 +29,7 @@ pub struct Dashboard {
 
 /// Open incidents by severity, MTTA/MTTR/MTTD over the last day, week and month,
 /// alerts per day, top services, the automation rate and the diagnosis accuracy.
-#[utoipa::path(get, path = "/api/v1/dashboard", tag = "reports",
+#[utoipa::path(get, operation_id = "get_dashboard", path = "/api/v1/dashboard", tag = "reports",
     responses((status = 200, description = "The figures.", body = Dashboard),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn dashboard(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Dashboard>> {
@@ -39,7 +39,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: Caller) -> ApiResu
 }
 
 /// The team's plan and how much of its alert quota this period has used.
-#[utoipa::path(get, path = "/api/v1/usage", tag = "reports",
+#[utoipa::path(get, operation_id = "get_usage", path = "/api/v1/usage", tag = "reports",
     responses((status = 200, description = "Plan and usage.", body = Usage),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn usage(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Usage>> {
@@ -67,13 +67,17 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn filter(&self) -> AuditFilter {
-        AuditFilter { actor: self.actor.clone(), action: self.action.clone(), from: self.from, to: self.to }
+    /// The filter; 400 for a `before` no page gave.
+    fn filter(&self) -> Result<AuditFilter, Problem> {
+        if self.before.is_some_and(|before| before < 1) {
+            return Err(Problem::bad_request("`before` is a `next_before` this API gave: 1 or more."));
+        }
+        Ok(AuditFilter { actor: self.actor.clone(), action: self.action.clone(), from: self.from, to: self.to })
     }
 }
 
 /// A page of the team's audit log, newest first (admin scope).
-#[utoipa::path(get, path = "/api/v1/audit-log", tag = "reports", params(AuditQuery),
+#[utoipa::path(get, operation_id = "list_audit_log", path = "/api/v1/audit-log", tag = "reports", params(AuditQuery),
     responses((status = 200, description = "A page of entries.", body = AuditPage),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn audit_log(
@@ -82,11 +86,11 @@ pub async fn audit_log(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<axum::Json<AuditPage>> {
     let acting = caller.acting(Permission::ReadAuditLog)?;
-    Ok(axum::Json(app::server::audit::page(&state.db, acting.team_id, &query.filter(), query.before).await?))
+    Ok(axum::Json(app::server::audit::page(&state.db, acting.team_id, &query.filter()?, query.before).await?))
 }
 
 /// The team's audit log as CSV, every entry matching the filters (admin scope).
-#[utoipa::path(get, path = "/api/v1/audit-log.csv", tag = "reports", params(AuditQuery),
+#[utoipa::path(get, operation_id = "export_audit_log", path = "/api/v1/audit-log.csv", tag = "reports", params(AuditQuery),
     responses((status = 200, description = "The entries as CSV.", body = String, content_type = "text/csv"),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn audit_log_csv(
@@ -95,6 +99,6 @@ pub async fn audit_log_csv(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<axum::response::Response> {
     let acting = caller.acting(Permission::ReadAuditLog)?;
-    let csv = app::server::audit::csv(&state.db, acting.team_id, &query.filter()).await?;
+    let csv = app::server::audit::csv(&state.db, acting.team_id, &query.filter()?).await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }

@@ -11,12 +11,11 @@ use app::error::AppError;
 use app::server::state::AppState;
 
 use super::caller::Caller;
-use super::incidents::IdempotencyKey;
 use super::problem::ApiResult;
 use super::{ApiPath, Done, Problems};
 
 /// The team's alert sources, their (masked) paths and latest deliveries (admin scope).
-#[utoipa::path(get, path = "/api/v1/integrations", tag = "settings",
+#[utoipa::path(get, operation_id = "list_integrations", path = "/api/v1/integrations", tag = "settings",
     responses((status = 200, description = "The alert sources.", body = Vec<IntegrationView>),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn integrations(
@@ -29,8 +28,8 @@ pub async fn integrations(
 
 /// Sends a sample alert through the source's real endpoint, as its sender would
 /// (admin scope). It becomes an incident like any alert.
-#[utoipa::path(post, path = "/api/v1/integrations/{kind}/test", tag = "settings",
-    params(("kind" = IntegrationKind, Path), IdempotencyKey),
+#[utoipa::path(post, operation_id = "send_test_alert", path = "/api/v1/integrations/{kind}/test", tag = "settings",
+    params(("kind" = IntegrationKind, Path)),
     responses((status = 200, description = "What the endpoint answered.", body = Done), Problems))]
 pub async fn test_integration(
     State(state): State<AppState>,
@@ -44,7 +43,7 @@ pub async fn test_integration(
 }
 
 /// The team's clusters and what DreamOps may do in each.
-#[utoipa::path(get, path = "/api/v1/clusters", tag = "settings",
+#[utoipa::path(get, operation_id = "list_clusters", path = "/api/v1/clusters", tag = "settings",
     responses((status = 200, description = "The clusters.", body = Vec<ClusterView>),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn clusters(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<ClusterView>>> {
@@ -53,8 +52,8 @@ pub async fn clusters(State(state): State<AppState>, caller: Caller) -> ApiResul
 }
 
 /// Connects to the cluster and checks every permission the agent needs.
-#[utoipa::path(post, path = "/api/v1/clusters/{id}/test", tag = "settings",
-    params(("id" = Uuid, Path), IdempotencyKey),
+#[utoipa::path(post, operation_id = "test_cluster_connection", path = "/api/v1/clusters/{id}/test", tag = "settings",
+    params(("id" = Uuid, Path)),
     responses((status = 200, description = "What the check found.", body = ConnectionReport), Problems))]
 pub async fn test_cluster(
     State(state): State<AppState>,
@@ -66,7 +65,7 @@ pub async fn test_cluster(
 }
 
 /// The cluster's nodes and what looks wrong in it now, read live.
-#[utoipa::path(get, path = "/api/v1/clusters/{id}/overview", tag = "settings", params(("id" = Uuid, Path)),
+#[utoipa::path(get, operation_id = "get_cluster_overview", path = "/api/v1/clusters/{id}/overview", tag = "settings", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The overview.", body = ClusterOverview),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match."), Problems))]
 pub async fn cluster_overview(
