@@ -145,8 +145,18 @@ pub trait OrInternal<T> {
 #[cfg(feature = "ssr")]
 impl<T, E: std::error::Error + 'static> OrInternal<T> for Result<T, E> {
     fn or_internal(self, doing: &str) -> Result<T, AppError> {
-        self.map_err(|error| AppError::internal(doing, &error))
+        self.map_err(|error| unstorable_text(&error).unwrap_or_else(|| AppError::internal(doing, &error)))
     }
+}
+
+/// The database refusing text it cannot store — the NUL character, which PostgreSQL's
+/// text and jsonb cannot hold — as the client's mistake it is, whatever the field.
+#[cfg(feature = "ssr")]
+fn unstorable_text(error: &(dyn std::error::Error + 'static)) -> Option<AppError> {
+    let code = error.downcast_ref::<sqlx::Error>()?.as_database_error()?.code()?;
+    // character_not_in_repertoire, untranslatable_character
+    matches!(code.as_ref(), "22021" | "22P05")
+        .then(|| AppError::BadRequest("text cannot contain the NUL character (\\u0000)".into()))
 }
 
 /// A database result whose one expected failure is a constraint the caller can act on.

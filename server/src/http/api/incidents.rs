@@ -36,7 +36,7 @@ pub struct ListQuery {
     /// Words in the title (case-insensitive).
     text: Option<String>,
     /// `next_cursor` of the page before, to continue the listing.
-    #[param(pattern = "^[0-9]+\\.[0-9a-f]{32}$")]
+    #[param(pattern = "^([0-9]+\\.[0-9a-f]{32})?$")]
     cursor: Option<String>,
 }
 

@@ -16,7 +16,7 @@ pub mod settings;
 pub mod webhooks;
 
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -177,7 +177,7 @@ impl Modify for IdempotencyHeader {
                 .max_length(Some(idempotency_key_max()))
                 .pattern(Some("^[!-~]+$"));
             let parameter = ParameterBuilder::new()
-                .name(idempotency::IDEMPOTENCY_KEY.as_str())
+                .name("Idempotency-Key")
                 .parameter_in(ParameterIn::Header)
                 .required(Required::False)
                 .description(Some(
@@ -221,28 +221,57 @@ pub enum Problems {
     TooManyRequests(ProblemDetails),
 }
 
-/// A JSON body; refused as problem details (400 unreadable, 415 not JSON, 422 wrong shape).
+/// A JSON object body; refused as problem details: 400 when it is not JSON or cannot be
+/// read, 422 when it is not an object of the right shape.
 pub struct ApiJson<T>(pub T);
+
+/// The largest body read.
+const MAX_BODY: usize = 1024 * 1024;
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = Problem;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::JsonDataError(error)) => {
-                Err(Problem(AppError::field("body", app_error_text(&error.body_text()))))
-            }
-            Err(rejection) => Err(Problem::bad_request(app_error_text(&rejection.body_text()))),
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(request.headers()) {
+            return Err(Problem::bad_request("Send the body as JSON, with `Content-Type: application/json`."));
         }
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| Problem::bad_request("The body is larger than 1 MiB."))?;
+        read_object(&body).map(ApiJson)
     }
 }
 
-/// An optional JSON body: the type's default when the body is empty.
+/// Whether the request says its body is JSON.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
+}
+
+/// `body` as `T`, from a JSON object (or `null`, where `T` takes it).
+fn read_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| Problem::bad_request(format!("The body is not JSON: {error}.")))?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(Problem(AppError::field("body", "The body is a JSON object.")));
+    }
+    serde_json::from_value(value).map_err(|error| Problem(AppError::field("body", format!("{}.", upper_first(&error.to_string())))))
+}
+
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// An optional JSON object body: the type's default when the body is empty or `null`.
 pub struct ApiJsonOrEmpty<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
@@ -252,25 +281,18 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let empty =
-            request.headers().get(axum::http::header::CONTENT_LENGTH).is_some_and(|length| length.as_bytes() == b"0")
-                || !request.headers().contains_key(axum::http::header::CONTENT_TYPE);
-        if empty {
-            let body = axum::body::to_bytes(request.into_body(), 1024 * 1024)
-                .await
-                .map_err(|_| Problem::bad_request("The request body could not be read."))?;
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(ApiJsonOrEmpty(T::default()));
-            }
-            return Err(Problem(AppError::BadRequest(
-                "Send a JSON body with `Content-Type: application/json`, or none.".into(),
-            )));
-        }
-        // `null` is the same as no body.
-        ApiJson::<Option<T>>::from_request(request, state)
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(request.headers());
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
             .await
-            .map(|ApiJson(value)| ApiJsonOrEmpty(value.unwrap_or_default()))
+            .map_err(|_| Problem::bad_request("The body is larger than 1 MiB."))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        if !json {
+            return Err(Problem::bad_request("Send the body as JSON, with `Content-Type: application/json`, or none."));
+        }
+        Ok(ApiJsonOrEmpty(read_object::<Option<T>>(&body)?.unwrap_or_default()))
     }
 }
 

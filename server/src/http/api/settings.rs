@@ -29,7 +29,7 @@ pub async fn integrations(
 /// Sends a sample alert through the source's real endpoint, as its sender would
 /// (admin scope). It becomes an incident like any alert.
 #[utoipa::path(post, operation_id = "send_test_alert", path = "/api/v1/integrations/{kind}/test", tag = "settings",
-    params(("kind" = IntegrationKind, Path)),
+    params(("kind" = inline(IntegrationKind), Path)),
     responses((status = 200, description = "What the endpoint answered.", body = Done), Problems))]
 pub async fn test_integration(
     State(state): State<AppState>,
