@@ -37,7 +37,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // Features.
     // Outgoing webhooks, queued with the events they report.
     ("webhooks", &["audit", "config", "jobs", "secrets", "state", "token", "webhook_signature"]),
-    ("ingest", &["alert_subject", "jobs", "live", "rate_limit", "secrets", "state", "token", "webhook_signature", "webhooks"]),
+    (
+        "ingest",
+        &["alert_subject", "jobs", "live", "rate_limit", "secrets", "state", "token", "webhook_signature", "webhooks"],
+    ),
     ("notifications", &["audit", "mail", "state"]),
     ("incidents", &["audit", "db", "ingest", "notifications", "state", "webhooks"]),
     ("outbound", &["audit", "config", "db", "egress", "jobs", "notifications", "secrets", "state", "webhooks"]),

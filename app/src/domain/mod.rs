@@ -9,5 +9,5 @@ pub mod incident;
 pub mod integration;
 pub mod live;
 pub mod remediation;
-pub mod webhook;
 pub mod status;
+pub mod webhook;

@@ -441,7 +441,9 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
         _ => WebhookEvent::IncidentUpdated,
     };
     let data = serde_json::json!({ "change": { "kind": kind, "message": message, "by": who } });
-    crate::server::webhooks::emit(&mut tx, state, team, event, id, data).await.or_internal("changing an incident failed")?;
+    crate::server::webhooks::emit(&mut tx, state, team, event, id, data)
+        .await
+        .or_internal("changing an incident failed")?;
     acting
         .audit(&mut *tx, audit_action, Some(&id.to_string()), serde_json::to_value(change).unwrap_or_default())
         .await?;

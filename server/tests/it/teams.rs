@@ -138,7 +138,8 @@ async fn an_api_key_is_shown_once_stored_as_a_hash_and_refused_once_revoked() {
     let app = TestApp::spawn().await;
     let owner = app.user();
     owner.sign_up("owner@example.com", "Payments").await;
-    let created = owner.run(CreateApiKey { name: "Alertmanager prod".into(), scopes: vec![] }).await.expect("the key is created");
+    let created =
+        owner.run(CreateApiKey { name: "Alertmanager prod".into(), scopes: vec![] }).await.expect("the key is created");
     let (secret, prefix) = (created.secret.clone(), created.key.prefix.clone());
     assert!(secret.starts_with(&format!("{prefix}_")));
 

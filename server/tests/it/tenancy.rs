@@ -298,9 +298,13 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .run(CreateInvitation { email: "pending@bravo.example".into(), role: Role::Viewer })
         .await
         .expect("invited");
-    let b_key = b_owner.run(CreateApiKey { name: "bravo-secret-key".into(), scopes: vec![] }).await.expect("the key is created");
+    let b_key = b_owner
+        .run(CreateApiKey { name: "bravo-secret-key".into(), scopes: vec![] })
+        .await
+        .expect("the key is created");
     let b_team_id = b_owner.team().await.to_string();
-    let hook = CreateWebhook { url: "https://bravo-hooks.example/in".into(), events: vec![WebhookEvent::IncidentOpened] };
+    let hook =
+        CreateWebhook { url: "https://bravo-hooks.example/in".into(), events: vec![WebhookEvent::IncidentOpened] };
     let b_webhook = b_owner.run(hook).await.expect("the webhook is added").endpoint.id.to_string();
     let reported = NewIncident {
         title: "bravo-incident-title".into(),

@@ -97,11 +97,21 @@ async fn deliveries_are_signed_as_documented_retried_kept_and_replayable() {
     let incident = sent.json::<Value>().await.unwrap()["incident_id"].as_str().unwrap().to_string();
     app.run_pending_jobs().await;
     let opened = receiver.next().await;
-    assert_eq!((opened["verified"].as_bool(), opened["type"].as_str()), (Some(true), Some("incident.opened")), "{opened}");
+    assert_eq!(
+        (opened["verified"].as_bool(), opened["type"].as_str()),
+        (Some(true), Some("incident.opened")),
+        "{opened}"
+    );
     assert_eq!(opened["header_event"], "incident.opened");
     api(&app, &admin, Method::POST, &format!("/api/v1/incidents/{incident}/acknowledge"), None).await;
-    api(&app, &admin, Method::POST, &format!("/api/v1/incidents/{incident}/resolve"), Some(json!({"note": "rolled back"})))
-        .await;
+    api(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/incidents/{incident}/resolve"),
+        Some(json!({"note": "rolled back"})),
+    )
+    .await;
     app.run_pending_jobs().await;
     let updated = receiver.next().await;
     let resolved = receiver.next().await;
@@ -109,10 +119,15 @@ async fn deliveries_are_signed_as_documented_retried_kept_and_replayable() {
     assert_eq!((resolved["type"].as_str(), resolved["verified"].as_bool()), (Some("incident.resolved"), Some(true)));
 
     // Kept with the answer; the payload names the incident and what changed.
-    let (_, deliveries) = api(&app, &admin, Method::GET, &format!("/api/v1/webhooks/{endpoint}/deliveries"), None).await;
+    let (_, deliveries) =
+        api(&app, &admin, Method::GET, &format!("/api/v1/webhooks/{endpoint}/deliveries"), None).await;
     let deliveries = deliveries.as_array().unwrap().clone();
     assert_eq!(deliveries.len(), 3);
-    assert!(deliveries.iter().all(|d| d["state"] == "delivered" && d["response_status"] == 200 && d["response_body"] == "thanks"));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["state"] == "delivered" && d["response_status"] == 200 && d["response_body"] == "thanks")
+    );
     let newest: Value = serde_json::from_str(deliveries[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(newest["data"]["incident"]["id"], incident);
     assert_eq!(newest["data"]["incident"]["status"], "resolved");
@@ -149,8 +164,14 @@ async fn deliveries_are_signed_as_documented_retried_kept_and_replayable() {
     )
     .await;
     let down_id = down["endpoint"]["id"].as_str().unwrap().to_string();
-    api(&app, &admin, Method::POST, &format!("/api/v1/incidents/{incident}/notes"), Some(json!({"text": "still on it"})))
-        .await;
+    api(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/incidents/{incident}/notes"),
+        Some(json!({"text": "still on it"})),
+    )
+    .await;
     // The first attempts run now (to both endpoints); the next to /down is due after a back-off.
     while server::runtime::run_due_job(&app.state(), "test").await {}
     let paths = [receiver.next().await["path"].clone(), receiver.next().await["path"].clone()];
@@ -158,7 +179,11 @@ async fn deliveries_are_signed_as_documented_retried_kept_and_replayable() {
     let (_, down_deliveries) =
         api(&app, &admin, Method::GET, &format!("/api/v1/webhooks/{down_id}/deliveries"), None).await;
     let failing = &down_deliveries[0];
-    assert_eq!((failing["state"].as_str(), failing["response_status"].as_i64()), (Some("queued"), Some(503)), "{failing}");
+    assert_eq!(
+        (failing["state"].as_str(), failing["response_status"].as_i64()),
+        (Some("queued"), Some(503)),
+        "{failing}"
+    );
     assert_eq!(failing["response_body"], "down for maintenance");
     assert!(failing["last_error"].as_str().unwrap().contains("503"));
     assert!(failing["next_attempt_at"].is_string());
@@ -183,14 +208,32 @@ async fn endpoints_are_the_teams_own_and_internal_addresses_are_refused() {
     b.sign_up("b@webhooks.example", "B").await;
     let b_key = b.api_key_with("b", &[ApiScope::Admin, ApiScope::Read]).await;
     use reqwest::Method;
-    for url in ["https://127.0.0.1/hook", "https://169.254.169.254/latest", "https://10.0.0.8/x", "http://hooks.example/x", "ftp://x"] {
-        let (status, problem) =
-            api(&app, &a_key, Method::POST, "/api/v1/webhooks", Some(json!({"url": url, "events": ["incident.opened"]}))).await;
+    for url in [
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.8/x",
+        "http://hooks.example/x",
+        "ftp://x",
+    ] {
+        let (status, problem) = api(
+            &app,
+            &a_key,
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({"url": url, "events": ["incident.opened"]})),
+        )
+        .await;
         assert_eq!(status, 422, "{url}: {problem}");
         assert_eq!(problem["errors"][0]["field"], "url");
     }
-    let (status, _) =
-        api(&app, &a_key, Method::POST, "/api/v1/webhooks", Some(json!({"url": "https://hooks.example/x", "events": []}))).await;
+    let (status, _) = api(
+        &app,
+        &a_key,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": "https://hooks.example/x", "events": []})),
+    )
+    .await;
     assert_eq!(status, 422);
     let (status, created) = api(
         &app,
@@ -214,7 +257,8 @@ async fn endpoints_are_the_teams_own_and_internal_addresses_are_refused() {
     let read_only = a.api_key_with("reader", &[ApiScope::Read]).await;
     assert_eq!(api(&app, &read_only, Method::GET, "/api/v1/webhooks", None).await.0, 403);
     // The secret is sealed at rest.
-    let stored: Vec<u8> = sqlx::query_scalar("select secret from webhook_endpoints").fetch_one(&app.state().db).await.unwrap();
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select secret from webhook_endpoints").fetch_one(&app.state().db).await.unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(created["secret"].as_str().unwrap()));
     app.stop().await;
 }

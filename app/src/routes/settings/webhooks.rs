@@ -48,8 +48,10 @@ fn Webhooks() -> impl IntoView {
     let rotated = Outcome::from(rotate.value());
     let shown = RwSignal::new(None::<Uuid>);
     let secret = move || {
-        let created = outcome.with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(|c| (c.endpoint.url.clone(), c.secret.clone())));
-        let rotated = rotated.with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(|c| (c.endpoint.url.clone(), c.secret.clone())));
+        let created = outcome
+            .with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(|c| (c.endpoint.url.clone(), c.secret.clone())));
+        let rotated = rotated
+            .with(|o| o.as_ref().and_then(|r| r.as_ref().ok()).map(|c| (c.endpoint.url.clone(), c.secret.clone())));
         rotated.or(created)
     };
     view! {

@@ -29,6 +29,14 @@ pub enum Claim {
     InProgress,
 }
 
+/// A kept answer, or the mark of one being made.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    request_hash: Vec<u8>,
+    status: Option<i16>,
+    body: Option<Vec<u8>>,
+}
+
 /// Whether `key` is acceptable: 1 to [`KEY_MAX`] visible ASCII characters.
 pub fn valid_key(key: &str) -> bool {
     (1..=KEY_MAX).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic())
@@ -58,7 +66,7 @@ pub async fn claim(db: &PgPool, api_key: Uuid, key: &str, request_hash: &[u8]) -
     if inserted.rows_affected() == 1 {
         return Ok(Claim::First);
     }
-    let stored: Option<(Vec<u8>, Option<i16>, Option<Vec<u8>>)> = sqlx::query_as(
+    let stored: Option<Stored> = sqlx::query_as(
         "select request_hash, status, body from api_idempotency where api_key_id = $1 and idempotency_key = $2",
     )
     .bind(api_key)
@@ -68,9 +76,11 @@ pub async fn claim(db: &PgPool, api_key: Uuid, key: &str, request_hash: &[u8]) -
     Ok(match stored {
         // Removed between the two statements (its first request failed): a fresh try.
         None => Box::pin(claim(db, api_key, key, request_hash)).await?,
-        Some((hash, _, _)) if hash != request_hash => Claim::OtherRequest,
-        Some((_, Some(status), body)) => Claim::Answered { status: status as u16, body: body.unwrap_or_default() },
-        Some((_, None, _)) => Claim::InProgress,
+        Some(stored) if stored.request_hash != request_hash => Claim::OtherRequest,
+        Some(Stored { status: Some(status), body, .. }) => {
+            Claim::Answered { status: status as u16, body: body.unwrap_or_default() }
+        }
+        Some(Stored { status: None, .. }) => Claim::InProgress,
     })
 }
 

@@ -190,8 +190,11 @@ async fn apply_batch(pool: &PgPool, public_url: &str, jobs: &[Job]) -> Result<Ve
     .fetch_all(pool)
     .await?;
     if rows.first().is_some_and(|row| row.4 > 0) {
-        crate::server::jobs::announce(pool, &<crate::server::webhooks::deliver::Deliveries as crate::server::jobs::Kind>::QUEUE)
-            .await?;
+        crate::server::jobs::announce(
+            pool,
+            &<crate::server::webhooks::deliver::Deliveries as crate::server::jobs::Kind>::QUEUE,
+        )
+        .await?;
     }
 
     let mut rows = rows.into_iter().zip(columns.dedup_key);

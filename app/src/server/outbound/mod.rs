@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::domain::integration::Destination;
 use crate::domain::webhook::WebhookEvent;
-use crate::server::{notifications, webhooks};
 use crate::server::state::AppState;
+use crate::server::{notifications, webhooks};
 
 /// What the team configured, and what the incident is.
 #[derive(sqlx::FromRow)]
@@ -113,8 +113,15 @@ pub async fn diagnosed(
     diagnosis: &str,
     awaiting: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    webhooks::emit(db, state, team, WebhookEvent::AnalysisReady, incident, json!({ "analysis": { "diagnosis": diagnosis } }))
-        .await?;
+    webhooks::emit(
+        db,
+        state,
+        team,
+        WebhookEvent::AnalysisReady,
+        incident,
+        json!({ "analysis": { "diagnosis": diagnosis } }),
+    )
+    .await?;
     if let Some(action) = awaiting {
         notifications::awaiting_approval(db, state, team, incident, action).await?;
         let data = json!({ "action": { "title": action }, "analysis": { "diagnosis": diagnosis } });
@@ -144,7 +151,8 @@ pub async fn resolved(
     how: &str,
 ) -> Result<(), sqlx::Error> {
     notifications::resolved(db, state, team, incident, how, None).await?;
-    let data = json!({ "change": { "kind": "status.resolved", "message": how, "by": crate::domain::incident::AGENT_NAME } });
+    let data =
+        json!({ "change": { "kind": "status.resolved", "message": how, "by": crate::domain::incident::AGENT_NAME } });
     webhooks::emit(db, state, team, WebhookEvent::IncidentResolved, incident, data).await?;
     let base = state.public_url();
     let Some(facts) = facts(db, team, incident).await? else { return Ok(()) };

@@ -534,8 +534,15 @@ async fn finish(
     let data = json!({"action": {"id": action.id, "title": action.title, "change": action.change,
                                   "requested_by": action.requested_by, "automatic": action.automatic,
                                   "state": outcome.state.as_str(), "outcome": outcome.message}});
-    crate::server::webhooks::emit(&mut tx, state, action.team_id, WebhookEvent::ActionExecuted, action.incident_id, data)
-        .await?;
+    crate::server::webhooks::emit(
+        &mut tx,
+        state,
+        action.team_id,
+        WebhookEvent::ActionExecuted,
+        action.incident_id,
+        data,
+    )
+    .await?;
     let mut events = vec![
         LiveEvent::new(LiveKind::ActionExecuted, action.incident_id),
         LiveEvent::new(LiveKind::TimelineEntry, action.incident_id),

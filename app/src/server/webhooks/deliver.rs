@@ -110,7 +110,8 @@ async fn send(state: &AppState, delivery: &Delivery) -> Result<(u16, String), St
         secrets.push(open(&previous, Place::webhook_previous_secret(team, id))?);
     }
     let body = delivery.payload.to_string();
-    let signature = sign_timestamped(secrets.iter().map(Vec::as_slice), chrono::Utc::now().timestamp(), body.as_bytes());
+    let signature =
+        sign_timestamped(secrets.iter().map(Vec::as_slice), chrono::Utc::now().timestamp(), body.as_bytes());
     let request = state
         .outbound
         .post(url)

@@ -13,7 +13,9 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::webhook::{DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEndpointWithSecret, WebhookEvent};
+use crate::domain::webhook::{
+    DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEndpointWithSecret, WebhookEvent,
+};
 use crate::error::{AppError, Checks, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::jobs::{self, Kind as _};
@@ -145,10 +147,8 @@ pub async fn rotate(state: &AppState, acting: &Acting, id: Uuid) -> Result<Webho
             .or_internal("rotating a webhook secret failed")?
             .ok_or(AppError::NotFound)?;
     let team = acting.team_id;
-    let previous = state
-        .cipher
-        .open(&current, &Place::webhook_secret(team, id))
-        .or_internal("opening a webhook secret failed")?;
+    let previous =
+        state.cipher.open(&current, &Place::webhook_secret(team, id)).or_internal("opening a webhook secret failed")?;
     let secret = new_secret();
     let row: EndpointRow = sqlx::query_as(&format!(
         "update webhook_endpoints set secret = $3, previous_secret = $4,

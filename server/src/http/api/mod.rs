@@ -258,12 +258,13 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 
 /// `body` as `T`, from a JSON object (or `null`, where `T` takes it).
 fn read_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|error| Problem::bad_request(format!("The body is not JSON: {error}.")))?;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| Problem::bad_request(format!("The body is not JSON: {error}.")))?;
     if !(value.is_object() || value.is_null()) {
         return Err(Problem(AppError::field("body", "The body is a JSON object.")));
     }
-    serde_json::from_value(value).map_err(|error| Problem(AppError::field("body", format!("{}.", upper_first(&error.to_string())))))
+    serde_json::from_value(value)
+        .map_err(|error| Problem(AppError::field("body", format!("{}.", upper_first(&error.to_string())))))
 }
 
 fn upper_first(text: &str) -> String {

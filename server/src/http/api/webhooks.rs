@@ -54,7 +54,11 @@ pub async fn create(
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "remove_webhook", tag = "webhooks",
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Removed."), Problems))]
-pub async fn remove(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let acting = caller.acting(Permission::ManageIntegrations)?;
     app::server::webhooks::remove(&state, &acting, id).await?;
     Ok(StatusCode::NO_CONTENT)
