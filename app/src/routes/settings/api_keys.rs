@@ -28,7 +28,7 @@ fn ApiKeys() -> impl IntoView {
         <h1>"API keys"</h1>
         <p class="lead">
             "Keys let your tools use DreamOps' REST API as this team: send alerts, and — as their scopes allow — read and handle incidents. "
-            <a href="/docs/api">"API reference"</a>
+            <a href="/docs/api" rel="external">"API reference"</a>
         </p>
         <section class="panel" aria-labelledby="new-key-title">
             <h2 id="new-key-title">"New key"</h2>
