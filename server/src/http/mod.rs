@@ -82,7 +82,8 @@ pub fn plain_page(status: axum::http::StatusCode, title: &str, width_rem: u32, b
     use axum::response::IntoResponse as _;
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · DreamOps</title></head>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · DreamOps</title>\
+         <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\"></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:{width_rem}rem;margin:3rem auto;padding:0 1rem;line-height:1.5\">\
          <h1 style=\"font-size:1.4rem\">{title}</h1>{body}</body></html>"
     );

@@ -20,6 +20,12 @@ pub async fn tag(request: Request, next: Next) -> Response {
     if !read || response.status() != StatusCode::OK {
         return response;
     }
+    // Only an answer of known, bounded size is read whole for its tag.
+    let bounded =
+        axum::body::HttpBody::size_hint(response.body()).upper().is_some_and(|size| size <= MAX_TAGGED as u64);
+    if !bounded {
+        return response;
+    }
     let (mut parts, body) = response.into_parts();
     let bytes = match to_bytes(body, MAX_TAGGED).await {
         Ok(bytes) => bytes,
@@ -48,6 +54,23 @@ fn matches(if_none_match: &HeaderValue, etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_bounded_answer_is_tagged_and_a_large_one_passes_whole_untagged() {
+        use tower::ServiceExt as _;
+        let app = axum::Router::new()
+            .route("/small", axum::routing::get(|| async { "hello" }))
+            .route("/large", axum::routing::get(|| async { "x".repeat(MAX_TAGGED + 1) }))
+            .layer(axum::middleware::from_fn(tag));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let small = app.clone().oneshot(get("/small")).await.unwrap();
+        assert_eq!(small.status(), StatusCode::OK);
+        assert!(small.headers().contains_key(header::ETAG));
+        let large = app.oneshot(get("/large")).await.unwrap();
+        assert_eq!(large.status(), StatusCode::OK);
+        assert!(!large.headers().contains_key(header::ETAG));
+        assert_eq!(to_bytes(large.into_body(), usize::MAX).await.unwrap().len(), MAX_TAGGED + 1);
+    }
 
     #[test]
     fn if_none_match_lists_weak_and_strong_tags() {
