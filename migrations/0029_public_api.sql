@@ -9,8 +9,12 @@ alter table api_keys alter column scopes drop default;
 
 -- A POST's answer under its key's `Idempotency-Key`, for a day: the same key with the
 -- same request gets the same answer; with another request, 422. `status` is null while
--- the first request is still being answered (a concurrent repeat gets 409).
+-- the first request is still being answered (a concurrent repeat gets 409). An answer
+-- may hold a secret shown once (a webhook's signing secret): `body` is sealed like every
+-- stored credential, to the row's `id`.
 create table api_idempotency (
+    id uuid not null default gen_random_uuid() unique,
+    team_id uuid not null references teams (id) on delete cascade,
     api_key_id uuid not null references api_keys (id) on delete cascade,
     idempotency_key text not null,
     request_hash bytea not null,

@@ -370,6 +370,9 @@ pub async fn send_weekly_digests(state: &AppState) -> Result<u64, sqlx::Error> {
                        mode() within group (order by i.service) as top_service
                 from teams t join incidents i on i.team_id = t.id, week
                 where i.first_seen_at >= week.ends - interval '7 days' and i.first_seen_at < week.ends
+                  -- A week already claimed is not added up again (every instance looks).
+                  and not exists (select 1 from weekly_digests d
+                                  where d.team_id = t.id and d.week = (week.ends at time zone 'UTC')::date)
                 group by t.id, t.name),
               claimed as (
                 insert into weekly_digests (team_id, week)

@@ -33,6 +33,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("team_sso", "team_id", "team_id", "client_secret"),
     ("webhook_endpoints", "team_id", "id", "secret"),
     ("webhook_endpoints", "team_id", "id", "previous_secret"),
+    ("api_idempotency", "team_id", "id", "body"),
 ];
 
 /// The team of a credential that belongs to a user, not a team.
@@ -85,6 +86,11 @@ impl Place {
     /// The client secret of the team's single sign-on (`team_sso.client_secret`).
     pub fn sso_client_secret(team: Uuid) -> Self {
         Place { table: "team_sso", column: "client_secret", team, row: team }
+    }
+
+    /// An API answer kept for its `Idempotency-Key` (it may show a secret once).
+    pub fn api_answer(team: Uuid, row: Uuid) -> Self {
+        Place { table: "api_idempotency", column: "body", team, row }
     }
 
     /// A webhook endpoint's signing secret.

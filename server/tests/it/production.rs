@@ -159,6 +159,7 @@ async fn every_binary_column_is_known_as_sealed_or_not() {
     const NOT_SEALED: &[(&str, &str)] = &[
         ("_sqlx_migrations", "checksum"),
         ("alerts", "raw_body"),
+        ("api_idempotency", "request_hash"),
         ("api_keys", "secret_hash"),
         ("demo_clusters", "token_hash"),
         ("email_verifications", "token_hash"),

@@ -260,5 +260,20 @@ async fn endpoints_are_the_teams_own_and_internal_addresses_are_refused() {
     let stored: Vec<u8> =
         sqlx::query_scalar("select secret from webhook_endpoints").fetch_one(&app.state().db).await.unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(created["secret"].as_str().unwrap()));
+    // An answer kept for its Idempotency-Key shows the secret again to a retry, and is
+    // sealed too.
+    let rotate = || {
+        app.client
+            .post(format!("{}/api/v1/webhooks/{endpoint}/rotate-secret", app.address))
+            .bearer_auth(&a_key)
+            .header("idempotency-key", "rotate-once")
+            .send()
+    };
+    let first: Value = rotate().await.unwrap().json().await.unwrap();
+    let retried: Value = rotate().await.unwrap().json().await.unwrap();
+    assert_eq!(first["secret"], retried["secret"], "one rotation, the same answer");
+    let kept: Vec<u8> =
+        sqlx::query_scalar("select body from api_idempotency").fetch_one(&app.state().db).await.unwrap();
+    assert!(!String::from_utf8_lossy(&kept).contains(first["secret"].as_str().unwrap()));
     app.stop().await;
 }

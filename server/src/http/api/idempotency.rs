@@ -47,7 +47,7 @@ async fn answer(state: &AppState, key: HeaderValue, request: Request, next: Next
         .to_string();
     let caller =
         request.extensions().get::<Caller>().cloned().ok_or_else(|| Problem(AppError::Internal).into_response())?;
-    let api_key = caller.key.key_id;
+    let owner = idempotency::Owner { api_key: caller.key.key_id, team: caller.key.team_id };
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY)
         .await
@@ -57,7 +57,7 @@ async fn answer(state: &AppState, key: HeaderValue, request: Request, next: Next
         hasher.update(piece);
     }
     let hash = hasher.finalize();
-    let claim = idempotency::claim(&state.db, api_key, &key, &hash)
+    let claim = idempotency::claim(&state.db, &state.cipher, owner, &key, &hash)
         .await
         .or_internal("claiming an idempotency key failed")
         .map_err(|error| Problem(error).into_response())?;
@@ -79,18 +79,18 @@ async fn answer(state: &AppState, key: HeaderValue, request: Request, next: Next
             "The first request with this Idempotency-Key is still being answered; retry in a moment.".into(),
         ))
         .into_response()),
-        Claim::First => {
+        Claim::First { row } => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
             let status = response.status().as_u16();
             if status >= 500 {
-                if let Err(error) = idempotency::release(&state.db, api_key, &key).await {
+                if let Err(error) = idempotency::release(&state.db, row).await {
                     tracing::warn!(%error, "releasing an idempotency key failed");
                 }
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
             let body = to_bytes(body, MAX_BODY).await.map_err(|_| Problem(AppError::Internal).into_response())?;
-            idempotency::keep(&state.db, api_key, &key, status, &body)
+            idempotency::keep(&state.db, &state.cipher, owner, row, status, &body)
                 .await
                 .or_internal("keeping an idempotent answer failed")
                 .map_err(|error| Problem(error).into_response())?;
