@@ -76,7 +76,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "quota", "secrets", "state", "webhook_signature"]),
     ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),
-    ("api_keys", &["audit", "rate_limit", "state", "token"]),
+    ("api_keys", &["audit", "rate_limit", "secrets", "state", "token"]),
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),
     ("accounts", &["audit", "auth", "db", "ingest", "invitations", "mail", "state", "token"]),
     ("deletion", &["audit", "auth", "billing", "db", "mail", "state"]),

@@ -26,7 +26,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use app::error::AppError;
 use app::server::state::AppState;
 
-use problem::{Problem, ProblemDetails};
+use problem::{Problem, ProblemDetails, upper_first};
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -265,11 +265,6 @@ fn read_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem
     }
     serde_json::from_value(value)
         .map_err(|error| Problem(AppError::field("body", format!("{}.", upper_first(&error.to_string())))))
-}
-
-fn upper_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// An optional JSON object body: the type's default when the body is empty or `null`.

@@ -99,7 +99,8 @@ impl IntoResponse for Problem {
     }
 }
 
-fn upper_first(text: &str) -> String {
+/// `text` with its first letter in upper case, as a sentence starts.
+pub(super) fn upper_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
