@@ -77,7 +77,7 @@ impl Kind for Deliveries {
             tx.commit().await
         };
         match recorded.await {
-            Err(error) => Outcome::Retry(format!("recording the answer failed: {error}")),
+            Err(error) => Outcome::Retry(internal(delivery, "recording the answer", &error)),
             Ok(()) if delivered => Outcome::Finished,
             Ok(()) => Outcome::Retry(format!("the endpoint answered HTTP {}", answer.0)),
         }
@@ -86,6 +86,13 @@ impl Kind for Deliveries {
     async fn parked(_: &AppState, delivery: &Delivery, error: &str) {
         tracing::warn!(delivery = delivery.id, endpoint = %delivery.endpoint_id, %error, "a webhook delivery failed for good");
     }
+}
+
+/// A failure on our side: logged with its cause; the delivery (which admins read) says
+/// only that it was ours and will be tried again.
+fn internal(delivery: &Delivery, doing: &str, error: &dyn std::fmt::Display) -> String {
+    tracing::error!(delivery = delivery.id, %error, "{doing} for a webhook delivery failed");
+    "DreamOps could not send it (a failure on our side); it will be tried again.".to_string()
 }
 
 /// The endpoint's status and the start of its body; or why nothing was answered.
@@ -98,12 +105,12 @@ async fn send(state: &AppState, delivery: &Delivery) -> Result<(u16, String), St
     .bind(delivery.team_id)
     .fetch_optional(&state.db)
     .await
-    .map_err(|error| format!("reading the endpoint failed: {error}"))?;
+    .map_err(|error| internal(delivery, "reading the endpoint", &error))?;
     // Removed meanwhile: its deliveries went with it; nothing to send.
     let (url, secret, previous) = endpoint.ok_or("the endpoint was removed")?;
     let (team, id) = (delivery.team_id, delivery.endpoint_id);
     let open = |sealed: &[u8], place: Place| {
-        state.cipher.open(sealed, &place).map_err(|error| format!("opening the signing secret failed: {error}"))
+        state.cipher.open(sealed, &place).map_err(|error| internal(delivery, "opening the signing secret", &error))
     };
     let mut secrets = vec![open(&secret, Place::webhook_secret(team, id))?];
     if let Some(previous) = previous {
