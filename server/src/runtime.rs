@@ -82,6 +82,10 @@ impl Runtime {
             let state = state.clone();
             move || send_weekly_digests(state.clone())
         });
+        runtime.every(QUOTA_RELEASE_EVERY, {
+            let state = state.clone();
+            move || tend_phonepe_payments(state.clone())
+        });
         runtime.every(app::server::ingest::retention::EVERY, {
             let db = state.db.clone();
             move || app::server::ingest::retention::remove_expired_logged(db.clone())
@@ -230,6 +234,16 @@ async fn send_weekly_digests(state: AppState) {
         Ok(0) => {}
         Ok(teams) => tracing::info!(teams, "weekly digests queued"),
         Err(error) => tracing::warn!(%error, "queueing weekly digests failed; retrying later"),
+    }
+}
+
+/// Asks PhonePe about payments left pending, ends PhonePe months not renewed, and
+/// reminds owners whose month ends soon.
+async fn tend_phonepe_payments(state: AppState) {
+    match app::server::billing::phonepe::tend(&state).await {
+        Ok(tended) if tended == Default::default() => {}
+        Ok(tended) => tracing::info!(?tended, "PhonePe payments tended"),
+        Err(error) => tracing::warn!(%error, "tending PhonePe payments failed; retrying later"),
     }
 }
 

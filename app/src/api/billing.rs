@@ -69,3 +69,11 @@ pub async fn open_billing_portal() -> Result<String, AppError> {
     let return_base = crate::server::billing::checkout::return_base(auth.state(), auth.request.host.as_deref());
     crate::server::billing::checkout::portal(auth.state(), &auth.acting, &return_base).await
 }
+
+/// Makes `provider` the one the team pays through (while the team is on Free).
+#[server(prefix = "/api", endpoint = "set_payment_provider")]
+pub async fn set_payment_provider(provider: crate::domain::billing::PaymentProvider) -> Result<(), AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageBilling).await?;
+    crate::server::billing::checkout::set_provider(auth.state(), &auth.acting, provider).await
+}

@@ -3,6 +3,48 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Who a team pays through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentProvider {
+    /// Stripe's checkout: a card, billed monthly until cancelled.
+    #[default]
+    Stripe,
+    /// PhonePe's payment gateway, in rupees (UPI, cards, net banking): a month at a
+    /// time, renewed by the team.
+    Phonepe,
+}
+
+impl PaymentProvider {
+    /// Every provider, in the order the billing page offers them.
+    pub const ALL: [PaymentProvider; 2] = [PaymentProvider::Stripe, PaymentProvider::Phonepe];
+
+    /// The name stored in the database and used in forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentProvider::Stripe => "stripe",
+            PaymentProvider::Phonepe => "phonepe",
+        }
+    }
+
+    /// The provider's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentProvider::Stripe => "Stripe",
+            PaymentProvider::Phonepe => "PhonePe",
+        }
+    }
+}
+
+impl std::str::FromStr for PaymentProvider {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PaymentProvider::ALL.into_iter().find(|provider| provider.as_str() == s).ok_or("no such payment provider")
+    }
+}
+
 /// A plan on the pricing page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -50,11 +92,19 @@ pub struct BillingView {
     /// Past due beyond the grace period: the team is on Free until a payment succeeds.
     pub grace_over: bool,
     pub test_mode: bool,
+    /// Who the team pays through.
+    pub provider: PaymentProvider,
+    /// The providers this deployment offers (the team may switch while no Stripe
+    /// subscription runs).
+    pub providers: Vec<PaymentProvider>,
+    /// Paying through PhonePe, whose months are bought one at a time: renewal is due
+    /// by `period_end`.
+    pub renews_by_hand: bool,
     /// Payments and failed payments, newest first.
     pub payments: Vec<PaymentRecord>,
 }
 
-/// One payment event received from the provider.
+/// One payment received from (or refused by) the provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PaymentRecord {
@@ -63,8 +113,9 @@ pub struct PaymentRecord {
     pub paid: bool,
     /// In the currency's main unit, with the currency, when the event said.
     pub amount: Option<String>,
-    /// The provider's event id.
+    /// The provider's event id (Stripe) or the transaction id (PhonePe).
     pub event_id: String,
+    pub provider: PaymentProvider,
 }
 
 /// A checkout in test mode, as its page shows it.

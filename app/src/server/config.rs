@@ -44,6 +44,8 @@ pub struct Settings {
     pub previous_secret_keys: Vec<SecretKey>,
     /// Payments.
     pub stripe: StripeSettings,
+    /// Payments in rupees through PhonePe.
+    pub phonepe: PhonePeSettings,
     /// The embedded agent.
     pub agent: AgentSettings,
     /// PagerDuty write-back and Slack messages.
@@ -134,6 +136,33 @@ impl StripeSettings {
     /// The plan sold at `price`.
     pub fn plan_of(&self, price: &str) -> Option<&str> {
         self.prices.iter().find(|(_, id)| id == price).map(|(plan, _)| plan.as_str())
+    }
+}
+
+/// PhonePe's payment gateway, the provider teams paying in rupees choose: a merchant
+/// id and a salt key with its index, as PhonePe issues them. Unset, PhonePe is offered
+/// only in test mode, simulated by DreamOps itself (`billing::phonepe::sandbox`).
+#[derive(Debug, Default)]
+pub struct PhonePeSettings {
+    /// `PHONEPE_MERCHANT_ID`.
+    pub merchant_id: Option<String>,
+    /// `PHONEPE_SALT_KEY`: the key every `X-VERIFY` checksum is made with.
+    pub salt_key: Option<SecretString>,
+    /// `PHONEPE_SALT_INDEX`: the salt key's index, default 1.
+    pub salt_index: u32,
+    /// `PHONEPE_API_BASE`: where PhonePe's API is, default its production host
+    /// (`https://api.phonepe.com/apis/hermes`; its sandbox is
+    /// `https://api-preprod.phonepe.com/apis/pg-sandbox`).
+    pub api_base: Option<String>,
+}
+
+impl PhonePeSettings {
+    /// PhonePe's production host.
+    pub const PRODUCTION: &'static str = "https://api.phonepe.com/apis/hermes";
+
+    /// Whether a merchant account is configured.
+    pub fn configured(&self) -> bool {
+        self.merchant_id.is_some() && self.salt_key.is_some()
     }
 }
 
@@ -318,6 +347,14 @@ impl Settings {
                 })
                 .collect(),
                 api_base: read("STRIPE_API_BASE").map(|url| url.trim().to_string()),
+            },
+            phonepe: PhonePeSettings {
+                merchant_id: read("PHONEPE_MERCHANT_ID").map(|id| id.trim().to_string()),
+                salt_key: read("PHONEPE_SALT_KEY").map(|key| SecretString::from(key.trim().to_string())),
+                salt_index: parse(&read, "PHONEPE_SALT_INDEX", 1, "a whole number from 1 to 999", |n| {
+                    (1..=999).contains(n)
+                })?,
+                api_base: read("PHONEPE_API_BASE").map(|url| url.trim().trim_end_matches('/').to_string()),
             },
             agent: AgentSettings {
                 workers: parse(&read, "AGENT_WORKERS", 2, "a whole number from 0 (off) to 64", |n| *n <= 64)?,

@@ -110,13 +110,16 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
 
 /// `path` with the secrets some paths carry replaced by their route's placeholder:
 /// webhook URLs (`/webhooks/<kind>/{token}`: the token is the sender's credential),
-/// invitations (`/invitations/{token}`) and checkouts (`/billing/checkout/{session}`).
+/// invitations (`/invitations/{token}`), checkouts (`/billing/checkout/{session}`) and
+/// PhonePe payments (`/billing/phonepe/return/{payment}`, `/phonepe-sandbox/pay/{payment}`).
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     let segments: Vec<&str> = path.split('/').collect();
     let secret_at = match segments.as_slice() {
         ["", "webhooks", _, _, ..] => Some((3, "{token}")),
         ["", "invitations", _, ..] => Some((2, "{token}")),
         ["", "billing", "checkout", _, ..] => Some((3, "{session}")),
+        ["", "billing", "phonepe", "return", _, ..] => Some((4, "{payment}")),
+        ["", "phonepe-sandbox", "pay", _, ..] => Some((3, "{payment}")),
         _ => None,
     };
     match secret_at {
@@ -141,6 +144,8 @@ mod tests {
             ("/webhooks/stripe", "/webhooks/stripe"),
             ("/invitations/inv_secret", "/invitations/{token}"),
             ("/billing/checkout/cs_test_1", "/billing/checkout/{session}"),
+            ("/billing/phonepe/return/DO1", "/billing/phonepe/return/{payment}"),
+            ("/phonepe-sandbox/pay/DO1", "/phonepe-sandbox/pay/{payment}"),
             ("/api/log_in", "/api/log_in"),
             ("/incidents/8f0e", "/incidents/8f0e"),
         ] {

@@ -9,7 +9,7 @@ use super::simulated::{self, SimulatedSubscription};
 use super::stripe_api;
 use super::{GRACE_DAYS, webhook_secrets};
 use crate::domain::account::Permission;
-use crate::domain::billing::{BillingView, PaymentRecord, PlanView, Pricing, TestCheckout};
+use crate::domain::billing::{BillingView, PaymentProvider, PaymentRecord, PlanView, Pricing, TestCheckout};
 use crate::error::{AppError, OrInternal};
 use crate::server::audit::Acting;
 use crate::server::state::AppState;
@@ -68,14 +68,13 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
     if !stripe.upgrades() {
         return Err(AppError::Conflict(NO_UPGRADES.into()));
     }
+    let (current, provider) = plan_and_provider(state, team).await?;
+    if provider == PaymentProvider::Phonepe {
+        return super::phonepe::start(state, acting, plan, &current, return_base).await;
+    }
     let Some(price) = stripe.price_of(plan) else {
         return Err(AppError::field("plan", "Choose Starter, Pro or Enterprise."));
     };
-    let current: String = sqlx::query_scalar("select plan from teams where id = $1")
-        .bind(team)
-        .fetch_one(&state.db)
-        .await
-        .or_internal("opening a checkout failed")?;
     if current == plan {
         return Err(AppError::Conflict("The team is on this plan already.".into()));
     }
@@ -99,6 +98,57 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
         .or_internal("opening a checkout failed")?;
     acting.audit(&state.db, "billing.checkout_started", Some(&session), serde_json::json!({ "plan": plan })).await?;
     Ok(url)
+}
+
+/// The team's plan and the provider it pays through.
+async fn plan_and_provider(state: &AppState, team: Uuid) -> Result<(String, PaymentProvider), AppError> {
+    let (plan, provider): (String, String) = sqlx::query_as("select plan, payment_provider from teams where id = $1")
+        .bind(team)
+        .fetch_one(&state.db)
+        .await
+        .or_internal("reading the team's plan failed")?;
+    Ok((plan, provider.parse().unwrap_or_default()))
+}
+
+/// The providers this deployment offers: Stripe wherever upgrades are sold, PhonePe
+/// where a merchant is configured (or simulated, in test mode).
+pub fn providers(state: &AppState) -> Vec<PaymentProvider> {
+    if !state.settings.stripe.upgrades() {
+        return Vec::new();
+    }
+    let phonepe = super::phonepe::merchant(state).is_some();
+    PaymentProvider::ALL.into_iter().filter(|provider| *provider == PaymentProvider::Stripe || phonepe).collect()
+}
+
+/// Makes `provider` the one the member's team pays through. A team changes provider
+/// only while it is on Free: a running Stripe subscription or a paid PhonePe month ends
+/// (cancelled, it keeps its plan to the period's end) before the other provider sells.
+pub async fn set_provider(state: &AppState, acting: &Acting, provider: PaymentProvider) -> Result<(), AppError> {
+    if !providers(state).contains(&provider) {
+        return Err(AppError::field("provider", &format!("{} is not offered on this deployment.", provider.label())));
+    }
+    let (plan, current) = plan_and_provider(state, acting.team_id).await?;
+    if current == provider {
+        return Ok(());
+    }
+    if plan != "free" {
+        return Err(AppError::Conflict(format!(
+            "The team pays through {} for its current plan. Cancel the plan (it stays until the period ends), and choose {} once the team is on Free.",
+            current.label(),
+            provider.label()
+        )));
+    }
+    let changed = sqlx::query("update teams set payment_provider = $2 where id = $1 and plan = 'free'")
+        .bind(acting.team_id)
+        .bind(provider.as_str())
+        .execute(&state.db)
+        .await
+        .or_internal("changing the payment provider failed")?;
+    if changed.rows_affected() == 0 {
+        return Err(AppError::Conflict("The team's plan changed meanwhile: reload the page.".into()));
+    }
+    let details = serde_json::json!({ "from": current.as_str(), "to": provider.as_str() });
+    acting.audit(&state.db, "billing.provider_changed", None, details).await
 }
 
 /// Test mode's checkout `session` of the member's team.
@@ -179,8 +229,12 @@ async fn deliver_simulated(state: &AppState, events: &[serde_json::Value]) -> Re
 }
 
 /// Ends the member's team's subscription at the end of its period (test mode: as the
-/// customer portal would, through a signed `customer.subscription.updated`).
+/// customer portal would, through a signed `customer.subscription.updated`; PhonePe:
+/// the paid month is simply not renewed).
 pub async fn cancel_at_period_end(state: &AppState, acting: &Acting) -> Result<(), AppError> {
+    if plan_and_provider(state, acting.team_id).await?.1 == PaymentProvider::Phonepe {
+        return super::phonepe::cancel_at_period_end(state, acting).await;
+    }
     #[derive(sqlx::FromRow)]
     struct Row {
         stripe_subscription_id: Option<String>,
@@ -247,6 +301,9 @@ pub async fn portal(state: &AppState, acting: &Acting, return_base: &str) -> Res
         .await
         .or_internal("opening the billing portal failed")?;
     let customer = customer.ok_or_else(|| AppError::Conflict("The team has not paid through Stripe yet.".into()))?;
+    if plan_and_provider(state, acting.team_id).await?.1 != PaymentProvider::Stripe {
+        return Err(AppError::Conflict("The team pays through PhonePe: Stripe's portal has nothing of it.".into()));
+    }
     let client = stripe_api::client(&state.settings.stripe)?;
     let url = stripe_api::portal(&client, &customer, return_base).await?;
     acting.audit(&state.db, "billing.portal_opened", None, serde_json::json!({})).await?;
@@ -278,10 +335,11 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
         period_end: Option<DateTime<Utc>>,
         cancel_at_period_end: bool,
         past_due_since: Option<DateTime<Utc>>,
+        payment_provider: String,
     }
     let row: Row = sqlx::query_as(
         "select t.plan, p.name as plan_name, t.subscription_status, t.period_start, t.period_end,
-                t.cancel_at_period_end, t.past_due_since
+                t.cancel_at_period_end, t.past_due_since, t.payment_provider
          from teams t join plans p on p.id = t.plan where t.id = $1",
     )
     .bind(team)
@@ -308,9 +366,29 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
                 let currency = object["currency"].as_str().unwrap_or("").to_ascii_uppercase();
                 format!("{currency} {}.{:02}", cents / 100, cents % 100)
             });
-            PaymentRecord { at, paid, amount, event_id }
+            PaymentRecord { at, paid, amount, event_id, provider: PaymentProvider::Stripe }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let in_rupees: Vec<(String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+        "select id, state, settled_at, amount_paise from phonepe_payments
+         where team_id = $1 and state in ('completed', 'failed') and settled_at is not null
+         order by settled_at desc limit 50",
+    )
+    .bind(team)
+    .fetch_all(&state.db)
+    .await
+    .or_internal("reading billing failed")?;
+    let mut payments = payments;
+    payments.extend(in_rupees.into_iter().map(|(id, state, at, paise)| PaymentRecord {
+        at,
+        paid: state == "completed",
+        amount: Some(format!("INR {}.{:02}", paise / 100, paise % 100)),
+        event_id: id,
+        provider: PaymentProvider::Phonepe,
+    }));
+    payments.sort_by(|a, b| b.at.cmp(&a.at));
+    payments.truncate(50);
+    let provider: PaymentProvider = row.payment_provider.parse().unwrap_or_default();
     let grace_ends = row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS));
     Ok(BillingView {
         plan: row.plan,
@@ -322,6 +400,9 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
         grace_ends,
         grace_over: grace_ends.is_some_and(|ends| ends <= Utc::now()),
         test_mode: state.settings.stripe.test_mode(),
+        provider,
+        providers: providers(state),
+        renews_by_hand: provider == PaymentProvider::Phonepe,
         payments,
     })
 }

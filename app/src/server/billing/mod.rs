@@ -1,4 +1,6 @@
-//! Plans and payments: Stripe's signed callbacks and what they do to a team's tier.
+//! Plans and payments: Stripe's signed callbacks and what they do to a team's tier
+//! (here), checkout and the billing page ([`checkout`]), and PhonePe, the provider for
+//! teams paying in rupees ([`phonepe`]).
 //!
 //! Every authentic event is recorded under its id in the same transaction as its
 //! effect, so a redelivered event (Stripe delivers at least once, in any order, and
@@ -14,6 +16,7 @@
 //! at once makes the team's held incidents eligible, within the new limit.
 
 pub mod checkout;
+pub mod phonepe;
 pub mod signature;
 pub mod simulated;
 pub mod stripe_api;

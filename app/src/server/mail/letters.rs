@@ -222,6 +222,19 @@ pub fn weekly_digest(team: &str, summary: &str, link: &str) -> Letter {
     }
 }
 
+/// Reminds an owner that `team`'s month of `plan`, paid through PhonePe, ends on `ends`.
+pub fn renewal_due(team: &str, plan: &str, ends: &str, link: &str) -> Letter {
+    Letter {
+        subject: format!("[{team}] Your {plan} plan ends on {ends}"),
+        paragraphs: vec![
+            format!("The month of {plan} that {team} paid for through PhonePe ends on {ends}."),
+            "Renew it on the billing page to keep the plan's alert analyses without a break; if it is not renewed, the team keeps the plan for a grace period of 7 days, then moves to Free.".into(),
+        ],
+        action: Some(("Renew the plan".into(), link.to_string())),
+        small_print: vec!["You get this because you are an owner of the team.".into()],
+    }
+}
+
 /// Tells a member that `team` was deleted, by whom, with all of its data.
 pub fn team_deleted(team: &str, by: &str) -> Letter {
     Letter {
