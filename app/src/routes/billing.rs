@@ -1,18 +1,22 @@
-//! Billing for owners: `/settings/billing` (plan, status, period, payments, cancel)
-//! and test mode's checkout page, `/billing/checkout/:session`.
+//! Billing for owners: `/settings/billing` (plan, status, period, payments, cancel,
+//! the payment provider, renewing a PhonePe month) and test mode's Stripe checkout
+//! page, `/billing/checkout/:session`.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::billing::{CancelSubscription, PayTestCheckout, get_billing, get_test_checkout, open_billing_portal};
+use crate::api::billing::{
+    CancelSubscription, PayTestCheckout, SetPaymentProvider, get_billing, get_test_checkout, open_billing_portal,
+    start_checkout,
+};
 use crate::components::forms::{ConfirmButton, Field, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::plans::price_label;
 use crate::components::usage_card::{UsageCard, usage_resource};
 use crate::components::viewer::Permitted;
 use crate::domain::account::Permission;
-use crate::domain::billing::BillingView;
+use crate::domain::billing::{BillingView, PaymentProvider};
 
 const OWNERS_ONLY: &str = "Only the team's owners see and change billing.";
 
@@ -28,23 +32,37 @@ pub fn BillingPage() -> impl IntoView {
 #[component]
 fn Billing() -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
-    let billing = Resource::new(move || cancel.version().get(), |_| get_billing());
+    let provider = ServerAction::<SetPaymentProvider>::new();
+    let billing = Resource::new(move || (cancel.version().get(), provider.version().get()), |_| get_billing());
     let usage = usage_resource(None);
-    let returned = use_query_map().with_untracked(|query| query.get("checkout")) == Some("success".to_string());
+    let returned = use_query_map().with_untracked(|query| query.get("checkout"));
+    let notice = match returned.as_deref() {
+        Some("success") => Some((
+            "notice",
+            "Payment received. The plan changes as soon as the payment provider confirms it, usually within seconds.",
+        )),
+        Some("pending") => Some((
+            "notice",
+            "The payment provider has not confirmed the payment yet. DreamOps keeps asking; the plan changes when it does.",
+        )),
+        Some("failed") => Some((
+            "notice warning",
+            "The payment did not go through, so nothing changed. Try again, or pay another way.",
+        )),
+        _ => None,
+    };
     view! {
         <div class="page-header">
             <h1>"Billing"</h1>
             <A href="/pricing" attr:class="button secondary">"Change plan"</A>
         </div>
-        {returned.then(|| view! {
-            <p class="notice" role="status">"Payment received. The plan changes as soon as Stripe confirms it, usually within seconds."</p>
-        })}
+        {notice.map(|(class, text)| view! { <p class=class role="status" data-testid="checkout-outcome">{text}</p> })}
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading billing…"</p> }>
             {move || {
                 billing
                     .get()
                     .map(|result| match result {
-                        Ok(view) => view! { <BillingDetails view cancel /> }.into_any(),
+                        Ok(view) => view! { <BillingDetails view cancel provider /> }.into_any(),
                         Err(error) => view! { <LoadError what="Billing" error retry=move || billing.refetch() /> }.into_any(),
                     })
             }}
@@ -54,7 +72,11 @@ fn Billing() -> impl IntoView {
 }
 
 #[component]
-fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -> impl IntoView {
+fn BillingDetails(
+    view: BillingView,
+    cancel: ServerAction<CancelSubscription>,
+    provider: ServerAction<SetPaymentProvider>,
+) -> impl IntoView {
     let date = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| at.format("%-d %b %Y").to_string());
     let paid = view.plan != "free";
     let period = match (date(view.period_start), date(view.period_end)) {
@@ -65,7 +87,7 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
     let cancel_outcome: Outcome<()> = cancel.value().into();
     view! {
         {view.test_mode.then(|| view! {
-            <p class="notice test-mode" role="status">"Test mode: payments are simulated with Stripe's test cards; no money moves."</p>
+            <p class="notice test-mode" role="status">"Test mode: payments are simulated (Stripe's test cards, PhonePe's test page); no money moves."</p>
         })}
         {view.grace_ends.map(|ends| {
             let message = if view.grace_over {
@@ -99,9 +121,11 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                     on_confirm=move || { cancel.dispatch(CancelSubscription {}); }
                 />
             })}
+            {(paid && view.renews_by_hand).then(|| view! { <RenewButton plan=view.plan.clone() plan_name=view.plan_name.clone() ends=ends.clone() /> })}
             <FormError outcome=cancel_outcome />
-            {(!view.test_mode && view.status.is_some()).then(|| view! { <PortalButton /> })}
+            {(!view.test_mode && view.status.is_some() && view.provider == PaymentProvider::Stripe).then(|| view! { <PortalButton /> })}
         </section>
+        {(view.providers.len() > 1).then(|| view! { <ProviderChoice current=view.provider offered=view.providers.clone() paid action=provider /> })}
         <section class="panel" aria-labelledby="payments-title">
             <h2 id="payments-title">"Payments"</h2>
             {if view.payments.is_empty() {
@@ -110,12 +134,13 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                 view! {
                     <div class="table-scroll">
                         <table class="data-table" data-testid="payments">
-                            <thead><tr><th scope="col">"Date"</th><th scope="col">"Amount"</th><th scope="col">"Result"</th></tr></thead>
+                            <thead><tr><th scope="col">"Date"</th><th scope="col">"Amount"</th><th scope="col">"Through"</th><th scope="col">"Result"</th></tr></thead>
                             <tbody>
                                 {view.payments.into_iter().map(|payment| view! {
                                     <tr>
                                         <td>{payment.at.format("%-d %b %Y %H:%M").to_string()}</td>
                                         <td>{payment.amount.unwrap_or_default()}</td>
+                                        <td>{payment.provider.label()}</td>
                                         <td>{if payment.paid { "Paid" } else { "Failed" }}</td>
                                     </tr>
                                 }).collect_view()}
@@ -125,6 +150,62 @@ fn BillingDetails(view: BillingView, cancel: ServerAction<CancelSubscription>) -
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// Who the team pays through, and the choice of another one (while on Free).
+#[component]
+fn ProviderChoice(
+    current: PaymentProvider,
+    offered: Vec<PaymentProvider>,
+    paid: bool,
+    action: ServerAction<SetPaymentProvider>,
+) -> impl IntoView {
+    let outcome: Outcome<()> = action.value().into();
+    let describe = |provider: PaymentProvider| match provider {
+        PaymentProvider::Stripe => "Card, billed monthly until cancelled.",
+        PaymentProvider::Phonepe => {
+            "UPI, cards or net banking in rupees, a month at a time; owners are reminded by mail before it ends."
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="provider-title">
+            <h2 id="provider-title">"Payment provider"</h2>
+            <ActionForm action attr:class="stacked-form" attr:data-testid="provider-form">
+                <fieldset disabled=paid>
+                    <legend class="visually-hidden">"Pay through"</legend>
+                    {offered.into_iter().map(|provider| view! {
+                        <label class="checkbox">
+                            <input type="radio" name="provider" value=provider.as_str() checked=provider == current />
+                            <span><strong>{provider.label()}</strong>" — "{describe(provider)}</span>
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                {paid.then(|| view! {
+                    <p class="muted">"The provider can be changed once the team is on Free: cancel the current plan, which stays until its period ends."</p>
+                })}
+                <FormError outcome />
+                {(!paid).then(|| view! { <SubmitButton pending=action.pending() label="Save provider" busy_label="Saving…" /> })}
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Pays for another month of the team's PhonePe plan.
+#[component]
+fn RenewButton(plan: String, plan_name: String, ends: String) -> impl IntoView {
+    let renew = Action::new(|plan: &String| start_checkout(plan.clone()));
+    Effect::new(move |_| {
+        if let Some(Ok(url)) = renew.value().get() {
+            let _ = window().location().assign(&url);
+        }
+    });
+    view! {
+        <p class="muted">{format!("Paid through {ends}. PhonePe months are paid one at a time: renewing adds a month after this one.")}</p>
+        <button type="button" class="button" disabled=move || renew.pending().get() on:click=move |_| { renew.dispatch(plan.clone()); }>
+            {move || if renew.pending().get() { "Opening PhonePe…".to_string() } else { format!("Renew {plan_name} for a month") }}
+        </button>
+        {move || renew.value().get().and_then(Result::err).map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
     }
 }
 

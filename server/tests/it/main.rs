@@ -20,6 +20,7 @@ mod notifications;
 mod oidc_provider;
 mod outbound;
 mod pages;
+mod phonepe;
 mod probes;
 mod production;
 mod public_api;

@@ -148,6 +148,8 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("cancel_subscription", Permission::ManageBilling, vec![]),
         // Test mode has no portal: an owner is told so (409).
         ("open_billing_portal", Permission::ManageBilling, vec![]),
+        // The provider the team pays through already: nothing changes.
+        ("set_payment_provider", Permission::ManageBilling, vec![("provider", "stripe".into())]),
         // Blank input: allowed roles are refused for the field (422), saving nothing.
         ("read_kubeconfig", Permission::ManageClusters, vec![("kubeconfig", String::new())]),
         (
@@ -339,7 +341,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select count(*) from team_notifications)::text
                  || (select string_agg(t.automation_paused::text, '|' order by t.id) from teams t)
                  || (select string_agg(w::text, '|' order by w.id) from webhook_endpoints w)
-                 || (select count(*) from webhook_deliveries)::text",
+                 || (select count(*) from webhook_deliveries)::text
+                 || (select t.plan || t.payment_provider from teams t where t.name = 'bravo')
+                 || (select count(*) from phonepe_payments)::text",
         )
         .fetch_one(&db)
         .await
@@ -386,6 +390,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let status = call(attacker, endpoint, args).await.status();
         assert_eq!(status, StatusCode::NOT_FOUND, "{endpoint} with B's ids");
     }
+    // Billing calls take no ids: they change A's own team only.
+    let status = call(attacker, "set_payment_provider", &[("provider", "phonepe".into())]).await.status();
+    assert_eq!(status, StatusCode::OK, "A chooses PhonePe for A");
     // B's name deletes nothing: deletion is of A's own team, by its own name.
     let status = call(attacker, "delete_team", &[("confirmation", "bravo".into())]).await.status();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "delete_team with B's name");
