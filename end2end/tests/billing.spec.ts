@@ -53,3 +53,47 @@ test("a Free team out of alerts upgrades to Pro with a test card; a declined car
   await expect(page.getByTestId("incident-row")).toHaveCount(4);
   await expect(page.getByText("over quota")).toHaveCount(0);
 });
+
+test("a team paying in rupees chooses PhonePe, declines once, then pays on PhonePe's test page and renews", async ({
+  page,
+}) => {
+  await signUp(page, uniqueEmail("rupees"), "Rupee Payers");
+  await page.goto("/settings/billing");
+  await waitForHydration(page);
+  const providers = page.getByTestId("provider-form");
+  await providers.getByLabel(/PhonePe/).check();
+  await providers.getByRole("button", { name: "Save provider" }).click();
+  await expect(providers.getByLabel(/PhonePe/)).toBeChecked();
+  await expect.poll(async () => (await (await page.request.get("/api/get_billing")).json()).provider).toBe("phonepe");
+
+  await page.goto("/pricing");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Choose Pro" }).click();
+  await expect(page).toHaveURL(/\/phonepe-sandbox\/pay\/DO[0-9a-f]+$/);
+  await expect(page.getByText("Test mode: PhonePe is simulated")).toBeVisible();
+  await expect(page.getByTestId("phonepe-amount")).toHaveText("₹2999");
+  await page.getByRole("button", { name: "Decline" }).click();
+  await expect(page).toHaveURL(/\/settings\/billing\?checkout=failed$/);
+  await expect(page.getByTestId("checkout-outcome")).toContainText("did not go through");
+  await expect(page.getByTestId("billing-plan")).toHaveText("Free");
+
+  await page.goto("/pricing");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Choose Pro" }).click();
+  await page.getByRole("button", { name: "Pay ₹2999 with UPI" }).click();
+  await expect(page).toHaveURL(/\/settings\/billing\?checkout=success$/);
+  await expect(page.getByTestId("billing-plan")).toHaveText("Pro");
+  await expect(page.getByTestId("billing-status")).toHaveText("active");
+  await expect(page.getByTestId("payments")).toContainText("PhonePe");
+  await expect(page.getByTestId("payments")).toContainText("INR 2999.00");
+  await expect(page.getByTestId("payments")).toContainText("Failed");
+  await expect(page.getByText("The provider can be changed once the team is on Free")).toBeVisible();
+
+  // Renewing pays for the month after this one.
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Renew Pro for a month" }).click();
+  await expect(page).toHaveURL(/\/phonepe-sandbox\/pay\//);
+  await page.getByRole("button", { name: "Pay ₹2999 with UPI" }).click();
+  await expect(page).toHaveURL(/\/settings\/billing\?checkout=success$/);
+  await expect(page.getByTestId("payments").getByRole("row", { name: /PhonePe Paid/ })).toHaveCount(2);
+});
