@@ -125,7 +125,7 @@ pub fn providers(state: &AppState) -> Vec<PaymentProvider> {
 /// (cancelled, it keeps its plan to the period's end) before the other provider sells.
 pub async fn set_provider(state: &AppState, acting: &Acting, provider: PaymentProvider) -> Result<(), AppError> {
     if !providers(state).contains(&provider) {
-        return Err(AppError::field("provider", &format!("{} is not offered on this deployment.", provider.label())));
+        return Err(AppError::field("provider", format!("{} is not offered on this deployment.", provider.label())));
     }
     let (plan, current) = plan_and_provider(state, acting.team_id).await?;
     if current == provider {
@@ -386,7 +386,7 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
         event_id: id,
         provider: PaymentProvider::Phonepe,
     }));
-    payments.sort_by(|a, b| b.at.cmp(&a.at));
+    payments.sort_by_key(|payment| std::cmp::Reverse(payment.at));
     payments.truncate(50);
     let provider: PaymentProvider = row.payment_provider.parse().unwrap_or_default();
     let grace_ends = row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS));
