@@ -74,7 +74,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ),
     ("dashboard", &["agent"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
-    ("billing", &["audit", "config", "quota", "secrets", "state", "webhook_signature"]),
+    ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),
     ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),
     ("api_keys", &["audit", "rate_limit", "secrets", "state", "token"]),
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),
