@@ -26,7 +26,7 @@ use crate::routes::pricing::PricingPage;
 use crate::routes::{
     AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
     ForgotPasswordRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute,
-    ResetPasswordRoute, TestCheckoutRoute, VerifyEmailRoute, WebhooksRoute,
+    ResetPasswordRoute, RunbooksRoute, TestCheckoutRoute, VerifyEmailRoute, WebhooksRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -107,6 +107,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} />
                         <Route path=StaticSegment("incidents") view={Lazy::<IncidentsRoute>::new()} />
                         <Route path=(StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} />
+                        <Route path=StaticSegment("runbooks") view={Lazy::<RunbooksRoute>::new()} />
                         <Route path=(StaticSegment("invitations"), ParamSegment("token")) view={Lazy::<InvitationRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("members")) view={Lazy::<MembersRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} />

@@ -72,6 +72,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "state",
         ],
     ),
+    ("runbooks", &["alert_subject", "audit", "db", "state"]),
     ("dashboard", &["agent"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),

@@ -12,5 +12,6 @@ pub mod integrations;
 pub mod invitations;
 pub mod members;
 pub mod remediation;
+pub mod runbooks;
 pub mod status;
 pub mod webhooks;

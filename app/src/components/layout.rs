@@ -27,6 +27,7 @@ const PUBLIC_NAVIGATION: &[NavEntry] = &[
 const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/dashboard", label: "Dashboard", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/incidents", label: "Incidents", permission: Some(Permission::ReadTeam) },
+    NavEntry { href: "/runbooks", label: "Runbooks", permission: Some(Permission::ReadTeam) },
     NavEntry {
         href: "/settings/integrations",
         label: "Integrations",

@@ -9,5 +9,6 @@ pub mod incident;
 pub mod integration;
 pub mod live;
 pub mod remediation;
+pub mod runbook;
 pub mod status;
 pub mod webhook;

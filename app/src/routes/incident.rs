@@ -139,6 +139,7 @@ fn IncidentView(
         </div>
         {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
         <AnalysisPanel data=analysis can_respond />
+        <crate::routes::runbooks::IncidentRunbookPanel id can_respond />
         <div class="incident-columns">
             <section class="panel" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"Timeline"</h2>

@@ -12,6 +12,7 @@ pub mod landing;
 pub mod mailed_links;
 pub mod not_found;
 pub mod pricing;
+pub mod runbooks;
 pub mod settings;
 pub mod status;
 
@@ -44,6 +45,7 @@ lazy_routes! {
     DashboardRoute => dashboard::DashboardPage,
     IncidentsRoute => incidents::IncidentsPage,
     IncidentRoute => incident::IncidentPage,
+    RunbooksRoute => runbooks::RunbooksPage,
     InvitationRoute => invitation::InvitationPage,
     BillingRoute => billing::BillingPage,
     TestCheckoutRoute => billing::TestCheckoutPage,

@@ -31,6 +31,7 @@ pub mod outbound;
 pub mod quota;
 pub mod rate_limit;
 pub mod remediation;
+pub mod runbooks;
 pub mod secrets;
 pub mod sso;
 pub mod state;

@@ -110,7 +110,24 @@ pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) 
     } else {
         None
     };
-    let diagnosis = rules::diagnose(&facts, &found, context.as_ref());
+    let mut diagnosis = rules::diagnose(&facts, &found, context.as_ref());
+    let subject = crate::server::runbooks::Subject::of(facts.service.as_deref(), &facts.details);
+    let runbook = crate::server::runbooks::best(db, team, &subject).await.map_err(|e| e.to_string())?.map(
+        |(summary, body, matched_by)| MatchedRunbook {
+            title: summary.title,
+            version: summary.version,
+            matched_by,
+            body,
+        },
+    );
+    if let Some(runbook) = &runbook {
+        let message = format!(
+            "Found the team's runbook \"{}\" (matched by {}): it is quoted in the evidence and shown beside the analysis.",
+            runbook.title, runbook.matched_by
+        );
+        note(state, team, incident, "agent.step", &message).await;
+        diagnosis.evidence.push(runbook.evidence());
+    }
     if !store(state, held, job, &diagnosis, cluster_id, row.first_seen_at).await? {
         return Ok(None);
     }
@@ -119,7 +136,7 @@ pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) 
     if settings.providers.is_empty() && team_provider.is_none() {
         return Ok(None);
     }
-    let prompt = prompt(&facts, &diagnosis, context.as_ref());
+    let prompt = prompt(&facts, &diagnosis, context.as_ref(), runbook.as_ref());
     Ok(Some(if settings.redact { llm::redact(&prompt) } else { prompt }))
 }
 

@@ -9,6 +9,7 @@ pub(super) fn prompt(
     facts: &IncidentFacts,
     diagnosis: &Diagnosis,
     context: Option<&context::ClusterContext>,
+    runbook: Option<&MatchedRunbook>,
 ) -> String {
     let mut prompt = format!("Incident: {}\n", facts.title);
     if !facts.description.is_empty() {
@@ -71,7 +72,45 @@ pub(super) fn prompt(
     for action in &diagnosis.actions {
         prompt.push_str(&format!("- {}\n", action.title));
     }
+    if let Some(runbook) = runbook {
+        let text: String = runbook.body.chars().take(RUNBOOK_IN_PROMPT).collect();
+        prompt.push_str(&format!(
+            "\nThe team's runbook for this incident, \"{}\" (matched by {}):\n{text}\n",
+            runbook.title, runbook.matched_by
+        ));
+    }
     prompt
+}
+
+/// How much of a runbook the LLM is given, in characters.
+const RUNBOOK_IN_PROMPT: usize = 4000;
+
+/// The team's runbook matched to the incident being analysed.
+pub(super) struct MatchedRunbook {
+    pub title: String,
+    pub version: i32,
+    pub matched_by: String,
+    pub body: String,
+}
+
+impl MatchedRunbook {
+    /// The evidence that quotes it: its first steps.
+    pub fn evidence(&self) -> crate::domain::analysis::Evidence {
+        let steps = crate::server::runbooks::steps(&self.body);
+        let mut line = format!("matched by {}", self.matched_by);
+        if !steps.is_empty() {
+            let first: Vec<String> = steps.iter().take(5).zip(1..).map(|(step, n)| format!("{n}. {step}")).collect();
+            line.push_str(&format!("; its steps: {}", first.join(" ")));
+            if steps.len() > 5 {
+                line.push_str(&format!(" (and {} more)", steps.len() - 5));
+            }
+        }
+        let line: String = line.chars().take(600).collect();
+        crate::domain::analysis::Evidence {
+            source: format!("runbook \"{}\" (version {})", self.title, self.version),
+            line,
+        }
+    }
 }
 
 /// Asks the LLMs (the team's own first, then the deployment's) about the incident
