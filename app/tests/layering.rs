@@ -56,6 +56,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("incidents", &["audit", "db", "ingest", "notifications", "state", "webhooks"]),
     ("outbound", &["audit", "config", "db", "egress", "jobs", "notifications", "secrets", "state", "webhooks"]),
     ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "jobs", "outbound", "state", "webhooks"]),
+    ("runbooks", &["alert_subject", "audit", "db", "state"]),
     (
         "agent",
         &[
@@ -68,11 +69,11 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "jobs",
             "outbound",
             "remediation",
+            "runbooks",
             "secrets",
             "state",
         ],
     ),
-    ("runbooks", &["alert_subject", "audit", "db", "state"]),
     ("dashboard", &["agent"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),

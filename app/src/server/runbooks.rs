@@ -394,10 +394,10 @@ pub async fn best(
     .await?;
     let mut found: Option<(usize, &Row, String)> = None;
     for row in &rows {
-        if let Some((specificity, why)) = matches(&row.matching(), subject) {
-            if found.as_ref().is_none_or(|(best, _, _)| specificity > *best) {
-                found = Some((specificity, row, why));
-            }
+        if let Some((specificity, why)) = matches(&row.matching(), subject)
+            && found.as_ref().is_none_or(|(best, _, _)| specificity > *best)
+        {
+            found = Some((specificity, row, why));
         }
     }
     Ok(found.map(|(_, row, why)| (row.summary(), row.body.clone(), why)))

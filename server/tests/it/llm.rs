@@ -24,7 +24,7 @@ use crate::support::TestApp;
 
 /// How a loopback provider behaves.
 #[derive(Clone, Copy)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Answer,
     Fail503,
     Hang,
@@ -32,15 +32,15 @@ enum Behaviour {
 
 /// A loopback LLM provider; the requests it received (headers, body).
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(HeaderMap, Value)>>>);
+pub(crate) struct Received(Arc<Mutex<Vec<(HeaderMap, Value)>>>);
 
 impl Received {
-    fn all(&self) -> Vec<(HeaderMap, Value)> {
+    pub(crate) fn all(&self) -> Vec<(HeaderMap, Value)> {
         self.0.lock().unwrap().clone()
     }
 }
 
-async fn loopback(kind: ProviderKind, behaviour: Behaviour) -> (Provider, Received) {
+pub(crate) async fn loopback(kind: ProviderKind, behaviour: Behaviour) -> (Provider, Received) {
     let received = Received::default();
     let log = received.clone();
     let handler = move |headers: HeaderMap, Json(body): Json<Value>| {
@@ -88,7 +88,7 @@ async fn loopback(kind: ProviderKind, behaviour: Behaviour) -> (Provider, Receiv
 /// An instance with these LLM providers; its analyses run when the test runs its jobs
 /// (no workers: the LLM's answer comes after the job is done, which a background
 /// worker would give without the test knowing when).
-async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
+pub(crate) async fn app_with(providers: Vec<Provider>, monthly_tokens: i64) -> TestApp {
     TestApp::spawn_with(move |settings| {
         settings.agent.lease = Duration::from_secs(5);
         settings.agent.llm.providers = providers;

@@ -26,6 +26,7 @@ mod production;
 mod public_api;
 mod remediation;
 mod rules;
+mod runbooks;
 mod smtp_server;
 mod sso;
 mod support;

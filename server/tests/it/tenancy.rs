@@ -9,6 +9,7 @@ use app::api::clusters::{AddCluster, AddDemoCluster};
 use app::api::incidents::ReportIncident;
 use app::api::integrations::ListIntegrations;
 use app::api::invitations::CreateInvitation;
+use app::api::runbooks::SaveRunbook;
 use app::api::webhooks::CreateWebhook;
 use app::domain::account::{Permission, Role};
 use app::domain::incident::NewIncident;
@@ -150,6 +151,17 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("open_billing_portal", Permission::ManageBilling, vec![]),
         // The provider the team pays through already: nothing changes.
         ("set_payment_provider", Permission::ManageBilling, vec![("provider", "stripe".into())]),
+        ("list_runbooks", Permission::ReadTeam, vec![]),
+        ("get_runbook", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        // A blank title: allowed roles are refused for the field (422), saving nothing.
+        ("save_runbook", Permission::RespondToIncidents, vec![("title", String::new()), ("body", String::new())]),
+        ("delete_runbook", Permission::ManageIntegrations, vec![("id", nobody.clone())]),
+        ("get_incident_runbook", Permission::ReadTeam, vec![("incident", nobody.clone())]),
+        (
+            "tick_runbook_step",
+            Permission::RespondToIncidents,
+            vec![("incident", nobody.clone()), ("runbook", nobody.clone()), ("step", "0".into())],
+        ),
         // Blank input: allowed roles are refused for the field (422), saving nothing.
         ("read_kubeconfig", Permission::ManageClusters, vec![("kubeconfig", String::new())]),
         (
@@ -236,6 +248,9 @@ const QUERIES: &[&str] = &[
     "get_notification_settings",
     "list_webhooks",
     "list_webhook_deliveries",
+    "list_runbooks",
+    "get_runbook",
+    "get_incident_runbook",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -315,6 +330,20 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         description: None,
     };
     let b_incident = b_owner.run(ReportIncident { incident: reported }).await.expect("reported").id.to_string();
+    let b_runbook = b_owner
+        .run(SaveRunbook {
+            id: None,
+            version: None,
+            title: "bravo-runbook-title".into(),
+            body: "1. bravo-runbook-step\n".into(),
+            alert_names: String::new(),
+            services: "bravo-svc".into(),
+            labels: String::new(),
+        })
+        .await
+        .expect("the runbook is saved")
+        .id
+        .to_string();
     let b_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://bravo.example'}\n\
                         contexts:\n- name: bravo-context\n  context: {cluster: c, user: u}\n\
                         users:\n- name: u\n  user: {token: bravo-cluster-token}\n";
@@ -343,7 +372,10 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(w::text, '|' order by w.id) from webhook_endpoints w)
                  || (select count(*) from webhook_deliveries)::text
                  || (select t.plan || t.payment_provider from teams t where t.name = 'bravo')
-                 || (select count(*) from phonepe_payments)::text",
+                 || (select count(*) from phonepe_payments)::text
+                 || (select string_agg(r.title || r.version, '|' order by r.id) from runbooks r)
+                 || (select count(*) from runbook_versions)::text
+                 || (select count(*) from runbook_ticks)::text",
         )
         .fetch_one(&db)
         .await
@@ -385,6 +417,14 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("remove_webhook", vec![("id", b_webhook.clone())]),
         ("list_webhook_deliveries", vec![("endpoint", b_webhook.clone())]),
         ("replay_webhook_delivery", vec![("delivery", b_delivery.to_string())]),
+        ("get_runbook", vec![("id", b_runbook.clone())]),
+        ("save_runbook", vec![("id", b_runbook.clone()), ("title", "from A".into()), ("body", "1. from A\n".into())]),
+        ("delete_runbook", vec![("id", b_runbook.clone())]),
+        ("get_incident_runbook", vec![("incident", b_incident.clone())]),
+        (
+            "tick_runbook_step",
+            vec![("incident", b_incident.clone()), ("runbook", b_runbook.clone()), ("step", "0".into())],
+        ),
     ];
     for (endpoint, args) in &attempts {
         let status = call(attacker, endpoint, args).await.status();
@@ -407,7 +447,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let url = format!("{}/settings/{download}", attacker.address);
         seen.push_str(&attacker.client.get(url).send().await.unwrap().text().await.unwrap());
     }
-    for secret in ["bravo", &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo, &b_webhook] {
+    for secret in
+        ["bravo", &b_runbook, &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo, &b_webhook]
+    {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;
