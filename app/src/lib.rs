@@ -25,8 +25,8 @@ use crate::routes::auth::{LoginPage, SignUpPage};
 use crate::routes::pricing::PricingPage;
 use crate::routes::{
     AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
-    ForgotPasswordRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, MembersRoute,
-    ResetPasswordRoute, RunbooksRoute, TestCheckoutRoute, VerifyEmailRoute, WebhooksRoute,
+    IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, LearningRoute, MailedLinkRoute, MembersRoute,
+    TestCheckoutRoute, WebhooksRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -101,13 +101,15 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("settings"), StaticSegment("billing")) view={Lazy::<BillingRoute>::new()} />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
-                        <Route path=StaticSegment("forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} />
-                        <Route path=StaticSegment("reset-password") view={Lazy::<ResetPasswordRoute>::new()} />
-                        <Route path=StaticSegment("verify-email") view={Lazy::<VerifyEmailRoute>::new()} />
+                        <Route path=StaticSegment("forgot-password") view={Lazy::<MailedLinkRoute>::new()} />
+                        <Route path=StaticSegment("reset-password") view={Lazy::<MailedLinkRoute>::new()} />
+                        <Route path=StaticSegment("verify-email") view={Lazy::<MailedLinkRoute>::new()} />
                         <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} />
                         <Route path=StaticSegment("incidents") view={Lazy::<IncidentsRoute>::new()} />
                         <Route path=(StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} />
-                        <Route path=StaticSegment("runbooks") view={Lazy::<RunbooksRoute>::new()} />
+                        <Route path=StaticSegment("runbooks") view={Lazy::<LearningRoute>::new()} />
+                        <Route path=StaticSegment("postmortems") view={Lazy::<LearningRoute>::new()} />
+                        <Route path=(StaticSegment("postmortems"), ParamSegment("id")) view={Lazy::<LearningRoute>::new()} />
                         <Route path=(StaticSegment("invitations"), ParamSegment("token")) view={Lazy::<InvitationRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("members")) view={Lazy::<MembersRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} />

@@ -75,6 +75,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     ("dashboard", &["agent"]),
+    ("postmortems", &["agent", "audit", "incidents", "remediation", "state"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),
     ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),

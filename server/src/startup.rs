@@ -244,6 +244,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(http::probes::ready))
         .route("/metrics", get(http::metrics::render))
         .route("/settings/audit-log.csv", get(http::audit_export::export))
+        .route("/postmortems/{id}/export.md", get(http::postmortem_export::export))
         .route("/settings/team-export.json", get(http::team_export::export))
         .route("/sso", get(http::sso::ask).post(http::sso::start))
         .route("/sso/callback", get(http::sso::callback))

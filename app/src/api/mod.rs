@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod invitations;
 pub mod members;
+pub mod postmortems;
 pub mod remediation;
 pub mod runbooks;
 pub mod status;

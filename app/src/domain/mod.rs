@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod incident;
 pub mod integration;
 pub mod live;
+pub mod postmortem;
 pub mod remediation;
 pub mod runbook;
 pub mod status;

@@ -238,6 +238,7 @@ fn Respond(id: Uuid, status: IncidentStatus, severity: Severity, actions: Action
                         <input type="hidden" name="id" value=id.to_string() />
                         <SubmitButton pending=reopen.pending() label="Reopen" busy_label="Reopening…" class="secondary" />
                     </ActionForm>
+                    <crate::routes::postmortems::WritePostmortemButton incident=id />
                 })}
                 <label class="inline-select">
                     "Severity "

@@ -11,6 +11,7 @@ pub mod invitation;
 pub mod landing;
 pub mod mailed_links;
 pub mod not_found;
+pub mod postmortems;
 pub mod pricing;
 pub mod runbooks;
 pub mod settings;
@@ -41,11 +42,43 @@ macro_rules! lazy_routes {
     )*};
 }
 
+/// The pages of mailed links (a password reset, an address to confirm), which one lazy
+/// route serves: each lazy route costs the first visit its loader, so pages seldom
+/// visited share one.
+#[leptos::component]
+pub fn MailedLinkPage() -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let path = leptos_router::hooks::use_location().pathname;
+    move || match path.get().as_str() {
+        "/reset-password" => mailed_links::ResetPasswordPage().into_any(),
+        "/verify-email" => mailed_links::VerifyEmailPage().into_any(),
+        _ => mailed_links::ForgotPasswordPage().into_any(),
+    }
+}
+
+/// What the team learnt and wrote down — runbooks and post-mortems — under one lazy
+/// route, as [`MailedLinkPage`] does.
+#[leptos::component]
+pub fn LearningPage() -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let path = leptos_router::hooks::use_location().pathname;
+    move || {
+        let path = path.get();
+        if path.starts_with("/runbooks") {
+            runbooks::RunbooksPage().into_any()
+        } else if path.trim_end_matches('/') == "/postmortems" {
+            postmortems::PostmortemsPage().into_any()
+        } else {
+            postmortems::PostmortemPage().into_any()
+        }
+    }
+}
+
 lazy_routes! {
     DashboardRoute => dashboard::DashboardPage,
     IncidentsRoute => incidents::IncidentsPage,
     IncidentRoute => incident::IncidentPage,
-    RunbooksRoute => runbooks::RunbooksPage,
+    LearningRoute => LearningPage,
     InvitationRoute => invitation::InvitationPage,
     BillingRoute => billing::BillingPage,
     TestCheckoutRoute => billing::TestCheckoutPage,
@@ -58,7 +91,5 @@ lazy_routes! {
     AiRoute => settings::ai::AiPage,
     ClustersRoute => settings::clusters::ClustersPage,
     ClusterRoute => settings::cluster::ClusterPage,
-    ForgotPasswordRoute => mailed_links::ForgotPasswordPage,
-    ResetPasswordRoute => mailed_links::ResetPasswordPage,
-    VerifyEmailRoute => mailed_links::VerifyEmailPage,
+    MailedLinkRoute => MailedLinkPage,
 }

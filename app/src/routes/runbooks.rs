@@ -197,7 +197,7 @@ pub fn IncidentRunbookPanel(id: Uuid, can_respond: bool) -> impl IntoView {
     let tick = ServerAction::<TickRunbookStep>::new();
     let runbook = Resource::new(move || tick.version().get(), move |_| get_incident_runbook(id));
     view! {
-        <Transition fallback=|| ()>
+        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Looking for a runbook…"</p> }>
             {move || runbook.get().map(|result| match result {
                 Ok(None) => view! {
                     <section class="panel" aria-labelledby="runbook-title">

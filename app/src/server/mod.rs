@@ -28,6 +28,7 @@ pub mod mail;
 pub mod members;
 pub mod notifications;
 pub mod outbound;
+pub mod postmortems;
 pub mod quota;
 pub mod rate_limit;
 pub mod remediation;

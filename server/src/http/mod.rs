@@ -11,6 +11,7 @@ pub mod dev_mail;
 pub mod ingest;
 pub mod live;
 pub mod metrics;
+pub mod postmortem_export;
 pub mod probes;
 pub mod server_fn_errors;
 pub mod sso;

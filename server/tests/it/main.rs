@@ -21,6 +21,7 @@ mod oidc_provider;
 mod outbound;
 mod pages;
 mod phonepe;
+mod postmortems;
 mod probes;
 mod production;
 mod public_api;

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use app::api::api_keys::CreateApiKey;
 use app::api::clusters::{AddCluster, AddDemoCluster};
-use app::api::incidents::ReportIncident;
+use app::api::incidents::{ReportIncident, ResolveIncident};
 use app::api::integrations::ListIntegrations;
 use app::api::invitations::CreateInvitation;
+use app::api::postmortems::StartPostmortem;
 use app::api::runbooks::SaveRunbook;
 use app::api::webhooks::CreateWebhook;
 use app::domain::account::{Permission, Role};
@@ -151,6 +152,14 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("open_billing_portal", Permission::ManageBilling, vec![]),
         // The provider the team pays through already: nothing changes.
         ("set_payment_provider", Permission::ManageBilling, vec![("provider", "stripe".into())]),
+        ("list_postmortems", Permission::ReadTeam, vec![]),
+        ("get_postmortem", Permission::ReadTeam, vec![("id", nobody.clone())]),
+        ("start_postmortem", Permission::RespondToIncidents, vec![("incident", nobody.clone())]),
+        (
+            "save_postmortem",
+            Permission::RespondToIncidents,
+            vec![("id", nobody.clone()), ("version", "1".into()), ("body", "x".into())],
+        ),
         ("list_runbooks", Permission::ReadTeam, vec![]),
         ("get_runbook", Permission::ReadTeam, vec![("id", nobody.clone())]),
         // A blank title: allowed roles are refused for the field (422), saving nothing.
@@ -250,6 +259,8 @@ const QUERIES: &[&str] = &[
     "list_webhook_deliveries",
     "list_runbooks",
     "get_runbook",
+    "list_postmortems",
+    "get_postmortem",
     "get_incident_runbook",
 ];
 
@@ -344,6 +355,17 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .expect("the runbook is saved")
         .id
         .to_string();
+    let b_closed = b_owner
+        .run(ReportIncident {
+            incident: NewIncident { title: "bravo-closed".into(), severity: None, service: None, description: None },
+        })
+        .await
+        .expect("reported")
+        .id;
+    b_owner.run(ResolveIncident { id: b_closed, note: None }).await.expect("resolved");
+    let b_postmortem =
+        b_owner.run(StartPostmortem { incident: b_closed }).await.expect("drafted").summary.id.to_string();
+    let b_closed = b_closed.to_string();
     let b_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://bravo.example'}\n\
                         contexts:\n- name: bravo-context\n  context: {cluster: c, user: u}\n\
                         users:\n- name: u\n  user: {token: bravo-cluster-token}\n";
@@ -375,7 +397,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select count(*) from phonepe_payments)::text
                  || (select string_agg(r.title || r.version, '|' order by r.id) from runbooks r)
                  || (select count(*) from runbook_versions)::text
-                 || (select count(*) from runbook_ticks)::text",
+                 || (select count(*) from runbook_ticks)::text
+                 || (select string_agg(p.body || p.version, '|' order by p.id) from postmortems p)",
         )
         .fetch_one(&db)
         .await
@@ -420,6 +443,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("get_runbook", vec![("id", b_runbook.clone())]),
         ("save_runbook", vec![("id", b_runbook.clone()), ("title", "from A".into()), ("body", "1. from A\n".into())]),
         ("delete_runbook", vec![("id", b_runbook.clone())]),
+        ("get_postmortem", vec![("id", b_postmortem.clone())]),
+        ("save_postmortem", vec![("id", b_postmortem.clone()), ("version", "1".into()), ("body", "from A".into())]),
+        ("start_postmortem", vec![("incident", b_closed.clone())]),
         ("get_incident_runbook", vec![("incident", b_incident.clone())]),
         (
             "tick_runbook_step",
@@ -430,6 +456,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let status = call(attacker, endpoint, args).await.status();
         assert_eq!(status, StatusCode::NOT_FOUND, "{endpoint} with B's ids");
     }
+    let export = attacker.client.get(format!("{}/postmortems/{b_postmortem}/export.md", attacker.address)).send().await;
+    assert_eq!(export.unwrap().status(), StatusCode::NOT_FOUND, "B's post-mortem download");
     // Billing calls take no ids: they change A's own team only.
     let status = call(attacker, "set_payment_provider", &[("provider", "phonepe".into())]).await.status();
     assert_eq!(status, StatusCode::OK, "A chooses PhonePe for A");
@@ -447,9 +475,17 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         let url = format!("{}/settings/{download}", attacker.address);
         seen.push_str(&attacker.client.get(url).send().await.unwrap().text().await.unwrap());
     }
-    for secret in
-        ["bravo", &b_runbook, &b_team_id, b_key.key.prefix.as_str(), &b_incident, &b_cluster, &b_demo, &b_webhook]
-    {
+    for secret in [
+        "bravo",
+        &b_runbook,
+        &b_postmortem,
+        &b_team_id,
+        b_key.key.prefix.as_str(),
+        &b_incident,
+        &b_cluster,
+        &b_demo,
+        &b_webhook,
+    ] {
         assert!(!seen.contains(secret), "A saw {secret:?}");
     }
     app.stop().await;
