@@ -31,6 +31,8 @@ if (!process.env.TEST_WORKER_INDEX) rmSync(process.env.E2E_MAILDIR, { recursive:
 const oidcPort = Number(process.env.E2E_OIDC_PORT ?? port + 2);
 process.env.E2E_OIDC_ISSUER ??= `http://127.0.0.1:${oidcPort}`;
 process.env.E2E_OIDC_CLIENT_SECRET ??= randomBytes(16).toString("hex");
+// The run's GitHub: a loopback server speaking GitHub's REST API (github-api.mjs).
+const githubPort = Number(process.env.E2E_GITHUB_PORT ?? port + 3);
 // Workers read this file too, while the server runs: only the main process lays it out.
 if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
@@ -97,6 +99,13 @@ export default defineConfig({
       },
     },
     {
+      command: `node ${join(__dirname, "github-api.mjs")}`,
+      port: githubPort,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      env: { ...(process.env as Record<string, string>), GITHUB_PORT: String(githubPort), GITHUB_TOKEN: "ghp_e2e_token" },
+    },
+    {
       command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
       cwd: IMAGE_DIR,
       url: `${baseURL}/ready`,
@@ -115,6 +124,7 @@ export default defineConfig({
         // The OpenID provider is on this machine, over http (as a self-hosted deployment's may be).
         OUTBOUND_ALLOW_HTTP: "true",
         OUTBOUND_ALLOW_PRIVATE: "true",
+        GITHUB_API_BASE: `http://127.0.0.1:${githubPort}`,
         // No Stripe keys: payments simulated, as an operator chooses for a trial.
         BILLING_MODE: "test",
         // The suite signs up hundreds of teams, all from this machine.

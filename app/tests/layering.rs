@@ -57,6 +57,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("outbound", &["audit", "config", "db", "egress", "jobs", "notifications", "secrets", "state", "webhooks"]),
     ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "jobs", "outbound", "state", "webhooks"]),
     ("runbooks", &["alert_subject", "audit", "db", "state"]),
+    ("github", &["audit", "secrets", "state"]),
     (
         "agent",
         &[
@@ -66,6 +67,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "config",
             "db",
             "egress",
+            "github",
             "jobs",
             "outbound",
             "remediation",

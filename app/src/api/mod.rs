@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod clusters;
+pub mod github;
 pub mod incidents;
 pub mod integrations;
 pub mod invitations;

@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod audit;
 pub mod billing;
 pub mod cluster;
+pub mod github;
 pub mod incident;
 pub mod integration;
 pub mod live;

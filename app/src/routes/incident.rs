@@ -40,6 +40,7 @@ pub fn IncidentPage() -> impl IntoView {
 fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
     let live = use_live_updates(move |event| event.incident_id == Some(id));
     let analysis = use_analysis(id, live);
+    let runbook = crate::routes::runbooks::use_incident_runbook(id, live.version);
     let acknowledge = ServerAction::<AcknowledgeIncident>::new();
     let resolve = ServerAction::<ResolveIncident>::new();
     let reopen = ServerAction::<ReopenIncident>::new();
@@ -67,7 +68,7 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                 detail
                     .get()
                     .map(|result| match result {
-                        Ok(incident) => view! { <IncidentView incident can_respond actions live analysis /> }.into_any(),
+                        Ok(incident) => view! { <IncidentView incident can_respond actions live analysis runbook /> }.into_any(),
                         Err(crate::error::AppError::NotFound) => {
                             view! {
                                 <section class="panel">
@@ -104,6 +105,7 @@ fn IncidentView(
     actions: Actions,
     live: crate::components::live::LiveUpdates,
     analysis: AnalysisData,
+    runbook: crate::routes::runbooks::RunbookData,
 ) -> impl IntoView {
     let summary = incident.summary.clone();
     let id = summary.id;
@@ -139,7 +141,7 @@ fn IncidentView(
         </div>
         {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
         <AnalysisPanel data=analysis can_respond />
-        <crate::routes::runbooks::IncidentRunbookPanel id can_respond />
+        <crate::routes::runbooks::IncidentRunbookPanel id can_respond data=runbook />
         <div class="incident-columns">
             <section class="panel" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"Timeline"</h2>

@@ -190,12 +190,28 @@ fn RunbookEditor(
     }
 }
 
+/// The runbook matched to an incident and the action that ticks its steps, made where
+/// the incident page makes its other resources (outside its boundaries, so that the
+/// page hydrates as it was rendered).
+#[derive(Clone, Copy)]
+pub struct RunbookData {
+    runbook: Resource<Result<Option<crate::domain::runbook::IncidentRunbook>, crate::error::AppError>>,
+    tick: ServerAction<TickRunbookStep>,
+}
+
+/// The incident `id`'s runbook, fetched again after a tick and with the page's live
+/// updates (`version`).
+pub fn use_incident_runbook(id: Uuid, version: Signal<u64>) -> RunbookData {
+    let tick = ServerAction::<TickRunbookStep>::new();
+    let runbook = Resource::new(move || (version.get(), tick.version().get()), move |_| get_incident_runbook(id));
+    RunbookData { runbook, tick }
+}
+
 /// The incident page's runbook panel: the runbook matched to incident `id`, its steps
 /// ticked off into the timeline by responders.
 #[component]
-pub fn IncidentRunbookPanel(id: Uuid, can_respond: bool) -> impl IntoView {
-    let tick = ServerAction::<TickRunbookStep>::new();
-    let runbook = Resource::new(move || tick.version().get(), move |_| get_incident_runbook(id));
+pub fn IncidentRunbookPanel(id: Uuid, can_respond: bool, data: RunbookData) -> impl IntoView {
+    let RunbookData { runbook, tick } = data;
     view! {
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Looking for a runbook…"</p> }>
             {move || runbook.get().map(|result| match result {

@@ -46,6 +46,9 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// Payments in rupees through PhonePe.
     pub phonepe: PhonePeSettings,
+    /// `GITHUB_API_BASE`: where GitHub's REST API is, default `https://api.github.com`
+    /// (a GitHub Enterprise Server's is `https://<host>/api/v3`).
+    pub github_api_base: String,
     /// The embedded agent.
     pub agent: AgentSettings,
     /// PagerDuty write-back and Slack messages.
@@ -356,6 +359,10 @@ impl Settings {
                 })?,
                 api_base: read("PHONEPE_API_BASE").map(|url| url.trim().trim_end_matches('/').to_string()),
             },
+            github_api_base: read("GITHUB_API_BASE").map_or_else(
+                || "https://api.github.com".to_string(),
+                |url| url.trim().trim_end_matches('/').to_string(),
+            ),
             agent: AgentSettings {
                 workers: parse(&read, "AGENT_WORKERS", 2, "a whole number from 0 (off) to 64", |n| *n <= 64)?,
                 lease: Duration::from_secs(parse(

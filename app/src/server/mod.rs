@@ -19,6 +19,7 @@ pub mod egress;
 pub mod export;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
+pub mod github;
 pub mod incidents;
 pub mod ingest;
 pub mod invitations;

@@ -34,6 +34,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("webhook_endpoints", "team_id", "id", "secret"),
     ("webhook_endpoints", "team_id", "id", "previous_secret"),
     ("api_idempotency", "team_id", "id", "body"),
+    ("github_connections", "team_id", "team_id", "token"),
 ];
 
 /// The team of a credential that belongs to a user, not a team.
@@ -66,6 +67,11 @@ impl Place {
     /// The team's own LLM provider's key.
     pub fn team_llm_key(team: Uuid) -> Self {
         Place { table: "team_llm_providers", column: "key_ciphertext", team, row: team }
+    }
+
+    /// The team's GitHub token (`github_connections.token`).
+    pub fn github_token(team: Uuid) -> Self {
+        Place { table: "github_connections", column: "token", team, row: team }
     }
 
     /// The team's PagerDuty REST API key.

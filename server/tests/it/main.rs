@@ -10,6 +10,7 @@ mod deletion;
 mod demo_cluster;
 mod egress;
 mod embedded;
+mod github;
 mod incidents;
 mod ingest;
 mod kubectl;

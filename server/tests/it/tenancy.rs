@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use app::api::api_keys::CreateApiKey;
 use app::api::clusters::{AddCluster, AddDemoCluster};
+use app::api::github::SetGithubRepositories;
 use app::api::incidents::{ReportIncident, ResolveIncident};
 use app::api::integrations::ListIntegrations;
 use app::api::invitations::CreateInvitation;
@@ -160,6 +161,14 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
             Permission::RespondToIncidents,
             vec![("id", nobody.clone()), ("version", "1".into()), ("body", "x".into())],
         ),
+        ("get_github", Permission::ManageIntegrations, vec![]),
+        // A blank token: refused for the field (422) before GitHub is asked.
+        ("connect_github", Permission::ManageIntegrations, vec![("token", String::new())]),
+        // Not connected: allowed roles are told so (409).
+        ("test_github", Permission::ManageIntegrations, vec![]),
+        ("disconnect_github", Permission::ManageIntegrations, vec![]),
+        // A line that is not a mapping: refused for the field (422), saving nothing.
+        ("set_github_repositories", Permission::ManageIntegrations, vec![("repositories", "nonsense".into())]),
         ("list_runbooks", Permission::ReadTeam, vec![]),
         ("get_runbook", Permission::ReadTeam, vec![("id", nobody.clone())]),
         // A blank title: allowed roles are refused for the field (422), saving nothing.
@@ -259,6 +268,7 @@ const QUERIES: &[&str] = &[
     "list_webhook_deliveries",
     "list_runbooks",
     "get_runbook",
+    "get_github",
     "list_postmortems",
     "get_postmortem",
     "get_incident_runbook",
@@ -355,6 +365,10 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         .expect("the runbook is saved")
         .id
         .to_string();
+    b_owner
+        .run(SetGithubRepositories { repositories: "bravo-svc = bravo-org/bravo-repo".into() })
+        .await
+        .expect("the map is saved");
     let b_closed = b_owner
         .run(ReportIncident {
             incident: NewIncident { title: "bravo-closed".into(), severity: None, service: None, description: None },
@@ -398,7 +412,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(r.title || r.version, '|' order by r.id) from runbooks r)
                  || (select count(*) from runbook_versions)::text
                  || (select count(*) from runbook_ticks)::text
-                 || (select string_agg(p.body || p.version, '|' order by p.id) from postmortems p)",
+                 || (select string_agg(p.body || p.version, '|' order by p.id) from postmortems p)
+                 || (select string_agg(g.service || g.repository, '|') from github_repositories g
+                     join teams t on t.id = g.team_id where t.name = 'bravo')",
         )
         .fetch_one(&db)
         .await
@@ -458,6 +474,9 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
     }
     let export = attacker.client.get(format!("{}/postmortems/{b_postmortem}/export.md", attacker.address)).send().await;
     assert_eq!(export.unwrap().status(), StatusCode::NOT_FOUND, "B's post-mortem download");
+    // Settings calls take no ids: they change A's own team only.
+    let status = call(attacker, "set_github_repositories", &[("repositories", "a = alpha/repo".into())]).await.status();
+    assert_eq!(status, StatusCode::OK, "A maps its own services");
     // Billing calls take no ids: they change A's own team only.
     let status = call(attacker, "set_payment_provider", &[("provider", "phonepe".into())]).await.status();
     assert_eq!(status, StatusCode::OK, "A chooses PhonePe for A");

@@ -92,6 +92,7 @@ fn Integrations() -> impl IntoView {
             }}
         </Transition>
         <Notifications />
+        <super::github::GitHubPanel />
     }
 }
 

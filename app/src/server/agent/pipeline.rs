@@ -128,6 +128,7 @@ pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) 
         note(state, team, incident, "agent.step", &message).await;
         diagnosis.evidence.push(runbook.evidence());
     }
+    what_changed(state, team, incident, &facts, &found, context.as_ref(), row.first_seen_at, &mut diagnosis).await;
     if !store(state, held, job, &diagnosis, cluster_id, row.first_seen_at).await? {
         return Ok(None);
     }
@@ -138,6 +139,59 @@ pub(super) async fn analyse(state: &AppState, held: &Held<Analyses>, job: &Job) 
     }
     let prompt = prompt(&facts, &diagnosis, context.as_ref(), runbook.as_ref());
     Ok(Some(if settings.redact { llm::redact(&prompt) } else { prompt }))
+}
+
+/// What changed in the service's repository before the first alert (when the team
+/// connected GitHub and mapped the service), on the timeline and in the evidence; a
+/// change rolled out shortly before the alert makes a recommended roll-back likelier.
+#[allow(clippy::too_many_arguments)]
+async fn what_changed(
+    state: &AppState,
+    team: Uuid,
+    incident: Uuid,
+    facts: &IncidentFacts,
+    found: &Classification,
+    context: Option<&context::ClusterContext>,
+    first_alert: DateTime<Utc>,
+    diagnosis: &mut Diagnosis,
+) {
+    use crate::domain::analysis::{Change, Confidence, Evidence};
+    use crate::server::github::{self, Rollout};
+    let Some(service) = facts.service.clone().or_else(|| found.subject.as_ref().and_then(|s| s.name.clone())) else {
+        return;
+    };
+    let rollouts: Vec<Rollout> = context
+        .map(|context| {
+            context
+                .replica_sets
+                .iter()
+                .filter_map(|set| {
+                    let revision = crate::server::cluster_client::writes::revision(set)?;
+                    let at = set.metadata.creation_timestamp.as_ref()?.0.as_second();
+                    Some(Rollout { revision, at: DateTime::from_timestamp(at, 0)? })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match github::before_alert(state, team, &service, first_alert, &rollouts).await {
+        None | Some(Ok(None)) => {}
+        Some(Ok(Some(changed))) => {
+            note(state, team, incident, "agent.step", &changed.line).await;
+            diagnosis.evidence.push(Evidence { source: "what changed (GitHub)".into(), line: changed.line.clone() });
+            let rolls_back = diagnosis.actions.iter().any(|action| matches!(action.change, Change::RollBack { .. }));
+            if rolls_back
+                && changed.rolled_out.is_some()
+                && changed.minutes_before <= github::RELATED_WITHIN.num_minutes()
+                && diagnosis.confidence != Confidence::High
+            {
+                diagnosis.confidence = Confidence::High;
+            }
+        }
+        Some(Err(why)) => {
+            let message = format!("What changed could not be read from GitHub: {why}.");
+            note(state, team, incident, "agent.step", &message).await;
+        }
+    }
 }
 
 pub(super) fn classified(found: &Classification) -> String {
