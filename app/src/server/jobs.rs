@@ -154,6 +154,33 @@ impl<K: Kind> Held<K> {
         Ok(held)
     }
 
+    /// Records a failed attempt in `db` — a run passes the transaction that stores what
+    /// the attempt learnt, so that both are seen together — due again after the back-off,
+    /// or parked (`park`); false when this worker had lost the job. A run that recorded
+    /// its failure so returns [`Outcome::Finished`].
+    pub async fn fail(&self, db: impl PgExecutor<'_>, error: &str, park: bool) -> Result<bool, sqlx::Error> {
+        let queue = &K::QUEUE;
+        let failed = sqlx::query(&format!(
+            "update {} set state = $3, last_error = $4, leased_by = null, lease_until = null,
+                    run_after = now() + make_interval(secs => $5), finished_at = case when $6 then now() end
+             where id = $1 and leased_by = $2 and state = '{}'",
+            queue.table, queue.running
+        ))
+        .bind(self.id)
+        .bind(&self.worker)
+        .bind(if park { queue.parked } else { queue.waiting })
+        .bind(error)
+        .bind(back_off(self.attempts, K::LONGEST_WAIT).as_secs_f64())
+        .bind(park)
+        .execute(db)
+        .await?;
+        let held = failed.rows_affected() == 1;
+        if held {
+            self.finished.store(true, Ordering::Release);
+        }
+        Ok(held)
+    }
+
     fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
@@ -245,22 +272,7 @@ pub fn back_off(attempts: i32, longest: Duration) -> Duration {
 
 /// Records that `held` failed with `error`: waiting again after a back-off, or parked.
 async fn fail<K: Kind>(db: &PgPool, held: &Held<K>, error: &str, park: bool) -> Result<(), sqlx::Error> {
-    let queue = &K::QUEUE;
-    sqlx::query(&format!(
-        "update {} set state = $3, last_error = $4, leased_by = null, lease_until = null,
-                run_after = now() + make_interval(secs => $5), finished_at = case when $6 then now() end
-         where id = $1 and leased_by = $2 and state = '{}'",
-        queue.table, queue.running
-    ))
-    .bind(held.id)
-    .bind(&held.worker)
-    .bind(if park { queue.parked } else { queue.waiting })
-    .bind(error)
-    .bind(back_off(held.attempts, K::LONGEST_WAIT).as_secs_f64())
-    .bind(park)
-    .execute(db)
-    .await
-    .map(|_| ())
+    held.fail(db, error, park).await.map(|_| ())
 }
 
 /// Gives `held` back untouched (on shutdown): due again at once, the attempt not counted.

@@ -63,6 +63,10 @@ impl Kind for Deliveries {
             Err(failure) => return Outcome::Retry(failure),
         };
         let delivered = answer.0 / 100 == 2;
+        let refused = format!("the endpoint answered HTTP {}", answer.0);
+        let parks = held.attempts >= ATTEMPTS;
+        // The answer and what follows it (delivered, or due again) are one write: the
+        // page never shows an answer whose retry is not scheduled yet.
         let recorded = async {
             let mut tx = state.db.begin().await?;
             sqlx::query("update webhook_deliveries set response_status = $2, response_body = $3 where id = $1")
@@ -73,13 +77,21 @@ impl Kind for Deliveries {
                 .await?;
             if delivered {
                 held.finish(&mut *tx, "delivered").await?;
+            } else {
+                held.fail(&mut *tx, &refused, parks).await?;
             }
             tx.commit().await
         };
         match recorded.await {
             Err(error) => Outcome::Retry(internal(delivery, "recording the answer", &error)),
             Ok(()) if delivered => Outcome::Finished,
-            Ok(()) => Outcome::Retry(format!("the endpoint answered HTTP {}", answer.0)),
+            Ok(()) => {
+                tracing::warn!(delivery = delivery.id, attempt = held.attempts, error = %refused, parked = parks, "a webhook delivery failed");
+                if parks {
+                    Self::parked(state, delivery, &refused).await;
+                }
+                Outcome::Finished
+            }
         }
     }
 
