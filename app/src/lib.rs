@@ -24,9 +24,8 @@ use crate::components::viewer::provide_viewer;
 use crate::routes::auth::{LoginPage, SignUpPage};
 use crate::routes::pricing::PricingPage;
 use crate::routes::{
-    AccountRoute, AiRoute, ApiKeysRoute, AuditLogRoute, BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute,
-    IncidentRoute, IncidentsRoute, IntegrationsRoute, InvitationRoute, LearningRoute, MailedLinkRoute, MembersRoute,
-    TestCheckoutRoute, WebhooksRoute,
+    BillingRoute, ClusterRoute, ClustersRoute, DashboardRoute, IncidentRoute, IncidentsRoute, IntegrationsRoute,
+    InvitationRoute, LearningRoute, MailedLinkRoute, MembersRoute, TeamSettingsRoute,
 };
 use crate::routes::{landing::LandingPage, not_found::NotFound, status::StatusPage};
 
@@ -97,7 +96,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("") view=LandingPage />
                         <Route path=StaticSegment("status") view=StatusPage />
                         <Route path=StaticSegment("pricing") view=PricingPage />
-                        <Route path=(StaticSegment("billing"), StaticSegment("checkout"), ParamSegment("session")) view={Lazy::<TestCheckoutRoute>::new()} />
+                        <Route path=(StaticSegment("billing"), StaticSegment("checkout"), ParamSegment("session")) view={Lazy::<BillingRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("billing")) view={Lazy::<BillingRoute>::new()} />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                         <Route path=StaticSegment("login") view=LoginPage />
@@ -112,12 +111,12 @@ pub fn App() -> impl IntoView {
                         <Route path=(StaticSegment("postmortems"), ParamSegment("id")) view={Lazy::<LearningRoute>::new()} />
                         <Route path=(StaticSegment("invitations"), ParamSegment("token")) view={Lazy::<InvitationRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("members")) view={Lazy::<MembersRoute>::new()} />
-                        <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} />
-                        <Route path=(StaticSegment("settings"), StaticSegment("webhooks")) view={Lazy::<WebhooksRoute>::new()} />
-                        <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view={Lazy::<AuditLogRoute>::new()} />
-                        <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<AccountRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("api-keys")) view={Lazy::<TeamSettingsRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("webhooks")) view={Lazy::<TeamSettingsRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("audit-log")) view={Lazy::<TeamSettingsRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<TeamSettingsRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("integrations")) view={Lazy::<IntegrationsRoute>::new()} />
-                        <Route path=(StaticSegment("settings"), StaticSegment("ai")) view={Lazy::<AiRoute>::new()} />
+                        <Route path=(StaticSegment("settings"), StaticSegment("ai")) view={Lazy::<TeamSettingsRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("clusters")) view={Lazy::<ClustersRoute>::new()} />
                         <Route path=(StaticSegment("settings"), StaticSegment("clusters"), ParamSegment("id")) view={Lazy::<ClusterRoute>::new()} />
                     </Routes>

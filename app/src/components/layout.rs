@@ -28,7 +28,6 @@ const TEAM_NAVIGATION: &[NavEntry] = &[
     NavEntry { href: "/dashboard", label: "Dashboard", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/incidents", label: "Incidents", permission: Some(Permission::ReadTeam) },
     NavEntry { href: "/runbooks", label: "Runbooks", permission: Some(Permission::ReadTeam) },
-    NavEntry { href: "/postmortems", label: "Post-mortems", permission: Some(Permission::ReadTeam) },
     NavEntry {
         href: "/settings/integrations",
         label: "Integrations",

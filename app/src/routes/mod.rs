@@ -56,13 +56,14 @@ pub fn MailedLinkPage() -> impl leptos::IntoView {
     }
 }
 
-/// What the team learnt and wrote down — runbooks and post-mortems — under one lazy
-/// route, as [`MailedLinkPage`] does.
+/// What the team learnt and wrote down — runbooks and post-mortems, one entry of the
+/// navigation with a tab each — under one lazy route, as [`MailedLinkPage`] does.
 #[leptos::component]
 pub fn LearningPage() -> impl leptos::IntoView {
     use leptos::prelude::*;
+    use leptos_router::components::A;
     let path = leptos_router::hooks::use_location().pathname;
-    move || {
+    let page = move || {
         let path = path.get();
         if path.starts_with("/runbooks") {
             runbooks::RunbooksPage().into_any()
@@ -70,6 +71,42 @@ pub fn LearningPage() -> impl leptos::IntoView {
             postmortems::PostmortemsPage().into_any()
         } else {
             postmortems::PostmortemPage().into_any()
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Runbooks and post-mortems">
+            <A href="/runbooks">"Runbooks"</A>
+            <A href="/postmortems">"Post-mortems"</A>
+        </nav>
+        {page}
+    }
+}
+
+/// The team's settings pages visited now and then (AI, API keys, webhooks, the audit
+/// log, the account) under one lazy route, as [`MailedLinkPage`] does.
+#[leptos::component]
+pub fn TeamSettingsPage() -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let path = leptos_router::hooks::use_location().pathname;
+    move || match path.get().trim_end_matches('/') {
+        "/settings/ai" => settings::ai::AiPage().into_any(),
+        "/settings/api-keys" => settings::api_keys::ApiKeysPage().into_any(),
+        "/settings/webhooks" => settings::webhooks::WebhooksPage().into_any(),
+        "/settings/audit-log" => settings::audit_log::AuditLogPage().into_any(),
+        _ => settings::account::AccountPage().into_any(),
+    }
+}
+
+/// Billing and test mode's checkout page under one lazy route.
+#[leptos::component]
+pub fn BillingPages() -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let path = leptos_router::hooks::use_location().pathname;
+    move || {
+        if path.get().starts_with("/billing/checkout/") {
+            billing::TestCheckoutPage().into_any()
+        } else {
+            billing::BillingPage().into_any()
         }
     }
 }
@@ -80,15 +117,10 @@ lazy_routes! {
     IncidentRoute => incident::IncidentPage,
     LearningRoute => LearningPage,
     InvitationRoute => invitation::InvitationPage,
-    BillingRoute => billing::BillingPage,
-    TestCheckoutRoute => billing::TestCheckoutPage,
+    BillingRoute => BillingPages,
     MembersRoute => settings::members::MembersPage,
-    ApiKeysRoute => settings::api_keys::ApiKeysPage,
-    WebhooksRoute => settings::webhooks::WebhooksPage,
-    AuditLogRoute => settings::audit_log::AuditLogPage,
-    AccountRoute => settings::account::AccountPage,
+    TeamSettingsRoute => TeamSettingsPage,
     IntegrationsRoute => settings::integrations::IntegrationsPage,
-    AiRoute => settings::ai::AiPage,
     ClustersRoute => settings::clusters::ClustersPage,
     ClusterRoute => settings::cluster::ClusterPage,
     MailedLinkRoute => MailedLinkPage,
