@@ -1,15 +1,14 @@
 //! GitHub's REST API as DreamOps calls it, with the headers GitHub documents (`Accept:
 //! application/vnd.github+json`, `X-GitHub-Api-Version`, a `User-Agent`, the token as
-//! a bearer): who a token belongs to, a repository's deployments, merged pull requests
-//! and commits in a time window (following `Link: rel="next"` pages, bounded), and
-//! issues — created, commented and closed. Its refusals are told apart: a revoked
-//! token, a rate limit (with when to come back), a repository not found, GitHub down.
+//! a bearer): who a token belongs to, and a repository's deployments, merged pull
+//! requests and commits in a time window (following `Link: rel="next"` pages, bounded).
+//! Its refusals are told apart: a revoked token, a rate limit (with until when), a
+//! repository not found, GitHub down.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 
 /// The API version every request names.
 pub const API_VERSION: &str = "2022-11-28";
@@ -39,13 +38,6 @@ pub enum Failure {
     Unavailable(String),
     #[error("GitHub answered in a way DreamOps does not understand ({0})")]
     Unexpected(String),
-}
-
-impl Failure {
-    /// Whether trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Failure::RateLimited(_) | Failure::Unavailable(_))
-    }
 }
 
 /// A deployment, as GitHub lists it.
@@ -101,13 +93,6 @@ pub struct Signature {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Account {
     pub login: String,
-}
-
-/// An issue DreamOps opened.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Issue {
-    pub number: i64,
-    pub html_url: String,
 }
 
 impl GitHub {
@@ -267,33 +252,6 @@ impl GitHub {
             ("per_page", "100".to_string()),
         ];
         self.pages(&path, &query, |_: &[Commit]| true).await
-    }
-
-    /// Opens an issue.
-    pub async fn create_issue(
-        &self,
-        repository: &str,
-        title: &str,
-        body: &str,
-        labels: &[String],
-    ) -> Result<Issue, Failure> {
-        let url = format!("{}/repos/{repository}/issues", self.base);
-        let request =
-            self.request(reqwest::Method::POST, &url).json(&json!({ "title": title, "body": body, "labels": labels }));
-        Self::json(Self::send(request).await?).await
-    }
-
-    /// Comments on issue `number`.
-    pub async fn comment(&self, repository: &str, number: i64, body: &str) -> Result<(), Failure> {
-        let url = format!("{}/repos/{repository}/issues/{number}/comments", self.base);
-        Self::send(self.request(reqwest::Method::POST, &url).json(&json!({ "body": body }))).await.map(|_| ())
-    }
-
-    /// Closes issue `number` as completed.
-    pub async fn close(&self, repository: &str, number: i64) -> Result<(), Failure> {
-        let url = format!("{}/repos/{repository}/issues/{number}", self.base);
-        let body = json!({ "state": "closed", "state_reason": "completed" });
-        Self::send(self.request(reqwest::Method::PATCH, &url).json(&body)).await.map(|_| ())
     }
 }
 
