@@ -33,8 +33,18 @@ pub struct LiveUpdates {
 pub fn use_live_updates(relevant: impl Fn(&LiveEvent) -> bool + Send + Sync + 'static) -> LiveUpdates {
     let version = RwSignal::new(0_u64);
     let connection = RwSignal::new(Connection::Connecting);
+    // Opened once the page is hydrated (effects run after hydration): an event arriving
+    // while the page is still being taken over would refetch its resources mid-way, and
+    // the page would no longer match what the server rendered.
     #[cfg(feature = "hydrate")]
-    browser::listen(version, connection, relevant);
+    {
+        let mut relevant = Some(relevant);
+        Effect::new(move |_| {
+            if let Some(relevant) = relevant.take() {
+                untrack(|| browser::listen(version, connection, relevant));
+            }
+        });
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = relevant;
     LiveUpdates { version: version.into(), connection: connection.into() }
