@@ -27,6 +27,12 @@ test("an incident's analysis names the pull request merged minutes before its fi
     data: { title: "Checkout errors above 5 %", severity: "critical", service: "checkout" },
   });
   const incident = (await sent.json()).incident_id;
+  // Opened once the analysis is stored. (Loading an incident page while the agent is
+  // still writing its steps can fail to hydrate, intermittently: a known open bug,
+  // see the session notes of issue 25.)
+  await expect
+    .poll(async () => (await page.request.get(`/api/get_agent_progress?incident=${incident}`)).text(), { timeout: 20_000 })
+    .toContain('"Done"');
   await page.goto(`/incidents/${incident}`);
   await waitForHydration(page);
   const analysis = page.getByRole("region", { name: "Analysis" });
