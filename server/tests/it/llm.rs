@@ -119,13 +119,7 @@ async fn analysed(app: &TestApp) -> (Uuid, AnalysisView, Vec<String>) {
         .await
         .unwrap();
     app.run_pending_jobs().await;
-    let steps: Vec<String> = sqlx::query_scalar(
-        "select message from timeline_entries where incident_id = $1 and kind = 'agent.step' order by id",
-    )
-    .bind(incident)
-    .fetch_all(&state.db)
-    .await
-    .unwrap();
+    let steps = app.agent_steps(incident).await;
     let llm_step = steps
         .iter()
         .any(|s| s.contains("added its analysis") || s.contains("No LLM analysis") || s.contains("LLM budget"));

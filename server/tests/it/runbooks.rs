@@ -176,12 +176,7 @@ async fn the_agent_quotes_the_matched_runbook_in_its_evidence_and_gives_it_to_th
     let sent = received.all().into_iter().map(|(_, body)| body.to_string()).collect::<String>();
     assert!(sent.contains("The team's runbook for this incident, \\\"High CPU\\\""), "{sent}");
     assert!(sent.contains("batchctl pause"), "the LLM reads the runbook's text");
-    let steps: Vec<String> =
-        sqlx::query_scalar("select message from timeline_entries where incident_id = $1 and kind = 'agent.step'")
-            .bind(incident)
-            .fetch_all(&app.state().db)
-            .await
-            .unwrap();
+    let steps = app.agent_steps(incident).await;
     assert!(steps.iter().any(|step| step.starts_with("Found the team's runbook \"High CPU\"")), "{steps:?}");
     app.stop().await;
 }

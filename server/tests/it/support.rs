@@ -202,6 +202,17 @@ impl TestApp {
         &self.database_url
     }
 
+    /// The steps the agent wrote on `incident`'s timeline, oldest first.
+    pub async fn agent_steps(&self, incident: uuid::Uuid) -> Vec<String> {
+        sqlx::query_scalar(
+            "select message from timeline_entries where incident_id = $1 and kind = 'agent.step' order by id",
+        )
+        .bind(incident)
+        .fetch_all(&self.state.db)
+        .await
+        .expect("reading the agent's steps")
+    }
+
     /// The database pool, for seeding and checking rows.
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url).await.expect("connect to the test database")
