@@ -52,12 +52,16 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "webhooks",
         ],
     ),
+    // GitHub: "what changed", and the records and queue of the issues DreamOps opens.
+    ("github", &["audit", "jobs", "secrets", "state"]),
     ("notifications", &["audit", "mail", "state"]),
-    ("incidents", &["audit", "db", "ingest", "notifications", "state", "webhooks"]),
-    ("outbound", &["audit", "config", "db", "egress", "jobs", "notifications", "secrets", "state", "webhooks"]),
+    ("incidents", &["audit", "db", "github", "ingest", "notifications", "state", "webhooks"]),
+    (
+        "outbound",
+        &["audit", "config", "db", "egress", "github", "jobs", "notifications", "secrets", "state", "webhooks"],
+    ),
     ("remediation", &["audit", "cluster_client", "clusters", "config", "db", "jobs", "outbound", "state", "webhooks"]),
     ("runbooks", &["alert_subject", "audit", "db", "state"]),
-    ("github", &["audit", "secrets", "state"]),
     (
         "agent",
         &[
@@ -78,6 +82,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ),
     ("dashboard", &["agent"]),
     ("postmortems", &["agent", "audit", "incidents", "remediation", "state"]),
+    ("notion", &["audit", "postmortems", "runbooks", "secrets", "state"]),
+    ("issue_writer", &["agent", "audit", "config", "db", "github", "incidents", "jobs", "postmortems", "state"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
     ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),
     ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),

@@ -1,5 +1,5 @@
 //! The instance's background work: the workers of every job queue (analyses,
-//! remediation actions, outbound calls, mails — `app::server::jobs` holds the queue
+//! remediation actions, outbound calls, mails, webhook deliveries, GitHub issue calls — `app::server::jobs` holds the queue
 //! mechanics), woken by the queues' NOTIFY channels or a poll, and the periodic tasks;
 //! all under one task tracker, stopped by one cancellation token. Tests run the queues to empty with
 //! [`run_pending_jobs`] instead of waiting for the workers.
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::server::agent::Analyses;
+use app::server::issue_writer::IssueCalls;
 use app::server::jobs::{self, Kind};
 use app::server::mail::send::Mails;
 use app::server::outbound::deliver::Calls;
@@ -61,6 +62,7 @@ impl Runtime {
             runtime.workers::<Calls>(state, &instance),
             runtime.workers::<Mails>(state, &instance),
             runtime.workers::<Deliveries>(state, &instance),
+            runtime.workers::<IssueCalls>(state, &instance),
         ];
         runtime.tasks.spawn(listen(state.db.clone(), wakes, runtime.stopping.clone()));
         runtime.every(SESSION_CLEANUP_EVERY, {
@@ -74,6 +76,15 @@ impl Runtime {
                 }
             }
         });
+        runtime.every(app::server::notion::SYNC_EVERY / 3, {
+            let state = state.clone();
+            move || {
+                let state = state.clone();
+                async move {
+                    app::server::notion::sync_due(&state).await;
+                }
+            }
+        });
         runtime.every(QUOTA_RELEASE_EVERY, {
             let db = state.db.clone();
             move || release_held_incidents(db.clone())
@@ -81,6 +92,15 @@ impl Runtime {
         runtime.every(app::server::notifications::DIGEST_EVERY, {
             let state = state.clone();
             move || send_weekly_digests(state.clone())
+        });
+        runtime.every(app::server::notion::SYNC_EVERY / 3, {
+            let state = state.clone();
+            move || {
+                let state = state.clone();
+                async move {
+                    app::server::notion::sync_due(&state).await;
+                }
+            }
         });
         runtime.every(QUOTA_RELEASE_EVERY, {
             let state = state.clone();
@@ -274,7 +294,8 @@ pub async fn run_due_job(state: &AppState, worker: &str) -> bool {
                 || jobs::run_next::<Analyses>(&owned, &named, &never).await?
                 || jobs::run_next::<Calls>(&owned, &named, &never).await?
                 || jobs::run_next::<Mails>(&owned, &named, &never).await?
-                || jobs::run_next::<Deliveries>(&owned, &named, &never).await?,
+                || jobs::run_next::<Deliveries>(&owned, &named, &never).await?
+                || jobs::run_next::<IssueCalls>(&owned, &named, &never).await?,
         )
     })
     .await
@@ -297,7 +318,8 @@ pub async fn run_pending_jobs(state: &AppState, patience: Duration) {
             + jobs::unfinished::<Analyses>(&state.db).await.expect("counting analyses")
             + jobs::unfinished::<Calls>(&state.db).await.expect("counting outbound calls")
             + jobs::unfinished::<Mails>(&state.db).await.expect("counting mails")
-            + jobs::unfinished::<Deliveries>(&state.db).await.expect("counting webhook deliveries");
+            + jobs::unfinished::<Deliveries>(&state.db).await.expect("counting webhook deliveries")
+            + jobs::unfinished::<IssueCalls>(&state.db).await.expect("counting GitHub issue calls");
         if unfinished == 0 {
             return;
         }
@@ -316,6 +338,7 @@ pub async fn parked_jobs(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> 
         (Calls::QUEUE.name, jobs::parked::<Calls>(db).await?),
         (Mails::QUEUE.name, jobs::parked::<Mails>(db).await?),
         (Deliveries::QUEUE.name, jobs::parked::<Deliveries>(db).await?),
+        (IssueCalls::QUEUE.name, jobs::parked::<IssueCalls>(db).await?),
     ] {
         parked.extend(found.into_iter().map(|(id, error)| format!("{queue} #{id}: {error}")));
     }

@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod invitations;
 pub mod members;
+pub mod notion;
 pub mod postmortems;
 pub mod remediation;
 pub mod runbooks;

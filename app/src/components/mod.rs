@@ -4,6 +4,7 @@ pub mod account_notices;
 pub mod analysis;
 pub mod charts;
 pub mod forms;
+pub mod github_issues;
 pub mod incident;
 pub mod layout;
 pub mod live;

@@ -9,6 +9,7 @@ pub mod github;
 pub mod incident;
 pub mod integration;
 pub mod live;
+pub mod notion;
 pub mod postmortem;
 pub mod remediation;
 pub mod runbook;

@@ -26,4 +26,6 @@ pub struct Postmortem {
     pub body: String,
     /// Who edited it (the draft's author first), with their last edit.
     pub editors: Vec<(String, DateTime<Utc>)>,
+    /// The Notion page it was last exported as.
+    pub notion_url: Option<String>,
 }

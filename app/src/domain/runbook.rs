@@ -36,6 +36,8 @@ pub struct RunbookSummary {
     /// Who made the current version (an email, or the source it was synced from).
     pub updated_by: String,
     pub updated_at: DateTime<Utc>,
+    /// The Notion page it is imported from (and edited in), when it is.
+    pub notion_url: Option<String>,
 }
 
 /// One version of a runbook, as its history lists it.

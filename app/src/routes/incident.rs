@@ -7,17 +7,32 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
 
+use crate::api::github::{CreateGithubIssue, incident_github_issues};
 use crate::api::incidents::{
     AcknowledgeIncident, AddIncidentNote, ReopenIncident, ResolveIncident, SetIncidentSeverity, get_incident,
 };
+use crate::api::runbooks::{TickRunbookStep, get_incident_runbook};
 use crate::components::analysis::{AnalysisData, AnalysisPanel, use_analysis};
 use crate::components::forms::{LoadError, Outcome, SubmitButton};
+use crate::components::github_issues::IssueList;
 use crate::components::incident::{SeverityBadge, StatusBadge, When, WhenAbsolute, source_name};
 use crate::components::live::{LiveIndicator, use_live_updates};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
+use crate::domain::github::{IncidentIssues, IssueSubject};
 use crate::domain::incident::{AlertRecord, IncidentDetail, IncidentStatus, Severity, TimelineEntry, web_link};
+use crate::domain::runbook::IncidentRunbook;
+use crate::error::AppError;
 use crate::routes::not_found::NotFound;
+
+/// What the page shows, fetched together so that the page has one boundary (and
+/// hydrates as it was rendered): the incident, its runbook and its GitHub issues.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct PageData {
+    incident: IncidentDetail,
+    runbook: Result<Option<IncidentRunbook>, AppError>,
+    issues: Result<IncidentIssues, AppError>,
+}
 
 /// `/incidents/:id`; an address whose id is not an incident id is the 404 page.
 #[component]
@@ -40,7 +55,8 @@ pub fn IncidentPage() -> impl IntoView {
 fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
     let live = use_live_updates(move |event| event.incident_id == Some(id));
     let analysis = use_analysis(id, live);
-    let runbook = crate::routes::runbooks::use_incident_runbook(id, live.version);
+    let tick = ServerAction::<TickRunbookStep>::new();
+    let open_issue = ServerAction::<CreateGithubIssue>::new();
     let acknowledge = ServerAction::<AcknowledgeIncident>::new();
     let resolve = ServerAction::<ResolveIncident>::new();
     let reopen = ServerAction::<ReopenIncident>::new();
@@ -56,11 +72,19 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                 reopen.version().get(),
                 note.version().get(),
                 severity.version().get(),
+                tick.version().get(),
+                open_issue.version().get(),
             )
         },
-        move |_| get_incident(id),
+        move |_| async move {
+            let incident = get_incident(id).await?;
+            let runbook = get_incident_runbook(id).await;
+            let issues = incident_github_issues(id).await;
+            Ok::<_, AppError>(PageData { incident, runbook, issues })
+        },
     );
-    let actions = Actions { acknowledge, resolve, reopen, note, severity };
+    let retry = Callback::new(move |()| detail.refetch());
+    let actions = Actions { acknowledge, resolve, reopen, note, severity, tick, open_issue, retry };
     view! {
         <p class="eyebrow"><A href="/incidents">"← Incidents"</A></p>
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the incident…"</p> }>
@@ -68,8 +92,8 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                 detail
                     .get()
                     .map(|result| match result {
-                        Ok(incident) => view! { <IncidentView incident can_respond actions live analysis runbook /> }.into_any(),
-                        Err(crate::error::AppError::NotFound) => {
+                        Ok(data) => view! { <IncidentView data can_respond actions live analysis /> }.into_any(),
+                        Err(AppError::NotFound) => {
                             view! {
                                 <section class="panel">
                                     <h1>"Incident not found"</h1>
@@ -96,17 +120,21 @@ struct Actions {
     reopen: ServerAction<ReopenIncident>,
     note: ServerAction<AddIncidentNote>,
     severity: ServerAction<SetIncidentSeverity>,
+    tick: ServerAction<TickRunbookStep>,
+    open_issue: ServerAction<CreateGithubIssue>,
+    /// Fetches the page's data again.
+    retry: Callback<()>,
 }
 
 #[component]
 fn IncidentView(
-    incident: IncidentDetail,
+    data: PageData,
     can_respond: bool,
     actions: Actions,
     live: crate::components::live::LiveUpdates,
     analysis: AnalysisData,
-    runbook: crate::routes::runbooks::RunbookData,
 ) -> impl IntoView {
+    let PageData { incident, runbook, issues } = data;
     let summary = incident.summary.clone();
     let id = summary.id;
     view! {
@@ -138,10 +166,11 @@ fn IncidentView(
             {incident.previous_incident_id.map(|previous| view! {
                 <A href=format!("/incidents/{previous}") attr:class="button secondary small">"Previous incident with this key"</A>
             })}
+            <IncidentGitHubIssues id can_respond issues action=actions.open_issue />
         </div>
         {can_respond.then(|| view! { <Respond id status=summary.status severity=summary.severity actions /> })}
         <AnalysisPanel data=analysis can_respond />
-        <crate::routes::runbooks::IncidentRunbookPanel id can_respond data=runbook />
+        <crate::routes::runbooks::IncidentRunbookPanel id can_respond runbook tick=actions.tick retry=actions.retry />
         <div class="incident-columns">
             <section class="panel" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"Timeline"</h2>
@@ -215,9 +244,39 @@ fn RawAlert(alert: AlertRecord) -> impl IntoView {
 }
 
 /// What an operator (and above) can do, depending on the status.
+/// The incident's GitHub issues, and "Create GitHub issue" while it has none.
+#[component]
+fn IncidentGitHubIssues(
+    id: Uuid,
+    can_respond: bool,
+    issues: Result<IncidentIssues, AppError>,
+    action: ServerAction<CreateGithubIssue>,
+) -> impl IntoView {
+    let issues = match issues {
+        Ok(issues) => issues,
+        Err(error) => {
+            return view! { <p class="form-error">{format!("Its GitHub issues could not be loaded: {error}")}</p> }
+                .into_any();
+        }
+    };
+    let has_one = issues.issues.iter().any(|issue| issue.subject == IssueSubject::Incident);
+    let can_open = can_respond && issues.connected && !has_one;
+    view! {
+        <IssueList issues=issues.issues subjects=&[IssueSubject::Incident, IssueSubject::Postmortem, IssueSubject::ActionItem] />
+        {can_open.then(|| view! {
+            <button type="button" class="button secondary small" disabled=move || action.pending().get()
+                on:click=move |_| { action.dispatch(CreateGithubIssue { incident: id }); }>
+                {move || if action.pending().get() { "Asking GitHub…" } else { "Create GitHub issue" }}
+            </button>
+        })}
+        {move || action.value().get().and_then(Result::err).map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
+    }
+    .into_any()
+}
+
 #[component]
 fn Respond(id: Uuid, status: IncidentStatus, severity: Severity, actions: Actions) -> impl IntoView {
-    let Actions { acknowledge, resolve, reopen, note, severity: set_severity } = actions;
+    let Actions { acknowledge, resolve, reopen, note, severity: set_severity, .. } = actions;
     let outcomes: [Outcome<()>; 5] = [
         acknowledge.value().into(),
         resolve.value().into(),

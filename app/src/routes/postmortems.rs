@@ -1,6 +1,7 @@
 //! `/postmortems`: the team's post-mortems with a search; `/postmortems/:id`: one,
 //! edited in Markdown and saved as the responder types, with who edited it and the
-//! Markdown download; and the incident page's "Write post-mortem" button.
+//! Markdown download and the exports to GitHub; and the incident page's "Write
+//! post-mortem" button.
 
 use std::time::Duration;
 
@@ -10,10 +11,14 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
 
+use crate::api::github::{ExportPostmortemToGithub, incident_github_issues};
+use crate::api::notion::ExportPostmortemToNotion;
 use crate::api::postmortems::{SavePostmortem, get_postmortem, list_postmortems, start_postmortem};
 use crate::components::forms::LoadError;
+use crate::components::github_issues::IssueList;
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
+use crate::domain::github::{IncidentIssues, IssueSubject};
 use crate::domain::postmortem::Postmortem;
 
 /// How long after the last keystroke the text is saved.
@@ -72,11 +77,19 @@ pub fn PostmortemPage() -> impl IntoView {
 
 #[component]
 fn PostmortemLoader(id: Uuid, can_edit: bool) -> impl IntoView {
-    let postmortem = Resource::new(|| (), move |_| get_postmortem(id));
+    // With its incident's GitHub issues, in one resource: one boundary for the page.
+    let postmortem = Resource::new(
+        || (),
+        move |_| async move {
+            let postmortem = get_postmortem(id).await?;
+            let issues = incident_github_issues(postmortem.summary.incident_id).await;
+            Ok::<_, crate::error::AppError>((postmortem, issues))
+        },
+    );
     view! {
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the post-mortem…"</p> }>
             {move || postmortem.get().map(|result| match result {
-                Ok(postmortem) => view! { <PostmortemEditor postmortem can_edit /> }.into_any(),
+                Ok((postmortem, issues)) => view! { <PostmortemEditor postmortem issues can_edit /> }.into_any(),
                 Err(error) => view! { <LoadError what="The post-mortem" error retry=move || postmortem.refetch() /> }.into_any(),
             })}
         </Transition>
@@ -84,7 +97,11 @@ fn PostmortemLoader(id: Uuid, can_edit: bool) -> impl IntoView {
 }
 
 #[component]
-fn PostmortemEditor(postmortem: Postmortem, can_edit: bool) -> impl IntoView {
+fn PostmortemEditor(
+    postmortem: Postmortem,
+    issues: Result<IncidentIssues, crate::error::AppError>,
+    can_edit: bool,
+) -> impl IntoView {
     let id = postmortem.summary.id;
     let save = ServerAction::<SavePostmortem>::new();
     let version = RwSignal::new(postmortem.summary.version);
@@ -140,7 +157,66 @@ fn PostmortemEditor(postmortem: Postmortem, can_edit: bool) -> impl IntoView {
             </textarea>
         </div>
         <p class="muted" role="status" data-testid="postmortem-status">{status}</p>
+        <PostmortemExports id issues notion_url=postmortem.notion_url.clone() can_edit />
     }
+}
+
+/// Exporting the post-mortem `id`: as a GitHub issue, its action items as issues.
+#[component]
+fn PostmortemExports(
+    id: Uuid,
+    issues: Result<IncidentIssues, crate::error::AppError>,
+    notion_url: Option<String>,
+    can_edit: bool,
+) -> impl IntoView {
+    let export = ServerAction::<ExportPostmortemToGithub>::new();
+    let to_notion = ServerAction::<ExportPostmortemToNotion>::new();
+    let notion_page = move || {
+        let url = match to_notion.value().get() {
+            Some(Ok(url)) => Some(url),
+            _ => notion_url.clone(),
+        };
+        url.filter(|url| !url.is_empty()).map(|url| view! {
+            <p data-testid="postmortem-notion">"In Notion: " <a href=url target="_blank" rel="noopener noreferrer">"the exported page ↗"</a></p>
+        })
+    };
+    let issues = issues.unwrap_or_default();
+    let connected = issues.connected;
+    let queued = move || {
+        export.value().get().map(|result| match result {
+            Ok(count) => view! {
+                <p class="notice" role="status">{format!(
+                    "{count} issue{} on {} way to GitHub: the links show here and on the incident once it is opened.",
+                    if count == 1 { "" } else { "s" },
+                    if count == 1 { "its" } else { "their" }
+                )}</p>
+            }
+            .into_any(),
+            Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    can_edit.then(|| view! {
+        <section class="panel" aria-labelledby="exports-title" data-testid="postmortem-exports">
+            <h2 id="exports-title">"Export"</h2>
+            <IssueList issues=issues.issues subjects=&[IssueSubject::Postmortem, IssueSubject::ActionItem] />
+            {notion_page}
+            <div class="button-row">
+                <button type="button" class="button secondary" disabled=move || to_notion.pending().get()
+                    on:click=move |_| { to_notion.dispatch(ExportPostmortemToNotion { id }); }>
+                    {move || if to_notion.pending().get() { "Exporting to Notion…" } else { "Export to Notion" }}
+                </button>
+                <Show when=move || connected>
+                <button type="button" class="button secondary" disabled=move || export.pending().get()
+                    on:click=move |_| { export.dispatch(ExportPostmortemToGithub { id, action_items: false }); }>"Export as GitHub issue"</button>
+                <button type="button" class="button secondary" disabled=move || export.pending().get()
+                    on:click=move |_| { export.dispatch(ExportPostmortemToGithub { id, action_items: true }); }>"Action items as GitHub issues"</button>
+                </Show>
+            </div>
+            {move || to_notion.value().get().and_then(Result::err).map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
+            <p class="hint">"Action items are the open tasks (- [ ] …) under \"Action items\"; each becomes an issue once."</p>
+            {queued}
+        </section>
+    })
 }
 
 /// The incident page's button that opens the incident's post-mortem (drafting it the

@@ -6,9 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use uuid::Uuid;
 
-use crate::api::runbooks::{
-    DeleteRunbook, SaveRunbook, TickRunbookStep, get_incident_runbook, get_runbook, list_runbooks,
-};
+use crate::api::runbooks::{DeleteRunbook, SaveRunbook, TickRunbookStep, get_runbook, list_runbooks};
 use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
 use crate::components::viewer::SignedIn;
 use crate::domain::account::Permission;
@@ -128,7 +126,13 @@ fn RunbookDetail(
                     view! {
                         <pre class="runbook-text" data-testid="runbook-text">{runbook.body.clone()}</pre>
                         <div class="button-row">
-                            {can_edit.then(|| view! { <button type="button" class="button secondary small" on:click=move |_| editing.set(true)>"Edit"</button> })}
+                            {match runbook.summary.notion_url.clone() {
+                                Some(url) => view! {
+                                    <a class="button secondary small" href=crate::domain::incident::web_link(&url).unwrap_or("#").to_string()
+                                        target="_blank" rel="noopener noreferrer">"Edit in Notion ↗"</a>
+                                }.into_any(),
+                                None => can_edit.then(|| view! { <button type="button" class="button secondary small" on:click=move |_| editing.set(true)>"Edit"</button> }).into_any(),
+                            }}
                             {can_delete.then(|| view! { <ConfirmButton label="Delete" question on_confirm=move || { delete.dispatch(DeleteRunbook { id }); } /> })}
                         </div>
                         <details>
@@ -190,31 +194,19 @@ fn RunbookEditor(
     }
 }
 
-/// The runbook matched to an incident and the action that ticks its steps, made where
-/// the incident page makes its other resources (outside its boundaries, so that the
-/// page hydrates as it was rendered).
-#[derive(Clone, Copy)]
-pub struct RunbookData {
-    runbook: Resource<Result<Option<crate::domain::runbook::IncidentRunbook>, crate::error::AppError>>,
-    tick: ServerAction<TickRunbookStep>,
-}
-
-/// The incident `id`'s runbook, fetched again after a tick and with the page's live
-/// updates (`version`).
-pub fn use_incident_runbook(id: Uuid, version: Signal<u64>) -> RunbookData {
-    let tick = ServerAction::<TickRunbookStep>::new();
-    let runbook = Resource::new(move || (version.get(), tick.version().get()), move |_| get_incident_runbook(id));
-    RunbookData { runbook, tick }
-}
-
-/// The incident page's runbook panel: the runbook matched to incident `id`, its steps
-/// ticked off into the timeline by responders.
+/// The incident page's runbook panel: the runbook matched to incident `id` (`runbook`,
+/// fetched with the incident, so that the page has one boundary), its steps ticked off
+/// into the timeline by responders with `tick`; `retry` fetches it again.
 #[component]
-pub fn IncidentRunbookPanel(id: Uuid, can_respond: bool, data: RunbookData) -> impl IntoView {
-    let RunbookData { runbook, tick } = data;
+pub fn IncidentRunbookPanel(
+    id: Uuid,
+    can_respond: bool,
+    runbook: Result<Option<crate::domain::runbook::IncidentRunbook>, crate::error::AppError>,
+    tick: ServerAction<TickRunbookStep>,
+    retry: Callback<()>,
+) -> impl IntoView {
     view! {
-        <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Looking for a runbook…"</p> }>
-            {move || runbook.get().map(|result| match result {
+            {match runbook {
                 Ok(None) => view! {
                     <section class="panel" aria-labelledby="runbook-title">
                         <h2 id="runbook-title">"Runbook"</h2>
@@ -251,8 +243,7 @@ pub fn IncidentRunbookPanel(id: Uuid, can_respond: bool, data: RunbookData) -> i
                         </section>
                     }.into_any()
                 }
-                Err(error) => view! { <LoadError what="The runbook" error retry=move || runbook.refetch() /> }.into_any(),
-            })}
-        </Transition>
+                Err(error) => view! { <LoadError what="The runbook" error retry=move || retry.run(()) /> }.into_any(),
+            }}
     }
 }

@@ -49,6 +49,8 @@ pub struct Settings {
     /// `GITHUB_API_BASE`: where GitHub's REST API is, default `https://api.github.com`
     /// (a GitHub Enterprise Server's is `https://<host>/api/v3`).
     pub github_api_base: String,
+    /// `NOTION_API_BASE`: where Notion's API is, default `https://api.notion.com`.
+    pub notion_api_base: String,
     /// The embedded agent.
     pub agent: AgentSettings,
     /// PagerDuty write-back and Slack messages.
@@ -361,6 +363,10 @@ impl Settings {
             },
             github_api_base: read("GITHUB_API_BASE").map_or_else(
                 || "https://api.github.com".to_string(),
+                |url| url.trim().trim_end_matches('/').to_string(),
+            ),
+            notion_api_base: read("NOTION_API_BASE").map_or_else(
+                || "https://api.notion.com".to_string(),
                 |url| url.trim().trim_end_matches('/').to_string(),
             ),
             agent: AgentSettings {

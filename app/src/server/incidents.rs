@@ -369,6 +369,9 @@ pub async fn change(state: &AppState, acting: &Acting, id: Uuid, change: &Incide
             crate::server::notifications::resolved(&mut tx, state, team, id, &format!("{message}."), acting.user_id())
                 .await
                 .or_internal("changing an incident failed")?;
+            crate::server::github::issues::incident_resolved(&mut tx, team, id, &format!("{message}."))
+                .await
+                .or_internal("changing an incident failed")?;
             ("status.resolved", message, "incident.resolve")
         }
         IncidentChange::Reopen => {

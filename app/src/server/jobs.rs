@@ -89,6 +89,9 @@ pub enum Outcome {
     Retry(String),
     /// It failed for good: parked at once.
     Park(String),
+    /// The remote asked to be called again no sooner than `until` (a rate limit): due
+    /// again then, the attempt not counted — waiting out a limit is not failing.
+    Later { until: chrono::DateTime<chrono::Utc>, error: String },
 }
 
 /// A kind of job: its queue, its rows, and what running one does.
@@ -290,6 +293,30 @@ async fn release<K: Kind>(db: &PgPool, held: &Held<K>) -> Result<(), sqlx::Error
     .map(|_| ())
 }
 
+/// Puts `held` back to wait until `until` (its remote asked for it), the attempt not
+/// counted, with `error` saying why.
+async fn postpone<K: Kind>(
+    db: &PgPool,
+    held: &Held<K>,
+    until: chrono::DateTime<chrono::Utc>,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    let queue = &K::QUEUE;
+    sqlx::query(&format!(
+        "update {} set state = '{}', attempts = attempts - 1, leased_by = null, lease_until = null,
+                run_after = greatest($3, now()), last_error = $4
+         where id = $1 and leased_by = $2 and state = '{}'",
+        queue.table, queue.waiting, queue.running
+    ))
+    .bind(held.id)
+    .bind(&held.worker)
+    .bind(until)
+    .bind(error)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
 /// Queues parked job `id` of `K` again, its attempts reset; false when it is not parked.
 pub async fn requeue<K: Kind>(db: impl PgExecutor<'_>, id: K::Id) -> Result<bool, sqlx::Error> {
     let queue = &K::QUEUE;
@@ -362,6 +389,11 @@ pub async fn run_next<K: Kind>(
         outcome = K::run(state, &held, &job) => {
             let (error, park) = match outcome {
                 Outcome::Finished => return Ok(true),
+                Outcome::Later { until, error } => {
+                    tracing::info!(queue, job = %held.id, %until, %error, "a job waits for its remote");
+                    postpone(&state.db, &held, until, &error).await?;
+                    return Ok(true);
+                }
                 Outcome::Retry(error) => (error, held.attempts >= tuning.max_attempts),
                 Outcome::Park(error) => (error, true),
             };

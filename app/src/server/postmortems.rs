@@ -187,9 +187,10 @@ struct Row {
     version: i32,
     updated_by: String,
     updated_at: DateTime<Utc>,
+    notion_url: Option<String>,
 }
 
-const COLUMNS: &str = "id, incident_id, title, body, version, updated_by, updated_at";
+const COLUMNS: &str = "id, incident_id, title, body, version, updated_by, updated_at, notion_url";
 
 impl Row {
     fn summary(&self) -> PostmortemSummary {
@@ -212,7 +213,7 @@ async fn whole(db: &PgPool, row: Row) -> Result<Postmortem, AppError> {
     .fetch_all(db)
     .await
     .or_internal("reading a post-mortem failed")?;
-    Ok(Postmortem { summary: row.summary(), body: row.body, editors })
+    Ok(Postmortem { summary: row.summary(), body: row.body, editors, notion_url: row.notion_url })
 }
 
 /// The post-mortem of the team's resolved incident `incident`: the one written, or a
@@ -283,6 +284,42 @@ pub async fn get(db: &PgPool, team: Uuid, id: Uuid) -> Result<Postmortem, AppErr
         .or_internal("reading a post-mortem failed")?
         .ok_or(AppError::NotFound)?;
     whole(db, row).await
+}
+
+/// The post-mortem of the team's incident `incident`, when one was written.
+pub async fn of_incident(db: &PgPool, team: Uuid, incident: Uuid) -> Result<Option<Postmortem>, AppError> {
+    let row: Option<Row> =
+        sqlx::query_as(&format!("select {COLUMNS} from postmortems where incident_id = $1 and team_id = $2"))
+            .bind(incident)
+            .bind(team)
+            .fetch_optional(db)
+            .await
+            .or_internal("reading a post-mortem failed")?;
+    match row {
+        Some(row) => whole(db, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The open action items of a post-mortem: the unticked task-list items (`- [ ] …`)
+/// under its "Action items" heading, but for the draft's italic prompt.
+pub fn action_items(body: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut within = false;
+    for line in body.lines() {
+        let trimmed = line.trim();
+        if let Some(heading) = trimmed.strip_prefix('#') {
+            within = heading.trim_start_matches('#').trim().eq_ignore_ascii_case("action items");
+            continue;
+        }
+        let item = trimmed.strip_prefix("- [ ]").or_else(|| trimmed.strip_prefix("* [ ]")).map(str::trim);
+        if let Some(item) = item.filter(|item| within && !item.is_empty() && !item.starts_with('_'))
+            && !items.iter().any(|known| known == item)
+        {
+            items.push(item.chars().take(1000).collect());
+        }
+    }
+    items
 }
 
 /// Saves `body` as the text of post-mortem `id`, made from `version`: a save from an
@@ -380,6 +417,13 @@ pub fn file_name(title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_items_are_the_open_tasks_under_their_heading() {
+        let body = "# Post-mortem\n\n## What was done\n\n- [ ] not an action item\n\n## Action items\n\n- [ ] Alert on memory at 80 %\n- [x] Done already\n* [ ] Add a runbook\n- [ ] Alert on memory at 80 %\n- [ ] _What will stop this from happening again?_\n\n## Notes\n\n- [ ] later\n";
+        assert_eq!(super::action_items(body), ["Alert on memory at 80 %", "Add a runbook"]);
+        assert!(super::action_items("no headings\n- [ ] x").is_empty());
+    }
 
     #[test]
     fn durations_read_as_people_say_them() {

@@ -1,7 +1,8 @@
 //! Runbooks: a team's Markdown runbooks, every change kept as a version with who made
 //! it; which runbook an incident matches (by alert name, service and labels, the most
 //! specific first); its steps (the top-level items of its lists), ticked off on an
-//! incident into the timeline; and the runbook the agent quotes.
+//! incident into the timeline; the runbook the agent quotes; and the runbooks imported
+//! from Notion (`notion` reads them), which are edited there.
 
 use std::collections::HashMap;
 
@@ -195,9 +196,10 @@ struct Row {
     version: i32,
     updated_by: String,
     updated_at: DateTime<Utc>,
+    notion_url: Option<String>,
 }
 
-const COLUMNS: &str = "id, title, body, alert_names, services, labels, version, updated_by, updated_at";
+const COLUMNS: &str = "id, title, body, alert_names, services, labels, version, updated_by, updated_at, notion_url";
 
 impl Row {
     fn matching(&self) -> RunbookMatch {
@@ -220,6 +222,7 @@ impl Row {
             version: self.version,
             updated_by: self.updated_by.clone(),
             updated_at: self.updated_at,
+            notion_url: self.notion_url.clone(),
         }
     }
 }
@@ -289,7 +292,6 @@ pub async fn save(
     draft: &Draft,
 ) -> Result<RunbookSummary, AppError> {
     let who = acting.name();
-    let labels = labels_json(&draft.matching.labels);
     let mut tx = state.db.begin().await.or_internal("saving a runbook failed")?;
     let (id, version, action) = match id {
         None => (Uuid::new_v4(), 1, "runbook.created"),
@@ -302,6 +304,11 @@ pub async fn save(
                     .await
                     .or_internal("saving a runbook failed")?
                     .ok_or(AppError::NotFound)?;
+            if current.notion_url.is_some() {
+                return Err(AppError::Conflict(
+                    "This runbook is imported from Notion: edit it there, and the next sync brings the change.".into(),
+                ));
+            }
             if expected.is_some_and(|expected| expected != current.version) {
                 return Err(AppError::Conflict(format!(
                     "{} changed this runbook meanwhile (version {}). Reload it to see their change, then edit again.",
@@ -321,47 +328,133 @@ pub async fn save(
             (id, current.version + 1, "runbook.updated")
         }
     };
+    let row = write(&mut tx, acting.team_id, id, version, draft, (&who, acting.user_id()), None)
+        .await
+        .or_internal("saving a runbook failed")?;
+    let details = serde_json::json!({ "title": draft.title, "version": version });
+    acting.audit(&mut *tx, action, Some(&id.to_string()), details).await?;
+    tx.commit().await.or_internal("saving a runbook failed")?;
+    Ok(row.summary())
+}
+
+/// The Notion page a runbook is imported from: its id, address, and when it was last
+/// edited there.
+pub struct NotionPage<'a> {
+    pub id: &'a str,
+    pub url: &'a str,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// Who makes a version: a name, and the member when it is one.
+type Editor<'a> = (&'a str, Option<Uuid>);
+
+/// Stores `draft` as version `version` of the team's runbook `id` (new at version 1),
+/// with the version's record.
+async fn write(
+    tx: &mut sqlx::PgConnection,
+    team: Uuid,
+    id: Uuid,
+    version: i32,
+    draft: &Draft,
+    (who, user): Editor<'_>,
+    notion: Option<&NotionPage<'_>>,
+) -> Result<Row, sqlx::Error> {
+    let labels = labels_json(&draft.matching.labels);
     let row: Row = sqlx::query_as(&format!(
-        "insert into runbooks (id, team_id, title, body, alert_names, services, labels, version, updated_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "insert into runbooks (id, team_id, title, body, alert_names, services, labels, version, updated_by,
+                               notion_page, notion_url, notion_edited_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          on conflict (id) do update set title = $3, body = $4, alert_names = $5, services = $6, labels = $7,
-                                        version = $8, updated_by = $9, updated_at = now()
+                                        version = $8, updated_by = $9, updated_at = now(), notion_url = $11,
+                                        notion_edited_at = $12
          returning {COLUMNS}"
     ))
     .bind(id)
-    .bind(acting.team_id)
+    .bind(team)
     .bind(&draft.title)
     .bind(&draft.body)
     .bind(&draft.matching.alert_names)
     .bind(&draft.matching.services)
     .bind(&labels)
     .bind(version)
-    .bind(&who)
+    .bind(who)
+    .bind(notion.map(|page| page.id))
+    .bind(notion.map(|page| page.url))
+    .bind(notion.map(|page| page.edited_at))
     .fetch_one(&mut *tx)
-    .await
-    .or_internal("saving a runbook failed")?;
+    .await?;
     sqlx::query(
         "insert into runbook_versions
              (runbook_id, team_id, version, title, body, alert_names, services, labels, edited_by_user, edited_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
-    .bind(acting.team_id)
+    .bind(team)
     .bind(version)
     .bind(&draft.title)
     .bind(&draft.body)
     .bind(&draft.matching.alert_names)
     .bind(&draft.matching.services)
     .bind(&labels)
-    .bind(acting.user_id())
-    .bind(&who)
+    .bind(user)
+    .bind(who)
     .execute(&mut *tx)
-    .await
-    .or_internal("saving a runbook failed")?;
-    let details = serde_json::json!({ "title": draft.title, "version": version });
-    acting.audit(&mut *tx, action, Some(&id.to_string()), details).await?;
-    tx.commit().await.or_internal("saving a runbook failed")?;
-    Ok(row.summary())
+    .await?;
+    Ok(row)
+}
+
+/// What importing a page did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Imported {
+    New,
+    Changed,
+    Unchanged,
+}
+
+/// Imports `draft` from Notion `page` into the team's runbooks: a new runbook, or the
+/// next version of the one imported from that page when it was edited since.
+pub async fn import(
+    tx: &mut sqlx::PgConnection,
+    team: Uuid,
+    page: &NotionPage<'_>,
+    draft: &Draft,
+    who: &str,
+) -> Result<Imported, sqlx::Error> {
+    let current: Option<(Uuid, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select id, version, notion_edited_at from runbooks where team_id = $1 and notion_page = $2 for update",
+    )
+    .bind(team)
+    .bind(page.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match current {
+        Some((_, _, Some(edited))) if edited == page.edited_at => Ok(Imported::Unchanged),
+        Some((id, version, _)) => {
+            write(tx, team, id, version + 1, draft, (who, None), Some(page)).await?;
+            Ok(Imported::Changed)
+        }
+        None => {
+            write(tx, team, Uuid::new_v4(), 1, draft, (who, None), Some(page)).await?;
+            Ok(Imported::New)
+        }
+    }
+}
+
+/// Deletes the team's runbooks imported from Notion pages other than `kept` (pages
+/// removed from the database, archived or no longer shared); how many.
+pub async fn remove_imported_except(
+    tx: &mut sqlx::PgConnection,
+    team: Uuid,
+    kept: &[String],
+) -> Result<u64, sqlx::Error> {
+    let removed = sqlx::query(
+        "delete from runbooks where team_id = $1 and notion_page is not null and not (notion_page = any($2))",
+    )
+    .bind(team)
+    .bind(kept)
+    .execute(&mut *tx)
+    .await?;
+    Ok(removed.rows_affected())
 }
 
 /// Deletes the team's runbook `id` with its history (and its ticks on incidents; the

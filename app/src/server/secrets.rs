@@ -35,6 +35,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("webhook_endpoints", "team_id", "id", "previous_secret"),
     ("api_idempotency", "team_id", "id", "body"),
     ("github_connections", "team_id", "team_id", "token"),
+    ("notion_connections", "team_id", "team_id", "token"),
 ];
 
 /// The team of a credential that belongs to a user, not a team.
@@ -72,6 +73,11 @@ impl Place {
     /// The team's GitHub token (`github_connections.token`).
     pub fn github_token(team: Uuid) -> Self {
         Place { table: "github_connections", column: "token", team, row: team }
+    }
+
+    /// The team's Notion integration token (`notion_connections.token`).
+    pub fn notion_token(team: Uuid) -> Self {
+        Place { table: "notion_connections", column: "token", team, row: team }
     }
 
     /// The team's PagerDuty REST API key.

@@ -19,35 +19,49 @@ use crate::support::{TestApp, User};
 
 /// One request the loopback GitHub received.
 #[derive(Clone, Debug)]
-struct Received {
-    method: String,
-    path: String,
-    query: String,
-    headers: axum::http::HeaderMap,
+pub(crate) struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: axum::http::HeaderMap,
+    /// The JSON body, `null` when none.
+    pub body: serde_json::Value,
+    pub at: std::time::Instant,
 }
 
 /// How the loopback GitHub answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     #[default]
     Normal,
-    /// 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`.
+    /// 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` 7 minutes ahead.
     RateLimited403,
-    /// 429 with `retry-after`.
+    /// 429 with `retry-after: 120`.
     RateLimited429,
+    /// The next write only: 403 with no requests remaining until `x-ratelimit-reset`,
+    /// 2 s ahead; then as usual.
+    WriteLimitedOnce403,
+    /// The next write only: 429 with `retry-after: 1`; then as usual.
+    WriteLimitedOnce429,
+    /// Issues are turned off in the repository (410 on opening one).
+    IssuesDisabled,
+    /// The token was revoked: 401 to everything.
+    Revoked,
 }
 
 #[derive(Default)]
-struct Loopback {
-    received: Vec<Received>,
-    mode: Mode,
+pub(crate) struct Loopback {
+    pub received: Vec<Received>,
+    pub mode: Mode,
     /// When the pull request was merged.
-    merged_at: Option<chrono::DateTime<Utc>>,
+    pub merged_at: Option<chrono::DateTime<Utc>>,
+    /// Issues opened so far.
+    pub issues: i64,
 }
 
-type Shared = Arc<Mutex<Loopback>>;
+pub(crate) type Shared = Arc<Mutex<Loopback>>;
 
-async fn loopback_github() -> (String, Shared) {
+pub(crate) async fn loopback_github() -> (String, Shared) {
     use axum::extract::{Request, State};
     use axum::http::StatusCode;
     use axum::response::IntoResponse as _;
@@ -59,7 +73,9 @@ async fn loopback_github() -> (String, Shared) {
         move |State(shared): State<Shared>, request: Request| {
             let base = base.clone();
             async move {
-                let (parts, _) = request.into_parts();
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let path = parts.uri.path().to_string();
                 let query = parts.uri.query().unwrap_or("").to_string();
                 let mut github = shared.lock().unwrap();
@@ -68,8 +84,33 @@ async fn loopback_github() -> (String, Shared) {
                     path: path.clone(),
                     query: query.clone(),
                     headers: parts.headers.clone(),
+                    body: body.clone(),
+                    at: std::time::Instant::now(),
                 });
+                let write = parts.method != axum::http::Method::GET;
                 match github.mode {
+                    Mode::WriteLimitedOnce403 if write => {
+                        github.mode = Mode::Normal;
+                        let reset = (Utc::now() + Duration::seconds(2)).timestamp().to_string();
+                        let mut response = (
+                            StatusCode::FORBIDDEN,
+                            axum::Json(json!({"message": "API rate limit exceeded for user ID 1."})),
+                        )
+                            .into_response();
+                        response.headers_mut().insert("x-ratelimit-remaining", "0".parse().unwrap());
+                        response.headers_mut().insert("x-ratelimit-reset", reset.parse().unwrap());
+                        return response;
+                    }
+                    Mode::WriteLimitedOnce429 if write => {
+                        github.mode = Mode::Normal;
+                        let mut response = (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            axum::Json(json!({"message": "You have exceeded a secondary rate limit."})),
+                        )
+                            .into_response();
+                        response.headers_mut().insert("retry-after", "1".parse().unwrap());
+                        return response;
+                    }
                     Mode::RateLimited403 => {
                         let reset = (Utc::now() + Duration::minutes(7)).timestamp().to_string();
                         let mut response = (
@@ -90,10 +131,10 @@ async fn loopback_github() -> (String, Shared) {
                         response.headers_mut().insert("retry-after", "120".parse().unwrap());
                         return response;
                     }
-                    Mode::Normal => {}
+                    _ => {}
                 }
                 let token = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-                if token != "Bearer ghp_loopback_token" {
+                if token != "Bearer ghp_loopback_token" || github.mode == Mode::Revoked {
                     let body = json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
                     return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
                 }
@@ -121,6 +162,31 @@ async fn loopback_github() -> (String, Shared) {
                     "/repos/acme/shop/deployments" | "/repos/acme/shop/commits" => {
                         axum::Json(json!([])).into_response()
                     }
+                    "/repos/acme/shop/issues" | "/repos/acme/ops/issues" if write => {
+                        if github.mode == Mode::IssuesDisabled {
+                            let gone = json!({"message": "Issues are disabled for this repo"});
+                            return (StatusCode::GONE, axum::Json(gone)).into_response();
+                        }
+                        if body["title"].as_str().is_none_or(str::is_empty) {
+                            let refused = json!({"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "missing_field", "field": "title"}]});
+                            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(refused)).into_response();
+                        }
+                        github.issues += 1;
+                        let number = 41 + github.issues;
+                        let repository = &path["/repos/".len()..path.len() - "/issues".len()];
+                        let url = format!("https://github.com/{repository}/issues/{number}");
+                        let issue = json!({"id": 9000 + number, "number": number, "html_url": url, "state": "open",
+                            "title": body["title"], "body": body["body"], "user": {"login": "octo-bot"}});
+                        (StatusCode::CREATED, axum::Json(issue)).into_response()
+                    }
+                    comments if write && comments.starts_with("/repos/acme/") && comments.ends_with("/comments") => {
+                        let comment = json!({"id": 1, "body": body["body"], "html_url": "https://github.com/acme/shop/issues/1#issuecomment-1"});
+                        (StatusCode::CREATED, axum::Json(comment)).into_response()
+                    }
+                    issue if parts.method == axum::http::Method::PATCH && issue.starts_with("/repos/acme/") => {
+                        axum::Json(json!({"number": 1, "state": body["state"], "state_reason": body["state_reason"]}))
+                            .into_response()
+                    }
                     _ => (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response(),
                 }
             }
@@ -131,13 +197,13 @@ async fn loopback_github() -> (String, Shared) {
     (base, shared)
 }
 
-async fn with_github() -> (TestApp, Shared) {
+pub(crate) async fn with_github() -> (TestApp, Shared) {
     let (base, github) = loopback_github().await;
     let app = TestApp::spawn_with(|settings| settings.github_api_base = base.clone()).await;
     (app, github)
 }
 
-async fn connect(owner: &User) -> Result<String, AppError> {
+pub(crate) async fn connect(owner: &User) -> Result<String, AppError> {
     owner.run(ConnectGithub { token: "ghp_loopback_token".into() }).await
 }
 
@@ -187,7 +253,7 @@ async fn a_token_is_tested_with_githubs_headers_kept_sealed_and_a_revoked_one_is
 }
 
 /// The incident the demo cluster's crash-looping release opened, and its service.
-async fn crash_loop(app: &TestApp, owner: &User, cluster: uuid::Uuid) -> (uuid::Uuid, String) {
+pub(crate) async fn crash_loop(app: &TestApp, owner: &User, cluster: uuid::Uuid) -> (uuid::Uuid, String) {
     owner.run(SimulateFailure { id: cluster, failure: SimulatedFailure::PodCrash }).await.expect("simulated");
     let (incident, service): (uuid::Uuid, Option<String>) =
         sqlx::query_as("select id, service from incidents order by first_seen_at desc limit 1")

@@ -11,6 +11,7 @@ mod demo_cluster;
 mod egress;
 mod embedded;
 mod github;
+mod github_issues;
 mod incidents;
 mod ingest;
 mod kubectl;

@@ -204,13 +204,20 @@ impl TestApp {
 
     /// The steps the agent wrote on `incident`'s timeline, oldest first.
     pub async fn agent_steps(&self, incident: uuid::Uuid) -> Vec<String> {
+        self.timeline(incident, "agent.step").await
+    }
+
+    /// The messages of `incident`'s timeline entries whose kind starts with `kind`,
+    /// oldest first.
+    pub async fn timeline(&self, incident: uuid::Uuid, kind: &str) -> Vec<String> {
         sqlx::query_scalar(
-            "select message from timeline_entries where incident_id = $1 and kind = 'agent.step' order by id",
+            "select message from timeline_entries where incident_id = $1 and starts_with(kind, $2) order by id",
         )
         .bind(incident)
+        .bind(kind)
         .fetch_all(&self.state.db)
         .await
-        .expect("reading the agent's steps")
+        .expect("reading the timeline")
     }
 
     /// The database pool, for seeding and checking rows.

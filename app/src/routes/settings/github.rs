@@ -1,10 +1,15 @@
 //! The integrations page's GitHub panel: connect with a token (tested at once), test it
-//! again, disconnect, and map services to repositories for "what changed".
+//! again, disconnect, map services to repositories for "what changed", and say where
+//! issues go and when they are opened on their own.
 
 use leptos::prelude::*;
 
-use crate::api::github::{ConnectGithub, DisconnectGithub, SetGithubRepositories, TestGithub, get_github};
+use crate::api::github::{
+    ConnectGithub, DisconnectGithub, SetGithubIssueSettings, SetGithubRepositories, TestGithub, get_github,
+};
 use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
+use crate::domain::github::IssueSettings;
+use crate::domain::incident::Severity;
 
 /// The panel.
 #[component]
@@ -48,6 +53,7 @@ pub fn GitHubPanel() -> impl IntoView {
                                         Ok(login) => view! { <p class="notice" role="status">{format!("GitHub answered: the token is {login}'s.")}</p> }.into_any(),
                                         Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
                                     })}
+                                    <IssueSettingsForm settings=settings.issues.clone() />
                                 }.into_any(),
                                 None => view! {
                                     <ActionForm action=connect attr:novalidate=true attr:class="stacked-form">
@@ -74,5 +80,38 @@ pub fn GitHubPanel() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Where issues go and when they are opened on their own.
+#[component]
+fn IssueSettingsForm(settings: IssueSettings) -> impl IntoView {
+    let save = ServerAction::<SetGithubIssueSettings>::new();
+    let saved: Outcome<IssueSettings> = save.value().into();
+    view! {
+        <ActionForm action=save attr:novalidate=true attr:class="stacked-form" attr:data-testid="github-issue-settings">
+            <h3>"Issues"</h3>
+            <p class="muted">"An incident's issue goes to its service's repository, else to the one below. It is commented on when the incident is resolved."</p>
+            <Field outcome=saved name="repository" id="github-issue-repository" label="Repository for other incidents"
+                value=settings.repository.clone().unwrap_or_default() hint="owner/repository; leave empty to open issues only for mapped services." />
+            <fieldset class="field">
+                <legend>"Open an issue on its own, once the agent diagnosed it, for"</legend>
+                {Severity::ALL.map(|severity| view! {
+                    <label class="checkbox">
+                        <input type="checkbox" name=severity.as_str() checked=settings.severities.contains(&severity) />
+                        <span>{format!("{} incidents", severity.as_str())}</span>
+                    </label>
+                }).collect_view()}
+            </fieldset>
+            <Field outcome=saved name="labels" id="github-issue-labels" label="Labels" value=settings.labels.join(", ")
+                hint="Comma-separated; GitHub drops them when the token cannot label issues." />
+            <label class="checkbox">
+                <input type="checkbox" name="close_on_resolve" checked=settings.close_on_resolve />
+                <span>"Close the issue when the incident is resolved"</span>
+            </label>
+            <FormError outcome=saved />
+            {move || saved.get().and_then(Result::ok).map(|_| view! { <p class="notice" role="status">"Issue settings saved."</p> })}
+            <SubmitButton pending=save.pending() label="Save issue settings" busy_label="Saving…" />
+        </ActionForm>
     }
 }

@@ -93,6 +93,7 @@ fn Integrations() -> impl IntoView {
         </Transition>
         <Notifications />
         <super::github::GitHubPanel />
+        <super::notion::NotionPanel />
     }
 }
 

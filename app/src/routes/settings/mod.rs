@@ -10,4 +10,5 @@ pub mod clusters;
 pub mod github;
 pub mod integrations;
 pub mod members;
+pub mod notion;
 pub mod webhooks;

@@ -300,6 +300,8 @@ pub(super) async fn store(
         )
         .await
         .map_err(failed)?;
+        // The team may want an issue for it in GitHub.
+        crate::server::github::issues::diagnosed(&mut tx, job.team_id, job.incident_id).await.map_err(failed)?;
     }
     tx.commit().await.map_err(failed)?;
     state.live.publish(

@@ -2,6 +2,7 @@
 //! application/vnd.github+json`, `X-GitHub-Api-Version`, a `User-Agent`, the token as
 //! a bearer): who a token belongs to, and a repository's deployments, merged pull
 //! requests and commits in a time window (following `Link: rel="next"` pages, bounded).
+//! And issues: opening one, commenting on it, closing it.
 //! Its refusals are told apart: a revoked token, a rate limit (with until when), a
 //! repository not found, GitHub down.
 
@@ -34,6 +35,10 @@ pub enum Failure {
     Forbidden,
     #[error("GitHub knows no such repository, or the token cannot see it (HTTP 404)")]
     NotFound,
+    #[error("GitHub says issues are turned off in this repository (HTTP 410)")]
+    IssuesDisabled,
+    #[error("GitHub refused what DreamOps sent (HTTP 422): {0}")]
+    Refused(String),
     #[error("GitHub could not be reached or failed ({0}); DreamOps tries again")]
     Unavailable(String),
     #[error("GitHub answered in a way DreamOps does not understand ({0})")]
@@ -87,6 +92,13 @@ pub struct CommitDetail {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Signature {
     pub date: DateTime<Utc>,
+}
+
+/// An issue GitHub opened.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Issue {
+    pub number: i64,
+    pub html_url: String,
 }
 
 /// A GitHub account.
@@ -145,6 +157,11 @@ impl GitHub {
             401 => Failure::Revoked,
             403 => Failure::Forbidden,
             404 => Failure::NotFound,
+            410 => Failure::IssuesDisabled,
+            422 => {
+                let answer: serde_json::Value = response.json().await.unwrap_or_default();
+                Failure::Refused(answer["message"].as_str().unwrap_or("validation failed").chars().take(200).collect())
+            }
             500.. => Failure::Unavailable(format!("HTTP {status}")),
             _ => Failure::Unexpected(format!("HTTP {status}")),
         })
@@ -252,6 +269,38 @@ impl GitHub {
             ("per_page", "100".to_string()),
         ];
         self.pages(&path, &query, |_: &[Commit]| true).await
+    }
+}
+
+impl GitHub {
+    /// Opens an issue in `repository` (`POST /repos/{owner}/{repo}/issues`).
+    pub async fn create_issue(
+        &self,
+        repository: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, Failure> {
+        let url = format!("{}/repos/{repository}/issues", self.base);
+        let request = self
+            .request(reqwest::Method::POST, &url)
+            .json(&serde_json::json!({ "title": title, "body": body, "labels": labels }));
+        Self::json(Self::send(request).await?).await
+    }
+
+    /// Comments on issue `number` (`POST /repos/{owner}/{repo}/issues/{number}/comments`).
+    pub async fn comment(&self, repository: &str, number: i64, body: &str) -> Result<(), Failure> {
+        let url = format!("{}/repos/{repository}/issues/{number}/comments", self.base);
+        Self::send(self.request(reqwest::Method::POST, &url).json(&serde_json::json!({ "body": body }))).await?;
+        Ok(())
+    }
+
+    /// Closes issue `number` as completed (`PATCH /repos/{owner}/{repo}/issues/{number}`).
+    pub async fn close_issue(&self, repository: &str, number: i64) -> Result<(), Failure> {
+        let url = format!("{}/repos/{repository}/issues/{number}", self.base);
+        let body = serde_json::json!({ "state": "closed", "state_reason": "completed" });
+        Self::send(self.request(reqwest::Method::PATCH, &url).json(&body)).await?;
+        Ok(())
     }
 }
 

@@ -2,9 +2,10 @@
 //! belongs to, and a map from services to repositories and branches, set on the
 //! integrations page; "what changed" — the service's deployments, merged pull requests
 //! and commits just before the first alert, matched with the cluster's rollouts — for
-//! the agent's evidence and timeline.
+//! the agent's evidence and timeline; and the issues DreamOps opens there (`issues`).
 
 pub mod api;
+pub mod issues;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
@@ -58,7 +59,9 @@ pub async fn settings(db: &PgPool, team: Uuid) -> Result<GitHubSettings, AppErro
         .into_iter()
         .map(|(service, repository, branch)| GitHubRepository { service, repository, branch })
         .collect();
-    Ok(GitHubSettings { login, repositories })
+    let issues =
+        issues::settings(db, team).await.or_internal("reading the GitHub settings failed")?.unwrap_or_default();
+    Ok(GitHubSettings { login, repositories, issues })
 }
 
 /// Connects the team to GitHub with `token`, after asking GitHub whose it is (the
@@ -118,12 +121,7 @@ pub async fn set_repositories(
         let bad = || AppError::field("repositories", format!("\"{line}\" is not service = owner/repository[@branch]."));
         let (service, target) = line.split_once('=').ok_or_else(bad)?;
         let (repository, branch) = target.trim().split_once('@').unwrap_or((target.trim(), "main"));
-        let name_ok = |part: &str| {
-            !part.is_empty()
-                && part.len() <= 100
-                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        };
-        let valid = repository.split_once('/').is_some_and(|(owner, name)| name_ok(owner) && name_ok(name))
+        let valid = issues::is_repository(repository)
             && !branch.trim().is_empty()
             && branch.len() <= 200
             && !branch.contains(char::is_whitespace)

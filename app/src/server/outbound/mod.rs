@@ -2,7 +2,8 @@
 //! team's webhook endpoints: `webhooks`) what happened: PagerDuty write-back (acknowledge the PagerDuty
 //! incident an alert came from when the agent starts, add the diagnosis as a note,
 //! resolve it when a fix is verified) and Slack incoming-webhook messages (a new
-//! incident, an action awaiting approval, resolved). Calls are queued in
+//! incident, an action awaiting approval, resolved), and the incident's GitHub issue
+//! commented on when it is resolved. Calls are queued in
 //! `outbound_calls` within the transaction of what they report; the job runner sends
 //! them (`deliver`).
 
@@ -151,6 +152,8 @@ pub async fn resolved(
     how: &str,
 ) -> Result<(), sqlx::Error> {
     notifications::resolved(db, state, team, incident, how, None).await?;
+    let by = format!("Resolved by {}: {how}", crate::domain::incident::AGENT_NAME);
+    crate::server::github::issues::incident_resolved(db, team, incident, &by).await?;
     let data =
         json!({ "change": { "kind": "status.resolved", "message": how, "by": crate::domain::incident::AGENT_NAME } });
     webhooks::emit(db, state, team, WebhookEvent::IncidentResolved, incident, data).await?;
