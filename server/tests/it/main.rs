@@ -19,6 +19,7 @@ mod live;
 mod llm;
 mod mail;
 mod notifications;
+mod notion;
 mod oidc_provider;
 mod outbound;
 mod pages;

@@ -169,6 +169,21 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("disconnect_github", Permission::ManageIntegrations, vec![]),
         // A line that is not a mapping: refused for the field (422), saving nothing.
         ("set_github_repositories", Permission::ManageIntegrations, vec![("repositories", "nonsense".into())]),
+        // Not a repository: refused for the field (422), saving nothing.
+        ("set_github_issue_settings", Permission::ManageIntegrations, vec![("repository", "nonsense".into())]),
+        ("incident_github_issues", Permission::ReadTeam, vec![("incident", nobody.clone())]),
+        // No such incident: allowed roles are told so (404).
+        ("create_github_issue", Permission::RespondToIncidents, vec![("incident", nobody.clone())]),
+        ("export_postmortem_to_github", Permission::RespondToIncidents, vec![("id", nobody.clone())]),
+        ("get_notion", Permission::ManageIntegrations, vec![]),
+        // A blank token: refused for the field (422) before Notion is asked.
+        ("connect_notion", Permission::ManageIntegrations, vec![("token", String::new())]),
+        // Not connected: allowed roles are told so (409).
+        ("test_notion", Permission::ManageIntegrations, vec![]),
+        ("disconnect_notion", Permission::ManageIntegrations, vec![]),
+        ("set_notion_places", Permission::ManageIntegrations, vec![("runbooks_database", "nonsense".into())]),
+        ("sync_notion_runbooks", Permission::ManageIntegrations, vec![]),
+        ("export_postmortem_to_notion", Permission::RespondToIncidents, vec![("id", nobody.clone())]),
         ("list_runbooks", Permission::ReadTeam, vec![]),
         ("get_runbook", Permission::ReadTeam, vec![("id", nobody.clone())]),
         // A blank title: allowed roles are refused for the field (422), saving nothing.
@@ -272,6 +287,8 @@ const QUERIES: &[&str] = &[
     "list_postmortems",
     "get_postmortem",
     "get_incident_runbook",
+    "incident_github_issues",
+    "get_notion",
 ];
 
 async fn call(user: &User, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
@@ -412,7 +429,8 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
                  || (select string_agg(r.title || r.version, '|' order by r.id) from runbooks r)
                  || (select count(*) from runbook_versions)::text
                  || (select count(*) from runbook_ticks)::text
-                 || (select string_agg(p.body || p.version, '|' order by p.id) from postmortems p)
+                 || (select string_agg(p.body || p.version || coalesce(p.notion_url, ''), '|' order by p.id) from postmortems p)
+                 || (select count(*) from github_issues)::text || (select count(*) from github_calls)::text
                  || (select string_agg(g.service || g.repository, '|') from github_repositories g
                      join teams t on t.id = g.team_id where t.name = 'bravo')",
         )
@@ -463,6 +481,11 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("save_postmortem", vec![("id", b_postmortem.clone()), ("version", "1".into()), ("body", "from A".into())]),
         ("start_postmortem", vec![("incident", b_closed.clone())]),
         ("get_incident_runbook", vec![("incident", b_incident.clone())]),
+        ("incident_github_issues", vec![("incident", b_incident.clone())]),
+        ("create_github_issue", vec![("incident", b_incident.clone())]),
+        ("export_postmortem_to_github", vec![("id", b_postmortem.clone())]),
+        ("export_postmortem_to_github", vec![("id", b_postmortem.clone()), ("action_items", "true".into())]),
+        ("export_postmortem_to_notion", vec![("id", b_postmortem.clone())]),
         (
             "tick_runbook_step",
             vec![("incident", b_incident.clone()), ("runbook", b_runbook.clone()), ("step", "0".into())],

@@ -325,6 +325,15 @@ pub async fn ask(
     }
 }
 
+/// Whether `incident` is the team's.
+async fn incident_known(db: impl PgExecutor<'_>, team: Uuid, incident: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
+        .bind(incident)
+        .bind(team)
+        .fetch_one(db)
+        .await
+}
+
 /// A responder asks for issues (one per item, or one with `items` empty) about the
 /// team's incident `incident`; how many were queued. GitHub must be connected.
 pub async fn request(
@@ -336,17 +345,11 @@ pub async fn request(
 ) -> Result<usize, AppError> {
     let team = acting.team_id;
     let mut tx = state.db.begin().await.or_internal("asking for a GitHub issue failed")?;
+    if !incident_known(&mut *tx, team, incident).await.or_internal("asking for a GitHub issue failed")? {
+        return Err(AppError::NotFound);
+    }
     if settings(&mut *tx, team).await.or_internal("asking for a GitHub issue failed")?.is_none() {
         return Err(AppError::Conflict("Connect GitHub on the integrations page first.".into()));
-    }
-    let known: bool = sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and team_id = $2)")
-        .bind(incident)
-        .bind(team)
-        .fetch_one(&mut *tx)
-        .await
-        .or_internal("asking for a GitHub issue failed")?;
-    if !known {
-        return Err(AppError::NotFound);
     }
     let empty = [String::new()];
     let items = if items.is_empty() { &empty[..] } else { items };
@@ -427,6 +430,9 @@ struct Listed {
 
 /// The issues asked for about the team's incident `incident`, oldest first.
 pub async fn of_incident(db: &PgPool, team: Uuid, incident: Uuid) -> Result<IncidentIssues, AppError> {
+    if !incident_known(db, team, incident).await.or_internal("reading the GitHub issues failed")? {
+        return Err(AppError::NotFound);
+    }
     let connected = settings(db, team).await.or_internal("reading the GitHub issues failed")?.is_some();
     let rows: Vec<Listed> = sqlx::query_as(
         "select i.subject, i.item, i.repository, i.number, i.url, i.closed_at is not null as closed,

@@ -349,11 +349,11 @@ pub async fn sync_due(state: &AppState) -> usize {
 /// post-mortems; its address.
 pub async fn export_postmortem(state: &AppState, acting: &Acting, id: Uuid) -> Result<String, AppError> {
     let team = acting.team_id;
+    let postmortem = crate::server::postmortems::get(&state.db, team, id).await?;
     let notion = connected(state, team).await?;
     let parent = settings(&state.db, team).await?.postmortems_page.ok_or_else(|| {
         AppError::Conflict("Choose the Notion page post-mortems go under, on the integrations page, first.".into())
     })?;
-    let postmortem = crate::server::postmortems::get(&state.db, team, id).await?;
     let mut blocks = blocks::from_markdown(&postmortem.body);
     let link = format!("{}/postmortems/{id}", state.public_url());
     blocks.extend(blocks::from_markdown(&format!("---\nExported from DreamOps by {}: {link}", acting.name())));
