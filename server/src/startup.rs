@@ -50,7 +50,7 @@ impl Application {
                 "payments are not configured: upgrades are disabled (set STRIPE_SECRET_KEY and the STRIPE_PRICE_* ids, or BILLING_MODE=test for simulated payments)"
             ),
             BillingMode::Test => tracing::info!("payments are simulated (BILLING_MODE=test): no money moves"),
-            BillingMode::Stripe => {}
+            BillingMode::Live => {}
         }
         if settings.mail.smtp_url.is_none() {
             tracing::warn!("mails are not sent (set SMTP_URL): they are written to the log and listed at /dev/mail");

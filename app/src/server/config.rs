@@ -71,8 +71,10 @@ pub struct Settings {
 /// How teams pay for upgrades: `BILLING_MODE`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BillingMode {
-    /// Stripe's own checkout and customer portal (`STRIPE_SECRET_KEY` set).
-    Stripe,
+    /// Real payments through the providers configured: Stripe's own checkout and
+    /// customer portal (`STRIPE_SECRET_KEY` set), PhonePe's pay page
+    /// (`PHONEPE_MERCHANT_ID` and `PHONEPE_SALT_KEY` set), or both.
+    Live,
     /// Simulated: a built-in checkout page taking Stripe's test cards, which delivers
     /// signed Stripe events to the same webhook endpoint. No money moves.
     #[default]
@@ -82,21 +84,22 @@ pub enum BillingMode {
 }
 
 impl BillingMode {
-    /// `BILLING_MODE` (`stripe`, `test` or `off`) given whether a Stripe key is set and
-    /// whether this is production. Unset: Stripe with a key; without one, test mode in
-    /// development and no upgrades in production — a deployment never gives plans away
-    /// because a key was forgotten.
-    fn decide(value: Option<&str>, has_key: bool, production: bool) -> Result<Self, ConfigError> {
+    /// `BILLING_MODE` (`live`, `test` or `off`; `stripe` is read as `live`) given
+    /// whether a payment provider's keys are set (Stripe's, PhonePe's) and whether this
+    /// is production. Unset: live with keys; without any, test mode in development and
+    /// no upgrades in production — a deployment never gives plans away because a key
+    /// was forgotten.
+    fn decide(value: Option<&str>, has_keys: bool, production: bool) -> Result<Self, ConfigError> {
         match value.map(|value| value.trim().to_ascii_lowercase()).as_deref() {
-            None if has_key => Ok(BillingMode::Stripe),
+            None if has_keys => Ok(BillingMode::Live),
             None if production => Ok(BillingMode::Off),
             None | Some("test") => Ok(BillingMode::Test),
-            Some("stripe") if has_key => Ok(BillingMode::Stripe),
+            Some("live" | "stripe") if has_keys => Ok(BillingMode::Live),
             Some("off") => Ok(BillingMode::Off),
             _ => Err(ConfigError::Invalid {
                 variable: "BILLING_MODE",
                 value: value.unwrap_or_default().to_string(),
-                expected: "stripe (needs STRIPE_SECRET_KEY), test (simulated payments) or off (no upgrades)",
+                expected: "live (needs STRIPE_SECRET_KEY, or PHONEPE_MERCHANT_ID and PHONEPE_SALT_KEY), test (simulated payments) or off (no upgrades)",
             }),
         }
     }
@@ -442,7 +445,7 @@ impl Settings {
         };
         settings.stripe.mode = BillingMode::decide(
             read("BILLING_MODE").as_deref(),
-            settings.stripe.secret_key.is_some(),
+            settings.stripe.secret_key.is_some() || settings.phonepe.configured(),
             settings.production,
         )?;
         settings.check_production()?;
@@ -803,7 +806,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deployment_without_stripe_keys_sells_nothing_unless_its_operator_chose_test_mode() {
+    fn a_deployment_without_payment_keys_sells_nothing_unless_its_operator_chose_test_mode() {
         let key = "ab".repeat(32);
         let production = [
             ("LEPTOS_ENV", "PROD"),
@@ -817,9 +820,16 @@ mod tests {
         };
         assert_eq!(mode(&[]).unwrap(), (BillingMode::Off, false, false), "production, no key: no upgrades");
         assert_eq!(mode(&[("BILLING_MODE", "test")]).unwrap(), (BillingMode::Test, true, true));
-        assert_eq!(mode(&[("STRIPE_SECRET_KEY", "sk_live_x")]).unwrap(), (BillingMode::Stripe, false, true));
+        assert_eq!(mode(&[("STRIPE_SECRET_KEY", "sk_live_x")]).unwrap(), (BillingMode::Live, false, true));
         assert_eq!(mode(&[("STRIPE_SECRET_KEY", "sk_live_x"), ("BILLING_MODE", "off")]).unwrap().0, BillingMode::Off);
-        assert!(mode(&[("BILLING_MODE", "stripe")]).is_err(), "stripe without a key");
+        assert_eq!(
+            mode(&[("STRIPE_SECRET_KEY", "sk_live_x"), ("BILLING_MODE", "stripe")]).unwrap().0,
+            BillingMode::Live
+        );
+        let phonepe = [("PHONEPE_MERCHANT_ID", "M1"), ("PHONEPE_SALT_KEY", "salt")];
+        assert_eq!(mode(&phonepe).unwrap(), (BillingMode::Live, false, true), "PhonePe alone sells too");
+        assert!(mode(&[("BILLING_MODE", "stripe")]).is_err(), "live without keys");
+        assert!(mode(&[("BILLING_MODE", "live"), ("PHONEPE_MERCHANT_ID", "M1")]).is_err(), "half of PhonePe's keys");
         assert!(mode(&[("BILLING_MODE", "free")]).is_err());
         assert_eq!(settings(&[]).unwrap().stripe.mode, BillingMode::Test, "development: simulated payments");
     }

@@ -392,7 +392,7 @@ async fn with_a_key_checkout_portal_and_cancellation_go_through_stripes_api() {
     let (stripe_url, received) = loopback_stripe().await;
     let app = TestApp::spawn_with(|settings| {
         settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
-        settings.stripe.mode = app::server::config::BillingMode::Stripe;
+        settings.stripe.mode = app::server::config::BillingMode::Live;
         settings.stripe.api_base = Some(stripe_url.clone());
         settings.public_url = Some("https://dreamops.example".into());
         settings.stripe.prices = vec![("pro".into(), "price_pro_live".into())];
@@ -455,7 +455,7 @@ async fn deleting_a_paying_team_cancels_its_subscription_at_stripe_first() {
     let (stripe_url, received) = loopback_stripe().await;
     let app = TestApp::spawn_with(|settings| {
         settings.stripe.secret_key = Some("sk_test_loopback".to_string().into());
-        settings.stripe.mode = app::server::config::BillingMode::Stripe;
+        settings.stripe.mode = app::server::config::BillingMode::Live;
         settings.stripe.api_base = Some(stripe_url.clone());
     })
     .await;

@@ -568,7 +568,7 @@ async fn the_provider_changes_only_on_free_and_only_to_one_this_deployment_offer
     // A deployment selling through Stripe only.
     let app = TestApp::spawn_with(|settings| {
         settings.stripe.secret_key = Some("sk_test_unused".to_string().into());
-        settings.stripe.mode = app::server::config::BillingMode::Stripe;
+        settings.stripe.mode = app::server::config::BillingMode::Live;
     })
     .await;
     let owner = app.user();
@@ -576,5 +576,28 @@ async fn the_provider_changes_only_on_free_and_only_to_one_this_deployment_offer
     assert_eq!(owner.run(GetBilling {}).await.unwrap().providers, vec![PaymentProvider::Stripe]);
     let refused = owner.run(SetPaymentProvider { provider: PaymentProvider::Phonepe }).await;
     assert!(matches!(refused, Err(AppError::Validation(_))), "{refused:?}");
+    app.stop().await;
+
+    // A production deployment selling through PhonePe alone: no Stripe key, PhonePe's
+    // merchant keys set. Every team pays through PhonePe without choosing it.
+    let (address, phonepe) = loopback_phonepe().await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.phonepe.merchant_id = Some(MERCHANT.into());
+        settings.phonepe.salt_key = Some(SALT.to_string().into());
+        settings.phonepe.salt_index = INDEX;
+        settings.phonepe.api_base = Some(address.clone());
+        settings.stripe.secret_key = None;
+        settings.stripe.mode = app::server::config::BillingMode::Live;
+    })
+    .await;
+    let owner = app.user();
+    owner.sign_up("owner@phonepe-only.example", "phonepe-only").await;
+    let billing = owner.run(GetBilling {}).await.unwrap();
+    assert_eq!((billing.providers, billing.provider), (vec![PaymentProvider::Phonepe], PaymentProvider::Phonepe));
+    let refused = owner.run(SetPaymentProvider { provider: PaymentProvider::Stripe }).await;
+    assert!(matches!(refused, Err(AppError::Validation(_))), "{refused:?}");
+    let url = owner.run(StartCheckout { plan: "starter".into() }).await.expect("PhonePe opens a payment");
+    assert!(url.starts_with("https://mercury-uat.phonepe.com/transact/"), "{url}");
+    assert_eq!(phonepe.lock().unwrap().received[0].path, "/pg/v1/pay");
     app.stop().await;
 }

@@ -100,24 +100,40 @@ pub async fn start(state: &AppState, acting: &Acting, plan: &str, return_base: &
     Ok(url)
 }
 
-/// The team's plan and the provider it pays through.
+/// The team's plan and the provider it pays through ([`effective`]).
 async fn plan_and_provider(state: &AppState, team: Uuid) -> Result<(String, PaymentProvider), AppError> {
     let (plan, provider): (String, String) = sqlx::query_as("select plan, payment_provider from teams where id = $1")
         .bind(team)
         .fetch_one(&state.db)
         .await
         .or_internal("reading the team's plan failed")?;
-    Ok((plan, provider.parse().unwrap_or_default()))
+    Ok((plan, effective(state, provider.parse().unwrap_or_default())))
 }
 
-/// The providers this deployment offers: Stripe wherever upgrades are sold, PhonePe
-/// where a merchant is configured (or simulated, in test mode).
+/// The provider a team pays through: the one it chose (`stored`, Stripe unless it chose)
+/// while this deployment offers it, else the one the deployment offers — a deployment
+/// selling through PhonePe alone sells every team through PhonePe.
+fn effective(state: &AppState, stored: PaymentProvider) -> PaymentProvider {
+    let offered = providers(state);
+    if offered.contains(&stored) { stored } else { offered.first().copied().unwrap_or(stored) }
+}
+
+/// The providers this deployment offers: in test mode both (simulated unless
+/// configured); live, those whose keys are set; none when upgrades are off.
 pub fn providers(state: &AppState) -> Vec<PaymentProvider> {
-    if !state.settings.stripe.upgrades() {
+    let stripe = &state.settings.stripe;
+    if !stripe.upgrades() {
         return Vec::new();
     }
     let phonepe = super::phonepe::merchant(state).is_some();
-    PaymentProvider::ALL.into_iter().filter(|provider| *provider == PaymentProvider::Stripe || phonepe).collect()
+    let stripe = stripe.test_mode() || stripe.secret_key.is_some();
+    PaymentProvider::ALL
+        .into_iter()
+        .filter(|provider| match provider {
+            PaymentProvider::Stripe => stripe,
+            PaymentProvider::Phonepe => phonepe,
+        })
+        .collect()
 }
 
 /// Makes `provider` the one the member's team pays through. A team changes provider
@@ -388,7 +404,7 @@ pub async fn view(state: &AppState, acting: &Acting) -> Result<BillingView, AppE
     }));
     payments.sort_by_key(|payment| std::cmp::Reverse(payment.at));
     payments.truncate(50);
-    let provider: PaymentProvider = row.payment_provider.parse().unwrap_or_default();
+    let provider = effective(state, row.payment_provider.parse().unwrap_or_default());
     let grace_ends = row.past_due_since.map(|since| since + Duration::days(GRACE_DAYS));
     Ok(BillingView {
         plan: row.plan,
