@@ -1,6 +1,7 @@
 // A loopback GitHub REST API for the end-to-end tests, speaking GitHub's documented JSON:
-// who a token belongs to (GET /user) and a repository's merged pull requests (one, merged
-// nine minutes before each request), deployments and commits (none). Only the token
+// who a token belongs to (GET /user), a repository's merged pull requests (one, merged
+// nine minutes before each request), deployments and commits (none), and opening an
+// issue (POST /repos/{owner}/{repo}/issues, numbered from 100). Only the token
 // GITHUB_TOKEN is accepted. Listens on 127.0.0.1:GITHUB_PORT.
 import { createServer } from "node:http";
 
@@ -12,6 +13,27 @@ function send(response, status, body) {
   response.end(JSON.stringify(body));
 }
 
+let issues = 0;
+
+function openIssue(request, response, repository) {
+  let body = "";
+  request.on("data", (chunk) => (body += chunk));
+  request.on("end", () => {
+    let issue;
+    try {
+      issue = JSON.parse(body);
+    } catch {
+      return send(response, 400, { message: "Problems parsing JSON" });
+    }
+    if (typeof issue.title !== "string" || issue.title === "") {
+      return send(response, 422, { message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }] });
+    }
+    issues += 1;
+    const number = 99 + issues;
+    send(response, 201, { id: 5000 + number, number, state: "open", title: issue.title, body: issue.body, html_url: `https://github.com/${repository}/issues/${number}` });
+  });
+}
+
 createServer((request, response) => {
   const url = new URL(request.url, `http://127.0.0.1:${port}`);
   if (request.headers["x-github-api-version"] !== "2022-11-28" || request.headers.accept !== "application/vnd.github+json") {
@@ -21,6 +43,8 @@ createServer((request, response) => {
     return send(response, 401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" });
   }
   if (url.pathname === "/user") return send(response, 200, { login: "e2e-bot", id: 7, type: "User" });
+  const issue = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/issues$/);
+  if (issue && request.method === "POST") return openIssue(request, response, issue[1]);
   const repository = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/(pulls|deployments|commits)$/);
   if (!repository) return send(response, 404, { message: "Not Found" });
   if (repository[2] !== "pulls") return send(response, 200, []);

@@ -1,6 +1,7 @@
 // GitHub: an admin connects a token (tested against the run's loopback GitHub) and maps a
 // service to its repository; the next incident of that service shows, in its analysis,
-// the pull request merged just before it.
+// the pull request merged just before it, and a responder opens a GitHub issue for it.
+// The incident page is opened at once, while the agent may still be writing.
 import { expect, test } from "@playwright/test";
 import { collectErrors, signUp, uniqueEmail, waitForHydration } from "./support";
 
@@ -27,12 +28,6 @@ test("an incident's analysis names the pull request merged minutes before its fi
     data: { title: "Checkout errors above 5 %", severity: "critical", service: "checkout" },
   });
   const incident = (await sent.json()).incident_id;
-  // Opened once the analysis is stored. (Loading an incident page while the agent is
-  // still writing its steps can fail to hydrate, intermittently: a known open bug,
-  // see the session notes of issue 25.)
-  await expect
-    .poll(async () => (await page.request.get(`/api/get_agent_progress?incident=${incident}`)).text(), { timeout: 20_000 })
-    .toContain('"Done"');
   await page.goto(`/incidents/${incident}`);
   await waitForHydration(page);
   const analysis = page.getByRole("region", { name: "Analysis" });
@@ -40,5 +35,12 @@ test("an incident's analysis names the pull request merged minutes before its fi
     timeout: 20_000,
   });
   await expect(page.getByTestId("timeline")).toContainText("PR #42");
+
+  await page.getByRole("button", { name: "Create GitHub issue" }).click();
+  const link = page.getByTestId("github-issues").getByRole("link", { name: /^acme\/shop#\d+ ↗$/ });
+  await expect(link).toBeVisible({ timeout: 20_000 });
+  await expect(link).toHaveAttribute("href", /^https:\/\/github\.com\/acme\/shop\/issues\/\d+$/);
+  await expect(page.getByRole("button", { name: "Create GitHub issue" })).toHaveCount(0);
+  await expect(page.getByTestId("timeline")).toContainText(/GitHub issue acme\/shop#\d+ opened for the incident/);
   expect(errors).toEqual([]);
 });
