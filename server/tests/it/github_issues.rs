@@ -70,7 +70,8 @@ async fn an_incident_gets_an_issue_with_its_analysis_commented_on_and_closed_whe
     assert!(matches!(again, Err(AppError::Conflict(_))), "one issue per incident: {again:?}");
     let listed = owner.run(IncidentGithubIssues { incident }).await.unwrap();
     assert!(listed.connected);
-    assert_eq!(listed.issues[0].state, IssueState::Opening, "queued until the runner sends it");
+    // Queued for the runner (whose workers may have sent it already).
+    assert!(matches!(listed.issues[0].state, IssueState::Opening | IssueState::Open { .. }), "{listed:?}");
     app.run_pending_jobs().await;
 
     let sent = writes(&github);
