@@ -33,6 +33,8 @@ process.env.E2E_OIDC_ISSUER ??= `http://127.0.0.1:${oidcPort}`;
 process.env.E2E_OIDC_CLIENT_SECRET ??= randomBytes(16).toString("hex");
 // The run's GitHub: a loopback server speaking GitHub's REST API (github-api.mjs).
 const githubPort = Number(process.env.E2E_GITHUB_PORT ?? port + 3);
+// The run's Notion: a loopback server speaking Notion's API (notion-api.mjs).
+const notionPort = Number(process.env.E2E_NOTION_PORT ?? port + 4);
 // Workers read this file too, while the server runs: only the main process lays it out.
 if (!process.env.TEST_WORKER_INDEX) assembleImage(image);
 
@@ -106,6 +108,13 @@ export default defineConfig({
       env: { ...(process.env as Record<string, string>), GITHUB_PORT: String(githubPort), GITHUB_TOKEN: "ghp_e2e_token" },
     },
     {
+      command: `node ${join(__dirname, "notion-api.mjs")}`,
+      port: notionPort,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      env: { ...(process.env as Record<string, string>), NOTION_PORT: String(notionPort), NOTION_TOKEN: "secret_e2e_token" },
+    },
+    {
       command: image.command.map((word) => (word.startsWith(image.workdir) ? inImage(image, word) : word)).join(" "),
       cwd: IMAGE_DIR,
       url: `${baseURL}/ready`,
@@ -125,6 +134,7 @@ export default defineConfig({
         OUTBOUND_ALLOW_HTTP: "true",
         OUTBOUND_ALLOW_PRIVATE: "true",
         GITHUB_API_BASE: `http://127.0.0.1:${githubPort}`,
+        NOTION_API_BASE: `http://127.0.0.1:${notionPort}`,
         // No Stripe keys: payments simulated, as an operator chooses for a trial.
         BILLING_MODE: "test",
         // The suite signs up hundreds of teams, all from this machine.

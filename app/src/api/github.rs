@@ -110,3 +110,24 @@ pub async fn export_postmortem_to_github(id: Uuid, #[server(default)] action_ite
     let auth = crate::server::auth::context::require(Permission::RespondToIncidents).await?;
     crate::server::issue_writer::export_postmortem(auth.state(), &auth.acting, id, action_items).await
 }
+
+/// Connects GitHub as an installation of the team's GitHub App; the app's login.
+#[server(prefix = "/api", endpoint = "connect_github_app")]
+pub async fn connect_github_app(
+    #[server(default)] app_id: String,
+    #[server(default)] installation_id: String,
+    #[server(default)] private_key: String,
+) -> Result<String, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ManageIntegrations).await?;
+    crate::server::github::connect_app(auth.state(), &auth.acting, &app_id, &installation_id, &private_key).await
+}
+
+/// The GitHub issues of a post-mortem's incident (for it, the post-mortem and its action
+/// items).
+#[server(prefix = "/api", endpoint = "postmortem_github_issues", input = GetUrl)]
+pub async fn postmortem_github_issues(id: Uuid) -> Result<IncidentIssues, AppError> {
+    use crate::domain::account::Permission;
+    let auth = crate::server::auth::context::require(Permission::ReadTeam).await?;
+    crate::server::issue_writer::of_postmortem(&auth.request.state.db, auth.team_id(), id).await
+}

@@ -44,31 +44,33 @@ where
     let viewer = Resource::new(|| (), |_| current_viewer());
     let location = use_location();
     let children = std::sync::Arc::new(children);
+    // One `Suspend`, not a closure making one: on the server a boundary's closure is
+    // called twice (once to find what it waits for, once to render), and each call would
+    // make the page — and fetch and send its resources — anew; the browser would then
+    // hydrate the second rendering with the first's data. A `Suspend` is awaited once,
+    // and runs again by itself when the viewer changes.
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let children = children.clone();
-                viewer
-                    .get()
-                    .map(move |result| match result {
-                        Ok(Some(viewer)) if viewer.team.is_none() && !without_team => {
-                            view! { <Redirect path="/settings/account" /> }.into_any()
+            {Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(viewer)) if viewer.team.is_none() && !without_team => {
+                        view! { <Redirect path="/settings/account" /> }.into_any()
+                    }
+                    Ok(Some(viewer)) => children(viewer).into_any(),
+                    Ok(None) => {
+                        let next = location.pathname.get_untracked();
+                        view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <p class="form-error" role="alert">
+                                {format!("Could not load your account: {error}")}
+                            </p>
                         }
-                        Ok(Some(viewer)) => children(viewer).into_any(),
-                        Ok(None) => {
-                            let next = location.pathname.get_untracked();
-                            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
-                        }
-                        Err(error) => {
-                            view! {
-                                <p class="form-error" role="alert">
-                                    {format!("Could not load your account: {error}")}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
+                            .into_any()
+                    }
+                }
+            })}
         </Suspense>
     }
 }

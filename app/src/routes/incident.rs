@@ -25,9 +25,8 @@ use crate::domain::runbook::IncidentRunbook;
 use crate::error::AppError;
 use crate::routes::not_found::NotFound;
 
-/// What the page shows, fetched together so that the page has one boundary (and
-/// hydrates as it was rendered): the incident, its runbook and its GitHub issues.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+/// What the page shows, read in one boundary (so that it hydrates as it was rendered):
+/// the incident, its runbook and its GitHub issues.
 struct PageData {
     incident: IncidentDetail,
     runbook: Result<Option<IncidentRunbook>, AppError>,
@@ -62,7 +61,10 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
     let reopen = ServerAction::<ReopenIncident>::new();
     let note = ServerAction::<AddIncidentNote>::new();
     let severity = ServerAction::<SetIncidentSeverity>::new();
-    // Fetched again after each of this page's actions, and live after anyone else's.
+    // Fetched again after each of this page's actions, and live after anyone else's. One
+    // server function per resource: on the server, a render pass that is replaced (the
+    // signed-in check re-renders its children) loses its request after its first await,
+    // so a second call in the same fetcher would fail there and hydrate differently.
     let detail = Resource::new(
         move || {
             (
@@ -73,26 +75,33 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                 note.version().get(),
                 severity.version().get(),
                 tick.version().get(),
-                open_issue.version().get(),
             )
         },
-        move |_| async move {
-            let incident = get_incident(id).await?;
-            let runbook = get_incident_runbook(id).await;
-            let issues = incident_github_issues(id).await;
-            Ok::<_, AppError>(PageData { incident, runbook, issues })
-        },
+        move |_| get_incident(id),
     );
-    let retry = Callback::new(move |()| detail.refetch());
+    let runbook = Resource::new(move || (live.version.get(), tick.version().get()), move |_| get_incident_runbook(id));
+    let issues =
+        Resource::new(move || (live.version.get(), open_issue.version().get()), move |_| incident_github_issues(id));
+    let retry = Callback::new(move |()| {
+        detail.refetch();
+        runbook.refetch();
+        issues.refetch();
+    });
     let actions = Actions { acknowledge, resolve, reopen, note, severity, tick, open_issue, retry };
     view! {
         <p class="eyebrow"><A href="/incidents">"← Incidents"</A></p>
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the incident…"</p> }>
+            // The page's three resources, read together: one boundary, waiting for all.
             {move || {
-                detail
-                    .get()
-                    .map(|result| match result {
-                        Ok(data) => view! { <IncidentView data can_respond actions live analysis /> }.into_any(),
+                // Each read before any is missing, so that the boundary tracks all three.
+                let (detail, runbook, issues) = (detail.get(), runbook.get(), issues.get());
+                let (detail, runbook, issues) = (detail?, runbook?, issues?);
+                Some(
+                    match detail {
+                        Ok(incident) => {
+                            let data = PageData { incident, runbook, issues };
+                            view! { <IncidentView data can_respond actions live analysis /> }.into_any()
+                        }
                         Err(AppError::NotFound) => {
                             view! {
                                 <section class="panel">
@@ -103,10 +112,10 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
                                 .into_any()
                         }
                         Err(error) => {
-                            view! { <LoadError what="The incident" error retry=move || detail.refetch() /> }
-                                .into_any()
+                            view! { <LoadError what="The incident" error retry=move || retry.run(()) /> }.into_any()
                         }
-                    })
+                    },
+                )
             }}
         </Transition>
     }

@@ -11,7 +11,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use uuid::Uuid;
 
-use crate::api::github::{ExportPostmortemToGithub, incident_github_issues};
+use crate::api::github::{ExportPostmortemToGithub, postmortem_github_issues};
 use crate::api::notion::ExportPostmortemToNotion;
 use crate::api::postmortems::{SavePostmortem, get_postmortem, list_postmortems, start_postmortem};
 use crate::components::forms::LoadError;
@@ -77,21 +77,18 @@ pub fn PostmortemPage() -> impl IntoView {
 
 #[component]
 fn PostmortemLoader(id: Uuid, can_edit: bool) -> impl IntoView {
-    // With its incident's GitHub issues, in one resource: one boundary for the page.
-    let postmortem = Resource::new(
-        || (),
-        move |_| async move {
-            let postmortem = get_postmortem(id).await?;
-            let issues = incident_github_issues(postmortem.summary.incident_id).await;
-            Ok::<_, crate::error::AppError>((postmortem, issues))
-        },
-    );
+    // One server function per resource (see the incident page), read in one boundary.
+    let postmortem = Resource::new(|| (), move |_| get_postmortem(id));
+    let issues = Resource::new(|| (), move |_| postmortem_github_issues(id));
     view! {
         <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading the post-mortem…"</p> }>
-            {move || postmortem.get().map(|result| match result {
-                Ok((postmortem, issues)) => view! { <PostmortemEditor postmortem issues can_edit /> }.into_any(),
-                Err(error) => view! { <LoadError what="The post-mortem" error retry=move || postmortem.refetch() /> }.into_any(),
-            })}
+            {move || {
+                let (loaded, listed) = (postmortem.get(), issues.get());
+                Some(match (loaded?, listed?) {
+                    (Ok(postmortem), issues) => view! { <PostmortemEditor postmortem issues can_edit /> }.into_any(),
+                    (Err(error), _) => view! { <LoadError what="The post-mortem" error retry=move || postmortem.refetch() /> }.into_any(),
+                })
+            }}
         </Transition>
     }
 }

@@ -311,3 +311,13 @@ pub async fn export_postmortem(
     }
     issues::request(state, acting, incident, IssueSubject::ActionItem, &items).await
 }
+
+/// The GitHub issues of the team's post-mortem `id`'s incident.
+pub async fn of_postmortem(
+    db: &sqlx::PgPool,
+    team: uuid::Uuid,
+    id: uuid::Uuid,
+) -> Result<crate::domain::github::IncidentIssues, AppError> {
+    let postmortem = crate::server::postmortems::get(db, team, id).await?;
+    issues::of_incident(db, team, postmortem.summary.incident_id).await
+}

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use app::api::clusters::SimulateFailure;
 use app::api::github::{ConnectGithub, GetGithub, SetGithubRepositories, TestGithub};
@@ -16,6 +16,39 @@ use app::error::AppError;
 use crate::agent::analysis;
 use crate::demo_cluster::with_demo_cluster;
 use crate::support::{TestApp, User};
+
+/// The private key of the loopback's GitHub App (made for these tests; it signs nothing
+/// else), as GitHub hands one out: PKCS#1 PEM.
+pub(crate) const APP_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEogIBAAKCAQEArv/+Ead8hlFeSnsDtRGBsTiNaxU66WxCmDyk1nZdl9ieOc8R\nILghuj6psEswWLfOb1MhBy4PcjIPqAj1Ij36gb5am6+gaXMB/sAxYDVW9GoWEQgw\n/WPlqwKmFvy+QhY69M0hN8BUUSnvQap6H5THwjejX/1zgA10sjkKR/WtbWoGJEOd\nyQFMj7EYwet5J0klsiPmcosg10KkqmidiQuc8qIpqe4niAZnDwwl5cBSW2qvT8UB\nb0kh3xe8klHmSETH11AjyqgsfXooisWdud74ZuHreeL4CTdtvxBd/WJEWGqJiSRC\n8Bu/r+DYczOF7KReeebqWHNdpdhNDiOJ3oV8NwIDAQABAoIBAE91uinO+FpOyPcd\nqx3E0LQk/wV/0suZVhWk953PigjAGXwbOuY15U6ZVFhRk6a88vWWc9k8P1Q1Semd\nA51kMgJGagLl+HrY9y9ymhjar1x0bQeXxhLQEMEZB0xJv6PnTybHm40ifcaKuXIC\nE8iSOC/GLp8PyKl8sp+YCcSJ15Dlgp9hHIdm0Uu2Y+FenfbtSuKmpt0GNi5ecLmk\nkni0tYXtS6poMJKeT0xR6/owWKqTiCKc0TinzAptR/z0jB3fq2RPxxG3vloS8LTF\nsgjlNa6hm6Dz4yZ5XzLs1Hw2xugYp1mYAkdabSU+Ck5+auLwXyJJwJcdGX6WV4QK\nDd8xEg0CgYEA1sERQ0e7Q1Ep1Cu2/oS5yBaBsyMQZuWzZDTzNvWRTjl9Az8vUFr6\ncUid0A/P056gJkSgAgVMhFtS0D2sMiE2czip0bWGM98ZnhHRvp21e3HIS85xf0AO\nPnvULBKiImuoDa0SLWwLNXIJjYcqyyewBR+vwyfIOfZZ4Ws5+zX0E7UCgYEA0JxP\nJNKrxaE0v5Rsme+pO1fbBJqcqJqTK2pc1Y4YWVM5YQFOO7/fesh0gEFpj2xkLBaX\nT1A8/A7xmT8SKwpn7EIoo1LmDTLD+8DWzdff6U/d08ONe10Qyii71iq+uq21bwjx\nxuzujwTd6pzQB3B8JijdtKyS9ciFX/9qBCDrG7sCgYBCY4UWq4I0mU65DJqRrC5S\nsMJ/woM7jB8dB1F42AmHiTYgXtQdn0J06uH+hCTXYt5XdjeQ6FpzQFglkCs/hAz1\nKbs13UwTlRCyUQfqSY7lDpPA+50SnZbJsjYxOcFtqqJVN/+6kwAUEaDqY7LTAv3j\nV5xaVF4NrR60FRXjlxZRUQKBgDUZtKOg5Ix3zl99vm8orCEo6d0wJfRc9F02w86w\nTs5d+tsQZAOdgZtVbyI+hEo3wv/d+EH+IKfgfesOPOerzGw9Iu7/6QMvCugIXCUl\ncB+JbuO6gUcHl4B+AeIwG0CVevt6gWCrasYI7RwNMn7SSSfFeznEO9xIYHrhHvFS\nF8aFAoGATtv3FQ/6GRyYu3ETtc1Bk/cKydJrqZSw96FxIobcnEtuAg3JWqt9zjQG\nMt3pojX3Wiq9DzEuMZ7qu6e0VSj/n58uSqV+2ndK7F8Vri6In/0DKv0FqXbPkrn/\neCMCby0mKJZvTVQj0CryFT3jswiU9rjh1xx1xoN+D3wWrahl/3Q=\n-----END RSA PRIVATE KEY-----";
+/// The loopback app's id and its one installation.
+pub(crate) const APP_ID: &str = "123456";
+pub(crate) const INSTALLATION: i64 = 77;
+
+/// Whether `authorization` carries a JWT of the loopback app, as GitHub checks one: RS256
+/// signed with the app's key, issued by its id, issued in the past and expiring within
+/// ten minutes.
+fn app_jwt_valid(authorization: &str) -> bool {
+    use base64::Engine as _;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::signature::Verifier as _;
+    let Some(jwt) = authorization.strip_prefix("Bearer ") else { return false };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let decode = |part: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+    if parts.len() != 3 {
+        return false;
+    }
+    let header: Value = serde_json::from_slice(&decode(parts[0])).unwrap_or_default();
+    let claims: Value = serde_json::from_slice(&decode(parts[1])).unwrap_or_default();
+    let key = rsa::RsaPrivateKey::from_pkcs1_pem(APP_KEY).unwrap().to_public_key();
+    let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key);
+    let Ok(signature) = rsa::pkcs1v15::Signature::try_from(decode(parts[2]).as_slice()) else { return false };
+    let now = Utc::now().timestamp();
+    header["alg"] == "RS256"
+        && verifying.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature).is_ok()
+        && claims["iss"] == APP_ID
+        && claims["iat"].as_i64().is_some_and(|iat| iat <= now)
+        && claims["exp"].as_i64().is_some_and(|exp| exp > now && exp <= now + 600)
+}
 
 /// One request the loopback GitHub received.
 #[derive(Clone, Debug)]
@@ -57,6 +90,8 @@ pub(crate) struct Loopback {
     pub merged_at: Option<chrono::DateTime<Utc>>,
     /// Issues opened so far.
     pub issues: i64,
+    /// Installation tokens minted so far.
+    pub minted: i64,
 }
 
 pub(crate) type Shared = Arc<Mutex<Loopback>>;
@@ -134,7 +169,33 @@ pub(crate) async fn loopback_github() -> (String, Shared) {
                     _ => {}
                 }
                 let token = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-                if token != "Bearer ghp_loopback_token" || github.mode == Mode::Revoked {
+                // As the app (its JWT): who it is, and a token for its installation.
+                if path == "/app" || path.starts_with("/app/") {
+                    if !app_jwt_valid(token) || github.mode == Mode::Revoked {
+                        let refused = json!({"message": "A JSON web token could not be decoded", "documentation_url": "https://docs.github.com/rest"});
+                        return (StatusCode::UNAUTHORIZED, axum::Json(refused)).into_response();
+                    }
+                    if path == "/app" {
+                        return axum::Json(json!({"id": 123456, "slug": "dreamops-acme", "name": "DreamOps Acme", "owner": {"login": "acme"}}))
+                            .into_response();
+                    }
+                    if path == format!("/app/installations/{INSTALLATION}/access_tokens") && write {
+                        github.minted += 1;
+                        let token = format!("ghs_loopback_installation_{}", github.minted);
+                        let expires =
+                            (Utc::now() + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                        let minted = json!({"token": token, "expires_at": expires, "permissions": {"issues": "write", "pull_requests": "read"}, "repository_selection": "selected"});
+                        return (StatusCode::CREATED, axum::Json(minted)).into_response();
+                    }
+                    return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
+                }
+                let installation = token.starts_with("Bearer ghs_loopback_installation_");
+                if path == "/user" && installation {
+                    // GitHub's answer to an installation token asking who it is.
+                    let refused = json!({"message": "Resource not accessible by integration", "status": "403"});
+                    return (StatusCode::FORBIDDEN, axum::Json(refused)).into_response();
+                }
+                if (token != "Bearer ghp_loopback_token" && !installation) || github.mode == Mode::Revoked {
                     let body = json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
                     return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
                 }
@@ -313,4 +374,59 @@ async fn a_rate_limited_github_leaves_the_analysis_whole_and_says_when_it_can_be
         assert!(said.contains("GitHub's rate limit is reached until"), "{said}");
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_github_app_installation_signs_its_jwt_and_reads_what_changed_with_a_token_it_keeps() {
+    use app::api::github::ConnectGithubApp;
+    let (app, github) = with_github().await;
+    let (owner, cluster, _) = with_demo_cluster(&app, "owner@github-app.example").await;
+    let connect = |app_id: &str, installation: &str, key: &str| ConnectGithubApp {
+        app_id: app_id.into(),
+        installation_id: installation.into(),
+        private_key: key.into(),
+    };
+    let installation = INSTALLATION.to_string();
+    for (attempt, field, said) in [
+        (
+            connect(APP_ID, &installation, "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----"),
+            "private_key",
+            "Paste the app's private key",
+        ),
+        (connect("999", &installation, APP_KEY), "app_id", "GitHub refused the token (HTTP 401)"),
+        (connect(APP_ID, "78", APP_KEY), "installation_id", "(HTTP 404)"),
+        (connect(APP_ID, "seventy", APP_KEY), "installation_id", "The installation's number"),
+    ] {
+        let refused = owner.run(attempt).await;
+        let Err(AppError::Validation(errors)) = &refused else { panic!("{field}: {refused:?}") };
+        assert_eq!(errors[0].field, field, "{errors:?}");
+        assert!(errors[0].message.contains(said), "{field}: {errors:?}");
+    }
+    assert_eq!(owner.run(GetGithub {}).await.unwrap().login, None, "nothing is saved");
+
+    assert_eq!(owner.run(connect(APP_ID, &installation, APP_KEY)).await.unwrap(), "dreamops-acme[bot]");
+    assert_eq!(owner.run(GetGithub {}).await.unwrap().login.as_deref(), Some("dreamops-acme[bot]"));
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select token from github_connections").fetch_one(&app.db().await).await.unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("PRIVATE KEY"), "the key is sealed");
+    assert_eq!(owner.run(TestGithub {}).await.unwrap(), "dreamops-acme[bot]");
+    let minted = github.lock().unwrap().minted;
+    assert_eq!(minted, 2, "one token to check the installation, one for the test");
+
+    github.lock().unwrap().merged_at = Some(Utc::now() - Duration::minutes(8));
+    let (incident, service) = crash_loop(&app, &owner, cluster).await;
+    owner.run(SetGithubRepositories { repositories: format!("{service} = acme/shop") }).await.unwrap();
+    let analysed = analysis(&owner, incident).await;
+    let changed = analysed.evidence.iter().find(|e| e.source == "what changed (GitHub)").expect("what changed");
+    assert!(changed.line.starts_with("Changed 8 minutes before the first alert: PR #123"), "{}", changed.line);
+    let requests = github.lock().unwrap().received.clone();
+    let mut tokens: Vec<String> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/"))
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    tokens.dedup();
+    assert_eq!(tokens, [format!("Bearer ghs_loopback_installation_{minted}")], "the test's token, kept and reused");
+    assert_eq!(github.lock().unwrap().minted, minted, "no token minted while one is kept");
+    app.stop().await;
 }

@@ -164,6 +164,8 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         ("get_github", Permission::ManageIntegrations, vec![]),
         // A blank token: refused for the field (422) before GitHub is asked.
         ("connect_github", Permission::ManageIntegrations, vec![("token", String::new())]),
+        // A blank app id: refused for the field (422) before GitHub is asked.
+        ("connect_github_app", Permission::ManageIntegrations, vec![("app_id", String::new())]),
         // Not connected: allowed roles are told so (409).
         ("test_github", Permission::ManageIntegrations, vec![]),
         ("disconnect_github", Permission::ManageIntegrations, vec![]),
@@ -172,6 +174,7 @@ fn calls() -> Vec<(&'static str, Permission, Args)> {
         // Not a repository: refused for the field (422), saving nothing.
         ("set_github_issue_settings", Permission::ManageIntegrations, vec![("repository", "nonsense".into())]),
         ("incident_github_issues", Permission::ReadTeam, vec![("incident", nobody.clone())]),
+        ("postmortem_github_issues", Permission::ReadTeam, vec![("id", nobody.clone())]),
         // No such incident: allowed roles are told so (404).
         ("create_github_issue", Permission::RespondToIncidents, vec![("incident", nobody.clone())]),
         ("export_postmortem_to_github", Permission::RespondToIncidents, vec![("id", nobody.clone())]),
@@ -288,6 +291,7 @@ const QUERIES: &[&str] = &[
     "get_postmortem",
     "get_incident_runbook",
     "incident_github_issues",
+    "postmortem_github_issues",
     "get_notion",
 ];
 
@@ -482,6 +486,7 @@ async fn a_member_of_one_team_never_reaches_another_teams_data() {
         ("start_postmortem", vec![("incident", b_closed.clone())]),
         ("get_incident_runbook", vec![("incident", b_incident.clone())]),
         ("incident_github_issues", vec![("incident", b_incident.clone())]),
+        ("postmortem_github_issues", vec![("id", b_postmortem.clone())]),
         ("create_github_issue", vec![("incident", b_incident.clone())]),
         ("export_postmortem_to_github", vec![("id", b_postmortem.clone())]),
         ("export_postmortem_to_github", vec![("id", b_postmortem.clone()), ("action_items", "true".into())]),

@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 
 use crate::api::github::{
-    ConnectGithub, DisconnectGithub, SetGithubIssueSettings, SetGithubRepositories, TestGithub, get_github,
+    ConnectGithub, ConnectGithubApp, DisconnectGithub, SetGithubIssueSettings, SetGithubRepositories, TestGithub,
+    get_github,
 };
 use crate::components::forms::{ConfirmButton, Field, FieldError, FormError, LoadError, Outcome, SubmitButton};
 use crate::domain::github::IssueSettings;
@@ -15,14 +16,16 @@ use crate::domain::incident::Severity;
 #[component]
 pub fn GitHubPanel() -> impl IntoView {
     let connect = ServerAction::<ConnectGithub>::new();
+    let connect_app = ServerAction::<ConnectGithubApp>::new();
     let test = ServerAction::<TestGithub>::new();
     let disconnect = ServerAction::<DisconnectGithub>::new();
     let map = ServerAction::<SetGithubRepositories>::new();
     let settings = Resource::new(
-        move || (connect.version().get(), disconnect.version().get(), map.version().get()),
+        move || (connect.version().get(), connect_app.version().get(), disconnect.version().get(), map.version().get()),
         |_| get_github(),
     );
     let connected: Outcome<String> = connect.value().into();
+    let app_connected: Outcome<String> = connect_app.value().into();
     let mapped: Outcome<Vec<crate::domain::github::GitHubRepository>> = map.value().into();
     view! {
         <section class="panel" aria-labelledby="github-title" data-testid="github">
@@ -58,9 +61,27 @@ pub fn GitHubPanel() -> impl IntoView {
                                 None => view! {
                                     <ActionForm action=connect attr:novalidate=true attr:class="stacked-form">
                                         <Field outcome=connected name="token" id="github-token" label="Token" kind="password" autocomplete="off"
-                                            hint="A fine-grained personal access token with read access to contents, pull requests and deployments of the repositories below." />
+                                            hint="A fine-grained personal access token with read access to contents, pull requests and deployments of the repositories below, and write access to issues." />
                                         <SubmitButton pending=connect.pending() label="Connect GitHub" busy_label="Asking GitHub…" />
                                     </ActionForm>
+                                    <details data-testid="github-app">
+                                        <summary>"Connect a GitHub App installation instead"</summary>
+                                        <ActionForm action=connect_app attr:novalidate=true attr:class="stacked-form">
+                                            <Field outcome=app_connected name="app_id" id="github-app-id" label="App ID"
+                                                hint="On the app's settings page on GitHub (its client ID works too)." />
+                                            <Field outcome=app_connected name="installation_id" id="github-installation-id" label="Installation ID"
+                                                hint="The number at the end of the installation's settings address." />
+                                            <div class="field">
+                                                <label for="github-private-key">"Private key"</label>
+                                                <textarea id="github-private-key" name="private_key" rows="4" autocomplete="off" spellcheck="false"
+                                                    placeholder="-----BEGIN RSA PRIVATE KEY-----"></textarea>
+                                                <p class="hint">"The .pem file GitHub generated for the app. The app needs read access to contents, pull requests and deployments, and write access to issues."</p>
+                                            </div>
+                                            <FieldError outcome=app_connected field="private_key" />
+                                            <FormError outcome=app_connected />
+                                            <SubmitButton pending=connect_app.pending() label="Connect the app" busy_label="Asking GitHub…" />
+                                        </ActionForm>
+                                    </details>
                                 }.into_any(),
                             }}
                             <ActionForm action=map attr:novalidate=true attr:class="stacked-form">

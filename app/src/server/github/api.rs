@@ -2,7 +2,8 @@
 //! application/vnd.github+json`, `X-GitHub-Api-Version`, a `User-Agent`, the token as
 //! a bearer): who a token belongs to, and a repository's deployments, merged pull
 //! requests and commits in a time window (following `Link: rel="next"` pages, bounded).
-//! And issues: opening one, commenting on it, closing it.
+//! And issues: opening one, commenting on it, closing it; and, as a GitHub App, its
+//! slug and an installation's access token.
 //! Its refusals are told apart: a revoked token, a rate limit (with until when), a
 //! repository not found, GitHub down.
 
@@ -273,6 +274,27 @@ impl GitHub {
 }
 
 impl GitHub {
+    /// The app's slug (`GET /app`), authenticated as the app (its JWT as the token).
+    pub async fn app_slug(&self) -> Result<String, Failure> {
+        let response = Self::send(self.request(reqwest::Method::GET, &format!("{}/app", self.base))).await?;
+        let app: serde_json::Value = Self::json(response).await?;
+        app["slug"].as_str().map(str::to_string).ok_or_else(|| Failure::Unexpected("an app without a slug".into()))
+    }
+
+    /// A new access token for installation `id` (`POST
+    /// /app/installations/{id}/access_tokens`), authenticated as the app; with when it
+    /// expires.
+    pub async fn installation_token(&self, id: i64) -> Result<(String, DateTime<Utc>), Failure> {
+        #[derive(Deserialize)]
+        struct Minted {
+            token: String,
+            expires_at: DateTime<Utc>,
+        }
+        let url = format!("{}/app/installations/{id}/access_tokens", self.base);
+        let minted: Minted = Self::json(Self::send(self.request(reqwest::Method::POST, &url)).await?).await?;
+        Ok((minted.token, minted.expires_at))
+    }
+
     /// Opens an issue in `repository` (`POST /repos/{owner}/{repo}/issues`).
     pub async fn create_issue(
         &self,

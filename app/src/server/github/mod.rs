@@ -1,10 +1,11 @@
-//! GitHub, per team: a token (sealed like every stored credential) with the account it
-//! belongs to, and a map from services to repositories and branches, set on the
-//! integrations page; "what changed" — the service's deployments, merged pull requests
+//! GitHub, per team: a token, or a GitHub App installation (`app`) — sealed like every
+//! stored credential — with the account it belongs to, and a map from services to
+//! repositories and branches, set on the integrations page; "what changed" — the service's deployments, merged pull requests
 //! and commits just before the first alert, matched with the cluster's rollouts — for
 //! the agent's evidence and timeline; and the issues DreamOps opens there (`issues`).
 
 pub mod api;
+pub mod app;
 pub mod issues;
 
 use chrono::{DateTime, Duration, Utc};
@@ -27,18 +28,50 @@ pub const RELATED_WITHIN: Duration = Duration::minutes(60);
 /// The most services a team maps.
 const MAPPINGS_MAX: usize = 200;
 
-/// The team's GitHub access, when it connected GitHub.
-pub async fn client(state: &AppState, team: Uuid) -> Result<Option<GitHub>, AppError> {
-    let sealed: Option<Vec<u8>> = sqlx::query_scalar("select token from github_connections where team_id = $1")
-        .bind(team)
-        .fetch_optional(&state.db)
-        .await
-        .or_internal("reading the GitHub connection failed")?;
-    let Some(sealed) = sealed else { return Ok(None) };
-    let token =
+/// How a team reaches GitHub.
+enum Access {
+    /// A personal access token (or any token GitHub takes as a bearer).
+    Token(String),
+    /// A GitHub App installation, which mints its tokens.
+    App(app::Installation),
+}
+
+/// The team's saved access, opened; `None` when it did not connect GitHub.
+async fn access(state: &AppState, team: Uuid) -> Result<Option<Access>, AppError> {
+    /// The sealed secret, its kind, the app and the installation.
+    type Stored = (Vec<u8>, String, Option<String>, Option<i64>);
+    let row: Option<Stored> =
+        sqlx::query_as("select token, kind, app_id, installation_id from github_connections where team_id = $1")
+            .bind(team)
+            .fetch_optional(&state.db)
+            .await
+            .or_internal("reading the GitHub connection failed")?;
+    let Some((sealed, kind, app_id, installation_id)) = row else { return Ok(None) };
+    let secret =
         state.cipher.open(&sealed, &Place::github_token(team)).or_internal("opening the GitHub token failed")?;
-    let token = String::from_utf8(token).or_internal("opening the GitHub token failed")?;
-    Ok(Some(GitHub { base: state.settings.github_api_base.clone(), token }))
+    let secret = String::from_utf8(secret).or_internal("opening the GitHub token failed")?;
+    Ok(Some(match (kind.as_str(), app_id, installation_id) {
+        ("app", Some(app_id), Some(installation_id)) => {
+            Access::App(app::Installation { app_id, installation_id, private_key: secret })
+        }
+        _ => Access::Token(secret),
+    }))
+}
+
+/// The team's GitHub access, when it connected GitHub: its token, or a token minted for
+/// its app installation.
+pub async fn client(state: &AppState, team: Uuid) -> Result<Option<GitHub>, AppError> {
+    let base = state.settings.github_api_base.clone();
+    match access(state, team).await? {
+        None => Ok(None),
+        Some(Access::Token(token)) => Ok(Some(GitHub { base, token })),
+        Some(Access::App(installation)) => {
+            let token = app::token(&base, team, &installation).await.map_err(|failure| {
+                AppError::Conflict(format!("GitHub gave the app installation no token: {failure}"))
+            })?;
+            Ok(Some(GitHub { base, token }))
+        }
+    }
 }
 
 /// The team's GitHub settings, as the integrations page shows them (never the token).
@@ -69,17 +102,15 @@ pub async fn settings(db: &PgPool, team: Uuid) -> Result<GitHubSettings, AppErro
 pub async fn connect(state: &AppState, acting: &Acting, token: &str) -> Result<String, AppError> {
     let token = token.trim();
     if token.is_empty() || token.len() > 255 || token.contains(char::is_whitespace) {
-        return Err(AppError::field(
-            "token",
-            "Paste a GitHub token: a fine-grained personal access token or an app installation token.",
-        ));
+        return Err(AppError::field("token", "Paste a GitHub token: a fine-grained personal access token."));
     }
     let github = GitHub { base: state.settings.github_api_base.clone(), token: token.to_string() };
     let login = github.login().await.map_err(|failure| AppError::field("token", failure.to_string()))?;
     let sealed = state.cipher.seal(token.as_bytes(), &Place::github_token(acting.team_id));
     sqlx::query(
         "insert into github_connections (team_id, token, login) values ($1, $2, $3)
-         on conflict (team_id) do update set token = $2, login = $3, updated_at = now()",
+         on conflict (team_id) do update set token = $2, login = $3, kind = 'token', app_id = null,
+                                             installation_id = null, updated_at = now()",
     )
     .bind(acting.team_id)
     .bind(sealed)
@@ -87,15 +118,85 @@ pub async fn connect(state: &AppState, acting: &Acting, token: &str) -> Result<S
     .execute(&state.db)
     .await
     .or_internal("saving the GitHub connection failed")?;
+    app::forget(acting.team_id);
     acting.audit(&state.db, "github.connected", None, serde_json::json!({ "login": login })).await?;
     Ok(login)
 }
 
-/// Tests the saved token again; the account's login, or why GitHub refused it.
+/// Connects the team to GitHub as installation `installation_id` of the app
+/// `app_id`, whose private key is `private_key` (PEM): the app must be GitHub's, and the
+/// installation must give it a token. The app's login (`slug[bot]`).
+pub async fn connect_app(
+    state: &AppState,
+    acting: &Acting,
+    app_id: &str,
+    installation_id: &str,
+    private_key: &str,
+) -> Result<String, AppError> {
+    let app_id = app_id.trim();
+    if app_id.is_empty()
+        || app_id.len() > 64
+        || !app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(AppError::field("app_id", "The app's id (or client id), from its settings page on GitHub."));
+    }
+    let installation_id = installation_id.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        AppError::field("installation_id", "The installation's number, from the address of its settings page.")
+    })?;
+    if private_key.len() > 16_000 {
+        return Err(AppError::field("private_key", "That is too long for a private key."));
+    }
+    let key = app::private_key(private_key).map_err(|why| AppError::field("private_key", why))?;
+    let base = state.settings.github_api_base.clone();
+    let as_app = GitHub { base: base.clone(), token: app::jwt(app_id, &key, chrono::Utc::now()) };
+    let slug = as_app.app_slug().await.map_err(|failure| AppError::field("app_id", failure.to_string()))?;
+    as_app
+        .installation_token(installation_id)
+        .await
+        .map_err(|failure| AppError::field("installation_id", failure.to_string()))?;
+    let login = format!("{slug}[bot]");
+    let sealed = state.cipher.seal(private_key.trim().as_bytes(), &Place::github_token(acting.team_id));
+    sqlx::query(
+        "insert into github_connections (team_id, token, login, kind, app_id, installation_id)
+         values ($1, $2, $3, 'app', $4, $5)
+         on conflict (team_id) do update set token = $2, login = $3, kind = 'app', app_id = $4,
+                                             installation_id = $5, updated_at = now()",
+    )
+    .bind(acting.team_id)
+    .bind(sealed)
+    .bind(&login)
+    .bind(app_id)
+    .bind(installation_id)
+    .execute(&state.db)
+    .await
+    .or_internal("saving the GitHub connection failed")?;
+    app::forget(acting.team_id);
+    let details = serde_json::json!({ "login": login, "installation": installation_id });
+    acting.audit(&state.db, "github.connected", None, details).await?;
+    Ok(login)
+}
+
+/// Tests the saved access again: who it is (a token's account, an app's login, with a
+/// new installation token minted), or why GitHub refused it.
 pub async fn test(state: &AppState, acting: &Acting) -> Result<String, AppError> {
-    let github =
-        client(state, acting.team_id).await?.ok_or_else(|| AppError::Conflict("GitHub is not connected.".into()))?;
-    github.login().await.map_err(|failure| AppError::Conflict(failure.to_string()))
+    let team = acting.team_id;
+    let refused = |failure: Failure| AppError::Conflict(failure.to_string());
+    match access(state, team).await?.ok_or_else(|| AppError::Conflict("GitHub is not connected.".into()))? {
+        Access::Token(token) => {
+            GitHub { base: state.settings.github_api_base.clone(), token }.login().await.map_err(refused)
+        }
+        Access::App(installation) => {
+            app::forget(team);
+            client(state, team).await?;
+            let key = app::private_key(&installation.private_key).map_err(|why| AppError::Conflict(why.into()))?;
+            let jwt = app::jwt(&installation.app_id, &key, chrono::Utc::now());
+            let slug = GitHub { base: state.settings.github_api_base.clone(), token: jwt }
+                .app_slug()
+                .await
+                .map_err(refused)?;
+            Ok(format!("{slug}[bot]"))
+        }
+    }
 }
 
 /// Forgets the team's GitHub token and settings (the service map stays).
@@ -105,6 +206,7 @@ pub async fn disconnect(state: &AppState, acting: &Acting) -> Result<(), AppErro
         .execute(&state.db)
         .await
         .or_internal("disconnecting GitHub failed")?;
+    app::forget(acting.team_id);
     acting.audit(&state.db, "github.disconnected", None, serde_json::json!({})).await
 }
 
