@@ -61,10 +61,8 @@ fn Incident(id: Uuid, can_respond: bool) -> impl IntoView {
     let reopen = ServerAction::<ReopenIncident>::new();
     let note = ServerAction::<AddIncidentNote>::new();
     let severity = ServerAction::<SetIncidentSeverity>::new();
-    // Fetched again after each of this page's actions, and live after anyone else's. One
-    // server function per resource: on the server, a render pass that is replaced (the
-    // signed-in check re-renders its children) loses its request after its first await,
-    // so a second call in the same fetcher would fail there and hydrate differently.
+    // Fetched again after each of this page's actions, and live after anyone else's; one
+    // server function per resource (docs/architecture.md).
     let detail = Resource::new(
         move || {
             (
