@@ -53,7 +53,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     // GitHub: "what changed", and the records and queue of the issues DreamOps opens.
-    ("github", &["audit", "jobs", "secrets", "state"]),
+    ("github", &["audit", "egress", "jobs", "secrets", "state"]),
     ("notifications", &["audit", "mail", "state"]),
     ("incidents", &["audit", "db", "github", "ingest", "notifications", "state", "webhooks"]),
     (
@@ -82,10 +82,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ),
     ("dashboard", &["agent"]),
     ("postmortems", &["agent", "audit", "incidents", "remediation", "state"]),
-    ("notion", &["audit", "postmortems", "runbooks", "secrets", "state"]),
+    ("notion", &["audit", "egress", "postmortems", "runbooks", "secrets", "state"]),
     ("issue_writer", &["agent", "audit", "config", "db", "github", "incidents", "jobs", "postmortems", "state"]),
     ("demo_cluster", &["alert_subject", "audit", "clusters", "ingest", "state", "token"]),
-    ("billing", &["audit", "config", "mail", "quota", "secrets", "state", "webhook_signature"]),
+    ("billing", &["audit", "config", "egress", "mail", "quota", "secrets", "state", "webhook_signature"]),
     ("invitations", &["audit", "auth", "db", "mail", "state", "token"]),
     ("api_keys", &["audit", "rate_limit", "secrets", "state", "token"]),
     ("members", &["api_keys", "audit", "db", "invitations", "state"]),

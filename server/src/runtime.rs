@@ -76,15 +76,6 @@ impl Runtime {
                 }
             }
         });
-        runtime.every(app::server::notion::SYNC_EVERY / 3, {
-            let state = state.clone();
-            move || {
-                let state = state.clone();
-                async move {
-                    app::server::notion::sync_due(&state).await;
-                }
-            }
-        });
         runtime.every(QUOTA_RELEASE_EVERY, {
             let db = state.db.clone();
             move || release_held_incidents(db.clone())
@@ -95,12 +86,7 @@ impl Runtime {
         });
         runtime.every(app::server::notion::SYNC_EVERY / 3, {
             let state = state.clone();
-            move || {
-                let state = state.clone();
-                async move {
-                    app::server::notion::sync_due(&state).await;
-                }
-            }
+            move || sync_notion_runbooks(state.clone())
         });
         runtime.every(QUOTA_RELEASE_EVERY, {
             let state = state.clone();
@@ -301,6 +287,11 @@ pub async fn run_due_job(state: &AppState, worker: &str) -> bool {
     .await
     .expect("a job ran to its end")
     .expect("running a job")
+}
+
+/// Syncs the runbooks of the teams whose Notion sync is due.
+async fn sync_notion_runbooks(state: AppState) {
+    app::server::notion::sync_due(&state).await;
 }
 
 /// Runs every queue until no job is left unfinished (waiting, due later, or held by

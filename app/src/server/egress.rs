@@ -10,6 +10,8 @@
 //! rebinding window), follows no redirects, uses no proxy, and is time-boxed. `http://`
 //! is refused unless the operator allows it (`OUTBOUND_ALLOW_HTTP`): credentials travel
 //! over TLS. What went wrong is told in classified words, never with the remote's body.
+//! Providers' APIs at addresses the operator set (GitHub, Notion, PhonePe) need no
+//! check: [`provider_client`] is their plain client.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -174,6 +176,20 @@ impl Policy {
         }
         Ok(response)
     }
+}
+
+/// An HTTP client for a provider's API at an address the operator set, not a user
+/// (GitHub, Notion, PhonePe): no redirect, no proxy, DreamOps' user agent, giving up
+/// after `timeout`. Addresses users type go through [`Policy::client`] instead.
+pub fn provider_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
+        .timeout(timeout)
+        .user_agent(concat!("DreamOps/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
 }
 
 /// How long resolving a name may take.

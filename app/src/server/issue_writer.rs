@@ -140,15 +140,20 @@ async fn open(state: &AppState, held: &Held<IssueCalls>, call: &Call) -> Result<
     issues::opened(&mut *tx, record.id, &repository, issue.number, &issue.html_url).await?;
     let message =
         format!("GitHub issue {repository}#{} opened for {}: {}", issue.number, about(&record), issue.html_url);
-    crate::server::db::timeline::append(
-        &mut *tx,
-        call.team_id,
-        call.incident_id,
-        "github.issue_opened",
-        AGENT_NAME,
-        &message,
-    )
-    .await?;
+    done(state, held, call, tx, "github.issue_opened", &message).await
+}
+
+/// Ends `call` in `tx`, which holds what it stored: `message` on the incident's timeline
+/// as `kind`, the job done, then the incident's pages told.
+async fn done(
+    state: &AppState,
+    held: &Held<IssueCalls>,
+    call: &Call,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    kind: &str,
+    message: &str,
+) -> Result<(), Stop> {
+    crate::server::db::timeline::append(&mut *tx, call.team_id, call.incident_id, kind, AGENT_NAME, message).await?;
     held.finish(&mut *tx, "done").await?;
     tx.commit().await?;
     state.live.publish(call.team_id, [LiveEvent::new(LiveKind::TimelineEntry, call.incident_id)]);
@@ -185,19 +190,7 @@ async fn resolved(state: &AppState, held: &Held<IssueCalls>, call: &Call) -> Res
     } else {
         format!("GitHub issue {repository}#{number} commented on: the incident is resolved")
     };
-    crate::server::db::timeline::append(
-        &mut *tx,
-        call.team_id,
-        call.incident_id,
-        "github.issue_resolved",
-        AGENT_NAME,
-        &message,
-    )
-    .await?;
-    held.finish(&mut *tx, "done").await?;
-    tx.commit().await?;
-    state.live.publish(call.team_id, [LiveEvent::new(LiveKind::TimelineEntry, call.incident_id)]);
-    Ok(())
+    done(state, held, call, tx, "github.issue_resolved", &message).await
 }
 
 /// The issue's title and body.

@@ -79,16 +79,8 @@ pub struct Created {
 
 impl Notion {
     fn client() -> &'static reqwest::Client {
-        static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(15))
-                .user_agent(concat!("DreamOps/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default()
-        });
+        static CLIENT: std::sync::LazyLock<reqwest::Client> =
+            std::sync::LazyLock::new(|| crate::server::egress::provider_client(Duration::from_secs(15)));
         &CLIENT
     }
 

@@ -44,15 +44,8 @@ const ASK_AFTER: Duration = Duration::from_secs(120);
 const GIVE_UP_AFTER_DAYS: i32 = 2;
 
 /// One client for PhonePe's API: bounded in time, no redirects, no proxy.
-static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap_or_default()
-});
+static CLIENT: LazyLock<reqwest::Client> =
+    LazyLock::new(|| crate::server::egress::provider_client(Duration::from_secs(15)));
 
 /// The merchant this deployment takes PhonePe payments as: the configured account, or
 /// in test mode the simulated PhonePe this instance serves; `None` when PhonePe is not
